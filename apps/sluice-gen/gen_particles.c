@@ -1,0 +1,323 @@
+/* sluice-gen particles: an HDF5 compound table written collectively.
+ *
+ * Row i's values come from a counter-based stream keyed by (seed, i), so a rank can make
+ * any row without making the rows before it, and the table is the same whatever the
+ * number of ranks. Each rank owns a contiguous, chunk-aligned range of rows (no chunk is
+ * shared, which keeps filtered parallel writes cheap) and writes it in rounds of at most
+ * GEN_P_BLOCK rows; every rank calls H5Dwrite in every round, with an empty selection
+ * once its rows are done, because a collective write needs all of them.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+#include "rng.h"
+#include "zipf.h"
+
+/* Rows per write round: bounds memory to GEN_P_BLOCK * 40 bytes (10 MiB). */
+#define GEN_P_BLOCK ((uint64_t)262144)
+#define GEN_P_DEFAULT_CHUNK ((uint64_t)65536)
+/* Rank ranges are aligned to this many rows when the layout is contiguous. */
+#define GEN_P_CONTIG_UNIT ((uint64_t)65536)
+
+/* The record as stored: packed, native byte order, so memory and file types are the same
+ * and HDF5 does no conversion (which would also cost collective I/O on some versions). */
+enum {
+  OFF_ID = 0,
+  OFF_CELL = 8,
+  OFF_X = 12,
+  OFF_Y = 20,
+  OFF_Z = 28,
+  OFF_MASS = 36,
+  REC_SIZE = 40
+};
+
+typedef struct rowgen {
+  uint64_t key;
+  uint32_t cells;
+  int skewed;
+  gen_zipf zipf;
+} rowgen;
+
+void gen_particles_usage(void) {
+  printf(
+      "sluice-gen particles --rows N [--cells C] [--skew S] [--seed N]\n"
+      "                     [--chunk ROWS | --contiguous] [--deflate LEVEL] [--shuffle]\n"
+      "                     [--force] -o FILE.h5[:/DATASET]\n"
+      "  --rows N        number of rows (required, >= 1)\n"
+      "  --cells C       cell ids are 0..C-1 (default 4096, at most 2^31-1)\n"
+      "  --skew S        cell k has probability ~ (k+1)^-S; 0 is uniform (default 0)\n"
+      "  --seed N        random seed (default 1)\n"
+      "  --chunk ROWS    chunked layout, ROWS rows per chunk (default 65536; clamped to N)\n"
+      "  --contiguous    contiguous layout (no filters possible)\n"
+      "  --deflate LEVEL gzip filter, level 0-9\n"
+      "  --shuffle       byte-shuffle filter (before deflate)\n"
+      "  --force         replace FILE if it exists (the whole file, not just the dataset)\n"
+      "  -o FILE.h5[:/DATASET]  output file and dataset path (default /particles;\n"
+      "                  missing groups are created)\n"
+      "  Fields: id int64 (the row index), cell int32, x, y, z float64 uniform in [0,1),\n"
+      "  mass float32 uniform in (0,10]. Attributes on the dataset: seed, cells, skew.\n"
+      "  Under mpirun every rank writes its share collectively (MPI-IO).\n");
+}
+
+static void fill_rows(const rowgen *rg, uint64_t first, size_t n, unsigned char *out) {
+  for (size_t i = 0; i < n; i++, out += REC_SIZE) {
+    int64_t id = (int64_t)(first + i);
+    uint64_t st = gen_mix64(rg->key + (uint64_t)id * GEN_GOLDEN);
+    double x = gen_unit(gen_splitmix64(&st));
+    double y = gen_unit(gen_splitmix64(&st));
+    double z = gen_unit(gen_splitmix64(&st));
+    uint64_t rc1 = gen_splitmix64(&st), rc2 = gen_splitmix64(&st);
+    int32_t cell = (int32_t)(rg->skewed ? gen_zipf_sample(&rg->zipf, rc1, rc2)
+                                        : gen_below32(rc1, rg->cells));
+    float mass = (float)(10.0 * (1.0 - gen_unit(gen_splitmix64(&st))));
+    memcpy(out + OFF_ID, &id, 8);
+    memcpy(out + OFF_CELL, &cell, 4);
+    memcpy(out + OFF_X, &x, 8);
+    memcpy(out + OFF_Y, &y, 8);
+    memcpy(out + OFF_Z, &z, 8);
+    memcpy(out + OFF_MASS, &mass, 4);
+  }
+}
+
+/* HDF5 failures: name the call and its line, then print HDF5's own stack. */
+#define GEN_H5(expr)                                                                     \
+  do {                                                                                    \
+    if ((expr) < 0) {                                                                     \
+      gen_error(g, "HDF5 call failed: %s (%s:%d)", #expr, __FILE__, __LINE__);            \
+      H5Eprint2(H5E_DEFAULT, stderr);                                                     \
+      goto fail;                                                                          \
+    }                                                                                     \
+  } while (0)
+
+static int write_attr(const gen_common *g, hid_t obj, const char *name, hid_t type,
+                      const void *value) {
+  int ok = 0;
+  hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+  GEN_H5(space = H5Screate(H5S_SCALAR));
+  GEN_H5(attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+  GEN_H5(H5Awrite(attr, type, value));
+  ok = 1;
+fail:
+  if (attr >= 0) H5Aclose(attr);
+  if (space >= 0) H5Sclose(space);
+  return ok;
+}
+
+typedef struct pconf {
+  uint64_t rows, cells, seed, chunk;
+  double skew;
+  int contiguous, deflate, shuffle;
+  const char *file, *dataset;
+} pconf;
+
+/* Write the table into the (temporary) file `path`. Collective. Returns 1 if this rank
+ * saw no failure; the caller agrees with the others. */
+static int write_particles(const gen_common *g, const pconf *c, const char *path) {
+  int ok = 0;
+  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  hid_t lcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+  unsigned char *buf = NULL;
+  rowgen rg = {.key = gen_mix64(c->seed ^ UINT64_C(0x7061727469636c65)), /* "particle" */
+               .cells = (uint32_t)c->cells,
+               .skewed = c->skew > 0};
+
+  if (rg.skewed && gen_zipf_init(&rg.zipf, (uint32_t)c->cells, c->skew) != 0) {
+    gen_error(g, "out of memory for a table of %llu cells", (unsigned long long)c->cells);
+    goto fail;
+  }
+  buf = malloc(GEN_P_BLOCK * REC_SIZE);
+  if (!buf) {
+    gen_error(g, "out of memory for a block of %llu rows", (unsigned long long)GEN_P_BLOCK);
+    goto fail;
+  }
+
+  GEN_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
+  GEN_H5(H5Pset_fapl_mpio(fapl, g->comm, MPI_INFO_NULL));
+  /* Metadata through one collective path instead of every rank reading it. */
+  GEN_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
+  GEN_H5(H5Pset_coll_metadata_write(fapl, 1));
+  GEN_H5(file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl));
+
+  GEN_H5(type = H5Tcreate(H5T_COMPOUND, REC_SIZE));
+  GEN_H5(H5Tinsert(type, "id", OFF_ID, H5T_NATIVE_INT64));
+  GEN_H5(H5Tinsert(type, "cell", OFF_CELL, H5T_NATIVE_INT32));
+  GEN_H5(H5Tinsert(type, "x", OFF_X, H5T_NATIVE_DOUBLE));
+  GEN_H5(H5Tinsert(type, "y", OFF_Y, H5T_NATIVE_DOUBLE));
+  GEN_H5(H5Tinsert(type, "z", OFF_Z, H5T_NATIVE_DOUBLE));
+  GEN_H5(H5Tinsert(type, "mass", OFF_MASS, H5T_NATIVE_FLOAT));
+
+  hsize_t dims[1] = {(hsize_t)c->rows};
+  GEN_H5(fspace = H5Screate_simple(1, dims, NULL));
+  GEN_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE));
+  uint64_t unit = GEN_P_CONTIG_UNIT; /* rank ranges are multiples of this */
+  if (c->contiguous) {
+    GEN_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS));
+  } else {
+    hsize_t chunk[1] = {(hsize_t)(c->chunk < c->rows ? c->chunk : c->rows)};
+    unit = chunk[0];
+    GEN_H5(H5Pset_chunk(dcpl, 1, chunk));
+    if (c->shuffle) GEN_H5(H5Pset_shuffle(dcpl));
+    if (c->deflate >= 0) GEN_H5(H5Pset_deflate(dcpl, (unsigned)c->deflate));
+  }
+  /* Every byte is written, so filling first would only write the file twice. */
+  GEN_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  GEN_H5(lcpl = H5Pcreate(H5P_LINK_CREATE));
+  GEN_H5(H5Pset_create_intermediate_group(lcpl, 1));
+  GEN_H5(dset = H5Dcreate2(file, c->dataset, type, fspace, lcpl, dcpl, H5P_DEFAULT));
+
+  if (!write_attr(g, dset, "seed", H5T_NATIVE_UINT64, &c->seed)) goto fail;
+  if (!write_attr(g, dset, "cells", H5T_NATIVE_UINT64, &c->cells)) goto fail;
+  if (!write_attr(g, dset, "skew", H5T_NATIVE_DOUBLE, &c->skew)) goto fail;
+
+  GEN_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
+  GEN_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+
+  /* Rank ranges in whole units (chunks); the last rank's range ends at rows. */
+  uint64_t units = (c->rows + unit - 1) / unit, P = (uint64_t)g->size;
+  uint64_t u0 = units * (uint64_t)g->rank / P, u1 = units * ((uint64_t)g->rank + 1) / P;
+  uint64_t lo = u0 * unit, hi = u1 * unit < c->rows ? u1 * unit : c->rows;
+  if (lo > hi) lo = hi;
+  /* Rounds: the most any rank needs (the largest range has ceil(units/P) units). */
+  uint64_t max_rows = (units + P - 1) / P * unit;
+  uint64_t rounds = (max_rows + GEN_P_BLOCK - 1) / GEN_P_BLOCK;
+  hsize_t mdims[1] = {GEN_P_BLOCK};
+  GEN_H5(mspace = H5Screate_simple(1, mdims, NULL));
+
+  gen_progress pr;
+  gen_progress_start(&pr, g, "particles");
+  for (uint64_t r = 0; r < rounds; r++) {
+    uint64_t first = lo + r * GEN_P_BLOCK;
+    uint64_t n = first < hi ? (hi - first < GEN_P_BLOCK ? hi - first : GEN_P_BLOCK) : 0;
+    int step_ok = 1;
+    if (n > 0) {
+      fill_rows(&rg, first, (size_t)n, buf);
+      hsize_t start[1] = {first}, count[1] = {n}, zero[1] = {0};
+      if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+          H5Sselect_hyperslab(mspace, H5S_SELECT_SET, zero, NULL, count, NULL) < 0)
+        step_ok = 0;
+    } else if (H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0) {
+      step_ok = 0;
+    }
+    if (!step_ok) {
+      gen_error(g, "HDF5 selection failed in round %llu", (unsigned long long)r);
+      H5Eprint2(H5E_DEFAULT, stderr);
+    } else if (H5Dwrite(dset, type, mspace, fspace, dxpl, buf) < 0) {
+      gen_error(g, "HDF5 call failed: H5Dwrite of rows %llu..%llu",
+                (unsigned long long)first, (unsigned long long)(first + n));
+      H5Eprint2(H5E_DEFAULT, stderr);
+      step_ok = 0;
+    }
+    /* Stop together: a rank that left the loop would hang the others' next collective. */
+    if (!gen_all_ok(g, step_ok)) goto fail;
+    gen_progress_update(&pr, (r + 1) * GEN_P_BLOCK * P < c->rows ? (r + 1) * GEN_P_BLOCK * P : c->rows,
+                        c->rows, "rows");
+  }
+  gen_progress_end(&pr, c->rows, "rows");
+  ok = 1;
+
+fail:
+  if (dxpl >= 0) H5Pclose(dxpl);
+  if (mspace >= 0) H5Sclose(mspace);
+  if (dset >= 0 && H5Dclose(dset) < 0) ok = 0;
+  if (lcpl >= 0) H5Pclose(lcpl);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (fspace >= 0) H5Sclose(fspace);
+  if (type >= 0) H5Tclose(type);
+  if (file >= 0 && H5Fclose(file) < 0) {
+    gen_error(g, "HDF5 call failed: H5Fclose");
+    ok = 0;
+  }
+  if (fapl >= 0) H5Pclose(fapl);
+  free(buf);
+  gen_zipf_free(&rg.zipf);
+  return ok;
+}
+
+int gen_particles_main(const gen_common *g, int argc, char **argv) {
+  pconf c = {.cells = 4096, .seed = 1, .chunk = GEN_P_DEFAULT_CHUNK, .deflate = -1,
+             .dataset = "/particles"};
+  int have_rows = 0, have_chunk = 0, force = 0;
+  uint64_t level = 0;
+  const char *out = NULL;
+  for (int i = 1; i < argc;) {
+    const char *v;
+    int m;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      if (g->rank == 0) gen_particles_usage();
+      return GEN_EXIT_OK;
+    } else if (strcmp(argv[i], "--force") == 0) {
+      force = 1, i++;
+    } else if (strcmp(argv[i], "--contiguous") == 0) {
+      c.contiguous = 1, i++;
+    } else if (strcmp(argv[i], "--shuffle") == 0) {
+      c.shuffle = 1, i++;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--rows", &v)) != 0) {
+      if (m < 0 || gen_parse_u64(g, "--rows", v, &c.rows)) return GEN_EXIT_USAGE;
+      have_rows = 1;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--cells", &v)) != 0) {
+      if (m < 0 || gen_parse_u64(g, "--cells", v, &c.cells)) return GEN_EXIT_USAGE;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--skew", &v)) != 0) {
+      if (m < 0 || gen_parse_double(g, "--skew", v, &c.skew)) return GEN_EXIT_USAGE;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--seed", &v)) != 0) {
+      if (m < 0 || gen_parse_u64(g, "--seed", v, &c.seed)) return GEN_EXIT_USAGE;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--chunk", &v)) != 0) {
+      if (m < 0 || gen_parse_u64(g, "--chunk", v, &c.chunk)) return GEN_EXIT_USAGE;
+      have_chunk = 1;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "--deflate", &v)) != 0) {
+      if (m < 0 || gen_parse_u64(g, "--deflate", v, &level)) return GEN_EXIT_USAGE;
+      if (level > 9) return gen_usage_error(g, "particles: --deflate LEVEL must be 0-9");
+      c.deflate = (int)level;
+    } else if ((m = gen_opt_value(g, argc, argv, &i, "-o", &v)) != 0 ||
+               (m = gen_opt_value(g, argc, argv, &i, "--output", &v)) != 0) {
+      if (m < 0) return GEN_EXIT_USAGE;
+      out = v;
+    } else if (argv[i][0] == '-') {
+      return gen_usage_error(g, "particles: unknown option '%s'", argv[i]);
+    } else {
+      return gen_usage_error(g, "particles: unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (!have_rows) return gen_usage_error(g, "particles: --rows is required");
+  if (c.rows < 1 || c.rows > (UINT64_C(1) << 62))
+    return gen_usage_error(g, "particles: --rows must be between 1 and 2^62");
+  if (c.cells < 1 || c.cells > INT32_MAX)
+    return gen_usage_error(g, "particles: --cells must be between 1 and 2^31-1");
+  if (c.skew < 0 || c.skew > 100) return gen_usage_error(g, "particles: --skew must be in [0, 100]");
+  if (c.contiguous && have_chunk)
+    return gen_usage_error(g, "particles: --chunk and --contiguous exclude each other");
+  if (c.contiguous && (c.shuffle || c.deflate >= 0))
+    return gen_usage_error(g, "particles: filters (--deflate, --shuffle) need a chunked layout");
+  /* HDF5 limits a chunk to 4 GiB. */
+  if (c.chunk < 1 || c.chunk > (UINT64_C(1) << 32) / REC_SIZE)
+    return gen_usage_error(g, "particles: --chunk must be between 1 and %llu rows",
+                           (unsigned long long)((UINT64_C(1) << 32) / REC_SIZE));
+  if (!out || !*out) return gen_usage_error(g, "particles: -o FILE.h5[:/DATASET] is required");
+
+  /* FILE.h5:/path/to/dataset: the first ":/" separates them. */
+  char file[4096];
+  const char *sep = strstr(out, ":/");
+  size_t flen = sep ? (size_t)(sep - out) : strlen(out);
+  if (flen == 0 || flen >= sizeof file)
+    return gen_usage_error(g, "particles: bad output '%s'", out);
+  memcpy(file, out, flen);
+  file[flen] = '\0';
+  if (sep) c.dataset = sep + 1;
+  if (strlen(c.dataset) < 2 || c.dataset[strlen(c.dataset) - 1] == '/')
+    return gen_usage_error(g, "particles: bad dataset path '%s'", c.dataset);
+  if (c.deflate >= 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+    return gen_usage_error(g, "particles: this HDF5 has no deflate filter");
+  c.file = file;
+
+  char tmp[4096];
+  int code = gen_output_begin(g, file, force, tmp, sizeof tmp);
+  if (code != GEN_EXIT_OK) return code;
+  /* The HDF5 error stack is printed by GEN_H5 only where a call fails. */
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  int ok = write_particles(g, &c, tmp);
+  return gen_output_end(g, file, tmp, ok);
+}

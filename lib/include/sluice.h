@@ -1,0 +1,12 @@
+/* sluice: Flow-style batch processing of large datasets on MPI ranks.
+ * Umbrella header: include this one. */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include "sluice/sl_export.h"
+#include "sluice/sl_version.h"
+#include "sluice/sl_error.h"
+#include "sluice/sl_context.h"
+#include "sluice/sl_flow.h"
+
+#endif

@@ -1,0 +1,220 @@
+/* sluice: flows (sources -> per-record operators -> partitioning -> reduction -> sinks).
+ *
+ * Lifecycle: sl_flow_create -> sl_flow_from_* -> operators / partition / reduce ... ->
+ * one sl_flow_to_* sink -> sl_run (collective) -> sl_flow_destroy.
+ * Building a flow is local, but every rank must build the same flow (SPMD), as with
+ * any MPI program; sl_run checks this and fails with SL_ERR_STATE if the plans differ.
+ *
+ * Records are key/value byte strings (either may be empty). The pointers in a record
+ * handed to a callback are valid only during that call.
+ *
+ * A user callback returns 0 on success. Any other value stops the job on every rank:
+ * the first failing rank prints one message naming the rank, the stage and the value,
+ * and sl_run returns that rank's error code (here SL_ERR_CALLBACK) on every rank.
+ */
+#ifndef SLUICE_SL_FLOW_H
+#define SLUICE_SL_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sluice/sl_context.h"
+#include "sluice/sl_export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_flow sl_flow;
+
+typedef struct sl_record {
+  const void *key;
+  size_t key_len;
+  const void *value;
+  size_t value_len;
+} sl_record;
+
+/* Where a callback sends its output records. */
+typedef struct sl_emitter sl_emitter;
+/* Emit one record; the bytes are copied. Local. */
+SL_EXPORT int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
+                      size_t value_len);
+
+/* A batch as seen by map_batch callbacks. */
+typedef struct sl_batch sl_batch;
+/* Next record of the batch: returns 1 and fills rec, or 0 at the end. Local. */
+SL_EXPORT int sl_batch_next(sl_batch *batch, sl_record *rec);
+
+/* ---- flow object ---- */
+SL_EXPORT int sl_flow_create(sl_ctx *ctx, sl_flow **flow);
+/* Accepts NULL and *flow == NULL; sets *flow to NULL. Local. */
+SL_EXPORT int sl_flow_destroy(sl_flow **flow);
+/* Names the most recently added stage step (used in errors, stats and describe). Local. */
+SL_EXPORT int sl_flow_name(sl_flow *flow, const char *name);
+
+/* ---- sources (exactly one per flow, first). partitions <= 0 means one per rank. ---- */
+/* Integers first..last-1, as records with an empty key and an 8-byte native int64 value. */
+SL_EXPORT int sl_flow_from_range(sl_flow *flow, int64_t first, int64_t last, int partitions);
+/* Generator: fn(i, out, arg) is called for each i in [0, n), split across partitions. */
+typedef int (*sl_generate_fn)(int64_t i, sl_emitter *out, void *arg);
+SL_EXPORT int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn, void *arg,
+                                     int partitions);
+/* An in-memory array, identical on every rank; partition p takes the p-th contiguous
+ * slice. The array must stay valid until sl_run returns. */
+SL_EXPORT int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count,
+                                 int partitions);
+/* User source: fn is called repeatedly while downstream has room; it emits some records
+ * and sets *done = 1 when its partition has no more. */
+typedef int (*sl_source_fn)(int partition, int partitions, sl_emitter *out, int *done,
+                            void *arg);
+SL_EXPORT int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions);
+/* Text files, as one record per line (empty key, value = the line without its '\n').
+ * The files' bytes are split across partitions in byte ranges aligned to newlines and
+ * read in bounded blocks; a line may be of any length. Paths are copied. */
+SL_EXPORT int sl_flow_from_text_files(sl_flow *flow, const char *const *paths, size_t count,
+                                      int partitions);
+
+/* ---- per-record operators, fused into the current stage ---- */
+typedef int (*sl_map_fn)(const sl_record *in, sl_record *out, void *arg);
+typedef int (*sl_flat_map_fn)(const sl_record *in, sl_emitter *out, void *arg);
+/* Returns 1 to keep, 0 to drop, negative to fail. */
+typedef int (*sl_filter_fn)(const sl_record *in, void *arg);
+typedef int (*sl_each_fn)(const sl_record *in, void *arg);
+typedef int (*sl_map_batch_fn)(sl_batch *in, sl_emitter *out, void *arg);
+
+SL_EXPORT int sl_flow_map(sl_flow *flow, sl_map_fn fn, void *arg);
+SL_EXPORT int sl_flow_flat_map(sl_flow *flow, sl_flat_map_fn fn, void *arg);
+SL_EXPORT int sl_flow_filter(sl_flow *flow, sl_filter_fn fn, void *arg);
+SL_EXPORT int sl_flow_reject(sl_flow *flow, sl_filter_fn fn, void *arg);
+SL_EXPORT int sl_flow_each(sl_flow *flow, sl_each_fn fn, void *arg);
+/* Sees whole batches; must be the first operator of its stage (as in Flow). */
+SL_EXPORT int sl_flow_map_batch(sl_flow *flow, sl_map_batch_fn fn, void *arg);
+
+/* ---- repartitioning: each call starts a new stage ---- */
+/* A user hash sees the whole record; NULL hashes the key. partitions <= 0: one per rank. */
+typedef uint64_t (*sl_hash_fn)(const sl_record *rec, void *arg);
+SL_EXPORT int sl_flow_partition(sl_flow *flow, int partitions, sl_hash_fn hash, void *arg);
+/* Round-robin rebalance, not keyed. */
+SL_EXPORT int sl_flow_shuffle(sl_flow *flow, int partitions);
+/* One partition (on rank 0) that receives every record of the previous stage. */
+SL_EXPORT int sl_flow_departition(sl_flow *flow);
+
+/* ---- reduction: at most one per stage ---- */
+typedef struct sl_reducer {
+  /* Make a new accumulator for a partition. */
+  int (*init)(void **acc, void *arg);
+  /* Fold one record into it. */
+  int (*fold)(void *acc, const sl_record *in, void *arg);
+  /* At the trigger (end of input): emit the accumulator as events. */
+  int (*emit)(void *acc, sl_emitter *out, void *arg);
+  /* Free it (may be NULL). */
+  void (*destroy)(void *acc, void *arg);
+  void *arg;
+} sl_reducer;
+SL_EXPORT int sl_flow_reduce(sl_flow *flow, const sl_reducer *reducer);
+
+typedef enum sl_agg_kind {
+  SL_AGG_COUNT,   /* uint64 number of records; value ignored */
+  SL_AGG_SUM_I64, /* value: 8-byte native int64 -> int64 */
+  SL_AGG_SUM_F64, /* value: 8-byte native double -> double */
+  SL_AGG_MIN_I64,
+  SL_AGG_MAX_I64,
+  SL_AGG_MIN_F64,
+  SL_AGG_MAX_F64,
+  SL_AGG_MEAN_F64, /* value: double -> double */
+  SL_AGG_USER
+} sl_agg_kind;
+
+/* An aggregator over fixed-size state. For SL_AGG_USER: init, update and finalize are
+ * required; merge (optional) lets sluice combine map-side before the shuffle. finalize
+ * turns the state into the output value in place and sets its length (<= state_size). */
+typedef struct sl_aggregator {
+  sl_agg_kind kind;
+  size_t state_size;
+  int (*init)(void *state, void *arg);
+  int (*update)(void *state, const sl_record *in, void *arg);
+  int (*merge)(void *state, const void *other, void *arg);
+  int (*finalize)(void *state, size_t *value_len, void *arg);
+  void *arg;
+} sl_aggregator;
+/* Convenience: a built-in aggregator. */
+SL_EXPORT sl_aggregator sl_aggregator_builtin(sl_agg_kind kind);
+/* One output record per distinct key: (key, finalized state). If the previous stage
+ * boundary is a key-hash partition or departition and this is the stage's first step,
+ * an aggregator with merge runs map-side first as a bounded combiner. */
+SL_EXPORT int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg);
+/* (key, values) per key; values encoded as repeated [uint32 native length][bytes]. */
+SL_EXPORT int sl_flow_group_by_key(sl_flow *flow);
+/* Drop records already seen in this partition (whole record / the bytes uniq_by returns). */
+typedef int (*sl_uniq_by_fn)(const sl_record *in, sl_record *key_out, void *arg);
+SL_EXPORT int sl_flow_uniq(sl_flow *flow);
+SL_EXPORT int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg);
+/* Top k by cmp (negative: a before b), in one partition on rank 0, emitted in order.
+ * Memory per partition is bounded by k. Adds a departition stage. */
+typedef int (*sl_cmp_fn)(const sl_record *a, const sl_record *b, void *arg);
+SL_EXPORT int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg);
+
+typedef enum sl_emit_mode {
+  SL_EMIT_EVENTS = 0, /* the accumulator enumerated as records (default) */
+  SL_EMIT_STATE,      /* the accumulator as one record: its events encoded as repeated
+                         [uint32 klen][uint32 vlen][key][value] (native lengths) */
+  SL_EMIT_NOTHING
+} sl_emit_mode;
+/* Emission mode of the current stage's reducer. */
+SL_EXPORT int sl_flow_emit(sl_flow *flow, sl_emit_mode mode);
+
+/* ---- sinks: exactly one, last ---- */
+/* Count the records; *count is set on every rank after sl_run. */
+SL_EXPORT int sl_flow_to_count(sl_flow *flow, uint64_t *count);
+/* Gather the records to rank 0. For SMALL results only: they are held in rank 0's memory. */
+typedef struct sl_collection sl_collection;
+SL_EXPORT int sl_flow_to_collect(sl_flow *flow, sl_collection **out);
+SL_EXPORT size_t sl_collection_count(const sl_collection *c);
+SL_EXPORT int sl_collection_get(const sl_collection *c, size_t i, sl_record *rec);
+SL_EXPORT void sl_collection_destroy(sl_collection **c);
+/* Text output. fmt formats one record as bytes appended to a line (the sink adds '\n');
+ * NULL writes the value bytes. Built-in formatters: */
+typedef struct sl_text sl_text;
+SL_EXPORT int sl_text_append(sl_text *line, const void *bytes, size_t len);
+typedef int (*sl_format_fn)(const sl_record *rec, sl_text *line, void *arg);
+SL_EXPORT int sl_format_value(const sl_record *rec, sl_text *line, void *arg);
+SL_EXPORT int sl_format_tsv(const sl_record *rec, sl_text *line, void *arg);     /* key\tvalue */
+SL_EXPORT int sl_format_tsv_u64(const sl_record *rec, sl_text *line, void *arg); /* key\tdecimal */
+SL_EXPORT int sl_format_tsv_i64(const sl_record *rec, sl_text *line, void *arg);
+SL_EXPORT int sl_format_tsv_f64(const sl_record *rec, sl_text *line, void *arg);
+/* Write ONE file from all ranks in parallel (MPI-IO at offsets from an exclusive scan;
+ * nothing gathered to rank 0). The file is written under a temporary name and renamed
+ * when complete; an existing file is refused unless overwrite is nonzero.
+ * path "-" streams to rank 0's stdout (through a single partition). */
+SL_EXPORT int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg,
+                              int overwrite);
+/* Hand every record to fn on the rank of its partition. */
+SL_EXPORT int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg);
+
+/* ---- running ---- */
+/* Execute the flow. Collective over the context's communicator. May be called once. */
+SL_EXPORT int sl_run(sl_flow *flow);
+/* Print the stage graph: stages, steps, partitions and their placement on ranks. Local. */
+SL_EXPORT int sl_flow_describe(const sl_flow *flow, FILE *out);
+
+/* Statistics of the last run on this rank. stage = -1: totals of the rank. Local. */
+typedef struct sl_stats {
+  uint64_t records_in, records_out;
+  uint64_t bytes_sent, bytes_received;
+  uint64_t batches_sent, batches_received;
+  uint64_t input_bytes;       /* bytes read by sources */
+  uint64_t inflight_hwm;      /* high-water mark of batch buffer bytes (send+receive) */
+  uint64_t reduce_state_hwm;  /* high-water mark of reduce/combiner state bytes */
+  double stall_seconds;       /* time a producer waited for credit */
+  double user_seconds;        /* time in user callbacks (sampled per batch) */
+  double wall_seconds;
+  int bound_core;             /* OS index of the core this rank is bound to, or -1 */
+} sl_stats;
+SL_EXPORT int sl_flow_stage_count(const sl_flow *flow, int *count);
+SL_EXPORT int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

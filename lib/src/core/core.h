@@ -1,0 +1,118 @@
+/* sluice internal: the context, options, errors and logging shared by every module. */
+#ifndef SLUICE_CORE_H
+#define SLUICE_CORE_H
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sluice.h"
+
+/* ---- errors ----
+ * The first failure on a rank records one message line (what, where, expected vs found);
+ * callers up the stack only add their file:line to the trace (printed at debug level).
+ * Single-threaded per rank by design, so the record is a plain global. */
+int sl__error_set(int code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The recorded message ("" if none) and code (SL_OK if none). */
+const char *sl__error_message(void);
+int sl__error_code(void);
+/* Forget the record. sl__report_error does this after printing; code that handles a
+ * failure and carries on (a fallback) must call it so the next failure gets its own line. */
+void sl__error_clear(void);
+/* Adds file:line to the trace of the current error; returns code unchanged. */
+int sl__error_trace(int code, const char *file, int line, const char *expr);
+/* Records an MPI failure with MPI_Error_string's text. */
+int sl__error_mpi(int mpi_code, const char *file, int line, const char *expr);
+
+#define SL__FAIL(code, ...) return sl__error_set((code), __FILE__, __LINE__, __VA_ARGS__)
+#define SL__CHECK(expr)                                                                            \
+  do {                                                                                             \
+    int sl__rc_ = (expr);                                                                          \
+    if (sl__rc_ != SL_OK)                                                                          \
+      return sl__error_trace(sl__rc_, __FILE__, __LINE__, #expr);                                  \
+  } while (0)
+#define SL__CHECK_MPI(expr)                                                                        \
+  do {                                                                                             \
+    int sl__mrc_ = (expr);                                                                         \
+    if (sl__mrc_ != MPI_SUCCESS)                                                                   \
+      return sl__error_mpi(sl__mrc_, __FILE__, __LINE__, #expr);                                   \
+  } while (0)
+#define SL__CHECK_ALLOC(ptr)                                                                       \
+  do {                                                                                             \
+    if ((ptr) == NULL)                                                                             \
+      SL__FAIL(SL_ERR_NOMEM, "out of memory (%s)", #ptr);                                          \
+  } while (0)
+
+/* ---- options ----
+ * One table (options.c) holds every runtime knob: name, type, default, help text. The
+ * parsed values live in sl__options so hot paths read fields, not strings. */
+typedef struct sl__options {
+  uint64_t batch_bytes;         /* --sl-batch-bytes */
+  int credits_per_edge;         /* --sl-credits-per-edge */
+  uint64_t recv_budget_bytes;   /* --sl-recv-budget-bytes (per receiving partition) */
+  uint64_t send_budget_bytes;   /* --sl-send-budget-bytes (per rank and stage) */
+  uint64_t read_block_bytes;    /* --sl-read-block-bytes */
+  uint64_t combiner_bytes;      /* --sl-combiner-bytes */
+  uint64_t output_buffer_bytes; /* --sl-output-buffer-bytes */
+  int pin;                      /* --sl-pin */
+  char stats_file[4096];        /* --sl-stats ("" = none) */
+  int log_view;                 /* --sl-log-view */
+  int progress;                 /* --sl-progress: -1 auto (stderr is a tty), 0 off, 1 on */
+  int log_level;                /* --sl-log-level: sl_log_level */
+  int stop_signals;             /* --sl-stop-signals */
+  char tmpdir[4096];            /* --sl-tmpdir ("" = next to the output) */
+  int help;                     /* --sl-help was given */
+} sl__options;
+
+/* Parse a value for option `name` into opts (used by env, argv and sl_option_set). */
+int sl__options_defaults(sl__options *opts);
+int sl__options_set(sl__options *opts, const char *name, const char *value);
+int sl__options_get(const sl__options *opts, const char *name, char *buf, size_t cap);
+/* Environment (SLUICE_NAME, '-' as '_', upper case) then argv (removes --sl-* args). */
+int sl__options_from_env(sl__options *opts);
+int sl__options_from_argv(sl__options *opts, int *argc, char ***argv);
+void sl__options_help(const sl__options *opts, FILE *out);
+/* Markdown reference of the table (docs/options.md is generated from it). */
+void sl__options_markdown(FILE *out);
+/* Relations between options (a budget must hold at least one batch). SL_ERR_OPTION. */
+int sl__options_check(const sl__options *opts);
+/* Parse sizes like 64K, 4M, 1G, 123. Returns SL_OK or SL_ERR_OPTION; records nothing, so
+ * the caller writes the message (it knows which option or argument the text came from). */
+int sl__parse_size(const char *s, uint64_t *out);
+
+/* ---- the context ---- */
+struct sl_ctx {
+  MPI_Comm comm; /* duplicate of the communicator given to sl_init */
+  int rank, size;
+  int node_rank, node_size; /* rank within the node (shared-memory split) */
+  int mpi_initialized_here;
+  sl__options opt;
+  int signals_installed; /* sl__signals_install replaced the handlers for this context */
+  int bound_core;        /* OS index of the bound core, -1 if none */
+  char binding_desc[128];
+  char slurm_job_id[64];
+  char command_line[4096];
+};
+
+/* hwloc: bind the calling process to one core (see docs/architecture.md). */
+int sl__pin(sl_ctx *ctx);
+
+/* ---- logging ---- */
+void sl__vlog(const sl_ctx *ctx, sl_log_level level, const char *fmt, va_list ap);
+/* Print the recorded error as the one line the user sees: "sluice: error: rank R: ..."
+ * (sl_strerror(code) when nothing is recorded), the trace after it at log level debug,
+ * then clear the record. */
+void sl__report_error(const sl_ctx *ctx, int code);
+
+/* ---- time ---- */
+double sl__now(void); /* monotonic seconds */
+
+/* ---- stop signals (SIGTERM, SIGUSR1) ---- */
+int sl__signals_install(sl_ctx *ctx);
+/* Put back the handlers sl__signals_install replaced (sl_finalize). */
+void sl__signals_restore(sl_ctx *ctx);
+extern volatile int sl__stop_flag;
+
+#endif

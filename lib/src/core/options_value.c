@@ -1,0 +1,251 @@
+/* Option values: parsing user text into typed fields and formatting them back. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core.h"
+#include "core/options_table.h"
+
+/* ---- value parsers: return SL_OK, or SL_ERR_OPTION with *why saying what is wrong ---- */
+
+int sl__opt_parse_size(const char *s, uint64_t *out, const char **why) {
+  static const struct {
+    const char *suffix;
+    unsigned shift;
+  } suffixes[] = {{"", 0},     {"b", 0},  {"k", 10},   {"kib", 10}, {"m", 20},
+                  {"mib", 20}, {"g", 30}, {"gib", 30}, {"t", 40},   {"tib", 40}};
+  if (s == NULL || *s == '\0') {
+    *why = "is empty";
+    return SL_ERR_OPTION;
+  }
+  /* strtoull would accept leading blanks, a sign (and wrap "-1" around) and hex. */
+  if (!isdigit((unsigned char)s[0])) {
+    *why = "is not a size";
+    return SL_ERR_OPTION;
+  }
+  errno = 0;
+  char *end = NULL;
+  unsigned long long n = strtoull(s, &end, 10);
+  if (errno == ERANGE) {
+    *why = "does not fit in 64 bits";
+    return SL_ERR_OPTION;
+  }
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    if (strcasecmp(end, suffixes[i].suffix) == 0) {
+      unsigned shift = suffixes[i].shift;
+      if (shift > 0 && n > (UINT64_MAX >> shift)) {
+        *why = "does not fit in 64 bits";
+        return SL_ERR_OPTION;
+      }
+      *out = (uint64_t)n << shift;
+      return SL_OK;
+    }
+  }
+  *why = "has an unknown suffix";
+  return SL_ERR_OPTION;
+}
+
+int sl__parse_size(const char *s, uint64_t *out) {
+  const char *why = NULL;
+  uint64_t v = 0;
+  if (out == NULL || sl__opt_parse_size(s, &v, &why) != SL_OK)
+    return SL_ERR_OPTION;
+  *out = v;
+  return SL_OK;
+}
+
+int sl__opt_parse_bool(const char *s, int *out) {
+  static const char *const yes[] = {"1", "on", "true", "yes"};
+  static const char *const no[] = {"0", "off", "false", "no"};
+  if (s == NULL)
+    return SL_ERR_OPTION;
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(s, yes[i]) == 0) {
+      *out = 1;
+      return SL_OK;
+    }
+    if (strcasecmp(s, no[i]) == 0) {
+      *out = 0;
+      return SL_OK;
+    }
+  }
+  return SL_ERR_OPTION;
+}
+
+static int parse_int_why(const char *s, const sl__opt_desc *d, int *out, const char **why) {
+  if (s == NULL || !isdigit((unsigned char)s[0])) {
+    *why = "is not a whole number";
+    return SL_ERR_OPTION;
+  }
+  errno = 0;
+  char *end = NULL;
+  unsigned long long n = strtoull(s, &end, 10);
+  if (*end != '\0') {
+    *why = "is not a whole number";
+    return SL_ERR_OPTION;
+  }
+  if (errno == ERANGE || n > d->max) {
+    *why = "is too large";
+    return SL_ERR_OPTION;
+  }
+  if (n < d->min) {
+    *why = "is too small";
+    return SL_ERR_OPTION;
+  }
+  *out = (int)n;
+  return SL_OK;
+}
+
+/* Shortest text that parses back to v, e.g. 65536 -> "64K". */
+void sl__opt_format_size(uint64_t v, char *buf, size_t cap) {
+  static const char units[] = {'T', 'G', 'M', 'K'};
+  for (int i = 0; i < 4; i++) {
+    unsigned shift = 40u - 10u * (unsigned)i;
+    if (v != 0 && v % ((uint64_t)1 << shift) == 0) {
+      snprintf(buf, cap, "%" PRIu64 "%c", v >> shift, units[i]);
+      return;
+    }
+  }
+  snprintf(buf, cap, "%" PRIu64, v);
+}
+
+void sl__opt_choices_text(const sl__opt_choice *c, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (; c->name != NULL && used < cap; c++) {
+    int n = snprintf(buf + used, cap - used, "%s%s", used > 0 ? "|" : "", c->name);
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
+
+int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *value,
+                      const char *who) {
+  char *field = (char *)opts + d->offset;
+  const char *why = NULL;
+  switch (d->type) {
+  case SL__OPT_SIZE: {
+    uint64_t v = 0;
+    if (value == NULL) {
+      SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
+    }
+    if (sl__opt_parse_size(value, &v, &why) != SL_OK) {
+      SL__FAIL(SL_ERR_OPTION,
+               "bad value for %s: '%s' %s; expected bytes with an optional K, M, G or T "
+               "suffix (powers of 1024), e.g. 65536, 64K, 4M, 1GiB",
+               who, value, why);
+    }
+    if (v < d->min) {
+      SL__FAIL(SL_ERR_OPTION,
+               "bad value for %s: '%s'; expected a size of at least %" PRIu64 " bytes", who, value,
+               d->min);
+    }
+    if (v > d->max) {
+      char max[32];
+      sl__opt_format_size(d->max, max, sizeof max);
+      SL__FAIL(SL_ERR_OPTION, "bad value for %s: '%s'; expected at most %s (%s)", who, value, max,
+               d->max_why != NULL ? d->max_why : "limit");
+    }
+    memcpy(field, &v, sizeof v);
+    return SL_OK;
+  }
+  case SL__OPT_INT: {
+    int v = 0;
+    if (value == NULL) {
+      SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
+    }
+    if (parse_int_why(value, d, &v, &why) != SL_OK) {
+      SL__FAIL(SL_ERR_OPTION,
+               "bad value for %s: '%s' %s; expected a whole number from %" PRIu64 " to %" PRIu64,
+               who, value, why, d->min, d->max);
+    }
+    memcpy(field, &v, sizeof v);
+    return SL_OK;
+  }
+  case SL__OPT_BOOL: {
+    int v = 1;
+    if (value != NULL && sl__opt_parse_bool(value, &v) != SL_OK) {
+      SL__FAIL(SL_ERR_OPTION, "bad value for %s: '%s'; expected on/off, 1/0, true/false or yes/no",
+               who, value);
+    }
+    memcpy(field, &v, sizeof v);
+    return SL_OK;
+  }
+  case SL__OPT_ENUM: {
+    char names[128];
+    sl__opt_choices_text(d->choices, names, sizeof names);
+    if (value == NULL)
+      SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, names);
+    for (const sl__opt_choice *c = d->choices; c->name != NULL; c++) {
+      if (strcasecmp(c->name, value) == 0) {
+        memcpy(field, &c->value, sizeof c->value);
+        return SL_OK;
+      }
+    }
+    SL__FAIL(SL_ERR_OPTION, "bad value for %s: '%s'; expected one of %s", who, value, names);
+  }
+  case SL__OPT_STRING: {
+    if (value == NULL) {
+      SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
+    }
+    size_t len = strlen(value);
+    if (len >= d->size) {
+      SL__FAIL(SL_ERR_OPTION, "bad value for %s: %zu bytes long; expected at most %zu", who, len,
+               d->size - 1);
+    }
+    memcpy(field, value, len + 1);
+    return SL_OK;
+  }
+  }
+  SL__FAIL(SL_ERR_INTERNAL, "option --sl-%s has an unknown type %d", d->name, (int)d->type);
+}
+
+/* Returns 0, or -1 when buf is too small (the caller decides whether that is an error). */
+int sl__opt_format_value(const sl__options *opts, const sl__opt_desc *d, char *buf, size_t cap) {
+  const char *field = (const char *)opts + d->offset;
+  int n = 0;
+  switch (d->type) {
+  case SL__OPT_SIZE: {
+    uint64_t v;
+    memcpy(&v, field, sizeof v);
+    char tmp[32];
+    sl__opt_format_size(v, tmp, sizeof tmp);
+    n = snprintf(buf, cap, "%s", tmp);
+    break;
+  }
+  case SL__OPT_INT: {
+    int v;
+    memcpy(&v, field, sizeof v);
+    n = snprintf(buf, cap, "%d", v);
+    break;
+  }
+  case SL__OPT_BOOL: {
+    int v;
+    memcpy(&v, field, sizeof v);
+    n = snprintf(buf, cap, "%s", v ? "on" : "off");
+    break;
+  }
+  case SL__OPT_ENUM: {
+    int v;
+    memcpy(&v, field, sizeof v);
+    const char *name = "?";
+    for (const sl__opt_choice *c = d->choices; c->name != NULL; c++) {
+      if (c->value == v)
+        name = c->name;
+    }
+    n = snprintf(buf, cap, "%s", name);
+    break;
+  }
+  case SL__OPT_STRING:
+    n = snprintf(buf, cap, "%s", field);
+    break;
+  }
+  return n < 0 || (size_t)n >= cap ? -1 : 0;
+}

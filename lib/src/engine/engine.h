@@ -1,0 +1,245 @@
+/* sluice internal: the runtime of one sl_run (see docs/architecture.md).
+ *
+ * Every rank runs one single-threaded event loop over its local partitions. A partition
+ * pulls input (its source, or batches that arrived from the previous stage), pushes each
+ * record through the stage's fused steps, and appends output records to per-destination
+ * batches of its stage's output ("out"). Full batches leave with MPI_Isend when the edge
+ * has credit; same-rank edges hand the buffer over without MPI.
+ *
+ * Memory: an out owns a fixed pool of send buffers; when none is free the stage is
+ * "blocked" and its partitions stop pulling input (backpressure). A receiving partition
+ * owns a fixed budget of credits (batches) that it grants to senders. */
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include "engine/batch.h"
+#include "engine/plan.h"
+
+/* Message types on the data tag (ordered per sender) and the control tag. */
+enum { SL__TAG_DATA = 101, SL__TAG_BIG = 102, SL__TAG_CTRL = 103 };
+enum { SL__MSG_DATA = 1, SL__MSG_EOS = 2, SL__MSG_BIG = 3 };
+enum { SL__CTRL_GRANT = 1, SL__CTRL_REQUEST = 2, SL__CTRL_ABORT = 3 };
+
+typedef struct sl__msghdr {
+  uint32_t type;
+  int32_t stage; /* receiving stage */
+  int32_t part;  /* receiving partition */
+  uint32_t nrec;
+  uint64_t len; /* payload bytes (for BIG: bytes of the payload message) */
+} sl__msghdr;
+
+typedef struct sl__ctrlmsg {
+  int32_t type, stage, part, count;
+} sl__ctrlmsg;
+
+typedef struct sl__out sl__out;
+
+/* A batch buffer: message header followed by up to cap payload bytes. */
+typedef struct sl__buf {
+  char *data; /* sl__msghdr then payload */
+  size_t cap; /* payload capacity */
+  size_t len; /* payload bytes used */
+  uint32_t nrec;
+  int type;          /* SL__MSG_* */
+  int src_rank;      /* inbound: sender */
+  sl__out *owner;    /* the out whose pool it returns to (NULL: receive pool / malloc) */
+  int pool;          /* 1: from a pool (out or receive), 0: one-off allocation */
+  size_t pos;        /* inbound: decode cursor */
+  int pending;       /* outbound: MPI requests not yet complete */
+  struct sl__buf *next;
+} sl__buf;
+
+static inline char *sl__buf_payload(sl__buf *b) { return b->data + sizeof(sl__msghdr); }
+
+typedef struct sl__dest {
+  sl__buf *cur; /* being filled */
+  sl__buf *ready_head, *ready_tail;
+  int nready;
+  int rank;      /* owner rank of the destination partition */
+  int credits;   /* batches we may send now */
+  int requested; /* a REQUEST is outstanding */
+  int eos_pending, eos_sent;
+} sl__dest;
+
+struct sl__out {
+  sl__run *run;
+  int stage;   /* sending stage */
+  int ndest;   /* partitions of stage+1 */
+  sl__boundary boundary;
+  sl_hash_fn hash;
+  void *hash_arg;
+  sl__dest *dest;
+  size_t cap;
+  int nbufs, nalloc;
+  sl__buf *free;
+  uint64_t rr;
+  double stall_since; /* when it last became blocked (0 if not blocked) */
+};
+
+/* Credit state of a receiving partition (see docs/architecture.md, "credits"). */
+typedef struct sl__credits {
+  int budget;   /* C: batches this partition may have granted at once */
+  int initial;  /* granted up front to every sender, without messages */
+  int thresh;   /* return credits to a sender in groups of this many */
+  int pool;     /* not granted */
+  int nsenders; /* ranks 0..nsenders-1 host the previous stage */
+  int *held;    /* per sender: granted and not yet consumed */
+  int *ret;     /* per sender: consumed, to be returned */
+  unsigned char *queued;
+  int *queue; /* FIFO of senders waiting for a grant */
+  int qhead, qlen;
+} sl__credits;
+
+typedef struct sl__stepinst {
+  const sl__step *step;
+  void *state;
+  int draining; /* a drain is in progress (cursor in state) */
+} sl__stepinst;
+
+struct sl_emitter {
+  sl__part *part;
+  int step; /* index of the step that receives emitted records */
+};
+
+struct sl_batch {
+  const char *data;
+  size_t len, pos;
+};
+
+typedef struct sl__stagestats {
+  uint64_t records_in, records_out, bytes_sent, bytes_received, batches_sent, batches_received;
+  uint64_t input_bytes;
+  double stall, user;
+} sl__stagestats;
+
+struct sl__part {
+  sl__run *run;
+  const sl__stage *stage;
+  int index;
+  int nsteps;
+  sl__stepinst *steps;
+  sl_emitter *em; /* em[i] feeds step i; em[nsteps] feeds the output */
+  sl__out *out;   /* NULL in the last stage (the sink) */
+  /* input */
+  void *src_state;
+  sl__buf *in_head, *in_tail;
+  int eos_count;
+  sl__credits cr;
+  int input_ended;
+  int finish_step; /* next step to finish after input ended */
+  int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
+  int done;
+  void *sink_state;
+  sl__stagestats *st;
+  /* emit mode "state": events captured here, then emitted as one record */
+  char *capture;
+  size_t capture_len, capture_cap;
+};
+
+#define SL__CAPTURE (-1)
+
+typedef struct sl__srun {
+  sl__part **parts; /* local partitions of this stage */
+  int nlocal;
+  int nopen;
+  sl__out *out;
+  sl__stagestats st;
+  int eos_flushed;
+} sl__srun;
+
+typedef struct sl__sendreq {
+  sl__buf *buf;  /* NULL for control messages */
+  void *ctrlmem; /* owned control message */
+} sl__sendreq;
+
+struct sl__run {
+  sl_flow *flow;
+  sl_ctx *ctx;
+  MPI_Comm comm;
+  int rank, size;
+  int nstages;
+  sl__srun *stages;
+  /* receive ring (data tag, ANY_SOURCE), processed in posting order */
+  int nring, ring_head;
+  sl__buf **ring;
+  MPI_Request *ring_req;
+  size_t recv_cap;
+  sl__buf *recv_free;
+  /* control receives */
+  int nctrl;
+  sl__ctrlmsg *ctrl_buf;
+  MPI_Request *ctrl_req;
+  /* local control messages (same-rank edges) */
+  sl__ctrlmsg *lctrl;
+  int nlctrl, caplctrl;
+  /* outstanding sends */
+  MPI_Request *sreq;
+  sl__sendreq *sinfo;
+  int nsend, capsend;
+  int *sidx;
+  MPI_Status *sstat;
+  /* per-peer message counts, to drain at the end (normal or abort) */
+  uint64_t *data_sent, *data_recv, *ctrl_sent, *ctrl_recv;
+  /* memory accounting of batch buffers */
+  uint64_t mem_cur, mem_hwm, state_cur, state_hwm;
+  int err;           /* local error code */
+  int remote_abort;  /* another rank failed */
+  int stopped;
+  /* sink */
+  void *sink;
+  /* progress */
+  double t0, last_progress;
+  uint64_t total_input;
+  sl_stats total;
+};
+
+/* ---- engine/part.c ---- */
+int sl__push(sl__part *p, int step, const sl_record *rec);
+int sl__part_blocked(const sl__part *p);
+/* May a drain of step k emit now? (output not blocked, no later step flushing) */
+int sl__part_drain_blocked(const sl__part *p, int k);
+int sl__part_work(sl__part *p, int *progress);
+int sl__part_setup(sl__run *run, sl__part *p);
+void sl__part_teardown(sl__part *p);
+
+/* ---- engine/transport.c ---- */
+int sl__out_create(sl__run *run, int stage, sl__out **out);
+void sl__out_destroy(sl__out *o);
+int sl__out_emit(sl__out *o, const sl_record *rec);
+int sl__out_blocked(sl__out *o);
+int sl__out_stage_done(sl__out *o); /* all local partitions done: flush + EOS */
+int sl__out_all_eos(const sl__out *o);
+void sl__buf_release(sl__run *run, sl__buf *b);
+int sl__transport_start(sl__run *run);
+int sl__transport_poll(sl__run *run, int *progress);
+int sl__transport_finish(sl__run *run);
+int sl__transport_abort_all(sl__run *run);
+void sl__transport_free(sl__run *run);
+int sl__out_unstick(sl__out *o);
+int sl__credits_eos(sl__run *run, sl__part *p, int sender);
+int sl__credits_init(sl__run *run, sl__part *p);
+int sl__credits_consumed(sl__run *run, sl__part *p, int sender);
+void sl__credits_free(sl__credits *c);
+void sl__mem_add(sl__run *run, int64_t bytes);
+void sl__state_add(sl__run *run, int64_t bytes);
+
+/* ---- steps (reduce/steps.c) ---- */
+int sl__step_create(sl__run *run, const sl__step *step, sl__stepinst *si);
+void sl__step_destroy(sl__run *run, sl__stepinst *si);
+int sl__step_push(sl__part *p, int i, const sl_record *rec);
+/* Drain step i's state into step i+1; *finished = 1 when all emitted. */
+int sl__step_drain(sl__part *p, int i, int *finished);
+int sl__step_has_state(const sl__step *step);
+int sl__callback_failed(sl__part *p, int i, int rc);
+
+/* ---- sinks (sinks/sink.c) ---- */
+int sl__sink_prepare(sl__run *run);                 /* collective, before the loop */
+int sl__sink_push(sl__part *p, const sl_record *rec);
+int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loop */
+void sl__sink_destroy(sl__run *run);
+
+/* ---- stats (engine/stats.c) ---- */
+int sl__stats_report(sl__run *run); /* collective */
+void sl__progress_tick(sl__run *run, int force);
+
+#endif

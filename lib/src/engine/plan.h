@@ -1,0 +1,108 @@
+/* sluice internal: the plan a flow builds (stages of fused steps) before it runs.
+ *
+ * A flow is a list of stages. Stage 0 has a source; every later stage receives the
+ * records of the previous one through a boundary (hash partition, round-robin shuffle,
+ * or a single partition). Within a stage, steps are fused: a record goes through them by
+ * function calls, never by messages. The last stage ends in the sink. */
+#ifndef SLUICE_PLAN_H
+#define SLUICE_PLAN_H
+
+#include "core/core.h"
+
+typedef enum sl__boundary { SL__BOUND_SOURCE, SL__BOUND_HASH, SL__BOUND_SHUFFLE, SL__BOUND_SINGLE } sl__boundary;
+
+typedef enum sl__step_kind {
+  SL__STEP_MAP,
+  SL__STEP_FLAT_MAP,
+  SL__STEP_FILTER,
+  SL__STEP_REJECT,
+  SL__STEP_EACH,
+  SL__STEP_MAP_BATCH,
+  SL__STEP_REDUCE,        /* user reducer */
+  SL__STEP_REDUCE_BY_KEY, /* aggregator; merge_input when fed by a combiner */
+  SL__STEP_COMBINER,      /* map-side half of a reduce_by_key */
+  SL__STEP_GROUP,
+  SL__STEP_UNIQ,
+  SL__STEP_TOPK
+} sl__step_kind;
+
+typedef struct sl__step {
+  sl__step_kind kind;
+  char name[64];
+  void *fn; /* the user callback, cast per kind */
+  void *arg;
+  sl_reducer reducer;
+  sl_aggregator agg;
+  int merge_input; /* REDUCE_BY_KEY: input records carry partial states */
+  size_t k;        /* TOPK */
+  sl_emit_mode emit_mode;
+} sl__step;
+
+/* A source: opened once per local partition, pulled while downstream has room. */
+typedef struct sl__source sl__source;
+typedef struct sl__part sl__part;
+typedef struct sl__source_vt {
+  const char *name;
+  /* Collective check before the run (all ranks): files exist, sizes, ... */
+  int (*prepare)(sl__source *src, sl_ctx *ctx);
+  int (*open)(sl__source *src, int partition, int partitions, void **state);
+  /* Emit a bounded amount; stop early when sl__part_blocked(part). Set *done at end. */
+  int (*pull)(void *state, sl__part *part, sl_emitter *out, int *done);
+  void (*close)(void *state);
+  void (*destroy)(sl__source *src);
+} sl__source_vt;
+
+struct sl__source {
+  const sl__source_vt *vt;
+  void *impl;
+  uint64_t total_bytes; /* for progress; 0 if unknown */
+};
+
+typedef enum sl__sink_kind {
+  SL__SINK_NONE,
+  SL__SINK_COUNT,
+  SL__SINK_COLLECT,
+  SL__SINK_CALLBACK,
+  SL__SINK_TEXT
+} sl__sink_kind;
+
+typedef struct sl__sinkdef {
+  sl__sink_kind kind;
+  uint64_t *count_out;
+  sl_collection **collect_out;
+  sl_each_fn fn;
+  void *arg;
+  sl_format_fn fmt;
+  void *fmt_arg;
+  char *path; /* NULL: stdout of rank 0 */
+  int overwrite;
+} sl__sinkdef;
+
+typedef struct sl__stage {
+  int index;
+  int partitions;
+  sl__boundary boundary;
+  sl_hash_fn hash;
+  void *hash_arg;
+  sl__step *steps;
+  int nsteps, capsteps;
+  char name[64];
+} sl__stage;
+
+typedef struct sl__run sl__run;
+
+struct sl_flow {
+  sl_ctx *ctx;
+  sl__source source;
+  sl__stage *stages;
+  int nstages, capstages;
+  sl__sinkdef sink;
+  int ran;
+  int build_error; /* first error while building: reported by sl_run */
+  sl__run *last;   /* stats of the last run */
+};
+
+sl__stage *sl__flow_last_stage(sl_flow *flow);
+int sl__step_kind_is_reducer(int kind);
+
+#endif

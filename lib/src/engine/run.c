@@ -1,0 +1,209 @@
+/* sl_run: set up the partitions of every stage on this rank, run the event loop until
+ * every partition has ended, then agree on the outcome with the other ranks. */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+
+void sl__run_destroy(sl__run *run) {
+  if (!run) return;
+  for (int s = 0; s < run->nstages; s++) {
+    sl__srun *sr = &run->stages[s];
+    for (int i = 0; i < sr->nlocal; i++) sl__part_teardown(sr->parts[i]);
+    sl__out_destroy(sr->out);
+    free(sr->parts);
+  }
+  sl__transport_free(run);
+  sl__sink_destroy(run);
+  free(run->stages);
+  free(run->data_sent);
+  free(run->data_recv);
+  free(run->ctrl_sent);
+  free(run->ctrl_recv);
+  free(run);
+}
+
+/* Every rank must have built the same plan; compare a fingerprint. */
+static uint64_t plan_fingerprint(const sl_flow *f) {
+  uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+  MIX(f->nstages);
+  MIX(f->sink.kind);
+  for (int s = 0; s < f->nstages; s++) {
+    MIX(f->stages[s].partitions);
+    MIX(f->stages[s].boundary);
+    MIX(f->stages[s].nsteps);
+    for (int i = 0; i < f->stages[s].nsteps; i++) MIX(f->stages[s].steps[i].kind);
+  }
+#undef MIX
+  return h;
+}
+
+static int setup(sl__run *run) {
+  sl_flow *f = run->flow;
+  run->nstages = f->nstages;
+  run->stages = calloc((size_t)f->nstages, sizeof *run->stages);
+  run->data_sent = calloc((size_t)run->size, sizeof(uint64_t));
+  run->data_recv = calloc((size_t)run->size, sizeof(uint64_t));
+  run->ctrl_sent = calloc((size_t)run->size, sizeof(uint64_t));
+  run->ctrl_recv = calloc((size_t)run->size, sizeof(uint64_t));
+  if (!run->stages || !run->data_sent || !run->data_recv || !run->ctrl_sent || !run->ctrl_recv)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  for (int s = 0; s < f->nstages; s++) {
+    const sl__stage *st = &f->stages[s];
+    sl__srun *sr = &run->stages[s];
+    int nlocal = st->partitions > run->rank ? (st->partitions - 1 - run->rank) / run->size + 1 : 0;
+    sr->parts = calloc((size_t)(nlocal ? nlocal : 1), sizeof *sr->parts);
+    SL__CHECK_ALLOC(sr->parts);
+    if (nlocal && s + 1 < f->nstages) SL__CHECK(sl__out_create(run, s, &sr->out));
+    for (int i = 0; i < nlocal; i++) {
+      sl__part *p = calloc(1, sizeof *p);
+      SL__CHECK_ALLOC(p);
+      sr->parts[i] = p;
+      sr->nlocal = i + 1;
+      p->stage = st;
+      p->index = run->rank + i * run->size;
+      p->out = sr->out;
+      p->st = &sr->st;
+      SL__CHECK(sl__part_setup(run, p));
+    }
+    sr->nopen = nlocal;
+    if (!nlocal) sr->eos_flushed = 1;
+  }
+  return SL_OK;
+}
+
+static int all_done(const sl__run *run) {
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__srun *sr = &run->stages[s];
+    if (sr->nopen) return 0;
+    if (sr->out && !sl__out_all_eos(sr->out)) return 0;
+  }
+  return 1;
+}
+
+static void idle(int *spins) {
+  /* Nothing to do: poll MPI a few times, then yield, then sleep briefly, so that ranks
+   * oversubscribed on few cores leave the CPU to the ones with work. */
+  ++*spins;
+  if (*spins < 16) return;
+  if (*spins < 256) {
+    sched_yield();
+    return;
+  }
+  struct timespec ts = {0, 100000};
+  nanosleep(&ts, NULL);
+}
+
+static int loop(sl__run *run) {
+  int spins = 0;
+  for (;;) {
+    int progress = 0;
+    int rc = sl__transport_poll(run, &progress);
+    for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
+      sl__srun *sr = &run->stages[s];
+      for (int i = 0; i < sr->nlocal && rc == SL_OK; i++) rc = sl__part_work(sr->parts[i], &progress);
+    }
+    if (rc == SL_OK && sl__stop_flag) {
+      run->stopped = 1;
+      rc = sl__error_set(SL_ERR_STOPPED, __FILE__, __LINE__,
+                         "stopped by a signal (SIGTERM or SIGUSR1) before the end: no output was written");
+    }
+    if (rc != SL_OK) {
+      run->err = rc;
+      sl__transport_abort_all(run);
+      return rc;
+    }
+    if (run->remote_abort) return SL_ERR_REMOTE;
+    if (all_done(run)) return SL_OK;
+    if (run->rank == 0) sl__progress_tick(run, 0);
+    if (progress)
+      spins = 0;
+    else
+      idle(&spins);
+  }
+}
+
+/* Agree on the outcome; the lowest failing rank prints the one error line. */
+static int agree(sl__run *run, int local) {
+  int flags[2] = {local != SL_OK && local != SL_ERR_REMOTE, local == SL_ERR_STOPPED}, any[2];
+  int mine = flags[0] ? run->rank : INT_MAX, first;
+  if (MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
+  if (!any[0]) return SL_OK;
+  if (first == run->rank) sl__report_error(run->ctx, local);
+  if (any[1]) return SL_ERR_STOPPED;
+  /* Every rank returns the first failing rank's code, so all exit alike. */
+  int code = local;
+  if (MPI_Bcast(&code, 1, MPI_INT, first, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
+  return code;
+}
+
+int sl_run(sl_flow *flow) {
+  if (!flow) SL__FAIL(SL_ERR_INVAL, "sl_run: NULL flow");
+  sl_ctx *ctx = flow->ctx;
+  int rc = SL_OK;
+  if (flow->ran) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: this flow has already run");
+  else if (flow->build_error) rc = flow->build_error;
+  else if (!flow->nstages) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no source");
+  else if (flow->sink.kind == SL__SINK_NONE)
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no sink (call one sl_flow_to_*)");
+  flow->ran = 1;
+  sl__run *run = calloc(1, sizeof *run);
+  if (!run) return SL_ERR_NOMEM;
+  sl__run_destroy(flow->last);
+  flow->last = run;
+  run->flow = flow;
+  run->ctx = ctx;
+  run->comm = sl_comm(ctx);
+  run->rank = sl_rank(ctx);
+  run->size = sl_size(ctx);
+  run->t0 = sl__now();
+  run->total.bound_core = ctx->bound_core;
+
+  /* Phase 1 (collective): the same plan everywhere, inputs and outputs checked. */
+  uint64_t fp = rc == SL_OK ? plan_fingerprint(flow) : 0, fmin = 0, fmax = 0;
+  MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm);
+  MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm);
+  if (rc == SL_OK && fmin != fmax)
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "ranks built different flows (every rank must build the same flow)");
+  int any = rc != SL_OK, anyall = 0;
+  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
+  if (anyall) return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  if (flow->source.vt->prepare) rc = flow->source.vt->prepare(&flow->source, ctx);
+  if (rc == SL_OK) rc = sl__sink_prepare(run);
+  else if (rc != SL_ERR_REMOTE) (void)0;
+  any = rc != SL_OK;
+  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
+  if (anyall) return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  run->total_input = flow->source.total_bytes;
+
+  /* Phase 2 (local): partitions and buffers; then agree before any data moves. */
+  rc = setup(run);
+  if (rc == SL_OK) rc = sl__transport_start(run);
+  any = rc != SL_OK;
+  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
+  if (anyall) {
+    if (run->nring || run->nctrl) (void)sl__transport_finish(run);
+    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  }
+
+  /* Phase 3: the event loop, then the drain and the outcome. */
+  rc = loop(run);
+  int frc = sl__transport_finish(run);
+  if (rc == SL_OK) rc = frc;
+  int flags = rc != SL_OK, failed = 0;
+  MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm);
+  int src = sl__sink_finish(run, failed);
+  if (rc == SL_OK) rc = src;
+  if (run->rank == 0) sl__progress_tick(run, 1);
+  run->total.wall_seconds = sl__now() - run->t0;
+  rc = agree(run, rc);
+  int strc = sl__stats_report(run);
+  if (rc == SL_OK) rc = strc;
+  return rc;
+}

@@ -1,0 +1,764 @@
+/* Batches between ranks: send pools, the receive ring, credits and the end-of-run drain.
+ *
+ * Data messages travel on one tag and are received into a ring of receives posted with
+ * MPI_ANY_SOURCE; the ring is completed in posting order, which is arrival order, so the
+ * batches of one sender reach a partition in the order they were sent and an end-of-stream
+ * marker never overtakes data. Control messages (credit grants and requests, abort) use
+ * another tag and are order-free. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+void sl__mem_add(sl__run *run, int64_t bytes) {
+  run->mem_cur += (uint64_t)bytes;
+  if (run->mem_cur > run->mem_hwm) run->mem_hwm = run->mem_cur;
+}
+
+void sl__state_add(sl__run *run, int64_t bytes) {
+  run->state_cur += (uint64_t)bytes;
+  if (run->state_cur > run->state_hwm) run->state_hwm = run->state_cur;
+}
+
+static sl__buf *buf_new(sl__run *run, size_t cap, int pool) {
+  sl__buf *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->data = malloc(sizeof(sl__msghdr) + cap);
+  if (!b->data) {
+    free(b);
+    return NULL;
+  }
+  b->cap = cap;
+  b->pool = pool;
+  sl__mem_add(run, (int64_t)(sizeof(sl__msghdr) + cap));
+  return b;
+}
+
+static void buf_free(sl__run *run, sl__buf *b) {
+  if (!b) return;
+  if (b->data) sl__mem_add(run, -(int64_t)(sizeof(sl__msghdr) + b->cap));
+  free(b->data);
+  free(b);
+}
+
+/* ---- edge parameters: sender and receiver compute the same numbers ---- */
+static size_t edge_cap(const sl__run *run, int recv_stage) {
+  const sl__options *o = &run->ctx->opt;
+  size_t cap = (size_t)o->batch_bytes;
+  int ndest = run->flow->stages[recv_stage].partitions;
+  /* Keep a full batch per destination within half the send budget; at many ranks batches
+   * get smaller instead of memory getting larger (floor: 4 KiB or the batch size). */
+  size_t lim = (size_t)(o->send_budget_bytes / (2 * (uint64_t)ndest));
+  size_t floor = cap < 4096 ? cap : 4096;
+  if (lim < cap) cap = lim > floor ? lim : floor;
+  return cap;
+}
+
+static void edge_params(const sl__run *run, int recv_stage, int *budget, int *initial, int *nsenders) {
+  const sl__options *o = &run->ctx->opt;
+  size_t cap = edge_cap(run, recv_stage);
+  int prev = run->flow->stages[recv_stage - 1].partitions;
+  int ns = prev < run->size ? prev : run->size;
+  uint64_t b = o->recv_budget_bytes / cap;
+  if (b < 1) b = 1;
+  if (b > 1 << 20) b = 1 << 20;
+  int init = (int)(b / (uint64_t)ns);
+  if (init > o->credits_per_edge) init = o->credits_per_edge;
+  *budget = (int)b;
+  *initial = init;
+  *nsenders = ns;
+}
+
+static sl__part *local_part(sl__run *run, int stage, int q) {
+  if (stage < 0 || stage >= run->nstages || q < 0 || q % run->size != run->rank) return NULL;
+  int li = q / run->size;
+  sl__srun *sr = &run->stages[stage];
+  return li < sr->nlocal ? sr->parts[li] : NULL;
+}
+
+/* ---- send list ---- */
+static int send_track(sl__run *run, MPI_Request req, sl__buf *buf, void *ctrlmem) {
+  if (run->nsend == run->capsend) {
+    int cap = run->capsend ? 2 * run->capsend : 64;
+    MPI_Request *r = realloc(run->sreq, (size_t)cap * sizeof *r);
+    if (r) run->sreq = r;
+    sl__sendreq *i = realloc(run->sinfo, (size_t)cap * sizeof *i);
+    if (i) run->sinfo = i;
+    int *x = realloc(run->sidx, (size_t)cap * sizeof *x);
+    if (x) run->sidx = x;
+    MPI_Status *s = realloc(run->sstat, (size_t)cap * sizeof *s);
+    if (s) run->sstat = s;
+    if (!r || !i || !x || !s) SL__FAIL(SL_ERR_NOMEM, "out of memory for send requests");
+    run->capsend = cap;
+  }
+  run->sreq[run->nsend] = req;
+  run->sinfo[run->nsend] = (sl__sendreq){buf, ctrlmem};
+  run->nsend++;
+  return SL_OK;
+}
+
+static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int count) {
+  sl__ctrlmsg m = {type, stage, part, count};
+  if (rank == run->rank) {
+    if (run->nlctrl == run->caplctrl) {
+      int cap = run->caplctrl ? 2 * run->caplctrl : 16;
+      sl__ctrlmsg *n = realloc(run->lctrl, (size_t)cap * sizeof *n);
+      SL__CHECK_ALLOC(n);
+      run->lctrl = n;
+      run->caplctrl = cap;
+    }
+    run->lctrl[run->nlctrl++] = m;
+    return SL_OK;
+  }
+  sl__ctrlmsg *mem = malloc(sizeof *mem);
+  SL__CHECK_ALLOC(mem);
+  *mem = m;
+  MPI_Request req;
+  int rc = MPI_Isend(mem, (int)sizeof *mem, MPI_BYTE, rank, SL__TAG_CTRL, run->comm, &req);
+  if (rc != MPI_SUCCESS) {
+    free(mem);
+    return sl__error_mpi(rc, __FILE__, __LINE__, "MPI_Isend(control)");
+  }
+  run->ctrl_sent[rank]++;
+  return send_track(run, req, NULL, mem);
+}
+
+int sl__transport_abort_all(sl__run *run) {
+  for (int r = 0; r < run->size; r++)
+    if (r != run->rank) (void)send_ctrl(run, r, SL__CTRL_ABORT, 0, 0, 0);
+  return SL_OK;
+}
+
+/* ---- credits (receiver side) ---- */
+int sl__credits_init(sl__run *run, sl__part *p) {
+  sl__credits *c = &p->cr;
+  edge_params(run, p->stage->index, &c->budget, &c->initial, &c->nsenders);
+  c->thresh = c->initial / 2 > 1 ? c->initial / 2 : 1;
+  c->pool = c->budget - c->initial * c->nsenders;
+  c->held = calloc((size_t)c->nsenders, sizeof *c->held);
+  c->ret = calloc((size_t)c->nsenders, sizeof *c->ret);
+  c->queued = calloc((size_t)c->nsenders, 1);
+  c->queue = calloc((size_t)c->nsenders, sizeof *c->queue);
+  if (!c->held || !c->ret || !c->queued || !c->queue) SL__FAIL(SL_ERR_NOMEM, "out of memory for credit state");
+  for (int s = 0; s < c->nsenders; s++) c->held[s] = c->initial;
+  return SL_OK;
+}
+
+void sl__credits_free(sl__credits *c) {
+  free(c->held);
+  free(c->ret);
+  free(c->queued);
+  free(c->queue);
+  memset(c, 0, sizeof *c);
+}
+
+enum { CR_QUEUED = 1, CR_ENDED = 2 };
+
+static int grant(sl__run *run, sl__part *p, int s, int n) {
+  p->cr.held[s] += n;
+  return send_ctrl(run, s, SL__CTRL_GRANT, p->stage->index, p->index, n);
+}
+
+static int serve_queue(sl__run *run, sl__part *p) {
+  sl__credits *c = &p->cr;
+  while (c->qlen > 0 && c->pool > 0) {
+    int s = c->queue[c->qhead];
+    c->qhead = (c->qhead + 1) % c->nsenders;
+    c->qlen--;
+    c->queued[s] &= (unsigned char)~CR_QUEUED;
+    if (c->queued[s] & CR_ENDED) continue;
+    c->pool--;
+    SL__CHECK(grant(run, p, s, 1));
+  }
+  return SL_OK;
+}
+
+int sl__credits_consumed(sl__run *run, sl__part *p, int s) {
+  sl__credits *c = &p->cr;
+  c->held[s]--;
+  if (c->qlen > 0) { /* someone is starving: the credit goes to them */
+    c->pool++;
+    return serve_queue(run, p);
+  }
+  if (c->queued[s] & CR_ENDED) {
+    c->pool++;
+    return SL_OK;
+  }
+  /* Return credits in groups (GenStage's min_demand) to keep control traffic low. */
+  if (++c->ret[s] >= c->thresh) {
+    int n = c->ret[s];
+    c->ret[s] = 0;
+    return grant(run, p, s, n);
+  }
+  return SL_OK;
+}
+
+static int credits_request(sl__run *run, sl__part *p, int s) {
+  sl__credits *c = &p->cr;
+  if (s < 0 || s >= c->nsenders) SL__FAIL(SL_ERR_INTERNAL, "credit request from rank %d, not a sender", s);
+  if (c->ret[s] > 0) {
+    int n = c->ret[s];
+    c->ret[s] = 0;
+    return grant(run, p, s, n);
+  }
+  if (c->pool > 0) {
+    c->pool--;
+    return grant(run, p, s, 1);
+  }
+  if (!(c->queued[s] & CR_QUEUED)) {
+    c->queued[s] |= CR_QUEUED;
+    c->queue[(c->qhead + c->qlen) % c->nsenders] = s;
+    c->qlen++;
+  }
+  return SL_OK;
+}
+
+static int credits_eos(sl__run *run, sl__part *p, int s) {
+  sl__credits *c = &p->cr;
+  c->queued[s] |= CR_ENDED;
+  c->pool += c->held[s] + c->ret[s];
+  c->held[s] = c->ret[s] = 0;
+  return serve_queue(run, p);
+}
+
+/* ---- outs (sender side) ---- */
+int sl__out_create(sl__run *run, int stage, sl__out **out) {
+  sl__out *o = calloc(1, sizeof *o);
+  SL__CHECK_ALLOC(o);
+  const sl__stage *next = &run->flow->stages[stage + 1];
+  o->run = run;
+  o->stage = stage;
+  o->ndest = next->partitions;
+  o->boundary = next->boundary;
+  o->hash = next->hash;
+  o->hash_arg = next->hash_arg;
+  o->cap = edge_cap(run, stage + 1);
+  uint64_t nb = run->ctx->opt.send_budget_bytes / o->cap;
+  o->nbufs = nb < 2 ? 2 : (nb > 1 << 20 ? 1 << 20 : (int)nb);
+  o->dest = calloc((size_t)o->ndest, sizeof *o->dest);
+  if (!o->dest) {
+    int n = o->ndest;
+    free(o);
+    SL__FAIL(SL_ERR_NOMEM, "out of memory for %d destinations", n);
+  }
+  int budget, initial, ns;
+  edge_params(run, stage + 1, &budget, &initial, &ns);
+  for (int q = 0; q < o->ndest; q++) {
+    o->dest[q].rank = q % run->size;
+    o->dest[q].credits = initial;
+  }
+  /* Spread round-robin starts so that shuffles from many ranks do not all hit partition 0. */
+  o->rr = (uint64_t)run->rank;
+  *out = o;
+  return SL_OK;
+}
+
+static void buflist_free(sl__run *run, sl__buf *b) {
+  while (b) {
+    sl__buf *n = b->next;
+    buf_free(run, b);
+    b = n;
+  }
+}
+
+void sl__out_destroy(sl__out *o) {
+  if (!o) return;
+  for (int q = 0; q < o->ndest; q++) {
+    buf_free(o->run, o->dest[q].cur);
+    buflist_free(o->run, o->dest[q].ready_head);
+  }
+  buflist_free(o->run, o->free);
+  free(o->dest);
+  free(o);
+}
+
+static void out_release(sl__out *o, sl__buf *b) {
+  if (!b->pool || o->nalloc > o->nbufs) {
+    if (b->pool) o->nalloc--;
+    buf_free(o->run, b);
+    return;
+  }
+  b->len = 0;
+  b->nrec = 0;
+  b->next = o->free;
+  o->free = b;
+}
+
+void sl__buf_release(sl__run *run, sl__buf *b) {
+  if (b->owner) {
+    out_release(b->owner, b);
+  } else if (b->pool) {
+    b->next = run->recv_free;
+    run->recv_free = b;
+  } else {
+    buf_free(run, b);
+  }
+}
+
+int sl__out_blocked(sl__out *o) { return o->free == NULL && o->nalloc >= o->nbufs; }
+
+static sl__buf *out_get(sl__out *o) {
+  sl__buf *b = o->free;
+  if (b) {
+    o->free = b->next;
+    b->next = NULL;
+    return b;
+  }
+  /* Past the pool only when one input record expands to many outputs (flat_map, a
+   * reducer's emit); such extra buffers are freed as soon as they are sent. */
+  b = buf_new(o->run, o->cap, 1);
+  if (b) {
+    b->owner = o;
+    o->nalloc++;
+  }
+  return b;
+}
+
+static int send_batch(sl__out *o, int q, sl__buf *b) {
+  sl__run *run = o->run;
+  sl__dest *d = &o->dest[q];
+  sl__msghdr h = {(uint32_t)b->type, o->stage + 1, q, b->nrec, b->len};
+  if (b->data) memcpy(b->data, &h, sizeof h);
+  sl__stagestats *st = &run->stages[o->stage].st;
+  if (b->type != SL__MSG_EOS) {
+    st->batches_sent++;
+    st->bytes_sent += b->len;
+  }
+  if (d->rank == run->rank) { /* same rank: hand the buffer over, no MPI */
+    sl__part *p = local_part(run, o->stage + 1, q);
+    if (!p) SL__FAIL(SL_ERR_INTERNAL, "no local partition %d of stage %d", q, o->stage + 1);
+    b->src_rank = run->rank;
+    b->pos = 0;
+    b->next = NULL;
+    if (p->in_tail)
+      p->in_tail->next = b;
+    else
+      p->in_head = b;
+    p->in_tail = b;
+    if (b->type != SL__MSG_EOS) {
+      p->st->batches_received++;
+      p->st->bytes_received += b->len;
+    }
+    return SL_OK;
+  }
+  MPI_Request req;
+  size_t first = b->type == SL__MSG_BIG ? sizeof h : sizeof h + b->len;
+  b->pending = 1;
+  SL__CHECK_MPI(MPI_Isend(b->data, (int)first, MPI_BYTE, d->rank, SL__TAG_DATA, run->comm, &req));
+  run->data_sent[d->rank]++;
+  SL__CHECK(send_track(run, req, b, NULL));
+  if (b->type == SL__MSG_BIG) {
+    if (b->len > (uint64_t)INT32_MAX) SL__FAIL(SL_ERR_UNSUPPORTED, "record of %llu bytes: larger than 2 GiB", (unsigned long long)b->len);
+    b->pending = 2;
+    SL__CHECK_MPI(MPI_Isend(sl__buf_payload(b), (int)b->len, MPI_BYTE, d->rank, SL__TAG_BIG, run->comm, &req));
+    SL__CHECK(send_track(run, req, b, NULL));
+  }
+  return SL_OK;
+}
+
+static int dest_pump(sl__out *o, int q) {
+  sl__dest *d = &o->dest[q];
+  while (d->ready_head && d->credits > 0) {
+    sl__buf *b = d->ready_head;
+    d->ready_head = b->next;
+    if (!d->ready_head) d->ready_tail = NULL;
+    d->nready--;
+    b->next = NULL;
+    d->credits--;
+    SL__CHECK(send_batch(o, q, b));
+  }
+  if (d->ready_head && d->credits == 0 && !d->requested) {
+    d->requested = 1;
+    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_REQUEST, o->stage + 1, q, 1));
+  }
+  if (!d->ready_head && d->eos_pending && !d->eos_sent) {
+    sl__buf *e;
+    if (d->rank == o->run->rank) {
+      e = calloc(1, sizeof *e); /* a marker only: no payload */
+      SL__CHECK_ALLOC(e);
+    } else {
+      e = buf_new(o->run, 0, 0);
+      SL__CHECK_ALLOC(e);
+    }
+    e->type = SL__MSG_EOS;
+    d->eos_sent = 1;
+    SL__CHECK(send_batch(o, q, e));
+  }
+  return SL_OK;
+}
+
+static int dest_ready(sl__out *o, int q, sl__buf *b) {
+  sl__dest *d = &o->dest[q];
+  b->next = NULL;
+  if (d->ready_tail)
+    d->ready_tail->next = b;
+  else
+    d->ready_head = b;
+  d->ready_tail = b;
+  d->nready++;
+  return dest_pump(o, q);
+}
+
+int sl__out_emit(sl__out *o, const sl_record *rec) {
+  int q;
+  if (o->boundary == SL__BOUND_HASH) {
+    uint64_t h = o->hash ? o->hash(rec, o->hash_arg) : sl__hash_bytes(rec->key, rec->key_len);
+    q = sl__hash_partition(h, o->ndest);
+  } else if (o->boundary == SL__BOUND_SHUFFLE) {
+    q = (int)(o->rr++ % (uint64_t)o->ndest);
+  } else {
+    q = 0;
+  }
+  sl__dest *d = &o->dest[q];
+  size_t need = sl__rec_size(rec->key_len, rec->value_len);
+  if (need > o->cap) {
+    /* Larger than a batch: it travels alone, after what is already queued. */
+    if (d->cur && d->cur->len) {
+      sl__buf *c = d->cur;
+      d->cur = NULL;
+      SL__CHECK(dest_ready(o, q, c));
+    }
+    sl__buf *b = buf_new(o->run, need, 0);
+    if (!b) SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %zu bytes", need);
+    b->owner = o;
+    b->type = SL__MSG_BIG;
+    sl__batch_append(sl__buf_payload(b), need, &b->len, rec->key, rec->key_len, rec->value, rec->value_len);
+    b->nrec = 1;
+    return dest_ready(o, q, b);
+  }
+  if (!d->cur) {
+    d->cur = out_get(o);
+    SL__CHECK_ALLOC(d->cur);
+    d->cur->type = SL__MSG_DATA;
+  }
+  if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len, rec->value,
+                        rec->value_len)) {
+    sl__buf *full = d->cur;
+    d->cur = out_get(o);
+    SL__CHECK_ALLOC(d->cur);
+    d->cur->type = SL__MSG_DATA;
+    sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len, rec->value,
+                     rec->value_len);
+    d->cur->nrec++;
+    return dest_ready(o, q, full);
+  }
+  d->cur->nrec++;
+  return SL_OK;
+}
+
+/* Blocked with nothing on its way out: send the fullest partial batch, or the pool would
+ * never free a buffer (many destinations, each holding a partial batch). */
+int sl__out_unstick(sl__out *o) {
+  for (int q = 0; q < o->ndest; q++)
+    if (o->dest[q].nready) return SL_OK;
+  int best = -1;
+  size_t best_len = 0;
+  for (int q = 0; q < o->ndest; q++) {
+    if (o->dest[q].cur && o->dest[q].cur->len > best_len) {
+      best = q;
+      best_len = o->dest[q].cur->len;
+    }
+  }
+  if (best < 0) return SL_OK;
+  sl__buf *b = o->dest[best].cur;
+  o->dest[best].cur = NULL;
+  return dest_ready(o, best, b);
+}
+
+int sl__out_stage_done(sl__out *o) {
+  for (int q = 0; q < o->ndest; q++) {
+    sl__dest *d = &o->dest[q];
+    if (d->cur) {
+      sl__buf *b = d->cur;
+      d->cur = NULL;
+      if (b->len) {
+        SL__CHECK(dest_ready(o, q, b));
+      } else {
+        out_release(o, b);
+      }
+    }
+    d->eos_pending = 1;
+    SL__CHECK(dest_pump(o, q));
+  }
+  return SL_OK;
+}
+
+int sl__out_all_eos(const sl__out *o) {
+  for (int q = 0; q < o->ndest; q++)
+    if (!o->dest[q].eos_sent) return 0;
+  return 1;
+}
+
+/* ---- receiving ---- */
+static int ring_post(sl__run *run, int slot) {
+  sl__buf *b = run->recv_free;
+  if (b) {
+    run->recv_free = b->next;
+  } else {
+    b = buf_new(run, run->recv_cap, 1);
+    SL__CHECK_ALLOC(b);
+  }
+  b->next = NULL;
+  b->owner = NULL;
+  run->ring[slot] = b;
+  SL__CHECK_MPI(MPI_Irecv(b->data, (int)(sizeof(sl__msghdr) + run->recv_cap), MPI_BYTE, MPI_ANY_SOURCE,
+                          SL__TAG_DATA, run->comm, &run->ring_req[slot]));
+  return SL_OK;
+}
+
+int sl__transport_start(sl__run *run) {
+  int S = run->nstages;
+  size_t cap = 0;
+  int credits = 0;
+  for (int s = 1; s < S; s++) {
+    size_t c = edge_cap(run, s);
+    if (c > cap) cap = c;
+    for (int i = 0; i < run->stages[s].nlocal; i++) credits += run->stages[s].parts[i]->cr.budget;
+  }
+  run->recv_cap = cap;
+  run->nring = credits < 32 ? credits : 32;
+  if (run->nring) {
+    run->ring = calloc((size_t)run->nring, sizeof *run->ring);
+    run->ring_req = malloc((size_t)run->nring * sizeof *run->ring_req);
+    SL__CHECK_ALLOC(run->ring);
+    SL__CHECK_ALLOC(run->ring_req);
+    for (int i = 0; i < run->nring; i++) SL__CHECK(ring_post(run, i));
+  }
+  run->nctrl = 8;
+  run->ctrl_buf = calloc((size_t)run->nctrl, sizeof *run->ctrl_buf);
+  run->ctrl_req = malloc((size_t)run->nctrl * sizeof *run->ctrl_req);
+  SL__CHECK_ALLOC(run->ctrl_buf);
+  SL__CHECK_ALLOC(run->ctrl_req);
+  for (int i = 0; i < run->nctrl; i++)
+    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE, SL__TAG_CTRL,
+                            run->comm, &run->ctrl_req[i]));
+  return SL_OK;
+}
+
+static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
+  switch (m->type) {
+  case SL__CTRL_GRANT: {
+    if (m->stage < 1 || m->stage >= run->nstages || !run->stages[m->stage - 1].out)
+      SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown stage %d", m->stage);
+    sl__out *o = run->stages[m->stage - 1].out;
+    if (m->part < 0 || m->part >= o->ndest) SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown partition %d", m->part);
+    o->dest[m->part].credits += m->count;
+    o->dest[m->part].requested = 0;
+    return dest_pump(o, m->part);
+  }
+  case SL__CTRL_REQUEST: {
+    sl__part *p = local_part(run, m->stage, m->part);
+    if (!p) SL__FAIL(SL_ERR_INTERNAL, "credit request for a partition not on this rank");
+    return credits_request(run, p, src);
+  }
+  case SL__CTRL_ABORT:
+    run->remote_abort = 1;
+    return SL_OK;
+  }
+  SL__FAIL(SL_ERR_INTERNAL, "unknown control message %d", m->type);
+}
+
+static int route_inbound(sl__run *run, sl__buf *b, int src, const sl__msghdr *h) {
+  sl__part *p = local_part(run, h->stage, h->part);
+  if (!p) SL__FAIL(SL_ERR_INTERNAL, "batch for stage %d partition %d, which is not on this rank", h->stage, h->part);
+  b->type = (int)h->type;
+  b->len = h->len;
+  b->nrec = h->nrec;
+  b->src_rank = src;
+  b->pos = 0;
+  b->next = NULL;
+  if (p->in_tail)
+    p->in_tail->next = b;
+  else
+    p->in_head = b;
+  p->in_tail = b;
+  if (b->type != SL__MSG_EOS) {
+    p->st->batches_received++;
+    p->st->bytes_received += b->len;
+  }
+  return SL_OK;
+}
+
+int sl__transport_poll(sl__run *run, int *progress) {
+  /* control: order-free */
+  int n = 0;
+  for (int i = 0; i < run->nctrl; i++) {
+    int flag;
+    MPI_Status stt;
+    SL__CHECK_MPI(MPI_Test(&run->ctrl_req[i], &flag, &stt));
+    if (!flag) continue;
+    run->ctrl_recv[stt.MPI_SOURCE]++;
+    sl__ctrlmsg m = run->ctrl_buf[i];
+    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE, SL__TAG_CTRL,
+                            run->comm, &run->ctrl_req[i]));
+    SL__CHECK(handle_ctrl(run, stt.MPI_SOURCE, &m));
+    n++;
+  }
+  for (int i = 0; i < run->nlctrl; i++) { /* may append more while handling */
+    sl__ctrlmsg m = run->lctrl[i];
+    SL__CHECK(handle_ctrl(run, run->rank, &m));
+    n++;
+  }
+  run->nlctrl = 0;
+  /* data: in posting order */
+  while (run->nring) {
+    int h = run->ring_head, flag;
+    MPI_Status stt;
+    SL__CHECK_MPI(MPI_Test(&run->ring_req[h], &flag, &stt));
+    if (!flag) break;
+    int src = stt.MPI_SOURCE;
+    run->data_recv[src]++;
+    sl__buf *b = run->ring[h];
+    sl__msghdr hd;
+    memcpy(&hd, b->data, sizeof hd);
+    if (hd.type == SL__MSG_BIG) {
+      sl__buf *big = buf_new(run, (size_t)hd.len, 0);
+      if (!big) SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %llu bytes", (unsigned long long)hd.len);
+      /* The sender posted the payload together with this header, so it is on its way. */
+      SL__CHECK_MPI(MPI_Recv(sl__buf_payload(big), (int)hd.len, MPI_BYTE, src, SL__TAG_BIG, run->comm, MPI_STATUS_IGNORE));
+      SL__CHECK(route_inbound(run, big, src, &hd));
+      b->next = run->recv_free; /* the ring buffer only held the header */
+      run->recv_free = b;
+    } else {
+      SL__CHECK(route_inbound(run, b, src, &hd));
+    }
+    SL__CHECK(ring_post(run, h));
+    run->ring_head = (h + 1) % run->nring;
+    n++;
+  }
+  /* completed sends */
+  if (run->nsend) {
+    int outcount;
+    SL__CHECK_MPI(MPI_Testsome(run->nsend, run->sreq, &outcount, run->sidx, MPI_STATUSES_IGNORE));
+    if (outcount > 0 && outcount != MPI_UNDEFINED) {
+      /* free in descending index order so swap-removal keeps indices valid */
+      for (int a = 0; a < outcount; a++)
+        for (int c = a + 1; c < outcount; c++)
+          if (run->sidx[c] > run->sidx[a]) {
+            int t = run->sidx[a];
+            run->sidx[a] = run->sidx[c];
+            run->sidx[c] = t;
+          }
+      for (int a = 0; a < outcount; a++) {
+        int i = run->sidx[a];
+        sl__sendreq info = run->sinfo[i];
+        if (info.buf && --info.buf->pending == 0) {
+          if (info.buf->type == SL__MSG_EOS || !info.buf->owner)
+            buf_free(run, info.buf);
+          else
+            out_release(info.buf->owner, info.buf);
+        }
+        free(info.ctrlmem);
+        run->nsend--;
+        run->sreq[i] = run->sreq[run->nsend];
+        run->sinfo[i] = run->sinfo[run->nsend];
+      }
+      n += outcount;
+    }
+  }
+  *progress += n;
+  return SL_OK;
+}
+
+int sl__credits_eos(sl__run *run, sl__part *p, int s) { return credits_eos(run, p, s); }
+
+/* Receive and discard `count` messages from src on tag (and their big payloads). */
+static int drain_from(sl__run *run, int src, int tag, uint64_t count) {
+  for (uint64_t i = 0; i < count; i++) {
+    MPI_Status stt;
+    int bytes;
+    SL__CHECK_MPI(MPI_Probe(src, tag, run->comm, &stt));
+    SL__CHECK_MPI(MPI_Get_count(&stt, MPI_BYTE, &bytes));
+    char *tmp = malloc(bytes > 0 ? (size_t)bytes : 1);
+    SL__CHECK_ALLOC(tmp);
+    SL__CHECK_MPI(MPI_Recv(tmp, bytes, MPI_BYTE, src, tag, run->comm, MPI_STATUS_IGNORE));
+    int big = tag == SL__TAG_DATA && bytes >= (int)sizeof(sl__msghdr) && ((sl__msghdr *)tmp)->type == SL__MSG_BIG;
+    free(tmp);
+    if (big) SL__CHECK(drain_from(run, src, SL__TAG_BIG, 1));
+  }
+  return SL_OK;
+}
+
+static int cancel_recv(sl__run *run, MPI_Request *req, int tag, const void *buf) {
+  if (*req == MPI_REQUEST_NULL) return SL_OK;
+  MPI_Status stt;
+  int cancelled;
+  SL__CHECK_MPI(MPI_Cancel(req));
+  SL__CHECK_MPI(MPI_Wait(req, &stt));
+  SL__CHECK_MPI(MPI_Test_cancelled(&stt, &cancelled));
+  if (cancelled) return SL_OK;
+  if (tag == SL__TAG_DATA) {
+    run->data_recv[stt.MPI_SOURCE]++;
+    if (((const sl__msghdr *)buf)->type == SL__MSG_BIG) SL__CHECK(drain_from(run, stt.MPI_SOURCE, SL__TAG_BIG, 1));
+  } else {
+    run->ctrl_recv[stt.MPI_SOURCE]++;
+  }
+  return SL_OK;
+}
+
+/* End of a run, normal or not (collective): every message sent is received, every request
+ * completed, so nothing is left for the next run on this communicator. */
+int sl__transport_finish(sl__run *run) {
+  int P = run->size;
+  uint64_t *sent = malloc(2 * (size_t)P * sizeof *sent);
+  uint64_t *expect = malloc(2 * (size_t)P * sizeof *expect);
+  if (!sent || !expect) {
+    free(sent);
+    free(expect);
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  }
+  for (int r = 0; r < P; r++) {
+    sent[2 * r] = run->data_sent[r];
+    sent[2 * r + 1] = run->ctrl_sent[r];
+  }
+  int rc = MPI_Alltoall(sent, 2, MPI_UINT64_T, expect, 2, MPI_UINT64_T, run->comm);
+  free(sent);
+  if (rc != MPI_SUCCESS) {
+    free(expect);
+    return sl__error_mpi(rc, __FILE__, __LINE__, "MPI_Alltoall");
+  }
+  int err = SL_OK;
+  for (int i = 0; i < run->nring && err == SL_OK; i++) {
+    int slot = (run->ring_head + i) % run->nring;
+    err = cancel_recv(run, &run->ring_req[slot], SL__TAG_DATA, run->ring[slot]->data);
+  }
+  for (int i = 0; i < run->nctrl && err == SL_OK; i++)
+    err = cancel_recv(run, &run->ctrl_req[i], SL__TAG_CTRL, NULL);
+  for (int r = 0; r < P && err == SL_OK; r++) {
+    if (expect[2 * r] > run->data_recv[r]) err = drain_from(run, r, SL__TAG_DATA, expect[2 * r] - run->data_recv[r]);
+    if (err == SL_OK && expect[2 * r + 1] > run->ctrl_recv[r])
+      err = drain_from(run, r, SL__TAG_CTRL, expect[2 * r + 1] - run->ctrl_recv[r]);
+  }
+  free(expect);
+  SL__CHECK(err);
+  if (run->nsend) SL__CHECK_MPI(MPI_Waitall(run->nsend, run->sreq, MPI_STATUSES_IGNORE));
+  for (int i = 0; i < run->nsend; i++) {
+    sl__sendreq info = run->sinfo[i];
+    if (info.buf && --info.buf->pending == 0) {
+      if (info.buf->type == SL__MSG_EOS || !info.buf->owner)
+        buf_free(run, info.buf);
+      else
+        out_release(info.buf->owner, info.buf);
+    }
+    free(info.ctrlmem);
+  }
+  run->nsend = 0;
+  return SL_OK;
+}
+
+void sl__transport_free(sl__run *run) {
+  for (int i = 0; i < run->nring; i++) buf_free(run, run->ring[i]);
+  free(run->ring);
+  free(run->ring_req);
+  buflist_free(run, run->recv_free);
+  run->recv_free = NULL;
+  free(run->ctrl_buf);
+  free(run->ctrl_req);
+  free(run->lctrl);
+  free(run->sreq);
+  free(run->sinfo);
+  free(run->sidx);
+  free(run->sstat);
+  run->ring = NULL;
+  run->nring = 0;
+}

@@ -1,0 +1,41 @@
+/* sluice internal: an open-addressing hash table from byte-string keys to fixed-size
+ * values, the state behind reduce_by_key, the combiner, group_by_key and uniq. Keys live
+ * in an arena; slots hold the full hash so most misses never touch the key bytes. */
+#ifndef SLUICE_HTAB_H
+#define SLUICE_HTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl__hslot {
+  uint64_t hash; /* 0: empty (stored hashes have bit 0 set) */
+  const char *key;
+  uint32_t klen;
+  uint32_t pad;
+} sl__hslot;
+
+typedef struct sl__arena_chunk {
+  struct sl__arena_chunk *next;
+  size_t used, cap;
+  char data[];
+} sl__arena_chunk;
+
+typedef struct sl__htab {
+  sl__hslot *slots;
+  char *vals;
+  size_t vsize;
+  size_t cap, count; /* cap is a power of two */
+  sl__arena_chunk *arena;
+  size_t arena_bytes;
+} sl__htab;
+
+int sl__htab_init(sl__htab *t, size_t vsize);
+void sl__htab_free(sl__htab *t);
+void sl__htab_clear(sl__htab *t);
+/* Find or insert key; *created = 1 if inserted (value zeroed). NULL: out of memory. */
+void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created);
+/* Memory held by the table: slots, values and key bytes. */
+size_t sl__htab_bytes(const sl__htab *t);
+static inline void *sl__htab_val(const sl__htab *t, size_t i) { return t->vals + i * t->vsize; }
+
+#endif

@@ -1,0 +1,106 @@
+/* Sources whose records are computed, not read: integer ranges, generators, in-memory
+ * arrays and user callbacks. Each partition takes one contiguous equal share. */
+#include <stdlib.h>
+
+#include "engine/engine.h"
+#include "sources/sources.h"
+
+typedef struct gen_src {
+  int kind; /* 0 range, 1 generator, 2 array, 3 callback */
+  int64_t first, n;
+  sl_generate_fn gen;
+  const sl_record *records;
+  sl_source_fn cb;
+  void *arg;
+} gen_src;
+
+typedef struct gen_state {
+  const gen_src *src;
+  int64_t next, end;
+  int partition, partitions;
+} gen_state;
+
+static int gen_open(sl__source *src, int partition, int partitions, void **state) {
+  const gen_src *g = src->impl;
+  gen_state *st = calloc(1, sizeof *st);
+  SL__CHECK_ALLOC(st);
+  st->src = g;
+  st->partition = partition;
+  st->partitions = partitions;
+  uint64_t lo = 0, hi = 0;
+  if (g->kind != 3) sl__share((uint64_t)g->n, partition, partitions, &lo, &hi);
+  st->next = (int64_t)lo;
+  st->end = (int64_t)hi;
+  *state = st;
+  return SL_OK;
+}
+
+static int gen_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
+  gen_state *st = state;
+  const gen_src *g = st->src;
+  if (g->kind == 3) {
+    int d = 0;
+    int rc = g->cb(st->partition, st->partitions, out, &d, g->arg);
+    if (rc) return sl__callback_failed(part, -1, rc);
+    *done = d;
+    return SL_OK;
+  }
+  for (int n = 0; n < SL__PULL_RECORDS && st->next < st->end; n++) {
+    if (sl__part_blocked(part)) return SL_OK;
+    int64_t i = st->next++;
+    int rc = SL_OK;
+    if (g->kind == 0) {
+      int64_t v = g->first + i;
+      rc = sl_emit(out, NULL, 0, &v, sizeof v);
+      if (rc) return rc;
+    } else if (g->kind == 1) {
+      rc = g->gen(i, out, g->arg);
+      if (rc) return sl__callback_failed(part, -1, rc);
+    } else {
+      const sl_record *r = &g->records[i];
+      rc = sl_emit(out, r->key, r->key_len, r->value, r->value_len);
+      if (rc) return rc;
+    }
+  }
+  *done = st->next >= st->end;
+  return SL_OK;
+}
+
+static void gen_close(void *state) { free(state); }
+static void gen_destroy(sl__source *src) {
+  free(src->impl);
+  src->impl = NULL;
+}
+
+static const sl__source_vt range_vt = {"range", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+static const sl__source_vt generator_vt = {"generator", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+static const sl__source_vt array_vt = {"array", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+static const sl__source_vt callback_vt = {"callback", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+
+static int make(sl__source *src, const sl__source_vt *vt, gen_src proto) {
+  gen_src *g = malloc(sizeof *g);
+  SL__CHECK_ALLOC(g);
+  *g = proto;
+  src->vt = vt;
+  src->impl = g;
+  src->total_bytes = 0;
+  return SL_OK;
+}
+
+int sl__source_range(sl__source *src, int64_t first, int64_t last) {
+  if (last < first) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_range: last (%lld) < first (%lld)", (long long)last, (long long)first);
+  return make(src, &range_vt, (gen_src){.kind = 0, .first = first, .n = last - first});
+}
+
+int sl__source_generator(sl__source *src, int64_t n, sl_generate_fn fn, void *arg) {
+  if (n < 0) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: negative count %lld", (long long)n);
+  return make(src, &generator_vt, (gen_src){.kind = 1, .n = n, .gen = fn, .arg = arg});
+}
+
+int sl__source_array(sl__source *src, const sl_record *records, size_t count) {
+  return make(src, &array_vt, (gen_src){.kind = 2, .n = (int64_t)count, .records = records});
+}
+
+int sl__source_callback(sl__source *src, sl_source_fn fn, void *arg) {
+  return make(src, &callback_vt, (gen_src){.kind = 3, .cb = fn, .arg = arg});
+}

@@ -1,0 +1,288 @@
+/* Text files as line records. The files are one virtual byte space split into equal
+ * ranges; a line belongs to the partition where it starts, so a partition skips the
+ * partial line at the start of its range and reads past its end to finish its last line.
+ * Reads are bounded blocks (pread); only a line longer than a block is copied whole. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "sources/sources.h"
+
+typedef struct text_src {
+  char **paths;
+  size_t count;
+  uint64_t *sizes;
+  uint64_t total;
+  size_t block;
+} text_src;
+
+typedef struct text_state {
+  const text_src *src;
+  uint64_t lo, hi;   /* this partition's range in the virtual byte space */
+  size_t file;       /* current file index */
+  uint64_t fbase;    /* virtual offset of the current file */
+  int fd;
+  uint64_t cur, end, fsize; /* in file coordinates: next line start, range end */
+  int seg_open;
+  char *buf;
+  uint64_t boff;
+  size_t blen;
+  char *line;
+  size_t line_len, line_cap;
+} text_state;
+
+static int text_prepare(sl__source *src, sl_ctx *ctx) {
+  text_src *t = src->impl;
+  /* Rank 0 checks the files and broadcasts their sizes: one metadata pass, not one per
+   * rank, and the same answer everywhere. */
+  int rc = SL_OK;
+  if (sl_rank(ctx) == 0) {
+    for (size_t i = 0; i < t->count && rc == SL_OK; i++) {
+      struct stat sb;
+      int fd = open(t->paths[i], O_RDONLY);
+      if (fd < 0) {
+        rc = sl__error_set(errno == ENOENT ? SL_ERR_NOTFOUND : SL_ERR_IO, __FILE__, __LINE__,
+                           "cannot open input '%s': %s", t->paths[i], strerror(errno));
+        break;
+      }
+      if (fstat(fd, &sb) != 0) {
+        rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot stat input '%s': %s", t->paths[i], strerror(errno));
+      } else if (!S_ISREG(sb.st_mode)) {
+        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                           "input '%s': expected a regular file, found a %s", t->paths[i],
+                           S_ISDIR(sb.st_mode) ? "directory" : "special file");
+      } else {
+        t->sizes[i] = (uint64_t)sb.st_size;
+      }
+      close(fd);
+    }
+  }
+  int agreed = rc;
+  SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, sl_comm(ctx)));
+  if (agreed != SL_OK) return rc != SL_OK ? rc : SL_ERR_REMOTE;
+  if (t->count) SL__CHECK_MPI(MPI_Bcast(t->sizes, (int)t->count, MPI_UINT64_T, 0, sl_comm(ctx)));
+  t->total = 0;
+  for (size_t i = 0; i < t->count; i++) t->total += t->sizes[i];
+  src->total_bytes = t->total;
+  t->block = (size_t)ctx->opt.read_block_bytes;
+  return SL_OK;
+}
+
+static int text_open(sl__source *src, int partition, int partitions, void **state) {
+  const text_src *t = src->impl;
+  text_state *st = calloc(1, sizeof *st);
+  SL__CHECK_ALLOC(st);
+  st->src = t;
+  st->fd = -1;
+  sl__share(t->total, partition, partitions, &st->lo, &st->hi);
+  st->buf = malloc(t->block);
+  if (!st->buf) {
+    free(st);
+    SL__FAIL(SL_ERR_NOMEM, "out of memory for a %zu-byte read block", t->block);
+  }
+  *state = st;
+  return SL_OK;
+}
+
+static int fill(text_state *st, uint64_t off) {
+  size_t want = st->src->block;
+  if (off + want > st->fsize) want = (size_t)(st->fsize - off);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(st->fd, st->buf + got, want - got, (off_t)(off + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      SL__FAIL(SL_ERR_IO, "read error in '%s' at byte %llu: %s", st->src->paths[st->file],
+               (unsigned long long)(off + got), strerror(errno));
+    if (n == 0)
+      SL__FAIL(SL_ERR_IO, "input '%s' shrank while being read: expected %llu bytes, found %llu",
+               st->src->paths[st->file], (unsigned long long)st->fsize, (unsigned long long)(off + got));
+    got += (size_t)n;
+  }
+  st->boff = off;
+  st->blen = got;
+  return SL_OK;
+}
+
+/* Find the first '\n' at or after file offset `from`; *nl = fsize if none. */
+static int find_newline(text_state *st, uint64_t from, uint64_t *nl) {
+  for (;;) {
+    if (from >= st->fsize) {
+      *nl = st->fsize;
+      return SL_OK;
+    }
+    if (from < st->boff || from >= st->boff + st->blen) SL__CHECK(fill(st, from));
+    const char *p = memchr(st->buf + (from - st->boff), '\n', st->blen - (size_t)(from - st->boff));
+    if (p) {
+      *nl = st->boff + (uint64_t)(p - st->buf);
+      return SL_OK;
+    }
+    from = st->boff + st->blen;
+  }
+}
+
+/* Open the next file that overlaps this partition's range; *any = 0 when none is left. */
+static int next_segment(text_state *st, int *any) {
+  const text_src *t = st->src;
+  *any = 0;
+  while (st->file < t->count) {
+    uint64_t fb = st->fbase, fe = st->fbase + t->sizes[st->file];
+    if (!st->seg_open && fe > st->lo && fb < st->hi && fe > fb) {
+      uint64_t a = (st->lo > fb ? st->lo : fb) - fb;
+      uint64_t b = (st->hi < fe ? st->hi : fe) - fb;
+      st->fd = open(t->paths[st->file], O_RDONLY);
+      if (st->fd < 0) SL__FAIL(SL_ERR_IO, "cannot open input '%s': %s", t->paths[st->file], strerror(errno));
+      (void)posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      st->fsize = t->sizes[st->file];
+      st->blen = 0;
+      st->boff = 0;
+      st->seg_open = 1;
+      st->end = b;
+      st->cur = a;
+      if (a > 0) {
+        /* Does a line start exactly at a? Only if the byte before it ends a line. */
+        uint64_t nl = 0;
+        SL__CHECK(find_newline(st, a - 1, &nl));
+        st->cur = nl + 1;
+      }
+      *any = 1;
+      return SL_OK;
+    }
+    if (st->seg_open) {
+      close(st->fd);
+      st->fd = -1;
+      st->seg_open = 0;
+    }
+    st->fbase = fe;
+    st->file++;
+  }
+  return SL_OK;
+}
+
+static int append_line(text_state *st, const char *p, size_t n) {
+  if (st->line_len + n > st->line_cap) {
+    size_t cap = st->line_cap ? st->line_cap : 4096;
+    while (cap < st->line_len + n) cap *= 2;
+    char *nb = realloc(st->line, cap);
+    SL__CHECK_ALLOC(nb);
+    st->line = nb;
+    st->line_cap = cap;
+  }
+  memcpy(st->line + st->line_len, p, n);
+  st->line_len += n;
+  return SL_OK;
+}
+
+static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
+  text_state *st = state;
+  for (int emitted = 0; emitted < SL__PULL_RECORDS;) {
+    if (!st->seg_open || st->cur >= st->end || st->cur >= st->fsize) {
+      if (st->seg_open) {
+        close(st->fd);
+        st->fd = -1;
+        st->seg_open = 0;
+        st->fbase += st->src->sizes[st->file];
+        st->file++;
+      }
+      int any;
+      SL__CHECK(next_segment(st, &any));
+      if (!any) {
+        *done = 1;
+        return SL_OK;
+      }
+      continue;
+    }
+    if (sl__part_blocked(part)) return SL_OK;
+    uint64_t start = st->cur;
+    if (start < st->boff || start >= st->boff + st->blen) SL__CHECK(fill(st, start));
+    size_t off = (size_t)(start - st->boff);
+    const char *p = memchr(st->buf + off, '\n', st->blen - off);
+    const char *line;
+    size_t len;
+    uint64_t next;
+    if (p) {
+      line = st->buf + off;
+      len = (size_t)(p - line);
+      next = start + len + 1;
+    } else if (st->boff + st->blen >= st->fsize) {
+      line = st->buf + off; /* last line of the file, no '\n' */
+      len = st->blen - off;
+      next = st->fsize;
+    } else if (off > 0) {
+      SL__CHECK(fill(st, start)); /* re-read so the line starts the block */
+      continue;
+    } else {
+      /* A line longer than a block: assemble it. */
+      uint64_t nl = st->fsize;
+      st->line_len = 0;
+      SL__CHECK(append_line(st, st->buf, st->blen));
+      uint64_t from = st->boff + st->blen;
+      for (;;) {
+        SL__CHECK(fill(st, from));
+        const char *q = memchr(st->buf, '\n', st->blen);
+        size_t take = q ? (size_t)(q - st->buf) : st->blen;
+        SL__CHECK(append_line(st, st->buf, take));
+        if (q) {
+          nl = st->boff + take;
+          break;
+        }
+        from = st->boff + st->blen;
+        if (from >= st->fsize) {
+          nl = st->fsize;
+          break;
+        }
+      }
+      line = st->line;
+      len = st->line_len;
+      next = nl + 1 > st->fsize ? st->fsize : nl + 1;
+    }
+    part->st->input_bytes += next - start;
+    st->cur = next;
+    emitted++;
+    SL__CHECK(sl_emit(out, NULL, 0, line, len));
+  }
+  return SL_OK;
+}
+
+static void text_close(void *state) {
+  text_state *st = state;
+  if (!st) return;
+  if (st->fd >= 0) close(st->fd);
+  free(st->buf);
+  free(st->line);
+  free(st);
+}
+
+static void text_destroy(sl__source *src) {
+  text_src *t = src->impl;
+  if (!t) return;
+  for (size_t i = 0; i < t->count; i++) free(t->paths[i]);
+  free(t->paths);
+  free(t->sizes);
+  free(t);
+  src->impl = NULL;
+}
+
+static const sl__source_vt text_vt = {"text files", text_prepare, text_open, text_pull, text_close, text_destroy};
+
+int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
+  text_src *t = calloc(1, sizeof *t);
+  SL__CHECK_ALLOC(t);
+  t->count = count;
+  t->paths = calloc(count ? count : 1, sizeof *t->paths);
+  t->sizes = calloc(count ? count : 1, sizeof *t->sizes);
+  src->vt = &text_vt;
+  src->impl = t;
+  if (!t->paths || !t->sizes) SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    if (!paths[i]) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: path %zu is NULL", i);
+    t->paths[i] = strdup(paths[i]);
+    SL__CHECK_ALLOC(t->paths[i]);
+  }
+  return SL_OK;
+}

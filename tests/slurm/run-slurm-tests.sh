@@ -1,0 +1,509 @@
+#!/usr/bin/env bash
+# run-slurm-tests.sh BUILD_DIR -- test the jobscripts under a real Slurm.
+#
+# Starts a private one-node Slurm cluster in a temporary folder (slurm-up.sh), submits the
+# jobscripts in jobscripts/ with sbatch on small generated inputs at 2 tasks, checks exit
+# codes (from `scontrol show job`, polled every 0.2 s), outputs, core binding and the
+# graceful stop, and stops the cluster again on every exit path (slurm-down.sh).
+#
+# Prints `ok - NAME`, `not ok - NAME` (with `#` diagnostics) or `skip - NAME: why` per
+# test and ends with `N passed, M failed`. Exit status: 0 all passed, 1 a test failed,
+# 77 (ctest SKIP_RETURN_CODE) when Slurm or munge is not installed or not running as root:
+# then the only line is `SKIPPED: reason`.
+#
+# Apps are taken from BUILD_DIR/apps/NAME/NAME; the tests of an app not built yet are
+# skipped. The harness tests use mpi-hello.c (BUILD_DIR/tests/slurm/sluice-slurm-mpi-hello,
+# else compiled here with mpicc).
+#
+# Environment (optional):
+#   SLUICE_SLURM_KEEP=1         keep the temporary folder (it is kept anyway on failure)
+#   SLUICE_SLURM_JOB_TIMEOUT    seconds to wait for one job (default 120)
+#   SLUICE_SLURM_STOP_MB        size of the generated input of the stop test (default 300)
+#   SLUICE_SLURM_QUICK=1        skip the test that waits for a time-limit signal (~30 s)
+set -uo pipefail
+
+me=${0##*/}
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+jobscripts="$src/jobscripts"
+
+if [[ $# -ne 1 || ! -d $1 ]]; then
+  echo "usage: $me BUILD_DIR" >&2
+  exit 2
+fi
+build=$(cd "$1" && pwd)
+
+skip_all() { echo "SKIPPED: $*"; exit 77; }
+for t in sbatch srun scontrol squeue sinfo scancel slurmctld slurmd munged; do
+  command -v "$t" >/dev/null ||
+    skip_all "$t not found (the Slurm tests need the packages slurmctld slurmd slurm-client munge)"
+done
+[[ $(id -u) -eq 0 ]] || skip_all "the private Slurm cluster needs root (SlurmUser=root)"
+
+keep=${SLUICE_SLURM_KEEP:-0}
+job_timeout=${SLUICE_SLURM_JOB_TIMEOUT:-120}
+stop_mb=${SLUICE_SLURM_STOP_MB:-300}
+quick=${SLUICE_SLURM_QUICK:-0}
+# The jobs inherit this environment (sbatch --export=ALL): start from a clean slate.
+unset "${!SLUICE_@}" SLURM_CONF
+export LC_ALL=C
+
+t_start=$SECONDS
+tmp=$(mktemp -d /tmp/sluice-slurm.XXXXXX)
+chmod 0755 "$tmp"
+cluster="$tmp/slurm"
+work="$tmp/work"
+mkdir -p "$work"
+passed=0
+failed=0
+down_done=0
+
+bring_down() {
+  (( down_done )) && return 0
+  down_done=1
+  "$here/slurm-down.sh" "$cluster" >"$tmp/slurm-down.log" 2>&1
+}
+on_exit() {
+  local rc=$?
+  bring_down || rc=1
+  if (( keep || rc != 0 )); then
+    echo "# files kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- reporting ------------------------------------------------------------------------
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+skip() { echo "skip - $1"; }
+diag() { sed 's/^/#   /'; }
+# run_test NAME FUNCTION [ARGS]: FUNCTION returns 0 for pass; its output is shown on failure.
+run_test() {
+  local name=$1 log="$tmp/test.log" t0=$SECONDS
+  shift
+  if "$@" >"$log" 2>&1; then
+    ok "$name ($((SECONDS - t0)) s)"
+  else
+    not_ok "$name"
+    diag <"$log"
+  fi
+}
+fail() { echo "FAIL: $*"; return 1; }
+
+# ---- Slurm helpers --------------------------------------------------------------------
+field() {  # field NAME LINE: the value of NAME=VALUE in a `scontrol show job -o` line
+  local re="(^| )$1=([^ ]*)"
+  [[ $2 =~ $re ]] && echo "${BASH_REMATCH[2]}"
+}
+terminal='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE)$'
+
+# submit OUTFILE SBATCH_ARGS... : submit in $work with a 5 min limit; prints the job id.
+submit() {
+  local out=$1 id
+  shift
+  id=$(sbatch --parsable --chdir="$work" --output="$out" --time=5 "$@") || return 1
+  echo "${id%%;*}"
+}
+
+# wait_job ID [SECONDS]: poll until the job (every task of an array) has ended. Sets
+# JOB_STATE and JOB_EXIT (space-separated, one per array task in task order).
+wait_job() {
+  local id=$1 limit=${2:-$job_timeout} deadline=$((SECONDS + ${2:-$job_timeout}))
+  local lines line st done_all sorted
+  while :; do
+    lines=$(scontrol show job -o "$id" 2>&1)
+    done_all=1 sorted=
+    while IFS= read -r line; do
+      st=$(field JobState "$line")
+      [[ $st =~ $terminal ]] || done_all=0
+      sorted+="$(field ArrayTaskId "$line" || echo 0) $st $(field ExitCode "$line")"$'\n'
+    done <<<"$lines"
+    sorted=$(sort -n <<<"$sorted" | grep .)
+    JOB_STATE=$(awk '{ print $2 }' <<<"$sorted" | paste -sd' ')
+    JOB_EXIT=$(awk '{ print $3 }' <<<"$sorted" | paste -sd' ')
+    if (( done_all )) && [[ -n $JOB_STATE ]]; then return 0; fi
+    if (( SECONDS >= deadline )); then
+      echo "job $id did not end within ${limit}s (state: ${JOB_STATE:-?}); cancelling it"
+      scancel "$id"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# wait_output FILE PATTERN COUNT [SECONDS]: wait until FILE has COUNT lines matching PATTERN.
+wait_output() {
+  local deadline=$((SECONDS + ${4:-$job_timeout})) n
+  while :; do
+    n=$(grep -cE "$2" "$1" 2>/dev/null)
+    (( ${n:-0} >= $3 )) && return 0
+    (( SECONDS < deadline )) || { echo "no $3 lines matching '$2' in $1 in time"; return 1; }
+    sleep 0.2
+  done
+}
+
+expect_exit() {  # expect_exit WANT: compare with JOB_EXIT from wait_job
+  [[ $JOB_EXIT == "$1" ]] || fail "job ended $JOB_STATE with ExitCode=$JOB_EXIT, expected $1"
+}
+
+show_output() { echo "---- $1"; cat "$1" 2>/dev/null || echo "(missing)"; }
+
+# distinct_cores FILE REGEX [GROUP]: REGEX captures the rank in group 1 and the core (list)
+# in group GROUP (default 2); requires lines of two ranks on two different single cores.
+distinct_cores() {
+  local file=$1 re=$2 g=${3:-2} line ranks=() cores=()
+  while IFS= read -r line; do
+    [[ $line =~ $re ]] || continue
+    ranks+=("${BASH_REMATCH[1]}")
+    cores+=("${BASH_REMATCH[$g]}")
+  done <"$file"
+  echo "ranks: ${ranks[*]:-none}; cores: ${cores[*]:-none}"
+  (( ${#ranks[@]} == 2 )) || fail "expected binding lines of 2 ranks"
+  [[ ${ranks[0]} != "${ranks[1]}" ]] || fail "the same rank twice"
+  [[ ${cores[0]} =~ ^[0-9]+$ && ${cores[1]} =~ ^[0-9]+$ ]] ||
+    fail "each rank should be bound to one core (got '${cores[0]}' and '${cores[1]}')"
+  [[ ${cores[0]} != "${cores[1]}" ]] || fail "both ranks on core ${cores[0]}"
+}
+
+# ---- inputs and the reference word count ----------------------------------------------
+# gen_text FILE LINES SEED: words separated by spaces, runs of spaces and tabs, with empty
+# lines, leading blanks and a last line without a newline.
+gen_text() {
+  awk -v n="$2" -v seed="$3" 'BEGIN {
+    srand(seed)
+    nw = split("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu a bb ccc x y z sluice flow mpi rank", w, " ")
+    for (i = 0; i < n; i++) {
+      k = int(rand() * 12); line = (rand() < 0.1) ? "  " : ""
+      for (j = 0; j < k; j++) {
+        r = rand()
+        word = (r < 0.3) ? "w" int(rand() * 5000) : w[1 + int(rand() * nw)]
+        sep = (j == 0) ? "" : (r < 0.1 ? "\t" : (r < 0.2 ? "   " : " "))
+        line = line sep word
+      }
+      if (i < n - 1) print line; else printf "%s", line
+    }
+  }' >"$1"
+}
+# oracle FILE...: `word<TAB>count` lines, sorted; every file ends its own last word.
+oracle() {
+  local f
+  for f; do cat "$f"; echo; done | tr -s ' \t\n\v\f\r' '\n' | grep -v '^$' | sort |
+    uniq -c | awk '{ print $2 "\t" $1 }' | sort
+}
+# normalized FILE|DIR: the app's output sorted (a folder: all its files together).
+normalized() {
+  if [[ -d $1 ]]; then
+    find "$1" -type f -exec cat {} + | sort
+  else
+    sort "$1"
+  fi
+}
+
+# ---- the private cluster --------------------------------------------------------------
+if ! up_out=$("$here/slurm-up.sh" "$cluster" 2>"$tmp/slurm-up.log"); then
+  not_ok "slurm-up: start a one-node cluster"
+  diag <"$tmp/slurm-up.log"
+  echo "$passed passed, $failed failed"
+  exit 1
+fi
+eval "$up_out"
+ok "slurm-up: one-node cluster $(hostname -s) with $(nproc) CPUs ready ($((SECONDS - t_start)) s)"
+
+have_mpirun=0
+command -v mpirun >/dev/null && have_mpirun=1
+
+# ---- jobscripts: static checks --------------------------------------------------------
+t_lint() {
+  local f common ref="" rc=0 opt
+  for f in "$jobscripts"/*.sbatch; do
+    bash -n "$f" || { echo "$f: syntax error"; rc=1; }
+    for opt in nodes ntasks cpus-per-task time output signal; do
+      grep -q "^#SBATCH --$opt=" "$f" || { echo "${f##*/}: no #SBATCH --$opt"; rc=1; }
+    done
+    common=$(sed -n '/^# ---- common part/,/^# ---- end of common part/p' "$f")
+    [[ -n $common ]] || { echo "${f##*/}: no common part"; rc=1; continue; }
+    if [[ -z $ref ]]; then
+      ref=$common
+    elif [[ $common != "$ref" ]]; then
+      echo "${f##*/}: its common part differs from the others':"
+      diff <(echo "$ref") <(echo "$common") | head -20
+      rc=1
+    fi
+  done
+  for f in sluice-wordcount sluice-h5stats sluice-h5groupby sluice-h5sort template array; do
+    [[ -f $jobscripts/$f.sbatch ]] || { echo "missing jobscripts/$f.sbatch"; rc=1; }
+  done
+  return $rc
+}
+run_test "jobscripts: syntax, #SBATCH headers, one common launcher part" t_lint
+
+# ---- harness tests with mpi-hello -----------------------------------------------------
+hello="$build/tests/slurm/sluice-slurm-mpi-hello"
+if [[ ! -x $hello ]]; then
+  hello=
+  if command -v mpicc >/dev/null &&
+    mpicc -O2 -o "$tmp/mpi-hello" "$here/mpi-hello.c" >"$tmp/mpicc.log" 2>&1; then
+    hello="$tmp/mpi-hello"
+  fi
+fi
+
+hello_re='^hello rank ([0-9]+) of 2 cpus ([0-9,-]+)$'
+
+t_hello() {  # t_hello LAUNCHER
+  local out="$work/hello-$1.out" id
+  id=$(SLUICE_LAUNCHER=$1 SLUICE_OPTS="--opt-a --opt-b=%j.json" submit "$out" -n 2 \
+    "$jobscripts/template.sbatch" "$hello" one two) || return 1
+  wait_job "$id" || { show_output "$out"; return 1; }
+  show_output "$out"
+  expect_exit 0:0 || return 1
+  grep -qxF "args: --opt-a --opt-b=$id.json one two" "$out" ||
+    fail "SLUICE_OPTS (with %j) and the program arguments not passed on as expected"
+  distinct_cores "$out" "$hello_re"
+}
+
+t_hello_stop() {  # t_hello_stop LAUNCHER: stop by hand (scancel --batch --signal=TERM)
+  local out="$work/hello-stop-$1.out" id
+  id=$(SLUICE_LAUNCHER=$1 submit "$out" -n 2 "$jobscripts/template.sbatch" "$hello" --wait) ||
+    return 1
+  wait_output "$out" '^waiting$' 1 || { scancel "$id"; show_output "$out"; return 1; }
+  scancel --batch --signal=TERM "$id"
+  wait_job "$id" || { show_output "$out"; return 1; }
+  show_output "$out"
+  expect_exit 3:0 || return 1
+  [[ $(grep -c 'stopped by signal' "$out") == 2 ]] || fail "not both ranks saw the stop"
+  grep -q 'stopped by a signal: every rank stopped cleanly' "$out" ||
+    fail "no stop message from the jobscript"
+}
+
+t_hello_timelimit() {  # the #SBATCH --signal=B:TERM@... path, by a real time limit
+  local out="$work/hello-timelimit.out" id
+  id=$(submit "$out" -n 2 --time=1 --signal=B:TERM@55 "$jobscripts/template.sbatch" \
+    "$hello" --wait) || return 1
+  wait_job "$id" 100 || { show_output "$out"; return 1; }
+  show_output "$out"
+  expect_exit 3:0 || return 1
+  [[ $(grep -c 'stopped by signal' "$out") == 2 ]] || fail "not both ranks saw the stop"
+}
+
+t_hello_array() {
+  local i id list="$work/array-files.txt" outdir="$work/array-out" f line
+  mkdir -p "$work/array-in"
+  { echo "# input files"; echo; } >"$list"
+  for i in 0 1 2 3 4; do
+    echo "file $i" >"$work/array-in/f$i.txt"
+    echo "array-in/f$i.txt" >>"$list"
+  done
+  # one file per task, at most 2 at a time
+  id=$(SLUICE_APP=$hello submit "$work/array-%A_%a.out" -n 2 --array=0-4%2 \
+    "$jobscripts/array.sbatch" "$list" "$outdir") || return 1
+  line=$(scontrol show job -o "$id" | head -n 1)
+  [[ $line == *ArrayTaskThrottle=2* ]] || fail "no ArrayTaskThrottle=2 in: $line"
+  wait_job "$id" || return 1
+  echo "states: $JOB_STATE; exit codes: $JOB_EXIT"
+  expect_exit "0:0 0:0 0:0 0:0 0:0" || return 1
+  for i in 0 1 2 3 4; do
+    f="$work/array-${id}_$i.out"
+    show_output "$f"
+    grep -qxF "args: -o $outdir/f$i.txt.out array-in/f$i.txt" "$f" ||
+      fail "array task $i did not get input f$i.txt" || return 1
+    distinct_cores "$f" "$hello_re" >/dev/null || fail "array task $i: binding" || return 1
+  done
+  # groups of 2 files, custom arguments; task 3 is past the end of the list
+  id=$(SLUICE_APP=$hello SLUICE_ARRAY_GROUP=2 SLUICE_ARRAY_SUFFIX=tsv \
+    submit "$work/group-%A_%a.out" -n 2 --array=0-3 "$jobscripts/array.sbatch" \
+    "$list" "$outdir/" --in {in} --out={out}) || return 1
+  wait_job "$id" || return 1
+  echo "states: $JOB_STATE; exit codes: $JOB_EXIT"
+  expect_exit "0:0 0:0 0:0 2:0" || return 1
+  grep -qxF "args: --in array-in/f0.txt array-in/f1.txt --out=$outdir/group-0.tsv" \
+    "$work/group-${id}_0.out" || fail "group 0: wrong arguments" || return 1
+  grep -qxF "args: --in array-in/f4.txt --out=$outdir/group-2.tsv" \
+    "$work/group-${id}_2.out" || fail "group 2: wrong arguments" || return 1
+  grep -q "has only 5 inputs" "$work/group-${id}_3.out" || fail "task 3: no message"
+}
+
+t_missing_program() {
+  local out="$work/missing-program.out" id
+  id=$(SLUICE_BIN=$work/nowhere submit "$out" -n 2 "$jobscripts/sluice-wordcount.sbatch" \
+    x) || return 1
+  wait_job "$id" || return 1
+  show_output "$out"
+  expect_exit 2:0 || return 1
+  grep -q "cannot execute $work/nowhere/sluice-wordcount" "$out" || fail "no message"
+}
+
+if [[ -z $hello ]]; then
+  skip "harness tests: no mpi-hello (no mpicc, or it failed: $(head -c 300 "$tmp/mpicc.log" 2>/dev/null))"
+else
+  run_test "template.sbatch + srun: 2 ranks, size 2, distinct cores" t_hello srun
+  if (( have_mpirun )); then
+    run_test "template.sbatch + mpirun fallback: 2 ranks, size 2, distinct cores" t_hello mpirun
+  else
+    skip "template.sbatch + mpirun fallback: no mpirun"
+  fi
+  run_test "template.sbatch + srun: scancel --batch --signal=TERM stops every rank (exit 3)" \
+    t_hello_stop srun
+  if (( have_mpirun )); then
+    run_test "template.sbatch + mpirun: scancel --batch --signal=TERM stops every rank (exit 3)" \
+      t_hello_stop mpirun
+  fi
+  if (( quick )); then
+    skip "template.sbatch: --signal=B:TERM before the time limit (SLUICE_SLURM_QUICK=1)"
+  else
+    run_test "template.sbatch: --signal=B:TERM before the time limit stops every rank (exit 3)" \
+      t_hello_timelimit
+  fi
+  run_test "array.sbatch: one task per file, %2 throttle, groups, index past the list" \
+    t_hello_array
+fi
+run_test "jobscript: app not found in SLUICE_BIN gives exit 2 and a message" t_missing_program
+
+# ---- sluice-wordcount -----------------------------------------------------------------
+wc_bin="$build/apps/sluice-wordcount"
+gen_bin="$build/apps/sluice-gen/sluice-gen"
+# sl_init logs at info: "sluice[job J rank R] info: binding: bound to core N (...)" or
+# "... binding: kept existing binding to core N" (srun --cpu-bind=cores already bound it).
+bind_re='^sluice\[[^]]*rank ([0-9]+)\] info: binding: .*(bound|binding) to core ([0-9]+)'
+
+# The app's command line: wc_args OUT INPUT...
+wc_args() { local out=$1; shift; echo -o "$out" "$@"; }
+
+t_wc() {  # t_wc LAUNCHER
+  local out="$work/wc-$1.out" res="$work/wc-$1.tsv" id
+  gen_text "$work/wc-a.txt" 400 1
+  gen_text "$work/wc-b.txt" 250 2
+  id=$(SLUICE_BIN=$wc_bin SLUICE_LAUNCHER=$1 SLUICE_OPTS=--sl-log-level=info \
+    submit "$out" -n 2 "$jobscripts/sluice-wordcount.sbatch" \
+    $(wc_args "$res" wc-a.txt wc-b.txt)) || return 1
+  wait_job "$id" || { show_output "$out"; return 1; }
+  show_output "$out"
+  expect_exit 0:0 || return 1
+  [[ -e $res ]] || fail "no output $res" || return 1
+  if ! diff <(oracle "$work/wc-a.txt" "$work/wc-b.txt") <(normalized "$res") >"$work/wc.diff"; then
+    head -n 20 "$work/wc.diff"
+    fail "counts differ from the coreutils oracle (< oracle, > sluice)" || return 1
+  fi
+  distinct_cores "$out" "$bind_re" 3 || return 1
+}
+
+t_wc_bad_input() {
+  local out="$work/wc-bad.out" res="$work/wc-bad.tsv" id
+  id=$(SLUICE_BIN=$wc_bin submit "$out" -n 2 "$jobscripts/sluice-wordcount.sbatch" \
+    $(wc_args "$res" no-such-file.txt)) || return 1
+  wait_job "$id" || return 1
+  show_output "$out"
+  [[ $JOB_EXIT != 0:0 ]] || fail "a missing input gave ExitCode=0:0" || return 1
+  [[ $JOB_STATE == FAILED ]] || fail "state $JOB_STATE, expected FAILED" || return 1
+  [[ ! -e $res ]] || fail "output $res exists after a failure"
+}
+
+t_wc_stop() {
+  local out="$work/wc-stop.out" res="$work/wc-stop.tsv" big="$work/wc-big.txt" id i t0
+  if [[ ! -s $big && -x $gen_bin ]]; then
+    "$gen_bin" text --size "${stop_mb}M" --seed 7 -o "$big" || fail "sluice-gen failed" ||
+      return 1
+  elif [[ ! -s $big ]]; then
+    gen_text "$work/chunk.txt" 40000 3  # ~1 MB
+    echo >>"$work/chunk.txt"
+    for ((i = 0; i < stop_mb; i++)); do cat "$work/chunk.txt"; done >"$big"
+  fi
+  echo "input: $(du -h "$big" | cut -f1)"
+  id=$(SLUICE_BIN=$wc_bin SLUICE_OPTS=--sl-log-level=info submit "$out" -n 2 \
+    "$jobscripts/sluice-wordcount.sbatch" $(wc_args "$res" wc-big.txt)) || return 1
+  # Both ranks are past sl_init (signal handlers installed) once they report their binding.
+  wait_output "$out" "$bind_re" 2 || { scancel "$id"; show_output "$out"; return 1; }
+  sleep 0.5
+  t0=$SECONDS
+  scancel --batch --signal=TERM "$id"
+  wait_job "$id" || { show_output "$out"; return 1; }
+  show_output "$out"
+  echo "stopped $((SECONDS - t0)) s after the signal"
+  [[ $JOB_EXIT != 0:0 ]] ||
+    fail "the job finished before the signal took effect: make SLUICE_SLURM_STOP_MB larger" ||
+    return 1
+  expect_exit 3:0 || return 1
+  grep -qi 'stop' "$out" || fail "no stop message in the job output" || return 1
+  [[ ! -e $res ]] || fail "output $res exists after a stop"
+}
+
+t_wc_array() {
+  local list="$work/wc-files.txt" outdir="$work/wc-array" id i
+  : >"$list"
+  for i in 0 1 2; do
+    gen_text "$work/wc-arr-$i.txt" $((100 + 50 * i)) $((10 + i))
+    echo "wc-arr-$i.txt" >>"$list"
+  done
+  id=$(SLUICE_BIN=$wc_bin SLUICE_ARRAY_SUFFIX=tsv submit "$work/wc-array-%A_%a.out" -n 2 \
+    --array=0-2%2 "$jobscripts/array.sbatch" "$list" "$outdir" \
+    $(wc_args {out} {in})) || return 1
+  wait_job "$id" || return 1
+  echo "states: $JOB_STATE; exit codes: $JOB_EXIT"
+  expect_exit "0:0 0:0 0:0" || { cat "$work"/wc-array-"$id"_*.out; return 1; }
+  for i in 0 1 2; do
+    diff <(oracle "$work/wc-arr-$i.txt") <(normalized "$outdir/wc-arr-$i.txt.tsv") |
+      head -n 10 | grep . && { fail "array task $i: counts differ"; return 1; }
+  done
+  return 0
+}
+
+if [[ -x $wc_bin/sluice-wordcount ]]; then
+  run_test "sluice-wordcount.sbatch + srun: counts match coreutils, 2 ranks on distinct cores" \
+    t_wc srun
+  if (( have_mpirun )); then
+    run_test "sluice-wordcount.sbatch + mpirun: counts match coreutils, distinct cores" \
+      t_wc mpirun
+  fi
+  run_test "sluice-wordcount.sbatch: missing input fails the job, no output" t_wc_bad_input
+  run_test "sluice-wordcount.sbatch: stop signal gives exit 3, a message, no output" t_wc_stop
+  run_test "array.sbatch + sluice-wordcount: one task per file" t_wc_array
+else
+  skip "sluice-wordcount.sbatch: app not built yet ($wc_bin/sluice-wordcount)"
+fi
+
+# ---- the HDF5 apps: smoke test until their data tests exist ---------------------------
+t_app_help() {  # t_app_help APP
+  local out="$work/$1-help.out" id
+  id=$(SLUICE_BIN=$build/apps/$1 submit "$out" -n 2 "$jobscripts/$1.sbatch" --help) ||
+    return 1
+  wait_job "$id" || return 1
+  show_output "$out"
+  expect_exit 0:0
+}
+for app in sluice-h5stats sluice-h5groupby sluice-h5sort; do
+  if [[ -x $build/apps/$app/$app ]]; then
+    run_test "$app.sbatch: --help runs under srun at 2 tasks" t_app_help "$app"
+  else
+    skip "$app.sbatch: app not built yet"
+  fi
+done
+
+# ---- stop the cluster, nothing may be left --------------------------------------------
+t_down() {
+  local rc=0
+  bring_down || rc=1
+  cat "$tmp/slurm-down.log"
+  local p left=()
+  for p in /proc/[0-9]*; do
+    case $(cat "$p/comm" 2>/dev/null) in
+      munged|slurmctld|slurmd) tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$cluster/" ;;
+      slurmstepd) tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "SLURM_CONF=$cluster/slurm.conf" ;;
+      *) false ;;
+    esac && left+=("${p#/proc/}")
+  done
+  if (( ${#left[@]} )); then
+    ps -o pid,comm,args -p "${left[@]}"
+    fail "processes of the test cluster still running"
+    return 1
+  fi
+  return $rc
+}
+run_test "slurm-down: every job cancelled, daemons stopped, nothing left running" t_down
+
+echo "# total $((SECONDS - t_start)) s"
+echo "$passed passed, $failed failed"
+(( failed == 0 ))
