@@ -40,7 +40,7 @@ const sl__opt_desc sl__option_table[] = {
     {"read-block-bytes", SL__OPT_SIZE, "1M", "SIZE",
      "bytes read per I/O call by file sources (longer lines are assembled across blocks)",
      SL__FIELD(read_block_bytes), 1, SL__MPI_COUNT_MAX, SL__MPI_COUNT_WHY, NULL},
-    {"combiner-bytes", SL__OPT_SIZE, "64M", "SIZE",
+    {"combiner-bytes", SL__OPT_SIZE, "256M", "SIZE",
      "memory budget of a map-side combiner table; full -> flushed downstream",
      SL__FIELD(combiner_bytes), 1, UINT64_MAX, NULL, NULL},
     {"output-buffer-bytes", SL__OPT_SIZE, "8M", "SIZE",

@@ -61,9 +61,16 @@ static inline uint64_t sl__hash_bytes(const void *data, size_t len) {
     p += 8;
     len -= 8;
   }
-  if (len) {
-    uint64_t w = 0;
-    memcpy(&w, p, len);
+  if (len) { /* 1..7 bytes, with fixed-size loads (no memcpy call) */
+    uint64_t w;
+    if (len >= 4) {
+      uint32_t a, b;
+      memcpy(&a, p, 4);
+      memcpy(&b, p + len - 4, 4);
+      w = ((uint64_t)a << 32) | b;
+    } else {
+      w = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1];
+    }
     h = (h ^ w) * 0xFF51AFD7ED558CCDull;
   }
   h ^= h >> 29;

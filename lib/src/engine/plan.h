@@ -39,6 +39,7 @@ typedef struct sl__step {
 } sl__step;
 
 /* A source: opened once per local partition, pulled while downstream has room. */
+typedef struct sl__run sl__run;
 typedef struct sl__source sl__source;
 typedef struct sl__part sl__part;
 typedef struct sl__source_vt {
@@ -63,8 +64,19 @@ typedef enum sl__sink_kind {
   SL__SINK_COUNT,
   SL__SINK_COLLECT,
   SL__SINK_CALLBACK,
-  SL__SINK_TEXT
+  SL__SINK_TEXT,
+  SL__SINK_EXT /* a sink defined by another module through sl__sink_vt (e.g. HDF5) */
 } sl__sink_kind;
+
+/* A pluggable sink: prepare and finish are collective; push runs on the rank of the
+ * record's partition and must not block (buffer, spill, or write in bounded pieces). */
+typedef struct sl__sink_vt {
+  const char *name;
+  int (*prepare)(void *impl, sl_ctx *ctx, sl__run *run);
+  int (*push)(void *impl, sl__part *part, const sl_record *rec);
+  int (*finish)(void *impl, sl_ctx *ctx, int job_failed);
+  void (*destroy)(void *impl);
+} sl__sink_vt;
 
 typedef struct sl__sinkdef {
   sl__sink_kind kind;
@@ -76,6 +88,8 @@ typedef struct sl__sinkdef {
   void *fmt_arg;
   char *path; /* NULL: stdout of rank 0 */
   int overwrite;
+  const sl__sink_vt *ext;
+  void *ext_impl; /* owned: ext->destroy frees it with the flow */
 } sl__sinkdef;
 
 typedef struct sl__stage {
@@ -88,8 +102,6 @@ typedef struct sl__stage {
   int nsteps, capsteps;
   char name[64];
 } sl__stage;
-
-typedef struct sl__run sl__run;
 
 struct sl_flow {
   sl_ctx *ctx;
@@ -104,5 +116,9 @@ struct sl_flow {
 
 sl__stage *sl__flow_last_stage(sl_flow *flow);
 int sl__step_kind_is_reducer(int kind);
+/* Install a source (takes ownership of impl, also on failure). */
+int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl, const char *what);
+/* Install a pluggable sink (takes ownership of impl, also on failure). */
+int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what);
 
 #endif

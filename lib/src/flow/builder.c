@@ -31,6 +31,7 @@ int sl_flow_destroy(sl_flow **flow) {
   for (int s = 0; s < f->nstages; s++) free(f->stages[s].steps);
   free(f->stages);
   free(f->sink.path);
+  if (f->sink.ext && f->sink.ext->destroy) f->sink.ext->destroy(f->sink.ext_impl);
   sl__run_destroy(f->last);
   free(f);
   *flow = NULL;
@@ -133,6 +134,18 @@ static int begin_source(sl_flow *f, int partitions, const char *what) {
                                          "%s: a flow has exactly one source", what));
   sl__stage *s;
   SL__CHECK(add_stage(f, SL__BOUND_SOURCE, resolve_parts(f, partitions), &s));
+  return SL_OK;
+}
+
+int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl, const char *what) {
+  int rc = begin_source(flow, partitions, what);
+  if (rc != SL_OK) {
+    sl__source tmp = {vt, impl, 0};
+    if (vt->destroy) vt->destroy(&tmp);
+    return rc;
+  }
+  flow->source.vt = vt;
+  flow->source.impl = impl;
   return SL_OK;
 }
 
@@ -369,6 +382,18 @@ int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg
   return SL_OK;
 }
 
+int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what) {
+  int rc = check_open(flow, what);
+  if (rc != SL_OK) {
+    if (vt->destroy) vt->destroy(impl);
+    return rc;
+  }
+  flow->sink.kind = SL__SINK_EXT;
+  flow->sink.ext = vt;
+  flow->sink.ext_impl = impl;
+  return SL_OK;
+}
+
 /* ---- describe ---- */
 static const char *boundary_name(sl__boundary b) {
   switch (b) {
@@ -397,7 +422,11 @@ int sl_flow_describe(const sl_flow *flow, FILE *out) {
     if (shown < st->partitions) fprintf(out, " ... (partition p on rank p mod %d)", size);
     fprintf(out, "\n");
   }
-  static const char *sinks[] = {"none", "count", "collect to rank 0", "callback", "text"};
+  static const char *sinks[] = {"none", "count", "collect to rank 0", "callback", "text", "external"};
+  if (flow->sink.kind == SL__SINK_EXT) {
+    fprintf(out, "  sink: %s\n", flow->sink.ext->name);
+    return SL_OK;
+  }
   fprintf(out, "  sink: %s%s%s\n", sinks[flow->sink.kind],
           flow->sink.kind == SL__SINK_TEXT ? " -> " : "",
           flow->sink.kind == SL__SINK_TEXT ? (flow->sink.path ? flow->sink.path : "stdout") : "");

@@ -4,14 +4,15 @@
 #include <string.h>
 
 #define ARENA_CHUNK (1u << 20)
+#define INITIAL_CAP 1024u
 
 int sl__htab_init(sl__htab *t, size_t vsize) {
   memset(t, 0, sizeof *t);
   t->vsize = vsize ? vsize : 1;
-  t->cap = 1024;
-  t->slots = calloc(t->cap, sizeof *t->slots);
-  t->vals = calloc(t->cap, t->vsize);
-  return t->slots && t->vals ? 0 : -1;
+  t->stride = sizeof(sl__hslot) + ((t->vsize + 7) & ~(size_t)7);
+  t->cap = INITIAL_CAP;
+  t->mem = calloc(t->cap, t->stride);
+  return t->mem ? 0 : -1;
 }
 
 static void arena_free(sl__htab *t) {
@@ -26,21 +27,28 @@ static void arena_free(sl__htab *t) {
 }
 
 void sl__htab_free(sl__htab *t) {
-  free(t->slots);
-  free(t->vals);
+  free(t->mem);
   arena_free(t);
   memset(t, 0, sizeof *t);
 }
 
 void sl__htab_clear(sl__htab *t) {
-  memset(t->slots, 0, t->cap * sizeof *t->slots);
-  t->count = 0;
+  /* Back to the initial size: a cleared table must also be a small one, or a combiner
+   * flushed for being over budget would stay over budget. */
   arena_free(t);
+  if (t->cap > INITIAL_CAP) {
+    char *m = calloc(INITIAL_CAP, t->stride);
+    if (m) {
+      free(t->mem);
+      t->mem = m;
+      t->cap = INITIAL_CAP;
+    }
+  }
+  memset(t->mem, 0, t->cap * t->stride);
+  t->count = 0;
 }
 
-size_t sl__htab_bytes(const sl__htab *t) {
-  return t->cap * (sizeof(sl__hslot) + t->vsize) + t->arena_bytes;
-}
+size_t sl__htab_bytes(const sl__htab *t) { return t->cap * t->stride + t->arena_bytes; }
 
 static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
   if (klen == 0) return "";
@@ -62,39 +70,56 @@ static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
 }
 
 static int grow(sl__htab *t) {
-  size_t ncap = t->cap * 2;
-  sl__hslot *ns = calloc(ncap, sizeof *ns);
-  char *nv = malloc(ncap * t->vsize);
-  if (!ns || !nv) {
-    free(ns);
-    free(nv);
-    return -1;
-  }
-  size_t mask = ncap - 1;
+  size_t ncap = t->cap * 2, mask = ncap - 1;
+  char *nm = calloc(ncap, t->stride);
+  if (!nm) return -1;
   for (size_t i = 0; i < t->cap; i++) {
-    if (!t->slots[i].hash) continue;
-    size_t j = t->slots[i].hash & mask;
-    while (ns[j].hash) j = (j + 1) & mask;
-    ns[j] = t->slots[i];
-    memcpy(nv + j * t->vsize, t->vals + i * t->vsize, t->vsize);
+    const sl__hslot *s = sl__htab_slot(t, i);
+    if (!s->hash) continue;
+    size_t j = s->hash & mask;
+    while (((sl__hslot *)(nm + j * t->stride))->hash) j = (j + 1) & mask;
+    memcpy(nm + j * t->stride, s, t->stride);
   }
-  free(t->slots);
-  free(t->vals);
-  t->slots = ns;
-  t->vals = nv;
+  free(t->mem);
+  t->mem = nm;
   t->cap = ncap;
   return 0;
+}
+
+/* Short keys (the common case: words, ids) compare inline instead of calling memcmp. */
+static inline int key_eq(const char *a, const char *b, size_t n) {
+  /* overlapping fixed-size loads: no call, no read past either key */
+  if (n >= 8) {
+    if (n > 16) return memcmp(a, b, n) == 0;
+    uint64_t x1, y1, x2, y2;
+    memcpy(&x1, a, 8);
+    memcpy(&y1, b, 8);
+    memcpy(&x2, a + n - 8, 8);
+    memcpy(&y2, b + n - 8, 8);
+    return x1 == y1 && x2 == y2;
+  }
+  if (n >= 4) {
+    uint32_t x1, y1, x2, y2;
+    memcpy(&x1, a, 4);
+    memcpy(&y1, b, 4);
+    memcpy(&x2, a + n - 4, 4);
+    memcpy(&y2, b + n - 4, 4);
+    return x1 == y1 && x2 == y2;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
 }
 
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created) {
   hash |= 1;
   size_t mask = t->cap - 1, i = hash & mask;
   for (;;) {
-    sl__hslot *s = &t->slots[i];
+    sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash) break;
-    if (s->hash == hash && s->klen == klen && memcmp(s->key, key, klen) == 0) {
+    if (s->hash == hash && s->klen == klen && key_eq(s->key, key, klen)) {
       *created = 0;
-      return t->vals + i * t->vsize;
+      return (char *)s + sizeof *s;
     }
     i = (i + 1) & mask;
   }
@@ -104,13 +129,13 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
   }
   const char *k = arena_copy(t, key, klen);
   if (!k) return NULL;
-  sl__hslot *s = &t->slots[i];
+  sl__hslot *s = sl__htab_slot(t, i);
   s->hash = hash;
   s->key = k;
   s->klen = (uint32_t)klen;
   t->count++;
   *created = 1;
-  void *v = t->vals + i * t->vsize;
+  void *v = (char *)s + sizeof *s;
   memset(v, 0, t->vsize);
   return v;
 }

@@ -1,6 +1,7 @@
 /* sluice internal: an open-addressing hash table from byte-string keys to fixed-size
  * values, the state behind reduce_by_key, the combiner, group_by_key and uniq. Keys live
- * in an arena; slots hold the full hash so most misses never touch the key bytes. */
+ * in an arena; each slot holds the full hash and the value inline, so a lookup touches
+ * one slot (one cache line, mostly) and the key bytes only when the hashes agree. */
 #ifndef SLUICE_HTAB_H
 #define SLUICE_HTAB_H
 
@@ -12,6 +13,7 @@ typedef struct sl__hslot {
   const char *key;
   uint32_t klen;
   uint32_t pad;
+  /* the value follows, vsize bytes rounded up to 8 */
 } sl__hslot;
 
 typedef struct sl__arena_chunk {
@@ -21,9 +23,8 @@ typedef struct sl__arena_chunk {
 } sl__arena_chunk;
 
 typedef struct sl__htab {
-  sl__hslot *slots;
-  char *vals;
-  size_t vsize;
+  char *mem; /* cap slots of `stride` bytes */
+  size_t vsize, stride;
   size_t cap, count; /* cap is a power of two */
   sl__arena_chunk *arena;
   size_t arena_bytes;
@@ -36,6 +37,11 @@ void sl__htab_clear(sl__htab *t);
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created);
 /* Memory held by the table: slots, values and key bytes. */
 size_t sl__htab_bytes(const sl__htab *t);
-static inline void *sl__htab_val(const sl__htab *t, size_t i) { return t->vals + i * t->vsize; }
+static inline sl__hslot *sl__htab_slot(const sl__htab *t, size_t i) {
+  return (sl__hslot *)(t->mem + i * t->stride);
+}
+static inline void *sl__htab_val(const sl__htab *t, size_t i) {
+  return t->mem + i * t->stride + sizeof(sl__hslot);
+}
 
 #endif

@@ -99,7 +99,7 @@ void sl__step_destroy(sl__run *run, sl__stepinst *si) {
   const sl__step *s = si->step;
   if (s->kind == SL__STEP_GROUP) {
     for (size_t i = 0; i < ss->t.cap; i++)
-      if (ss->t.slots[i].hash) free(((vec *)sl__htab_val(&ss->t, i))->p);
+      if (sl__htab_slot(&ss->t, i)->hash) free(((vec *)sl__htab_val(&ss->t, i))->p);
   }
   if (s->kind == SL__STEP_REDUCE && ss->acc && s->reducer.destroy) s->reducer.destroy(ss->acc, s->reducer.arg);
   if (s->kind == SL__STEP_TOPK)
@@ -317,7 +317,7 @@ int sl__step_drain(sl__part *p, int i, int *finished) {
   case SL__STEP_COMBINER:
   case SL__STEP_GROUP:
     for (; ss->cursor < ss->t.cap; ss->cursor++) {
-      const sl__hslot *sl = &ss->t.slots[ss->cursor];
+      const sl__hslot *sl = sl__htab_slot(&ss->t, ss->cursor);
       if (!sl->hash) continue;
       if (!capture && sl__part_drain_blocked(p, i)) return SL_OK;
       void *val = sl__htab_val(&ss->t, ss->cursor);

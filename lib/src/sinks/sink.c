@@ -151,6 +151,7 @@ int sl__sink_prepare(sl__run *run) {
   s->def = def;
   s->spill_fd = -1;
   run->sink = s;
+  if (def->kind == SL__SINK_EXT) return def->ext->prepare(def->ext_impl, run->ctx, run);
   if (def->kind != SL__SINK_TEXT) return SL_OK;
   s->cap = (size_t)run->ctx->opt.output_buffer_bytes;
   s->buf = malloc(s->cap);
@@ -190,6 +191,8 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
   sink_rt *s = run->sink;
   int rc;
   switch (s->def->kind) {
+  case SL__SINK_EXT:
+    return s->def->ext->push(s->def->ext_impl, p, rec);
   case SL__SINK_COUNT:
     s->count++;
     return SL_OK;
@@ -297,7 +300,9 @@ int sl__sink_finish(sl__run *run, int job_failed) {
   sink_rt *s = run->sink;
   const sl__sinkdef *def = &run->flow->sink;
   int err = SL_OK;
-  if (def->kind == SL__SINK_COUNT) {
+  if (def->kind == SL__SINK_EXT) {
+    err = def->ext->finish(def->ext_impl, run->ctx, job_failed);
+  } else if (def->kind == SL__SINK_COUNT) {
     uint64_t total = 0;
     SL__CHECK_MPI(MPI_Allreduce(&s->count, &total, 1, MPI_UINT64_T, MPI_SUM, run->comm));
     if (!job_failed) *def->count_out = total;
