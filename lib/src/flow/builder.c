@@ -304,7 +304,9 @@ int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg) {
 }
 
 int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
-  SL__CHECK(check_reducer_slot(flow, "sl_flow_take_sort"));
+  /* As in Flow, take_sort usually follows a reducer in the same stage: it sorts that
+   * stage's output, so it does not take the stage's one reducer slot. */
+  SL__CHECK(check_open(flow, "sl_flow_take_sort"));
   if (!cmp)
     return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_take_sort: NULL compare function"));
   sl__step *st;

@@ -169,9 +169,9 @@ int sl__sink_prepare(sl__run *run) {
       rc = sl__error_set(SL_ERR_EXISTS, __FILE__, __LINE__, "output '%s' already exists (refusing to overwrite it)",
                          def->path);
     } else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "output directory '%s' does not exist", dir);
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' does not exist", dir);
     } else if (access(dir, W_OK) != 0) {
-      rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "output directory '%s' is not writable: %s", dir, strerror(errno));
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' is not writable: %s", dir, strerror(errno));
     } else {
       char b[4096];
       snprintf(b, sizeof b, "%s", def->path);
