@@ -8,5 +8,6 @@
 #include "sluice/sl_error.h"
 #include "sluice/sl_context.h"
 #include "sluice/sl_flow.h"
+#include "sluice/sl_h5.h"
 
 #endif

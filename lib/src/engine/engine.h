@@ -18,7 +18,7 @@
 /* Message types on the data tag (ordered per sender) and the control tag. */
 enum { SL__TAG_DATA = 101, SL__TAG_BIG = 102, SL__TAG_CTRL = 103 };
 enum { SL__MSG_DATA = 1, SL__MSG_EOS = 2, SL__MSG_BIG = 3 };
-enum { SL__CTRL_GRANT = 1, SL__CTRL_REQUEST = 2, SL__CTRL_ABORT = 3 };
+enum { SL__CTRL_GRANT = 1, SL__CTRL_REQUEST = 2, SL__CTRL_ABORT = 3, SL__CTRL_RELEASE = 4 };
 
 typedef struct sl__msghdr {
   uint32_t type;
@@ -70,6 +70,7 @@ struct sl__out {
   void *hash_arg;
   sl__dest *dest;
   size_t cap;
+  int initial; /* credits every sender is guaranteed per destination (may be 0) */
   int nbufs, nalloc;
   sl__buf *free;
   uint64_t rr;

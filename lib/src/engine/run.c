@@ -91,11 +91,11 @@ static void idle(int *spins) {
    * oversubscribed on few cores leave the CPU to the ones with work. */
   ++*spins;
   if (*spins < 16) return;
-  if (*spins < 256) {
+  if (*spins < 4096) {
     sched_yield();
     return;
   }
-  struct timespec ts = {0, 100000};
+  struct timespec ts = {0, 50000};
   nanosleep(&ts, NULL);
 }
 

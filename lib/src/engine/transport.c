@@ -46,10 +46,12 @@ static size_t edge_cap(const sl__run *run, int recv_stage) {
   const sl__options *o = &run->ctx->opt;
   size_t cap = (size_t)o->batch_bytes;
   int ndest = run->flow->stages[recv_stage].partitions;
-  /* Keep a full batch per destination within half the send budget; at many ranks batches
-   * get smaller instead of memory getting larger (floor: 4 KiB or the batch size). */
+  /* Keep two batches per destination within the send budget; at many ranks batches get
+   * smaller instead of memory getting larger (floor: 512 bytes or the batch size). Below
+   * the floor, the pool has fewer buffers than destinations and partial batches are sent
+   * early instead (sl__out_unstick). */
   size_t lim = (size_t)(o->send_budget_bytes / (2 * (uint64_t)ndest));
-  size_t floor = cap < 4096 ? cap : 4096;
+  size_t floor = cap < 512 ? cap : 512;
   if (lim < cap) cap = lim > floor ? lim : floor;
   return cap;
 }
@@ -176,21 +178,37 @@ static int serve_queue(sl__run *run, sl__part *p) {
 int sl__credits_consumed(sl__run *run, sl__part *p, int s) {
   sl__credits *c = &p->cr;
   c->held[s]--;
-  if (c->qlen > 0) { /* someone is starving: the credit goes to them */
+  if (c->queued[s] & CR_ENDED) {
     c->pool++;
     return serve_queue(run, p);
   }
-  if (c->queued[s] & CR_ENDED) {
-    c->pool++;
+  /* A sender's guaranteed credits always come back to it, so every edge keeps at least
+   * `initial` and no cycle of waiting senders can form. Return them in groups (GenStage's
+   * min_demand) to keep control traffic low. */
+  if (c->held[s] + c->ret[s] < c->initial) {
+    if (++c->ret[s] >= c->thresh) {
+      int n = c->ret[s];
+      c->ret[s] = 0;
+      return grant(run, p, s, n);
+    }
     return SL_OK;
   }
-  /* Return credits in groups (GenStage's min_demand) to keep control traffic low. */
-  if (++c->ret[s] >= c->thresh) {
-    int n = c->ret[s];
-    c->ret[s] = 0;
-    return grant(run, p, s, n);
-  }
-  return SL_OK;
+  /* An extra credit goes back to the pool and to whoever waits for one. */
+  c->pool++;
+  return serve_queue(run, p);
+}
+
+/* A sender gives back credits it holds but has nothing to send with: an idle credit held
+ * by one sender while another waits could otherwise close a cycle of waits. */
+static int credits_release(sl__run *run, sl__part *p, int s, int n) {
+  sl__credits *c = &p->cr;
+  /* After the sender's end-of-stream everything it held is back in the pool already (a
+   * release may arrive after the marker: they travel on different tags). */
+  if (c->queued[s] & CR_ENDED) return SL_OK;
+  if (n > c->held[s]) SL__FAIL(SL_ERR_INTERNAL, "rank %d released %d credits, holds %d", s, n, c->held[s]);
+  c->held[s] -= n;
+  c->pool += n;
+  return serve_queue(run, p);
 }
 
 static int credits_request(sl__run *run, sl__part *p, int s) {
@@ -202,8 +220,10 @@ static int credits_request(sl__run *run, sl__part *p, int s) {
     return grant(run, p, s, n);
   }
   if (c->pool > 0) {
-    c->pool--;
-    return grant(run, p, s, 1);
+    int n = c->initial > 1 ? c->initial : 1;
+    if (n > c->pool) n = c->pool;
+    c->pool -= n;
+    return grant(run, p, s, n);
   }
   if (!(c->queued[s] & CR_QUEUED)) {
     c->queued[s] |= CR_QUEUED;
@@ -243,6 +263,7 @@ int sl__out_create(sl__run *run, int stage, sl__out **out) {
   }
   int budget, initial, ns;
   edge_params(run, stage + 1, &budget, &initial, &ns);
+  o->initial = initial;
   for (int q = 0; q < o->ndest; q++) {
     o->dest[q].rank = q % run->size;
     o->dest[q].credits = initial;
@@ -370,6 +391,11 @@ static int dest_pump(sl__out *o, int q) {
   if (d->ready_head && d->credits == 0 && !d->requested) {
     d->requested = 1;
     SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_REQUEST, o->stage + 1, q, 1));
+  }
+  if (!d->ready_head && d->credits > o->initial && !d->eos_pending) { /* keep the guarantee, return the rest */
+    int n = d->credits - o->initial;
+    d->credits = o->initial;
+    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_RELEASE, o->stage + 1, q, n));
   }
   if (!d->ready_head && d->eos_pending && !d->eos_sent) {
     sl__buf *e;
@@ -550,6 +576,11 @@ static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     sl__part *p = local_part(run, m->stage, m->part);
     if (!p) SL__FAIL(SL_ERR_INTERNAL, "credit request for a partition not on this rank");
     return credits_request(run, p, src);
+  }
+  case SL__CTRL_RELEASE: {
+    sl__part *p = local_part(run, m->stage, m->part);
+    if (!p) SL__FAIL(SL_ERR_INTERNAL, "credit release for a partition not on this rank");
+    return credits_release(run, p, src, m->count);
   }
   case SL__CTRL_ABORT:
     run->remote_abort = 1;

@@ -27,12 +27,13 @@ void sl__run_destroy(sl__run *run);
 int sl_flow_destroy(sl_flow **flow) {
   if (!flow || !*flow) return SL_OK;
   sl_flow *f = *flow;
+  sl__run_destroy(f->last); /* first: the run's partitions still point into the plan */
+  f->last = NULL;
   if (f->source.vt && f->source.vt->destroy) f->source.vt->destroy(&f->source);
   for (int s = 0; s < f->nstages; s++) free(f->stages[s].steps);
   free(f->stages);
   free(f->sink.path);
   if (f->sink.ext && f->sink.ext->destroy) f->sink.ext->destroy(f->sink.ext_impl);
-  sl__run_destroy(f->last);
   free(f);
   *flow = NULL;
   return SL_OK;

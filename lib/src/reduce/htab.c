@@ -54,7 +54,9 @@ static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
   if (klen == 0) return "";
   sl__arena_chunk *c = t->arena;
   if (!c || c->cap - c->used < klen) {
-    size_t cap = klen > ARENA_CHUNK ? klen : ARENA_CHUNK;
+    /* chunks grow with the table (4 KiB .. 1 MiB) so a small table stays small */
+    size_t cap = t->arena_bytes < 4096 ? 4096 : (t->arena_bytes < ARENA_CHUNK ? t->arena_bytes : ARENA_CHUNK);
+    if (cap < klen) cap = klen;
     c = malloc(sizeof *c + cap);
     if (!c) return NULL;
     c->cap = cap;

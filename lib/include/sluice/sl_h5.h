@@ -1,0 +1,137 @@
+/* sluice: HDF5 datasets as a source and as a sink (see docs/hdf5.md).
+ *
+ * Dataset specs are strings "FILE:/path/to/dataset" (split at the last ":/"). FILE may be
+ * a glob pattern (glob(3), expanded on rank 0, sorted); every matching file contributes
+ * the same dataset path, in order.
+ *
+ * Rows and layouts. A dataset is read as rows along its dimension 0:
+ *   - a 1-D dataset of a numeric or fixed-length string type: one field named "value";
+ *   - an N-D dataset (N >= 2) of such a type: one row holds the product of dimensions
+ *     1..N-1 elements, as fields "c0", "c1", ... (row-major order);
+ *   - a 1-D compound (table) dataset: its members, or the selection given in
+ *     sl_h5_opts.fields, in that order.
+ * A record's value is the row in the native memory representation, packed (no padding):
+ * field i at offset(i), size(i) bytes. Integers keep their size and signedness (1, 2, 4 or
+ * 8 bytes), floats become native float (4) or double (8), fixed-length strings keep their
+ * size and bytes. Big-endian and other non-native file types are converted on read.
+ * Unsupported (SL_ERR_TYPE): variable-length strings, enums, arrays, nested compounds,
+ * references, opaque, bitfield, long double, N-D compounds.
+ * A record's key is empty, or with sl_h5_opts.with_index the 8-byte native uint64 global
+ * row index (rows of the files in order: file 0's rows first).
+ *
+ * Error codes of the functions below: SL_ERR_INVAL (NULL or malformed argument),
+ * SL_ERR_NOTFOUND (file or dataset missing), SL_ERR_FORMAT (not an HDF5 file, truncated or
+ * damaged, files with different layouts), SL_ERR_TYPE (unsupported type, unknown field),
+ * SL_ERR_UNSUPPORTED (a filter this HDF5 cannot decode), SL_ERR_HDF5 (other HDF5 failure),
+ * SL_ERR_IO, SL_ERR_EXISTS, SL_ERR_NOMEM, SL_ERR_MPI, SL_ERR_REMOTE (another rank failed).
+ * Every failure records one message (file, dataset, expected vs found).
+ */
+#ifndef SLUICE_SL_H5_H
+#define SLUICE_SL_H5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/sl_context.h"
+#include "sluice/sl_export.h"
+#include "sluice/sl_flow.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Source options. A zeroed struct (or NULL) means the defaults. */
+typedef struct sl_h5_opts {
+  /* Compound datasets: the fields to read, in this order (NULL/0: all members).
+   * Array datasets: names "value" or "c0", "c1", ... select columns. */
+  const char *const *fields;
+  size_t nfields;
+  /* Nonzero: key = 8-byte native uint64 global row index. */
+  int with_index;
+  /* File access of the source's partitions: SL_H5_READ_DEFAULT (measured faster here,
+   * see docs/hdf5.md), SL_H5_READ_POSIX (sec2 driver, one open per partition) or
+   * SL_H5_READ_MPIO (MPI-IO driver on MPI_COMM_SELF, independent transfers). */
+  int read_driver;
+} sl_h5_opts;
+
+enum { SL_H5_READ_DEFAULT = 0, SL_H5_READ_POSIX = 1, SL_H5_READ_MPIO = 2 };
+
+typedef enum sl_h5_class {
+  SL_H5_INT = 0,    /* signed integer, 1/2/4/8 bytes */
+  SL_H5_UINT = 1,   /* unsigned integer, 1/2/4/8 bytes */
+  SL_H5_FLOAT = 2,  /* native float (4) or double (8) */
+  SL_H5_STRING = 3  /* fixed-length string, size bytes (no terminator required) */
+} sl_h5_class;
+
+typedef struct sl_h5_field {
+  const char *name; /* valid while the layout lives */
+  sl_h5_class cls;
+  size_t size;
+  size_t offset; /* in the packed row */
+} sl_h5_field;
+
+typedef struct sl_h5_layout sl_h5_layout;
+
+/* Describe the rows a spec (or the first file of a glob) yields under opts, and count
+ * the rows of all matching files. Collective over sl_comm(ctx): rank 0 reads the
+ * metadata and broadcasts it, so every rank gets the same layout or the same error. */
+/* Like sl_run, the failing rank prints the one error line; every rank returns the code. */
+SL_EXPORT int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts, sl_h5_layout **layout);
+
+/* Building a layout by hand (for sl_flow_to_h5). Local. Fields are appended packed. */
+SL_EXPORT int sl_h5_layout_create(sl_h5_layout **layout);
+SL_EXPORT int sl_h5_layout_add(sl_h5_layout *layout, const char *name, sl_h5_class cls, size_t size);
+/* Copy (local). */
+SL_EXPORT int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out);
+/* Accepts NULL and *layout == NULL; sets *layout to NULL. Local. */
+SL_EXPORT void sl_h5_layout_destroy(sl_h5_layout **layout);
+
+/* Accessors. Local. */
+SL_EXPORT size_t sl_h5_layout_nfields(const sl_h5_layout *layout);
+SL_EXPORT size_t sl_h5_layout_row_size(const sl_h5_layout *layout);
+/* Rows of the described dataset(s) (0 for a hand-built layout). */
+SL_EXPORT uint64_t sl_h5_layout_rows(const sl_h5_layout *layout);
+/* SL_ERR_INVAL when i is out of range. */
+SL_EXPORT int sl_h5_layout_field(const sl_h5_layout *layout, size_t i, sl_h5_field *field);
+/* Index of a field by name; SL_ERR_NOTFOUND (nothing recorded) when absent. */
+SL_EXPORT int sl_h5_layout_find(const sl_h5_layout *layout, const char *name, size_t *index);
+/* Comma-separated field names, for messages. Local. */
+SL_EXPORT int sl_h5_layout_names(const sl_h5_layout *layout, char *buf, size_t cap);
+/* Value of a numeric field of a packed row as a double (NaN for a string field). Local. */
+SL_EXPORT double sl_h5_get_f64(const sl_h5_field *field, const void *row);
+
+/* Source: rows of one or more datasets (specs, each possibly a glob). All files must
+ * yield the same layout. Rows are split across partitions (partitions <= 0: one per
+ * rank) in contiguous ranges aligned to chunk boundaries, and read in bounded blocks
+ * (--sl-read-block-bytes) only while downstream has room. Specs and opts are copied.
+ * Building is local; the files are checked collectively by sl_run. */
+SL_EXPORT int sl_flow_from_h5(sl_flow *flow, const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
+                              int partitions);
+
+/* Sink options. A zeroed struct (or NULL) means the defaults. */
+typedef struct sl_h5_sink_opts {
+  int overwrite;        /* replace an existing file */
+  int deflate;          /* 0: none, 1-9: deflate level (collective writes with filters) */
+  int shuffle;          /* byte shuffle filter before deflate */
+  uint64_t chunk_rows;  /* 0: about 1 MiB per chunk */
+  const char *inputs;   /* provenance "inputs" attribute; NULL: the flow's HDF5 source
+                           specs (if the source is sl_flow_from_h5), else "" */
+} sl_h5_sink_opts;
+
+/* Sink: every record's value (record key ignored) is one row of `layout` (value_len must
+ * equal sl_h5_layout_row_size) written to ONE dataset "OUT.h5:/path" from all ranks in
+ * parallel: rows are buffered per rank (--sl-output-buffer-bytes) and spilled to a local
+ * temporary file, then written collectively in rounds of bounded size at the end (rank
+ * order; no gathering). The dataset is chunked and extendible (unlimited dimension 0);
+ * layouts from array datasets are written back as 1-D or 2-D arrays, others as compound.
+ * Provenance attributes on the dataset: sluice_version, command_line, ranks, inputs,
+ * rows, created_utc, slurm_job_id (when set). The file is written under a temporary name
+ * in the same directory and renamed when every rank succeeded; an existing file is
+ * refused (SL_ERR_EXISTS) unless overwrite. The layout is copied. Local. */
+SL_EXPORT int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
+                            const sl_h5_sink_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,24 @@
+/* sluice internal: the HDF5 source, as seen by the sink (provenance) and describe. */
+#ifndef SLUICE_H5SRC_H
+#define SLUICE_H5SRC_H
+
+#include "engine/plan.h"
+#include "h5/h5int.h"
+
+/* The file access the source uses when opts ask for the default (docs/hdf5.md has the
+ * measurement behind the choice). */
+#define SL__H5_READ_DEFAULT_DRIVER SL_H5_READ_POSIX
+
+typedef struct sl__h5src sl__h5src;
+extern const sl__source_vt sl__h5_source_vt;
+
+int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts, sl__h5src **out);
+void sl__h5src_free(sl__h5src *s);
+/* Collective: expand, inspect on rank 0, broadcast. */
+int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx);
+const sl_h5_layout *sl__h5src_layout(const sl__h5src *s);
+/* The expanded inputs "FILE:/dset" joined by '\n' (after prepare); returns the length
+ * it needs (snprintf-like). */
+size_t sl__h5src_inputs(const sl__h5src *s, char *buf, size_t cap);
+
+#endif
