@@ -155,6 +155,16 @@ SL_EXPORT int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg);
 typedef int (*sl_cmp_fn)(const sl_record *a, const sl_record *b, void *arg);
 SL_EXPORT int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg);
 
+/* Global sort (sample sort): the records are sampled, P-1 splitters chosen, records routed
+ * by range to one partition per rank and sorted there, so that the concatenation of the
+ * partitions in rank order is sorted by cmp (reversed if descending). A partition holds at
+ * most --sl-sort-memory-bytes of records in memory and spills sorted runs to files in
+ * --sl-tmpdir (default $TMPDIR or /tmp), merged at the end. Adds a stage. Equal records
+ * keep their arrival order within a partition; for a stable sort across ranks, break ties
+ * in cmp by a source row index (e.g. sl_flow_from_h5 with with_index). Text and HDF5
+ * sinks write partitions in rank order, so a sorted flow gives a sorted file. */
+SL_EXPORT int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending);
+
 typedef enum sl_emit_mode {
   SL_EMIT_EVENTS = 0, /* the accumulator enumerated as records (default) */
   SL_EMIT_STATE,      /* the accumulator as one record: its events encoded as repeated

@@ -56,6 +56,7 @@ typedef struct sl__options {
   uint64_t read_block_bytes;    /* --sl-read-block-bytes */
   uint64_t combiner_bytes;      /* --sl-combiner-bytes */
   uint64_t output_buffer_bytes; /* --sl-output-buffer-bytes */
+  uint64_t sort_memory_bytes;   /* --sl-sort-memory-bytes */
   int pin;                      /* --sl-pin */
   char stats_file[4096];        /* --sl-stats ("" = none) */
   int log_view;                 /* --sl-log-view */

@@ -33,6 +33,7 @@ typedef struct sl__ctrlmsg {
 } sl__ctrlmsg;
 
 typedef struct sl__out sl__out;
+typedef struct sl__sortsync sl__sortsync;
 
 /* A batch buffer: message header followed by up to cap payload bytes. */
 typedef struct sl__buf {
@@ -75,6 +76,7 @@ struct sl__out {
   sl__buf *free;
   uint64_t rr;
   double stall_since; /* when it last became blocked (0 if not blocked) */
+  sl__sortsync *sort; /* SL__BOUND_RANGE: the splitters */
 };
 
 /* Credit state of a receiving partition (see docs/architecture.md, "credits"). */
@@ -130,6 +132,7 @@ struct sl__part {
   int finish_step; /* next step to finish after input ended */
   int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
   int done;
+  int waiting; /* a step waits for something other than data (sort splitters) */
   void *sink_state;
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
@@ -139,6 +142,26 @@ struct sl__part {
 
 #define SL__CAPTURE (-1)
 
+/* The splitters of a sort: sampled by the partitions of the stage before the sort and
+ * exchanged with two non-blocking collectives (sizes, then samples). Every rank posts
+ * them in stage order, so they match even on ranks with no partition of that stage. */
+struct sl__sortsync {
+  int phase; /* 0 sampling, 1 sizes exchanged, 2 samples exchanged, 3 splitters ready */
+  int nready;
+  char *mine;
+  size_t mine_len, mine_cap;
+  int mine_int;
+  int *counts, *displs;
+  char *all;
+  MPI_Request req;
+  sl_cmp_fn cmp;
+  void *arg;
+  int descending;
+  sl_record *split; /* nsplit records pointing into `all` */
+  int nsplit;
+  uint64_t rr;
+};
+
 typedef struct sl__srun {
   sl__part **parts; /* local partitions of this stage */
   int nlocal;
@@ -146,6 +169,7 @@ typedef struct sl__srun {
   sl__out *out;
   sl__stagestats st;
   int eos_flushed;
+  sl__sortsync *sort; /* when the next stage is a sort */
 } sl__srun;
 
 typedef struct sl__sendreq {
@@ -232,6 +256,18 @@ int sl__step_push(sl__part *p, int i, const sl_record *rec);
 int sl__step_drain(sl__part *p, int i, int *finished);
 int sl__step_has_state(const sl__step *step);
 int sl__callback_failed(sl__part *p, int i, int rc);
+
+/* ---- sort (reduce/sort.c) ---- */
+int sl__sort_setup(sl__run *run);
+int sl__sort_progress(sl__run *run, int *progress);
+int sl__sort_settle(sl__run *run); /* after a failure: complete posted collectives */
+int sl__sort_all_ready(const sl__run *run);
+void sl__sort_free(sl__run *run);
+int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest);
+int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si);
+void sl__sort_step_destroy(sl__run *run, sl__stepinst *si);
+int sl__sort_step_push(sl__part *p, int i, const sl_record *rec);
+int sl__sort_step_drain(sl__part *p, int i, int *finished);
 
 /* ---- sinks (sinks/sink.c) ---- */
 int sl__sink_prepare(sl__run *run);                 /* collective, before the loop */

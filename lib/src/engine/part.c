@@ -209,7 +209,9 @@ int sl__part_work(sl__part *p, int *progress) {
     }
     if (p->finish_step < p->nsteps) {
       int fin = 1;
+      p->waiting = 0;
       if (sl__step_has_state(p->steps[p->finish_step].step)) rc = sl__step_drain(p, p->finish_step, &fin);
+      if (p->waiting) break; /* e.g. a sort waiting for its splitters */
       if (fin) p->finish_step++;
       (*progress)++;
       continue;

@@ -9,7 +9,13 @@
 
 #include "core/core.h"
 
-typedef enum sl__boundary { SL__BOUND_SOURCE, SL__BOUND_HASH, SL__BOUND_SHUFFLE, SL__BOUND_SINGLE } sl__boundary;
+typedef enum sl__boundary {
+  SL__BOUND_SOURCE,
+  SL__BOUND_HASH,
+  SL__BOUND_SHUFFLE,
+  SL__BOUND_SINGLE,
+  SL__BOUND_RANGE /* by splitters sampled from the data (sort) */
+} sl__boundary;
 
 typedef enum sl__step_kind {
   SL__STEP_MAP,
@@ -23,7 +29,9 @@ typedef enum sl__step_kind {
   SL__STEP_COMBINER,      /* map-side half of a reduce_by_key */
   SL__STEP_GROUP,
   SL__STEP_UNIQ,
-  SL__STEP_TOPK
+  SL__STEP_TOPK,
+  SL__STEP_SORT_SPLIT, /* end of the stage before a sort: hold, sample, then replay */
+  SL__STEP_SORT_LOCAL  /* start of the sorted stage: sort (spilling runs), emit in order */
 } sl__step_kind;
 
 typedef struct sl__step {
@@ -35,6 +43,7 @@ typedef struct sl__step {
   sl_aggregator agg;
   int merge_input; /* REDUCE_BY_KEY: input records carry partial states */
   size_t k;        /* TOPK */
+  int descending;  /* SORT_* */
   sl_emit_mode emit_mode;
 } sl__step;
 
@@ -98,6 +107,9 @@ typedef struct sl__stage {
   sl__boundary boundary;
   sl_hash_fn hash;
   void *hash_arg;
+  sl_cmp_fn range_cmp; /* SL__BOUND_RANGE */
+  void *range_arg;
+  int range_descending;
   sl__step *steps;
   int nsteps, capsteps;
   char name[64];

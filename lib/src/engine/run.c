@@ -18,6 +18,7 @@ void sl__run_destroy(sl__run *run) {
     free(sr->parts);
   }
   sl__transport_free(run);
+  sl__sort_free(run);
   sl__sink_destroy(run);
   free(run->stages);
   free(run->data_sent);
@@ -78,6 +79,7 @@ static int setup(sl__run *run) {
 }
 
 static int all_done(const sl__run *run) {
+  if (!sl__sort_all_ready(run)) return 0;
   for (int s = 0; s < run->nstages; s++) {
     const sl__srun *sr = &run->stages[s];
     if (sr->nopen) return 0;
@@ -104,6 +106,7 @@ static int loop(sl__run *run) {
   for (;;) {
     int progress = 0;
     int rc = sl__transport_poll(run, &progress);
+    if (rc == SL_OK) rc = sl__sort_progress(run, &progress);
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
       sl__srun *sr = &run->stages[s];
       for (int i = 0; i < sr->nlocal && rc == SL_OK; i++) rc = sl__part_work(sr->parts[i], &progress);
@@ -184,6 +187,7 @@ int sl_run(sl_flow *flow) {
 
   /* Phase 2 (local): partitions and buffers; then agree before any data moves. */
   rc = setup(run);
+  if (rc == SL_OK) rc = sl__sort_setup(run);
   if (rc == SL_OK) rc = sl__transport_start(run);
   any = rc != SL_OK;
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
@@ -194,7 +198,8 @@ int sl_run(sl_flow *flow) {
 
   /* Phase 3: the event loop, then the drain and the outcome. */
   rc = loop(run);
-  int frc = sl__transport_finish(run);
+  int frc = sl__sort_settle(run); /* complete the sort collectives every rank posted */
+  if (frc == SL_OK) frc = sl__transport_finish(run);
   if (rc == SL_OK) rc = frc;
   int flags = rc != SL_OK, failed = 0;
   MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm);

@@ -430,6 +430,8 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
   if (o->boundary == SL__BOUND_HASH) {
     uint64_t h = o->hash ? o->hash(rec, o->hash_arg) : sl__hash_bytes(rec->key, rec->key_len);
     q = sl__hash_partition(h, o->ndest);
+  } else if (o->boundary == SL__BOUND_RANGE) {
+    q = sl__sort_route(o->sort, rec, o->ndest);
   } else if (o->boundary == SL__BOUND_SHUFFLE) {
     q = (int)(o->rr++ % (uint64_t)o->ndest);
   } else {

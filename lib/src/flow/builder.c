@@ -82,7 +82,8 @@ static int check_open(sl_flow *f, const char *what) {
 static const char *kind_name(sl__step_kind k) {
   static const char *names[] = {"map",    "flat_map",      "filter",   "reject",
                                 "each",   "map_batch",     "reduce",   "reduce_by_key",
-                                "combiner", "group_by_key", "uniq",    "take_sort"};
+                                "combiner", "group_by_key", "uniq",    "take_sort",
+                                "sort_sample", "sort"};
   return names[k];
 }
 
@@ -319,6 +320,23 @@ int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
   return SL_OK;
 }
 
+int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
+  SL__CHECK(check_open(flow, "sl_flow_sort"));
+  if (!cmp)
+    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_sort: NULL compare function"));
+  sl__step *st;
+  SL__CHECK(add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
+  st->descending = descending;
+  sl__stage *s;
+  SL__CHECK(add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
+  s->range_cmp = cmp;
+  s->range_arg = arg;
+  s->range_descending = descending;
+  SL__CHECK(add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
+  st->descending = descending;
+  return SL_OK;
+}
+
 int sl_flow_emit(sl_flow *flow, sl_emit_mode mode) {
   SL__CHECK(check_open(flow, "sl_flow_emit"));
   sl__stage *s = sl__flow_last_stage(flow);
@@ -404,6 +422,7 @@ static const char *boundary_name(sl__boundary b) {
   case SL__BOUND_HASH: return "partition by key hash";
   case SL__BOUND_SHUFFLE: return "shuffle (round robin)";
   case SL__BOUND_SINGLE: return "departition (one partition)";
+  case SL__BOUND_RANGE: return "range partition by sampled splitters (sort)";
   }
   return "?";
 }

@@ -222,10 +222,10 @@ static int write_file(h5_sink *s, wctx *w) {
     SL__FAIL(SL_ERR_HDF5, "cannot set up parallel access for '%s'", s->tmp_path);
   }
   w->fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  char m[512] = "";
+  if (w->fid < 0) sl__h5_errstr(m, sizeof m);
   H5Pclose(fapl);
   if (w->fid < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot create HDF5 output '%s' (as '%s'): %s", s->path, s->tmp_path, m);
   }
   SL__CHECK(all_ok(comm, rc, &ok));
@@ -260,7 +260,6 @@ static int write_file(h5_sink *s, wctx *w) {
   if (rc == SL_OK) {
     w->did = H5Dcreate2(w->fid, s->dset, w->ftype, w->fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (w->did < 0) {
-      char m[512];
       sl__h5_errstr(m, sizeof m);
       rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot create dataset '%s' in '%s': %s", s->dset, s->path, m);
     }
@@ -333,7 +332,6 @@ static int write_file(h5_sink *s, wctx *w) {
     if (ms >= 0) {
       herr_t e = H5Dwrite(w->did, w->mtype, ms, w->fspace, w->xfer, s->buf);
       if (e < 0 && rc == SL_OK) {
-        char m[512];
         sl__h5_errstr(m, sizeof m);
         rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write rows %llu..%llu of '%s' dataset '%s': %s",
                            (unsigned long long)start[0], (unsigned long long)(start[0] + k), s->path, s->dset, m);

@@ -227,10 +227,10 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
     SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
   }
   hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
+  char m[512] = "";
+  if (fid < 0) sl__h5_errstr(m, sizeof m); /* before any other call clears the stack */
   H5Pclose(fapl);
   if (fid < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_FORMAT, "input '%s': cannot open the HDF5 file (truncated or damaged?): %s", file, m);
   }
   hid_t did = -1, type = -1, space = -1, dcpl = -1;
@@ -540,10 +540,10 @@ static int open_file(h5_state *st) {
     SL__FAIL(SL_ERR_HDF5, "cannot set the file driver for '%s'", f->path);
   }
   st->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
+  char m[512] = "";
+  if (st->fid < 0) sl__h5_errstr(m, sizeof m);
   H5Pclose(fapl);
   if (st->fid < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_IO, "cannot open input '%s' (dataset '%s'): %s", f->path, f->dset, m);
   }
   st->is_open = 1;
@@ -560,10 +560,9 @@ static int open_file(h5_state *st) {
     }
   }
   st->did = H5Dopen2(st->fid, f->dset, dapl);
+  if (st->did < 0) sl__h5_errstr(m, sizeof m);
   H5Pclose(dapl);
   if (st->did < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_IO, "cannot open dataset '%s' in '%s': %s", f->dset, f->path, m);
   }
   st->fspace = H5Dget_space(st->did);
@@ -614,10 +613,10 @@ static int read_block(h5_state *st, sl__part *part) {
              (unsigned long long)start[0], (unsigned long long)(start[0] + k));
   }
   herr_t e = H5Dread(st->did, st->mtype, ms, st->fspace, st->xfer, st->buf);
+  char m[512] = "";
+  if (e < 0) sl__h5_errstr(m, sizeof m);
   H5Sclose(ms);
   if (e < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_IO, "'%s' dataset '%s': cannot read rows %llu..%llu: %s", f->path, f->dset,
              (unsigned long long)start[0], (unsigned long long)(start[0] + k), m);
   }
@@ -765,10 +764,12 @@ int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts, sl_h5_
     rc = sl_h5_layout_copy(&s->layout, layout);
     if (rc == SL_OK) (*layout)->rows = s->total_rows;
   }
-  if (rc != SL_OK && rc != SL_ERR_REMOTE) sl__report_error(ctx, rc);
-  /* every rank returns rank 0's code (the checks ran there) */
+  /* every rank returns rank 0's code (the checks ran there); one error line: rank 0's,
+   * or a rank's own when rank 0 succeeded */
   int code = rc;
   if (MPI_Bcast(&code, 1, MPI_INT, 0, sl_comm(ctx)) != MPI_SUCCESS) code = SL_ERR_MPI;
+  if (rc != SL_OK && rc != SL_ERR_REMOTE && (sl_rank(ctx) == 0 || code == SL_OK)) sl__report_error(ctx, rc);
+  else if (rc != SL_OK) sl__error_clear();
   if (rc != SL_OK && rc != SL_ERR_REMOTE) code = rc;
   if (code != SL_OK && rc == SL_OK) sl_h5_layout_destroy(layout);
   sl__h5src_free(s);

@@ -35,11 +35,15 @@ int sl__step_has_state(const sl__step *s) {
   case SL__STEP_TOPK:
   case SL__STEP_MAP_BATCH:
   case SL__STEP_UNIQ:
+  case SL__STEP_SORT_SPLIT:
+  case SL__STEP_SORT_LOCAL:
     return 1;
   default:
     return 0;
   }
 }
+
+static int is_sort(const sl__step *s) { return s->kind == SL__STEP_SORT_SPLIT || s->kind == SL__STEP_SORT_LOCAL; }
 
 static int user_fail(sl__part *p, int i, int rc) {
   return p->steps[i].step->agg.kind == SL_AGG_USER || p->steps[i].step->kind == SL__STEP_REDUCE
@@ -56,6 +60,7 @@ static void account(sl__part *p, step_state *ss, uint64_t now) {
 int sl__step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
   (void)run;
   si->step = step;
+  if (is_sort(step)) return sl__sort_step_create(run, step, si);
   if (!sl__step_has_state(step)) return SL_OK;
   step_state *ss = calloc(1, sizeof *ss);
   SL__CHECK_ALLOC(ss);
@@ -94,6 +99,10 @@ static void free_rec(sl_record *r) {
 }
 
 void sl__step_destroy(sl__run *run, sl__stepinst *si) {
+  if (is_sort(si->step)) {
+    sl__sort_step_destroy(run, si);
+    return;
+  }
   step_state *ss = si->state;
   if (!ss) return;
   const sl__step *s = si->step;
@@ -187,6 +196,7 @@ int sl__step_push(sl__part *p, int i, const sl_record *rec) {
   const sl__step *s = si->step;
   step_state *ss = si->state;
   int created, rc;
+  if (is_sort(s)) return sl__sort_step_push(p, i, rec);
   switch (s->kind) {
   case SL__STEP_REDUCE_BY_KEY:
   case SL__STEP_COMBINER: {
@@ -299,6 +309,7 @@ int sl__step_drain(sl__part *p, int i, int *finished) {
   const sl__step *s = si->step;
   step_state *ss = si->state;
   *finished = 0;
+  if (is_sort(s)) return sl__sort_step_drain(p, i, finished);
   if (s->emit_mode == SL_EMIT_NOTHING && s->kind != SL__STEP_COMBINER && s->kind != SL__STEP_MAP_BATCH &&
       s->kind != SL__STEP_UNIQ) {
     *finished = 1;
