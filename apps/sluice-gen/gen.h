@@ -41,6 +41,11 @@ void gen_error(const gen_common *g, const char *fmt, ...) __attribute__((format(
 /* ---- collective helpers ---- */
 /* 1 if ok is nonzero on every rank. Collective. */
 int gen_all_ok(const gen_common *g, int ok);
+/* Like gen_all_ok, and if some rank failed, the lowest failing rank prints the message:
+ * a failure that every rank shares (a collective open) is reported once, not P times.
+ * Collective. */
+int gen_agree(const gen_common *g, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Refuse an existing output unless force, then agree on a temporary name next to it
  * (made on rank 0, broadcast). Returns GEN_EXIT_OK or GEN_EXIT_FAIL. Collective. */
 int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp, size_t cap);

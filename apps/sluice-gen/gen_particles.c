@@ -25,15 +25,7 @@
 
 /* The record as stored: packed, native byte order, so memory and file types are the same
  * and HDF5 does no conversion (which would also cost collective I/O on some versions). */
-enum {
-  OFF_ID = 0,
-  OFF_CELL = 8,
-  OFF_X = 12,
-  OFF_Y = 20,
-  OFF_Z = 28,
-  OFF_MASS = 36,
-  REC_SIZE = 40
-};
+enum { OFF_ID = 0, OFF_CELL = 8, OFF_X = 12, OFF_Y = 20, OFF_Z = 28, OFF_MASS = 36, REC_SIZE = 40 };
 
 typedef struct rowgen {
   uint64_t key;
@@ -43,24 +35,23 @@ typedef struct rowgen {
 } rowgen;
 
 void gen_particles_usage(void) {
-  printf(
-      "sluice-gen particles --rows N [--cells C] [--skew S] [--seed N]\n"
-      "                     [--chunk ROWS | --contiguous] [--deflate LEVEL] [--shuffle]\n"
-      "                     [--force] -o FILE.h5[:/DATASET]\n"
-      "  --rows N        number of rows (required, >= 1)\n"
-      "  --cells C       cell ids are 0..C-1 (default 4096, at most 2^31-1)\n"
-      "  --skew S        cell k has probability ~ (k+1)^-S; 0 is uniform (default 0)\n"
-      "  --seed N        random seed (default 1)\n"
-      "  --chunk ROWS    chunked layout, ROWS rows per chunk (default 65536; clamped to N)\n"
-      "  --contiguous    contiguous layout (no filters possible)\n"
-      "  --deflate LEVEL gzip filter, level 0-9\n"
-      "  --shuffle       byte-shuffle filter (before deflate)\n"
-      "  --force         replace FILE if it exists (the whole file, not just the dataset)\n"
-      "  -o FILE.h5[:/DATASET]  output file and dataset path (default /particles;\n"
-      "                  missing groups are created)\n"
-      "  Fields: id int64 (the row index), cell int32, x, y, z float64 uniform in [0,1),\n"
-      "  mass float32 uniform in (0,10]. Attributes on the dataset: seed, cells, skew.\n"
-      "  Under mpirun every rank writes its share collectively (MPI-IO).\n");
+  printf("sluice-gen particles --rows N [--cells C] [--skew S] [--seed N]\n"
+         "                     [--chunk ROWS | --contiguous] [--deflate LEVEL] [--shuffle]\n"
+         "                     [--force] -o FILE.h5[:/DATASET]\n"
+         "  --rows N        number of rows (required, >= 1)\n"
+         "  --cells C       cell ids are 0..C-1 (default 4096, at most 2^31-1)\n"
+         "  --skew S        cell k has probability ~ (k+1)^-S; 0 is uniform (default 0)\n"
+         "  --seed N        random seed (default 1)\n"
+         "  --chunk ROWS    chunked layout, ROWS rows per chunk (default 65536; clamped to N)\n"
+         "  --contiguous    contiguous layout (no filters possible)\n"
+         "  --deflate LEVEL gzip filter, level 0-9\n"
+         "  --shuffle       byte-shuffle filter (before deflate)\n"
+         "  --force         replace FILE if it exists (the whole file, not just the dataset)\n"
+         "  -o FILE.h5[:/DATASET]  output file and dataset path (default /particles;\n"
+         "                  missing groups are created)\n"
+         "  Fields: id int64 (the row index), cell int32, x, y, z float64 uniform in [0,1),\n"
+         "  mass float32 uniform in (0,10]. Attributes on the dataset: seed, cells, skew.\n"
+         "  Under mpirun every rank writes its share collectively (MPI-IO).\n");
 }
 
 static void fill_rows(const rowgen *rg, uint64_t first, size_t n, unsigned char *out) {
@@ -71,8 +62,8 @@ static void fill_rows(const rowgen *rg, uint64_t first, size_t n, unsigned char 
     double y = gen_unit(gen_splitmix64(&st));
     double z = gen_unit(gen_splitmix64(&st));
     uint64_t rc1 = gen_splitmix64(&st), rc2 = gen_splitmix64(&st);
-    int32_t cell = (int32_t)(rg->skewed ? gen_zipf_sample(&rg->zipf, rc1, rc2)
-                                        : gen_below32(rc1, rg->cells));
+    int32_t cell =
+        (int32_t)(rg->skewed ? gen_zipf_sample(&rg->zipf, rc1, rc2) : gen_below32(rc1, rg->cells));
     float mass = (float)(10.0 * (1.0 - gen_unit(gen_splitmix64(&st))));
     memcpy(out + OFF_ID, &id, 8);
     memcpy(out + OFF_CELL, &cell, 4);
@@ -83,14 +74,35 @@ static void fill_rows(const rowgen *rg, uint64_t first, size_t n, unsigned char 
   }
 }
 
-/* HDF5 failures: name the call and its line, then print HDF5's own stack. */
-#define GEN_H5(expr)                                                                     \
-  do {                                                                                    \
-    if ((expr) < 0) {                                                                     \
-      gen_error(g, "HDF5 call failed: %s (%s:%d)", #expr, __FILE__, __LINE__);            \
-      H5Eprint2(H5E_DEFAULT, stderr);                                                     \
-      goto fail;                                                                          \
-    }                                                                                     \
+/* The innermost message of HDF5's error stack (the most specific one, e.g. the MPI
+ * error of a failed open), which is then cleared. */
+static herr_t h5_innermost(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)n;
+  snprintf(data, 512, "%s", e->desc ? e->desc : "");
+  return 0;
+}
+
+static const char *h5_error_text(char buf[512]) {
+  buf[0] = '\0';
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_innermost, buf);
+  H5Eclear2(H5E_DEFAULT);
+  return buf;
+}
+
+static const char *base_name(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s ? s + 1 : path;
+}
+
+/* An HDF5 failure in one line: the call, where, and HDF5's most specific reason. */
+#define GEN_H5(expr)                                                                               \
+  do {                                                                                             \
+    if ((expr) < 0) {                                                                              \
+      char why_[512];                                                                              \
+      gen_error(g, "HDF5: %s failed (%s:%d): %s", #expr, base_name(__FILE__), __LINE__,            \
+                h5_error_text(why_));                                                              \
+      goto fail;                                                                                   \
+    }                                                                                              \
   } while (0)
 
 static int write_attr(const gen_common *g, hid_t obj, const char *name, hid_t type,
@@ -102,8 +114,10 @@ static int write_attr(const gen_common *g, hid_t obj, const char *name, hid_t ty
   GEN_H5(H5Awrite(attr, type, value));
   ok = 1;
 fail:
-  if (attr >= 0) H5Aclose(attr);
-  if (space >= 0) H5Sclose(space);
+  if (attr >= 0)
+    H5Aclose(attr);
+  if (space >= 0)
+    H5Sclose(space);
   return ok;
 }
 
@@ -122,26 +136,34 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
   hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   hid_t lcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
   unsigned char *buf = NULL;
+  char why[512] = ""; /* HDF5's reason for a failure */
   rowgen rg = {.key = gen_mix64(c->seed ^ UINT64_C(0x7061727469636c65)), /* "particle" */
                .cells = (uint32_t)c->cells,
                .skewed = c->skew > 0};
 
+  int ready = 1;
   if (rg.skewed && gen_zipf_init(&rg.zipf, (uint32_t)c->cells, c->skew) != 0) {
     gen_error(g, "out of memory for a table of %llu cells", (unsigned long long)c->cells);
-    goto fail;
+    ready = 0;
   }
   buf = malloc(GEN_P_BLOCK * REC_SIZE);
   if (!buf) {
     gen_error(g, "out of memory for a block of %llu rows", (unsigned long long)GEN_P_BLOCK);
-    goto fail;
+    ready = 0;
   }
+  /* A local failure must stop every rank before the collective H5Fcreate. (The HDF5
+   * calls below are collective and fail alike on every rank.) */
+  if (!gen_all_ok(g, ready))
+    goto fail;
 
   GEN_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
   GEN_H5(H5Pset_fapl_mpio(fapl, g->comm, MPI_INFO_NULL));
   /* Metadata through one collective path instead of every rank reading it. */
   GEN_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
   GEN_H5(H5Pset_coll_metadata_write(fapl, 1));
-  GEN_H5(file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl));
+  file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  if (!gen_agree(g, file >= 0, "cannot create '%s': %s", path, file >= 0 ? "" : h5_error_text(why)))
+    goto fail;
 
   GEN_H5(type = H5Tcreate(H5T_COMPOUND, REC_SIZE));
   GEN_H5(H5Tinsert(type, "id", OFF_ID, H5T_NATIVE_INT64));
@@ -161,8 +183,10 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
     hsize_t chunk[1] = {(hsize_t)(c->chunk < c->rows ? c->chunk : c->rows)};
     unit = chunk[0];
     GEN_H5(H5Pset_chunk(dcpl, 1, chunk));
-    if (c->shuffle) GEN_H5(H5Pset_shuffle(dcpl));
-    if (c->deflate >= 0) GEN_H5(H5Pset_deflate(dcpl, (unsigned)c->deflate));
+    if (c->shuffle)
+      GEN_H5(H5Pset_shuffle(dcpl));
+    if (c->deflate >= 0)
+      GEN_H5(H5Pset_deflate(dcpl, (unsigned)c->deflate));
   }
   /* Every byte is written, so filling first would only write the file twice. */
   GEN_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
@@ -170,9 +194,12 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
   GEN_H5(H5Pset_create_intermediate_group(lcpl, 1));
   GEN_H5(dset = H5Dcreate2(file, c->dataset, type, fspace, lcpl, dcpl, H5P_DEFAULT));
 
-  if (!write_attr(g, dset, "seed", H5T_NATIVE_UINT64, &c->seed)) goto fail;
-  if (!write_attr(g, dset, "cells", H5T_NATIVE_UINT64, &c->cells)) goto fail;
-  if (!write_attr(g, dset, "skew", H5T_NATIVE_DOUBLE, &c->skew)) goto fail;
+  if (!write_attr(g, dset, "seed", H5T_NATIVE_UINT64, &c->seed))
+    goto fail;
+  if (!write_attr(g, dset, "cells", H5T_NATIVE_UINT64, &c->cells))
+    goto fail;
+  if (!write_attr(g, dset, "skew", H5T_NATIVE_DOUBLE, &c->skew))
+    goto fail;
 
   GEN_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
   GEN_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
@@ -181,7 +208,8 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
   uint64_t units = (c->rows + unit - 1) / unit, P = (uint64_t)g->size;
   uint64_t u0 = units * (uint64_t)g->rank / P, u1 = units * ((uint64_t)g->rank + 1) / P;
   uint64_t lo = u0 * unit, hi = u1 * unit < c->rows ? u1 * unit : c->rows;
-  if (lo > hi) lo = hi;
+  if (lo > hi)
+    lo = hi;
   /* Rounds: the most any rank needs (the largest range has ceil(units/P) units). */
   uint64_t max_rows = (units + P - 1) / P * unit;
   uint64_t rounds = (max_rows + GEN_P_BLOCK - 1) / GEN_P_BLOCK;
@@ -204,42 +232,57 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
       step_ok = 0;
     }
     if (!step_ok) {
-      gen_error(g, "HDF5 selection failed in round %llu", (unsigned long long)r);
-      H5Eprint2(H5E_DEFAULT, stderr);
+      gen_error(g, "HDF5: selection failed in round %llu: %s", (unsigned long long)r,
+                h5_error_text(why));
     } else if (H5Dwrite(dset, type, mspace, fspace, dxpl, buf) < 0) {
-      gen_error(g, "HDF5 call failed: H5Dwrite of rows %llu..%llu",
-                (unsigned long long)first, (unsigned long long)(first + n));
-      H5Eprint2(H5E_DEFAULT, stderr);
+      gen_error(g, "HDF5: H5Dwrite of rows %llu..%llu failed: %s", (unsigned long long)first,
+                (unsigned long long)(first + n), h5_error_text(why));
       step_ok = 0;
     }
     /* Stop together: a rank that left the loop would hang the others' next collective. */
-    if (!gen_all_ok(g, step_ok)) goto fail;
-    gen_progress_update(&pr, (r + 1) * GEN_P_BLOCK * P < c->rows ? (r + 1) * GEN_P_BLOCK * P : c->rows,
+    if (!gen_all_ok(g, step_ok))
+      goto fail;
+    gen_progress_update(&pr,
+                        (r + 1) * GEN_P_BLOCK * P < c->rows ? (r + 1) * GEN_P_BLOCK * P : c->rows,
                         c->rows, "rows");
   }
   gen_progress_end(&pr, c->rows, "rows");
   ok = 1;
 
 fail:
-  if (dxpl >= 0) H5Pclose(dxpl);
-  if (mspace >= 0) H5Sclose(mspace);
-  if (dset >= 0 && H5Dclose(dset) < 0) ok = 0;
-  if (lcpl >= 0) H5Pclose(lcpl);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (fspace >= 0) H5Sclose(fspace);
-  if (type >= 0) H5Tclose(type);
-  if (file >= 0 && H5Fclose(file) < 0) {
-    gen_error(g, "HDF5 call failed: H5Fclose");
+  if (dxpl >= 0)
+    H5Pclose(dxpl);
+  if (mspace >= 0)
+    H5Sclose(mspace);
+  /* Closing flushes the last chunks, so it can fail like a write. */
+  if (dset >= 0 && H5Dclose(dset) < 0) {
+    gen_error(g, "HDF5: H5Dclose failed: %s", h5_error_text(why));
     ok = 0;
   }
-  if (fapl >= 0) H5Pclose(fapl);
+  if (lcpl >= 0)
+    H5Pclose(lcpl);
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  if (fspace >= 0)
+    H5Sclose(fspace);
+  if (type >= 0)
+    H5Tclose(type);
+  if (file >= 0 && H5Fclose(file) < 0) {
+    gen_error(g, "HDF5: H5Fclose failed: %s", h5_error_text(why));
+    ok = 0;
+  }
+  if (fapl >= 0)
+    H5Pclose(fapl);
   free(buf);
   gen_zipf_free(&rg.zipf);
   return ok;
 }
 
 int gen_particles_main(const gen_common *g, int argc, char **argv) {
-  pconf c = {.cells = 4096, .seed = 1, .chunk = GEN_P_DEFAULT_CHUNK, .deflate = -1,
+  pconf c = {.cells = 4096,
+             .seed = 1,
+             .chunk = GEN_P_DEFAULT_CHUNK,
+             .deflate = -1,
              .dataset = "/particles"};
   int have_rows = 0, have_chunk = 0, force = 0;
   uint64_t level = 0;
@@ -248,7 +291,8 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
     const char *v;
     int m;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      if (g->rank == 0) gen_particles_usage();
+      if (g->rank == 0)
+        gen_particles_usage();
       return GEN_EXIT_OK;
     } else if (strcmp(argv[i], "--force") == 0) {
       force = 1, i++;
@@ -257,24 +301,32 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
     } else if (strcmp(argv[i], "--shuffle") == 0) {
       c.shuffle = 1, i++;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--rows", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--rows", v, &c.rows)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--rows", v, &c.rows))
+        return GEN_EXIT_USAGE;
       have_rows = 1;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--cells", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--cells", v, &c.cells)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--cells", v, &c.cells))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--skew", &v)) != 0) {
-      if (m < 0 || gen_parse_double(g, "--skew", v, &c.skew)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_double(g, "--skew", v, &c.skew))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--seed", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--seed", v, &c.seed)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--seed", v, &c.seed))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--chunk", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--chunk", v, &c.chunk)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--chunk", v, &c.chunk))
+        return GEN_EXIT_USAGE;
       have_chunk = 1;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--deflate", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--deflate", v, &level)) return GEN_EXIT_USAGE;
-      if (level > 9) return gen_usage_error(g, "particles: --deflate LEVEL must be 0-9");
+      if (m < 0 || gen_parse_u64(g, "--deflate", v, &level))
+        return GEN_EXIT_USAGE;
+      if (level > 9)
+        return gen_usage_error(g, "particles: --deflate LEVEL must be 0-9");
       c.deflate = (int)level;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "-o", &v)) != 0 ||
                (m = gen_opt_value(g, argc, argv, &i, "--output", &v)) != 0) {
-      if (m < 0) return GEN_EXIT_USAGE;
+      if (m < 0)
+        return GEN_EXIT_USAGE;
       out = v;
     } else if (argv[i][0] == '-') {
       return gen_usage_error(g, "particles: unknown option '%s'", argv[i]);
@@ -282,12 +334,14 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
       return gen_usage_error(g, "particles: unexpected argument '%s'", argv[i]);
     }
   }
-  if (!have_rows) return gen_usage_error(g, "particles: --rows is required");
+  if (!have_rows)
+    return gen_usage_error(g, "particles: --rows is required");
   if (c.rows < 1 || c.rows > (UINT64_C(1) << 62))
     return gen_usage_error(g, "particles: --rows must be between 1 and 2^62");
   if (c.cells < 1 || c.cells > INT32_MAX)
     return gen_usage_error(g, "particles: --cells must be between 1 and 2^31-1");
-  if (c.skew < 0 || c.skew > 100) return gen_usage_error(g, "particles: --skew must be in [0, 100]");
+  if (c.skew < 0 || c.skew > 100)
+    return gen_usage_error(g, "particles: --skew must be in [0, 100]");
   if (c.contiguous && have_chunk)
     return gen_usage_error(g, "particles: --chunk and --contiguous exclude each other");
   if (c.contiguous && (c.shuffle || c.deflate >= 0))
@@ -296,7 +350,8 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
   if (c.chunk < 1 || c.chunk > (UINT64_C(1) << 32) / REC_SIZE)
     return gen_usage_error(g, "particles: --chunk must be between 1 and %llu rows",
                            (unsigned long long)((UINT64_C(1) << 32) / REC_SIZE));
-  if (!out || !*out) return gen_usage_error(g, "particles: -o FILE.h5[:/DATASET] is required");
+  if (!out || !*out)
+    return gen_usage_error(g, "particles: -o FILE.h5[:/DATASET] is required");
 
   /* FILE.h5:/path/to/dataset: the first ":/" separates them. */
   char file[4096];
@@ -306,7 +361,8 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
     return gen_usage_error(g, "particles: bad output '%s'", out);
   memcpy(file, out, flen);
   file[flen] = '\0';
-  if (sep) c.dataset = sep + 1;
+  if (sep)
+    c.dataset = sep + 1;
   if (strlen(c.dataset) < 2 || c.dataset[strlen(c.dataset) - 1] == '/')
     return gen_usage_error(g, "particles: bad dataset path '%s'", c.dataset);
   if (c.deflate >= 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
@@ -315,7 +371,8 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
 
   char tmp[4096];
   int code = gen_output_begin(g, file, force, tmp, sizeof tmp);
-  if (code != GEN_EXIT_OK) return code;
+  if (code != GEN_EXIT_OK)
+    return code;
   /* The HDF5 error stack is printed by GEN_H5 only where a call fails. */
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   int ok = write_particles(g, &c, tmp);

@@ -37,17 +37,16 @@ typedef struct text_gen {
 } text_gen;
 
 void gen_text_usage(void) {
-  printf(
-      "sluice-gen text --size BYTES [--seed N] [--vocab N] [--zipf S] [--force] -o FILE\n"
-      "  --size BYTES  exact size of FILE (required); it ends with '\\n' unless empty\n"
-      "  --seed N      random seed (default 1)\n"
-      "  --vocab N     number of distinct words, 1 to 2^30 (default 1000000); word k\n"
-      "                is 1-15 letters a-z, fixed by the seed\n"
-      "  --zipf S      word k has probability ~ (k+1)^-S; 0 is uniform (default 1.1)\n"
-      "  --force       replace FILE if it exists\n"
-      "  -o FILE       output file\n"
-      "  Lines are 8-16 words separated by single spaces. The last line of every 4 MiB\n"
-      "  segment is cut or lengthened by one letter to fill the segment exactly.\n");
+  printf("sluice-gen text --size BYTES [--seed N] [--vocab N] [--zipf S] [--force] -o FILE\n"
+         "  --size BYTES  exact size of FILE (required); it ends with '\\n' unless empty\n"
+         "  --seed N      random seed (default 1)\n"
+         "  --vocab N     number of distinct words, 1 to 2^30 (default 1000000); word k\n"
+         "                is 1-15 letters a-z, fixed by the seed\n"
+         "  --zipf S      word k has probability ~ (k+1)^-S; 0 is uniform (default 1.1)\n"
+         "  --force       replace FILE if it exists\n"
+         "  -o FILE       output file\n"
+         "  Lines are 8-16 words separated by single spaces. The last line of every 4 MiB\n"
+         "  segment is cut or lengthened by one letter to fill the segment exactly.\n");
 }
 
 static uint64_t word_hash(const gen_word *w) {
@@ -62,7 +61,8 @@ static uint64_t word_hash(const gen_word *w) {
  * on n. Short lengths run out (26 one-letter words), so their draws retry longer. */
 static int vocab_build(text_gen *t, uint32_t n) {
   uint64_t cap = 1;
-  while (cap < 2 * (uint64_t)n) cap <<= 1;
+  while (cap < 2 * (uint64_t)n)
+    cap <<= 1;
   gen_word *words = calloc(n, sizeof *words);
   uint32_t *set = calloc(cap, sizeof *set); /* word index + 1, 0 = empty */
   if (!words || !set) {
@@ -80,7 +80,8 @@ static int vocab_build(text_gen *t, uint32_t n) {
       for (int j = 0; j < w->len; j += 2) {
         r = gen_splitmix64(&st);
         w->b[j] = (char)('a' + gen_below32(r, 26));
-        if (j + 1 < w->len) w->b[j + 1] = (char)('a' + gen_below32(r << 32, 26));
+        if (j + 1 < w->len)
+          w->b[j + 1] = (char)('a' + gen_below32(r << 32, 26));
       }
       uint64_t h = word_hash(w) & (cap - 1);
       int dup = 0;
@@ -134,7 +135,8 @@ static void text_segment(const text_gen *t, uint64_t seg, char *buf, size_t len)
       p[n] = '\n';
     } else { /* n > rem: cut, never leaving a trailing space */
       p[rem - 1] = '\n';
-      if (rem >= 2 && p[rem - 2] == ' ') p[rem - 2] = letter;
+      if (rem >= 2 && p[rem - 2] == ' ')
+        p[rem - 2] = letter;
     }
     pos = len;
   }
@@ -142,7 +144,8 @@ static void text_segment(const text_gen *t, uint64_t seg, char *buf, size_t len)
 
 /* Complete a pending write (if any) and check that all of it was written. */
 static int write_wait(const gen_common *g, MPI_Request *req, size_t want) {
-  if (*req == MPI_REQUEST_NULL) return 1;
+  if (*req == MPI_REQUEST_NULL)
+    return 1;
   MPI_Status st;
   int written = 0;
   if (MPI_Wait(req, &st) != MPI_SUCCESS || MPI_Get_count(&st, MPI_BYTE, &written) != MPI_SUCCESS ||
@@ -162,23 +165,29 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
     const char *v;
     int m;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      if (g->rank == 0) gen_text_usage();
+      if (g->rank == 0)
+        gen_text_usage();
       return GEN_EXIT_OK;
     } else if (strcmp(argv[i], "--force") == 0) {
       force = 1;
       i++;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--size", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--size", v, &size)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--size", v, &size))
+        return GEN_EXIT_USAGE;
       have_size = 1;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--seed", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--seed", v, &seed)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--seed", v, &seed))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--vocab", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--vocab", v, &vocab)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_u64(g, "--vocab", v, &vocab))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "--zipf", &v)) != 0) {
-      if (m < 0 || gen_parse_double(g, "--zipf", v, &zipf)) return GEN_EXIT_USAGE;
+      if (m < 0 || gen_parse_double(g, "--zipf", v, &zipf))
+        return GEN_EXIT_USAGE;
     } else if ((m = gen_opt_value(g, argc, argv, &i, "-o", &v)) != 0 ||
                (m = gen_opt_value(g, argc, argv, &i, "--output", &v)) != 0) {
-      if (m < 0) return GEN_EXIT_USAGE;
+      if (m < 0)
+        return GEN_EXIT_USAGE;
       out = v;
     } else if (argv[i][0] == '-') {
       return gen_usage_error(g, "text: unknown option '%s'", argv[i]);
@@ -186,36 +195,42 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
       return gen_usage_error(g, "text: unexpected argument '%s'", argv[i]);
     }
   }
-  if (!have_size) return gen_usage_error(g, "text: --size is required");
-  if (!out || !*out) return gen_usage_error(g, "text: -o FILE is required");
+  if (!have_size)
+    return gen_usage_error(g, "text: --size is required");
+  if (!out || !*out)
+    return gen_usage_error(g, "text: -o FILE is required");
   if (vocab < 1 || vocab > GEN_TEXT_MAX_VOCAB)
     return gen_usage_error(g, "text: --vocab must be between 1 and %u", GEN_TEXT_MAX_VOCAB);
-  if (zipf < 0 || zipf > 100) return gen_usage_error(g, "text: --zipf must be in [0, 100]");
+  if (zipf < 0 || zipf > 100)
+    return gen_usage_error(g, "text: --zipf must be in [0, 100]");
 
   char tmp[4096];
   int code = gen_output_begin(g, out, force, tmp, sizeof tmp);
-  if (code != GEN_EXIT_OK) return code;
+  if (code != GEN_EXIT_OK)
+    return code;
 
   /* Every rank builds the tables: it costs less than sending them (~0.3 s for 1M words). */
   text_gen t = {.seed = seed};
   char *buf[2] = {NULL, NULL};
-  int ok = vocab_build(&t, (uint32_t)vocab) == 0 && gen_zipf_init(&t.zipf, (uint32_t)vocab, zipf) == 0;
-  for (int b = 0; b < 2 && ok; b++) ok = (buf[b] = malloc(GEN_TEXT_SEGMENT + 1 + GEN_TEXT_SLACK)) != NULL;
-  if (!ok) gen_error(g, "out of memory for a vocabulary of %llu words", (unsigned long long)vocab);
+  int ok =
+      vocab_build(&t, (uint32_t)vocab) == 0 && gen_zipf_init(&t.zipf, (uint32_t)vocab, zipf) == 0;
+  for (int b = 0; b < 2 && ok; b++)
+    ok = (buf[b] = malloc(GEN_TEXT_SEGMENT + 1 + GEN_TEXT_SLACK)) != NULL;
+  if (!ok)
+    gen_error(g, "out of memory for a vocabulary of %llu words", (unsigned long long)vocab);
 
   MPI_File fh = MPI_FILE_NULL;
   if (gen_all_ok(g, ok)) {
     int mrc = MPI_File_open(g->comm, tmp, MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
                             MPI_INFO_NULL, &fh);
-    if (mrc != MPI_SUCCESS) {
-      char es[MPI_MAX_ERROR_STRING];
-      int el = 0;
+    char es[MPI_MAX_ERROR_STRING] = "";
+    int el = 0;
+    if (mrc != MPI_SUCCESS)
       MPI_Error_string(mrc, es, &el);
-      gen_error(g, "cannot create '%s': %s", tmp, es);
-    }
     /* Open is collective but its failure need not be: agree before writing. */
-    ok = gen_all_ok(g, mrc == MPI_SUCCESS);
-    if (!ok && mrc == MPI_SUCCESS) MPI_File_close(&fh);
+    ok = gen_agree(g, mrc == MPI_SUCCESS, "cannot create '%s': %s", tmp, es);
+    if (!ok && mrc == MPI_SUCCESS)
+      MPI_File_close(&fh);
   } else {
     ok = 0;
   }
@@ -223,7 +238,8 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
     gen_progress pr;
     gen_progress_start(&pr, g, "text");
     uint64_t nseg = (size + GEN_TEXT_SEGMENT - 1) / GEN_TEXT_SEGMENT;
-    if (nseg > 1 && size % GEN_TEXT_SEGMENT == 1) nseg--;
+    if (nseg > 1 && size % GEN_TEXT_SEGMENT == 1)
+      nseg--;
     /* Two buffers: the segment being generated and the one being written (non-blocking,
      * which Open MPI's POSIX backend runs on an AIO thread), because writing into the page
      * cache costs about as much CPU as generating. The writes are independent: MPI_File_open
@@ -233,7 +249,8 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
     uint64_t nmine = 0;
     for (uint64_t s = (uint64_t)g->rank; s < nseg && ok; s += (uint64_t)g->size, nmine++) {
       int b = (int)(nmine & 1);
-      if (!write_wait(g, &req[b], want[b])) ok = 0;
+      if (!write_wait(g, &req[b], want[b]))
+        ok = 0;
       uint64_t off = s * GEN_TEXT_SEGMENT;
       size_t len = (size_t)(s + 1 == nseg ? size - off : GEN_TEXT_SEGMENT);
       text_segment(&t, s, buf[b], len);
@@ -248,12 +265,14 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
       gen_progress_update(&pr, done < size ? done : size, size, "B");
     }
     for (int b = 0; b < 2; b++)
-      if (!write_wait(g, &req[b], want[b])) ok = 0;
+      if (!write_wait(g, &req[b], want[b]))
+        ok = 0;
     if (MPI_File_close(&fh) != MPI_SUCCESS) {
       gen_error(g, "closing '%s' failed", tmp);
       ok = 0;
     }
-    if (ok) gen_progress_end(&pr, size, "B");
+    if (ok)
+      gen_progress_end(&pr, size, "B");
   }
   free(buf[0]);
   free(buf[1]);

@@ -22,27 +22,25 @@
 #include "gen.h"
 
 static void usage(void) {
-  printf(
-      "usage: sluice-gen COMMAND [OPTIONS] -o OUTPUT\n"
-      "       sluice-gen --help | --version\n"
-      "\n"
-      "Writes synthetic inputs for sluice. The output depends only on the options and the\n"
-      "seed, never on the number of MPI ranks (run it under mpirun to write in parallel).\n"
-      "The output is written under a temporary name and renamed when complete.\n"
-      "\n"
-      "Commands:\n"
-      "  text        Zipf-distributed words, one line of 8-16 words at a time\n"
-      "  particles   an HDF5 compound table (id, cell, x, y, z, mass)\n"
-      "\n");
+  printf("usage: sluice-gen COMMAND [OPTIONS] -o OUTPUT\n"
+         "       sluice-gen --help | --version\n"
+         "\n"
+         "Writes synthetic inputs for sluice. The output depends only on the options and the\n"
+         "seed, never on the number of MPI ranks (run it under mpirun to write in parallel).\n"
+         "The output is written under a temporary name and renamed when complete.\n"
+         "\n"
+         "Commands:\n"
+         "  text        Zipf-distributed words, one line of 8-16 words at a time\n"
+         "  particles   an HDF5 compound table (id, cell, x, y, z, mass)\n"
+         "\n");
   gen_text_usage();
   printf("\n");
   gen_particles_usage();
-  printf(
-      "\n"
-      "Numbers accept the binary suffixes K, M, G, T (1K = 1024).\n"
-      "sluice options (--sl-NAME=VALUE, see --sl-help) are accepted too, e.g.\n"
-      "--sl-progress=on prints progress to stderr even when it is not a terminal.\n"
-      "Exit status: 0 success, 1 runtime failure, 2 bad usage.\n");
+  printf("\n"
+         "Numbers accept the binary suffixes K, M, G, T (1K = 1024).\n"
+         "sluice options (--sl-NAME=VALUE, see --sl-help) are accepted too, e.g.\n"
+         "--sl-progress=on prints progress to stderr even when it is not a terminal.\n"
+         "Exit status: 0 success, 1 runtime failure, 2 bad usage.\n");
 }
 
 double gen_now(void) {
@@ -79,13 +77,15 @@ int gen_opt_value(const gen_common *g, int argc, char **argv, int *i, const char
                   const char **value) {
   const char *a = argv[*i];
   size_t n = strlen(name);
-  if (strncmp(a, name, n) != 0) return 0;
+  if (strncmp(a, name, n) != 0)
+    return 0;
   if (a[n] == '=') {
     *value = a + n + 1;
     *i += 1;
     return 1;
   }
-  if (a[n] != '\0') return 0;
+  if (a[n] != '\0')
+    return 0;
   if (*i + 1 >= argc) {
     gen_usage_error(g, "option %s needs a value", name);
     return -1;
@@ -97,23 +97,46 @@ int gen_opt_value(const gen_common *g, int argc, char **argv, int *i, const char
 
 int gen_parse_u64(const gen_common *g, const char *what, const char *s, uint64_t *out) {
   const char *p = s;
-  if (*p < '0' || *p > '9') goto bad; /* strtoull would accept "-1" and " 1" */
+  if (*p < '0' || *p > '9')
+    goto bad; /* strtoull would accept "-1" and " 1" */
   errno = 0;
   char *end;
   unsigned long long v = strtoull(p, &end, 10);
-  if (errno != 0) goto bad;
+  if (errno != 0)
+    goto bad;
   int shift = 0;
   switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: break;
+  case 'k':
+  case 'K':
+    shift = 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    shift = 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    shift = 30;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    shift = 40;
+    end++;
+    break;
+  default:
+    break;
   }
-  if (shift && (*end == 'i' || *end == 'I')) end++;
-  if (shift && (*end == 'b' || *end == 'B')) end++;
-  if (*end != '\0') goto bad;
-  if (shift && v > (UINT64_MAX >> shift)) goto bad;
+  if (shift && (*end == 'i' || *end == 'I'))
+    end++;
+  if (shift && (*end == 'b' || *end == 'B'))
+    end++;
+  if (*end != '\0')
+    goto bad;
+  if (shift && v > (UINT64_MAX >> shift))
+    goto bad;
   *out = (uint64_t)v << shift;
   return 0;
 bad:
@@ -135,8 +158,26 @@ int gen_parse_double(const gen_common *g, const char *what, const char *s, doubl
 
 int gen_all_ok(const gen_common *g, int ok) {
   int mine = ok ? 1 : 0, all = 0;
-  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, g->comm) != MPI_SUCCESS) return 0;
+  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, g->comm) != MPI_SUCCESS)
+    return 0;
   return all;
+}
+
+int gen_agree(const gen_common *g, int ok, const char *fmt, ...) {
+  int mine = ok ? INT_MAX : g->rank, first = INT_MAX;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, g->comm) != MPI_SUCCESS)
+    return 0;
+  if (first == INT_MAX)
+    return 1;
+  if (first == g->rank) {
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gen_error(g, "%s", msg);
+  }
+  return 0;
 }
 
 int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp, size_t cap) {
@@ -156,11 +197,13 @@ int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp
     return GEN_EXIT_FAIL;
   }
   if (buf[0] == 1) {
-    if (g->rank == 0) gen_error(g, "output '%s' exists (use --force to replace it)", path);
+    if (g->rank == 0)
+      gen_error(g, "output '%s' exists (use --force to replace it)", path);
     return GEN_EXIT_FAIL;
   }
   if (buf[0] == 2) {
-    if (g->rank == 0) gen_error(g, "output path too long: '%s'", path);
+    if (g->rank == 0)
+      gen_error(g, "output path too long: '%s'", path);
     return GEN_EXIT_FAIL;
   }
   memcpy(tmp, buf + 1, strlen(buf + 1) + 1);
@@ -182,7 +225,8 @@ int gen_output_end(const gen_common *g, const char *path, const char *tmp, int o
   }
   /* The other ranks return only once the output is in place (or known failed), so a
    * script that runs the next step right after mpirun sees the final file. */
-  if (MPI_Bcast(&done, 1, MPI_INT, 0, g->comm) != MPI_SUCCESS) done = 0;
+  if (MPI_Bcast(&done, 1, MPI_INT, 0, g->comm) != MPI_SUCCESS)
+    done = 0;
   return done ? GEN_EXIT_OK : GEN_EXIT_FAIL;
 }
 
@@ -198,9 +242,8 @@ static void progress_print(gen_progress *p, uint64_t done, uint64_t total, const
   double pct = total ? 100.0 * (double)done / (double)total : 100.0;
   if (strcmp(unit, "B") == 0) {
     double mb = (double)done / 1e6;
-    fprintf(stderr, "sluice-gen %s: %5.1f%% %.1f of %.1f MiB, %.1f s, %.0f MB/s\n", p->what,
-            pct, (double)done / 1048576.0, (double)total / 1048576.0, secs,
-            secs > 0 ? mb / secs : 0.0);
+    fprintf(stderr, "sluice-gen %s: %5.1f%% %.1f of %.1f MiB, %.1f s, %.0f MB/s\n", p->what, pct,
+            (double)done / 1048576.0, (double)total / 1048576.0, secs, secs > 0 ? mb / secs : 0.0);
   } else {
     fprintf(stderr, "sluice-gen %s: %5.1f%% %llu of %llu %s, %.1f s\n", p->what, pct,
             (unsigned long long)done, (unsigned long long)total, unit, secs);
@@ -208,15 +251,18 @@ static void progress_print(gen_progress *p, uint64_t done, uint64_t total, const
 }
 
 void gen_progress_update(gen_progress *p, uint64_t done, uint64_t total, const char *unit) {
-  if (!p->g->progress || p->g->rank != 0) return;
+  if (!p->g->progress || p->g->rank != 0)
+    return;
   double now = gen_now();
-  if (now - p->last < 1.0) return;
+  if (now - p->last < 1.0)
+    return;
   p->last = now;
   progress_print(p, done, total, unit, now);
 }
 
 void gen_progress_end(gen_progress *p, uint64_t total, const char *unit) {
-  if (!p->g->progress || p->g->rank != 0) return;
+  if (!p->g->progress || p->g->rank != 0)
+    return;
   progress_print(p, total, total, unit, gen_now());
 }
 
@@ -227,8 +273,10 @@ static int progress_wanted(const sl_ctx *ctx) {
     static const char *const on[] = {"1", "on", "true", "yes"};
     static const char *const off[] = {"0", "off", "false", "no"};
     for (size_t i = 0; i < 4; i++) {
-      if (strcasecmp(v, on[i]) == 0) return 1;
-      if (strcasecmp(v, off[i]) == 0) return 0;
+      if (strcasecmp(v, on[i]) == 0)
+        return 1;
+      if (strcasecmp(v, off[i]) == 0)
+        return 0;
     }
   }
   return isatty(STDERR_FILENO);
@@ -242,7 +290,8 @@ int main(int argc, char **argv) {
     int up = 0, down = 0;
     MPI_Initialized(&up);
     MPI_Finalized(&down);
-    if (up && !down) MPI_Finalize();
+    if (up && !down)
+      MPI_Finalize();
     return rc == SL_ERR_OPTION ? GEN_EXIT_USAGE : GEN_EXIT_FAIL;
   }
   if (sl_help_requested(ctx)) {
@@ -257,10 +306,12 @@ int main(int argc, char **argv) {
   if (!cmd) {
     code = gen_usage_error(&g, "missing command (text or particles)");
   } else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-    if (g.rank == 0) usage();
+    if (g.rank == 0)
+      usage();
     code = GEN_EXIT_OK;
   } else if (strcmp(cmd, "--version") == 0) {
-    if (g.rank == 0) printf("sluice-gen %s\n", sl_version());
+    if (g.rank == 0)
+      printf("sluice-gen %s\n", sl_version());
     code = GEN_EXIT_OK;
   } else if (strcmp(cmd, "text") == 0) {
     code = gen_text_main(&g, argc - 1, argv + 1);

@@ -26,7 +26,9 @@ static inline uint64_t gen_splitmix64(uint64_t *state) {
 }
 
 /* A uniform double in [0, 1) from the top 53 bits. */
-static inline double gen_unit(uint64_t r) { return (double)(r >> 11) * 0x1.0p-53; }
+static inline double gen_unit(uint64_t r) {
+  return (double)(r >> 11) * 0x1.0p-53;
+}
 
 /* A uniform integer in [0, n) for n < 2^32 from the top 32 bits (multiply-high: no
  * division, bias below 2^-32 * n). */
@@ -40,10 +42,13 @@ typedef struct gen_xoshiro {
 
 static inline void gen_xoshiro_seed(gen_xoshiro *x, uint64_t seed) {
   uint64_t st = seed;
-  for (int i = 0; i < 4; i++) x->s[i] = gen_splitmix64(&st);
+  for (int i = 0; i < 4; i++)
+    x->s[i] = gen_splitmix64(&st);
 }
 
-static inline uint64_t gen_rotl(uint64_t v, int k) { return (v << k) | (v >> (64 - k)); }
+static inline uint64_t gen_rotl(uint64_t v, int k) {
+  return (v << k) | (v >> (64 - k));
+}
 
 /* xoshiro256** (Blackman and Vigna). */
 static inline uint64_t gen_xoshiro_next(gen_xoshiro *x) {

@@ -55,12 +55,15 @@ static gen_zipf_entry *alias_build(double *w, uint32_t n, double sum) {
 
 int gen_zipf_init(gen_zipf *z, uint32_t n, double s) {
   memset(z, 0, sizeof *z);
-  if (n == 0) return -1;
+  if (n == 0)
+    return -1;
   double *w = malloc((size_t)n * sizeof *w);
-  if (!w) return -1;
+  if (!w)
+    return -1;
   double mass[GEN_ZIPF_TIERS] = {0};
   uint32_t bound[GEN_ZIPF_TIERS + 1] = {0};
-  for (int i = 0; i < GEN_ZIPF_TIERS - 1; i++) bound[i + 1] = tier_end[i] < n ? tier_end[i] : n;
+  for (int i = 0; i < GEN_ZIPF_TIERS - 1; i++)
+    bound[i + 1] = tier_end[i] < n ? tier_end[i] : n;
   bound[GEN_ZIPF_TIERS] = n;
   /* Sum each tier from its smallest weights up so the tail is not lost to rounding. */
   for (int i = GEN_ZIPF_TIERS - 1; i >= 0; i--) {
@@ -70,20 +73,23 @@ int gen_zipf_init(gen_zipf *z, uint32_t n, double s) {
     }
   }
   double total = 0.0;
-  for (int i = GEN_ZIPF_TIERS - 1; i >= 0; i--) total += mass[i];
+  for (int i = GEN_ZIPF_TIERS - 1; i >= 0; i--)
+    total += mass[i];
   double acc = 0.0;
   for (int i = 0; i < GEN_ZIPF_TIERS - 1; i++) {
     acc += mass[i];
     /* The last non-empty tier takes whatever rounding leaves. */
-    z->cut[i] = bound[i + 2] == bound[i + 1] ? (UINT64_C(1) << 32)
-                                             : (uint64_t)ldexp(acc / total, 32);
+    z->cut[i] =
+        bound[i + 2] == bound[i + 1] ? (UINT64_C(1) << 32) : (uint64_t)ldexp(acc / total, 32);
   }
   for (int i = 0; i < GEN_ZIPF_TIERS; i++) {
     uint32_t m = bound[i + 1] - bound[i];
     z->tier[i].first = bound[i];
-    if (m == 0) continue;
+    if (m == 0)
+      continue;
     if (mass[i] <= 0.0) { /* weights underflowed: cut[] never picks this tier */
-      for (uint32_t k = bound[i]; k < bound[i + 1]; k++) w[k] = 1.0;
+      for (uint32_t k = bound[i]; k < bound[i + 1]; k++)
+        w[k] = 1.0;
       mass[i] = m;
     }
     z->tier[i].table = alias_build(w + bound[i], m, mass[i]);
@@ -99,7 +105,9 @@ int gen_zipf_init(gen_zipf *z, uint32_t n, double s) {
 }
 
 void gen_zipf_free(gen_zipf *z) {
-  if (!z) return;
-  for (int i = 0; i < GEN_ZIPF_TIERS; i++) free(z->tier[i].table);
+  if (!z)
+    return;
+  for (int i = 0; i < GEN_ZIPF_TIERS; i++)
+    free(z->tier[i].table);
   memset(z, 0, sizeof *z);
 }

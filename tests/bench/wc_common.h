@@ -47,7 +47,8 @@ static void wc_die(const char *prog, const char *what, const char *detail) {
 
 static void *wc_xrealloc(const char *prog, void *p, size_t n) {
   void *q = realloc(p, n);
-  if (!q) wc_die(prog, "out of memory", NULL);
+  if (!q)
+    wc_die(prog, "out of memory", NULL);
   return q;
 }
 
@@ -107,9 +108,11 @@ static void wc_parse_args(wc_args *a, int argc, char **argv) {
 }
 
 static int wc_open(const wc_args *a, const char *path) {
-  if (strcmp(path, "-") == 0) return STDIN_FILENO;
+  if (strcmp(path, "-") == 0)
+    return STDIN_FILENO;
   int fd = open(path, O_RDONLY);
-  if (fd < 0) wc_die(a->prog, path, strerror(errno));
+  if (fd < 0)
+    wc_die(a->prog, path, strerror(errno));
   return fd;
 }
 
@@ -118,9 +121,11 @@ static size_t wc_read(const wc_args *a, const char *path, int fd, unsigned char 
   size_t got = 0;
   while (got < n) {
     ssize_t r = read(fd, buf + got, n - got);
-    if (r == 0) break;
+    if (r == 0)
+      break;
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       wc_die(a->prog, path, strerror(errno));
     }
     got += (size_t)r;
@@ -131,10 +136,12 @@ static size_t wc_read(const wc_args *a, const char *path, int fd, unsigned char 
 /* count desc, then word asc: memcmp on the common prefix, the shorter one first. */
 static int wc_entry_cmp(const void *pa, const void *pb) {
   const wc_entry *x = pa, *y = pb;
-  if (x->count != y->count) return x->count > y->count ? -1 : 1;
+  if (x->count != y->count)
+    return x->count > y->count ? -1 : 1;
   size_t n = x->len < y->len ? x->len : y->len;
   int c = n ? memcmp(x->word, y->word, n) : 0;
-  if (c) return c;
+  if (c)
+    return c;
   return x->len < y->len ? -1 : (x->len > y->len);
 }
 
@@ -146,7 +153,8 @@ typedef struct wc_out {
 static void wc_out_open(wc_out *o, const wc_args *a) {
   o->a = a;
   o->f = a->out ? fopen(a->out, "wb") : stdout;
-  if (!o->f) wc_die(a->prog, a->out, strerror(errno));
+  if (!o->f)
+    wc_die(a->prog, a->out, strerror(errno));
   setvbuf(o->f, NULL, _IOFBF, (size_t)1 << 20);
 }
 
@@ -159,24 +167,28 @@ static void wc_out_line(wc_out *o, const unsigned char *word, size_t len, uint64
     count /= 10;
   } while (count);
   *--p = '\t';
-  if (len) fwrite(word, 1, len, o->f);
+  if (len)
+    fwrite(word, 1, len, o->f);
   fwrite(p, 1, (size_t)(num + sizeof num - p), o->f);
 }
 
 static void wc_out_close(wc_out *o) {
   int bad = ferror(o->f);
   if (o->f != stdout) {
-    if (fclose(o->f) != 0) bad = 1;
+    if (fclose(o->f) != 0)
+      bad = 1;
   } else if (fflush(o->f) != 0) {
     bad = 1;
   }
-  if (bad) wc_die(o->a->prog, o->a->out ? o->a->out : "stdout", "write failed");
+  if (bad)
+    wc_die(o->a->prog, o->a->out ? o->a->out : "stdout", "write failed");
 }
 
 /* Sorts the entries and writes the first K. */
 static void wc_out_top(wc_out *o, wc_entry *e, size_t n, uint64_t k) {
   qsort(e, n, sizeof *e, wc_entry_cmp);
-  for (size_t i = 0; i < n && i < k; i++) wc_out_line(o, e[i].word, e[i].len, e[i].count);
+  for (size_t i = 0; i < n && i < k; i++)
+    wc_out_line(o, e[i].word, e[i].len, e[i].count);
 }
 
 #endif

@@ -32,11 +32,14 @@ static uint64_t fnv1a(const unsigned char *p, size_t n) {
 static void table_grow(table *t) {
   size_t cap = t->cap * 2;
   slot *s = calloc(cap, sizeof *s);
-  if (!s) wc_die(t->prog, "out of memory", NULL);
+  if (!s)
+    wc_die(t->prog, "out of memory", NULL);
   for (size_t i = 0; i < t->cap; i++) {
-    if (!t->slots[i].count) continue;
+    if (!t->slots[i].count)
+      continue;
     size_t j = t->slots[i].hash & (cap - 1);
-    while (s[j].count) j = (j + 1) & (cap - 1);
+    while (s[j].count)
+      j = (j + 1) & (cap - 1);
     s[j] = t->slots[i];
   }
   free(t->slots);
@@ -56,7 +59,8 @@ static void table_add(table *t, const unsigned char *w, size_t n) {
   }
   if (t->arena_len + n > t->arena_cap) {
     size_t cap = t->arena_cap ? t->arena_cap : 1 << 16;
-    while (cap < t->arena_len + n) cap *= 2;
+    while (cap < t->arena_len + n)
+      cap *= 2;
     t->arena = wc_xrealloc(t->prog, t->arena, cap);
     t->arena_cap = cap;
   }
@@ -64,11 +68,12 @@ static void table_add(table *t, const unsigned char *w, size_t n) {
   t->slots[i] = (slot){.hash = h, .off = t->arena_len, .len = n, .count = 1};
   t->arena_len += n;
   /* Linear probing degrades fast above half full. */
-  if (++t->used * 2 > t->cap) table_grow(t);
+  if (++t->used * 2 > t->cap)
+    table_grow(t);
 }
 
-static const unsigned char is_space[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
-                                            ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
+static const unsigned char is_space[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
 
 /* A word that runs past the end of a block is gathered here until it ends. */
 typedef struct pending {
@@ -79,7 +84,8 @@ typedef struct pending {
 static void pending_add(const char *prog, pending *p, const unsigned char *w, size_t n) {
   if (p->len + n > p->cap) {
     size_t cap = p->cap ? p->cap : 256;
-    while (cap < p->len + n) cap *= 2;
+    while (cap < p->len + n)
+      cap *= 2;
     p->b = wc_xrealloc(prog, p->b, cap);
     p->cap = cap;
   }
@@ -112,11 +118,15 @@ static void count_file(table *t, const wc_args *a, const char *path, unsigned ch
         start = i;
       }
     }
-    if (in_word) pending_add(a->prog, pw, buf + start, n - start);
-    if (n < WC_BLOCK) break;
+    if (in_word)
+      pending_add(a->prog, pw, buf + start, n - start);
+    if (n < WC_BLOCK)
+      break;
   }
-  if (in_word) table_add(t, pw->b, pw->len);
-  if (fd != STDIN_FILENO) close(fd);
+  if (in_word)
+    table_add(t, pw->b, pw->len);
+  if (fd != STDIN_FILENO)
+    close(fd);
 }
 
 int main(int argc, char **argv) {
@@ -128,14 +138,18 @@ int main(int argc, char **argv) {
   t.slots = calloc(t.cap, sizeof *t.slots);
   unsigned char *buf = malloc(WC_BLOCK);
   pending pw = {0};
-  if (!t.slots || !buf) wc_die(a.prog, "out of memory", NULL);
+  if (!t.slots || !buf)
+    wc_die(a.prog, "out of memory", NULL);
 
-  if (a.nfiles == 0) count_file(&t, &a, "-", buf, &pw);
-  for (int i = 0; i < a.nfiles; i++) count_file(&t, &a, a.files[i], buf, &pw);
+  if (a.nfiles == 0)
+    count_file(&t, &a, "-", buf, &pw);
+  for (int i = 0; i < a.nfiles; i++)
+    count_file(&t, &a, a.files[i], buf, &pw);
 
   if (a.top) {
     wc_entry *e = malloc((t.used ? t.used : 1) * sizeof *e);
-    if (!e) wc_die(a.prog, "out of memory", NULL);
+    if (!e)
+      wc_die(a.prog, "out of memory", NULL);
     size_t n = 0;
     for (size_t i = 0; i < t.cap; i++)
       if (t.slots[i].count)

@@ -18,7 +18,10 @@
 # Environment (optional):
 #   SLUICE_SLURM_KEEP=1         keep the temporary folder (it is kept anyway on failure)
 #   SLUICE_SLURM_JOB_TIMEOUT    seconds to wait for one job (default 120)
-#   SLUICE_SLURM_STOP_MB        size of the generated input of the stop test (default 300)
+#   SLUICE_SLURM_STOP_MB        size of the generated input of the stop test (default 100)
+#   SLUICE_SLURM_STOP_REPEAT    how many times the stop test lists that input (default 10),
+#                               so the job has ~1 GB to read and is still running when
+#                               the signal comes, whatever the disk holds
 #   SLUICE_SLURM_QUICK=1        skip the test that waits for a time-limit signal (~30 s)
 set -uo pipefail
 
@@ -42,7 +45,8 @@ done
 
 keep=${SLUICE_SLURM_KEEP:-0}
 job_timeout=${SLUICE_SLURM_JOB_TIMEOUT:-120}
-stop_mb=${SLUICE_SLURM_STOP_MB:-300}
+stop_mb=${SLUICE_SLURM_STOP_MB:-100}
+stop_repeat=${SLUICE_SLURM_STOP_REPEAT:-10}
 quick=${SLUICE_SLURM_QUICK:-0}
 # The jobs inherit this environment (sbatch --export=ALL): start from a clean slate.
 unset "${!SLUICE_@}" SLURM_CONF
@@ -63,11 +67,18 @@ bring_down() {
   down_done=1
   "$here/slurm-down.sh" "$cluster" >"$tmp/slurm-down.log" 2>&1
 }
+summary_done=0
+exec 3>&1  # the real stdout, also inside run_test's redirection
 on_exit() {
   local rc=$?
   bring_down || rc=1
+  if (( !summary_done )); then
+    echo "not ok - interrupted (exit status $rc); the cluster was stopped" >&3
+    echo "$passed passed, $((failed + 1)) failed" >&3
+    (( rc != 0 )) || rc=1
+  fi
   if (( keep || rc != 0 )); then
-    echo "# files kept in $tmp"
+    echo "# files kept in $tmp" >&3
   else
     rm -rf "$tmp"
   fi
@@ -209,6 +220,7 @@ if ! up_out=$("$here/slurm-up.sh" "$cluster" 2>"$tmp/slurm-up.log"); then
   not_ok "slurm-up: start a one-node cluster"
   diag <"$tmp/slurm-up.log"
   echo "$passed passed, $failed failed"
+  summary_done=1
   exit 1
 fi
 eval "$up_out"
@@ -316,7 +328,7 @@ t_hello_array() {
   # groups of 2 files, custom arguments; task 3 is past the end of the list
   id=$(SLUICE_APP=$hello SLUICE_ARRAY_GROUP=2 SLUICE_ARRAY_SUFFIX=tsv \
     submit "$work/group-%A_%a.out" -n 2 --array=0-3 "$jobscripts/array.sbatch" \
-    "$list" "$outdir/" --in {in} --out={out}) || return 1
+    "$list" "$outdir/" --in '{in}' '--out={out}') || return 1
   wait_job "$id" || return 1
   echo "states: $JOB_STATE; exit codes: $JOB_EXIT"
   expect_exit "0:0 0:0 0:0 2:0" || return 1
@@ -370,8 +382,7 @@ gen_bin="$build/apps/sluice-gen/sluice-gen"
 # "... binding: kept existing binding to core N" (srun --cpu-bind=cores already bound it).
 bind_re='^sluice\[[^]]*rank ([0-9]+)\] info: binding: .*(bound|binding) to core ([0-9]+)'
 
-# The app's command line: wc_args OUT INPUT...
-wc_args() { local out=$1; shift; echo -o "$out" "$@"; }
+# The app's command line: sluice-wordcount [--top K] [-o OUT.tsv] [--force] FILE...
 
 t_wc() {  # t_wc LAUNCHER
   local out="$work/wc-$1.out" res="$work/wc-$1.tsv" id
@@ -379,7 +390,7 @@ t_wc() {  # t_wc LAUNCHER
   gen_text "$work/wc-b.txt" 250 2
   id=$(SLUICE_BIN=$wc_bin SLUICE_LAUNCHER=$1 SLUICE_OPTS=--sl-log-level=info \
     submit "$out" -n 2 "$jobscripts/sluice-wordcount.sbatch" \
-    $(wc_args "$res" wc-a.txt wc-b.txt)) || return 1
+    -o "$res" wc-a.txt wc-b.txt) || return 1
   wait_job "$id" || { show_output "$out"; return 1; }
   show_output "$out"
   expect_exit 0:0 || return 1
@@ -394,7 +405,7 @@ t_wc() {  # t_wc LAUNCHER
 t_wc_bad_input() {
   local out="$work/wc-bad.out" res="$work/wc-bad.tsv" id
   id=$(SLUICE_BIN=$wc_bin submit "$out" -n 2 "$jobscripts/sluice-wordcount.sbatch" \
-    $(wc_args "$res" no-such-file.txt)) || return 1
+    -o "$res" no-such-file.txt) || return 1
   wait_job "$id" || return 1
   show_output "$out"
   [[ $JOB_EXIT != 0:0 ]] || fail "a missing input gave ExitCode=0:0" || return 1
@@ -412,9 +423,11 @@ t_wc_stop() {
     echo >>"$work/chunk.txt"
     for ((i = 0; i < stop_mb; i++)); do cat "$work/chunk.txt"; done >"$big"
   fi
-  echo "input: $(du -h "$big" | cut -f1)"
+  local inputs=()
+  for ((i = 0; i < stop_repeat; i++)); do inputs+=(wc-big.txt); done
+  echo "input: $(du -h "$big" | cut -f1), listed $stop_repeat times"
   id=$(SLUICE_BIN=$wc_bin SLUICE_OPTS=--sl-log-level=info submit "$out" -n 2 \
-    "$jobscripts/sluice-wordcount.sbatch" $(wc_args "$res" wc-big.txt)) || return 1
+    "$jobscripts/sluice-wordcount.sbatch" -o "$res" "${inputs[@]}") || return 1
   # Both ranks are past sl_init (signal handlers installed) once they report their binding.
   wait_output "$out" "$bind_re" 2 || { scancel "$id"; show_output "$out"; return 1; }
   sleep 0.5
@@ -424,11 +437,15 @@ t_wc_stop() {
   show_output "$out"
   echo "stopped $((SECONDS - t0)) s after the signal"
   [[ $JOB_EXIT != 0:0 ]] ||
-    fail "the job finished before the signal took effect: make SLUICE_SLURM_STOP_MB larger" ||
+    fail "the job finished before the signal took effect: raise SLUICE_SLURM_STOP_REPEAT" ||
     return 1
   expect_exit 3:0 || return 1
-  grep -qi 'stop' "$out" || fail "no stop message in the job output" || return 1
-  [[ ! -e $res ]] || fail "output $res exists after a stop"
+  grep -qE '^sluice.* error: .*stopped by a signal' "$out" ||
+    fail "no message from sluice about the stop in the job output" || return 1
+  [[ ! -e $res ]] || fail "output $res exists after a stop" || return 1
+  local left
+  left=$(find "$work" -maxdepth 1 -name ".${res##*/}.*")
+  [[ -z $left ]] || fail "temporary output left behind: $left"
 }
 
 t_wc_array() {
@@ -440,7 +457,7 @@ t_wc_array() {
   done
   id=$(SLUICE_BIN=$wc_bin SLUICE_ARRAY_SUFFIX=tsv submit "$work/wc-array-%A_%a.out" -n 2 \
     --array=0-2%2 "$jobscripts/array.sbatch" "$list" "$outdir" \
-    $(wc_args {out} {in})) || return 1
+    -o '{out}' '{in}') || return 1
   wait_job "$id" || return 1
   echo "states: $JOB_STATE; exit codes: $JOB_EXIT"
   expect_exit "0:0 0:0 0:0" || { cat "$work"/wc-array-"$id"_*.out; return 1; }
@@ -506,4 +523,5 @@ run_test "slurm-down: every job cancelled, daemons stopped, nothing left running
 
 echo "# total $((SECONDS - t_start)) s"
 echo "$passed passed, $failed failed"
+summary_done=1
 (( failed == 0 ))

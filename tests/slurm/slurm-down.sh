@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2046  # pid lists are split into words on purpose
 # slurm-down.sh DIR -- stop the private cluster that slurm-up.sh DIR started.
 #
 # 1. Cancels every job and waits until the queue is empty (`scontrol shutdown` alone would
@@ -101,13 +102,13 @@ stop_pids "slurmd, slurmctld and munged" $(pid_from "$dir/run/slurmd.pid") \
 stop_pids "leftover processes of $dir" $(pids_naming_dir)
 
 sleep 0.2
-left="$(pids_naming_dir) $(stepd_pids)"
+remaining="$(pids_naming_dir) $(stepd_pids)"
 for f in slurmd slurmctld munged; do
   p=$(pid_from "$dir/run/$f.pid")
-  [[ -n $p ]] && alive "$p" && left+=" $p"
+  [[ -n $p ]] && alive "$p" && remaining+=" $p"
 done
-if [[ -n ${left// } ]]; then
-  echo "$me: still running: $(echo $left)" >&2
+if [[ -n ${remaining// } ]]; then
+  echo "$me: still running:" $remaining >&2
   exit 1
 fi
 rm -f "$dir/munge/munge.socket.2" "$dir/munge/munge.socket.2.lock"

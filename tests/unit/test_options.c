@@ -85,7 +85,7 @@ static void test_defaults(void) {
   EXPECT_U64(o.recv_budget_bytes, 4u << 20);
   EXPECT_U64(o.send_budget_bytes, 4u << 20);
   EXPECT_U64(o.read_block_bytes, 1u << 20);
-  EXPECT_U64(o.combiner_bytes, 64u << 20);
+  EXPECT_U64(o.combiner_bytes, 256u << 20);
   EXPECT_U64(o.output_buffer_bytes, 8u << 20);
   EXPECT_INT(o.pin, 1);
   EXPECT_STR(o.stats_file, "");

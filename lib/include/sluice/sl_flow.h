@@ -92,7 +92,9 @@ SL_EXPORT int sl_flow_each(sl_flow *flow, sl_each_fn fn, void *arg);
 SL_EXPORT int sl_flow_map_batch(sl_flow *flow, sl_map_batch_fn fn, void *arg);
 
 /* ---- repartitioning: each call starts a new stage ---- */
-/* A user hash sees the whole record; NULL hashes the key. partitions <= 0: one per rank. */
+/* A user hash sees the whole record and its value modulo the number of partitions picks
+ * the partition (return the partition index itself to choose it). NULL: a 64-bit hash of
+ * the key. partitions <= 0: one per rank. */
 typedef uint64_t (*sl_hash_fn)(const sl_record *rec, void *arg);
 SL_EXPORT int sl_flow_partition(sl_flow *flow, int partitions, sl_hash_fn hash, void *arg);
 /* Round-robin rebalance, not keyed. */

@@ -133,6 +133,7 @@ struct sl__part {
   int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
   int done;
   int waiting; /* a step waits for something other than data (sort splitters) */
+  int emit_err; /* the engine error an sl_emit returned to a callback, if any */
   void *sink_state;
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
@@ -256,6 +257,7 @@ int sl__step_push(sl__part *p, int i, const sl_record *rec);
 int sl__step_drain(sl__part *p, int i, int *finished);
 int sl__step_has_state(const sl__step *step);
 int sl__callback_failed(sl__part *p, int i, int rc);
+int sl__callback_result(sl__part *p, int i, int rc);
 
 /* ---- sort (reduce/sort.c) ---- */
 int sl__sort_setup(sl__run *run);

@@ -33,8 +33,20 @@ int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
   if ((key_len && !key) || (value_len && !value) || key_len > UINT32_MAX || value_len > UINT32_MAX)
     SL__FAIL(SL_ERR_INVAL, "sl_emit: NULL data with a nonzero length, or a field over 4 GiB");
   sl_record r = {key, key_len, value, value_len};
-  if (out->step == SL__CAPTURE) return capture_append(out->part, &r);
-  return sl__push(out->part, out->step, &r);
+  int rc = out->step == SL__CAPTURE ? capture_append(out->part, &r) : sl__push(out->part, out->step, &r);
+  if (rc != SL_OK && !out->part->emit_err) out->part->emit_err = rc;
+  return rc;
+}
+
+/* A callback failed: if an sl_emit inside it failed, that engine error is the cause;
+ * otherwise the callback itself failed with its own return value. */
+int sl__callback_result(sl__part *p, int i, int rc) {
+  if (p->emit_err) {
+    int e = p->emit_err;
+    p->emit_err = 0;
+    return e;
+  }
+  return sl__callback_failed(p, i, rc);
 }
 
 int sl_batch_next(sl_batch *batch, sl_record *rec) {
@@ -66,7 +78,7 @@ int sl__push(sl__part *p, int i, const sl_record *rec) {
   }
   case SL__STEP_FLAT_MAP:
     rc = ((sl_flat_map_fn)s->fn)(rec, &p->em[i + 1], s->arg);
-    if (rc) return sl__error_code() ? rc : sl__callback_failed(p, i, rc);
+    if (rc) return sl__callback_result(p, i, rc);
     return SL_OK;
   case SL__STEP_FILTER:
   case SL__STEP_REJECT:
@@ -126,7 +138,7 @@ static int run_map_batch(sl__part *p, sl__buf *b) {
   sl_batch batch = {sl__buf_payload(b), b->len, 0};
   p->st->records_in += b->nrec;
   int rc = ((sl_map_batch_fn)s->fn)(&batch, &p->em[1], s->arg);
-  if (rc) return sl__error_code() ? rc : sl__callback_failed(p, 0, rc);
+  if (rc) return sl__callback_result(p, 0, rc);
   b->pos = b->len;
   return SL_OK;
 }

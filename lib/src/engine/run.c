@@ -11,11 +11,13 @@
 
 void sl__run_destroy(sl__run *run) {
   if (!run) return;
+  /* Partitions first: after a failure their input queues may still hold buffers that
+   * belong to a same-rank sender's pool, which must outlive them. */
+  for (int s = 0; s < run->nstages; s++)
+    for (int i = 0; i < run->stages[s].nlocal; i++) sl__part_teardown(run->stages[s].parts[i]);
   for (int s = 0; s < run->nstages; s++) {
-    sl__srun *sr = &run->stages[s];
-    for (int i = 0; i < sr->nlocal; i++) sl__part_teardown(sr->parts[i]);
-    sl__out_destroy(sr->out);
-    free(sr->parts);
+    sl__out_destroy(run->stages[s].out);
+    free(run->stages[s].parts);
   }
   sl__transport_free(run);
   sl__sort_free(run);
@@ -150,6 +152,9 @@ int sl_run(sl_flow *flow) {
   if (!flow) SL__FAIL(SL_ERR_INVAL, "sl_run: NULL flow");
   sl_ctx *ctx = flow->ctx;
   int rc = SL_OK;
+  /* A message left by an earlier failed call (a local API error, a previous run) must
+   * not be reported as this run's cause. The builder's own errors are kept in the flow. */
+  sl__error_clear();
   if (flow->ran) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: this flow has already run");
   else if (flow->build_error) rc = flow->build_error;
   else if (!flow->nstages) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no source");

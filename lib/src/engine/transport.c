@@ -214,6 +214,9 @@ static int credits_release(sl__run *run, sl__part *p, int s, int n) {
 static int credits_request(sl__run *run, sl__part *p, int s) {
   sl__credits *c = &p->cr;
   if (s < 0 || s >= c->nsenders) SL__FAIL(SL_ERR_INTERNAL, "credit request from rank %d, not a sender", s);
+  /* A request can be handled after the sender's end-of-stream (control and data travel on
+   * different tags): the sender needs nothing any more. */
+  if (c->queued[s] & CR_ENDED) return SL_OK;
   if (c->ret[s] > 0) {
     int n = c->ret[s];
     c->ret[s] = 0;
@@ -428,8 +431,12 @@ static int dest_ready(sl__out *o, int q, sl__buf *b) {
 int sl__out_emit(sl__out *o, const sl_record *rec) {
   int q;
   if (o->boundary == SL__BOUND_HASH) {
-    uint64_t h = o->hash ? o->hash(rec, o->hash_arg) : sl__hash_bytes(rec->key, rec->key_len);
-    q = sl__hash_partition(h, o->ndest);
+    /* A user hash picks the partition modulo P (as Flow's :hash picks it directly), so a
+     * hash of small integers spreads too; the key hash uses its well-mixed high bits. */
+    if (o->hash)
+      q = (int)(o->hash(rec, o->hash_arg) % (uint64_t)o->ndest);
+    else
+      q = sl__hash_partition(sl__hash_bytes(rec->key, rec->key_len), o->ndest);
   } else if (o->boundary == SL__BOUND_RANGE) {
     q = sl__sort_route(o->sort, rec, o->ndest);
   } else if (o->boundary == SL__BOUND_SHUFFLE) {
@@ -651,6 +658,14 @@ int sl__transport_poll(sl__run *run, int *progress) {
       SL__CHECK_MPI(MPI_Recv(sl__buf_payload(big), (int)hd.len, MPI_BYTE, src, SL__TAG_BIG, run->comm, MPI_STATUS_IGNORE));
       SL__CHECK(route_inbound(run, big, src, &hd));
       b->next = run->recv_free; /* the ring buffer only held the header */
+      run->recv_free = b;
+    } else if (hd.type == SL__MSG_EOS) {
+      /* An end-of-stream marker takes no credit, so it must not hold a full receive buffer
+       * either (or buffers would grow with the number of senders): keep a bare marker. */
+      sl__buf *m = calloc(1, sizeof *m);
+      SL__CHECK_ALLOC(m);
+      SL__CHECK(route_inbound(run, m, src, &hd));
+      b->next = run->recv_free;
       run->recv_free = b;
     } else {
       SL__CHECK(route_inbound(run, b, src, &hd));

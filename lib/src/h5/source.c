@@ -213,7 +213,11 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
              strerror(errno));
   if (!S_ISREG(sb.st_mode)) SL__FAIL(SL_ERR_FORMAT, "input '%s': expected a regular file, found a %s", file,
                                      S_ISDIR(sb.st_mode) ? "directory" : "special file");
+#if H5_VERSION_GE(1, 12, 0)
+  htri_t is = H5Fis_accessible(file, H5P_DEFAULT);
+#else
   htri_t is = H5Fis_hdf5(file);
+#endif
   if (is == 0) SL__FAIL(SL_ERR_FORMAT, "input '%s' is not an HDF5 file (no HDF5 signature found; %lld bytes)", file,
                         (long long)sb.st_size);
   if (is < 0) {

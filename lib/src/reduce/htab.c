@@ -78,7 +78,7 @@ static int grow(sl__htab *t) {
   for (size_t i = 0; i < t->cap; i++) {
     const sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash) continue;
-    size_t j = s->hash & mask;
+    size_t j = (s->hash >> 1) & mask;
     while (((sl__hslot *)(nm + j * t->stride))->hash) j = (j + 1) & mask;
     memcpy(nm + j * t->stride, s, t->stride);
   }
@@ -114,8 +114,8 @@ static inline int key_eq(const char *a, const char *b, size_t n) {
 }
 
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created) {
-  hash |= 1;
-  size_t mask = t->cap - 1, i = hash & mask;
+  hash |= 1; /* 0 marks an empty slot; the index uses the bits above bit 0 */
+  size_t mask = t->cap - 1, i = (hash >> 1) & mask;
   for (;;) {
     sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash) break;

@@ -340,13 +340,9 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
     st->rd.f = NULL;
     st->rd.valid = 0;
   }
-  /* replay: memory first, then the spill files, in any order (the next stage sorts) */
-  while (st->cursor < st->mem.len) {
-    if (sl__part_drain_blocked(p, i)) return SL_OK;
-    sl_record r;
-    if (sl__batch_next(st->mem.p, st->mem.len, &st->cursor, &r) != 1) SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
-    SL__CHECK(emit_next(p, i, &r));
-  }
+  /* replay in arrival order: the spill files (oldest first), then what is still in memory.
+   * The next stage sorts, but it keeps equal records in the order they reach it, so this
+   * order is what makes a sort from one source partition on one rank stable. */
   while (st->run_i < st->nruns) {
     if (!st->rd.valid) {
       if (st->rd.f) { /* this run is done */
@@ -362,6 +358,12 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
     if (sl__part_drain_blocked(p, i)) return SL_OK;
     SL__CHECK(emit_next(p, i, &st->rd.cur));
     SL__CHECK(reader_next(&st->rd));
+  }
+  while (st->cursor < st->mem.len) {
+    if (sl__part_drain_blocked(p, i)) return SL_OK;
+    sl_record r;
+    if (sl__batch_next(st->mem.p, st->mem.len, &st->cursor, &r) != 1) SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
+    SL__CHECK(emit_next(p, i, &r));
   }
   *finished = 1;
   return SL_OK;

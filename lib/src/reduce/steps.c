@@ -187,7 +187,7 @@ static int call_batch_fn(sl__part *p, int i, vec *v) {
   sl_batch b = {v->p, v->len, 0};
   int rc = ((sl_map_batch_fn)s->fn)(&b, &p->em[i + 1], s->arg);
   v->len = 0;
-  if (rc) return sl__error_code() ? rc : sl__callback_failed(p, i, rc);
+  if (rc) return sl__callback_result(p, i, rc);
   return SL_OK;
 }
 
@@ -356,7 +356,7 @@ int sl__step_drain(sl__part *p, int i, int *finished) {
   case SL__STEP_REDUCE: {
     sl_emitter em = {p, capture ? SL__CAPTURE : i + 1};
     int rc = s->reducer.emit(ss->acc, &em, s->reducer.arg);
-    if (rc) return sl__error_code() ? rc : sl__callback_failed(p, i, rc);
+    if (rc) return sl__callback_result(p, i, rc);
     break;
   }
   case SL__STEP_TOPK: {

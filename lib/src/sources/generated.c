@@ -41,7 +41,7 @@ static int gen_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   if (g->kind == 3) {
     int d = 0;
     int rc = g->cb(st->partition, st->partitions, out, &d, g->arg);
-    if (rc) return sl__callback_failed(part, -1, rc);
+    if (rc) return sl__callback_result(part, -1, rc);
     *done = d;
     return SL_OK;
   }
@@ -55,7 +55,7 @@ static int gen_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       if (rc) return rc;
     } else if (g->kind == 1) {
       rc = g->gen(i, out, g->arg);
-      if (rc) return sl__callback_failed(part, -1, rc);
+      if (rc) return sl__callback_result(part, -1, rc);
     } else {
       const sl_record *r = &g->records[i];
       rc = sl_emit(out, r->key, r->key_len, r->value, r->value_len);

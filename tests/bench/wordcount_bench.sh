@@ -1,0 +1,184 @@
+#!/bin/bash
+# wordcount_bench.sh BUILD_DIR [SIZE]: the word-count benchmark (docs/benchmarks.md).
+#
+# Generates a Zipf text corpus of SIZE bytes (default 1G; suffixes K/M/G) with sluice-gen,
+# cached in BUILD_DIR/bench/, warms the page cache, then runs every configuration REPS
+# times and reports the median:
+#   wc_plain, wc_tuned   the sequential baselines, pinned to one core (taskset -c 0)
+#   sluice N ranks       mpirun -n N --bind-to core sluice-wordcount -o OUT FILE
+# Every sluice output is checked against wc_plain's (both sorted). Peak RSS per rank
+# comes from GNU time (package "time"). Last, the RSS flatness check: sluice at 1 rank on
+# SIZE/4 and on SIZE, and the ratio of their peak RSS.
+#
+# Environment: REPS (3), SEED (1), RANKS ("1 2"; "" runs only the baselines), MPIRUN (mpirun), MPIRUN_FLAGS (extra
+# mpirun flags, e.g. "--mca btl self,vader"), CORE (the core the baselines use, 0),
+# GEN_RANKS (ranks that generate the corpus, 2).
+# Results also go to BUILD_DIR/bench/wordcount-SIZE.tsv.
+set -u -o pipefail
+export LC_ALL=C
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+BUILD=${1:?usage: wordcount_bench.sh BUILD_DIR [SIZE]}
+SIZE_ARG=${2:-1G}
+REPS=${REPS:-3}
+SEED=${SEED:-1}
+RANKS=${RANKS-1 2}
+MPIRUN=${MPIRUN:-mpirun}
+MPIRUN_FLAGS=${MPIRUN_FLAGS:-}
+CORE=${CORE:-0}
+GEN_RANKS=${GEN_RANKS:-2}
+
+BUILD=$(cd "$BUILD" && pwd) || exit 1
+GEN=$BUILD/apps/sluice-gen/sluice-gen
+PLAIN=$BUILD/tests/bench/wc_plain
+TUNED=$BUILD/tests/bench/wc_tuned
+SLUICE=$BUILD/apps/sluice-wordcount/sluice-wordcount
+DATA=$BUILD/bench
+mkdir -p "$DATA" || exit 1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wcbench.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+
+die() { echo "wordcount_bench: $*" >&2; exit 1; }
+for exe in "$GEN" "$PLAIN" "$TUNED"; do
+  [ -x "$exe" ] || die "$exe is missing: build it first (cmake --build $BUILD)"
+done
+
+# SIZE with a K/M/G suffix -> bytes
+to_bytes() {
+  local s=$1 n=${1%[kKmMgG]}
+  case $s in
+    *[kK]) echo $((n << 10)) ;;
+    *[mM]) echo $((n << 20)) ;;
+    *[gG]) echo $((n << 30)) ;;
+    *) echo "$n" ;;
+  esac
+}
+[[ $SIZE_ARG =~ ^[0-9]+[kKmMgG]?$ ]] || die "bad SIZE '$SIZE_ARG' (e.g. 256M, 1G)"
+SIZE=$(to_bytes "$SIZE_ARG")
+[ "$SIZE" -gt 0 ] || die "SIZE must be > 0"
+QUARTER=$((SIZE / 4))
+
+GNU_TIME=
+if /usr/bin/time -f %M true >/dev/null 2>&1; then GNU_TIME=/usr/bin/time; fi
+[ -n "$GNU_TIME" ] || echo "note: GNU time is not installed (apt-get install time): no RSS" >&2
+PIN=()
+if command -v taskset >/dev/null 2>&1; then PIN=(taskset -c "$CORE"); fi
+
+# corpus BYTES -> path (generated once per size and seed)
+corpus() {
+  local f=$DATA/corpus-$1-seed$SEED.txt
+  if [ ! -s "$f" ]; then
+    echo "generating $f ($1 bytes) ..." >&2
+    rm -f "$f"
+    # shellcheck disable=SC2086 # MPIRUN_FLAGS is a list
+    timeout 3600 "$MPIRUN" -n "$GEN_RANKS" --oversubscribe $MPIRUN_FLAGS \
+      "$GEN" text --size "$1" --seed "$SEED" -o "$f" >&2 || die "sluice-gen failed"
+  fi
+  echo "$f"
+}
+
+# Runs "$@" with GNU time per process writing peak RSS (KiB) to $WORK/rss.RANK.
+cat >"$WORK/rsswrap.sh" <<'WRAP'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${PMI_RANK:-0}}}
+if [ -n "$BENCH_TIME" ]; then exec "$BENCH_TIME" -f %M -o "$BENCH_RSS_DIR/rss.$r" "$@"; fi
+exec "$@"
+WRAP
+chmod +x "$WORK/rsswrap.sh"
+export BENCH_TIME=$GNU_TIME BENCH_RSS_DIR=$WORK
+
+# time_run OUT -- cmd...: runs it, sets SECS and RSS_MIB (the largest over ranks, "-" if
+# unknown); fails if the command fails.
+time_run() {
+  rm -f "$WORK"/rss.*
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; return 1; }
+  t1=$(date +%s.%N)
+  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  RSS_MIB=-
+  if ls "$WORK"/rss.* >/dev/null 2>&1; then
+    RSS_MIB=$(cat "$WORK"/rss.* | awk '$1 ~ /^[0-9]+$/ && $1 > m { m = $1 } END { printf "%.0f", m / 1024 }')
+  fi
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+FILE=$(corpus "$SIZE")
+echo "corpus: $FILE ($SIZE bytes, seed $SEED); warming the page cache" >&2
+cat "$FILE" >/dev/null
+
+RESULTS=$DATA/wordcount-$SIZE_ARG.tsv
+printf "config\tmedian_s\tMB_s\tspeedup_vs_plain\tspeedup_vs_tuned\tpeak_rss_MiB_per_rank\n" >"$RESULTS"
+declare -A MED RSS
+
+# bench NAME CHECK cmd...: REPS runs; CHECK=1 compares the output with wc_plain's.
+bench() {
+  local name=$1 check=$2; shift 2
+  local times=() rss=0 i
+  for ((i = 1; i <= REPS; i++)); do
+    rm -f "$WORK/out.tsv"
+    time_run "$@" || { echo "$name: run $i failed" >&2; return 1; }
+    times+=("$SECS")
+    [ "$RSS_MIB" != - ] && [ "$RSS_MIB" -gt "$rss" ] && rss=$RSS_MIB
+    [ "$RSS_MIB" = - ] && rss=-
+    if [ "$check" = 1 ]; then
+      sort "$WORK/out.tsv" | cmp -s - "$WORK/plain.sorted" ||
+        { echo "$name: run $i: output differs from wc_plain's" >&2; return 1; }
+    fi
+    echo "  $name run $i: ${SECS}s, peak RSS ${RSS_MIB} MiB" >&2
+  done
+  MED[$name]=$(printf "%s\n" "${times[@]}" | median)
+  RSS[$name]=$rss
+}
+
+echo "wc_plain (reference output) ..." >&2
+bench wc_plain 0 "${PIN[@]}" "$WORK/rsswrap.sh" "$PLAIN" -o "$WORK/out.tsv" "$FILE" || exit 1
+sort "$WORK/out.tsv" >"$WORK/plain.sorted"
+bench wc_tuned 1 "${PIN[@]}" "$WORK/rsswrap.sh" "$TUNED" -o "$WORK/out.tsv" "$FILE" || exit 1
+
+CONFIGS=(wc_plain wc_tuned)
+if [ -z "$RANKS" ]; then
+  echo "note: RANKS is empty: sluice rows skipped" >&2
+elif [ -x "$SLUICE" ]; then
+  for n in $RANKS; do
+    # shellcheck disable=SC2086 # MPIRUN_FLAGS is a list
+    bench "sluice-${n}rank" 1 timeout 3600 "$MPIRUN" -n "$n" --bind-to core $MPIRUN_FLAGS \
+      "$WORK/rsswrap.sh" "$SLUICE" -o "$WORK/out.tsv" "$FILE" &&
+      CONFIGS+=("sluice-${n}rank")
+  done
+else
+  echo "note: $SLUICE is not built yet: sluice rows skipped" >&2
+fi
+
+echo
+echo "word count, $SIZE_ARG corpus ($SIZE bytes, seed $SEED), median of $REPS runs, $(nproc) cores"
+printf "%-14s %10s %9s %10s %10s %14s\n" config median_s MB/s vs_plain vs_tuned peak_RSS_MiB
+for c in "${CONFIGS[@]}"; do
+  line=$(awk -v t="${MED[$c]}" -v p="${MED[wc_plain]}" -v u="${MED[wc_tuned]}" -v s="$SIZE" \
+    'BEGIN { printf "%.3f\t%.1f\t%.2f\t%.2f", t, s / t / 1e6, p / t, u / t }')
+  printf "%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" >>"$RESULTS"
+  IFS=$'\t' read -r t mbs vp vt <<<"$line"
+  printf "%-14s %10s %9s %9sx %9sx %14s\n" "$c" "$t" "$mbs" "$vp" "$vt" "${RSS[$c]}"
+done
+echo "(vs_plain, vs_tuned: speedup = baseline time / this time; RSS: the largest rank's)"
+
+if [ -n "$RANKS" ] && [ -x "$SLUICE" ] && [ -n "$GNU_TIME" ]; then
+  QFILE=$(corpus "$QUARTER")
+  cat "$QFILE" >/dev/null
+  # shellcheck disable=SC2086
+  time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
+    "$SLUICE" -o "$WORK/q.tsv" "$QFILE" || die "sluice on $QFILE failed"
+  rq=$RSS_MIB
+  rm -f "$WORK/q.tsv"
+  # shellcheck disable=SC2086
+  time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
+    "$SLUICE" -o "$WORK/q.tsv" "$FILE" || die "sluice on $FILE failed"
+  rf=$RSS_MIB
+  echo
+  echo "RSS flatness (sluice, 1 rank): $QUARTER bytes -> $rq MiB, $SIZE bytes -> $rf MiB," \
+    "ratio $(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')"
+  printf "rss_flatness_1rank\t%s\t%s\t%s\n" "$rq" "$rf" \
+    "$(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')" >>"$RESULTS"
+fi
+echo "results: $RESULTS"

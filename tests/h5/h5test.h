@@ -1,0 +1,41 @@
+/* Helpers shared by the HDF5 tests: checks that count failures and agree across ranks. */
+#ifndef SLUICE_H5TEST_H
+#define SLUICE_H5TEST_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int h5t_failures = 0;
+
+#define T_CHECK(cond, ...)                                                                         \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      int r_;                                                                                      \
+      MPI_Comm_rank(MPI_COMM_WORLD, &r_);                                                          \
+      fprintf(stderr, "FAIL rank %d %s:%d: %s: ", r_, __FILE__, __LINE__, #cond);                 \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fprintf(stderr, "\n");                                                                       \
+      h5t_failures++;                                                                              \
+    }                                                                                              \
+  } while (0)
+
+#define H5_OK(expr)                                                                                \
+  do {                                                                                             \
+    if ((expr) < 0) {                                                                              \
+      fprintf(stderr, "FAIL %s:%d: HDF5 call failed: %s\n", __FILE__, __LINE__, #expr);           \
+      H5Eprint2(H5E_DEFAULT, stderr);                                                              \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                                                \
+    }                                                                                              \
+  } while (0)
+
+/* Serial file access (sec2) for writing inputs and reading outputs in the tests. */
+static inline hid_t h5t_fapl(void) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5_OK(fapl);
+  H5_OK(H5Pset_fapl_sec2(fapl));
+  return fapl;
+}
+
+#endif
