@@ -119,7 +119,7 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
   for (;;) {
     sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash) break;
-    if (s->hash == hash && s->klen == klen && key_eq(s->key, key, klen)) {
+    if (s->hash == hash && s->klen == klen && key_eq(sl__hslot_key(s), key, klen)) {
       *created = 0;
       return (char *)s + sizeof *s;
     }
@@ -129,11 +129,15 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
     if (grow(t) != 0) return NULL;
     return sl__htab_upsert(t, key, klen, hash, created);
   }
-  const char *k = arena_copy(t, key, klen);
-  if (!k) return NULL;
   sl__hslot *s = sl__htab_slot(t, i);
+  if (klen <= SL__HTAB_INLINE) {
+    if (klen) memcpy(s->k.inl, key, klen);
+  } else {
+    const char *k = arena_copy(t, key, klen);
+    if (!k) return NULL;
+    s->k.ptr = k;
+  }
   s->hash = hash;
-  s->key = k;
   s->klen = (uint32_t)klen;
   t->count++;
   *created = 1;

@@ -1,20 +1,31 @@
 /* sluice internal: an open-addressing hash table from byte-string keys to fixed-size
  * values, the state behind reduce_by_key, the combiner, group_by_key and uniq. Keys live
- * in an arena; each slot holds the full hash and the value inline, so a lookup touches
- * one slot (one cache line, mostly) and the key bytes only when the hashes agree. */
+ * in the slot when short, else in an arena; each slot holds the full hash and the value
+ * inline, so a lookup of a short key touches one slot and nothing else. */
 #ifndef SLUICE_HTAB_H
 #define SLUICE_HTAB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#define SL__HTAB_INLINE 16
+
 typedef struct sl__hslot {
   uint64_t hash; /* 0: empty (stored hashes have bit 0 set) */
-  const char *key;
   uint32_t klen;
   uint32_t pad;
+  /* Keys of up to 16 bytes (most words and ids) live in the slot, so a lookup compares
+   * them without touching another cache line; longer ones live in the arena. */
+  union {
+    char inl[SL__HTAB_INLINE];
+    const char *ptr;
+  } k;
   /* the value follows, vsize bytes rounded up to 8 */
 } sl__hslot;
+
+static inline const char *sl__hslot_key(const sl__hslot *s) {
+  return s->klen <= SL__HTAB_INLINE ? s->k.inl : s->k.ptr;
+}
 
 typedef struct sl__arena_chunk {
   struct sl__arena_chunk *next;
