@@ -8,7 +8,7 @@
 #   sluice N ranks mpirun -n N sort_bench sluice N: sl_flow_sort over a generator source;
 #                  the time is sl_run's wall time on rank 0 (generating the records included)
 # Both programs check their output (sorted, every record once) and fail otherwise. Each
-# configuration runs REPS times; the script prints the medians, MB/s (10^6 bytes of
+# configuration runs REPS times (interleaved); the script prints the medians, MB/s (10^6 bytes of
 # records per second), the ratio to qsort (qsort's median / this median: > 1 is faster)
 # and the peak RSS of the largest process (GNU time, package "time"), then whether the
 # target holds: 2 ranks faster than the single-process qsort.
@@ -73,52 +73,62 @@ chmod +x "$WORK/rsswrap.sh"
 export BENCH_TIME=$GNU_TIME BENCH_RSS_DIR=$WORK
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-declare -A MED RSS
+declare -A TIMES RSS CMD
 
-# bench NAME cmd...: REPS runs; the time is the program's "seconds=" figure.
-bench() {
-  local name=$1; shift
-  local times=() rss=0 i secs r
-  for ((i = 1; i <= REPS; i++)); do
-    rm -f "$WORK"/rss.*
-    "$@" >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; echo "$name: run $i failed" >&2; return 1; }
-    secs=$(sed -n 's/.* seconds=\([0-9.]*\) .*ok$/\1/p' "$WORK/run.log" | head -1)
-    [ -n "$secs" ] || { cat "$WORK/run.log" >&2; echo "$name: run $i printed no time" >&2; return 1; }
-    times+=("$secs")
-    r=-
-    if ls "$WORK"/rss.* >/dev/null 2>&1; then
-      r=$(cat "$WORK"/rss.* | awk '$1 ~ /^[0-9]+$/ && $1 > m { m = $1 } END { printf "%.0f", m / 1024 }')
-    fi
-    if [ "$r" = - ] || [ "$rss" = - ]; then rss=-; elif [ "$r" -gt "$rss" ]; then rss=$r; fi
-    echo "  $name run $i: $(grep -h ' ok$' "$WORK/run.log"), peak RSS $r MiB" >&2
-  done
-  MED[$name]=$(printf "%s\n" "${times[@]}" | median)
-  RSS[$name]=$rss
+# run_once NAME: one run of the configuration; appends its "seconds=" figure to TIMES[NAME]
+# and keeps the largest peak RSS in RSS[NAME].
+run_once() {
+  local name=$1 secs r
+  rm -f "$WORK"/rss.*
+  # shellcheck disable=SC2086 # CMD holds a command line
+  eval "${CMD[$name]}" >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; echo "$name: run failed" >&2; return 1; }
+  secs=$(sed -n 's/.* seconds=\([0-9.]*\) .*ok$/\1/p' "$WORK/run.log" | head -1)
+  [ -n "$secs" ] || { cat "$WORK/run.log" >&2; echo "$name: the run printed no time" >&2; return 1; }
+  TIMES[$name]="${TIMES[$name]:-} $secs"
+  r=-
+  if ls "$WORK"/rss.* >/dev/null 2>&1; then
+    r=$(cat "$WORK"/rss.* | awk '$1 ~ /^[0-9]+$/ && $1 > m { m = $1 } END { printf "%.0f", m / 1024 }')
+  fi
+  if [ "$r" = - ] || [ "${RSS[$name]:-0}" = - ]; then RSS[$name]=-; elif [ "$r" -gt "${RSS[$name]:-0}" ]; then RSS[$name]=$r; fi
+  echo "  $name: $(grep -h ' ok$' "$WORK/run.log"), peak RSS $r MiB" >&2
 }
 
-echo "sort: $N records of 16 bytes ($SIZE bytes), seed $SEED, $REPS runs each" >&2
-bench qsort "${PIN[@]}" "$WORK/rsswrap.sh" "$EXE" qsort "$N" "$SEED" || exit 1
+q() { printf "%q " "$@"; }
 CONFIGS=(qsort)
+CMD[qsort]="$(q "${PIN[@]}" "$WORK/rsswrap.sh" "$EXE" qsort "$N" "$SEED")"
 for n in $RANKS; do
-  # shellcheck disable=SC2086 # MPIRUN_FLAGS and SL_OPTS are lists
-  bench "sluice-${n}rank" timeout 3600 "$MPIRUN" -n "$n" --bind-to "$BIND" $MPIRUN_FLAGS \
-    "$WORK/rsswrap.sh" "$EXE" sluice "$N" "$SEED" $SL_OPTS || exit 1
   CONFIGS+=("sluice-${n}rank")
+  # MPIRUN_FLAGS and SL_OPTS are lists: left unquoted on purpose
+  CMD[sluice-${n}rank]="$(q timeout 3600 "$MPIRUN" -n "$n" --bind-to "$BIND") $MPIRUN_FLAGS $(q "$WORK/rsswrap.sh" "$EXE" sluice "$N" "$SEED") $SL_OPTS"
+done
+
+# The repetitions are interleaved (qsort, 1 rank, 2 ranks, qsort, ...) so that a change of
+# load on a shared machine hits every configuration alike.
+echo "sort: $N records of 16 bytes ($SIZE bytes), seed $SEED, $REPS runs each" >&2
+for ((i = 1; i <= REPS; i++)); do
+  echo "round $i" >&2
+  for c in "${CONFIGS[@]}"; do run_once "$c" || exit 1; done
+done
+declare -A MED
+for c in "${CONFIGS[@]}"; do
+  # shellcheck disable=SC2086 # a list of numbers
+  MED[$c]=$(printf "%s\n" ${TIMES[$c]} | median)
 done
 
 TAG=
 [ -n "$SL_OPTS" ] && TAG=-$(printf "%s" "$SL_OPTS" | tr -c 'A-Za-z0-9=.-' '_' | tr -s '_-' | sed 's/^[-_]*//')
 RESULTS=$BUILD/bench/sort-$SIZE_ARG$TAG.tsv
-printf "config\tmedian_s\tMB_s\tvs_qsort\tpeak_rss_MiB_per_rank\n" >"$RESULTS"
+printf "config\tmedian_s\tMB_s\tvs_qsort\tpeak_rss_MiB_per_rank\truns_s\n" >"$RESULTS"
 echo
 echo "global sort of $SIZE_ARG ($N records of 16 bytes, 8-byte key), median of $REPS runs, $(nproc) cores"
-printf "%-14s %10s %9s %9s %14s\n" config median_s MB/s vs_qsort peak_RSS_MiB
+printf "%-14s %10s %9s %9s %14s  %s\n" config median_s MB/s vs_qsort peak_RSS_MiB runs_s
 for c in "${CONFIGS[@]}"; do
   line=$(awk -v t="${MED[$c]}" -v q="${MED[qsort]}" -v s="$SIZE" \
     'BEGIN { printf "%.3f\t%.1f\t%.2f", t, s / t / 1e6, q / t }')
-  printf "%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" >>"$RESULTS"
+  runs=$(echo "${TIMES[$c]# }" | tr ' ' ',')
+  printf "%s\t%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" "$runs" >>"$RESULTS"
   IFS=$'\t' read -r t mbs vq <<<"$line"
-  printf "%-14s %10s %9s %8sx %14s\n" "$c" "$t" "$mbs" "$vq" "${RSS[$c]}"
+  printf "%-14s %10s %9s %8sx %14s  %s\n" "$c" "$t" "$mbs" "$vq" "${RSS[$c]}" "$runs"
 done
 echo "(vs_qsort = qsort's median / this median; qsort times the sort alone, sluice times sl_run, generation included)"
 if [ -n "${MED[sluice-2rank]:-}" ]; then

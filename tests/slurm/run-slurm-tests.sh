@@ -13,7 +13,10 @@
 #
 # Apps are taken from BUILD_DIR/apps/NAME/NAME; the tests of an app not built yet are
 # skipped. The harness tests use mpi-hello.c (BUILD_DIR/tests/slurm/sluice-slurm-mpi-hello,
-# else compiled here with mpicc).
+# else compiled here with mpicc). The HDF5 app jobscripts (h5stats, h5groupby, h5sort) run
+# on a particle table from sluice-gen and are checked with the app tests' oracles:
+# BUILD_DIR/tests/h5/h5oracle and BUILD_DIR/tests/apps/h5sort_check, else compiled here
+# from tests/h5/h5oracle.c and tests/apps/h5sort_check.c with h5pcc (or mpicc + pkg-config).
 #
 # Environment (optional):
 #   SLUICE_SLURM_KEEP=1         keep the temporary folder (it is kept anyway on failure)
@@ -482,22 +485,110 @@ else
   skip "sluice-wordcount.sbatch: app not built yet ($wc_bin/sluice-wordcount)"
 fi
 
-# ---- the HDF5 apps: smoke test until their data tests exist ---------------------------
-t_app_help() {  # t_app_help APP
-  local out="$work/$1-help.out" id
-  id=$(SLUICE_BIN=$build/apps/$1 submit "$out" -n 2 "$jobscripts/$1.sbatch" --help) ||
-    return 1
-  wait_job "$id" || return 1
-  show_output "$out"
-  expect_exit 0:0
-}
-for app in sluice-h5stats sluice-h5groupby sluice-h5sort; do
-  if [[ -x $build/apps/$app/$app ]]; then
-    run_test "$app.sbatch: --help runs under srun at 2 tasks" t_app_help "$app"
-  else
-    skip "$app.sbatch: app not built yet"
+# ---- the HDF5 apps: sluice-h5stats, sluice-h5groupby, sluice-h5sort ---------------------
+# One particle table from sluice-gen (written here, before the jobs are submitted); each
+# jobscript runs its app on it at 2 tasks and the output is checked with the oracles of
+# the app tests: h5oracle (tests/h5, for h5stats and h5groupby) and h5sort_check
+# (tests/apps, for h5sort), taken from BUILD_DIR or else compiled here with h5pcc (or
+# mpicc and pkg-config's hdf5).
+h5_in=particles.h5  # in $work, where the jobs start
+h5_gen_args=(particles --rows 20000 --cells 64 --skew 1.2 --seed 5)
+
+# h5_tool NAME SOURCE BUILT: print the path of a usable NAME (BUILT, else compiled here).
+h5_tool() {
+  local name=$1 src=$2 built=$3 exe="$tmp/$1" flags=()
+  if [[ -x $built ]]; then echo "$built"; return 0; fi
+  [[ -x $exe ]] && { echo "$exe"; return 0; }
+  echo "# compiling $name from $src" >>"$tmp/h5cc.log"
+  if command -v h5pcc >/dev/null &&
+    h5pcc -O2 -o "$exe" "$src" -lm >>"$tmp/h5cc.log" 2>&1; then
+    echo "$exe"
+    return 0
   fi
-done
+  command -v mpicc >/dev/null && command -v pkg-config >/dev/null &&
+    pkg-config --exists hdf5 || return 1
+  read -r -a flags <<<"$(pkg-config --cflags --libs hdf5)"
+  mpicc -O2 -o "$exe" "$src" "${flags[@]}" -lm >>"$tmp/h5cc.log" 2>&1 || return 1
+  echo "$exe"
+}
+
+# h5_job NAME APP OUTFILE APP_ARGS...: submit APP's jobscript at 2 tasks with the app's
+# info log (for the binding lines), wait, show the job output, require ExitCode=0:0, a
+# result file OUTFILE and the 2 ranks on distinct cores.
+h5_job() {
+  local name=$1 app=$2 res=$3 out="$work/$1.out" id
+  shift 3
+  id=$(SLUICE_BIN=$build/apps/$app SLUICE_OPTS=--sl-log-level=info \
+    submit "$out" -n 2 "$jobscripts/$app.sbatch" "$@") || return 1
+  wait_job "$id" || { show_output "$out"; return 1; }
+  show_output "$out"
+  expect_exit 0:0 || return 1
+  [[ -s $work/$res ]] || fail "no output $work/$res" || return 1
+  distinct_cores "$out" "$bind_re" 3
+}
+
+t_h5stats() {
+  local res=h5stats.h5 fields=mass,x
+  h5_job h5stats sluice-h5stats "$res" "$h5_in:/particles" --fields "$fields" -o "$res" ||
+    return 1
+  "$h5oracle" stats "$work/$h5_in:/particles" "$work/$res" --fields "$fields" ||
+    fail "h5oracle: the statistics differ from the sequential oracle"
+}
+
+t_h5groupby() {
+  local res=h5groupby.h5 agg=count,sum:mass,mean:x,min:id,max:id
+  h5_job h5groupby sluice-h5groupby "$res" "$h5_in:/particles" --key cell --agg "$agg" \
+    -o "$res:/grouped" || return 1
+  "$h5oracle" groupby "$work/$h5_in:/particles" "$work/$res:/grouped" --key cell --agg "$agg" ||
+    fail "h5oracle: the groups differ from the sequential oracle"
+}
+
+t_h5sort() {  # t_h5sort KEY [desc]
+  local key=$1 desc=${2:-} res="h5sort-$1${2:+-desc}.h5"
+  h5_job "h5sort-$key${desc:+-desc}" sluice-h5sort "$res" "$h5_in:/particles" --key "$key" \
+    ${desc:+--descending} -o "$res:/sorted" || return 1
+  "$h5sort_check" "$work/$h5_in" /particles "$work/$res" /sorted "$key" ${desc:+"$desc"} ||
+    fail "h5sort_check: not the input rows in stable $key order${desc:+ (descending)}"
+}
+
+h5_ready=1
+if [[ ! -x $gen_bin ]]; then
+  h5_ready=0
+  skip "HDF5 app jobscripts: sluice-gen not built yet ($gen_bin)"
+elif ! "$gen_bin" "${h5_gen_args[@]}" -o "$work/$h5_in" >"$tmp/gen-particles.log" 2>&1; then
+  h5_ready=0
+  not_ok "sluice-gen ${h5_gen_args[*]}: the input of the HDF5 app jobscripts"
+  diag <"$tmp/gen-particles.log"
+fi
+h5oracle=$(h5_tool h5oracle "$src/tests/h5/h5oracle.c" "$build/tests/h5/h5oracle") ||
+  h5oracle=
+h5sort_check=$(h5_tool h5sort_check "$src/tests/apps/h5sort_check.c" \
+  "$build/tests/apps/h5sort_check") || h5sort_check=
+no_tool() { echo "cannot build $1 (no h5pcc, or it failed: $(head -c 300 "$tmp/h5cc.log" 2>/dev/null))"; }
+
+# h5_run APP TOOL NAME FUNCTION [ARGS]: run_test when APP, the input and TOOL are there.
+h5_run() {
+  local app=$1 tool=$2 name=$3
+  shift 3
+  if (( !h5_ready )); then
+    return 0  # reported above
+  elif [[ ! -x $build/apps/$app/$app ]]; then
+    skip "$name: app not built yet"
+  elif [[ -z ${!tool} ]]; then
+    skip "$name: $(no_tool "$tool")"
+  else
+    run_test "$name" "$@"
+  fi
+}
+h5_run sluice-h5stats h5oracle \
+  "sluice-h5stats.sbatch: mass,x statistics match h5oracle, 2 ranks on distinct cores" t_h5stats
+h5_run sluice-h5groupby h5oracle \
+  "sluice-h5groupby.sbatch: groups by cell match h5oracle, 2 ranks on distinct cores" t_h5groupby
+h5_run sluice-h5sort h5sort_check \
+  "sluice-h5sort.sbatch --key cell: h5sort_check passes, 2 ranks on distinct cores" t_h5sort cell
+h5_run sluice-h5sort h5sort_check \
+  "sluice-h5sort.sbatch --key mass --descending: h5sort_check passes, distinct cores" \
+  t_h5sort mass desc
 
 # ---- stop the cluster, nothing may be left --------------------------------------------
 t_down() {

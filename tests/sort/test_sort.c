@@ -12,7 +12,10 @@
  * Inputs: random, sorted, reverse sorted, all keys equal, 3 distinct keys, empty, fewer
  * records than ranks, descending, variable-length byte-string keys, more data than
  * --sl-sort-memory-bytes (spilled runs, seen as open files in --sl-tmpdir during the
- * merge), sort -> to_text (the file read back), two sorts in one flow, and take_sort.
+ * merge; a missing --sl-tmpdir then fails with SL_ERR_IO), records with empty values and
+ * records larger than the budget, a sort after reduce_by_key, an operator after the sort,
+ * two sorts in one flow, sort -> to_text (the file read back), sorting a text file's
+ * lines, stability of a one-partition sort at one rank, and take_sort.
  *
  * Rules (a test that breaks them can hang): every rank makes the same collective calls in
  * the same order; no assertion returns early; data are small. Failures are counted on
