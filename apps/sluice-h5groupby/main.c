@@ -20,41 +20,41 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 static const char *prog = "sluice-h5groupby";
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: mpirun -n N sluice-h5groupby FILE:/dataset --key F[,F...]\n"
-          "           --agg count,sum:F,mean:F,min:F,max:F -o OUT.h5:/dataset [--force]\n"
-          "\n"
-          "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
-          "one or more key fields (integer or fixed-length string fields) and write one row\n"
-          "per group to a compound dataset: the key fields (input names and types), then the\n"
-          "aggregates in the order given:\n"
-          "  count    uint64 number of rows           -> field 'count'\n"
-          "  sum:F    sum of F (int64 for an integer F, else float64)   -> 'sum_F'\n"
-          "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
-          "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
-          "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
-          "Integer fields are aggregated as int64 (a uint64 above 2^63-1 wraps). Float NaN\n"
-          "values propagate into sum and mean and are ignored by min and max.\n"
-          "Groups are written in no particular order.\n"
-          "\n"
-          "options:\n"
-          "  --key F,...      key fields\n"
-          "  --agg LIST       aggregates (see above)\n"
-          "  -o, --output S   output FILE.h5:/dataset (written under a temporary name and\n"
-          "                   renamed when complete)\n"
-          "  --force          overwrite the output file if it exists\n"
-          "  --deflate L      compress the output (deflate level 1-9)\n"
-          "  -h, --help       this help\n"
-          "  --version        print the version\n"
-          "  --sl-help        sluice's runtime options, e.g. --sl-progress=on\n"
-          "\n"
-          "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
-          "             3 stopped by SIGTERM/SIGUSR1\n");
+  fprintf(f, "usage: mpirun -n N sluice-h5groupby FILE:/dataset --key F[,F...]\n"
+             "           --agg count,sum:F,mean:F,min:F,max:F -o OUT.h5:/dataset [--force]\n"
+             "\n"
+             "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
+             "one or more key fields (integer or fixed-length string fields) and write one row\n"
+             "per group to a compound dataset: the key fields (input names and types), then the\n"
+             "aggregates in the order given:\n"
+             "  count    uint64 number of rows           -> field 'count'\n"
+             "  sum:F    sum of F (int64 for an integer F, else float64)   -> 'sum_F'\n"
+             "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
+             "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
+             "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
+             "Integer fields are aggregated as int64 (a uint64 above 2^63-1 wraps). Float NaN\n"
+             "values propagate into sum and mean and are ignored by min and max.\n"
+             "Groups are written in no particular order.\n"
+             "\n"
+             "options:\n"
+             "  --key F,...      key fields\n"
+             "  --agg LIST       aggregates (see above)\n"
+             "  -o, --output S   output FILE.h5:/dataset (written under a temporary name and\n"
+             "                   renamed when complete)\n"
+             "  --force          overwrite the output file if it exists\n"
+             "  --deflate L      compress the output (deflate level 1-9)\n"
+             "  -h, --help       this help\n"
+             "  --version        print the version\n"
+             "  --sl-help        sluice's runtime options, e.g. --sl-progress=on\n"
+             "\n"
+             "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
+             "             3 stopped by SIGTERM/SIGUSR1\n");
 }
 
 static int exit_code(int rc) {
   switch (rc) {
-  case SL_OK: return 0;
+  case SL_OK:
+    return 0;
   case SL_ERR_NOTFOUND:
   case SL_ERR_FORMAT:
   case SL_ERR_EXISTS:
@@ -62,9 +62,12 @@ static int exit_code(int rc) {
   case SL_ERR_UNSUPPORTED:
   case SL_ERR_USAGE:
   case SL_ERR_OPTION:
-  case SL_ERR_INVAL: return EXIT_USAGE;
-  case SL_ERR_STOPPED: return EXIT_STOPPED;
-  default: return EXIT_RUNTIME;
+  case SL_ERR_INVAL:
+    return EXIT_USAGE;
+  case SL_ERR_STOPPED:
+    return EXIT_STOPPED;
+  default:
+    return EXIT_RUNTIME;
   }
 }
 
@@ -82,7 +85,7 @@ typedef struct plan {
   int val_int[64];     /* 1: aggregated as int64 */
   aggdef agg[256];
   size_t key_bytes;
-  char *scratch;       /* map output */
+  char *scratch; /* map output */
   size_t state_size;
 } plan;
 
@@ -93,8 +96,10 @@ static uint64_t st_count(const void *s) {
   memcpy(&n, s, 8);
   return n;
 }
-static void st_set_count(void *s, uint64_t n) { memcpy(s, &n, 8); }
-#define ST_SLOT(s, v, k) ((char *)(s) + 8 + ((size_t)(v) * 3 + (size_t)(k)) * 8)
+static void st_set_count(void *s, uint64_t n) {
+  memcpy(s, &n, 8);
+}
+#define ST_SLOT(s, v, k) ((char *)(s) + 8 + ((size_t)(v)*3 + (size_t)(k)) * 8)
 
 static int to_kv(const sl_record *in, sl_record *out, void *arg) {
   plan *p = arg;
@@ -106,17 +111,52 @@ static int to_kv(const sl_record *in, sl_record *out, void *arg) {
       int64_t x = 0;
       if (f->cls == SL_H5_INT) {
         switch (f->size) {
-        case 1: { int8_t t; memcpy(&t, row + f->offset, 1); x = t; break; }
-        case 2: { int16_t t; memcpy(&t, row + f->offset, 2); x = t; break; }
-        case 4: { int32_t t; memcpy(&t, row + f->offset, 4); x = t; break; }
-        default: memcpy(&x, row + f->offset, 8);
+        case 1: {
+          int8_t t;
+          memcpy(&t, row + f->offset, 1);
+          x = t;
+          break;
+        }
+        case 2: {
+          int16_t t;
+          memcpy(&t, row + f->offset, 2);
+          x = t;
+          break;
+        }
+        case 4: {
+          int32_t t;
+          memcpy(&t, row + f->offset, 4);
+          x = t;
+          break;
+        }
+        default:
+          memcpy(&x, row + f->offset, 8);
         }
       } else {
         switch (f->size) {
-        case 1: { uint8_t t; memcpy(&t, row + f->offset, 1); x = t; break; }
-        case 2: { uint16_t t; memcpy(&t, row + f->offset, 2); x = t; break; }
-        case 4: { uint32_t t; memcpy(&t, row + f->offset, 4); x = t; break; }
-        default: { uint64_t t; memcpy(&t, row + f->offset, 8); x = (int64_t)t; }
+        case 1: {
+          uint8_t t;
+          memcpy(&t, row + f->offset, 1);
+          x = t;
+          break;
+        }
+        case 2: {
+          uint16_t t;
+          memcpy(&t, row + f->offset, 2);
+          x = t;
+          break;
+        }
+        case 4: {
+          uint32_t t;
+          memcpy(&t, row + f->offset, 4);
+          x = t;
+          break;
+        }
+        default: {
+          uint64_t t;
+          memcpy(&t, row + f->offset, 8);
+          x = (int64_t)t;
+        }
         }
       }
       memcpy(v + 8 * i, &x, 8);
@@ -157,8 +197,10 @@ static void fold_one(plan *p, void *state, size_t i, const char *x8) {
     memcpy(&lo, ST_SLOT(state, i, 1), 8);
     memcpy(&hi, ST_SLOT(state, i, 2), 8);
     s = (int64_t)((uint64_t)s + (uint64_t)x);
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+    if (x < lo)
+      lo = x;
+    if (x > hi)
+      hi = x;
     memcpy(ST_SLOT(state, i, 0), &s, 8);
     memcpy(ST_SLOT(state, i, 1), &lo, 8);
     memcpy(ST_SLOT(state, i, 2), &hi, 8);
@@ -179,9 +221,11 @@ static void fold_one(plan *p, void *state, size_t i, const char *x8) {
 
 static int st_update(void *state, const sl_record *in, void *arg) {
   plan *p = arg;
-  if (in->value_len != 8 * p->nval) return -1;
+  if (in->value_len != 8 * p->nval)
+    return -1;
   st_set_count(state, st_count(state) + 1);
-  for (size_t i = 0; i < p->nval; i++) fold_one(p, state, i, (const char *)in->value + 8 * i);
+  for (size_t i = 0; i < p->nval; i++)
+    fold_one(p, state, i, (const char *)in->value + 8 * i);
   return 0;
 }
 
@@ -197,10 +241,12 @@ static int st_merge(void *state, const void *other, void *arg) {
       memcpy(ST_SLOT(state, i, 0), &a, 8);
       memcpy(&a, ST_SLOT(state, i, 1), 8);
       memcpy(&b, ST_SLOT(other, i, 1), 8);
-      if (b < a) memcpy(ST_SLOT(state, i, 1), &b, 8);
+      if (b < a)
+        memcpy(ST_SLOT(state, i, 1), &b, 8);
       memcpy(&a, ST_SLOT(state, i, 2), 8);
       memcpy(&b, ST_SLOT(other, i, 2), 8);
-      if (b > a) memcpy(ST_SLOT(state, i, 2), &b, 8);
+      if (b > a)
+        memcpy(ST_SLOT(state, i, 2), &b, 8);
     } else {
       double a, b;
       memcpy(&a, ST_SLOT(state, i, 0), 8);
@@ -233,9 +279,15 @@ static int st_finalize(void *state, size_t *value_len, void *arg) {
     }
     int isint = p->val_int[d->vf];
     switch (d->op) {
-    case A_SUM: memcpy(o, ST_SLOT(state, d->vf, 0), 8); break;
-    case A_MIN: memcpy(o, ST_SLOT(state, d->vf, 1), 8); break;
-    case A_MAX: memcpy(o, ST_SLOT(state, d->vf, 2), 8); break;
+    case A_SUM:
+      memcpy(o, ST_SLOT(state, d->vf, 0), 8);
+      break;
+    case A_MIN:
+      memcpy(o, ST_SLOT(state, d->vf, 1), 8);
+      break;
+    case A_MAX:
+      memcpy(o, ST_SLOT(state, d->vf, 2), 8);
+      break;
     case A_MEAN: {
       double m;
       if (isint) {
@@ -259,7 +311,8 @@ static int st_finalize(void *state, size_t *value_len, void *arg) {
 
 static int to_row(const sl_record *in, sl_record *out, void *arg) {
   plan *p = arg;
-  if (in->key_len != p->key_bytes || in->value_len != 8 * p->nagg) return -1;
+  if (in->key_len != p->key_bytes || in->value_len != 8 * p->nagg)
+    return -1;
   memcpy(p->scratch, in->key, in->key_len);
   memcpy(p->scratch + in->key_len, in->value, in->value_len);
   out->key = NULL;
@@ -292,39 +345,49 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc && !bad; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      if (root) usage(stdout);
+      if (root)
+        usage(stdout);
       sl_finalize(&ctx);
       return 0;
     } else if (!strcmp(a, "--version")) {
-      if (root) printf("%s %s\n", prog, sl_version());
+      if (root)
+        printf("%s %s\n", prog, sl_version());
       sl_finalize(&ctx);
       return 0;
     } else if (!strcmp(a, "--force")) {
       force = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--key") || !strcmp(a, "--agg") ||
-               !strcmp(a, "--deflate")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--key") ||
+               !strcmp(a, "--agg") || !strcmp(a, "--deflate")) {
       if (i + 1 >= argc) {
-        if (root) fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
+        if (root)
+          fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
         bad = 1;
         break;
       }
       const char *v = argv[++i];
-      if (!strcmp(a, "--key")) keys_arg = v;
-      else if (!strcmp(a, "--agg")) aggs_arg = v;
+      if (!strcmp(a, "--key"))
+        keys_arg = v;
+      else if (!strcmp(a, "--agg"))
+        aggs_arg = v;
       else if (!strcmp(a, "--deflate")) {
         char *end;
         errno = 0;
         deflate = strtol(v, &end, 10);
         if (errno || end == v || *end || deflate < 0 || deflate > 9) {
-          if (root) fprintf(stderr, "%s: error: --deflate expects a level 0-9, found '%s'\n", prog, v);
+          if (root)
+            fprintf(stderr, "%s: error: --deflate expects a level 0-9, found '%s'\n", prog, v);
           bad = 1;
         }
-      } else out = v;
+      } else
+        out = v;
     } else if (a[0] == '-' && a[1]) {
-      if (root) fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n", prog, a);
+      if (root)
+        fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n", prog, a);
       bad = 1;
     } else if (spec) {
-      if (root) fprintf(stderr, "%s: error: more than one input given ('%s' and '%s'; quote a glob)\n", prog, spec, a);
+      if (root)
+        fprintf(stderr, "%s: error: more than one input given ('%s' and '%s'; quote a glob)\n",
+                prog, spec, a);
       bad = 1;
     } else {
       spec = a;
@@ -332,16 +395,25 @@ int main(int argc, char **argv) {
   }
   if (!bad && (!spec || !keys_arg || !aggs_arg || !out)) {
     if (root)
-      fprintf(stderr, "%s: error: missing %s (usage: %s FILE:/dataset --key F --agg LIST -o OUT.h5:/dataset)\n", prog,
-              !spec ? "the input" : !keys_arg ? "--key" : !aggs_arg ? "--agg" : "-o", prog);
+      fprintf(
+          stderr,
+          "%s: error: missing %s (usage: %s FILE:/dataset --key F --agg LIST -o OUT.h5:/dataset)\n",
+          prog,
+          !spec       ? "the input"
+          : !keys_arg ? "--key"
+          : !aggs_arg ? "--agg"
+                      : "-o",
+          prog);
     bad = 1;
   }
   if (!bad && !strstr(spec, ":/")) {
-    if (root) fprintf(stderr, "%s: error: input '%s': expected FILE:/path/to/dataset\n", prog, spec);
+    if (root)
+      fprintf(stderr, "%s: error: input '%s': expected FILE:/path/to/dataset\n", prog, spec);
     bad = 1;
   }
   if (!bad && !strstr(out, ":/")) {
-    if (root) fprintf(stderr, "%s: error: output '%s': expected FILE.h5:/path/to/dataset\n", prog, out);
+    if (root)
+      fprintf(stderr, "%s: error: output '%s': expected FILE.h5:/path/to/dataset\n", prog, out);
     bad = 1;
   }
   if (bad) {
@@ -358,22 +430,27 @@ int main(int argc, char **argv) {
   for (char *s = NULL, *t = strtok_r(kcopy, ",", &s); t && !bad; t = strtok_r(NULL, ",", &s)) {
     for (size_t i = 0; i < nkeys; i++)
       if (!strcmp(keys[i], t)) {
-        if (root) fprintf(stderr, "%s: error: --key: field '%s' given twice\n", prog, t);
+        if (root)
+          fprintf(stderr, "%s: error: --key: field '%s' given twice\n", prog, t);
         bad = 1;
       }
     if (nkeys == 64) {
-      if (root) fprintf(stderr, "%s: error: --key: at most 64 key fields\n", prog);
+      if (root)
+        fprintf(stderr, "%s: error: --key: at most 64 key fields\n", prog);
       bad = 1;
     }
-    if (!bad) keys[nkeys++] = t;
+    if (!bad)
+      keys[nkeys++] = t;
   }
   if (!bad && !nkeys) {
-    if (root) fprintf(stderr, "%s: error: --key: no field given\n", prog);
+    if (root)
+      fprintf(stderr, "%s: error: --key: no field given\n", prog);
     bad = 1;
   }
   for (char *s = NULL, *t = strtok_r(acopy, ",", &s); t && !bad; t = strtok_r(NULL, ",", &s)) {
     if (p->nagg == 256) {
-      if (root) fprintf(stderr, "%s: error: --agg: at most 256 aggregates\n", prog);
+      if (root)
+        fprintf(stderr, "%s: error: --agg: at most 256 aggregates\n", prog);
       bad = 1;
       break;
     }
@@ -385,21 +462,31 @@ int main(int argc, char **argv) {
       d->vf = -1;
     } else if (colon && colon[1]) {
       *colon = 0;
-      if (!strcmp(t, "sum")) d->op = A_SUM;
-      else if (!strcmp(t, "mean")) d->op = A_MEAN;
-      else if (!strcmp(t, "min")) d->op = A_MIN;
-      else if (!strcmp(t, "max")) d->op = A_MAX;
+      if (!strcmp(t, "sum"))
+        d->op = A_SUM;
+      else if (!strcmp(t, "mean"))
+        d->op = A_MEAN;
+      else if (!strcmp(t, "min"))
+        d->op = A_MIN;
+      else if (!strcmp(t, "max"))
+        d->op = A_MAX;
       else {
-        if (root) fprintf(stderr, "%s: error: --agg: unknown aggregate '%s' (expected count, sum, mean, min, max)\n", prog, t);
+        if (root)
+          fprintf(
+              stderr,
+              "%s: error: --agg: unknown aggregate '%s' (expected count, sum, mean, min, max)\n",
+              prog, t);
         bad = 1;
         break;
       }
       agg_field[p->nagg] = colon + 1;
       size_t k = 0;
-      while (k < nvals && strcmp(vals[k], colon + 1)) k++;
+      while (k < nvals && strcmp(vals[k], colon + 1))
+        k++;
       if (k == nvals) {
         if (nvals == 64) {
-          if (root) fprintf(stderr, "%s: error: --agg: at most 64 aggregated fields\n", prog);
+          if (root)
+            fprintf(stderr, "%s: error: --agg: at most 64 aggregated fields\n", prog);
           bad = 1;
           break;
         }
@@ -408,24 +495,28 @@ int main(int argc, char **argv) {
       d->vf = (int)k;
       for (size_t q = 0; q < p->nagg; q++)
         if (p->agg[q].op == d->op && p->agg[q].vf == d->vf) {
-          if (root) fprintf(stderr, "%s: error: --agg: '%s:%s' given twice\n", prog, t, colon + 1);
+          if (root)
+            fprintf(stderr, "%s: error: --agg: '%s:%s' given twice\n", prog, t, colon + 1);
           bad = 1;
         }
     } else {
-      if (root) fprintf(stderr, "%s: error: --agg: '%s' is not count or OP:FIELD\n", prog, t);
+      if (root)
+        fprintf(stderr, "%s: error: --agg: '%s' is not count or OP:FIELD\n", prog, t);
       bad = 1;
       break;
     }
     if (d->op == A_COUNT)
       for (size_t q = 0; q < p->nagg; q++)
         if (p->agg[q].op == A_COUNT) {
-          if (root) fprintf(stderr, "%s: error: --agg: 'count' given twice\n", prog);
+          if (root)
+            fprintf(stderr, "%s: error: --agg: 'count' given twice\n", prog);
           bad = 1;
         }
     p->nagg++;
   }
   if (!bad && !p->nagg) {
-    if (root) fprintf(stderr, "%s: error: --agg: no aggregate given\n", prog);
+    if (root)
+      fprintf(stderr, "%s: error: --agg: no aggregate given\n", prog);
     bad = 1;
   }
   if (bad) {
@@ -437,12 +528,15 @@ int main(int argc, char **argv) {
   }
   /* the fields to read: keys, then aggregated fields that are not keys */
   size_t nsel = 0;
-  for (size_t i = 0; i < nkeys; i++) sel[nsel++] = keys[i];
+  for (size_t i = 0; i < nkeys; i++)
+    sel[nsel++] = keys[i];
   for (size_t i = 0; i < nvals; i++) {
     int dup = 0;
     for (size_t k = 0; k < nkeys; k++)
-      if (!strcmp(keys[k], vals[i])) dup = 1;
-    if (!dup) sel[nsel++] = vals[i];
+      if (!strcmp(keys[k], vals[i]))
+        dup = 1;
+    if (!dup)
+      sel[nsel++] = vals[i];
   }
   sl_h5_opts o = {0};
   o.fields = sel;
@@ -457,7 +551,9 @@ int main(int argc, char **argv) {
       sl_h5_layout_field(in, i, &p->key[i]);
       if (p->key[i].cls == SL_H5_FLOAT) {
         if (root)
-          fprintf(stderr, "%s: error: '%s': key field '%s' is %s (expected an integer or fixed-length string field)\n",
+          fprintf(stderr,
+                  "%s: error: '%s': key field '%s' is %s (expected an integer or fixed-length "
+                  "string field)\n",
                   prog, spec, keys[i], cls_desc(&p->key[i], desc, sizeof desc));
         rc = SL_ERR_TYPE;
       }
@@ -476,16 +572,18 @@ int main(int argc, char **argv) {
             break;
           }
         if (root)
-          fprintf(stderr, "%s: error: '%s': %s:%s: field '%s' is %s (expected a numeric field)\n", prog, spec, op,
-                  vals[i], vals[i], cls_desc(&p->val[i], desc, sizeof desc));
+          fprintf(stderr, "%s: error: '%s': %s:%s: field '%s' is %s (expected a numeric field)\n",
+                  prog, spec, op, vals[i], vals[i], cls_desc(&p->val[i], desc, sizeof desc));
         rc = SL_ERR_TYPE;
       }
       p->val_int[i] = p->val[i].cls == SL_H5_INT || p->val[i].cls == SL_H5_UINT;
     }
   }
   /* the output layout */
-  if (rc == SL_OK) rc = sl_h5_layout_create(&outl);
-  for (size_t i = 0; i < nkeys && rc == SL_OK; i++) rc = sl_h5_layout_add(outl, p->key[i].name, p->key[i].cls, p->key[i].size);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_create(&outl);
+  for (size_t i = 0; i < nkeys && rc == SL_OK; i++)
+    rc = sl_h5_layout_add(outl, p->key[i].name, p->key[i].cls, p->key[i].size);
   for (size_t a = 0; a < p->nagg && rc == SL_OK; a++) {
     const aggdef *d = &p->agg[a];
     char name[600];
@@ -497,14 +595,16 @@ int main(int argc, char **argv) {
       int isint = p->val_int[d->vf] && d->op != A_MEAN;
       rc = sl_h5_layout_add(outl, name, isint ? SL_H5_INT : SL_H5_FLOAT, 8);
       if (rc != SL_OK && root)
-        fprintf(stderr, "%s: error: output field '%s' clashes with a key field of the same name\n", prog, name);
+        fprintf(stderr, "%s: error: output field '%s' clashes with a key field of the same name\n",
+                prog, name);
     }
   }
   if (rc == SL_OK) {
     size_t st = 8 + 24 * p->nval;
     p->state_size = st > 8 * p->nagg ? st : 8 * p->nagg;
     p->scratch = malloc(p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8);
-    if (!p->scratch) rc = SL_ERR_NOMEM;
+    if (!p->scratch)
+      rc = SL_ERR_NOMEM;
   }
   if (rc == SL_OK) {
     sl_flow *flow = NULL;
@@ -517,16 +617,26 @@ int main(int argc, char **argv) {
     rc = sl_flow_create(ctx, &flow);
     /* builder errors are remembered by the flow: sl_run returns (and prints) the first */
     int b = rc;
-    if (!b) b = sl_flow_from_h5(flow, specs, 1, &o, 0);
-    if (!b) b = sl_flow_map(flow, to_kv, p);
-    if (!b) b = sl_flow_name(flow, "key");
-    if (!b) b = sl_flow_partition(flow, 0, NULL, NULL);
-    if (!b) b = sl_flow_reduce_by_key(flow, &ag);
-    if (!b) b = sl_flow_name(flow, "aggregate");
-    if (!b) b = sl_flow_map(flow, to_row, p);
-    if (!b) b = sl_flow_name(flow, "row");
-    if (!b) b = sl_flow_to_h5(flow, out, outl, &so);
-    if (!rc) rc = sl_run(flow);
+    if (!b)
+      b = sl_flow_from_h5(flow, specs, 1, &o, 0);
+    if (!b)
+      b = sl_flow_map(flow, to_kv, p);
+    if (!b)
+      b = sl_flow_name(flow, "key");
+    if (!b)
+      b = sl_flow_partition(flow, 0, NULL, NULL);
+    if (!b)
+      b = sl_flow_reduce_by_key(flow, &ag);
+    if (!b)
+      b = sl_flow_name(flow, "aggregate");
+    if (!b)
+      b = sl_flow_map(flow, to_row, p);
+    if (!b)
+      b = sl_flow_name(flow, "row");
+    if (!b)
+      b = sl_flow_to_h5(flow, out, outl, &so);
+    if (!rc)
+      rc = sl_run(flow);
     if (rc == SL_OK) {
       sl_stats st;
       int ns = 0;
@@ -535,8 +645,8 @@ int main(int argc, char **argv) {
       uint64_t groups = st.records_out, g = 0;
       MPI_Reduce(&groups, &g, 1, MPI_UINT64_T, MPI_SUM, 0, sl_comm(ctx));
       if (root)
-        fprintf(stderr, "%s: %llu rows, %llu groups, %.3f s\n", prog, (unsigned long long)sl_h5_layout_rows(in),
-                (unsigned long long)g, MPI_Wtime() - t0);
+        fprintf(stderr, "%s: %llu rows, %llu groups, %.3f s\n", prog,
+                (unsigned long long)sl_h5_layout_rows(in), (unsigned long long)g, MPI_Wtime() - t0);
     }
     sl_flow_destroy(&flow);
   }

@@ -16,34 +16,35 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: mpirun -n N sluice-h5sort FILE:/dataset --key FIELD [--descending] -o OUT.h5:/dataset\n"
-          "                    [--force] [--deflate LEVEL]\n"
-          "\n"
-          "Sort the rows of an HDF5 dataset by one field and write them, in order, to one\n"
-          "dataset. The sort is stable: rows with equal keys keep their input order (also\n"
-          "with --descending). NaN keys go last. Integer, float and fixed-length string\n"
-          "fields (compared bytewise) can be keys. A 1-D dataset has one field, 'value';\n"
-          "the columns of a 2-D dataset are 'c0', 'c1', ...\n"
-          "\n"
-          "options:\n"
-          "  --key FIELD        the field to sort by (required)\n"
-          "  --descending       largest first\n"
-          "  -o, --output OUT.h5:/dataset\n"
-          "                     the output (required); written under a temporary name and\n"
-          "                     renamed when complete, with provenance attributes\n"
-          "  --force            overwrite OUT.h5 if it exists\n"
-          "  --deflate LEVEL    compress the output (1-9)\n"
-          "  -h, --help, --version, --sl-help (sluice's runtime options, e.g.\n"
-          "                     --sl-sort-memory-bytes, --sl-tmpdir, --sl-progress=on)\n"
-          "\n"
-          "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
-          "             3 stopped by SIGTERM/SIGUSR1 (nothing written under the output name)\n");
+  fprintf(f, "usage: mpirun -n N sluice-h5sort FILE:/dataset --key FIELD [--descending] -o "
+             "OUT.h5:/dataset\n"
+             "                    [--force] [--deflate LEVEL]\n"
+             "\n"
+             "Sort the rows of an HDF5 dataset by one field and write them, in order, to one\n"
+             "dataset. The sort is stable: rows with equal keys keep their input order (also\n"
+             "with --descending). NaN keys go last. Integer, float and fixed-length string\n"
+             "fields (compared bytewise) can be keys. A 1-D dataset has one field, 'value';\n"
+             "the columns of a 2-D dataset are 'c0', 'c1', ...\n"
+             "\n"
+             "options:\n"
+             "  --key FIELD        the field to sort by (required)\n"
+             "  --descending       largest first\n"
+             "  -o, --output OUT.h5:/dataset\n"
+             "                     the output (required); written under a temporary name and\n"
+             "                     renamed when complete, with provenance attributes\n"
+             "  --force            overwrite OUT.h5 if it exists\n"
+             "  --deflate LEVEL    compress the output (1-9)\n"
+             "  -h, --help, --version, --sl-help (sluice's runtime options, e.g.\n"
+             "                     --sl-sort-memory-bytes, --sl-tmpdir, --sl-progress=on)\n"
+             "\n"
+             "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
+             "             3 stopped by SIGTERM/SIGUSR1 (nothing written under the output name)\n");
 }
 
 static int exit_code(int rc) {
   switch (rc) {
-  case SL_OK: return 0;
+  case SL_OK:
+    return 0;
   case SL_ERR_NOTFOUND:
   case SL_ERR_FORMAT:
   case SL_ERR_EXISTS:
@@ -51,9 +52,12 @@ static int exit_code(int rc) {
   case SL_ERR_USAGE:
   case SL_ERR_OPTION:
   case SL_ERR_UNSUPPORTED:
-  case SL_ERR_INVAL: return EXIT_USAGE;
-  case SL_ERR_STOPPED: return EXIT_STOPPED;
-  default: return EXIT_RUNTIME;
+  case SL_ERR_INVAL:
+    return EXIT_USAGE;
+  case SL_ERR_STOPPED:
+    return EXIT_STOPPED;
+  default:
+    return EXIT_RUNTIME;
   }
 }
 
@@ -64,11 +68,13 @@ typedef struct keydef {
 
 /* Compare the key field of two rows. *nan is set when a NaN decided the order (NaN
  * sorts last in both directions, so that order must not be reversed). */
-static int cmp_field(const sl_h5_field *f, const unsigned char *a, const unsigned char *b, int *nan) {
+static int cmp_field(const sl_h5_field *f, const unsigned char *a, const unsigned char *b,
+                     int *nan) {
   *nan = 0;
   a += f->offset;
   b += f->offset;
-  if (f->cls == SL_H5_STRING) return memcmp(a, b, f->size);
+  if (f->cls == SL_H5_STRING)
+    return memcmp(a, b, f->size);
   if (f->cls == SL_H5_FLOAT) {
     double x, y;
     if (f->size == 4) {
@@ -91,19 +97,67 @@ static int cmp_field(const sl_h5_field *f, const unsigned char *a, const unsigne
   if (f->cls == SL_H5_INT) {
     int64_t x = 0, y = 0;
     switch (f->size) {
-    case 1: { int8_t p, q; memcpy(&p, a, 1); memcpy(&q, b, 1); x = p; y = q; break; }
-    case 2: { int16_t p, q; memcpy(&p, a, 2); memcpy(&q, b, 2); x = p; y = q; break; }
-    case 4: { int32_t p, q; memcpy(&p, a, 4); memcpy(&q, b, 4); x = p; y = q; break; }
-    default: memcpy(&x, a, 8); memcpy(&y, b, 8); break;
+    case 1: {
+      int8_t p, q;
+      memcpy(&p, a, 1);
+      memcpy(&q, b, 1);
+      x = p;
+      y = q;
+      break;
+    }
+    case 2: {
+      int16_t p, q;
+      memcpy(&p, a, 2);
+      memcpy(&q, b, 2);
+      x = p;
+      y = q;
+      break;
+    }
+    case 4: {
+      int32_t p, q;
+      memcpy(&p, a, 4);
+      memcpy(&q, b, 4);
+      x = p;
+      y = q;
+      break;
+    }
+    default:
+      memcpy(&x, a, 8);
+      memcpy(&y, b, 8);
+      break;
     }
     return (x > y) - (x < y);
   }
   uint64_t x = 0, y = 0;
   switch (f->size) {
-  case 1: { uint8_t p, q; memcpy(&p, a, 1); memcpy(&q, b, 1); x = p; y = q; break; }
-  case 2: { uint16_t p, q; memcpy(&p, a, 2); memcpy(&q, b, 2); x = p; y = q; break; }
-  case 4: { uint32_t p, q; memcpy(&p, a, 4); memcpy(&q, b, 4); x = p; y = q; break; }
-  default: memcpy(&x, a, 8); memcpy(&y, b, 8); break;
+  case 1: {
+    uint8_t p, q;
+    memcpy(&p, a, 1);
+    memcpy(&q, b, 1);
+    x = p;
+    y = q;
+    break;
+  }
+  case 2: {
+    uint16_t p, q;
+    memcpy(&p, a, 2);
+    memcpy(&q, b, 2);
+    x = p;
+    y = q;
+    break;
+  }
+  case 4: {
+    uint32_t p, q;
+    memcpy(&p, a, 4);
+    memcpy(&q, b, 4);
+    x = p;
+    y = q;
+    break;
+  }
+  default:
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    break;
   }
   return (x > y) - (x < y);
 }
@@ -114,7 +168,8 @@ static int by_key_then_row(const sl_record *a, const sl_record *b, void *arg) {
   const keydef *k = arg;
   int nan;
   int c = cmp_field(&k->f, a->value, b->value, &nan);
-  if (c) return k->descending && !nan ? -c : c;
+  if (c)
+    return k->descending && !nan ? -c : c;
   uint64_t ia, ib;
   memcpy(&ia, a->key, 8);
   memcpy(&ib, b->key, 8);
@@ -138,30 +193,37 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc && !bad; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      if (root) usage(stdout);
+      if (root)
+        usage(stdout);
       sl_finalize(&ctx);
       return 0;
     } else if (!strcmp(a, "--version")) {
-      if (root) printf("sluice-h5sort %s\n", sl_version());
+      if (root)
+        printf("sluice-h5sort %s\n", sl_version());
       sl_finalize(&ctx);
       return 0;
-    } else if (!strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--deflate")) {
+    } else if (!strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+               !strcmp(a, "--deflate")) {
       if (i + 1 >= argc) {
-        if (root) fprintf(stderr, "sluice-h5sort: error: %s needs a value (see --help)\n", a);
+        if (root)
+          fprintf(stderr, "sluice-h5sort: error: %s needs a value (see --help)\n", a);
         bad = 1;
         break;
       }
       const char *v = argv[++i];
-      if (!strcmp(a, "--key")) key = v;
+      if (!strcmp(a, "--key"))
+        key = v;
       else if (!strcmp(a, "--deflate")) {
         char *end;
         long l = strtol(v, &end, 10);
         if (*end || l < 0 || l > 9) {
-          if (root) fprintf(stderr, "sluice-h5sort: error: --deflate expects a level 0-9, found '%s'\n", v);
+          if (root)
+            fprintf(stderr, "sluice-h5sort: error: --deflate expects a level 0-9, found '%s'\n", v);
           bad = 1;
         }
         deflate = (int)l;
-      } else out = v;
+      } else
+        out = v;
     } else if (!strncmp(a, "--key=", 6)) {
       key = a + 6;
     } else if (!strncmp(a, "--output=", 9)) {
@@ -171,19 +233,25 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--force")) {
       force = 1;
     } else if (a[0] == '-' && a[1]) {
-      if (root) fprintf(stderr, "sluice-h5sort: error: unknown option '%s' (see --help)\n", a);
+      if (root)
+        fprintf(stderr, "sluice-h5sort: error: unknown option '%s' (see --help)\n", a);
       bad = 1;
     } else if (!in) {
       in = a;
     } else {
-      if (root) fprintf(stderr, "sluice-h5sort: error: one input expected, found a second one: '%s'\n", a);
+      if (root)
+        fprintf(stderr, "sluice-h5sort: error: one input expected, found a second one: '%s'\n", a);
       bad = 1;
     }
   }
   if (!bad && (!in || !key || !out)) {
     if (root)
-      fprintf(stderr, "sluice-h5sort: error: missing %s (usage: sluice-h5sort FILE:/dataset --key FIELD -o OUT.h5:/dataset)\n",
-              !in ? "the input FILE:/dataset" : !key ? "--key FIELD" : "-o OUT.h5:/dataset");
+      fprintf(stderr,
+              "sluice-h5sort: error: missing %s (usage: sluice-h5sort FILE:/dataset --key FIELD -o "
+              "OUT.h5:/dataset)\n",
+              !in    ? "the input FILE:/dataset"
+              : !key ? "--key FIELD"
+                     : "-o OUT.h5:/dataset");
     bad = 1;
   }
   if (bad) {
@@ -204,7 +272,8 @@ int main(int argc, char **argv) {
       if (root) {
         char names[4096];
         sl_h5_layout_names(layout, names, sizeof names);
-        fprintf(stderr, "sluice-h5sort: error: %s: no field '%s' to sort by; the fields are: %s\n", in, key, names);
+        fprintf(stderr, "sluice-h5sort: error: %s: no field '%s' to sort by; the fields are: %s\n",
+                in, key, names);
       }
       rc = SL_ERR_TYPE;
     } else {
@@ -218,16 +287,21 @@ int main(int argc, char **argv) {
     so.overwrite = force;
     so.deflate = deflate;
     rc = sl_flow_create(ctx, &flow);
-    if (!rc) rc = sl_flow_from_h5(flow, &in, 1, &hopts, 0);
-    if (!rc) rc = sl_flow_sort(flow, by_key_then_row, &kd, 0);
-    if (!rc) rc = sl_flow_to_h5(flow, out, layout, &so);
-    if (!rc) rc = sl_run(flow);
-    else if (root) fprintf(stderr, "sluice-h5sort: error: %s\n", sl_strerror(rc));
+    if (!rc)
+      rc = sl_flow_from_h5(flow, &in, 1, &hopts, 0);
+    if (!rc)
+      rc = sl_flow_sort(flow, by_key_then_row, &kd, 0);
+    if (!rc)
+      rc = sl_flow_to_h5(flow, out, layout, &so);
+    if (!rc)
+      rc = sl_run(flow);
+    else if (root)
+      fprintf(stderr, "sluice-h5sort: error: %s\n", sl_strerror(rc));
   }
   double secs = MPI_Wtime() - t0;
   if (rc == SL_OK && root)
-    fprintf(stderr, "sluice-h5sort: %llu rows sorted by '%s'%s, %.3f s\n", (unsigned long long)rows, key,
-            descending ? " (descending)" : "", secs);
+    fprintf(stderr, "sluice-h5sort: %llu rows sorted by '%s'%s, %.3f s\n", (unsigned long long)rows,
+            key, descending ? " (descending)" : "", secs);
   sl_flow_destroy(&flow);
   sl_h5_layout_destroy(&layout);
   sl_finalize(&ctx);

@@ -44,16 +44,20 @@ static void usage(FILE *f) {
 
 static int exit_code(int rc) {
   switch (rc) {
-  case SL_OK: return 0;
+  case SL_OK:
+    return 0;
   case SL_ERR_NOTFOUND:
   case SL_ERR_FORMAT:
   case SL_ERR_EXISTS:
   case SL_ERR_TYPE:
   case SL_ERR_USAGE:
   case SL_ERR_OPTION:
-  case SL_ERR_INVAL: return EXIT_USAGE;
-  case SL_ERR_STOPPED: return EXIT_STOPPED;
-  default: return EXIT_RUNTIME;
+  case SL_ERR_INVAL:
+    return EXIT_USAGE;
+  case SL_ERR_STOPPED:
+    return EXIT_STOPPED;
+  default:
+    return EXIT_RUNTIME;
   }
 }
 
@@ -63,19 +67,23 @@ typedef struct counters {
   uint64_t distinct;
 } counters;
 
-static const unsigned char is_space[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
+static const unsigned char is_space[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
 
 static int tokenize(const sl_record *line, sl_emitter *out, void *arg) {
   counters *c = arg;
   const unsigned char *p = line->value, *end = p + line->value_len;
   while (p < end) {
-    while (p < end && is_space[*p]) p++;
+    while (p < end && is_space[*p])
+      p++;
     const unsigned char *w = p;
-    while (p < end && !is_space[*p]) p++;
+    while (p < end && !is_space[*p])
+      p++;
     if (p > w) {
       c->words++;
       int rc = sl_emit(out, w, (size_t)(p - w), NULL, 0);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     }
   }
   return 0;
@@ -93,10 +101,12 @@ static int by_count_then_word(const sl_record *a, const sl_record *b, void *arg)
   uint64_t ca, cb;
   memcpy(&ca, a->value, 8);
   memcpy(&cb, b->value, 8);
-  if (ca != cb) return ca > cb ? -1 : 1;
+  if (ca != cb)
+    return ca > cb ? -1 : 1;
   size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
   int c = n ? memcmp(a->key, b->key, n) : 0;
-  if (c) return c;
+  if (c)
+    return c;
   return (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
@@ -104,7 +114,8 @@ static int parse_count(const char *s, long long *out) {
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end || v < 0) return -1;
+  if (errno || end == s || *end || v < 0)
+    return -1;
   *out = v;
   return 0;
 }
@@ -129,22 +140,28 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc && !bad; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      if (root) usage(stdout);
+      if (root)
+        usage(stdout);
       free(files);
       sl_finalize(&ctx);
       return 0;
     } else if (!strcmp(a, "--version")) {
-      if (root) printf("sluice-wordcount %s\n", sl_version());
+      if (root)
+        printf("sluice-wordcount %s\n", sl_version());
       free(files);
       sl_finalize(&ctx);
       return 0;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--top")) {
       if (i + 1 >= argc) {
-        if (root) fprintf(stderr, "sluice-wordcount: error: %s needs a value (see --help)\n", a);
+        if (root)
+          fprintf(stderr, "sluice-wordcount: error: %s needs a value (see --help)\n", a);
         bad = 1;
       } else if (!strcmp(a, "--top")) {
         if (parse_count(argv[++i], &top)) {
-          if (root) fprintf(stderr, "sluice-wordcount: error: --top expects a non-negative integer, found '%s'\n", argv[i]);
+          if (root)
+            fprintf(stderr,
+                    "sluice-wordcount: error: --top expects a non-negative integer, found '%s'\n",
+                    argv[i]);
           bad = 1;
         }
       } else {
@@ -154,22 +171,29 @@ int main(int argc, char **argv) {
       out_path = a + 9;
     } else if (!strncmp(a, "--top=", 6)) {
       if (parse_count(a + 6, &top)) {
-        if (root) fprintf(stderr, "sluice-wordcount: error: --top expects a non-negative integer, found '%s'\n", a + 6);
+        if (root)
+          fprintf(stderr,
+                  "sluice-wordcount: error: --top expects a non-negative integer, found '%s'\n",
+                  a + 6);
         bad = 1;
       }
     } else if (!strcmp(a, "--force")) {
       force = 1;
     } else if (!strcmp(a, "--")) {
-      for (i++; i < argc; i++) files[nfiles++] = argv[i];
+      for (i++; i < argc; i++)
+        files[nfiles++] = argv[i];
     } else if (a[0] == '-' && a[1]) {
-      if (root) fprintf(stderr, "sluice-wordcount: error: unknown option '%s' (see --help)\n", a);
+      if (root)
+        fprintf(stderr, "sluice-wordcount: error: unknown option '%s' (see --help)\n", a);
       bad = 1;
     } else {
       files[nfiles++] = a;
     }
   }
   if (!bad && nfiles == 0) {
-    if (root) fprintf(stderr, "sluice-wordcount: error: no input file given (usage: sluice-wordcount [--top K] [-o OUT.tsv] FILE...)\n");
+    if (root)
+      fprintf(stderr, "sluice-wordcount: error: no input file given (usage: sluice-wordcount "
+                      "[--top K] [-o OUT.tsv] FILE...)\n");
     bad = 1;
   }
   if (bad) {
@@ -182,20 +206,30 @@ int main(int argc, char **argv) {
   sl_flow *flow = NULL;
   double t0 = MPI_Wtime();
   rc = sl_flow_create(ctx, &flow);
-  if (!rc) rc = sl_flow_from_text_files(flow, files, (size_t)nfiles, 0);
-  if (!rc) rc = sl_flow_flat_map(flow, tokenize, &cnt);
-  if (!rc) rc = sl_flow_name(flow, "tokenize");
-  if (!rc) rc = sl_flow_partition(flow, 0, NULL, NULL);
+  if (!rc)
+    rc = sl_flow_from_text_files(flow, files, (size_t)nfiles, 0);
+  if (!rc)
+    rc = sl_flow_flat_map(flow, tokenize, &cnt);
+  if (!rc)
+    rc = sl_flow_name(flow, "tokenize");
+  if (!rc)
+    rc = sl_flow_partition(flow, 0, NULL, NULL);
   if (!rc) {
     sl_aggregator count = sl_aggregator_builtin(SL_AGG_COUNT);
     rc = sl_flow_reduce_by_key(flow, &count);
   }
-  if (!rc) rc = sl_flow_name(flow, "count");
-  if (!rc) rc = sl_flow_each(flow, count_distinct, &cnt);
-  if (!rc && top >= 0) rc = sl_flow_take_sort(flow, (size_t)top, by_count_then_word, NULL);
-  if (!rc) rc = sl_flow_to_text(flow, out_path ? out_path : "-", sl_format_tsv_u64, NULL, force);
-  if (!rc) rc = sl_run(flow);
-  else if (root) fprintf(stderr, "sluice-wordcount: error: %s\n", sl_strerror(rc));
+  if (!rc)
+    rc = sl_flow_name(flow, "count");
+  if (!rc)
+    rc = sl_flow_each(flow, count_distinct, &cnt);
+  if (!rc && top >= 0)
+    rc = sl_flow_take_sort(flow, (size_t)top, by_count_then_word, NULL);
+  if (!rc)
+    rc = sl_flow_to_text(flow, out_path ? out_path : "-", sl_format_tsv_u64, NULL, force);
+  if (!rc)
+    rc = sl_run(flow);
+  else if (root)
+    fprintf(stderr, "sluice-wordcount: error: %s\n", sl_strerror(rc));
   double secs = MPI_Wtime() - t0;
 
   if (rc == SL_OK) {
@@ -204,9 +238,10 @@ int main(int argc, char **argv) {
     uint64_t mine[3] = {st.input_bytes, cnt.words, cnt.distinct}, tot[3];
     MPI_Reduce(mine, tot, 3, MPI_UINT64_T, MPI_SUM, 0, sl_comm(ctx));
     if (root)
-      fprintf(stderr, "sluice-wordcount: %llu bytes, %llu words, %llu distinct, %.3f s, %.1f MB/s\n",
-              (unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2], secs,
-              secs > 0 ? tot[0] / secs / 1e6 : 0.0);
+      fprintf(stderr,
+              "sluice-wordcount: %llu bytes, %llu words, %llu distinct, %.3f s, %.1f MB/s\n",
+              (unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2],
+              secs, secs > 0 ? tot[0] / secs / 1e6 : 0.0);
   }
   sl_flow_destroy(&flow);
   free(files);

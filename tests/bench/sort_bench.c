@@ -38,7 +38,9 @@ static inline uint64_t mix(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
-static inline uint64_t key_of(uint64_t i) { return mix((g_seed << 32) + i); }
+static inline uint64_t key_of(uint64_t i) {
+  return mix((g_seed << 32) + i);
+}
 
 static double now(void) {
   struct timespec ts;
@@ -77,8 +79,10 @@ static int run_qsort(uint64_t n) {
   /* sorted, and the same records: key sum, payload sum, every key belongs to its payload */
   uint64_t ks = 0, ps = 0, bad = 0;
   for (uint64_t i = 0; i < n; i++) {
-    if (i && r[i - 1].key > r[i].key) bad++;
-    if (r[i].payload >= n || key_of(r[i].payload) != r[i].key) bad++;
+    if (i && r[i - 1].key > r[i].key)
+      bad++;
+    if (r[i].payload >= n || key_of(r[i].payload) != r[i].key)
+      bad++;
     ks += r[i].key;
     ps += r[i].payload;
   }
@@ -122,8 +126,10 @@ static int sink(const sl_record *r, void *arg) {
   }
   memcpy(&k, r->key, 8);
   memcpy(&p, r->value, 8);
-  if (c->n == 0) c->first = k;
-  else if (k < c->last) c->bad++;
+  if (c->n == 0)
+    c->first = k;
+  else if (k < c->last)
+    c->bad++;
   c->last = k;
   c->n++;
   c->ksum += k;
@@ -144,33 +150,42 @@ static int run_sluice(int argc, char **argv) {
   }
   int rank = sl_rank(ctx), size = sl_size(ctx);
   if (argc < 3) {
-    if (rank == 0) usage();
+    if (rank == 0)
+      usage();
     sl_finalize(&ctx);
     return 2;
   }
   uint64_t n = strtoull(argv[2], NULL, 10);
-  if (argc > 3) g_seed = strtoull(argv[3], NULL, 10);
+  if (argc > 3)
+    g_seed = strtoull(argv[3], NULL, 10);
   MPI_Comm comm = sl_comm(ctx);
 
   check c = {0};
   sl_flow *f = NULL;
   rc = sl_flow_create(ctx, &f);
-  if (rc == SL_OK) rc = sl_flow_from_generator(f, (int64_t)n, gen, NULL, 0);
-  if (rc == SL_OK) rc = sl_flow_sort(f, cmp_key, NULL, 0);
-  if (rc == SL_OK) rc = sl_flow_to_callback(f, sink, &c);
+  if (rc == SL_OK)
+    rc = sl_flow_from_generator(f, (int64_t)n, gen, NULL, 0);
+  if (rc == SL_OK)
+    rc = sl_flow_sort(f, cmp_key, NULL, 0);
+  if (rc == SL_OK)
+    rc = sl_flow_to_callback(f, sink, &c);
   MPI_Barrier(comm);
   double t0 = MPI_Wtime();
-  if (rc == SL_OK) rc = sl_run(f);
+  if (rc == SL_OK)
+    rc = sl_run(f);
   double t1 = MPI_Wtime();
   sl_flow_destroy(&f);
   int status = 0;
   if (rc != SL_OK) {
-    if (rank == 0) fprintf(stderr, "sort_bench: sl_run: %s\n", sl_strerror(rc));
+    if (rank == 0)
+      fprintf(stderr, "sort_bench: sl_run: %s\n", sl_strerror(rc));
     status = 1;
   } else {
     /* expected sums: each rank adds the keys of a share of the rows */
-    uint64_t lo = n * (uint64_t)rank / (uint64_t)size, hi = n * (uint64_t)(rank + 1) / (uint64_t)size, kexp = 0;
-    for (uint64_t i = lo; i < hi; i++) kexp += key_of(i);
+    uint64_t lo = n * (uint64_t)rank / (uint64_t)size,
+             hi = n * (uint64_t)(rank + 1) / (uint64_t)size, kexp = 0;
+    for (uint64_t i = lo; i < hi; i++)
+      kexp += key_of(i);
     uint64_t mine[5] = {c.n, c.bad, c.ksum, c.psum, kexp}, tot[5];
     MPI_Allreduce(mine, tot, 5, MPI_UINT64_T, MPI_SUM, comm);
     uint64_t edge[3] = {c.n, c.first, c.last}, *all = malloc(3 * sizeof *all * (size_t)size);
@@ -181,8 +196,10 @@ static int run_sluice(int argc, char **argv) {
       uint64_t pexp = n % 2 ? n * ((n - 1) / 2) : (n / 2) * (n - 1), boundary = 0;
       int prev = -1;
       for (int r = 0; r < size; r++) {
-        if (!all[3 * r]) continue;
-        if (prev >= 0 && all[3 * prev + 2] > all[3 * r + 1]) boundary++;
+        if (!all[3 * r])
+          continue;
+        if (prev >= 0 && all[3 * prev + 2] > all[3 * r + 1])
+          boundary++;
         prev = r;
       }
       int ok = tot[0] == n && tot[1] == 0 && tot[2] == tot[4] && tot[3] == pexp && boundary == 0;
@@ -190,7 +207,8 @@ static int run_sluice(int argc, char **argv) {
         fprintf(stderr,
                 "sort_bench sluice: WRONG: %" PRIu64 " records of %" PRIu64 ", %" PRIu64
                 " out of order, %" PRIu64 " bad boundaries, key sum %s, payload sum %s\n",
-                tot[0], n, tot[1], boundary, tot[2] == tot[4] ? "ok" : "differs", tot[3] == pexp ? "ok" : "differs");
+                tot[0], n, tot[1], boundary, tot[2] == tot[4] ? "ok" : "differs",
+                tot[3] == pexp ? "ok" : "differs");
         status = 1;
       } else {
         printf("sluice ranks=%d n=%" PRIu64 " seconds=%.3f imbalance=%.3f ok\n", size, n, t1 - t0,
@@ -205,12 +223,15 @@ static int run_sluice(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3) return usage();
+  if (argc < 3)
+    return usage();
   if (!strcmp(argv[1], "qsort")) {
     uint64_t n = strtoull(argv[2], NULL, 10);
-    if (argc > 3) g_seed = strtoull(argv[3], NULL, 10);
+    if (argc > 3)
+      g_seed = strtoull(argv[3], NULL, 10);
     return run_qsort(n);
   }
-  if (!strcmp(argv[1], "sluice")) return run_sluice(argc, argv);
+  if (!strcmp(argv[1], "sluice"))
+    return run_sluice(argc, argv);
   return usage();
 }

@@ -10,7 +10,8 @@
 
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
-  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK) return 1;
+  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
+    return 1;
   if (argc < 2) {
     fprintf(stderr, "usage: bench_h5_read FILE:/dataset [REPEATS]\n");
     sl_finalize(&ctx);
@@ -28,9 +29,12 @@ int main(int argc, char **argv) {
       MPI_Barrier(sl_comm(ctx));
       double t0 = MPI_Wtime();
       int rc = sl_flow_create(ctx, &flow);
-      if (!rc) rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
-      if (!rc) rc = sl_flow_to_count(flow, &rows);
-      if (!rc) rc = sl_run(flow);
+      if (!rc)
+        rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
+      if (!rc)
+        rc = sl_flow_to_count(flow, &rows);
+      if (!rc)
+        rc = sl_run(flow);
       double t = MPI_Wtime() - t0;
       sl_stats st;
       sl_flow_get_stats(flow, -1, &st);
@@ -41,7 +45,8 @@ int main(int argc, char **argv) {
         sl_finalize(&ctx);
         return 1;
       }
-      if (t < best[drv]) best[drv] = t;
+      if (t < best[drv])
+        best[drv] = t;
     }
   if (argc > 3) { /* copy through the sink */
     double bestc = 1e30;
@@ -59,24 +64,30 @@ int main(int argc, char **argv) {
       MPI_Barrier(sl_comm(ctx));
       double t0 = MPI_Wtime();
       int rc = sl_flow_create(ctx, &flow);
-      if (!rc) rc = sl_flow_from_h5(flow, specs, 1, NULL, 0);
-      if (!rc) rc = sl_flow_to_h5(flow, out, lay, &so);
-      if (!rc) rc = sl_run(flow);
+      if (!rc)
+        rc = sl_flow_from_h5(flow, specs, 1, NULL, 0);
+      if (!rc)
+        rc = sl_flow_to_h5(flow, out, lay, &so);
+      if (!rc)
+        rc = sl_run(flow);
       double t = MPI_Wtime() - t0;
       sl_flow_destroy(&flow);
       if (rc) {
         sl_finalize(&ctx);
         return 1;
       }
-      if (t < bestc) bestc = t;
+      if (t < bestc)
+        bestc = t;
     }
     sl_h5_layout_destroy(&lay);
-    if (sl_rank(ctx) == 0) printf("bench_h5_read copy to %s: %.3f s (%.0f MB/s)\n", argv[3], bestc, bytes / 1e6 / bestc);
+    if (sl_rank(ctx) == 0)
+      printf("bench_h5_read copy to %s: %.3f s (%.0f MB/s)\n", argv[3], bestc, bytes / 1e6 / bestc);
   }
   if (sl_rank(ctx) == 0)
-    printf("bench_h5_read %s: %d ranks, %llu rows, %.1f MB: posix(sec2) %.3f s (%.0f MB/s), mpio-independent %.3f s (%.0f MB/s)\n",
-           argv[1], sl_size(ctx), (unsigned long long)rows, bytes / 1e6, best[1], bytes / 1e6 / best[1], best[2],
-           bytes / 1e6 / best[2]);
+    printf("bench_h5_read %s: %d ranks, %llu rows, %.1f MB: posix(sec2) %.3f s (%.0f MB/s), "
+           "mpio-independent %.3f s (%.0f MB/s)\n",
+           argv[1], sl_size(ctx), (unsigned long long)rows, bytes / 1e6, best[1],
+           bytes / 1e6 / best[1], best[2], bytes / 1e6 / best[2]);
   sl_finalize(&ctx);
   return 0;
 }

@@ -89,8 +89,8 @@ static hid_t fcreate(const char *path) {
   return f;
 }
 
-static void dwrite(hid_t f, const char *name, hid_t ft, hid_t mt, int nd, const hsize_t *dims, hsize_t chunk0, int deflate,
-                   const void *data) {
+static void dwrite(hid_t f, const char *name, hid_t ft, hid_t mt, int nd, const hsize_t *dims,
+                   hsize_t chunk0, int deflate, const void *data) {
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   hsize_t maxd[2] = {H5S_UNLIMITED, nd > 1 ? dims[1] : 0};
   if (chunk0) {
@@ -104,7 +104,8 @@ static void dwrite(hid_t f, const char *name, hid_t ft, hid_t mt, int nd, const 
   hid_t sp = H5Screate_simple(nd, dims, chunk0 ? maxd : NULL);
   hid_t d = H5Dcreate2(f, name, ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   OK(d);
-  if (dims[0]) OK(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  if (dims[0])
+    OK(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5Dclose(d);
   H5Sclose(sp);
   H5Pclose(dcpl);
@@ -132,11 +133,13 @@ static void make_table(const char *path, uint64_t n, int skew) {
     OK(grp);
     H5Gclose(grp);
     double *g = malloc(n * 3 * sizeof *g);
-    for (uint64_t i = 0; i < n * 3; i++) g[i] = (double)(mix(i + 77) % 100000) / 7.0 - 3000.0;
+    for (uint64_t i = 0; i < n * 3; i++)
+      g[i] = (double)(mix(i + 77) % 100000) / 7.0 - 3000.0;
     hsize_t d2[2] = {n, 3};
     dwrite(f, "/grid", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 2, d2, 0, 0, g);
     int32_t *v = malloc(n * sizeof *v);
-    for (uint64_t i = 0; i < n; i++) v[i] = (int32_t)(mix(i + 5) % 2001) - 1000;
+    for (uint64_t i = 0; i < n; i++)
+      v[i] = (int32_t)(mix(i + 5) % 2001) - 1000;
     dwrite(f, "/v", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, d1, 0, 0, v);
     free(g);
     free(v);
@@ -156,20 +159,24 @@ static int make(const char *dir) {
   /* not HDF5 */
   snprintf(p, sizeof p, "%s/notes.h5", dir);
   FILE *fp = fopen(p, "w");
-  if (!fp) return 3;
-  for (int i = 0; i < 200; i++) fprintf(fp, "this is a text file, line %d\n", i);
+  if (!fp)
+    return 3;
+  for (int i = 0; i < 200; i++)
+    fprintf(fp, "this is a text file, line %d\n", i);
   fclose(fp);
   /* truncated: the table file cut in half */
   char src[4096];
   snprintf(src, sizeof src, "%s/table.h5", dir);
   snprintf(p, sizeof p, "%s/trunc.h5", dir);
   FILE *in = fopen(src, "rb"), *out = fopen(p, "wb");
-  if (!in || !out) return 3;
+  if (!in || !out)
+    return 3;
   fseek(in, 0, SEEK_END);
   long sz = ftell(in);
   fseek(in, 0, SEEK_SET);
   char *buf = malloc((size_t)sz);
-  if (fread(buf, 1, (size_t)sz, in) != (size_t)sz) return 3;
+  if (fread(buf, 1, (size_t)sz, in) != (size_t)sz)
+    return 3;
   fwrite(buf, 1, (size_t)sz / 2, out);
   fclose(in);
   fclose(out);
@@ -185,7 +192,8 @@ static int make(const char *dir) {
   hid_t d = H5Dcreate2(f, "/v", H5T_NATIVE_INT32, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   OK(d);
   int32_t v[1000];
-  for (int i = 0; i < 1000; i++) v[i] = i;
+  for (int i = 0; i < 1000; i++)
+    v[i] = i;
   OK(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
   H5Dclose(d);
   H5Sclose(sp);
@@ -220,8 +228,10 @@ static hid_t open_ds(const char *spec, hid_t *fid) {
 
 static int kind_of(hid_t t) {
   H5T_class_t c = H5Tget_class(t);
-  if (c == H5T_INTEGER) return H5Tget_sign(t) == H5T_SGN_NONE ? 1 : 0;
-  if (c == H5T_FLOAT) return 2;
+  if (c == H5T_INTEGER)
+    return H5Tget_sign(t) == H5T_SGN_NONE ? 1 : 0;
+  if (c == H5T_FLOAT)
+    return 2;
   return 3;
 }
 
@@ -257,19 +267,26 @@ static uint64_t read_col(hid_t d, const char *name, col *c) {
   if (H5Tget_class(t) == H5T_COMPOUND) {
     hid_t ct = H5Tcreate(H5T_COMPOUND, es);
     H5Tinsert(ct, name, 0, mt);
-    if (n) OK(H5Dread(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf));
+    if (n)
+      OK(H5Dread(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf));
     H5Tclose(ct);
   } else {
     uint64_t ncols = nd > 1 ? dims[1] : 1, col = 0;
-    if (nd > 1) col = strtoull(name + 1, NULL, 10);
+    if (nd > 1)
+      col = strtoull(name + 1, NULL, 10);
     char *all = malloc(n * ncols * es + 1);
-    if (n) OK(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, all));
-    for (uint64_t r = 0; r < n; r++) memcpy(buf + r * es, all + (r * ncols + col) * es, es);
+    if (n)
+      OK(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, all));
+    for (uint64_t r = 0; r < n; r++)
+      memcpy(buf + r * es, all + (r * ncols + col) * es, es);
     free(all);
   }
-  if (c->kind == 3) c->s = buf;
-  else if (c->kind == 2) c->d = (double *)buf;
-  else c->i = (int64_t *)buf;
+  if (c->kind == 3)
+    c->s = buf;
+  else if (c->kind == 2)
+    c->d = (double *)buf;
+  else
+    c->i = (int64_t *)buf;
   H5Tclose(mt);
   H5Tclose(et);
   H5Tclose(t);
@@ -277,10 +294,13 @@ static uint64_t read_col(hid_t d, const char *name, col *c) {
   return n;
 }
 
-static double colv(const col *c, uint64_t r) { return c->kind == 2 ? c->d[r] : (double)c->i[r]; }
+static double colv(const col *c, uint64_t r) {
+  return c->kind == 2 ? c->d[r] : (double)c->i[r];
+}
 
 static int close_rel(double a, double b, double tol) {
-  if (isnan(a) && isnan(b)) return 1;
+  if (isnan(a) && isnan(b))
+    return 1;
   return fabs(a - b) <= tol * (1.0 + fabs(a) + fabs(b));
 }
 
@@ -290,8 +310,10 @@ static int stats(int argc, char **argv) {
   int bins = 10, have_range = 0;
   double rlo = 0, rhi = 0;
   for (int i = 4; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--fields")) fields = argv[i + 1];
-    else if (!strcmp(argv[i], "--bins")) bins = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--fields"))
+      fields = argv[i + 1];
+    else if (!strcmp(argv[i], "--bins"))
+      bins = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--range")) {
       have_range = 1;
       sscanf(argv[i + 1], "%lf:%lf", &rlo, &rhi);
@@ -307,20 +329,23 @@ static int stats(int argc, char **argv) {
   H5Sget_simple_extent_dims(sp, dims, NULL);
   if (fields) {
     char *fc = strdup(fields);
-    for (char *s = NULL, *tok = strtok_r(fc, ",", &s); tok; tok = strtok_r(NULL, ",", &s)) snprintf(names[nf++], 256, "%s", tok);
+    for (char *s = NULL, *tok = strtok_r(fc, ",", &s); tok; tok = strtok_r(NULL, ",", &s))
+      snprintf(names[nf++], 256, "%s", tok);
     free(fc);
   } else if (H5Tget_class(t) == H5T_COMPOUND) {
     for (int i = 0; i < H5Tget_nmembers(t); i++) {
       hid_t mt = H5Tget_member_type(t, (unsigned)i);
       char *mn = H5Tget_member_name(t, (unsigned)i);
-      if (kind_of(mt) != 3) snprintf(names[nf++], 256, "%s", mn);
+      if (kind_of(mt) != 3)
+        snprintf(names[nf++], 256, "%s", mn);
       H5free_memory(mn);
       H5Tclose(mt);
     }
   } else if (nd == 1) {
     snprintf(names[nf++], 256, "value");
   } else {
-    for (hsize_t c = 0; c < dims[1]; c++) snprintf(names[nf++], 256, "c%llu", (unsigned long long)c);
+    for (hsize_t c = 0; c < dims[1]; c++)
+      snprintf(names[nf++], 256, "c%llu", (unsigned long long)c);
   }
   H5Tclose(t);
   H5Sclose(sp);
@@ -352,8 +377,10 @@ static int stats(int argc, char **argv) {
   hsize_t sn = 0;
   H5Sget_simple_extent_dims(ssp, &sn, NULL);
   srow *rows = calloc(sn + 1, sizeof *rows);
-  if (sn) OK(H5Dread(sd, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows));
-  if ((int)sn != nf) FAILF("/stats has %llu rows, expected %d", (unsigned long long)sn, nf);
+  if (sn)
+    OK(H5Dread(sd, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows));
+  if ((int)sn != nf)
+    FAILF("/stats has %llu rows, expected %d", (unsigned long long)sn, nf);
   for (int k = 0; k < nf && k < (int)sn; k++) {
     col c;
     memset(&c, 0, sizeof c);
@@ -366,33 +393,47 @@ static int stats(int argc, char **argv) {
         nan++;
         continue;
       }
-      if (!cnt || x < mn) mn = x;
-      if (!cnt || x > mx) mx = x;
+      if (!cnt || x < mn)
+        mn = x;
+      if (!cnt || x > mx)
+        mx = x;
       cnt++;
       sum += x;
     }
     double mean = cnt ? sum / (double)cnt : NAN, ss = 0;
     for (uint64_t r = 0; r < n; r++) {
       double x = colv(&c, r);
-      if (!isnan(x)) ss += (x - mean) * (x - mean);
+      if (!isnan(x))
+        ss += (x - mean) * (x - mean);
     }
     double sdv = cnt ? sqrt(ss / (double)cnt) : NAN;
     srow *o = &rows[k];
-    if (strcmp(o->field, names[k])) FAILF("/stats row %d: field '%s', expected '%s'", k, o->field, names[k]);
-    if (o->count != cnt) FAILF("%s: count %llu, expected %llu", names[k], (unsigned long long)o->count, (unsigned long long)cnt);
-    if (o->nan_count != nan) FAILF("%s: nan_count %llu, expected %llu", names[k], (unsigned long long)o->nan_count, (unsigned long long)nan);
-    if (cnt && (o->min != mn || o->max != mx)) FAILF("%s: min/max %.17g/%.17g, expected %.17g/%.17g", names[k], o->min, o->max, mn, mx);
-    if (!close_rel(o->mean, mean, 1e-9)) FAILF("%s: mean %.17g, expected %.17g", names[k], o->mean, mean);
-    if (!close_rel(o->std, sdv, 1e-9)) FAILF("%s: std %.17g, expected %.17g", names[k], o->std, sdv);
+    if (strcmp(o->field, names[k]))
+      FAILF("/stats row %d: field '%s', expected '%s'", k, o->field, names[k]);
+    if (o->count != cnt)
+      FAILF("%s: count %llu, expected %llu", names[k], (unsigned long long)o->count,
+            (unsigned long long)cnt);
+    if (o->nan_count != nan)
+      FAILF("%s: nan_count %llu, expected %llu", names[k], (unsigned long long)o->nan_count,
+            (unsigned long long)nan);
+    if (cnt && (o->min != mn || o->max != mx))
+      FAILF("%s: min/max %.17g/%.17g, expected %.17g/%.17g", names[k], o->min, o->max, mn, mx);
+    if (!close_rel(o->mean, mean, 1e-9))
+      FAILF("%s: mean %.17g, expected %.17g", names[k], o->mean, mean);
+    if (!close_rel(o->std, sdv, 1e-9))
+      FAILF("%s: std %.17g, expected %.17g", names[k], o->std, sdv);
     /* histogram with the same rule: [lo, hi], last bin closed */
     double lo = have_range ? rlo : (cnt ? mn : 0), hi = have_range ? rhi : (cnt ? mx : 0);
     uint64_t *h = calloc((size_t)bins, sizeof *h), *got = calloc((size_t)bins, sizeof *got);
     for (uint64_t r = 0; r < n; r++) {
       double x = colv(&c, r);
-      if (isnan(x) || x < lo || x > hi) continue;
+      if (isnan(x) || x < lo || x > hi)
+        continue;
       long b = x == hi ? bins - 1 : (long)((x - lo) / (hi - lo) * bins);
-      if (b >= bins) b = bins - 1;
-      if (b < 0) b = 0;
+      if (b >= bins)
+        b = bins - 1;
+      if (b < 0)
+        b = 0;
       h[b]++;
     }
     char hp[300];
@@ -404,21 +445,27 @@ static int stats(int argc, char **argv) {
       hid_t hs = H5Dget_space(hd);
       hsize_t hn = 0;
       H5Sget_simple_extent_dims(hs, &hn, NULL);
-      if ((int)hn != bins) FAILF("%s: %llu bins, expected %d", hp, (unsigned long long)hn, bins);
+      if ((int)hn != bins)
+        FAILF("%s: %llu bins, expected %d", hp, (unsigned long long)hn, bins);
       else {
         OK(H5Dread(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, got));
         for (int b = 0; b < bins; b++)
-          if (got[b] != h[b]) FAILF("%s: bin %d has %llu, expected %llu", hp, b, (unsigned long long)got[b], (unsigned long long)h[b]);
+          if (got[b] != h[b])
+            FAILF("%s: bin %d has %llu, expected %llu", hp, b, (unsigned long long)got[b],
+                  (unsigned long long)h[b]);
       }
       hid_t a = H5Aopen(hd, "edges", H5P_DEFAULT);
-      if (a < 0) FAILF("%s: no attribute edges", hp);
+      if (a < 0)
+        FAILF("%s: no attribute edges", hp);
       else {
         hid_t as = H5Aget_space(a);
         hsize_t an = 0;
         H5Sget_simple_extent_dims(as, &an, NULL);
         double *e = calloc(an + 1, sizeof *e);
         OK(H5Aread(a, H5T_NATIVE_DOUBLE, e));
-        if ((int)an != bins + 1 || e[0] != lo || e[bins] != hi) FAILF("%s: edges (%llu of them, %g..%g), expected %d over %g..%g", hp, (unsigned long long)an, e[0], an ? e[an - 1] : 0, bins + 1, lo, hi);
+        if ((int)an != bins + 1 || e[0] != lo || e[bins] != hi)
+          FAILF("%s: edges (%llu of them, %g..%g), expected %d over %g..%g", hp,
+                (unsigned long long)an, e[0], an ? e[an - 1] : 0, bins + 1, lo, hi);
         free(e);
         H5Sclose(as);
         H5Aclose(a);
@@ -447,17 +494,23 @@ static int stats(int argc, char **argv) {
 typedef struct grp {
   char *key; /* printable key tuple, for sorting and messages */
   uint64_t count;
-  double *v;  /* per aggregate */
+  double *v; /* per aggregate */
 } grp;
 
-static int grp_cmp(const void *a, const void *b) { return strcmp(((const grp *)a)->key, ((const grp *)b)->key); }
+static int grp_cmp(const void *a, const void *b) {
+  return strcmp(((const grp *)a)->key, ((const grp *)b)->key);
+}
 
 static char *key_str(col *k, int nk, uint64_t r) {
   char buf[4096];
   size_t pos = 0;
   for (int i = 0; i < nk; i++) {
-    if (k[i].kind == 3) pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%.*s|", (int)strnlen(k[i].s + r * k[i].size, k[i].size), k[i].s + r * k[i].size);
-    else pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%lld|", (long long)k[i].i[r]);
+    if (k[i].kind == 3)
+      pos +=
+          (size_t)snprintf(buf + pos, sizeof buf - pos, "%.*s|",
+                           (int)strnlen(k[i].s + r * k[i].size, k[i].size), k[i].s + r * k[i].size);
+    else
+      pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%lld|", (long long)k[i].i[r]);
   }
   return strdup(buf);
 }
@@ -465,8 +518,10 @@ static char *key_str(col *k, int nk, uint64_t r) {
 static int groupby(int argc, char **argv) {
   const char *in = argv[2], *out = argv[3], *keys = NULL, *aggs = NULL;
   for (int i = 4; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--key")) keys = argv[i + 1];
-    else if (!strcmp(argv[i], "--agg")) aggs = argv[i + 1];
+    if (!strcmp(argv[i], "--key"))
+      keys = argv[i + 1];
+    else if (!strcmp(argv[i], "--agg"))
+      aggs = argv[i + 1];
   }
   hid_t fid, d = open_ds(in, &fid);
   hid_t ofid, od = open_ds(out, &ofid);
@@ -479,7 +534,8 @@ static int groupby(int argc, char **argv) {
     memset(&ok[nk], 0, sizeof ok[nk]);
     n = read_col(d, t, &k[nk]);
     on = read_col(od, t, &ok[nk]);
-    if (ok[nk].kind != k[nk].kind || ok[nk].size != k[nk].size) FAILF("key %s: output type differs from input", t);
+    if (ok[nk].kind != k[nk].kind || ok[nk].size != k[nk].size)
+      FAILF("key %s: output type differs from input", t);
     nk++;
   }
   /* aggregates: op and input column */
@@ -501,10 +557,12 @@ static int groupby(int argc, char **argv) {
       snprintf(an[na], 300, "count");
     }
     read_col(od, an[na], &oa[na]);
-    if (!strcmp(ops[na], "count") && oa[na].kind != 1) FAILF("count: expected uint64");
+    if (!strcmp(ops[na], "count") && oa[na].kind != 1)
+      FAILF("count: expected uint64");
     if (strcmp(ops[na], "count") && strcmp(ops[na], "mean") && av[na].kind != 2 && oa[na].kind != 0)
       FAILF("%s: expected int64 for an integer field", an[na]);
-    if (!strcmp(ops[na], "mean") && oa[na].kind != 2) FAILF("%s: expected float64", an[na]);
+    if (!strcmp(ops[na], "mean") && oa[na].kind != 2)
+      FAILF("%s: expected float64", an[na]);
     na++;
   }
   /* the oracle: sort row indices by key, then fold runs */
@@ -518,7 +576,8 @@ static int groupby(int argc, char **argv) {
   uint64_t ng = 0;
   for (uint64_t a = 0; a < n;) {
     uint64_t b = a;
-    while (b < n && !strcmp(rows[b].key, rows[a].key)) b++;
+    while (b < n && !strcmp(rows[b].key, rows[a].key))
+      b++;
     grp *x = &g[ng++];
     x->key = rows[a].key;
     x->count = b - a;
@@ -528,7 +587,8 @@ static int groupby(int argc, char **argv) {
       int64_t isum = 0, imn = INT64_MAX, imx = INT64_MIN;
       for (uint64_t r = a; r < b; r++) {
         uint64_t row = rows[r].count;
-        if (!strcmp(ops[q], "count")) continue;
+        if (!strcmp(ops[q], "count"))
+          continue;
         if (av[q].kind == 2) {
           double v = av[q].d[row];
           sum += v;
@@ -537,16 +597,23 @@ static int groupby(int argc, char **argv) {
         } else {
           int64_t v = av[q].i[row];
           isum += v;
-          if (v < imn) imn = v;
-          if (v > imx) imx = v;
+          if (v < imn)
+            imn = v;
+          if (v > imx)
+            imx = v;
         }
       }
       int isint = av[q].kind != 2;
-      if (!strcmp(ops[q], "count")) x->v[q] = (double)x->count;
-      else if (!strcmp(ops[q], "sum")) x->v[q] = isint ? (double)isum : sum;
-      else if (!strcmp(ops[q], "mean")) x->v[q] = (isint ? (double)isum : sum) / (double)x->count;
-      else if (!strcmp(ops[q], "min")) x->v[q] = isint ? (double)imn : mn;
-      else x->v[q] = isint ? (double)imx : mx;
+      if (!strcmp(ops[q], "count"))
+        x->v[q] = (double)x->count;
+      else if (!strcmp(ops[q], "sum"))
+        x->v[q] = isint ? (double)isum : sum;
+      else if (!strcmp(ops[q], "mean"))
+        x->v[q] = (isint ? (double)isum : sum) / (double)x->count;
+      else if (!strcmp(ops[q], "min"))
+        x->v[q] = isint ? (double)imn : mn;
+      else
+        x->v[q] = isint ? (double)imx : mx;
     }
     a = b;
   }
@@ -555,10 +622,13 @@ static int groupby(int argc, char **argv) {
   for (uint64_t r = 0; r < on; r++) {
     o[r].key = key_str(ok, nk, r);
     o[r].v = calloc((size_t)na, sizeof *o[r].v);
-    for (int q = 0; q < na; q++) o[r].v[q] = colv(&oa[q], r);
+    for (int q = 0; q < na; q++)
+      o[r].v[q] = colv(&oa[q], r);
   }
   qsort(o, on, sizeof *o, grp_cmp);
-  if (on != ng) FAILF("%llu groups in the output, expected %llu", (unsigned long long)on, (unsigned long long)ng);
+  if (on != ng)
+    FAILF("%llu groups in the output, expected %llu", (unsigned long long)on,
+          (unsigned long long)ng);
   for (uint64_t r = 0; r < on && r < ng; r++) {
     if (strcmp(o[r].key, g[r].key)) {
       FAILF("group %llu: key %s, expected %s", (unsigned long long)r, o[r].key, g[r].key);
@@ -571,7 +641,8 @@ static int groupby(int argc, char **argv) {
         FAILF("group %s: %s = %.17g, expected %.17g", g[r].key, an[q], o[r].v[q], g[r].v[q]);
     }
   }
-  printf("h5oracle groupby: %llu rows, %llu groups, %d mismatches\n", (unsigned long long)n, (unsigned long long)ng, fails);
+  printf("h5oracle groupby: %llu rows, %llu groups, %d mismatches\n", (unsigned long long)n,
+         (unsigned long long)ng, fails);
   H5Dclose(d);
   H5Dclose(od);
   H5Fclose(fid);
@@ -580,13 +651,16 @@ static int groupby(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 3 && !strcmp(argv[1], "make")) return make(argv[2]);
+  if (argc >= 3 && !strcmp(argv[1], "make"))
+    return make(argv[2]);
   if (argc >= 4 && !strcmp(argv[1], "stats")) {
     int rc = stats(argc, argv);
     printf("h5oracle stats: %d mismatches\n", fails);
     return rc;
   }
-  if (argc >= 4 && !strcmp(argv[1], "groupby")) return groupby(argc, argv);
-  fprintf(stderr, "usage: h5oracle make DIR | stats IN:/d OUT.h5 [...] | groupby IN:/d OUT.h5:/d --key K --agg A\n");
+  if (argc >= 4 && !strcmp(argv[1], "groupby"))
+    return groupby(argc, argv);
+  fprintf(stderr, "usage: h5oracle make DIR | stats IN:/d OUT.h5 [...] | groupby IN:/d OUT.h5:/d "
+                  "--key K --agg A\n");
   return 2;
 }

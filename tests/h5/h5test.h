@@ -14,7 +14,7 @@ static int h5t_failures = 0;
     if (!(cond)) {                                                                                 \
       int r_;                                                                                      \
       MPI_Comm_rank(MPI_COMM_WORLD, &r_);                                                          \
-      fprintf(stderr, "FAIL rank %d %s:%d: %s: ", r_, __FILE__, __LINE__, #cond);                 \
+      fprintf(stderr, "FAIL rank %d %s:%d: %s: ", r_, __FILE__, __LINE__, #cond);                  \
       fprintf(stderr, __VA_ARGS__);                                                                \
       fprintf(stderr, "\n");                                                                       \
       h5t_failures++;                                                                              \
@@ -24,7 +24,7 @@ static int h5t_failures = 0;
 #define H5_OK(expr)                                                                                \
   do {                                                                                             \
     if ((expr) < 0) {                                                                              \
-      fprintf(stderr, "FAIL %s:%d: HDF5 call failed: %s\n", __FILE__, __LINE__, #expr);           \
+      fprintf(stderr, "FAIL %s:%d: HDF5 call failed: %s\n", __FILE__, __LINE__, #expr);            \
       H5Eprint2(H5E_DEFAULT, stderr);                                                              \
       MPI_Abort(MPI_COMM_WORLD, 1);                                                                \
     }                                                                                              \

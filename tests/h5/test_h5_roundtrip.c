@@ -26,29 +26,38 @@ typedef struct prow { /* the compound input row, in native memory */
   char name[8];
 } prow;
 
-static double xval(uint64_t i) { return (double)i * 0.5 - 100.25; }
+static double xval(uint64_t i) {
+  return (double)i * 0.5 - 100.25;
+}
 
 /* Write a dataset with the given file type, filters and chunking (rank 0, serial). */
-static void write_ds(const char *file, const char *dset, hid_t ftype, hid_t mtype, int nd, const hsize_t *dims,
-                     hsize_t chunk0, int deflate, int shuffle, const void *data) {
-  if (rank != 0) return;
+static void write_ds(const char *file, const char *dset, hid_t ftype, hid_t mtype, int nd,
+                     const hsize_t *dims, hsize_t chunk0, int deflate, int shuffle,
+                     const void *data) {
+  if (rank != 0)
+    return;
   hid_t fapl = h5t_fapl();
-  hid_t f = access(file, F_OK) == 0 ? H5Fopen(file, H5F_ACC_RDWR, fapl) : H5Fcreate(file, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  hid_t f = access(file, F_OK) == 0 ? H5Fopen(file, H5F_ACC_RDWR, fapl)
+                                    : H5Fcreate(file, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5_OK(f);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   if (chunk0) {
     hsize_t cd[4] = {chunk0, nd > 1 ? dims[1] : 1, nd > 2 ? dims[2] : 1, 1};
     H5_OK(H5Pset_chunk(dcpl, nd, cd));
-    if (shuffle) H5_OK(H5Pset_shuffle(dcpl));
-    if (deflate) H5_OK(H5Pset_deflate(dcpl, (unsigned)deflate));
+    if (shuffle)
+      H5_OK(H5Pset_shuffle(dcpl));
+    if (deflate)
+      H5_OK(H5Pset_deflate(dcpl, (unsigned)deflate));
   }
-  hsize_t maxd[4] = {chunk0 ? H5S_UNLIMITED : dims[0], nd > 1 ? dims[1] : 0, nd > 2 ? dims[2] : 0, 0};
+  hsize_t maxd[4] = {chunk0 ? H5S_UNLIMITED : dims[0], nd > 1 ? dims[1] : 0, nd > 2 ? dims[2] : 0,
+                     0};
   hid_t sp = H5Screate_simple(nd, dims, maxd);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5_OK(H5Pset_create_intermediate_group(lcpl, 1));
   hid_t d = H5Dcreate2(f, dset, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
   H5_OK(d);
-  if (dims[0]) H5_OK(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  if (dims[0])
+    H5_OK(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5Dclose(d);
   H5Pclose(lcpl);
   H5Sclose(sp);
@@ -58,7 +67,8 @@ static void write_ds(const char *file, const char *dset, hid_t ftype, hid_t mtyp
 }
 
 /* Read a whole output dataset (rank 0) with mtype; returns rows. */
-static uint64_t read_ds(const char *file, const char *dset, hid_t mtype, size_t row_bytes, void **out, hid_t *ftype_out) {
+static uint64_t read_ds(const char *file, const char *dset, hid_t mtype, size_t row_bytes,
+                        void **out, hid_t *ftype_out) {
   hid_t fapl = h5t_fapl();
   hid_t f = H5Fopen(file, H5F_ACC_RDONLY, fapl);
   H5_OK(f);
@@ -68,15 +78,18 @@ static uint64_t read_ds(const char *file, const char *dset, hid_t mtype, size_t 
   hsize_t dims[2] = {0, 0};
   H5Sget_simple_extent_dims(sp, dims, NULL);
   *out = malloc(dims[0] * row_bytes + 1);
-  if (dims[0]) H5_OK(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out));
+  if (dims[0])
+    H5_OK(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out));
   uint64_t rows_attr = 0;
   hid_t a = H5Aopen(d, "rows", H5P_DEFAULT);
   H5_OK(a);
   H5_OK(H5Aread(a, H5T_NATIVE_UINT64, &rows_attr));
   H5Aclose(a);
-  T_CHECK(rows_attr == dims[0], "attribute rows %llu, dataset has %llu", (unsigned long long)rows_attr, (unsigned long long)dims[0]);
+  T_CHECK(rows_attr == dims[0], "attribute rows %llu, dataset has %llu",
+          (unsigned long long)rows_attr, (unsigned long long)dims[0]);
   const char *attrs[] = {"sluice_version", "command_line", "ranks", "inputs", "created_utc"};
-  for (int i = 0; i < 5; i++) T_CHECK(H5Aexists(d, attrs[i]) > 0, "attribute %s missing in %s", attrs[i], file);
+  for (int i = 0; i < 5; i++)
+    T_CHECK(H5Aexists(d, attrs[i]) > 0, "attribute %s missing in %s", attrs[i], file);
   const char *job = getenv("SLURM_JOB_ID");
   if (job) { /* provenance: the Slurm job id when running under Slurm */
     hid_t ja = H5Aopen(d, "slurm_job_id", H5P_DEFAULT);
@@ -91,7 +104,8 @@ static uint64_t read_ds(const char *file, const char *dset, hid_t mtype, size_t 
       H5Aclose(ja);
     }
   }
-  if (ftype_out) *ftype_out = H5Dget_type(d);
+  if (ftype_out)
+    *ftype_out = H5Dget_type(d);
   H5Sclose(sp);
   H5Dclose(d);
   H5Fclose(f);
@@ -99,27 +113,37 @@ static uint64_t read_ds(const char *file, const char *dset, hid_t mtype, size_t 
   return dims[0];
 }
 
-static int run_copy(const char *const *specs, size_t n, const sl_h5_opts *o, const char *out, sl_h5_layout **lay_out) {
+static int run_copy(const char *const *specs, size_t n, const sl_h5_opts *o, const char *out,
+                    sl_h5_layout **lay_out) {
   sl_h5_layout *lay = NULL;
   int rc = sl_h5_describe(ctx, specs[0], o, &lay);
-  if (rc) return rc;
+  if (rc)
+    return rc;
   sl_flow *flow = NULL;
   rc = sl_flow_create(ctx, &flow);
-  if (!rc) rc = sl_flow_from_h5(flow, specs, n, o, 0);
+  if (!rc)
+    rc = sl_flow_from_h5(flow, specs, n, o, 0);
   sl_h5_sink_opts so = {0};
   so.overwrite = 1;
   so.deflate = 1;
-  if (!rc) rc = sl_flow_to_h5(flow, out, lay, &so);
-  if (!rc) rc = sl_run(flow);
+  if (!rc)
+    rc = sl_flow_to_h5(flow, out, lay, &so);
+  if (!rc)
+    rc = sl_run(flow);
   sl_flow_destroy(&flow);
-  if (lay_out) *lay_out = lay;
-  else sl_h5_layout_destroy(&lay);
+  if (lay_out)
+    *lay_out = lay;
+  else
+    sl_h5_layout_destroy(&lay);
   return rc;
 }
 
-static void path(char *buf, const char *name) { snprintf(buf, 4200, "%.4000s/%.190s", dir, name); }
+static void path(char *buf, const char *name) {
+  snprintf(buf, 4200, "%.4000s/%.190s", dir, name);
+}
 
-static void case_1d(const char *label, hid_t ftype, hsize_t chunk, int deflate, int shuffle, uint64_t n) {
+static void case_1d(const char *label, hid_t ftype, hsize_t chunk, int deflate, int shuffle,
+                    uint64_t n) {
   char in[4200], spec[4300], out[4200], ospec[4300];
   char nm[128];
   snprintf(nm, sizeof nm, "rt_%s.h5", label);
@@ -127,9 +151,11 @@ static void case_1d(const char *label, hid_t ftype, hsize_t chunk, int deflate, 
   snprintf(nm, sizeof nm, "rt_%s.out.h5", label);
   path(out, nm);
   int64_t *v = malloc((n + 1) * 8);
-  for (uint64_t i = 0; i < n; i++) v[i] = (int64_t)(i * 7919 % 30011) - (H5Tget_sign(ftype) == H5T_SGN_NONE ? 0 : 15000);
+  for (uint64_t i = 0; i < n; i++)
+    v[i] = (int64_t)(i * 7919 % 30011) - (H5Tget_sign(ftype) == H5T_SGN_NONE ? 0 : 15000);
   hsize_t dims[1] = {n};
-  if (rank == 0) unlink(in);
+  if (rank == 0)
+    unlink(in);
   write_ds(in, "/data/v", ftype, H5T_NATIVE_INT64, 1, dims, chunk, deflate, shuffle, v);
   MPI_Barrier(MPI_COMM_WORLD);
   snprintf(spec, sizeof spec, "%s:/data/v", in);
@@ -143,19 +169,22 @@ static void case_1d(const char *label, hid_t ftype, hsize_t chunk, int deflate, 
     sl_h5_layout_field(lay, 0, &f);
     T_CHECK(sl_h5_layout_nfields(lay) == 1 && !strcmp(f.name, "value"), "%s: layout", label);
     T_CHECK(f.size == H5Tget_size(ftype), "%s: field size %zu", label, f.size);
-    T_CHECK(sl_h5_layout_rows(lay) == n, "%s: rows %llu", label, (unsigned long long)sl_h5_layout_rows(lay));
+    T_CHECK(sl_h5_layout_rows(lay) == n, "%s: rows %llu", label,
+            (unsigned long long)sl_h5_layout_rows(lay));
   }
   if (rc == SL_OK && rank == 0) {
     void *got = NULL;
     hid_t ft = -1;
     uint64_t rows = read_ds(out, "/copy/v", H5T_NATIVE_INT64, 8, &got, &ft);
-    T_CHECK(rows == n, "%s: %llu rows, expected %llu", label, (unsigned long long)rows, (unsigned long long)n);
-    T_CHECK(H5Tget_class(ft) == H5Tget_class(ftype) && H5Tget_size(ft) == H5Tget_size(ftype), "%s: output type", label);
+    T_CHECK(rows == n, "%s: %llu rows, expected %llu", label, (unsigned long long)rows,
+            (unsigned long long)n);
+    T_CHECK(H5Tget_class(ft) == H5Tget_class(ftype) && H5Tget_size(ft) == H5Tget_size(ftype),
+            "%s: output type", label);
     H5Tclose(ft);
     for (uint64_t i = 0; i < rows && i < n; i++)
       if (((int64_t *)got)[i] != v[i]) {
-        T_CHECK(0, "%s: row %llu: %lld, expected %lld", label, (unsigned long long)i, (long long)((int64_t *)got)[i],
-                (long long)v[i]);
+        T_CHECK(0, "%s: row %llu: %lld, expected %lld", label, (unsigned long long)i,
+                (long long)((int64_t *)got)[i], (long long)v[i]);
         break;
       }
     free(got);
@@ -170,9 +199,11 @@ static void case_2d(void) {
   path(out, "rt_2d.out.h5");
   const uint64_t n = 777, m = 3;
   float *v = malloc(n * m * sizeof *v);
-  for (uint64_t i = 0; i < n * m; i++) v[i] = (float)i * 0.25f;
+  for (uint64_t i = 0; i < n * m; i++)
+    v[i] = (float)i * 0.25f;
   hsize_t dims[2] = {n, m};
-  if (rank == 0) unlink(in);
+  if (rank == 0)
+    unlink(in);
   write_ds(in, "/grid", H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, 2, dims, 50, 0, 0, v);
   MPI_Barrier(MPI_COMM_WORLD);
   snprintf(spec, sizeof spec, "%s:/grid", in);
@@ -183,7 +214,8 @@ static void case_2d(void) {
   T_CHECK(rc == SL_OK, "2d: run failed: %s", sl_strerror(rc));
   if (rc == SL_OK) {
     size_t k;
-    T_CHECK(sl_h5_layout_nfields(lay) == 3 && sl_h5_layout_find(lay, "c2", &k) == SL_OK && k == 2, "2d: layout");
+    T_CHECK(sl_h5_layout_nfields(lay) == 3 && sl_h5_layout_find(lay, "c2", &k) == SL_OK && k == 2,
+            "2d: layout");
   }
   if (rc == SL_OK && rank == 0) {
     void *got = NULL;
@@ -191,7 +223,8 @@ static void case_2d(void) {
     T_CHECK(rows == n, "2d: rows %llu", (unsigned long long)rows);
     for (uint64_t i = 0; i < n * m && rows == n; i++)
       if (((float *)got)[i] != v[i]) {
-        T_CHECK(0, "2d: element %llu: %g expected %g", (unsigned long long)i, ((float *)got)[i], v[i]);
+        T_CHECK(0, "2d: element %llu: %g expected %g", (unsigned long long)i, ((float *)got)[i],
+                v[i]);
         break;
       }
     free(got);
@@ -290,11 +323,14 @@ static void case_compound(void) {
   T_CHECK(rc == SL_OK, "compound: run failed: %s", sl_strerror(rc));
   if (rc == SL_OK) {
     sl_h5_field f[3];
-    for (int i = 0; i < 3; i++) sl_h5_layout_field(lay, (size_t)i, &f[i]);
-    T_CHECK(sl_h5_layout_row_size(lay) == 24 && f[0].offset == 0 && f[1].offset == 8 && f[2].offset == 16 &&
-                f[0].cls == SL_H5_FLOAT && f[1].cls == SL_H5_INT && f[2].cls == SL_H5_STRING && f[2].size == 8,
+    for (int i = 0; i < 3; i++)
+      sl_h5_layout_field(lay, (size_t)i, &f[i]);
+    T_CHECK(sl_h5_layout_row_size(lay) == 24 && f[0].offset == 0 && f[1].offset == 8 &&
+                f[2].offset == 16 && f[0].cls == SL_H5_FLOAT && f[1].cls == SL_H5_INT &&
+                f[2].cls == SL_H5_STRING && f[2].size == 8,
             "compound: layout");
-    T_CHECK(sl_h5_layout_rows(lay) == n1 + n2, "compound: rows %llu", (unsigned long long)sl_h5_layout_rows(lay));
+    T_CHECK(sl_h5_layout_rows(lay) == n1 + n2, "compound: rows %llu",
+            (unsigned long long)sl_h5_layout_rows(lay));
   }
   if (rc == SL_OK && rank == 0) {
     typedef struct orow {
@@ -315,7 +351,8 @@ static void case_compound(void) {
     for (uint64_t i = 0; i < rows && rows == n1 + n2; i++) {
       orow *g = (orow *)got + i;
       if (g->x != p[i].x || g->id != p[i].id || memcmp(g->name, p[i].name, 8)) {
-        T_CHECK(0, "compound: row %llu: x %g id %lld name %.8s", (unsigned long long)i, g->x, (long long)g->id, g->name);
+        T_CHECK(0, "compound: row %llu: x %g id %lld name %.8s", (unsigned long long)i, g->x,
+                (long long)g->id, g->name);
         break;
       }
     }
@@ -341,7 +378,8 @@ static int check_key(const sl_record *r, void *arg) {
   }
   memcpy(&k, r->key, 8);
   memcpy(&id, r->value, 8);
-  if ((int64_t)k != id) key_bad++;
+  if ((int64_t)k != id)
+    key_bad++;
   key_seen++;
   return 0;
 }
@@ -360,15 +398,18 @@ static void case_index(void) {
     key_bad = key_seen = 0;
     sl_flow *flow = NULL;
     int rc = sl_flow_create(ctx, &flow);
-    if (!rc) rc = sl_flow_from_h5(flow, specs, 1, &o, 2 * size + 1);
-    if (!rc) rc = sl_flow_to_callback(flow, check_key, NULL);
-    if (!rc) rc = sl_run(flow);
+    if (!rc)
+      rc = sl_flow_from_h5(flow, specs, 1, &o, 2 * size + 1);
+    if (!rc)
+      rc = sl_flow_to_callback(flow, check_key, NULL);
+    if (!rc)
+      rc = sl_run(flow);
     sl_flow_destroy(&flow);
     T_CHECK(rc == SL_OK, "index: run failed: %s", sl_strerror(rc));
     uint64_t tot[2], mine[2] = {key_bad, key_seen};
     MPI_Allreduce(mine, tot, 2, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    T_CHECK(tot[0] == 0 && tot[1] == 5000, "index (driver %d): %llu bad keys of %llu", drv, (unsigned long long)tot[0],
-            (unsigned long long)tot[1]);
+    T_CHECK(tot[0] == 0 && tot[1] == 5000, "index (driver %d): %llu bad keys of %llu", drv,
+            (unsigned long long)tot[0], (unsigned long long)tot[1]);
   }
 }
 
@@ -382,14 +423,18 @@ static void case_errors(void) {
   const char *specs[2] = {a, b};
   sl_h5_layout *lay = NULL;
   int rc = sl_h5_layout_create(&lay);
-  if (!rc) rc = sl_h5_layout_add(lay, "x", SL_H5_FLOAT, 8);
+  if (!rc)
+    rc = sl_h5_layout_add(lay, "x", SL_H5_FLOAT, 8);
   T_CHECK(rc == SL_OK, "layout_add");
   /* two inputs with different row layouts */
   sl_flow *flow = NULL;
   rc = sl_flow_create(ctx, &flow);
-  if (!rc) rc = sl_flow_from_h5(flow, specs, 2, NULL, 0);
-  if (!rc) rc = sl_flow_to_h5(flow, ospec, lay, NULL);
-  if (!rc) rc = sl_run(flow);
+  if (!rc)
+    rc = sl_flow_from_h5(flow, specs, 2, NULL, 0);
+  if (!rc)
+    rc = sl_flow_to_h5(flow, ospec, lay, NULL);
+  if (!rc)
+    rc = sl_run(flow);
   sl_flow_destroy(&flow);
   T_CHECK(rc == SL_ERR_FORMAT, "mismatched layouts: %s, expected FORMAT", sl_err_name(rc));
   T_CHECK(access(out, F_OK) != 0, "output exists after a failed run");
@@ -399,9 +444,12 @@ static void case_errors(void) {
   o.fields = fields;
   o.nfields = 3;
   rc = sl_flow_create(ctx, &flow);
-  if (!rc) rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
-  if (!rc) rc = sl_flow_to_h5(flow, ospec, lay, NULL);
-  if (!rc) rc = sl_run(flow);
+  if (!rc)
+    rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
+  if (!rc)
+    rc = sl_flow_to_h5(flow, ospec, lay, NULL);
+  if (!rc)
+    rc = sl_run(flow);
   sl_flow_destroy(&flow);
   T_CHECK(rc == SL_ERR_TYPE, "wrong row size: %s, expected TYPE", sl_err_name(rc));
   T_CHECK(access(out, F_OK) != 0, "output exists after a failed run");
@@ -420,14 +468,16 @@ static void case_errors(void) {
 }
 
 int main(int argc, char **argv) {
-  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK) return 1;
+  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
+    return 1;
   rank = sl_rank(ctx);
   size = sl_size(ctx);
   snprintf(dir, sizeof dir, "%s/h5rt.np%d", argc > 1 ? argv[1] : ".", size);
   if (rank == 0) {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (system(cmd) != 0) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (system(cmd) != 0)
+      MPI_Abort(MPI_COMM_WORLD, 1);
   }
   MPI_Barrier(MPI_COMM_WORLD);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -443,7 +493,8 @@ int main(int argc, char **argv) {
   case_errors();
   int tot = 0;
   MPI_Allreduce(&h5t_failures, &tot, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0) printf("test_h5_roundtrip: %d ranks, %d failure(s)\n", size, tot);
+  if (rank == 0)
+    printf("test_h5_roundtrip: %d ranks, %d failure(s)\n", size, tot);
   sl_finalize(&ctx);
   return tot ? 1 : 0;
 }

@@ -59,8 +59,8 @@ static int g_rank, g_size;
     int a_ = (actual), e_ = (expected);                                                            \
     if (a_ != e_) {                                                                                \
       MT_LOC();                                                                                    \
-      fprintf(stderr, "%s returned %d (%s), expected %d (%s)\n", #actual, a_, sl_err_name(a_),    \
-              e_, sl_err_name(e_));                                                                \
+      fprintf(stderr, "%s returned %d (%s), expected %d (%s)\n", #actual, a_, sl_err_name(a_), e_, \
+              sl_err_name(e_));                                                                    \
     }                                                                                              \
     CU_ASSERT(a_ == e_);                                                                           \
   } while (0)
@@ -79,12 +79,16 @@ static int g_rank, g_size;
 
 /* |a - b| <= tol * max(1, |a|, |b|) */
 static inline int mt_close(double a, double b, double tol) {
-  if (a == b) return 1;
+  if (a == b)
+    return 1;
   double m = 1.0, fa = a < 0 ? -a : a, fb = b < 0 ? -b : b;
-  if (fa > m) m = fa;
-  if (fb > m) m = fb;
+  if (fa > m)
+    m = fa;
+  if (fb > m)
+    m = fb;
   double d = a - b;
-  if (d < 0) d = -d;
+  if (d < 0)
+    d = -d;
   return d <= tol * m;
 }
 
@@ -150,16 +154,19 @@ static inline void mt_recs_add(mt_recs *r, const void *k, size_t kl, const void 
   size_t need = 8 + kl + vl;
   if (r->cap - r->len < need) {
     size_t cap = r->cap ? r->cap : 4096;
-    while (cap - r->len < need) cap *= 2;
+    while (cap - r->len < need)
+      cap *= 2;
     char *nb = realloc(r->buf, cap);
-    if (!nb) mt_oom();
+    if (!nb)
+      mt_oom();
     r->buf = nb;
     r->cap = cap;
   }
   if (r->n == r->ncap) {
     size_t nc = r->ncap ? 2 * r->ncap : 256;
     size_t *no = realloc(r->off, nc * sizeof *no);
-    if (!no) mt_oom();
+    if (!no)
+      mt_oom();
     r->off = no;
     r->ncap = nc;
   }
@@ -167,8 +174,10 @@ static inline void mt_recs_add(mt_recs *r, const void *k, size_t kl, const void 
   char *p = r->buf + r->len;
   memcpy(p, &k32, 4);
   memcpy(p + 4, &v32, 4);
-  if (kl) memcpy(p + 8, k, kl);
-  if (vl) memcpy(p + 8 + kl, v, vl);
+  if (kl)
+    memcpy(p + 8, k, kl);
+  if (vl)
+    memcpy(p + 8 + kl, v, vl);
   r->off[r->n++] = r->len;
   r->len += need;
 }
@@ -195,7 +204,8 @@ static inline void mt_recs_free(mt_recs *r) {
 static inline int mt_bytes_cmp(const void *a, size_t al, const void *b, size_t bl) {
   size_t m = al < bl ? al : bl;
   int c = m ? memcmp(a, b, m) : 0;
-  if (c) return c;
+  if (c)
+    return c;
   return al < bl ? -1 : al > bl;
 }
 
@@ -219,7 +229,8 @@ static inline int mt_off_cmp(const void *x, const void *y) {
 
 static inline void mt_recs_sort(mt_recs *r) {
   mt_sort_base = r;
-  if (r->n > 1) qsort(r->off, r->n, sizeof *r->off, mt_off_cmp);
+  if (r->n > 1)
+    qsort(r->off, r->n, sizeof *r->off, mt_off_cmp);
   mt_sort_base = NULL;
 }
 
@@ -234,7 +245,8 @@ static inline void mt_print_bytes(FILE *f, const void *p, size_t n) {
       fprintf(f, "\\x%02x", s[i]);
   }
   fputc('"', f);
-  if (show < n) fprintf(f, "...(%zu bytes)", n);
+  if (show < n)
+    fprintf(f, "...(%zu bytes)", n);
 }
 
 static inline void mt_print_rec(FILE *f, const sl_record *r) {
@@ -246,15 +258,17 @@ static inline void mt_print_rec(FILE *f, const sl_record *r) {
 }
 
 /* Sorts both and compares them as multisets; prints the first difference. */
-static inline int mt_recs_equal_(mt_recs *got, mt_recs *exp, const char *what, const char *file, int line) {
+static inline int mt_recs_equal_(mt_recs *got, mt_recs *exp, const char *what, const char *file,
+                                 int line) {
   mt_recs_sort(got);
   mt_recs_sort(exp);
   size_t n = got->n < exp->n ? got->n : exp->n;
   for (size_t i = 0; i < n; i++) {
     sl_record a = mt_recs_get(got, i), b = mt_recs_get(exp, i);
     if (mt_rec_cmp(&a, &b) != 0) {
-      fprintf(stderr, "\n[rank %d of %d] %s:%d: %s: %zu records, expected %zu; sorted, record %zu is ", g_rank,
-              g_size, file, line, what, got->n, exp->n, i);
+      fprintf(stderr,
+              "\n[rank %d of %d] %s:%d: %s: %zu records, expected %zu; sorted, record %zu is ",
+              g_rank, g_size, file, line, what, got->n, exp->n, i);
       mt_print_rec(stderr, &a);
       fprintf(stderr, ", expected ");
       mt_print_rec(stderr, &b);
@@ -263,8 +277,9 @@ static inline int mt_recs_equal_(mt_recs *got, mt_recs *exp, const char *what, c
     }
   }
   if (got->n != exp->n) {
-    fprintf(stderr, "\n[rank %d of %d] %s:%d: %s: %zu records, expected %zu (the first %zu agree); next: ", g_rank,
-            g_size, file, line, what, got->n, exp->n, n);
+    fprintf(stderr,
+            "\n[rank %d of %d] %s:%d: %s: %zu records, expected %zu (the first %zu agree); next: ",
+            g_rank, g_size, file, line, what, got->n, exp->n, n);
     sl_record x = n < got->n ? mt_recs_get(got, n) : mt_recs_get(exp, n);
     fprintf(stderr, "%s ", n < got->n ? "extra" : "missing");
     mt_print_rec(stderr, &x);
@@ -273,7 +288,8 @@ static inline int mt_recs_equal_(mt_recs *got, mt_recs *exp, const char *what, c
   }
   return 1;
 }
-#define EXPECT_RECS_EQUAL(got, exp, what) CU_ASSERT(mt_recs_equal_((got), (exp), (what), __FILE__, __LINE__))
+#define EXPECT_RECS_EQUAL(got, exp, what)                                                          \
+  CU_ASSERT(mt_recs_equal_((got), (exp), (what), __FILE__, __LINE__))
 
 static inline void mt_recs_from_collection(mt_recs *r, const sl_collection *c) {
   size_t n = sl_collection_count(c);
@@ -303,9 +319,11 @@ static inline void mt_recs_gather0(const mt_recs *mine, mt_recs *all) {
       total += (size_t)lens[r];
     }
     buf = malloc(total ? total : 1);
-    if (!buf) mt_oom();
+    if (!buf)
+      mt_oom();
   }
-  MPI_Gatherv(mine->buf ? mine->buf : "", len, MPI_BYTE, buf, lens, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+  MPI_Gatherv(mine->buf ? mine->buf : "", len, MPI_BYTE, buf, lens, displs, MPI_BYTE, 0,
+              MPI_COMM_WORLD);
   if (g_rank == 0) {
     size_t pos = 0;
     while (pos + 8 <= total) {
@@ -338,7 +356,8 @@ static inline void mt_opt_set(mt_saved_opt *saved, const char *name, const char 
   const char *old = NULL;
   snprintf(saved->name, sizeof saved->name, "%s", name);
   saved->value[0] = 0;
-  if (sl_option_get(g_ctx, name, &old) == SL_OK && old) snprintf(saved->value, sizeof saved->value, "%s", old);
+  if (sl_option_get(g_ctx, name, &old) == SL_OK && old)
+    snprintf(saved->value, sizeof saved->value, "%s", old);
   EXPECT_RC(sl_option_set(g_ctx, name, value), SL_OK);
 }
 static inline void mt_opt_restore(const mt_saved_opt *saved) {
@@ -361,16 +380,19 @@ static inline void mt_tmpdir(char path[256]) {
 
 static inline void mt_rmtree_local(const char *path) {
   struct stat sb;
-  if (lstat(path, &sb) != 0) return;
+  if (lstat(path, &sb) != 0)
+    return;
   if (S_ISDIR(sb.st_mode)) {
     chmod(path, 0700);
     DIR *d = opendir(path);
     if (d) {
       struct dirent *e;
       while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+          continue;
         char sub[4096];
-        if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub) mt_rmtree_local(sub);
+        if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub)
+          mt_rmtree_local(sub);
       }
       closedir(d);
     }
@@ -383,7 +405,8 @@ static inline void mt_rmtree_local(const char *path) {
 /* Collective: removes the folder (rank 0, after every rank is done with it). */
 static inline void mt_rmtree(const char *path) {
   MPI_Barrier(MPI_COMM_WORLD);
-  if (g_rank == 0) mt_rmtree_local(path);
+  if (g_rank == 0)
+    mt_rmtree_local(path);
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
@@ -400,20 +423,24 @@ static inline void mt_write_file(const char *path, const void *data, size_t len)
 static inline char *mt_read_file(const char *path, size_t *len) {
   *len = 0;
   FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  if (!f)
+    return NULL;
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
-  if (!buf) mt_oom();
+  if (!buf)
+    mt_oom();
   for (;;) {
     if (cap - n < 4096) {
       cap *= 2;
       char *nb = realloc(buf, cap);
-      if (!nb) mt_oom();
+      if (!nb)
+        mt_oom();
       buf = nb;
     }
     size_t got = fread(buf + n, 1, cap - n, f);
     n += got;
-    if (got == 0) break;
+    if (got == 0)
+      break;
   }
   fclose(f);
   *len = n;
@@ -428,11 +455,13 @@ static inline int mt_file_exists(const char *path) {
 /* Local: number of entries in a folder (not counting . and ..), -1 if unreadable. */
 static inline int mt_dir_entries(const char *path) {
   DIR *d = opendir(path);
-  if (!d) return -1;
+  if (!d)
+    return -1;
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      n++;
   closedir(d);
   return n;
 }
@@ -447,7 +476,8 @@ static inline void mt_oracle_lines(mt_recs *r, const char *data, size_t len) {
       start = i + 1;
     }
   }
-  if (start < len) mt_recs_add(r, NULL, 0, data + start, len - start);
+  if (start < len)
+    mt_recs_add(r, NULL, 0, data + start, len - start);
 }
 
 /* ---- a growable byte buffer for building inputs ---- */
@@ -459,17 +489,22 @@ typedef struct mt_buf {
 static inline void mt_buf_add(mt_buf *b, const void *data, size_t n) {
   if (b->cap - b->len < n + 1) {
     size_t cap = b->cap ? b->cap : 1024;
-    while (cap - b->len < n + 1) cap *= 2;
+    while (cap - b->len < n + 1)
+      cap *= 2;
     char *np = realloc(b->p, cap);
-    if (!np) mt_oom();
+    if (!np)
+      mt_oom();
     b->p = np;
     b->cap = cap;
   }
-  if (n) memcpy(b->p + b->len, data, n);
+  if (n)
+    memcpy(b->p + b->len, data, n);
   b->len += n;
   b->p[b->len] = 0;
 }
-static inline void mt_buf_str(mt_buf *b, const char *s) { mt_buf_add(b, s, strlen(s)); }
+static inline void mt_buf_str(mt_buf *b, const char *s) {
+  mt_buf_add(b, s, strlen(s));
+}
 static inline void mt_buf_free(mt_buf *b) {
   free(b->p);
   memset(b, 0, sizeof *b);
@@ -494,14 +529,17 @@ static inline int mt_main(int argc, char **argv, const char *suite_name, const m
   g_rank = sl_rank(g_ctx);
   g_size = sl_size(g_ctx);
   const char *filter = argc > 1 ? argv[1] : NULL;
-  if (CU_initialize_registry() != CUE_SUCCESS) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   char sname[128];
   snprintf(sname, sizeof sname, "%s (%d ranks)", suite_name, g_size);
   CU_pSuite suite = CU_add_suite(sname, NULL, NULL);
-  if (!suite) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (!suite)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   for (const mt_test *t = tests; t->name; t++)
     if (!filter || strstr(t->name, filter))
-      if (!CU_add_test(suite, t->name, t->fn)) MPI_Abort(MPI_COMM_WORLD, 2);
+      if (!CU_add_test(suite, t->name, t->fn))
+        MPI_Abort(MPI_COMM_WORLD, 2);
   /* rank 0 reports; the others run quietly (their failures print with their rank) */
   CU_ErrorCode cue;
   if (g_rank == 0) {
@@ -510,15 +548,17 @@ static inline int mt_main(int argc, char **argv, const char *suite_name, const m
   } else {
     cue = CU_run_all_tests();
   }
-  if (cue != CUE_SUCCESS) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (cue != CUE_SUCCESS)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   unsigned long mine = CU_get_number_of_failures(), total = 0;
   unsigned long tests_run = CU_get_number_of_tests_run();
   MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
-  if (mine) fprintf(stderr, "[rank %d of %d] %lu failed assertion(s)\n", g_rank, g_size, mine);
+  if (mine)
+    fprintf(stderr, "[rank %d of %d] %lu failed assertion(s)\n", g_rank, g_size, mine);
   MPI_Barrier(MPI_COMM_WORLD);
   if (g_rank == 0)
-    printf("\n%s on %d rank(s): %lu test(s), %lu failed assertion(s) over all ranks\n", suite_name, g_size,
-           tests_run, total);
+    printf("\n%s on %d rank(s): %lu test(s), %lu failed assertion(s) over all ranks\n", suite_name,
+           g_size, tests_run, total);
   CU_cleanup_registry();
   sl_finalize(&g_ctx);
   return total ? 1 : 0;

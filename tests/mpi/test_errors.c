@@ -15,7 +15,8 @@ static int ref_flat(const sl_record *in, sl_emitter *out, void *arg) {
     char key[16];
     int kl = snprintf(key, sizeof key, "m%d", (int)(((w % 97) + 97) % 97));
     int rc = sl_emit(out, key, (size_t)kl, &w, 8);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }
@@ -36,9 +37,11 @@ static void check_reference_flow(const char *after) {
   if (g_rank == 0) {
     uint64_t cnt[97] = {0};
     for (int64_t v = 0; v < N; v++)
-      for (int64_t w = v; w <= v + 1; w++) cnt[w % 97]++;
+      for (int64_t w = v; w <= v + 1; w++)
+        cnt[w % 97]++;
     mt_recs got = {0}, exp = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     for (int k = 0; k < 97; k++) {
       char key[16];
       int kl = snprintf(key, sizeof key, "m%d", k);
@@ -60,7 +63,8 @@ static void check_reference_flow(const char *after) {
     int r_ = (rc);                                                                                 \
     EXPECT_TRUE(r_ == (expected), "%s: sl_run returned %d (%s), expected %s", (what), r_,          \
                 sl_err_name(r_), sl_err_name(expected));                                           \
-    EXPECT_TRUE(mt_same_everywhere(r_), "%s: ranks returned different codes (%d here)", (what), r_); \
+    EXPECT_TRUE(mt_same_everywhere(r_), "%s: ranks returned different codes (%d here)", (what),    \
+                r_);                                                                               \
   } while (0)
 
 /* ---------------------------------------------------------------- one failing record */
@@ -78,7 +82,8 @@ static int fails(const fail_at *a, const sl_record *in) {
 static int flat_fail(const sl_record *in, sl_emitter *out, void *arg) {
   fail_at *a = arg;
   a->seen++;
-  if (fails(a, in)) return a->code;
+  if (fails(a, in))
+    return a->code;
   return sl_emit(out, in->key, in->key_len, in->value, in->value_len);
 }
 
@@ -106,9 +111,11 @@ static void test_flat_map_fails_on_one_record(void) {
   check_reference_flow("a flat_map failure on the last rank");
   EXPECT_RUN_FAILS(run_flat_fail(N, 5, 1), SL_ERR_CALLBACK, "flat_map fails on rank 0");
   check_reference_flow("a flat_map failure on rank 0");
-  EXPECT_RUN_FAILS(run_flat_fail(N, N / 2, -1), SL_ERR_CALLBACK, "flat_map returns -1 in the middle");
+  EXPECT_RUN_FAILS(run_flat_fail(N, N / 2, -1), SL_ERR_CALLBACK,
+                   "flat_map returns -1 in the middle");
   /* a callback's own code that happens to equal an sl error code is still a callback failure */
-  EXPECT_RUN_FAILS(run_flat_fail(N, N / 3, SL_ERR_NOTFOUND), SL_ERR_CALLBACK, "flat_map returns -6");
+  EXPECT_RUN_FAILS(run_flat_fail(N, N / 3, SL_ERR_NOTFOUND), SL_ERR_CALLBACK,
+                   "flat_map returns -6");
   check_reference_flow("flat_map failures");
 }
 
@@ -116,7 +123,8 @@ static void test_flat_map_fails_on_one_record(void) {
 static void test_failure_after_multi_rank_failure(void) {
   const int64_t N = 20000;
   EXPECT_RUN_FAILS(run_flat_fail(N, INT64_MIN, 3), SL_ERR_CALLBACK, "flat_map fails everywhere");
-  EXPECT_RUN_FAILS(run_flat_fail(N, N - 3, 3), SL_ERR_CALLBACK, "then flat_map fails on the last rank");
+  EXPECT_RUN_FAILS(run_flat_fail(N, N - 3, 3), SL_ERR_CALLBACK,
+                   "then flat_map fails on the last rank");
   check_reference_flow("two flat_map failures");
 }
 
@@ -128,7 +136,8 @@ static void test_failure_after_local_api_error(void) {
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_get_stats(f, -1, &st), SL_ERR_STATE);
   sl_flow_destroy(&f);
-  EXPECT_RUN_FAILS(run_flat_fail(20000, 777, 4), SL_ERR_CALLBACK, "flat_map failure after a local API error");
+  EXPECT_RUN_FAILS(run_flat_fail(20000, 777, 4), SL_ERR_CALLBACK,
+                   "flat_map failure after a local API error");
   check_reference_flow("a local API error and a flat_map failure");
 }
 
@@ -145,42 +154,57 @@ static void test_many_failures_in_a_row(void) {
 /* ---------------------------------------------------------------- every kind of callback */
 
 static int map_fail(const sl_record *in, sl_record *out, void *arg) {
-  if (fails(arg, in)) return 9;
+  if (fails(arg, in))
+    return 9;
   *out = *in;
   return 0;
 }
-static int filter_fail(const sl_record *in, void *arg) { return fails(arg, in) ? -1 : 1; }
-static int reject_fail(const sl_record *in, void *arg) { return fails(arg, in) ? -5 : 0; }
-static int each_fail(const sl_record *in, void *arg) { return fails(arg, in) ? 2 : 0; }
+static int filter_fail(const sl_record *in, void *arg) {
+  return fails(arg, in) ? -1 : 1;
+}
+static int reject_fail(const sl_record *in, void *arg) {
+  return fails(arg, in) ? -5 : 0;
+}
+static int each_fail(const sl_record *in, void *arg) {
+  return fails(arg, in) ? 2 : 0;
+}
 static int batch_fail(sl_batch *b, sl_emitter *out, void *arg) {
   sl_record r;
   while (sl_batch_next(b, &r)) {
-    if (fails(arg, &r)) return 11;
+    if (fails(arg, &r))
+      return 11;
     int rc = sl_emit(out, r.key, r.key_len, r.value, r.value_len);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }
 static int uniq_by_fail(const sl_record *in, sl_record *key_out, void *arg) {
-  if (fails(arg, in)) return 1;
+  if (fails(arg, in))
+    return 1;
   key_out->key = in->value;
   key_out->key_len = in->value_len;
   return 0;
 }
-static int sink_fail(const sl_record *in, void *arg) { return fails(arg, in) ? 1 : 0; }
+static int sink_fail(const sl_record *in, void *arg) {
+  return fails(arg, in) ? 1 : 0;
+}
 static int fmt_fail(const sl_record *in, sl_text *line, void *arg) {
-  if (fails(arg, in)) return 1;
+  if (fails(arg, in))
+    return 1;
   return sl_format_value(in, line, NULL);
 }
 static int gen_fail(int64_t i, sl_emitter *out, void *arg) {
   const fail_at *a = arg;
-  if (i == a->value) return 6;
+  if (i == a->value)
+    return 6;
   return sl_emit(out, NULL, 0, &i, 8);
 }
 static int source_fail(int partition, int partitions, sl_emitter *out, int *done, void *arg) {
   (void)partitions;
   const fail_at *a = arg;
-  if (partition == (int)a->value) return 8;
+  if (partition == (int)a->value)
+    return 8;
   int64_t v = partition;
   *done = 1;
   return sl_emit(out, NULL, 0, &v, 8);
@@ -203,7 +227,8 @@ static int r_fold(void *acc, const sl_record *in, void *arg) {
 }
 static int r_emit(void *acc, sl_emitter *out, void *arg) {
   red_mode *m = arg;
-  if (m->where == 2 && *(uint64_t *)acc > 0) return 1;
+  if (m->where == 2 && *(uint64_t *)acc > 0)
+    return 1;
   return sl_emit(out, "n", 1, acc, 8);
 }
 static void r_destroy(void *acc, void *arg) {
@@ -223,7 +248,8 @@ static int a_init(void *s, void *arg) {
 }
 static int a_update(void *s, const sl_record *in, void *arg) {
   agg_mode *m = arg;
-  if (m->where == 0 && fails(&m->at, in)) return 1;
+  if (m->where == 0 && fails(&m->at, in))
+    return 1;
   ++*(uint64_t *)s;
   return 0;
 }
@@ -251,13 +277,41 @@ static int key_by_value_mod(const sl_record *in, sl_emitter *out, void *arg) {
 }
 
 enum {
-  K_MAP, K_FILTER, K_REJECT, K_EACH, K_BATCH0, K_BATCH1, K_UNIQ_BY, K_SINK, K_FORMAT, K_GEN, K_SOURCE,
-  K_RED_INIT, K_RED_FOLD, K_RED_EMIT, K_AGG_UPDATE_COMBINER, K_AGG_UPDATE, K_AGG_FINALIZE, K_N
+  K_MAP,
+  K_FILTER,
+  K_REJECT,
+  K_EACH,
+  K_BATCH0,
+  K_BATCH1,
+  K_UNIQ_BY,
+  K_SINK,
+  K_FORMAT,
+  K_GEN,
+  K_SOURCE,
+  K_RED_INIT,
+  K_RED_FOLD,
+  K_RED_EMIT,
+  K_AGG_UPDATE_COMBINER,
+  K_AGG_UPDATE,
+  K_AGG_FINALIZE,
+  K_N
 };
-static const char *kname[] = {"map (after a shuffle)", "filter", "reject", "each", "map_batch in stage 0",
-                              "map_batch after a shuffle", "uniq_by", "to_callback sink", "to_text format",
-                              "generator", "source callback", "reducer init", "reducer fold", "reducer emit",
-                              "aggregator update (combiner)", "aggregator update (no combiner)",
+static const char *kname[] = {"map (after a shuffle)",
+                              "filter",
+                              "reject",
+                              "each",
+                              "map_batch in stage 0",
+                              "map_batch after a shuffle",
+                              "uniq_by",
+                              "to_callback sink",
+                              "to_text format",
+                              "generator",
+                              "source callback",
+                              "reducer init",
+                              "reducer fold",
+                              "reducer emit",
+                              "aggregator update (combiner)",
+                              "aggregator update (no combiner)",
                               "aggregator finalize"};
 
 static void check_callback_kind(int kind, const char *dir) {
@@ -283,10 +337,18 @@ static void check_callback_kind(int kind, const char *dir) {
     EXPECT_RC(sl_flow_shuffle(f, 5), SL_OK);
     EXPECT_RC(sl_flow_map(f, map_fail, &at), SL_OK);
     break;
-  case K_FILTER: EXPECT_RC(sl_flow_filter(f, filter_fail, &at), SL_OK); break;
-  case K_REJECT: EXPECT_RC(sl_flow_reject(f, reject_fail, &at), SL_OK); break;
-  case K_EACH: EXPECT_RC(sl_flow_each(f, each_fail, &at), SL_OK); break;
-  case K_BATCH0: EXPECT_RC(sl_flow_map_batch(f, batch_fail, &at), SL_OK); break;
+  case K_FILTER:
+    EXPECT_RC(sl_flow_filter(f, filter_fail, &at), SL_OK);
+    break;
+  case K_REJECT:
+    EXPECT_RC(sl_flow_reject(f, reject_fail, &at), SL_OK);
+    break;
+  case K_EACH:
+    EXPECT_RC(sl_flow_each(f, each_fail, &at), SL_OK);
+    break;
+  case K_BATCH0:
+    EXPECT_RC(sl_flow_map_batch(f, batch_fail, &at), SL_OK);
+    break;
   case K_BATCH1:
     EXPECT_RC(sl_flow_shuffle(f, 0), SL_OK);
     EXPECT_RC(sl_flow_map_batch(f, batch_fail, &at), SL_OK);
@@ -313,7 +375,8 @@ static void check_callback_kind(int kind, const char *dir) {
     agg.merge = NULL;
     EXPECT_RC(sl_flow_reduce_by_key(f, &agg), SL_OK);
     break;
-  default: break;
+  default:
+    break;
   }
   if (kind == K_SINK) {
     EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK);
@@ -327,7 +390,8 @@ static void check_callback_kind(int kind, const char *dir) {
   int rc = sl_run(f);
   sl_flow_destroy(&f);
   EXPECT_RUN_FAILS(rc, SL_ERR_CALLBACK, kname[kind]);
-  if (kind == K_FORMAT && g_rank == 0) EXPECT_TRUE(!mt_file_exists(out), "a failed to_text left %s", out);
+  if (kind == K_FORMAT && g_rank == 0)
+    EXPECT_TRUE(!mt_file_exists(out), "a failed to_text left %s", out);
 }
 
 static void test_every_callback_kind_fails(void) {
@@ -337,9 +401,11 @@ static void test_every_callback_kind_fails(void) {
     check_callback_kind(k, dir);
     char after[96];
     snprintf(after, sizeof after, "a failing %s", kname[k]);
-    if (k % 4 == 3 || k == K_N - 1) check_reference_flow(after);
+    if (k % 4 == 3 || k == K_N - 1)
+      check_reference_flow(after);
   }
-  if (g_rank == 0) EXPECT_INT(mt_dir_entries(dir), 0); /* no output, no temporary file */
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), 0); /* no output, no temporary file */
   mt_rmtree(dir);
 }
 
@@ -383,7 +449,8 @@ static int big_gen(int64_t i, sl_emitter *out, void *arg) {
 }
 static int map_fail_key(const sl_record *in, sl_record *out, void *arg) {
   const fail_at *a = arg;
-  if (in->key_len == 8 && mt_i64(in->key) == a->value) return 3;
+  if (in->key_len == 8 && mt_i64(in->key) == a->value)
+    return 3;
   *out = *in;
   return 0;
 }
@@ -419,7 +486,8 @@ static void test_failure_with_big_records(void) {
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     static char blob[10000];
     for (int64_t i = 0; i < N; i++) {
       size_t n = (size_t)(mt_mix((uint64_t)i) % sizeof blob);
@@ -500,7 +568,8 @@ static void test_bad_output_directory(void) {
   sl_flow_destroy(&f);
   EXPECT_TRUE(rc != SL_OK, "to_text into a missing directory succeeded");
   EXPECT_TRUE(mt_same_everywhere(rc), "ranks returned different codes (%d here)", rc);
-  if (g_rank == 0) EXPECT_INT(mt_dir_entries(dir), 0);
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), 0);
   check_reference_flow("a bad output directory");
   mt_rmtree(dir);
 }
@@ -514,12 +583,14 @@ static int ident(const sl_record *in, sl_record *out, void *arg) {
 }
 
 static void test_ranks_build_different_flows(void) {
-  if (g_size < 2) return; /* needs two ranks */
+  if (g_size < 2)
+    return; /* needs two ranks */
   uint64_t count = 0;
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_range(f, 0, 100, 0), SL_OK);
-  if (g_rank == g_size - 1) EXPECT_RC(sl_flow_map(f, ident, NULL), SL_OK);
+  if (g_rank == g_size - 1)
+    EXPECT_RC(sl_flow_map(f, ident, NULL), SL_OK);
   EXPECT_RC(sl_flow_partition(f, 0, NULL, NULL), SL_OK);
   EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
   int rc = sl_run(f);
@@ -574,4 +645,6 @@ static const mt_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return mt_main(argc, argv, "mpi_errors", tests); }
+int main(int argc, char **argv) {
+  return mt_main(argc, argv, "mpi_errors", tests);
+}

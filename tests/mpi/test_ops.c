@@ -4,13 +4,16 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void int64_rec(mt_recs *r, int64_t v) { mt_recs_add(r, NULL, 0, &v, 8); }
+static void int64_rec(mt_recs *r, int64_t v) {
+  mt_recs_add(r, NULL, 0, &v, 8);
+}
 
 /* Records of a collection on rank 0; on other ranks the collection must be empty. */
 static void collected(sl_collection *c, mt_recs *got) {
   if (g_rank == 0) {
     EXPECT_TRUE(c != NULL, "rank 0 got no collection");
-    if (c) mt_recs_from_collection(got, c);
+    if (c)
+      mt_recs_from_collection(got, c);
   } else if (c) {
     EXPECT_U64(sl_collection_count(c), 0);
   }
@@ -36,9 +39,11 @@ static void check_range(int64_t first, int64_t last, int parts) {
   mt_recs got = {0}, exp = {0};
   collected(c, &got);
   if (g_rank == 0) {
-    for (int64_t v = first; v < last; v++) int64_rec(&exp, v);
+    for (int64_t v = first; v < last; v++)
+      int64_rec(&exp, v);
     char what[96];
-    snprintf(what, sizeof what, "from_range(%lld, %lld, %d)", (long long)first, (long long)last, parts);
+    snprintf(what, sizeof what, "from_range(%lld, %lld, %d)", (long long)first, (long long)last,
+             parts);
     EXPECT_RECS_EQUAL(&got, &exp, what);
   }
   mt_recs_free(&got);
@@ -80,12 +85,15 @@ static void gen_rule(int64_t i, put_fn put, void *ctx) {
     put(ctx, NULL, 0, NULL, 0); /* an empty record */
     break;
   default:
-    for (int b = 0; b < 200; b++) key[b] = (char)(mt_mix((uint64_t)i * 256 + (uint64_t)b) & 0xff);
+    for (int b = 0; b < 200; b++)
+      key[b] = (char)(mt_mix((uint64_t)i * 256 + (uint64_t)b) & 0xff);
     put(ctx, key, 200, &i, 8);
   }
 }
 
-static void put_recs(void *ctx, const void *k, size_t kl, const void *v, size_t vl) { mt_recs_add(ctx, k, kl, v, vl); }
+static void put_recs(void *ctx, const void *k, size_t kl, const void *v, size_t vl) {
+  mt_recs_add(ctx, k, kl, v, vl);
+}
 
 typedef struct gen_arg {
   uint64_t calls;
@@ -96,7 +104,8 @@ static void put_emit(void *ctx, const void *k, size_t kl, const void *v, size_t 
   void **c = ctx;
   gen_arg *a = c[1];
   int rc = sl_emit(c[0], k, kl, v, vl);
-  if (rc && !a->rc) a->rc = rc;
+  if (rc && !a->rc)
+    a->rc = rc;
 }
 
 static int gen_fn(int64_t i, sl_emitter *out, void *arg) {
@@ -118,7 +127,8 @@ static void check_generator(int64_t n, int parts) {
   EXPECT_U64(mt_sum_u64(a.calls), (uint64_t)n);
   mt_recs_gather0(&mine, &got);
   if (g_rank == 0) {
-    for (int64_t i = 0; i < n; i++) gen_rule(i, put_recs, &exp);
+    for (int64_t i = 0; i < n; i++)
+      gen_rule(i, put_recs, &exp);
     EXPECT_RECS_EQUAL(&got, &exp, "from_generator");
   }
   mt_recs_free(&mine);
@@ -154,8 +164,10 @@ static void test_from_array_map(void) {
   for (int i = 0; i < N; i++) {
     uint64_t h = mt_mix((uint64_t)i);
     size_t kl = (size_t)(h % 40), vl = (size_t)((h >> 8) % 40);
-    if (i % 11 == 0) kl = 0;
-    if (i % 13 == 0) vl = 0;
+    if (i % 11 == 0)
+      kl = 0;
+    if (i % 13 == 0)
+      vl = 0;
     for (size_t b = 0; b < 40; b++) {
       bytes[i][0][b] = (char)(mt_mix(h + b) & 0xff); /* NUL and high bytes included */
       bytes[i][1][b] = (char)(mt_mix(h + 100 + b) & 0xff);
@@ -174,7 +186,8 @@ static void test_from_array_map(void) {
     mt_recs got = {0}, exp = {0};
     collected(c, &got);
     if (g_rank == 0) {
-      for (int i = 0; i < N; i++) mt_recs_add(&exp, recs[i].value, recs[i].value_len, recs[i].key, recs[i].key_len);
+      for (int i = 0; i < N; i++)
+        mt_recs_add(&exp, recs[i].value, recs[i].value_len, recs[i].key, recs[i].key_len);
       EXPECT_RECS_EQUAL(&got, &exp, "from_array + map(swap)");
     }
     mt_recs_free(&got);
@@ -199,27 +212,32 @@ static void test_from_array_map(void) {
 typedef struct cb_arg {
   int64_t next[CB_MAXP];
   int done[CB_MAXP];
-  int bad_partitions;  /* calls with an unexpected `partitions` */
+  int bad_partitions; /* calls with an unexpected `partitions` */
   int calls_after_done;
   int expect_parts;
 } cb_arg;
 
-static int64_t cb_total(int p) { return 50 * (int64_t)p + 3; }
+static int64_t cb_total(int p) {
+  return 50 * (int64_t)p + 3;
+}
 
 static int cb_source(int partition, int partitions, sl_emitter *out, int *done, void *arg) {
   cb_arg *a = arg;
-  if (partitions != a->expect_parts || partition < 0 || partition >= partitions || partition >= CB_MAXP) {
+  if (partitions != a->expect_parts || partition < 0 || partition >= partitions ||
+      partition >= CB_MAXP) {
     a->bad_partitions++;
     *done = 1;
     return 0;
   }
-  if (a->done[partition]) a->calls_after_done++;
+  if (a->done[partition])
+    a->calls_after_done++;
   for (int n = 0; n < 17 && a->next[partition] < cb_total(partition); n++) {
     int64_t j = a->next[partition]++;
     char key[16];
     snprintf(key, sizeof key, "p%d", partition);
     int rc = sl_emit(out, key, strlen(key), &j, 8);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   if (a->next[partition] >= cb_total(partition)) {
     *done = 1;
@@ -242,7 +260,8 @@ static void check_callback_source(int parts) {
   EXPECT_INT(a.bad_partitions, 0);
   EXPECT_INT(a.calls_after_done, 0);
   uint64_t ndone = 0;
-  for (int p = 0; p < CB_MAXP; p++) ndone += (uint64_t)a.done[p];
+  for (int p = 0; p < CB_MAXP; p++)
+    ndone += (uint64_t)a.done[p];
   EXPECT_U64(mt_sum_u64(ndone), (uint64_t)P); /* each partition ran once, somewhere */
   mt_recs_gather0(&mine, &got);
   if (g_rank == 0) {
@@ -297,7 +316,8 @@ static int op_flat(const sl_record *in, sl_emitter *out, void *arg) {
   for (int64_t c = 0; c < ((v % 4) + 4) % 4; c++) {
     int64_t w = v * 10 + c;
     int rc = sl_emit(out, in->key, in->key_len, &w, 8);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }
@@ -329,17 +349,20 @@ static void test_record_ops(void) {
     uint64_t nexp = 0;
     for (int64_t v = -N / 2; v < N / 2; v++) {
       int64_t m = 3 * v + 1;
-      if (m % 2 != 0 || m % 7 == 0) continue;
+      if (m % 2 != 0 || m % 7 == 0)
+        continue;
       char key[32];
       int kl = snprintf(key, sizeof key, "%lld", (long long)m);
       for (int64_t c = 0; c < ((m % 4) + 4) % 4; c++) {
         int64_t w = m * 10 + c;
-        if (g_rank == 0) mt_recs_add(&exp, key, (size_t)kl, &w, 8);
+        if (g_rank == 0)
+          mt_recs_add(&exp, key, (size_t)kl, &w, 8);
         nexp++;
       }
     }
     EXPECT_U64(mt_sum_u64(each_calls), nexp);
-    if (g_rank == 0) EXPECT_RECS_EQUAL(&got, &exp, "map|filter|reject|flat_map|each");
+    if (g_rank == 0)
+      EXPECT_RECS_EQUAL(&got, &exp, "map|filter|reject|flat_map|each");
     mt_recs_free(&mine);
     mt_recs_free(&got);
     mt_recs_free(&exp);
@@ -369,7 +392,8 @@ static void test_record_ops_later_stages(void) {
   collected(c, &got);
   for (int64_t v = 0; v < N; v++) {
     int64_t m = 3 * v + 1;
-    if (m % 2 != 0 || m % 7 == 0) continue;
+    if (m % 2 != 0 || m % 7 == 0)
+      continue;
     char key[32];
     int kl = snprintf(key, sizeof key, "%lld", (long long)m);
     for (int64_t k = 0; k < m % 4; k++) {
@@ -379,7 +403,8 @@ static void test_record_ops_later_stages(void) {
     }
   }
   EXPECT_U64(mt_sum_u64(each_calls), count);
-  if (g_rank == 0) EXPECT_RECS_EQUAL(&got, &exp, "operators after partition/shuffle");
+  if (g_rank == 0)
+    EXPECT_RECS_EQUAL(&got, &exp, "operators after partition/shuffle");
   mt_recs_free(&got);
   mt_recs_free(&exp);
   sl_collection_destroy(&c);
@@ -401,10 +426,12 @@ static int mb_double(sl_batch *in, sl_emitter *out, void *arg) {
   while (sl_batch_next(in, &r)) {
     int64_t w = 2 * mt_i64(r.value);
     int rc = sl_emit(out, r.key, r.key_len, &w, 8);
-    if (rc) return rc;
+    if (rc)
+      return rc;
     n++;
   }
-  if (!n) a->empty_calls++;
+  if (!n)
+    a->empty_calls++;
   a->records += n;
   return 0;
 }
@@ -417,8 +444,10 @@ static void check_map_batch(int where, int parts) {
   sl_collection *c = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_range(f, 0, N, where == 0 ? parts : 3), SL_OK);
-  if (where == 1) EXPECT_RC(sl_flow_shuffle(f, parts), SL_OK);
-  if (where == 2) EXPECT_RC(sl_flow_partition(f, parts, NULL, NULL), SL_OK);
+  if (where == 1)
+    EXPECT_RC(sl_flow_shuffle(f, parts), SL_OK);
+  if (where == 2)
+    EXPECT_RC(sl_flow_partition(f, parts, NULL, NULL), SL_OK);
   EXPECT_RC(sl_flow_map_batch(f, mb_double, &a), SL_OK);
   EXPECT_RC(sl_flow_filter(f, op_filter_even, NULL), SL_OK); /* a step after it, fused */
   EXPECT_RC(sl_flow_to_collect(f, &c), SL_OK);
@@ -426,13 +455,16 @@ static void check_map_batch(int where, int parts) {
   uint64_t calls = mt_sum_u64(a.calls), recs = mt_sum_u64(a.records);
   EXPECT_U64(recs, (uint64_t)N);
   /* 30000 records of 16 bytes do not fit one 64 KiB batch: batches, not records */
-  EXPECT_TRUE(calls >= 2 && calls < (uint64_t)N / 10, "map_batch called %llu times for %lld records",
-              (unsigned long long)calls, (long long)N);
+  EXPECT_TRUE(calls >= 2 && calls < (uint64_t)N / 10,
+              "map_batch called %llu times for %lld records", (unsigned long long)calls,
+              (long long)N);
   mt_recs got = {0}, exp = {0};
   collected(c, &got);
   if (g_rank == 0) {
-    for (int64_t v = 0; v < N; v++) int64_rec(&exp, 2 * v);
-    EXPECT_RECS_EQUAL(&got, &exp, where == 0 ? "map_batch in stage 0" : "map_batch after a boundary");
+    for (int64_t v = 0; v < N; v++)
+      int64_rec(&exp, 2 * v);
+    EXPECT_RECS_EQUAL(&got, &exp,
+                      where == 0 ? "map_batch in stage 0" : "map_batch after a boundary");
   }
   mt_recs_free(&got);
   mt_recs_free(&exp);
@@ -512,7 +544,8 @@ static int grp_emit(void *accp, sl_emitter *out, void *arg) {
   (void)arg;
   for (int i = 0; i < a->n; i++) {
     int rc = sl_emit(out, a->keys[i], a->klen[i], &a->cnt[i], 8);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }
@@ -560,11 +593,14 @@ static void check_partition(int parts, sl_hash_fn hash, int mode) {
       sl_record r = {key, (size_t)n, &i, 8};
       grp_fold(o, &r, (void *)(intptr_t)mode);
     }
-    for (int g = 0; g < o->n; g++) mt_recs_add(&exp, o->keys[g], o->klen[g], &o->cnt[g], 8);
+    for (int g = 0; g < o->n; g++)
+      mt_recs_add(&exp, o->keys[g], o->klen[g], &o->cnt[g], 8);
     free(o);
     char what[96];
     snprintf(what, sizeof what, "partition(%d, %s hash): groups per partition", parts,
-             hash == NULL ? "key" : hash == hash_mixed ? "user" : "small user");
+             hash == NULL         ? "key"
+             : hash == hash_mixed ? "user"
+                                  : "small user");
     EXPECT_RECS_EQUAL(&got, &exp, what);
   }
   mt_recs_free(&got);
@@ -629,11 +665,12 @@ static void test_shuffle(void) {
     lo += (uint64_t)(N / P);
     hi += (uint64_t)((N + P - 1) / P);
   }
-  EXPECT_TRUE(mine_n >= lo && mine_n <= hi, "rank %d received %llu records, expected %llu..%llu", g_rank,
-              (unsigned long long)mine_n, (unsigned long long)lo, (unsigned long long)hi);
+  EXPECT_TRUE(mine_n >= lo && mine_n <= hi, "rank %d received %llu records, expected %llu..%llu",
+              g_rank, (unsigned long long)mine_n, (unsigned long long)lo, (unsigned long long)hi);
   mt_recs_gather0(&mine, &got);
   if (g_rank == 0) {
-    for (int64_t v = 0; v < N; v++) int64_rec(&exp, v);
+    for (int64_t v = 0; v < N; v++)
+      int64_rec(&exp, v);
     EXPECT_RECS_EQUAL(&got, &exp, "shuffle");
   }
   mt_recs_free(&mine);
@@ -655,7 +692,8 @@ static void test_departition(void) {
   EXPECT_RC(sl_flow_departition(f), SL_OK);
   EXPECT_RC(sl_flow_to_callback(f, mt_sink_recs, &mine), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
-  if (g_rank != 0) EXPECT_U64(mine.n, 0); /* the one partition is on rank 0 */
+  if (g_rank != 0)
+    EXPECT_U64(mine.n, 0); /* the one partition is on rank 0 */
   mt_recs_gather0(&mine, &got);
   if (g_rank == 0) {
     for (int64_t v = 0; v < N; v++) {
@@ -700,7 +738,8 @@ static void test_boundary_chain(void) {
   mt_recs got = {0}, exp = {0};
   collected(c, &got);
   if (g_rank == 0) {
-    for (int64_t v = 0; v < N; v++) int64_rec(&exp, v);
+    for (int64_t v = 0; v < N; v++)
+      int64_rec(&exp, v);
     EXPECT_RECS_EQUAL(&got, &exp, "shuffle|partition|collect");
   }
   mt_recs_free(&got);
@@ -765,7 +804,8 @@ static void test_count_everywhere(void) {
   EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
   uint64_t exp = 0;
-  for (int64_t i = 0; i < N; i++) exp += (uint64_t)(i % 4);
+  for (int64_t i = 0; i < N; i++)
+    exp += (uint64_t)(i % 4);
   EXPECT_U64(count, exp);
   uint64_t mn = 0, mx = 0;
   MPI_Allreduce(&count, &mn, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
@@ -799,11 +839,13 @@ static void check_stats_chain(sl_flow *f, uint64_t sink_records) {
     if (s > 0) {
       EXPECT_TRUE(in == prev_out, "stage %d records_in %llu != stage %d records_out %llu", s,
                   (unsigned long long)in, s - 1, (unsigned long long)prev_out);
-      EXPECT_TRUE(brecv == prev_bytes, "stage %d bytes_received %llu != stage %d bytes_sent %llu", s,
-                  (unsigned long long)brecv, s - 1, (unsigned long long)prev_bytes);
-      EXPECT_TRUE(nrecv == prev_batches, "stage %d batches_received %llu != stage %d batches_sent %llu", s,
+      EXPECT_TRUE(brecv == prev_bytes, "stage %d bytes_received %llu != stage %d bytes_sent %llu",
+                  s, (unsigned long long)brecv, s - 1, (unsigned long long)prev_bytes);
+      EXPECT_TRUE(nrecv == prev_batches,
+                  "stage %d batches_received %llu != stage %d batches_sent %llu", s,
                   (unsigned long long)nrecv, s - 1, (unsigned long long)prev_batches);
-      EXPECT_TRUE(in == 0 || brecv > 0, "stage %d: %llu records in 0 bytes", s, (unsigned long long)in);
+      EXPECT_TRUE(in == 0 || brecv > 0, "stage %d: %llu records in 0 bytes", s,
+                  (unsigned long long)in);
     } else {
       EXPECT_U64(brecv, 0);
     }
@@ -846,7 +888,8 @@ static void test_stats(void) {
   uint64_t after_filter = 0, after_flat = 0;
   for (int64_t v = 0; v < N; v++) {
     int64_t m = 3 * v + 1;
-    if (m % 2) continue;
+    if (m % 2)
+      continue;
     after_filter++;
     after_flat += (uint64_t)(m % 4);
   }
@@ -873,7 +916,8 @@ static void test_stats(void) {
   EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
   mt_recs exp = {0};
-  for (int64_t i = 0; i < 500; i++) gen_rule(i, put_recs, &exp);
+  for (int64_t i = 0; i < 500; i++)
+    gen_rule(i, put_recs, &exp);
   EXPECT_U64(count, exp.n);
   mt_recs_free(&exp);
   check_stats_chain(f, count);
@@ -907,7 +951,8 @@ static void test_tight_budgets(void) {
   EXPECT_RC(sl_run(f), SL_OK);
   mt_recs_gather0(&mine, &got);
   if (g_rank == 0) {
-    for (int64_t i = 0; i < N; i++) gen_rule(i, put_recs, &exp);
+    for (int64_t i = 0; i < N; i++)
+      gen_rule(i, put_recs, &exp);
     EXPECT_RECS_EQUAL(&got, &exp, "tight budgets: records through 4 boundaries");
   }
   mt_recs_free(&mine);
@@ -926,7 +971,8 @@ static void test_tight_budgets(void) {
   EXPECT_RC(sl_run(f), SL_OK);
   uint64_t expc = 0;
   for (int64_t v = 0; v < 20000; v++)
-    for (int64_t c = 0; c < v % 4; c++) expc += (uint64_t)(((v * 10 + c) % 4 + 4) % 4);
+    for (int64_t c = 0; c < v % 4; c++)
+      expc += (uint64_t)(((v * 10 + c) % 4 + 4) % 4);
   EXPECT_U64(count, expc);
   sl_flow_destroy(&f);
   mt_opt_restore(&s4);
@@ -985,4 +1031,6 @@ static const mt_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return mt_main(argc, argv, "mpi_ops", tests); }
+int main(int argc, char **argv) {
+  return mt_main(argc, argv, "mpi_ops", tests);
+}

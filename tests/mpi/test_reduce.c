@@ -16,8 +16,12 @@ static int agg_key(int64_t i) {
   uint64_t h = mt_mix((uint64_t)i * 7 + 1);
   return (h & 3) == 0 ? (int)((h >> 8) % 5) : (int)((h >> 8) % NKEYS);
 }
-static int64_t agg_ival(int64_t i) { return (int64_t)(mt_mix((uint64_t)i * 13 + 5) % 2000001) - 1000000; }
-static double agg_fval(int64_t i) { return (double)agg_ival(i) / 7.0 + 0.001 * (double)(i % 11); }
+static int64_t agg_ival(int64_t i) {
+  return (int64_t)(mt_mix((uint64_t)i * 13 + 5) % 2000001) - 1000000;
+}
+static double agg_fval(int64_t i) {
+  return (double)agg_ival(i) / 7.0 + 0.001 * (double)(i % 11);
+}
 
 static int agg_gen(int64_t i, sl_emitter *out, void *arg) {
   const agg_in *a = arg;
@@ -33,7 +37,8 @@ static int agg_gen(int64_t i, sl_emitter *out, void *arg) {
 
 static int parse_key(const sl_record *r) {
   char buf[16];
-  if (r->key_len < 2 || r->key_len > 10 || ((const char *)r->key)[0] != 'k') return -1;
+  if (r->key_len < 2 || r->key_len > 10 || ((const char *)r->key)[0] != 'k')
+    return -1;
   memcpy(buf, (const char *)r->key + 1, r->key_len - 1);
   buf[r->key_len - 1] = 0;
   int k = atoi(buf);
@@ -41,12 +46,14 @@ static int parse_key(const sl_record *r) {
 }
 
 static const char *kind_name(sl_agg_kind k) {
-  static const char *n[] = {"COUNT", "SUM_I64", "SUM_F64", "MIN_I64", "MAX_I64", "MIN_F64", "MAX_F64", "MEAN_F64", "USER"};
+  static const char *n[] = {"COUNT",   "SUM_I64", "SUM_F64",  "MIN_I64", "MAX_I64",
+                            "MIN_F64", "MAX_F64", "MEAN_F64", "USER"};
   return n[k];
 }
 
 /* The oracle of a built-in aggregator over the input: per key, the result as 8 bytes. */
-static void agg_oracle(sl_agg_kind kind, int64_t n, int present[NKEYS], unsigned char out[NKEYS][8]) {
+static void agg_oracle(sl_agg_kind kind, int64_t n, int present[NKEYS],
+                       unsigned char out[NKEYS][8]) {
   static int64_t si[NKEYS], mi[NKEYS];
   static double sf[NKEYS], mf[NKEYS];
   static uint64_t cnt[NKEYS];
@@ -69,28 +76,52 @@ static void agg_oracle(sl_agg_kind kind, int64_t n, int present[NKEYS], unsigned
     si[k] += iv;
     sf[k] += fv;
     switch (kind) {
-    case SL_AGG_MIN_I64: if (iv < mi[k]) mi[k] = iv; break;
-    case SL_AGG_MAX_I64: if (iv > mi[k]) mi[k] = iv; break;
-    case SL_AGG_MIN_F64: if (fv < mf[k]) mf[k] = fv; break;
-    case SL_AGG_MAX_F64: if (fv > mf[k]) mf[k] = fv; break;
-    default: break;
+    case SL_AGG_MIN_I64:
+      if (iv < mi[k])
+        mi[k] = iv;
+      break;
+    case SL_AGG_MAX_I64:
+      if (iv > mi[k])
+        mi[k] = iv;
+      break;
+    case SL_AGG_MIN_F64:
+      if (fv < mf[k])
+        mf[k] = fv;
+      break;
+    case SL_AGG_MAX_F64:
+      if (fv > mf[k])
+        mf[k] = fv;
+      break;
+    default:
+      break;
     }
   }
   for (int k = 0; k < NKEYS; k++) {
     double d;
     switch (kind) {
-    case SL_AGG_COUNT: memcpy(out[k], &cnt[k], 8); break;
-    case SL_AGG_SUM_I64: memcpy(out[k], &si[k], 8); break;
-    case SL_AGG_SUM_F64: memcpy(out[k], &sf[k], 8); break;
+    case SL_AGG_COUNT:
+      memcpy(out[k], &cnt[k], 8);
+      break;
+    case SL_AGG_SUM_I64:
+      memcpy(out[k], &si[k], 8);
+      break;
+    case SL_AGG_SUM_F64:
+      memcpy(out[k], &sf[k], 8);
+      break;
     case SL_AGG_MIN_I64:
-    case SL_AGG_MAX_I64: memcpy(out[k], &mi[k], 8); break;
+    case SL_AGG_MAX_I64:
+      memcpy(out[k], &mi[k], 8);
+      break;
     case SL_AGG_MIN_F64:
-    case SL_AGG_MAX_F64: memcpy(out[k], &mf[k], 8); break;
+    case SL_AGG_MAX_F64:
+      memcpy(out[k], &mf[k], 8);
+      break;
     case SL_AGG_MEAN_F64:
       d = cnt[k] ? sf[k] / (double)cnt[k] : 0;
       memcpy(out[k], &d, 8);
       break;
-    default: break;
+    default:
+      break;
     }
   }
 }
@@ -103,33 +134,45 @@ static int is_f64_kind(sl_agg_kind k) {
 static uint64_t fnv_key(const sl_record *r, void *arg) {
   (void)arg;
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < r->key_len; i++) h = (h ^ ((const unsigned char *)r->key)[i]) * 1099511628211ull;
+  for (size_t i = 0; i < r->key_len; i++)
+    h = (h ^ ((const unsigned char *)r->key)[i]) * 1099511628211ull;
   return mt_mix(h);
 }
 
 enum { V_STAGE0, V_PARTITION7, V_USERHASH, V_DEPARTITION, V_FLUSHING, V_NV };
 static const char *vname[] = {"in stage 0 (one partition)", "after partition(7) (combiner)",
-                              "after a user-hash partition (no combiner)", "after departition (combiner)",
+                              "after a user-hash partition (no combiner)",
+                              "after departition (combiner)",
                               "after partition(0) with combiner-bytes=1 (flushing combiner)"};
 
 /* Builds source -> [boundary] ; the caller adds the reducer. */
 static void build_input(sl_flow *f, int variant, void *gen_arg, int64_t n, sl_generate_fn gen) {
   EXPECT_RC(sl_flow_from_generator(f, n, gen, gen_arg, variant == V_STAGE0 ? 1 : 0), SL_OK);
   switch (variant) {
-  case V_PARTITION7: EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK); break;
-  case V_USERHASH: EXPECT_RC(sl_flow_partition(f, 3, fnv_key, NULL), SL_OK); break;
-  case V_DEPARTITION: EXPECT_RC(sl_flow_departition(f), SL_OK); break;
-  case V_FLUSHING: EXPECT_RC(sl_flow_partition(f, 0, NULL, NULL), SL_OK); break;
-  default: break;
+  case V_PARTITION7:
+    EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK);
+    break;
+  case V_USERHASH:
+    EXPECT_RC(sl_flow_partition(f, 3, fnv_key, NULL), SL_OK);
+    break;
+  case V_DEPARTITION:
+    EXPECT_RC(sl_flow_departition(f), SL_OK);
+    break;
+  case V_FLUSHING:
+    EXPECT_RC(sl_flow_partition(f, 0, NULL, NULL), SL_OK);
+    break;
+  default:
+    break;
   }
 }
 
 /* Compare a collection of (key, 8-byte value) with the oracle, one record per key. */
-static void check_keyed(mt_recs *got, const int present[NKEYS], unsigned char exp[NKEYS][8], int f64,
-                        const char *what) {
+static void check_keyed(mt_recs *got, const int present[NKEYS], unsigned char exp[NKEYS][8],
+                        int f64, const char *what) {
   int seen[NKEYS] = {0};
   int bad = 0, npresent = 0;
-  for (int k = 0; k < NKEYS; k++) npresent += present[k];
+  for (int k = 0; k < NKEYS; k++)
+    npresent += present[k];
   for (size_t i = 0; i < got->n && bad < 5; i++) {
     sl_record r = mt_recs_get(got, i);
     int k = parse_key(&r);
@@ -154,7 +197,8 @@ static void check_keyed(mt_recs *got, const int present[NKEYS], unsigned char ex
     if (!ok) {
       MT_LOC();
       if (f64)
-        fprintf(stderr, "%s: key k%d: %.17g, expected %.17g\n", what, k, mt_f64(r.value), mt_f64(exp[k]));
+        fprintf(stderr, "%s: key k%d: %.17g, expected %.17g\n", what, k, mt_f64(r.value),
+                mt_f64(exp[k]));
       else
         fprintf(stderr, "%s: key k%d: %lld, expected %lld\n", what, k, (long long)mt_i64(r.value),
                 (long long)mt_i64(exp[k]));
@@ -173,7 +217,8 @@ static void check_builtin(sl_agg_kind kind, int variant) {
   const int64_t N = 20000;
   agg_in in = {N, is_f64_kind(kind)};
   mt_saved_opt sv;
-  if (variant == V_FLUSHING) mt_opt_set(&sv, "combiner-bytes", "1");
+  if (variant == V_FLUSHING)
+    mt_opt_set(&sv, "combiner-bytes", "1");
   sl_flow *f = NULL;
   sl_collection *c = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -184,7 +229,8 @@ static void check_builtin(sl_agg_kind kind, int variant) {
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     static int present[NKEYS];
     static unsigned char exp[NKEYS][8];
     agg_oracle(kind, N, present, exp);
@@ -195,23 +241,29 @@ static void check_builtin(sl_agg_kind kind, int variant) {
   }
   sl_collection_destroy(&c);
   sl_flow_destroy(&f);
-  if (variant == V_FLUSHING) mt_opt_restore(&sv);
+  if (variant == V_FLUSHING)
+    mt_opt_restore(&sv);
 }
 
 static void test_rbk_builtins_partition(void) {
-  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++) check_builtin((sl_agg_kind)k, V_PARTITION7);
+  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++)
+    check_builtin((sl_agg_kind)k, V_PARTITION7);
 }
 static void test_rbk_builtins_stage0(void) {
-  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++) check_builtin((sl_agg_kind)k, V_STAGE0);
+  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++)
+    check_builtin((sl_agg_kind)k, V_STAGE0);
 }
 static void test_rbk_builtins_user_hash(void) {
-  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++) check_builtin((sl_agg_kind)k, V_USERHASH);
+  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++)
+    check_builtin((sl_agg_kind)k, V_USERHASH);
 }
 static void test_rbk_builtins_departition(void) {
-  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++) check_builtin((sl_agg_kind)k, V_DEPARTITION);
+  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++)
+    check_builtin((sl_agg_kind)k, V_DEPARTITION);
 }
 static void test_rbk_builtins_flushing_combiner(void) {
-  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++) check_builtin((sl_agg_kind)k, V_FLUSHING);
+  for (int k = SL_AGG_COUNT; k <= SL_AGG_MEAN_F64; k++)
+    check_builtin((sl_agg_kind)k, V_FLUSHING);
 }
 
 /* ---------------------------------------------------------------- user aggregators */
@@ -236,13 +288,15 @@ static int ua_init(void *s, void *arg) {
 static int ua_update(void *s, const sl_record *in, void *arg) {
   ua_calls *c = arg;
   c->update++;
-  if (in->value_len != 8) return 1;
+  if (in->value_len != 8)
+    return 1;
   ua_state st;
   memcpy(&st, s, sizeof st);
   int64_t v = mt_i64(in->value);
   st.sumsq = (int64_t)((uint64_t)st.sumsq + (uint64_t)v * (uint64_t)v);
   st.n++;
-  if (v < st.min) st.min = v;
+  if (v < st.min)
+    st.min = v;
   memcpy(s, &st, sizeof st);
   return 0;
 }
@@ -254,7 +308,8 @@ static int ua_merge(void *s, const void *o, void *arg) {
   memcpy(&b, o, sizeof b);
   a.sumsq = (int64_t)((uint64_t)a.sumsq + (uint64_t)b.sumsq);
   a.n += b.n;
-  if (b.min < a.min) a.min = b.min;
+  if (b.min < a.min)
+    a.min = b.min;
   memcpy(s, &a, sizeof a);
   return 0;
 }
@@ -274,10 +329,12 @@ static void check_user_agg(int with_merge, int variant) {
   const int64_t N = 20000;
   agg_in in = {N, 0};
   ua_calls calls = {0};
-  sl_aggregator agg = {SL_AGG_USER, sizeof(ua_state), ua_init, ua_update, with_merge ? ua_merge : NULL,
-                       ua_finalize, &calls};
+  sl_aggregator agg = {
+      SL_AGG_USER, sizeof(ua_state), ua_init, ua_update, with_merge ? ua_merge : NULL, ua_finalize,
+      &calls};
   mt_saved_opt sv;
-  if (variant == V_FLUSHING) mt_opt_set(&sv, "combiner-bytes", "1");
+  if (variant == V_FLUSHING)
+    mt_opt_set(&sv, "combiner-bytes", "1");
   sl_flow *f = NULL;
   sl_collection *c = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -288,31 +345,39 @@ static void check_user_agg(int with_merge, int variant) {
   /* oracle */
   ua_state st[NKEYS];
   int present[NKEYS] = {0}, npresent = 0;
-  for (int k = 0; k < NKEYS; k++) st[k] = (ua_state){0, 0, INT64_MAX};
+  for (int k = 0; k < NKEYS; k++)
+    st[k] = (ua_state){0, 0, INT64_MAX};
   for (int64_t i = 0; i < N; i++) {
     int k = agg_key(i);
     int64_t v = agg_ival(i);
     st[k].sumsq = (int64_t)((uint64_t)st[k].sumsq + (uint64_t)v * (uint64_t)v);
     st[k].n++;
-    if (v < st[k].min) st[k].min = v;
-    if (!present[k]++) npresent++;
+    if (v < st[k].min)
+      st[k].min = v;
+    if (!present[k]++)
+      npresent++;
   }
   char what[160];
-  snprintf(what, sizeof what, "user aggregator %s merge, %s", with_merge ? "with" : "without", vname[variant]);
-  uint64_t upd = mt_sum_u64(calls.update), mrg = mt_sum_u64(calls.merge), fin = mt_sum_u64(calls.finalize);
-  EXPECT_TRUE(upd == (uint64_t)N, "%s: update called %llu times for %lld records", what, (unsigned long long)upd,
-              (long long)N);
+  snprintf(what, sizeof what, "user aggregator %s merge, %s", with_merge ? "with" : "without",
+           vname[variant]);
+  uint64_t upd = mt_sum_u64(calls.update), mrg = mt_sum_u64(calls.merge),
+           fin = mt_sum_u64(calls.finalize);
+  EXPECT_TRUE(upd == (uint64_t)N, "%s: update called %llu times for %lld records", what,
+              (unsigned long long)upd, (long long)N);
   EXPECT_TRUE(fin == (uint64_t)npresent, "%s: finalize called %llu times for %d keys", what,
               (unsigned long long)fin, npresent);
-  if (!with_merge) EXPECT_U64(mrg, 0);
+  if (!with_merge)
+    EXPECT_U64(mrg, 0);
   /* the combiner runs exactly where the header says it does */
   if (with_merge && (variant == V_PARTITION7 || variant == V_DEPARTITION || variant == V_FLUSHING))
     EXPECT_TRUE(mrg > 0, "%s: merge never called (no map-side combining)", what);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     for (int k = 0; k < NKEYS; k++) {
-      if (!present[k]) continue;
+      if (!present[k])
+        continue;
       char key[16];
       int kl = snprintf(key, sizeof key, "k%d", k);
       int64_t out[2] = {(int64_t)((uint64_t)st[k].sumsq + st[k].n), st[k].min};
@@ -324,14 +389,17 @@ static void check_user_agg(int with_merge, int variant) {
   }
   sl_collection_destroy(&c);
   sl_flow_destroy(&f);
-  if (variant == V_FLUSHING) mt_opt_restore(&sv);
+  if (variant == V_FLUSHING)
+    mt_opt_restore(&sv);
 }
 
 static void test_rbk_user_with_merge(void) {
-  for (int v = 0; v < V_NV; v++) check_user_agg(1, v);
+  for (int v = 0; v < V_NV; v++)
+    check_user_agg(1, v);
 }
 static void test_rbk_user_without_merge(void) {
-  for (int v = 0; v < V_NV; v++) check_user_agg(0, v);
+  for (int v = 0; v < V_NV; v++)
+    check_user_agg(0, v);
 }
 
 /* ---------------------------------------------------------------- skew */
@@ -340,7 +408,8 @@ static void test_rbk_user_without_merge(void) {
 static int skew_gen(int64_t i, sl_emitter *out, void *arg) {
   (void)arg;
   char key[16];
-  int kl = (mt_mix((uint64_t)i) % 10) != 0 ? snprintf(key, sizeof key, "hot") : snprintf(key, sizeof key, "c%d", (int)(i % 300));
+  int kl = (mt_mix((uint64_t)i) % 10) != 0 ? snprintf(key, sizeof key, "hot")
+                                           : snprintf(key, sizeof key, "c%d", (int)(i % 300));
   return sl_emit(out, key, (size_t)kl, &i, 8);
 }
 
@@ -365,12 +434,15 @@ static void test_rbk_skew(void) {
         else
           cold[i % 300]++;
       }
-      EXPECT_TRUE(hot * 10 >= (uint64_t)N * 8, "the input is not skewed (%llu hot)", (unsigned long long)hot);
+      EXPECT_TRUE(hot * 10 >= (uint64_t)N * 8, "the input is not skewed (%llu hot)",
+                  (unsigned long long)hot);
       mt_recs got = {0}, exp = {0};
-      if (c) mt_recs_from_collection(&got, c);
+      if (c)
+        mt_recs_from_collection(&got, c);
       mt_recs_add(&exp, "hot", 3, &hot, 8);
       for (int j = 0; j < 300; j++) {
-        if (!cold[j]) continue;
+        if (!cold[j])
+          continue;
         char key[16];
         int kl = snprintf(key, sizeof key, "c%d", j);
         mt_recs_add(&exp, key, (size_t)kl, &cold[j], 8);
@@ -410,7 +482,8 @@ static int sum_fold1(void *acc, const sl_record *in, void *arg) {
 static int sum_fold2(void *acc, const sl_record *in, void *arg) {
   sum_acc *a = acc, b;
   ((red_calls *)arg)->fold++;
-  if (in->value_len != sizeof b) return 1;
+  if (in->value_len != sizeof b)
+    return 1;
   memcpy(&b, in->value, sizeof b);
   a->sum += b.sum;
   a->n += b.n;
@@ -452,7 +525,8 @@ static void test_reduce_user(void) {
     for (size_t i = 0; i < got.n; i++) {
       sl_record r = mt_recs_get(&got, i);
       sum_acc a = {0, 0};
-      if (r.value_len == sizeof a) memcpy(&a, r.value, sizeof a);
+      if (r.value_len == sizeof a)
+        memcpy(&a, r.value, sizeof a);
       sum += a.sum;
       n += a.n;
     }
@@ -479,7 +553,8 @@ static void test_reduce_user(void) {
     if (sl_collection_count(c) == 1 && sl_collection_get(c, 0, &r) == SL_OK) {
       sum_acc a = {0, 0};
       EXPECT_U64(r.value_len, sizeof a);
-      if (r.value_len == sizeof a) memcpy(&a, r.value, sizeof a);
+      if (r.value_len == sizeof a)
+        memcpy(&a, r.value, sizeof a);
       EXPECT_INT(a.sum, N * (N + 1) / 2);
       EXPECT_U64(a.n, (uint64_t)N);
     }
@@ -499,7 +574,8 @@ static int grp_gen(int64_t i, sl_emitter *out, void *arg) {
   char key[16], val[64];
   int kl = snprintf(key, sizeof key, "g%d", (int)(mt_mix((uint64_t)i + 99) % 37));
   size_t vl = (size_t)(mt_mix((uint64_t)i + 7) % 40); /* 0..39 bytes, binary */
-  for (size_t b = 0; b < vl; b++) val[b] = (char)(mt_mix((uint64_t)i * 64 + b) & 0xff);
+  for (size_t b = 0; b < vl; b++)
+    val[b] = (char)(mt_mix((uint64_t)i * 64 + b) & 0xff);
   return sl_emit(out, key, (size_t)kl, val, vl);
 }
 
@@ -509,14 +585,17 @@ static void check_group(int variant) {
   sl_collection *c = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_generator(f, N, grp_gen, NULL, variant == 0 ? 1 : 0), SL_OK);
-  if (variant == 1) EXPECT_RC(sl_flow_partition(f, 5, NULL, NULL), SL_OK);
-  if (variant == 2) EXPECT_RC(sl_flow_departition(f), SL_OK);
+  if (variant == 1)
+    EXPECT_RC(sl_flow_partition(f, 5, NULL, NULL), SL_OK);
+  if (variant == 2)
+    EXPECT_RC(sl_flow_departition(f), SL_OK);
   EXPECT_RC(sl_flow_group_by_key(f), SL_OK);
   EXPECT_RC(sl_flow_to_collect(f, &c), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, pairs = {0}, exp = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     /* each key once; decode [u32 len][bytes]... into (key, value) pairs */
     mt_recs keys = {0}, expkeys = {0};
     int malformed = 0;
@@ -547,9 +626,11 @@ static void check_group(int variant) {
       int g = (int)(mt_mix((uint64_t)i + 99) % 37);
       int kl = snprintf(key, sizeof key, "g%d", g);
       size_t vl = (size_t)(mt_mix((uint64_t)i + 7) % 40);
-      for (size_t b = 0; b < vl; b++) val[b] = (char)(mt_mix((uint64_t)i * 64 + b) & 0xff);
+      for (size_t b = 0; b < vl; b++)
+        val[b] = (char)(mt_mix((uint64_t)i * 64 + b) & 0xff);
       mt_recs_add(&exp, key, (size_t)kl, val, vl);
-      if (!seen[g]++) mt_recs_add(&expkeys, key, (size_t)kl, NULL, 0);
+      if (!seen[g]++)
+        mt_recs_add(&expkeys, key, (size_t)kl, NULL, 0);
     }
     EXPECT_RECS_EQUAL(&keys, &expkeys, "group_by_key: one record per key");
     EXPECT_RECS_EQUAL(&pairs, &exp, "group_by_key: values per key");
@@ -590,14 +671,17 @@ static void test_uniq(void) {
     sl_collection *c = NULL;
     EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
     EXPECT_RC(sl_flow_from_generator(f, N, dup_gen, NULL, variant == 0 ? 1 : 0), SL_OK);
-    if (variant == 1) EXPECT_RC(sl_flow_partition(f, 0, NULL, NULL), SL_OK);
-    if (variant == 2) EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK);
+    if (variant == 1)
+      EXPECT_RC(sl_flow_partition(f, 0, NULL, NULL), SL_OK);
+    if (variant == 2)
+      EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK);
     EXPECT_RC(sl_flow_uniq(f), SL_OK);
     EXPECT_RC(sl_flow_to_collect(f, &c), SL_OK);
     EXPECT_RC(sl_run(f), SL_OK);
     if (g_rank == 0) {
       mt_recs got = {0}, exp = {0};
-      if (c) mt_recs_from_collection(&got, c);
+      if (c)
+        mt_recs_from_collection(&got, c);
       static unsigned char seen[40][5];
       memset(seen, 0, sizeof seen);
       for (int64_t i = 0; i < N; i++) {
@@ -605,7 +689,8 @@ static void test_uniq(void) {
         int kl;
         int64_t v;
         dup_rec(i, key, &kl, &v);
-        if (!seen[atoi(key + 1)][v]++) mt_recs_add(&exp, key, (size_t)kl, &v, 8);
+        if (!seen[atoi(key + 1)][v]++)
+          mt_recs_add(&exp, key, (size_t)kl, &v, 8);
       }
       EXPECT_RECS_EQUAL(&got, &exp, "uniq");
       mt_recs_free(&got);
@@ -631,7 +716,8 @@ static void test_uniq_then_reduce(void) {
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (c) mt_recs_from_collection(&got, c);
+    if (c)
+      mt_recs_from_collection(&got, c);
     unsigned char seen[40][5];
     uint64_t distinct[40] = {0};
     memset(seen, 0, sizeof seen);
@@ -641,10 +727,12 @@ static void test_uniq_then_reduce(void) {
       int64_t v;
       dup_rec(i, key, &kl, &v);
       int k = atoi(key + 1);
-      if (!seen[k][v]++) distinct[k]++;
+      if (!seen[k][v]++)
+        distinct[k]++;
     }
     for (int k = 0; k < 40; k++) {
-      if (!distinct[k]) continue;
+      if (!distinct[k])
+        continue;
       char key[16];
       int kl = snprintf(key, sizeof key, "u%d", k);
       mt_recs_add(&exp, key, (size_t)kl, &distinct[k], 8);
@@ -696,7 +784,8 @@ static void test_uniq_by(void) {
     EXPECT_RC(sl_run(f), SL_OK);
     if (g_rank == 0) {
       mt_recs got = {0}, exp = {0};
-      if (c) mt_recs_from_collection(&got, c);
+      if (c)
+        mt_recs_from_collection(&got, c);
       int seen[40] = {0};
       for (int64_t i = 0; i < N; i++) {
         char key[16];
@@ -704,9 +793,11 @@ static void test_uniq_by(void) {
         int64_t v;
         dup_rec(i, key, &kl, &v);
         int cls = variant == 0 ? atoi(key + 1) : (int)(v % 3);
-        if (!seen[cls]++) mt_recs_add(&exp, key, (size_t)kl, &v, 8); /* the first of its class */
+        if (!seen[cls]++)
+          mt_recs_add(&exp, key, (size_t)kl, &v, 8); /* the first of its class */
       }
-      EXPECT_RECS_EQUAL(&got, &exp, variant == 0 ? "uniq_by(key): first per key" : "uniq_by(value mod 3)");
+      EXPECT_RECS_EQUAL(&got, &exp,
+                        variant == 0 ? "uniq_by(key): first per key" : "uniq_by(value mod 3)");
       mt_recs_free(&got);
       mt_recs_free(&exp);
     }
@@ -717,7 +808,9 @@ static void test_uniq_by(void) {
 
 /* ---------------------------------------------------------------- take_sort */
 
-static int64_t ts_score(int64_t i) { return (int64_t)(mt_mix((uint64_t)i * 3 + 17) % 100); }
+static int64_t ts_score(int64_t i) {
+  return (int64_t)(mt_mix((uint64_t)i * 3 + 17) % 100);
+}
 
 static int ts_gen(int64_t i, sl_emitter *out, void *arg) {
   (void)arg;
@@ -741,7 +834,8 @@ static int cmp_total(const sl_record *a, const sl_record *b, void *arg) {
 
 static const mt_recs *ts_base;
 static int ts_qcmp(const void *x, const void *y) {
-  sl_record a = mt_recs_get(ts_base, *(const size_t *)x), b = mt_recs_get(ts_base, *(const size_t *)y);
+  sl_record a = mt_recs_get(ts_base, *(const size_t *)x),
+            b = mt_recs_get(ts_base, *(const size_t *)y);
   return cmp_total(&a, &b, NULL);
 }
 
@@ -751,7 +845,8 @@ static void check_take_sort(size_t k, int variant, int ties) {
   sl_collection *c = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_generator(f, N, ts_gen, NULL, variant == 0 ? 7 : 0), SL_OK);
-  if (variant == 1) EXPECT_RC(sl_flow_partition(f, 5, NULL, NULL), SL_OK);
+  if (variant == 1)
+    EXPECT_RC(sl_flow_partition(f, 5, NULL, NULL), SL_OK);
   EXPECT_RC(sl_flow_take_sort(f, k, ties ? cmp_score : cmp_total, NULL), SL_OK);
   EXPECT_RC(sl_flow_to_collect(f, &c), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
@@ -764,13 +859,15 @@ static void check_take_sort(size_t k, int variant, int ties) {
       mt_recs_add(&all, key, (size_t)kl, &s, 8);
     }
     size_t *order = malloc(all.n * sizeof *order);
-    for (size_t i = 0; i < all.n; i++) order[i] = i;
+    for (size_t i = 0; i < all.n; i++)
+      order[i] = i;
     ts_base = &all;
     qsort(order, all.n, sizeof *order, ts_qcmp);
     size_t want = k < all.n ? k : all.n;
     size_t n = sl_collection_count(c);
     char what[96];
-    snprintf(what, sizeof what, "take_sort(k=%zu, %s, variant %d)", k, ties ? "ties" : "total order", variant);
+    snprintf(what, sizeof what, "take_sort(k=%zu, %s, variant %d)", k,
+             ties ? "ties" : "total order", variant);
     EXPECT_TRUE(n == want, "%s: %zu records, expected %zu", what, n, want);
     int bad = 0;
     unsigned char *used = calloc(all.n, 1);
@@ -824,14 +921,16 @@ static void test_take_sort(void) {
   const size_t ks[] = {0, 1, 10, 25, 137, 6000};
   for (int t = 0; t < 2; t++)
     for (int v = 0; v < 2; v++)
-      for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) check_take_sort(ks[i], v, t);
+      for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        check_take_sort(ks[i], v, t);
 }
 
 /* take_sort after a reducer in the same stage: the top keys by count. */
 static int cmp_count_desc(const sl_record *a, const sl_record *b, void *arg) {
   (void)arg;
   uint64_t x = mt_u64(a->value), y = mt_u64(b->value);
-  if (x != y) return x > y ? -1 : 1;
+  if (x != y)
+    return x > y ? -1 : 1;
   return mt_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 
@@ -855,7 +954,8 @@ static void test_take_sort_after_reduce(void) {
       agg_oracle(SL_AGG_COUNT, N, present, cnt);
       mt_recs all = {0};
       for (int k = 0; k < NKEYS; k++) {
-        if (!present[k]) continue;
+        if (!present[k])
+          continue;
         char key[16];
         int kl = snprintf(key, sizeof key, "k%d", k);
         mt_recs_add(&all, key, (size_t)kl, cnt[k], 8);
@@ -868,21 +968,24 @@ static void test_take_sort_after_reduce(void) {
       for (size_t pos = 0; pos < 12 && pos < n; pos++) {
         size_t best = all.n;
         for (size_t i = 0; i < all.n; i++) {
-          if (taken[i]) continue;
+          if (taken[i])
+            continue;
           sl_record a = mt_recs_get(&all, i);
           if (best == all.n) {
             best = i;
             continue;
           }
           sl_record b = mt_recs_get(&all, best);
-          if (cmp_count_desc(&a, &b, NULL) < 0) best = i;
+          if (cmp_count_desc(&a, &b, NULL) < 0)
+            best = i;
         }
         taken[best] = 1;
         sl_record r, e = mt_recs_get(&all, best);
         if (sl_collection_get(c, pos, &r) != SL_OK || mt_rec_cmp(&r, &e) != 0) {
           MT_LOC();
           fprintf(stderr, "take_sort after reduce: position %zu is ", pos);
-          if (sl_collection_get(c, pos, &r) == SL_OK) mt_print_rec(stderr, &r);
+          if (sl_collection_get(c, pos, &r) == SL_OK)
+            mt_print_rec(stderr, &r);
           fprintf(stderr, ", expected ");
           mt_print_rec(stderr, &e);
           fprintf(stderr, "\n");
@@ -907,10 +1010,12 @@ static int decode_state(const sl_record *r, mt_recs *out) {
   size_t pos = 0;
   while (pos < r->value_len) {
     uint32_t kl, vl;
-    if (r->value_len - pos < 8) return 0;
+    if (r->value_len - pos < 8)
+      return 0;
     memcpy(&kl, p + pos, 4);
     memcpy(&vl, p + pos + 4, 4);
-    if (r->value_len - pos - 8 < (uint64_t)kl + vl) return 0;
+    if (r->value_len - pos - 8 < (uint64_t)kl + vl)
+      return 0;
     mt_recs_add(out, p + pos + 8, kl, p + pos + 8 + kl, vl);
     pos += 8 + (size_t)kl + vl;
   }
@@ -938,14 +1043,16 @@ static void test_emit_state(void) {
     mt_recs events = {0}, exp = {0}, keys = {0};
     for (size_t i = 0; i < n; i++) {
       sl_record r;
-      if (sl_collection_get(c, i, &r) != SL_OK) continue;
+      if (sl_collection_get(c, i, &r) != SL_OK)
+        continue;
       EXPECT_TRUE(decode_state(&r, &events), "malformed state record %zu", i);
     }
     static int present[NKEYS];
     static unsigned char cnt[NKEYS][8];
     agg_oracle(SL_AGG_COUNT, N, present, cnt);
     for (int k = 0; k < NKEYS; k++) {
-      if (!present[k]) continue;
+      if (!present[k])
+        continue;
       char key[16];
       int kl = snprintf(key, sizeof key, "k%d", k);
       mt_recs_add(&exp, key, (size_t)kl, cnt[k], 8);
@@ -975,12 +1082,14 @@ static void test_emit_state(void) {
     for (size_t i = 0; i < n; i++) {
       sl_record r;
       mt_recs ev = {0};
-      if (sl_collection_get(c, i, &r) != SL_OK) continue;
+      if (sl_collection_get(c, i, &r) != SL_OK)
+        continue;
       EXPECT_TRUE(decode_state(&r, &ev) && ev.n == 1, "state record %zu: not one event", i);
       if (ev.n == 1) {
         sl_record e = mt_recs_get(&ev, 0);
         sum_acc a = {0, 0};
-        if (e.value_len == sizeof a) memcpy(&a, e.value, sizeof a);
+        if (e.value_len == sizeof a)
+          memcpy(&a, e.value, sizeof a);
         sum += a.sum;
         cnt += a.n;
         EXPECT_TRUE(e.key_len == 3 && !memcmp(e.key, "sum", 3), "event key");
@@ -1013,7 +1122,8 @@ static void test_emit_state(void) {
       mt_recs_add(&all, key, (size_t)kl, &s, 8);
     }
     size_t *order = malloc(all.n * sizeof *order);
-    for (size_t i = 0; i < all.n; i++) order[i] = i;
+    for (size_t i = 0; i < all.n; i++)
+      order[i] = i;
     ts_base = &all;
     qsort(order, all.n, sizeof *order, ts_qcmp);
     EXPECT_U64(ev.n, 20);
@@ -1036,7 +1146,8 @@ static void test_emit_nothing(void) {
   agg_in in = {N, 0};
   uint64_t count = 99;
   ua_calls calls = {0};
-  sl_aggregator agg = {SL_AGG_USER, sizeof(ua_state), ua_init, ua_update, ua_merge, ua_finalize, &calls};
+  sl_aggregator agg = {SL_AGG_USER, sizeof(ua_state), ua_init, ua_update,
+                       ua_merge,    ua_finalize,      &calls};
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_generator(f, N, agg_gen, &in, 0), SL_OK);
@@ -1112,4 +1223,6 @@ static const mt_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return mt_main(argc, argv, "mpi_reduce", tests); }
+int main(int argc, char **argv) {
+  return mt_main(argc, argv, "mpi_reduce", tests);
+}

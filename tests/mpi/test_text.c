@@ -17,8 +17,10 @@ typedef struct corpus {
 } corpus;
 
 static const char *vocab(int i) {
-  static const char *w[] = {"the", "a", "flow", "stage", "batch", "rank", "sluice", "gen", "stage2", "x",
-                            "données", "naïve", "ß", "日本", "zeta", "longerwordthanusual", "q", "ok", "k0", "k1"};
+  static const char *w[] = {
+      "the",    "a",  "flow",    "stage", "batch", "rank", "sluice", "gen",
+      "stage2", "x",  "données", "naïve", "ß",     "日本", "zeta",   "longerwordthanusual",
+      "q",      "ok", "k0",      "k1"};
   return w[i % 20];
 }
 
@@ -26,7 +28,8 @@ static void add_words(mt_buf *b, uint64_t seed, int nwords) {
   static const char *seps[] = {" ", " ", " ", "\t", "  ", " \v", "\f"};
   for (int j = 0; j < nwords; j++) {
     uint64_t h = mt_mix(seed * 1000003 + (uint64_t)j);
-    if (j) mt_buf_str(b, seps[h % 7]);
+    if (j)
+      mt_buf_str(b, seps[h % 7]);
     if ((h >> 20) % 9 == 0) {
       char w[16];
       snprintf(w, sizeof w, "w%u", (unsigned)((h >> 32) % 3000));
@@ -58,7 +61,8 @@ static void corpus_build(corpus *c, const char *dir) {
     int len = (int)(mt_mix((uint64_t)l + 77) % 90);
     for (int j = 0; j < len; j++) {
       unsigned char ch = (unsigned char)(mt_mix((uint64_t)l * 131 + (uint64_t)j) & 0xff);
-      if (ch == '\n') ch = 0;
+      if (ch == '\n')
+        ch = 0;
       mt_buf_add(b, &ch, 1);
     }
     mt_buf_add(b, "\0\x80 \xff\xfe word\x01\n", 12);
@@ -67,14 +71,16 @@ static void corpus_build(corpus *c, const char *dir) {
   mt_buf_str(b, "short first line\n");
   add_words(b, 1, 17000); /* ~100 KB of words on one line */
   mt_buf_str(b, "\n");
-  for (int j = 0; j < 100 * 1024; j++) mt_buf_add(b, &"abcdefghijklmnopqrstuvwxyz"[j % 26], 1); /* one token */
+  for (int j = 0; j < 100 * 1024; j++)
+    mt_buf_add(b, &"abcdefghijklmnopqrstuvwxyz"[j % 26], 1); /* one token */
   mt_buf_str(b, "\n");
   const int around[] = {4095, 4096, 4097, 8191, 8192, 8193, 12000, 0, 1, 20000};
   for (int k = 0; k < 10; k++) {
-    for (int j = 0; j < around[k]; j++) mt_buf_add(b, (j % 7 == 6) ? " " : &"mnopqrs"[j % 7], 1);
+    for (int j = 0; j < around[k]; j++)
+      mt_buf_add(b, (j % 7 == 6) ? " " : &"mnopqrs"[j % 7], 1);
     mt_buf_str(b, "\n");
   }
-  add_words(b, 2, 20000); /* the last line, ~120 KB, no final newline */
+  add_words(b, 2, 20000);        /* the last line, ~120 KB, no final newline */
   b = corpus_add(c, "skew.txt"); /* one word holds ~90% of this file's words */
   for (int l = 0; l < 1500; l++) {
     if (mt_mix((uint64_t)l + 5) % 10 == 0)
@@ -91,11 +97,14 @@ static void corpus_build(corpus *c, const char *dir) {
     char name[32];
     snprintf(name, sizeof name, "small%02d.txt", f);
     b = corpus_add(c, name);
-    if (f % 7 == 3) continue;
+    if (f % 7 == 3)
+      continue;
     int lines = (int)(mt_mix((uint64_t)f + 900) % 40) + 1;
     for (int l = 0; l < lines; l++) {
-      add_words(b, (uint64_t)f * 1000 + (uint64_t)l, (int)(mt_mix((uint64_t)f * 77 + (uint64_t)l) % 12));
-      if (l + 1 < lines || f % 5 != 0) mt_buf_str(b, "\n");
+      add_words(b, (uint64_t)f * 1000 + (uint64_t)l,
+                (int)(mt_mix((uint64_t)f * 77 + (uint64_t)l) % 12));
+      if (l + 1 < lines || f % 5 != 0)
+        mt_buf_str(b, "\n");
     }
   }
   if (g_rank == 0) {
@@ -109,7 +118,8 @@ static void corpus_build(corpus *c, const char *dir) {
 }
 
 static void corpus_free(corpus *c) {
-  for (int i = 0; i < c->n; i++) mt_buf_free(&c->data[i]);
+  for (int i = 0; i < c->n; i++)
+    mt_buf_free(&c->data[i]);
 }
 
 /* Paths of corpus files [from, to) (heap strings; free with free_paths). */
@@ -122,13 +132,15 @@ static char **corpus_paths(const corpus *c, const char *dir, int from, int to) {
   return p;
 }
 static void free_paths(char **p, int n) {
-  for (int i = 0; i < n; i++) free(p[i]);
+  for (int i = 0; i < n; i++)
+    free(p[i]);
   free(p);
 }
 
 static int corpus_find(const corpus *c, const char *name) {
   for (int i = 0; i < c->n; i++)
-    if (!strcmp(c->names[i], name)) return i;
+    if (!strcmp(c->names[i], name))
+      return i;
   return -1;
 }
 
@@ -137,28 +149,36 @@ static int corpus_find(const corpus *c, const char *name) {
 static uint64_t hash_value(const sl_record *r, void *arg) {
   (void)arg;
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < r->value_len; i++) h = (h ^ ((const unsigned char *)r->value)[i]) * 1099511628211ull;
+  for (size_t i = 0; i < r->value_len; i++)
+    h = (h ^ ((const unsigned char *)r->value)[i]) * 1099511628211ull;
   return mt_mix(h);
 }
 
 /* Reads files [from, to) as lines (shape: 0 collect, 1 shuffle first, 2 partition by a
  * hash of the line) and compares with the oracle's lines. */
-static void check_lines(const corpus *c, const char *dir, int from, int to, int parts, int shape, const char *what) {
+static void check_lines(const corpus *c, const char *dir, int from, int to, int parts, int shape,
+                        const char *what) {
   char **paths = corpus_paths(c, dir, from, to);
   sl_flow *f = NULL;
   sl_collection *col = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_from_text_files(f, (const char *const *)paths, (size_t)(to - from), parts), SL_OK);
-  if (shape == 1) EXPECT_RC(sl_flow_shuffle(f, 0), SL_OK);
-  if (shape == 2) EXPECT_RC(sl_flow_partition(f, 7, hash_value, NULL), SL_OK);
+  EXPECT_RC(sl_flow_from_text_files(f, (const char *const *)paths, (size_t)(to - from), parts),
+            SL_OK);
+  if (shape == 1)
+    EXPECT_RC(sl_flow_shuffle(f, 0), SL_OK);
+  if (shape == 2)
+    EXPECT_RC(sl_flow_partition(f, 7, hash_value, NULL), SL_OK);
   EXPECT_RC(sl_flow_to_collect(f, &col), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (col) mt_recs_from_collection(&got, col);
-    for (int i = from; i < to; i++) mt_oracle_lines(&exp, c->data[i].p, c->data[i].len);
+    if (col)
+      mt_recs_from_collection(&got, col);
+    for (int i = from; i < to; i++)
+      mt_oracle_lines(&exp, c->data[i].p, c->data[i].len);
     char w[160];
-    snprintf(w, sizeof w, "%s (files %d..%d, %d partitions, shape %d)", what, from, to - 1, parts, shape);
+    snprintf(w, sizeof w, "%s (files %d..%d, %d partitions, shape %d)", what, from, to - 1, parts,
+             shape);
     EXPECT_RECS_EQUAL(&got, &exp, w);
     mt_recs_free(&got);
     mt_recs_free(&exp);
@@ -168,10 +188,12 @@ static void check_lines(const corpus *c, const char *dir, int from, int to, int 
   free_paths(paths, to - from);
 }
 
-static void check_one_file(const corpus *c, const char *dir, const char *name, int parts, int shape) {
+static void check_one_file(const corpus *c, const char *dir, const char *name, int parts,
+                           int shape) {
   int i = corpus_find(c, name);
   CU_ASSERT(i >= 0);
-  if (i >= 0) check_lines(c, dir, i, i + 1, parts, shape, name);
+  if (i >= 0)
+    check_lines(c, dir, i, i + 1, parts, shape, name);
 }
 
 static void test_lines_edge_files(void) {
@@ -179,10 +201,12 @@ static void test_lines_edge_files(void) {
   mt_tmpdir(dir);
   corpus c;
   corpus_build(&c, dir);
-  const char *names[] = {"empty.txt", "tiny.txt", "nonl.txt", "crlf.txt", "binary.txt", "newlines.txt", "blanks.txt"};
+  const char *names[] = {"empty.txt",  "tiny.txt",     "nonl.txt",  "crlf.txt",
+                         "binary.txt", "newlines.txt", "blanks.txt"};
   const int parts[] = {0, 1, 4, 9};
   for (int n = 0; n < 7; n++)
-    for (int p = 0; p < 4; p++) check_one_file(&c, dir, names[n], parts[p], 0);
+    for (int p = 0; p < 4; p++)
+      check_one_file(&c, dir, names[n], parts[p], 0);
   /* CR stays in the value */
   int i = corpus_find(&c, "crlf.txt");
   char **paths = corpus_paths(&c, dir, i, i + 1);
@@ -194,9 +218,11 @@ static void test_lines_edge_files(void) {
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (col) mt_recs_from_collection(&got, col);
+    if (col)
+      mt_recs_from_collection(&got, col);
     const char *lines[] = {"one two\r", "three\r", "\r", "four five six\r"};
-    for (int l = 0; l < 4; l++) mt_recs_add(&exp, NULL, 0, lines[l], strlen(lines[l]));
+    for (int l = 0; l < 4; l++)
+      mt_recs_add(&exp, NULL, 0, lines[l], strlen(lines[l]));
     EXPECT_RECS_EQUAL(&got, &exp, "CRLF lines keep their CR");
     mt_recs_free(&got);
     mt_recs_free(&exp);
@@ -235,7 +261,8 @@ static void test_lines_tiny_input(void) {
   MPI_Barrier(MPI_COMM_WORLD);
   const int parts[] = {0, 2, 3, 4, 8, 16};
   for (int p = 0; p < 6; p++) {
-    for (int i = 0; i < c.n; i++) check_lines(&c, dir, i, i + 1, parts[p], 0, "tiny input");
+    for (int i = 0; i < c.n; i++)
+      check_lines(&c, dir, i, i + 1, parts[p], 0, "tiny input");
     check_lines(&c, dir, 0, c.n, parts[p], 0, "tiny inputs together");
   }
   corpus_free(&c);
@@ -251,13 +278,16 @@ static void test_lines_long(void) {
   int i = corpus_find(&c, "long.txt");
   mt_saved_opt sb, sr;
   mt_opt_set(&sb, "batch-bytes", "256");
-  for (int shape = 0; shape < 3; shape++) check_lines(&c, dir, i, i + 1, 0, shape, "long lines, batch-bytes 256");
+  for (int shape = 0; shape < 3; shape++)
+    check_lines(&c, dir, i, i + 1, 0, shape, "long lines, batch-bytes 256");
   check_lines(&c, dir, i, i + 1, 7, 2, "long lines, batch-bytes 256");
   mt_opt_set(&sr, "read-block-bytes", "4096");
   const int parts[] = {0, 1, 5, 16, 40};
-  for (int p = 0; p < 5; p++) check_lines(&c, dir, i, i + 1, parts[p], 1, "long lines, read-block 4096");
+  for (int p = 0; p < 5; p++)
+    check_lines(&c, dir, i, i + 1, parts[p], 1, "long lines, read-block 4096");
   mt_opt_restore(&sb);
-  for (int p = 0; p < 5; p++) check_lines(&c, dir, i, i + 1, parts[p], 0, "long lines, read-block 4096 only");
+  for (int p = 0; p < 5; p++)
+    check_lines(&c, dir, i, i + 1, parts[p], 0, "long lines, read-block 4096 only");
   /* every file, small read blocks */
   check_lines(&c, dir, 0, c.n, 0, 0, "whole corpus, read-block 4096");
   check_lines(&c, dir, 0, c.n, 13, 2, "whole corpus, read-block 4096");
@@ -360,7 +390,8 @@ static void test_text_stats(void) {
     /* the wire carries at least every line's bytes: total - newlines */
     uint64_t newlines = 0;
     for (int i = 0; i < c.n; i++)
-      for (size_t j = 0; j < c.data[i].len; j++) newlines += c.data[i].p[j] == '\n';
+      for (size_t j = 0; j < c.data[i].len; j++)
+        newlines += c.data[i].p[j] == '\n';
     uint64_t sent = mt_sum_u64(s0.bytes_sent);
     EXPECT_TRUE(sent >= total - newlines, "stage 0 sent %llu bytes for %llu bytes of lines",
                 (unsigned long long)sent, (unsigned long long)(total - newlines));
@@ -383,12 +414,15 @@ static int wc_split(const sl_record *in, sl_emitter *out, void *arg) {
   const unsigned char *p = in->value;
   size_t n = in->value_len, i = 0;
   while (i < n) {
-    while (i < n && is_sep(p[i])) i++;
+    while (i < n && is_sep(p[i]))
+      i++;
     size_t s = i;
-    while (i < n && !is_sep(p[i])) i++;
+    while (i < n && !is_sep(p[i]))
+      i++;
     if (i > s) {
       int rc = sl_emit(out, p + s, i - s, NULL, 0);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     }
   }
   return 0;
@@ -401,10 +435,13 @@ static void wc_oracle(const corpus *c, int from, int to, mt_recs *exp) {
     const unsigned char *p = (const unsigned char *)c->data[f].p;
     size_t n = c->data[f].len, i = 0;
     while (i < n) {
-      while (i < n && is_sep(p[i])) i++;
+      while (i < n && is_sep(p[i]))
+        i++;
       size_t s = i;
-      while (i < n && !is_sep(p[i])) i++;
-      if (i > s) mt_recs_add(&words, p + s, i - s, NULL, 0);
+      while (i < n && !is_sep(p[i]))
+        i++;
+      if (i > s)
+        mt_recs_add(&words, p + s, i - s, NULL, 0);
     }
   }
   mt_recs_sort(&words);
@@ -413,7 +450,8 @@ static void wc_oracle(const corpus *c, int from, int to, mt_recs *exp) {
     uint64_t k = 1;
     while (i + k < words.n) {
       sl_record x = mt_recs_get(&words, i + k);
-      if (mt_rec_cmp(&w, &x) != 0) break;
+      if (mt_rec_cmp(&w, &x) != 0)
+        break;
       k++;
     }
     mt_recs_add(exp, w.key, w.key_len, &k, 8);
@@ -422,7 +460,8 @@ static void wc_oracle(const corpus *c, int from, int to, mt_recs *exp) {
   mt_recs_free(&words);
 }
 
-static void check_wordcount(const corpus *c, const char *dir, int parts_src, int parts_red, const char *what) {
+static void check_wordcount(const corpus *c, const char *dir, int parts_src, int parts_red,
+                            const char *what) {
   char **paths = corpus_paths(c, dir, 0, c->n);
   sl_flow *f = NULL;
   sl_collection *col = NULL;
@@ -436,7 +475,8 @@ static void check_wordcount(const corpus *c, const char *dir, int parts_src, int
   EXPECT_RC(sl_run(f), SL_OK);
   if (g_rank == 0) {
     mt_recs got = {0}, exp = {0};
-    if (col) mt_recs_from_collection(&got, col);
+    if (col)
+      mt_recs_from_collection(&got, col);
     wc_oracle(c, 0, c->n, &exp);
     EXPECT_RECS_EQUAL(&got, &exp, what);
     mt_recs_free(&got);
@@ -496,9 +536,11 @@ static void test_wordcount_to_text(void) {
     int bad = 0;
     size_t s = 0;
     for (size_t i = 0; data && i < len; i++) {
-      if (data[i] != '\n') continue;
+      if (data[i] != '\n')
+        continue;
       size_t tab = i;
-      while (tab > s && data[tab - 1] != '\t') tab--;
+      while (tab > s && data[tab - 1] != '\t')
+        tab--;
       if (tab == s) {
         bad++;
       } else {
@@ -510,7 +552,8 @@ static void test_wordcount_to_text(void) {
       }
       s = i + 1;
     }
-    EXPECT_TRUE(!data || (len > 0 && data[len - 1] == '\n'), "the output does not end in a newline");
+    EXPECT_TRUE(!data || (len > 0 && data[len - 1] == '\n'),
+                "the output does not end in a newline");
     EXPECT_INT(bad, 0);
     wc_oracle(&c, 0, c.n, &exp);
     EXPECT_RECS_EQUAL(&got, &exp, "word count -> to_text(tsv_u64)");
@@ -528,13 +571,14 @@ static void test_wordcount_to_text(void) {
 /* ---------------------------------------------------------------- to_text */
 
 /* Lines of files [from, to) -> to_text(out): returns sl_run's code. */
-static int lines_to_text(const corpus *c, const char *dir, int from, int to, const char *out, int overwrite,
-                         int shape) {
+static int lines_to_text(const corpus *c, const char *dir, int from, int to, const char *out,
+                         int overwrite, int shape) {
   char **paths = corpus_paths(c, dir, from, to);
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_text_files(f, (const char *const *)paths, (size_t)(to - from), 0), SL_OK);
-  if (shape == 1) EXPECT_RC(sl_flow_partition(f, 7, hash_value, NULL), SL_OK);
+  if (shape == 1)
+    EXPECT_RC(sl_flow_partition(f, 7, hash_value, NULL), SL_OK);
   EXPECT_RC(sl_flow_to_text(f, out, NULL, NULL, overwrite), SL_OK);
   int rc = sl_run(f);
   sl_flow_destroy(&f);
@@ -544,7 +588,8 @@ static int lines_to_text(const corpus *c, const char *dir, int from, int to, con
 
 /* Compare a file's lines (sorted) with the lines of corpus files [from, to). */
 static void check_text_file(const corpus *c, int from, int to, const char *out, const char *what) {
-  if (g_rank != 0) return;
+  if (g_rank != 0)
+    return;
   size_t len = 0;
   char *data = mt_read_file(out, &len);
   EXPECT_TRUE(data != NULL, "%s: cannot read %s", what, out);
@@ -553,7 +598,8 @@ static void check_text_file(const corpus *c, int from, int to, const char *out, 
     EXPECT_TRUE(len == 0 || data[len - 1] == '\n', "%s: no final newline", what);
     mt_oracle_lines(&got, data, len);
   }
-  for (int i = from; i < to; i++) mt_oracle_lines(&exp, c->data[i].p, c->data[i].len);
+  for (int i = from; i < to; i++)
+    mt_oracle_lines(&exp, c->data[i].p, c->data[i].len);
   EXPECT_RECS_EQUAL(&got, &exp, what);
   mt_recs_free(&got);
   mt_recs_free(&exp);
@@ -603,7 +649,8 @@ static void test_to_text_overwrite(void) {
   corpus_build(&c, dir);
   snprintf(out, sizeof out, "%s/existing.txt", dir);
   const char *old = "OLD CONTENT\nsecond line\n";
-  if (g_rank == 0) mt_write_file(out, old, strlen(old));
+  if (g_rank == 0)
+    mt_write_file(out, old, strlen(old));
   MPI_Barrier(MPI_COMM_WORLD);
   int s = corpus_find(&c, "small00.txt");
   int rc = lines_to_text(&c, dir, s, s + 10, out, 0, 0);
@@ -612,14 +659,16 @@ static void test_to_text_overwrite(void) {
   if (g_rank == 0) {
     size_t len = 0;
     char *data = mt_read_file(out, &len);
-    EXPECT_TRUE(data && len == strlen(old) && !memcmp(data, old, len), "the existing file was changed");
+    EXPECT_TRUE(data && len == strlen(old) && !memcmp(data, old, len),
+                "the existing file was changed");
     free(data);
     EXPECT_INT(mt_dir_entries(dir), c.n + 1);
   }
   rc = lines_to_text(&c, dir, s, s + 10, out, 1, 1);
   EXPECT_RC(rc, SL_OK);
   check_text_file(&c, s, s + 10, out, "to_text with overwrite=1");
-  if (g_rank == 0) EXPECT_INT(mt_dir_entries(dir), c.n + 1);
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), c.n + 1);
   corpus_free(&c);
   mt_rmtree(dir);
 }
@@ -627,7 +676,8 @@ static void test_to_text_overwrite(void) {
 /* Set or clear the immutable flag of a directory (Linux; needs CAP_LINUX_IMMUTABLE). */
 static int set_immutable(const char *path, int on) {
   int fd = open(path, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   int flags = 0, rc = ioctl(fd, FS_IOC_GETFLAGS, &flags);
   if (rc == 0) {
     flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
@@ -648,13 +698,15 @@ static void test_to_text_bad_directory(void) {
   int rc = lines_to_text(&c, dir, s, s + 3, out, 0, 0);
   EXPECT_TRUE(rc != SL_OK, "to_text into a missing directory succeeded");
   EXPECT_TRUE(mt_same_everywhere(rc), "ranks returned different codes (%d here)", rc);
-  if (g_rank == 0) EXPECT_INT(mt_dir_entries(dir), c.n);
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), c.n);
   /* a "directory" that is a file */
   snprintf(out, sizeof out, "%s/%s/out.txt", dir, c.names[s]);
   rc = lines_to_text(&c, dir, s, s + 3, out, 1, 0);
   EXPECT_TRUE(rc != SL_OK, "to_text under a regular file succeeded");
   EXPECT_TRUE(mt_same_everywhere(rc), "ranks returned different codes (%d here)", rc);
-  if (g_rank == 0) EXPECT_INT(mt_dir_entries(dir), c.n);
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), c.n);
   /* a directory nobody may write into: mode 0555, or (root ignores modes) immutable */
   char ro[512];
   snprintf(ro, sizeof ro, "%s/readonly", dir);
@@ -662,17 +714,20 @@ static void test_to_text_bad_directory(void) {
   if (g_rank == 0) {
     mkdir(ro, 0555);
     have_ro = geteuid() != 0 || set_immutable(ro, 1) == 0;
-    if (!have_ro) printf("(read-only directory case skipped: root and no immutable flag here) ");
+    if (!have_ro)
+      printf("(read-only directory case skipped: root and no immutable flag here) ");
   }
   MPI_Bcast(&have_ro, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (have_ro) {
-    if (snprintf(out, sizeof out, "%s/out.txt", ro) >= (int)sizeof out) out[0] = 0;
+    if (snprintf(out, sizeof out, "%s/out.txt", ro) >= (int)sizeof out)
+      out[0] = 0;
     rc = lines_to_text(&c, dir, s, s + 3, out, 0, 0);
     EXPECT_TRUE(rc != SL_OK, "to_text into a read-only directory succeeded");
     EXPECT_TRUE(mt_same_everywhere(rc), "ranks returned different codes (%d here)", rc);
     if (g_rank == 0) {
       EXPECT_INT(mt_dir_entries(ro), 0);
-      if (geteuid() == 0) set_immutable(ro, 0);
+      if (geteuid() == 0)
+        set_immutable(ro, 0);
     }
   }
   MPI_Barrier(MPI_COMM_WORLD);
@@ -700,4 +755,6 @@ static const mt_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return mt_main(argc, argv, "mpi_text", tests); }
+int main(int argc, char **argv) {
+  return mt_main(argc, argv, "mpi_text", tests);
+}

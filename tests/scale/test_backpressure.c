@@ -72,7 +72,8 @@ typedef struct slow {
 static int slow_each(const sl_record *in, void *arg) {
   slow *s = arg;
   s->seen++;
-  if (in->value_len != VAL) return 1;
+  if (in->value_len != VAL)
+    return 1;
   if (s->sleep) {
     struct timespec ts = {0, 200000};
     nanosleep(&ts, NULL);
@@ -82,20 +83,27 @@ static int slow_each(const sl_record *in, void *arg) {
 
 /* edge_cap of transport.c for an edge into a stage of ndest partitions */
 static uint64_t edge_cap(const opts *o, int ndest) {
-  uint64_t cap = o->batch, lim = o->send_budget / (2 * (uint64_t)ndest), floor = cap < 512 ? cap : 512;
-  if (lim < cap) cap = lim > floor ? lim : floor;
+  uint64_t cap = o->batch, lim = o->send_budget / (2 * (uint64_t)ndest),
+           floor = cap < 512 ? cap : 512;
+  if (lim < cap)
+    cap = lim > floor ? lim : floor;
   return cap;
 }
 
-static int nlocal(int parts, int rank, int size) { return parts > rank ? (parts - 1 - rank) / size + 1 : 0; }
+static int nlocal(int parts, int rank, int size) {
+  return parts > rank ? (parts - 1 - rank) / size + 1 : 0;
+}
 
 /* The bounds for this flow: stage 0 (1 partition, rank 0) -> stage 1 (size partitions). */
-static void bounds(const opts *o, int rank, int size, uint64_t *documented, uint64_t *slack, uint64_t *exact) {
+static void bounds(const opts *o, int rank, int size, uint64_t *documented, uint64_t *slack,
+                   uint64_t *exact) {
   const int P0 = 1, P1 = size;
   uint64_t cap1 = edge_cap(o, P1), recv_cap = cap1;
   uint64_t B1 = o->recv_budget / cap1;
-  if (B1 < 1) B1 = 1;
-  if (B1 > (1u << 20)) B1 = 1u << 20;
+  if (B1 < 1)
+    B1 = 1;
+  if (B1 > (1u << 20))
+    B1 = 1u << 20;
   uint64_t SB = (uint64_t)nlocal(P1, rank, size) * B1;
   uint64_t nring = SB < 32 ? SB : 32;
   uint64_t recv = (nring + SB) * (recv_cap + 24);
@@ -104,13 +112,15 @@ static void bounds(const opts *o, int rank, int size, uint64_t *documented, uint
     uint64_t nb = o->send_budget / cap1;
     nb = nb < 2 ? 2 : nb > (1u << 20) ? 1u << 20 : nb;
     send = nb * (cap1 + 24);
-    for (int q = 0; q < P1; q++) remote_dests += q % size != rank;
+    for (int q = 0; q < P1; q++)
+      remote_dests += q % size != rank;
   }
   /* remote senders into this rank's partitions: the stage-0 ranks other than this one */
   int senders = P0 < size ? P0 : size;
   uint64_t E = 0;
   for (int q = rank; q < P1; q += size)
-    for (int s = 0; s < senders; s++) E += s != rank;
+    for (int s = 0; s < senders; s++)
+      E += s != rank;
   *documented = recv + send;
   *slack = 2 * (cap1 + 24); /* one batch per stage */
   *exact = *documented + E * (recv_cap + 24) + 24 * remote_dests;
@@ -130,15 +140,21 @@ static int check_formula(const sl_flow *flow) {
   const sl__run *run = flow->last;
   int size = run->size, bad = 0;
   uint64_t cap = edge_cap(&O, size), B = O.recv_budget / cap, nb = O.send_budget / cap;
-  if (run->recv_cap != cap) bad = 1;
+  if (run->recv_cap != cap)
+    bad = 1;
   for (int i = 0; i < run->stages[1].nlocal; i++)
-    if ((uint64_t)run->stages[1].parts[i]->cr.budget != B) bad = 1;
-  if (run->stages[0].out && (run->stages[0].out->cap != cap || (uint64_t)run->stages[0].out->nbufs != nb)) bad = 1;
+    if ((uint64_t)run->stages[1].parts[i]->cr.budget != B)
+      bad = 1;
+  if (run->stages[0].out &&
+      (run->stages[0].out->cap != cap || (uint64_t)run->stages[0].out->nbufs != nb))
+    bad = 1;
   if (bad)
-    fprintf(stderr, "rank %d: the engine uses batch %zu, budget %d, pool %d; this test's formula says %" PRIu64 ", %" PRIu64
-            ", %" PRIu64 ": update the formula (transport.c changed)\n",
-            run->rank, run->recv_cap, run->stages[1].nlocal ? run->stages[1].parts[0]->cr.budget : -1,
-            run->stages[0].out ? run->stages[0].out->nbufs : -1, cap, B, nb);
+    fprintf(
+        stderr,
+        "rank %d: the engine uses batch %zu, budget %d, pool %d; this test's formula says %" PRIu64
+        ", %" PRIu64 ", %" PRIu64 ": update the formula (transport.c changed)\n",
+        run->rank, run->recv_cap, run->stages[1].nlocal ? run->stages[1].parts[0]->cr.budget : -1,
+        run->stages[0].out ? run->stages[0].out->nbufs : -1, cap, B, nb);
   return bad;
 }
 
@@ -148,11 +164,16 @@ static result run_once(sl_ctx *ctx, int sleep_last) {
   slow s = {sleep_last && rank == size - 1, 0};
   sl_flow *flow = NULL;
   r.rc = sl_flow_create(ctx, &flow);
-  if (r.rc == SL_OK) r.rc = sl_flow_from_generator(flow, NREC, gen, NULL, 1);
-  if (r.rc == SL_OK) r.rc = sl_flow_partition(flow, -1, NULL, NULL);
-  if (r.rc == SL_OK) r.rc = sl_flow_each(flow, slow_each, &s);
-  if (r.rc == SL_OK) r.rc = sl_flow_to_count(flow, &r.count);
-  if (r.rc == SL_OK) r.rc = sl_run(flow);
+  if (r.rc == SL_OK)
+    r.rc = sl_flow_from_generator(flow, NREC, gen, NULL, 1);
+  if (r.rc == SL_OK)
+    r.rc = sl_flow_partition(flow, -1, NULL, NULL);
+  if (r.rc == SL_OK)
+    r.rc = sl_flow_each(flow, slow_each, &s);
+  if (r.rc == SL_OK)
+    r.rc = sl_flow_to_count(flow, &r.count);
+  if (r.rc == SL_OK)
+    r.rc = sl_run(flow);
   if (r.rc == SL_OK) {
     sl_stats st;
     sl_flow_get_stats(flow, -1, &st);
@@ -168,7 +189,8 @@ static result run_once(sl_ctx *ctx, int sleep_last) {
 
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
-  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK) return 2;
+  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
+    return 2;
   int rank = sl_rank(ctx), size = sl_size(ctx);
   MPI_Comm comm = sl_comm(ctx);
   opts o = {4096, 32768, 32768};
@@ -182,26 +204,30 @@ int main(int argc, char **argv) {
   result slow_r = run_once(ctx, 1);
   result fast_r = run_once(ctx, 0);
   if (slow_r.rc != SL_OK || fast_r.rc != SL_OK) {
-    if (rank == 0) fprintf(stderr, "sl_run failed: %s / %s\n", sl_strerror(slow_r.rc), sl_strerror(fast_r.rc));
+    if (rank == 0)
+      fprintf(stderr, "sl_run failed: %s / %s\n", sl_strerror(slow_r.rc), sl_strerror(fast_r.rc));
     sl_finalize(&ctx);
     return 1;
   }
   int drift = slow_r.drift || fast_r.drift, any_drift = 0;
   MPI_Allreduce(&drift, &any_drift, 1, MPI_INT, MPI_MAX, comm);
   if (any_drift) {
-    if (rank == 0) fprintf(stderr, "FAIL: the bound formula of this test does not match the engine\n");
+    if (rank == 0)
+      fprintf(stderr, "FAIL: the bound formula of this test does not match the engine\n");
     failures++;
   }
   /* (a) */
   if (slow_r.count != (uint64_t)NREC || fast_r.count != (uint64_t)NREC) {
     if (rank == 0)
-      fprintf(stderr, "FAIL (a): counted %" PRIu64 " and %" PRIu64 " records, expected %" PRId64 "\n", slow_r.count,
-              fast_r.count, NREC);
+      fprintf(stderr,
+              "FAIL (a): counted %" PRIu64 " and %" PRIu64 " records, expected %" PRId64 "\n",
+              slow_r.count, fast_r.count, NREC);
     failures++;
   }
   /* (b) */
   if (rank == 0) {
-    printf("rank 0 source stage stalled %.3f s (slow consumer), %.3f s (control)\n", slow_r.stall0, fast_r.stall0);
+    printf("rank 0 source stage stalled %.3f s (slow consumer), %.3f s (control)\n", slow_r.stall0,
+           fast_r.stall0);
     if (!(slow_r.stall0 > 0)) {
       fprintf(stderr, "FAIL (b): the source never waited for credit\n");
       failures++;
@@ -218,9 +244,10 @@ int main(int argc, char **argv) {
       uint64_t *v = all + 5 * r;
       for (int run = 0; run < 2; run++) {
         uint64_t h = v[run];
-        printf("rank %d %-13s inflight_hwm %7" PRIu64 "  documented bound %7" PRIu64 " (%s)  +slack %7" PRIu64
-               "  exact %7" PRIu64 "\n",
-               r, run ? "control:" : "slow consumer:", h, v[2], h <= v[2] ? "holds" : "EXCEEDED", v[2] + v[3], v[4]);
+        printf("rank %d %-13s inflight_hwm %7" PRIu64 "  documented bound %7" PRIu64
+               " (%s)  +slack %7" PRIu64 "  exact %7" PRIu64 "\n",
+               r, run ? "control:" : "slow consumer:", h, v[2], h <= v[2] ? "holds" : "EXCEEDED",
+               v[2] + v[3], v[4]);
         if (h > v[2] + v[3] || h > v[4]) {
           fprintf(stderr, "FAIL (c): rank %d inflight_hwm %" PRIu64 " over the bound\n", r, h);
           failures++;
@@ -232,7 +259,8 @@ int main(int argc, char **argv) {
   /* (d) */
   if (rank == 0) {
     double slow_rate = NREC / slow_r.wall, fast_rate = NREC / fast_r.wall;
-    printf("source rate: %.0f records/s with the slow consumer (%.2f s), %.0f records/s without (%.2f s)\n",
+    printf("source rate: %.0f records/s with the slow consumer (%.2f s), %.0f records/s without "
+           "(%.2f s)\n",
            slow_rate, slow_r.wall, fast_rate, fast_r.wall);
     /* the slow rank alone needs NREC/size * 200 us */
     if (!(fast_rate > 2 * slow_rate)) {
@@ -241,7 +269,8 @@ int main(int argc, char **argv) {
     }
   }
   MPI_Bcast(&failures, 1, MPI_INT, 0, comm);
-  if (rank == 0) printf("backpressure: %d failure(s)\n", failures);
+  if (rank == 0)
+    printf("backpressure: %d failure(s)\n", failures);
   sl_finalize(&ctx);
   return failures ? 1 : 0;
 }

@@ -32,18 +32,23 @@ static int key_of(int64_t i) {
   int id = (int)(K * u * u * u);
   return id < K ? id : K - 1;
 }
-static int64_t value_of(int64_t i) { return (int64_t)(mix((uint64_t)i * 7 + 3) % 2001) - 1000; }
+static int64_t value_of(int64_t i) {
+  return (int64_t)(mix((uint64_t)i * 7 + 3) % 2001) - 1000;
+}
 
 /* key bytes: "" for id 0, else the decimal id padded with '.' to a length of 1..30 */
 static size_t key_bytes(int id, char *k) {
-  if (id == 0) return 0;
+  if (id == 0)
+    return 0;
   int n = snprintf(k, 32, "%d", id);
   size_t len = (size_t)n + (size_t)(mix((uint64_t)id) % (uint64_t)(31 - n));
-  for (size_t j = (size_t)n; j < len; j++) k[j] = '.';
+  for (size_t j = (size_t)n; j < len; j++)
+    k[j] = '.';
   return len;
 }
 static int key_id(const void *k, size_t len) {
-  if (len == 0) return 0;
+  if (len == 0)
+    return 0;
   char tmp[32];
   memcpy(tmp, k, len < 31 ? len : 31);
   tmp[len < 31 ? len : 31] = 0;
@@ -71,12 +76,15 @@ static int u_update(void *s, const sl_record *in, void *a) {
   (void)a;
   ustate *u = s;
   int64_t v;
-  if (in->value_len != 8) return 1;
+  if (in->value_len != 8)
+    return 1;
   memcpy(&v, in->value, 8);
   u->n++;
   u->sum += v;
-  if (v < u->min) u->min = v;
-  if (v > u->max) u->max = v;
+  if (v < u->min)
+    u->min = v;
+  if (v > u->max)
+    u->max = v;
   return 0;
 }
 static int u_merge(void *s, const void *o, void *a) {
@@ -85,8 +93,10 @@ static int u_merge(void *s, const void *o, void *a) {
   memcpy(&w, o, sizeof w);
   u->n += w.n;
   u->sum += w.sum;
-  if (w.min < u->min) u->min = w.min;
-  if (w.max > u->max) u->max = w.max;
+  if (w.min < u->min)
+    u->min = w.min;
+  if (w.max > u->max)
+    u->max = w.max;
   return 0;
 }
 static int u_finalize(void *s, size_t *len, void *a) {
@@ -113,11 +123,14 @@ static void oracle_build(void) {
     int64_t v = value_of(i);
     O.n[k]++;
     O.sum[k] += v;
-    if (v < O.min[k]) O.min[k] = v;
-    if (v > O.max[k]) O.max[k] = v;
+    if (v < O.min[k])
+      O.min[k] = v;
+    if (v > O.max[k])
+      O.max[k] = v;
   }
   O.distinct = 0;
-  for (int k = 0; k < K; k++) O.distinct += O.n[k] > 0;
+  for (int k = 0; k < K; k++)
+    O.distinct += O.n[k] > 0;
 }
 
 enum { AGG_COUNT, AGG_SUM, AGG_MAX, AGG_USER };
@@ -138,12 +151,15 @@ static int check(const sl_collection *c, int agg, const char *what) {
     sl_collection_get(c, i, &r);
     int k = key_id(r.key, r.key_len);
     char kb[32];
-    if (k < 0 || k >= K || key_bytes(k, kb) != r.key_len || (r.key_len && memcmp(kb, r.key, r.key_len))) {
-      if (bad++ < 5) fprintf(stderr, "%s: unknown key of %zu bytes\n", what, r.key_len);
+    if (k < 0 || k >= K || key_bytes(k, kb) != r.key_len ||
+        (r.key_len && memcmp(kb, r.key, r.key_len))) {
+      if (bad++ < 5)
+        fprintf(stderr, "%s: unknown key of %zu bytes\n", what, r.key_len);
       continue;
     }
     if (seen[k]++) {
-      if (bad++ < 5) fprintf(stderr, "%s: key %d appears twice\n", what, k);
+      if (bad++ < 5)
+        fprintf(stderr, "%s: key %d appears twice\n", what, k);
       continue;
     }
     int ok;
@@ -157,18 +173,22 @@ static int check(const sl_collection *c, int agg, const char *what) {
     } else {
       int64_t v = 0, want = agg == AGG_COUNT ? O.n[k] : agg == AGG_SUM ? O.sum[k] : O.max[k];
       ok = r.value_len == 8;
-      if (ok) memcpy(&v, r.value, 8);
+      if (ok)
+        memcpy(&v, r.value, 8);
       ok = ok && v == want;
-      if (!ok && bad < 5) fprintf(stderr, "%s: key %d: %" PRId64 ", expected %" PRId64 "\n", what, k, v, want);
+      if (!ok && bad < 5)
+        fprintf(stderr, "%s: key %d: %" PRId64 ", expected %" PRId64 "\n", what, k, v, want);
     }
-    if (!ok) bad++;
+    if (!ok)
+      bad++;
   }
   return bad;
 }
 
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
-  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK) return 2;
+  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
+    return 2;
   int rank = sl_rank(ctx), size = sl_size(ctx);
   oracle_build();
   static const char *budgets[] = {"64K", "2M", NULL}; /* NULL: the default */
@@ -176,27 +196,41 @@ int main(int argc, char **argv) {
   for (int b = 0; b < 3; b++) {
     sl_option_set(ctx, "combiner-bytes", budgets[b] ? budgets[b] : "256M");
     for (int agg = 0; agg < 4; agg++) {
-      for (int route = 0; route < 3; route++) { /* 0: one partition per rank, 1: 3, 2: departition */
+      for (int route = 0; route < 3;
+           route++) { /* 0: one partition per rank, 1: 3, 2: departition */
         sl_flow *flow = NULL;
         sl_collection *coll = NULL;
         sl_aggregator a;
         if (agg == AGG_USER) {
-          a = (sl_aggregator){SL_AGG_USER, sizeof(ustate), u_init, u_update, u_merge, u_finalize, NULL};
+          a = (sl_aggregator){SL_AGG_USER, sizeof(ustate), u_init, u_update,
+                              u_merge,     u_finalize,     NULL};
         } else {
-          a = sl_aggregator_builtin(agg == AGG_COUNT ? SL_AGG_COUNT : agg == AGG_SUM ? SL_AGG_SUM_I64 : SL_AGG_MAX_I64);
+          a = sl_aggregator_builtin(agg == AGG_COUNT ? SL_AGG_COUNT
+                                    : agg == AGG_SUM ? SL_AGG_SUM_I64
+                                                     : SL_AGG_MAX_I64);
         }
         double t0 = MPI_Wtime();
         int rc = sl_flow_create(ctx, &flow);
-        if (rc == SL_OK) rc = sl_flow_from_generator(flow, N, gen, NULL, -1);
-        if (rc == SL_OK) rc = route == 2 ? sl_flow_departition(flow) : sl_flow_partition(flow, route ? 3 : -1, NULL, NULL);
-        if (rc == SL_OK) rc = sl_flow_reduce_by_key(flow, &a);
-        if (rc == SL_OK) rc = sl_flow_to_collect(flow, &coll);
-        if (rc == SL_OK) rc = sl_run(flow);
+        if (rc == SL_OK)
+          rc = sl_flow_from_generator(flow, N, gen, NULL, -1);
+        if (rc == SL_OK)
+          rc = route == 2 ? sl_flow_departition(flow)
+                          : sl_flow_partition(flow, route ? 3 : -1, NULL, NULL);
+        if (rc == SL_OK)
+          rc = sl_flow_reduce_by_key(flow, &a);
+        if (rc == SL_OK)
+          rc = sl_flow_to_collect(flow, &coll);
+        if (rc == SL_OK)
+          rc = sl_run(flow);
         char what[160];
-        snprintf(what, sizeof what, "ranks %d combiner-bytes %s %s route %s", size, budgets[b] ? budgets[b] : "default",
-                 agg_name[agg], route == 0 ? "partition(per rank)" : route == 1 ? "partition(3)" : "departition");
+        snprintf(what, sizeof what, "ranks %d combiner-bytes %s %s route %s", size,
+                 budgets[b] ? budgets[b] : "default", agg_name[agg],
+                 route == 0   ? "partition(per rank)"
+                 : route == 1 ? "partition(3)"
+                              : "departition");
         if (rc != SL_OK) {
-          if (rank == 0) fprintf(stderr, "%s: sl_run: %s\n", what, sl_strerror(rc));
+          if (rank == 0)
+            fprintf(stderr, "%s: sl_run: %s\n", what, sl_strerror(rc));
           failures++;
         } else {
           /* records leaving the source stage: what the combiner let through */
@@ -206,8 +240,8 @@ int main(int argc, char **argv) {
           MPI_Reduce(&out, &tot, 1, MPI_UINT64_T, MPI_SUM, 0, sl_comm(ctx));
           if (rank == 0) {
             int bad = check(coll, agg, what);
-            printf("%-84s %s  combiner: %" PRId64 " records in, %" PRIu64 " out  %.2f s\n", what, bad ? "FAIL" : "ok", N,
-                   tot, MPI_Wtime() - t0);
+            printf("%-84s %s  combiner: %" PRId64 " records in, %" PRIu64 " out  %.2f s\n", what,
+                   bad ? "FAIL" : "ok", N, tot, MPI_Wtime() - t0);
             fflush(stdout);
             failures += bad != 0;
           }
@@ -218,7 +252,8 @@ int main(int argc, char **argv) {
     }
   }
   MPI_Bcast(&failures, 1, MPI_INT, 0, sl_comm(ctx));
-  if (rank == 0) printf("combiner: %d failure(s)\n", failures);
+  if (rank == 0)
+    printf("combiner: %d failure(s)\n", failures);
   sl_finalize(&ctx);
   return failures ? 1 : 0;
 }

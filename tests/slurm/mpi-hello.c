@@ -21,12 +21,15 @@
 
 static volatile sig_atomic_t got_signal;
 
-static void on_signal(int sig) { got_signal = sig; }
+static void on_signal(int sig) {
+  got_signal = sig;
+}
 
 static void cpus_allowed(char *buf, size_t len) {
   snprintf(buf, len, "?");
   FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return;
+  if (!f)
+    return;
   char line[4096];
   while (fgets(line, sizeof line, f)) {
     if (strncmp(line, "Cpus_allowed_list:", 18) == 0) {
@@ -67,7 +70,8 @@ int main(int argc, char **argv) {
   printf("hello rank %d of %d cpus %s\n", rank, size, cpus);
   if (rank == 0) {
     printf("args:");
-    for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+    for (int i = 1; i < argc; i++)
+      printf(" %s", argv[i]);
     printf("\n");
   }
   fflush(stdout);

@@ -74,12 +74,14 @@ static void oom(void) {
 
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
-  if (!p) oom();
+  if (!p)
+    oom();
   return p;
 }
 static void *xcalloc(size_t n, size_t s) {
   void *p = calloc(n ? n : 1, s ? s : 1);
-  if (!p) oom();
+  if (!p)
+    oom();
   return p;
 }
 
@@ -92,7 +94,8 @@ static uint64_t mix(uint64_t x) { /* splitmix64 */
 }
 
 enum { K_RANDOM, K_SORTED, K_REVERSE, K_EQUAL, K_DUP3, K_STRING, K_TEXT };
-static const char *kind_name[] = {"random", "sorted", "reverse", "all-equal", "3-distinct", "strings", "text"};
+static const char *kind_name[] = {"random",     "sorted",  "reverse", "all-equal",
+                                  "3-distinct", "strings", "text"};
 
 #define MAXKEY 16
 
@@ -102,20 +105,32 @@ static const char *kind_name[] = {"random", "sorted", "reverse", "all-equal", "3
 static size_t make_key(int kind, int64_t i, int64_t n, unsigned char *k) {
   uint64_t v = 0, h = mix((uint64_t)i * 7 + 1);
   switch (kind) {
-  case K_RANDOM: v = mix((uint64_t)i); break;
-  case K_SORTED: v = (uint64_t)i; break;
-  case K_REVERSE: v = (uint64_t)(n - 1 - i); break;
-  case K_EQUAL: v = 42; break;
-  case K_DUP3: v = mix((uint64_t)i) % 3 * 1000003u; break;
+  case K_RANDOM:
+    v = mix((uint64_t)i);
+    break;
+  case K_SORTED:
+    v = (uint64_t)i;
+    break;
+  case K_REVERSE:
+    v = (uint64_t)(n - 1 - i);
+    break;
+  case K_EQUAL:
+    v = 42;
+    break;
+  case K_DUP3:
+    v = mix((uint64_t)i) % 3 * 1000003u;
+    break;
   case K_STRING: {
     static const unsigned char alpha[] = {0x00, 'a', 'b', 'c', 0x7f, 0x80, 0xff};
     size_t len = (h & 3) == 0 ? (size_t)((h >> 2) % 3) : (size_t)((h >> 2) % 13);
-    for (size_t j = 0; j < len; j++) k[j] = alpha[mix(h + j) % 7];
+    for (size_t j = 0; j < len; j++)
+      k[j] = alpha[mix(h + j) % 7];
     return len;
   }
   case K_TEXT: {
     size_t len = (size_t)((h >> 3) % 9);
-    for (size_t j = 0; j < len; j++) k[j] = (unsigned char)('a' + mix(h ^ (j * 0x1234567ull)) % 5);
+    for (size_t j = 0; j < len; j++)
+      k[j] = (unsigned char)('a' + mix(h ^ (j * 0x1234567ull)) % 5);
     return len;
   }
   }
@@ -132,7 +147,8 @@ static void be64(unsigned char *p, uint64_t v) {
 static uint64_t rd_be64(const void *q) {
   const unsigned char *p = q;
   uint64_t v = 0;
-  for (int j = 0; j < 8; j++) v = (v << 8) | p[j];
+  for (int j = 0; j < 8; j++)
+    v = (v << 8) | p[j];
   return v;
 }
 
@@ -140,12 +156,14 @@ static uint64_t rd_be64(const void *q) {
 static int bytes_cmp(const void *a, size_t al, const void *b, size_t bl) {
   size_t m = al < bl ? al : bl;
   int c = m ? memcmp(a, b, m) : 0;
-  if (c) return c < 0 ? -1 : 1;
+  if (c)
+    return c < 0 ? -1 : 1;
   return al < bl ? -1 : al > bl;
 }
 static uint64_t key_u64(const sl_record *r) {
   uint64_t v = 0;
-  if (r->key_len == 8) memcpy(&v, r->key, 8);
+  if (r->key_len == 8)
+    memcpy(&v, r->key, 8);
   return v;
 }
 /* key as a native uint64 */
@@ -176,7 +194,8 @@ static int cmp_row(const sl_record *a, const sl_record *b, void *arg) {
 
 static sl_cmp_fn pick_cmp(int kind, int stable) {
   int bytes = kind == K_STRING || kind == K_TEXT;
-  if (bytes) return stable ? cmp_bytes_row : cmp_bytes;
+  if (bytes)
+    return stable ? cmp_bytes_row : cmp_bytes;
   return stable ? cmp_u64_row : cmp_u64;
 }
 
@@ -188,7 +207,7 @@ typedef struct scase {
   int src_parts; /* source partitions (0: one per rank) */
   int stable;    /* the comparator breaks ties by the row index */
   int desc;
-  int spill;     /* run with --sl-sort-memory-bytes=8K and expect spilled runs */
+  int spill; /* run with --sl-sort-memory-bytes=8K and expect spilled runs */
 } scase;
 
 static void case_name(const scase *c, char *buf, size_t len) {
@@ -235,8 +254,10 @@ static void input_free(input *in) {
   memset(in, 0, sizeof *in);
 }
 static int64_t row_of(int kind, const sl_record *r) {
-  if (r->value_len != 8) return -1;
-  if (kind != K_TEXT) return (int64_t)rd_be64(r->value);
+  if (r->value_len != 8)
+    return -1;
+  if (kind != K_TEXT)
+    return (int64_t)rd_be64(r->value);
   char d[9];
   memcpy(d, r->value, 8);
   d[8] = 0;
@@ -255,15 +276,18 @@ static sl_cmp_fn q_cmp;
 static int q_order(const void *x, const void *y) {
   int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
   int c = q_cmp(&q_in->recs[a], &q_in->recs[b], NULL);
-  if (c) return c;
+  if (c)
+    return c;
   return (a > b) - (a < b);
 }
 static int64_t *oracle(const input *in, sl_cmp_fn cmp, int desc) {
   int64_t *o = xmalloc((size_t)in->n * sizeof *o);
-  for (int64_t i = 0; i < in->n; i++) o[i] = i;
+  for (int64_t i = 0; i < in->n; i++)
+    o[i] = i;
   q_in = in;
   q_cmp = cmp;
-  if (in->n > 1) qsort(o, (size_t)in->n, sizeof *o, q_order);
+  if (in->n > 1)
+    qsort(o, (size_t)in->n, sizeof *o, q_order);
   if (desc) /* the stable sort by the reversed order: the reverse of the ascending one */
     for (int64_t i = 0, j = in->n - 1; i < j; i++, j--) {
       int64_t t = o[i];
@@ -286,19 +310,23 @@ typedef struct sink {
  * process's open files whose (deleted) path is in g_tmpdir. -1 where /proc is missing. */
 static int count_spill_files(void) {
   DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
+  if (!d)
+    return -1;
   char prefix[300];
   snprintf(prefix, sizeof prefix, "%s/.sluice-sort-", g_tmpdir);
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
+    if (e->d_name[0] == '.')
+      continue;
     char path[300], target[PATH_MAX];
     snprintf(path, sizeof path, "/proc/self/fd/%.255s", e->d_name);
     ssize_t l = readlink(path, target, sizeof target - 1);
-    if (l <= 0) continue;
+    if (l <= 0)
+      continue;
     target[l] = 0;
-    if (!strncmp(target, prefix, strlen(prefix))) n++;
+    if (!strncmp(target, prefix, strlen(prefix)))
+      n++;
   }
   closedir(d);
   return n;
@@ -308,17 +336,21 @@ static void sink_add(sink *s, const sl_record *r) {
   size_t need = 8 + r->key_len + r->value_len;
   if (s->cap - s->len < need) {
     size_t cap = s->cap ? s->cap : 4096;
-    while (cap - s->len < need) cap *= 2;
+    while (cap - s->len < need)
+      cap *= 2;
     char *nb = realloc(s->buf, cap);
-    if (!nb) oom();
+    if (!nb)
+      oom();
     s->buf = nb;
     s->cap = cap;
   }
   uint32_t k = (uint32_t)r->key_len, v = (uint32_t)r->value_len;
   memcpy(s->buf + s->len, &k, 4);
   memcpy(s->buf + s->len + 4, &v, 4);
-  if (k) memcpy(s->buf + s->len + 8, r->key, k);
-  if (v) memcpy(s->buf + s->len + 8 + k, r->value, v);
+  if (k)
+    memcpy(s->buf + s->len + 8, r->key, k);
+  if (v)
+    memcpy(s->buf + s->len + 8 + k, r->value, v);
   s->len += need;
   s->n++;
 }
@@ -351,7 +383,8 @@ static void gather0(const sink *s, gathered *g) {
   memset(g, 0, sizeof *g);
   int len = (int)s->len;
   uint64_t cnt = s->n;
-  int *lens = xcalloc((size_t)g_size, sizeof *lens), *displs = xcalloc((size_t)g_size, sizeof *displs);
+  int *lens = xcalloc((size_t)g_size, sizeof *lens),
+      *displs = xcalloc((size_t)g_size, sizeof *displs);
   uint64_t *cnts = xcalloc((size_t)g_size, sizeof *cnts);
   MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
   MPI_Gather(&cnt, 1, MPI_UINT64_T, cnts, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -362,10 +395,12 @@ static void gather0(const sink *s, gathered *g) {
       total += (size_t)lens[r];
     }
   g->all = xmalloc(total);
-  MPI_Gatherv(s->buf ? s->buf : "", len, MPI_BYTE, g->all, lens, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+  MPI_Gatherv(s->buf ? s->buf : "", len, MPI_BYTE, g->all, lens, displs, MPI_BYTE, 0,
+              MPI_COMM_WORLD);
   if (g_rank == 0) {
     g->first = xcalloc((size_t)g_size + 1, sizeof *g->first);
-    for (int r = 0; r < g_size; r++) g->first[r + 1] = g->first[r] + cnts[r];
+    for (int r = 0; r < g_size; r++)
+      g->first[r + 1] = g->first[r] + cnts[r];
     g->n = g->first[g_size];
     g->recs = xcalloc((size_t)g->n, sizeof *g->recs);
     size_t pos = 0;
@@ -393,14 +428,18 @@ static void gathered_free(gathered *g) {
 static void print_rec(const sl_record *r) {
   const unsigned char *k = r->key;
   fputc('[', stderr);
-  for (size_t i = 0; i < r->key_len && i < 16; i++) fprintf(stderr, "%02x", k[i]);
+  for (size_t i = 0; i < r->key_len && i < 16; i++)
+    fprintf(stderr, "%02x", k[i]);
   fprintf(stderr, "/row ");
   if (r->value_len == 8) {
     const unsigned char *v = r->value;
     int dec = 1;
-    for (int i = 0; i < 8; i++) dec &= v[i] >= '0' && v[i] <= '9';
-    if (dec) fprintf(stderr, "%.8s", (const char *)v);
-    else fprintf(stderr, "%" PRIu64, rd_be64(v));
+    for (int i = 0; i < 8; i++)
+      dec &= v[i] >= '0' && v[i] <= '9';
+    if (dec)
+      fprintf(stderr, "%.8s", (const char *)v);
+    else
+      fprintf(stderr, "%" PRIu64, rd_be64(v));
   } else {
     fprintf(stderr, "?(%zu bytes)", r->value_len);
   }
@@ -408,11 +447,13 @@ static void print_rec(const sl_record *r) {
 }
 
 /* Rank 0: checks (a)-(d) of the gathered output against the input and the oracle. */
-static void check_output(const char *what, const gathered *g, const input *in, int kind, sl_cmp_fn cmp, int stable,
-                         int desc, const int64_t *order) {
-  if (g_rank != 0) return;
+static void check_output(const char *what, const gathered *g, const input *in, int kind,
+                         sl_cmp_fn cmp, int stable, int desc, const int64_t *order) {
+  if (g_rank != 0)
+    return;
 #define CMPDIR(a, b) (desc ? cmp((b), (a), NULL) : cmp((a), (b), NULL))
-  EXPECT_TRUE(g->n == (uint64_t)in->n, "%s: %" PRIu64 " records, expected %lld", what, g->n, (long long)in->n);
+  EXPECT_TRUE(g->n == (uint64_t)in->n, "%s: %" PRIu64 " records, expected %lld", what, g->n,
+              (long long)in->n);
   /* (a) each rank's sequence is sorted */
   int bad = 0;
   for (int r = 0; r < g_size; r++)
@@ -420,7 +461,8 @@ static void check_output(const char *what, const gathered *g, const input *in, i
       if (CMPDIR(&g->recs[i - 1], &g->recs[i]) > 0) {
         if (bad++ < 3) {
           LOC();
-          fprintf(stderr, "%s: rank %d is out of order at its record %" PRIu64 ": ", what, r, i - g->first[r]);
+          fprintf(stderr, "%s: rank %d is out of order at its record %" PRIu64 ": ", what, r,
+                  i - g->first[r]);
           print_rec(&g->recs[i - 1]);
           fprintf(stderr, " before ");
           print_rec(&g->recs[i]);
@@ -432,7 +474,8 @@ static void check_output(const char *what, const gathered *g, const input *in, i
   int prev = -1;
   bad = 0;
   for (int r = 0; r < g_size; r++) {
-    if (g->first[r] == g->first[r + 1]) continue;
+    if (g->first[r] == g->first[r + 1])
+      continue;
     if (prev >= 0) {
       const sl_record *last = &g->recs[g->first[prev + 1] - 1], *head = &g->recs[g->first[r]];
       if (CMPDIR(last, head) > 0) {
@@ -454,9 +497,11 @@ static void check_output(const char *what, const gathered *g, const input *in, i
   for (uint64_t i = 0; i < g->n; i++) {
     int64_t row = row_of(kind, &g->recs[i]);
     int ok = row >= 0 && row < in->n && !seen[row] &&
-             bytes_cmp(g->recs[i].key, g->recs[i].key_len, in->recs[row].key, in->recs[row].key_len) == 0 &&
+             bytes_cmp(g->recs[i].key, g->recs[i].key_len, in->recs[row].key,
+                       in->recs[row].key_len) == 0 &&
              bytes_cmp(g->recs[i].value, g->recs[i].value_len, in->recs[row].value, 8) == 0;
-    if (ok) seen[row] = 1;
+    if (ok)
+      seen[row] = 1;
     else if (bad++ < 3) {
       LOC();
       fprintf(stderr, "%s: output record %" PRIu64 " ", what, i);
@@ -486,15 +531,19 @@ static void check_output(const char *what, const gathered *g, const input *in, i
 }
 
 /* ------------------------------------------------------------------ options */
-static void set_opt(const char *name, const char *value) { EXPECT_RC(sl_option_set(g_ctx, name, value), SL_OK); }
+static void set_opt(const char *name, const char *value) {
+  EXPECT_RC(sl_option_set(g_ctx, name, value), SL_OK);
+}
 
 static int dir_entries(const char *path) {
   DIR *d = opendir(path);
-  if (!d) return -1;
+  if (!d)
+    return -1;
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      n++;
   closedir(d);
   return n;
 }
@@ -507,7 +556,8 @@ static void run_case(const scase *c) {
   input_make(&in, c->kind, c->n);
   sl_cmp_fn cmp = pick_cmp(c->kind, c->stable);
   int64_t *order = oracle(&in, cmp, c->desc);
-  if (c->spill) set_opt("sort-memory-bytes", "8K");
+  if (c->spill)
+    set_opt("sort-memory-bytes", "8K");
 
   sink s = {0};
   sl_flow *f = NULL;
@@ -525,23 +575,28 @@ static void run_case(const scase *c) {
     set_opt("sort-memory-bytes", "256M");
     /* Records well over the budget reached this rank: the merge read spilled runs. */
     if (s.len > 4 * 8192 && s.spill_files >= 0)
-      EXPECT_TRUE(s.spill_files >= 2, "%s: %zu bytes of records on this rank but %d spill runs open at the merge",
-                  what, s.len, s.spill_files);
+      EXPECT_TRUE(s.spill_files >= 2,
+                  "%s: %zu bytes of records on this rank but %d spill runs open at the merge", what,
+                  s.len, s.spill_files);
     sl_stats st;
     memset(&st, 0, sizeof st);
     EXPECT_RC(sl_flow_get_stats(f, -1, &st), SL_OK);
     if (getenv("SORT_TEST_VERBOSE"))
-      fprintf(stderr, "[rank %d] %s: %" PRIu64 " records (%zu bytes) here, %d spill runs open at the merge, state hwm %" PRIu64 "\n",
+      fprintf(stderr,
+              "[rank %d] %s: %" PRIu64
+              " records (%zu bytes) here, %d spill runs open at the merge, state hwm %" PRIu64 "\n",
               g_rank, what, s.n, s.len, s.spill_files, st.reduce_state_hwm);
     /* the sort's memory stays near the budget: per partition (the local source partitions
      * and the sorting one) vectors that double up to a few times 8K, not the data */
     int local_parts = c->src_parts > 0 ? (c->src_parts + g_size - 1) / g_size : 1;
     uint64_t bound = (uint64_t)(local_parts + 1) * 40 * 1024;
-    EXPECT_TRUE(st.reduce_state_hwm <= bound, "%s: sort state high-water mark %" PRIu64 " bytes, more than %" PRIu64,
-                what, st.reduce_state_hwm, bound);
+    EXPECT_TRUE(st.reduce_state_hwm <= bound,
+                "%s: sort state high-water mark %" PRIu64 " bytes, more than %" PRIu64, what,
+                st.reduce_state_hwm, bound);
   }
   /* nothing left behind in the spill folder */
-  EXPECT_TRUE(dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what, dir_entries(g_tmpdir), g_tmpdir);
+  EXPECT_TRUE(dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what, dir_entries(g_tmpdir),
+              g_tmpdir);
 
   gathered g;
   gather0(&s, &g);
@@ -566,11 +621,21 @@ static void run_variants(int kind, int64_t n) {
   }
 }
 
-static void test_random(void) { run_variants(K_RANDOM, 1000); }
-static void test_sorted(void) { run_variants(K_SORTED, 1000); }
-static void test_reverse(void) { run_variants(K_REVERSE, 1000); }
-static void test_all_equal(void) { run_variants(K_EQUAL, 1000); }
-static void test_three_keys(void) { run_variants(K_DUP3, 1000); }
+static void test_random(void) {
+  run_variants(K_RANDOM, 1000);
+}
+static void test_sorted(void) {
+  run_variants(K_SORTED, 1000);
+}
+static void test_reverse(void) {
+  run_variants(K_REVERSE, 1000);
+}
+static void test_all_equal(void) {
+  run_variants(K_EQUAL, 1000);
+}
+static void test_three_keys(void) {
+  run_variants(K_DUP3, 1000);
+}
 static void test_empty(void) {
   run_variants(K_RANDOM, 0);
   scase c = {K_STRING, 0, 0, 7, 1, 1, 0};
@@ -584,7 +649,9 @@ static void test_tiny(void) {
     run_case(&c);
   }
 }
-static void test_strings(void) { run_variants(K_STRING, 3000); }
+static void test_strings(void) {
+  run_variants(K_STRING, 3000);
+}
 /* More source partitions than ranks, and an uneven number. */
 static void test_many_source_partitions(void) {
   scase a = {K_RANDOM, 2500, 0, 7, 1, 0, 0};
@@ -599,11 +666,13 @@ static void test_many_source_partitions(void) {
  * and the sorting stage spill, and every rank merges many runs. */
 static void test_spill(void) {
   const scase cases[] = {
-      {K_RANDOM, 20000, 0, 0, 1, 0, 1}, {K_RANDOM, 20000, 1, 5, 0, 1, 1}, {K_DUP3, 20000, 0, 0, 0, 0, 1},
-      {K_DUP3, 20000, 0, 0, 1, 1, 1},   {K_STRING, 20000, 0, 0, 1, 0, 1}, {K_SORTED, 20000, 1, 0, 0, 1, 1},
+      {K_RANDOM, 20000, 0, 0, 1, 0, 1}, {K_RANDOM, 20000, 1, 5, 0, 1, 1},
+      {K_DUP3, 20000, 0, 0, 0, 0, 1},   {K_DUP3, 20000, 0, 0, 1, 1, 1},
+      {K_STRING, 20000, 0, 0, 1, 0, 1}, {K_SORTED, 20000, 1, 0, 0, 1, 1},
       {K_EQUAL, 20000, 0, 3, 1, 0, 1},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    run_case(&cases[i]);
 }
 
 /* A spill that cannot create its file fails the run with SL_ERR_IO on every rank: this
@@ -626,7 +695,8 @@ static void check_spill_error(int generator) {
       EXPECT_RC(sl_flow_from_array(f, in.recs, (size_t)n, 0), SL_OK);
     EXPECT_RC(sl_flow_sort(f, cmp_u64, NULL, 0), SL_OK);
     EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
-    if (g_rank == 0 && big) fprintf(stderr, "\n(an error about the spill folder is expected next)\n");
+    if (g_rank == 0 && big)
+      fprintf(stderr, "\n(an error about the spill folder is expected next)\n");
     int rc = sl_run(f);
     if (big) {
       EXPECT_RC(rc, SL_ERR_IO);
@@ -640,18 +710,23 @@ static void check_spill_error(int generator) {
   set_opt("sort-memory-bytes", "256M");
   input_free(&in);
 }
-static void test_spill_needs_tmpdir(void) { check_spill_error(0); }
+static void test_spill_needs_tmpdir(void) {
+  check_spill_error(0);
+}
 /* The same through a generator. The user's callback returns what sl_emit returned (the
  * documented pattern, as in flat_map); the run should fail with that code, SL_ERR_IO, as
  * it does from flat_map and map_batch. */
-static void test_spill_error_code_from_generator(void) { check_spill_error(1); }
+static void test_spill_error_code_from_generator(void) {
+  check_spill_error(1);
+}
 
 /* Two sorts in one flow: by key, then by row descending. */
 static void test_two_sorts(void) {
   input in;
   input_make(&in, K_DUP3, 3000);
   for (int spill = 0; spill < 2; spill++) {
-    if (spill) set_opt("sort-memory-bytes", "8K");
+    if (spill)
+      set_opt("sort-memory-bytes", "8K");
     sink s = {0};
     sl_flow *f = NULL;
     EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -660,12 +735,15 @@ static void test_two_sorts(void) {
     EXPECT_RC(sl_flow_sort(f, cmp_row, NULL, 1), SL_OK);
     EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
     EXPECT_RC(sl_run(f), SL_OK);
-    if (spill) set_opt("sort-memory-bytes", "256M");
+    if (spill)
+      set_opt("sort-memory-bytes", "256M");
     int64_t *order = xmalloc((size_t)in.n * sizeof *order);
-    for (int64_t i = 0; i < in.n; i++) order[i] = in.n - 1 - i;
+    for (int64_t i = 0; i < in.n; i++)
+      order[i] = in.n - 1 - i;
     gathered g;
     gather0(&s, &g);
-    check_output(spill ? "sort(key) then sort(row, descending), 8K memory" : "sort(key) then sort(row, descending)",
+    check_output(spill ? "sort(key) then sort(row, descending), 8K memory"
+                       : "sort(key) then sort(row, descending)",
                  &g, &in, K_DUP3, cmp_row, 1, 1, order);
     gathered_free(&g);
     free(order);
@@ -689,7 +767,8 @@ static int cmp_count_then_word(const sl_record *a, const sl_record *b, void *arg
   uint64_t x, y;
   memcpy(&x, a->value, 8);
   memcpy(&y, b->value, 8);
-  if (x != y) return x > y ? -1 : 1;
+  if (x != y)
+    return x > y ? -1 : 1;
   return bytes_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 static void test_after_reduce(void) {
@@ -704,7 +783,8 @@ static void test_after_reduce(void) {
   for (int shape = 0; shape < 2; shape++) {
     sink s = {0};
     sl_flow *f = NULL;
-    sl_aggregator count = sl_aggregator_builtin(SL_AGG_COUNT), sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
+    sl_aggregator count = sl_aggregator_builtin(SL_AGG_COUNT),
+                  sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
     EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
     EXPECT_RC(sl_flow_from_generator(f, n, wc_gen, NULL, 0), SL_OK);
     if (shape == 0) {
@@ -734,22 +814,29 @@ static void test_after_reduce(void) {
         }
       for (int a = 1; a < m; a++) /* insertion sort */
         for (int b = a; b > 0; b--) {
-          int sw = exp[b].c > exp[b - 1].c || (exp[b].c == exp[b - 1].c && strcmp(exp[b].w, exp[b - 1].w) < 0);
-          if (!sw) break;
+          int sw = exp[b].c > exp[b - 1].c ||
+                   (exp[b].c == exp[b - 1].c && strcmp(exp[b].w, exp[b - 1].w) < 0);
+          if (!sw)
+            break;
           struct wc t = exp[b];
           exp[b] = exp[b - 1];
           exp[b - 1] = t;
         }
-      EXPECT_TRUE(g.n == (uint64_t)m, "reduce_by_key -> sort (shape %d): %" PRIu64 " records, expected %d", shape, g.n, m);
+      EXPECT_TRUE(g.n == (uint64_t)m,
+                  "reduce_by_key -> sort (shape %d): %" PRIu64 " records, expected %d", shape, g.n,
+                  m);
       int bad = 0;
       for (int k = 0; k < m && (uint64_t)k < g.n; k++) {
         const sl_record *r = &g.recs[k];
         uint64_t c = 0;
-        if (r->value_len == 8) memcpy(&c, r->value, 8);
+        if (r->value_len == 8)
+          memcpy(&c, r->value, 8);
         if (bytes_cmp(r->key, r->key_len, exp[k].w, strlen(exp[k].w)) || c != exp[k].c) {
           if (bad++ < 3) {
             LOC();
-            fprintf(stderr, "reduce_by_key -> sort (shape %d): position %d is (%.*s, %" PRIu64 "), expected (%s, %" PRIu64 ")\n",
+            fprintf(stderr,
+                    "reduce_by_key -> sort (shape %d): position %d is (%.*s, %" PRIu64
+                    "), expected (%s, %" PRIu64 ")\n",
                     shape, k, (int)r->key_len, (const char *)r->key, c, exp[k].w, exp[k].c);
           }
         }
@@ -786,11 +873,14 @@ static void test_filter_after_sort(void) {
   if (g_rank == 0) {
     int64_t m = 0, bad = 0;
     for (int64_t i = 0; i < in.n; i++) {
-      if (order[i] & 1) continue;
-      if ((uint64_t)m >= g.n || row_of(K_DUP3, &g.recs[m]) != order[i]) bad++;
+      if (order[i] & 1)
+        continue;
+      if ((uint64_t)m >= g.n || row_of(K_DUP3, &g.recs[m]) != order[i])
+        bad++;
       m++;
     }
-    EXPECT_TRUE(bad == 0 && g.n == (uint64_t)m, "sort -> filter: %lld of %lld positions differ (%" PRIu64 " records)",
+    EXPECT_TRUE(bad == 0 && g.n == (uint64_t)m,
+                "sort -> filter: %lld of %lld positions differ (%" PRIu64 " records)",
                 (long long)bad, (long long)m, g.n);
   }
   gathered_free(&g);
@@ -813,7 +903,8 @@ static void test_odd_records(void) {
     unsigned char *keys = xmalloc(nrec * 8), *vals = xmalloc(vlen ? nrec * vlen : 1);
     for (size_t i = 0; i < nrec; i++) {
       be64(keys + i * 8, mix(i) % 977);
-      if (vlen) memset(vals + i * vlen, (int)(i % 251), vlen);
+      if (vlen)
+        memset(vals + i * vlen, (int)(i % 251), vlen);
       sl_record r = {keys + i * 8, 8, vlen ? vals + i * vlen : NULL, vlen};
       recs[i] = r;
     }
@@ -827,30 +918,38 @@ static void test_odd_records(void) {
     if (g_rank == 0) {
       /* sorted, and the same multiset of (key, value) as the input */
       uint64_t *want = xcalloc(977, sizeof *want), *got = xcalloc(977, sizeof *got);
-      for (size_t i = 0; i < nrec; i++) want[mix(i) % 977]++;
+      for (size_t i = 0; i < nrec; i++)
+        want[mix(i) % 977]++;
       int bad = 0;
       for (uint64_t i = 0; i < g.n; i++) {
         const sl_record *r = &g.recs[i];
-        if (i && cmp_bytes(&g.recs[i - 1], r, NULL) > 0) bad++;
+        if (i && cmp_bytes(&g.recs[i - 1], r, NULL) > 0)
+          bad++;
         if (r->key_len != 8 || r->value_len != vlen) {
           bad++;
           continue;
         }
         uint64_t k = rd_be64(r->key);
-        if (k < 977) got[k]++;
-        else bad++;
+        if (k < 977)
+          got[k]++;
+        else
+          bad++;
         /* a big value is filled with its row's byte, and that row has this key */
         if (vlen) {
           const unsigned char *v = r->value;
           int okv = 1;
-          for (size_t j = 1; j < vlen; j++) okv &= v[j] == v[0];
-          if (!okv) bad++;
+          for (size_t j = 1; j < vlen; j++)
+            okv &= v[j] == v[0];
+          if (!okv)
+            bad++;
         }
       }
-      EXPECT_TRUE(g.n == nrec, "%s: %" PRIu64 " records, expected %zu", big ? "12 KB records" : "empty values", g.n, nrec);
-      EXPECT_TRUE(bad == 0, "%s: %d records out of order or malformed", big ? "12 KB records" : "empty values", bad);
-      EXPECT_TRUE(memcmp(want, got, 977 * sizeof *want) == 0, "%s: the keys differ from the input's",
-                  big ? "12 KB records" : "empty values");
+      EXPECT_TRUE(g.n == nrec, "%s: %" PRIu64 " records, expected %zu",
+                  big ? "12 KB records" : "empty values", g.n, nrec);
+      EXPECT_TRUE(bad == 0, "%s: %d records out of order or malformed",
+                  big ? "12 KB records" : "empty values", bad);
+      EXPECT_TRUE(memcmp(want, got, 977 * sizeof *want) == 0,
+                  "%s: the keys differ from the input's", big ? "12 KB records" : "empty values");
       free(want);
       free(got);
     }
@@ -876,7 +975,8 @@ static void test_one_partition_stable(void) {
       input in;
       input_make(&in, c.kind, c.n);
       int64_t *order = oracle(&in, cmp_u64, 0);
-      if (spill) set_opt("sort-memory-bytes", "8K");
+      if (spill)
+        set_opt("sort-memory-bytes", "8K");
       sink s = {0};
       sl_flow *f = NULL;
       EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -884,7 +984,8 @@ static void test_one_partition_stable(void) {
       EXPECT_RC(sl_flow_sort(f, cmp_u64, NULL, 0), SL_OK);
       EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
       EXPECT_RC(sl_run(f), SL_OK);
-      if (spill) set_opt("sort-memory-bytes", "256M");
+      if (spill)
+        set_opt("sort-memory-bytes", "256M");
       gathered g;
       gather0(&s, &g);
       strncat(what, " at 1 rank: stable", sizeof what - strlen(what) - 1);
@@ -915,7 +1016,8 @@ static void test_sort_lines(void) {
   char dir[256] = {0};
   if (g_rank == 0) {
     snprintf(dir, sizeof dir, "/tmp/sluice-sortlines-XXXXXX");
-    if (!mkdtemp(dir)) MPI_Abort(MPI_COMM_WORLD, 3);
+    if (!mkdtemp(dir))
+      MPI_Abort(MPI_COMM_WORLD, 3);
   }
   MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
   /* 6000 lines of 0..40 bytes (a..z, space, some empty and repeated lines) */
@@ -926,7 +1028,8 @@ static void test_sort_lines(void) {
     uint64_t h = mix(i + 31);
     lens[i] = (h & 7) == 0 ? (h >> 3) % 2 : (h >> 3) % 41;
     lines[i] = xmalloc(lens[i] + 1);
-    for (size_t j = 0; j < lens[i]; j++) lines[i][j] = (char)(j % 9 == 8 ? ' ' : 'a' + mix(h + j) % ((h >> 40) % 2 ? 3 : 26));
+    for (size_t j = 0; j < lens[i]; j++)
+      lines[i][j] = (char)(j % 9 == 8 ? ' ' : 'a' + mix(h + j) % ((h >> 40) % 2 ? 3 : 26));
     total += lens[i] + 1;
   }
   char in_path[320], out_path[320];
@@ -937,17 +1040,20 @@ static void test_sort_lines(void) {
       fwrite(lines[i], 1, lens[i], fp);
       fputc('\n', fp);
     }
-    if (!fp || fclose(fp) != 0) MPI_Abort(MPI_COMM_WORLD, 3);
+    if (!fp || fclose(fp) != 0)
+      MPI_Abort(MPI_COMM_WORLD, 3);
   }
   MPI_Barrier(MPI_COMM_WORLD);
   size_t *ord = xmalloc(n * sizeof *ord);
-  for (size_t i = 0; i < n; i++) ord[i] = i;
+  for (size_t i = 0; i < n; i++)
+    ord[i] = i;
   qs_lines = lines;
   qs_lens = lens;
   qsort(ord, n, sizeof *ord, qs_line_cmp);
   for (int spill = 0; spill < 2; spill++) {
     snprintf(out_path, sizeof out_path, "%s/out%d.txt", dir, spill);
-    if (spill) set_opt("sort-memory-bytes", "8K");
+    if (spill)
+      set_opt("sort-memory-bytes", "8K");
     const char *paths[] = {in_path};
     sl_flow *f = NULL;
     EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -956,7 +1062,8 @@ static void test_sort_lines(void) {
     EXPECT_RC(sl_flow_to_text(f, out_path, NULL, NULL, 1), SL_OK);
     EXPECT_RC(sl_run(f), SL_OK);
     sl_flow_destroy(&f);
-    if (spill) set_opt("sort-memory-bytes", "256M");
+    if (spill)
+      set_opt("sort-memory-bytes", "256M");
     if (g_rank == 0) {
       char *exp = xmalloc(total + 1);
       size_t elen = 0;
@@ -968,8 +1075,11 @@ static void test_sort_lines(void) {
       char *got = xmalloc(total + 2);
       FILE *fp = fopen(out_path, "rb");
       size_t glen = fp ? fread(got, 1, total + 1, fp) : 0;
-      if (fp) fclose(fp);
-      EXPECT_TRUE(glen == elen && memcmp(got, exp, elen) == 0, "sort of a text file's lines%s: the output (%zu bytes) is not the sorted input (%zu bytes)",
+      if (fp)
+        fclose(fp);
+      EXPECT_TRUE(glen == elen && memcmp(got, exp, elen) == 0,
+                  "sort of a text file's lines%s: the output (%zu bytes) is not the sorted input "
+                  "(%zu bytes)",
                   spill ? " (8K memory, 5 source partitions)" : "", glen, elen);
       free(exp);
       free(got);
@@ -981,7 +1091,8 @@ static void test_sort_lines(void) {
     unlink(in_path);
     rmdir(dir);
   }
-  for (size_t i = 0; i < n; i++) free(lines[i]);
+  for (size_t i = 0; i < n; i++)
+    free(lines[i]);
   free(lines);
   free(lens);
   free(ord);
@@ -1001,7 +1112,8 @@ static void test_to_text(void) {
   const struct {
     int64_t n;
     int desc, spill, parts;
-  } cases[] = {{2000, 0, 0, 0}, {2000, 1, 0, 3}, {20000, 0, 1, 0}, {20000, 1, 1, 5}, {0, 0, 0, 0}, {2, 0, 0, 0}};
+  } cases[] = {{2000, 0, 0, 0},  {2000, 1, 0, 3}, {20000, 0, 1, 0},
+               {20000, 1, 1, 5}, {0, 0, 0, 0},    {2, 0, 0, 0}};
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     input in;
     input_make(&in, K_TEXT, cases[ci].n);
@@ -1010,7 +1122,8 @@ static void test_to_text(void) {
     snprintf(path, sizeof path, "%s/sorted-%zu.tsv", dir, ci);
     snprintf(what, sizeof what, "sort(text keys, n=%lld, %s%s) -> to_text", (long long)cases[ci].n,
              cases[ci].desc ? "descending" : "ascending", cases[ci].spill ? ", 8K memory" : "");
-    if (cases[ci].spill) set_opt("sort-memory-bytes", "8K");
+    if (cases[ci].spill)
+      set_opt("sort-memory-bytes", "8K");
     sl_flow *f = NULL;
     EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
     EXPECT_RC(sl_flow_from_generator(f, in.n, gen_fn, &in, cases[ci].parts), SL_OK);
@@ -1018,7 +1131,8 @@ static void test_to_text(void) {
     EXPECT_RC(sl_flow_to_text(f, path, sl_format_tsv, NULL, 0), SL_OK);
     EXPECT_RC(sl_run(f), SL_OK);
     sl_flow_destroy(&f);
-    if (cases[ci].spill) set_opt("sort-memory-bytes", "256M");
+    if (cases[ci].spill)
+      set_opt("sort-memory-bytes", "256M");
     if (g_rank == 0) {
       /* expected: key \t value per line, in the oracle's order */
       size_t cap = (size_t)in.n * (MAXKEY + 10) + 1, elen = 0;
@@ -1036,11 +1150,14 @@ static void test_to_text(void) {
       EXPECT_TRUE(fp != NULL, "%s: cannot open %s: %s", what, path, strerror(errno));
       char *got = xmalloc(elen + 2);
       size_t glen = fp ? fread(got, 1, elen + 1, fp) : 0;
-      if (fp) fclose(fp);
-      EXPECT_TRUE(glen == elen, "%s: the file has %zu%s bytes, expected %zu", what, glen, glen > elen ? "+" : "", elen);
+      if (fp)
+        fclose(fp);
+      EXPECT_TRUE(glen == elen, "%s: the file has %zu%s bytes, expected %zu", what, glen,
+                  glen > elen ? "+" : "", elen);
       size_t m = glen < elen ? glen : elen, at = 0, line = 1;
       while (at < m && got[at] == exp[at]) {
-        if (got[at] == '\n') line++;
+        if (got[at] == '\n')
+          line++;
         at++;
       }
       EXPECT_TRUE(at == m, "%s: line %zu differs from the sorted oracle", what, line);
@@ -1052,7 +1169,8 @@ static void test_to_text(void) {
     free(order);
     input_free(&in);
   }
-  if (g_rank == 0) rmdir(dir);
+  if (g_rank == 0)
+    rmdir(dir);
 }
 
 /* ------------------------------------------------------------------ take_sort */
@@ -1077,7 +1195,9 @@ static void check_take_sort(int64_t n, size_t k, int stable, int src_parts) {
   EXPECT_RC(sl_flow_take_sort(f, k, cmp, NULL), SL_OK);
   EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
-  if (g_rank != 0) EXPECT_TRUE(s.n == 0, "%s: %" PRIu64 " records on rank %d (the result is on rank 0)", what, s.n, g_rank);
+  if (g_rank != 0)
+    EXPECT_TRUE(s.n == 0, "%s: %" PRIu64 " records on rank %d (the result is on rank 0)", what, s.n,
+                g_rank);
   gathered g;
   gather0(&s, &g);
   if (g_rank == 0) {
@@ -1089,7 +1209,8 @@ static void check_take_sort(int64_t n, size_t k, int stable, int src_parts) {
       const sl_record *r = &g.recs[i];
       int64_t row = row_of(K_DUP3, r);
       int ok = row >= 0 && row < n && !seen[row] && cmp_u64_row(r, &in.recs[row], NULL) == 0;
-      if (ok) seen[row] = 1;
+      if (ok)
+        seen[row] = 1;
       /* in order, with the oracle's key at every position (and its row without ties) */
       ok = ok && (stable ? row == order[i] : cmp_u64(r, &in.recs[order[i]], NULL) == 0);
       if (!ok && bad++ < 3) {
@@ -1114,7 +1235,8 @@ static void check_take_sort(int64_t n, size_t k, int stable, int src_parts) {
 static void test_take_sort(void) {
   const size_t ks[] = {0, 1, 7, 100, 499, 500, 501, 5000};
   for (int stable = 0; stable < 2; stable++)
-    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) check_take_sort(500, ks[i], stable, i % 2 ? 5 : 0);
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+      check_take_sort(500, ks[i], stable, i % 2 ? 5 : 0);
   check_take_sort(0, 5, 1, 0);
   check_take_sort(2, 5, 0, 0); /* fewer records than ranks */
   check_take_sort(3, 2, 1, 7);
@@ -1165,16 +1287,20 @@ int main(int argc, char **argv) {
     perror("mkdtemp");
     MPI_Abort(MPI_COMM_WORLD, 3);
   }
-  if (sl_option_set(g_ctx, "tmpdir", g_tmpdir) != SL_OK) MPI_Abort(MPI_COMM_WORLD, 3);
+  if (sl_option_set(g_ctx, "tmpdir", g_tmpdir) != SL_OK)
+    MPI_Abort(MPI_COMM_WORLD, 3);
   const char *filter = argc > 1 ? argv[1] : NULL;
-  if (CU_initialize_registry() != CUE_SUCCESS) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   char sname[64];
   snprintf(sname, sizeof sname, "sort (%d ranks)", g_size);
   CU_pSuite suite = CU_add_suite(sname, NULL, NULL);
-  if (!suite) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (!suite)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   for (const test *t = tests; t->name; t++)
     if (!filter || strstr(t->name, filter))
-      if (!CU_add_test(suite, t->name, t->fn)) MPI_Abort(MPI_COMM_WORLD, 2);
+      if (!CU_add_test(suite, t->name, t->fn))
+        MPI_Abort(MPI_COMM_WORLD, 2);
   CU_ErrorCode cue;
   if (g_rank == 0) {
     CU_basic_set_mode(CU_BRM_VERBOSE);
@@ -1182,10 +1308,12 @@ int main(int argc, char **argv) {
   } else {
     cue = CU_run_all_tests();
   }
-  if (cue != CUE_SUCCESS) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (cue != CUE_SUCCESS)
+    MPI_Abort(MPI_COMM_WORLD, 2);
   unsigned long mine = CU_get_number_of_failures(), total = 0;
   MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
-  if (mine) fprintf(stderr, "[rank %d of %d] %lu failed assertion(s)\n", g_rank, g_size, mine);
+  if (mine)
+    fprintf(stderr, "[rank %d of %d] %lu failed assertion(s)\n", g_rank, g_size, mine);
   MPI_Barrier(MPI_COMM_WORLD);
   if (g_rank == 0)
     printf("\nsort on %d rank(s): %u test(s), %lu failed assertion(s) over all ranks\n", g_size,

@@ -27,8 +27,10 @@ static void random_rec(rec *r) {
   /* a quarter of the fields empty, the rest 1..299 bytes */
   r->klen = rnd() % 4 == 0 ? 0 : 1 + rnd() % 299;
   r->vlen = rnd() % 4 == 0 ? 0 : 1 + rnd() % 299;
-  for (size_t i = 0; i < r->klen; i++) r->key[i] = (char)rnd();
-  for (size_t i = 0; i < r->vlen; i++) r->val[i] = (char)rnd();
+  for (size_t i = 0; i < r->klen; i++)
+    r->key[i] = (char)rnd();
+  for (size_t i = 0; i < r->vlen; i++)
+    r->val[i] = (char)rnd();
 }
 
 static int same(const sl_record *got, const rec *want) {
@@ -49,7 +51,8 @@ static void test_round_trip(void) {
   enum { NREC = 4000 };
   rec *recs = malloc(NREC * sizeof *recs);
   CU_ASSERT_FATAL(recs != NULL);
-  for (int i = 0; i < NREC; i++) random_rec(&recs[i]);
+  for (int i = 0; i < NREC; i++)
+    random_rec(&recs[i]);
   const size_t caps[] = {8, 17, 320, 4096, 65536};
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
     size_t cap = caps[c];
@@ -59,7 +62,9 @@ static void test_round_trip(void) {
     while (i < NREC) {
       size_t len = 0;
       int first = i;
-      while (i < NREC && sl__batch_append(buf, cap, &len, recs[i].key, recs[i].klen, recs[i].val, recs[i].vlen)) i++;
+      while (i < NREC &&
+             sl__batch_append(buf, cap, &len, recs[i].key, recs[i].klen, recs[i].val, recs[i].vlen))
+        i++;
       if (i == first) { /* larger than the whole batch: travels alone, not tested here */
         CU_ASSERT(sl__rec_size(recs[i].klen, recs[i].vlen) > cap);
         EXPECT_U64(len, 0);
@@ -90,7 +95,8 @@ static void test_round_trip(void) {
       EXPECT_U64(pos, len);
     }
     CU_ASSERT(batches > 0);
-    if (cap >= 8 + 299 + 299) EXPECT_INT(skipped, 0);
+    if (cap >= 8 + 299 + 299)
+      EXPECT_INT(skipped, 0);
     free(buf);
   }
   free(recs);
@@ -143,7 +149,7 @@ static void test_exact_fit_and_no_fit(void) {
   EXPECT_U64(len, 0);
   /* partly filled: a record fits exactly in what is left, one byte more does not */
   len = 0;
-  CU_ASSERT(sl__batch_append(buf, 40, &len, "ab", 2, "c", 1)); /* 11 */
+  CU_ASSERT(sl__batch_append(buf, 40, &len, "ab", 2, "c", 1));                      /* 11 */
   CU_ASSERT(!sl__batch_append(buf, 40, &len, "x", 1, "0123456789abcdefghijk", 21)); /* 30 > 29 */
   EXPECT_U64(len, 11);
   CU_ASSERT(sl__batch_append(buf, 40, &len, "x", 1, "0123456789abcdefghij", 20)); /* 29 */
@@ -221,7 +227,8 @@ static void test_malformed(void) {
 static void test_hash_deterministic(void) {
   /* the same bytes at any address (alignment) give the same hash */
   char src[64], shifted[80];
-  for (int i = 0; i < 64; i++) src[i] = (char)(rnd() & 0xFF);
+  for (int i = 0; i < 64; i++)
+    src[i] = (char)(rnd() & 0xFF);
   for (size_t len = 0; len <= 40; len++) {
     uint64_t h = sl__hash_bytes(src, len);
     EXPECT_U64(sl__hash_bytes(src, len), h);
@@ -255,7 +262,8 @@ static void test_hash_every_byte(void) {
     double flipped = 0;
     int trials = 0;
     for (int rep = 0; rep < 8; rep++) {
-      for (size_t i = 0; i < len; i++) k[i] = (unsigned char)rnd();
+      for (size_t i = 0; i < len; i++)
+        k[i] = (unsigned char)rnd();
       uint64_t h = sl__hash_bytes(k, len);
       for (size_t pos = 0; pos < len; pos++) {
         for (int bit = 0; bit < 8; bit++) {
@@ -263,7 +271,8 @@ static void test_hash_every_byte(void) {
           uint64_t h2 = sl__hash_bytes(k, len);
           k[pos] ^= (unsigned char)(1u << bit);
           if (h2 == h) {
-            fprintf(stderr, "\nlen %zu: flipping bit %d of byte %zu leaves the hash unchanged\n", len, bit, pos);
+            fprintf(stderr, "\nlen %zu: flipping bit %d of byte %zu leaves the hash unchanged\n",
+                    len, bit, pos);
             CU_FAIL("a bit of the key does not affect the hash");
           }
           flipped += __builtin_popcountll(h ^ h2);
@@ -273,7 +282,8 @@ static void test_hash_every_byte(void) {
     }
     double mean = flipped / trials;
     if (mean < 24 || mean > 40) {
-      fprintf(stderr, "\nlen %zu: a one-bit change flips %.1f of 64 output bits on average\n", len, mean);
+      fprintf(stderr, "\nlen %zu: a one-bit change flips %.1f of 64 output bits on average\n", len,
+              mean);
       CU_FAIL("weak avalanche");
     }
   }
@@ -300,9 +310,11 @@ static void test_hash_distribution(void) {
         k[0] = (unsigned char)rnd();
         k[1] = (unsigned char)rnd();
       } else
-        for (size_t j = 0; j < len; j++) k[j] = (unsigned char)rnd();
+        for (size_t j = 0; j < len; j++)
+          k[j] = (unsigned char)rnd();
       uint64_t h = sl__hash_bytes(k, len);
-      for (int b = 0; b < 64; b++) bits[b] += (int)((h >> b) & 1);
+      for (int b = 0; b < 64; b++)
+        bits[b] += (int)((h >> b) & 1);
       int q = sl__hash_partition(h, 7);
       part_n[q]++;
       if (q == 0) {
@@ -310,7 +322,8 @@ static void test_hash_distribution(void) {
         in_part0++;
       }
     }
-    if (n < 1000) continue;
+    if (n < 1000)
+      continue;
     for (int b = 0; b < 64; b++)
       if (bits[b] < n * 0.46 || bits[b] > n * 0.54) {
         fprintf(stderr, "\nlen %zu: output bit %d set in %d of %d hashes\n", len, b, bits[b], n);
@@ -323,9 +336,11 @@ static void test_hash_distribution(void) {
       }
     /* chi-square of the slots of partition 0 (255 degrees of freedom: mean 255, sd ~22.6) */
     double e = (double)in_part0 / SLOTS, chi = 0;
-    for (int s = 0; s < SLOTS; s++) chi += (slot_n[s] - e) * (slot_n[s] - e) / e;
+    for (int s = 0; s < SLOTS; s++)
+      chi += (slot_n[s] - e) * (slot_n[s] - e) / e;
     if (chi > 400) {
-      fprintf(stderr, "\nlen %zu: table slots within partition 0: chi-square %.0f (255 dof)\n", len, chi);
+      fprintf(stderr, "\nlen %zu: table slots within partition 0: chi-square %.0f (255 dof)\n", len,
+              chi);
       CU_FAIL("slot index correlated with partition");
     }
   }
@@ -352,21 +367,25 @@ static void test_hash_structured_keys(void) {
   /* slots as the table computes them: it ORs bit 0 into the hash before masking, so only
    * odd slots are home slots; check the spread over those */
   double e = (double)N / (SLOTS / 2), chi = 0;
-  for (int s = 1; s < SLOTS; s += 2) chi += (slot_n[s] - e) * (slot_n[s] - e) / e;
+  for (int s = 1; s < SLOTS; s += 2)
+    chi += (slot_n[s] - e) * (slot_n[s] - e) / e;
   if (chi > 511 + 6 * 32) {
-    fprintf(stderr, "\ndecimal keys over %d odd slots: chi-square %.0f (511 dof)\n", SLOTS / 2, chi);
+    fprintf(stderr, "\ndecimal keys over %d odd slots: chi-square %.0f (511 dof)\n", SLOTS / 2,
+            chi);
     CU_FAIL("decimal keys cluster in table slots");
   }
 }
 
 static void test_partition_range(void) {
-  const uint64_t hs[] = {0, 1, 0xFFFFFFFFull, 0x100000000ull, 0x8000000000000000ull, UINT64_MAX, UINT64_MAX - 1};
+  const uint64_t hs[] = {
+      0, 1, 0xFFFFFFFFull, 0x100000000ull, 0x8000000000000000ull, UINT64_MAX, UINT64_MAX - 1};
   const int parts[] = {1, 2, 3, 7, 32, 1000, 65536, 1 << 20, 2147483647};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
     for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++) {
       int q = sl__hash_partition(hs[i], parts[j]);
       if (q < 0 || q >= parts[j]) {
-        fprintf(stderr, "\nsl__hash_partition(%#llx, %d) = %d\n", (unsigned long long)hs[i], parts[j], q);
+        fprintf(stderr, "\nsl__hash_partition(%#llx, %d) = %d\n", (unsigned long long)hs[i],
+                parts[j], q);
         CU_FAIL("partition out of range");
       }
     }
@@ -380,7 +399,8 @@ static void test_partition_range(void) {
         CU_FAIL("partition out of range");
         break;
       }
-      if (q == p - 1) seen_last = 1;
+      if (q == p - 1)
+        seen_last = 1;
     }
     CU_ASSERT(seen_last);
   }

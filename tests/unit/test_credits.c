@@ -67,14 +67,17 @@ static void fifo_push(fifo *f, msg *m) {
 }
 static msg *fifo_pop(fifo *f) {
   msg *m = f->head;
-  if (!m) return NULL;
+  if (!m)
+    return NULL;
   f->head = m->next;
-  if (!f->head) f->tail = NULL;
+  if (!f->head)
+    f->tail = NULL;
   f->n--;
   return m;
 }
 static void fifo_free(fifo *f) {
-  while (f->head) free(fifo_pop(f));
+  while (f->head)
+    free(fifo_pop(f));
 }
 
 static fifo chan[MAXR][MAXR][2]; /* in the network */
@@ -95,7 +98,8 @@ int MPI_Isend(const void *buf, int count, MPI_Datatype datatype, int dest, int t
     return MPI_ERR_OTHER;
   }
   msg *m = calloc(1, sizeof *m);
-  if (!m) return MPI_ERR_OTHER;
+  if (!m)
+    return MPI_ERR_OTHER;
   m->src = cur;
   m->dst = dest;
   m->seq = msg_seq++;
@@ -109,7 +113,8 @@ int MPI_Isend(const void *buf, int count, MPI_Datatype datatype, int dest, int t
     m->type = (int)h.type;
     m->part = h.part;
     m->nrec = h.nrec;
-    if (h.type != SL__MSG_DATA && h.type != SL__MSG_EOS) unexpected_mpi++;
+    if (h.type != SL__MSG_DATA && h.type != SL__MSG_EOS)
+      unexpected_mpi++;
   } else {
     unexpected_mpi++; /* big records are not used here */
     free(m);
@@ -126,15 +131,18 @@ int MPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, 
   (void)source;
   (void)comm;
   *request = MPI_REQUEST_NULL;
-  if (tag != SL__TAG_CTRL || cur < 0) unexpected_mpi++;
-  else ctrl_recv_buf[cur] = buf;
+  if (tag != SL__TAG_CTRL || cur < 0)
+    unexpected_mpi++;
+  else
+    ctrl_recv_buf[cur] = buf;
   return MPI_SUCCESS;
 }
 
 int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status) {
   (void)request;
   *flag = 0;
-  if (cur < 0 || !actrl[cur].head || !ctrl_recv_buf[cur]) return MPI_SUCCESS;
+  if (cur < 0 || !actrl[cur].head || !ctrl_recv_buf[cur])
+    return MPI_SUCCESS;
   msg *m = fifo_pop(&actrl[cur]);
   memcpy(ctrl_recv_buf[cur], &m->c, sizeof m->c);
   status->MPI_SOURCE = m->src;
@@ -145,12 +153,13 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status) {
   return MPI_SUCCESS;
 }
 
-int MPI_Testsome(int incount, MPI_Request array_of_requests[], int *outcount, int array_of_indices[],
-                 MPI_Status array_of_statuses[]) {
+int MPI_Testsome(int incount, MPI_Request array_of_requests[], int *outcount,
+                 int array_of_indices[], MPI_Status array_of_statuses[]) {
   (void)array_of_requests;
   (void)array_of_statuses;
   /* a send completes at once: the network holds a copy of what matters */
-  for (int i = 0; i < incount; i++) array_of_indices[i] = i;
+  for (int i = 0; i < incount; i++)
+    array_of_indices[i] = i;
   *outcount = incount > 0 ? incount : MPI_UNDEFINED;
   return MPI_SUCCESS;
 }
@@ -181,7 +190,8 @@ static uint64_t route(const sl_record *rec, void *arg) {
 
 static int call_ok(int rc, const char *what) {
   if (rc != SL_OK) {
-    if (!failed) fprintf(stderr, "\n%s failed: %s: %s\n", what, sl_err_name(rc), sl__error_message());
+    if (!failed)
+      fprintf(stderr, "\n%s failed: %s: %s\n", what, sl_err_name(rc), sl__error_message());
     sl__error_clear();
     failed = 1;
     CU_FAIL("an engine call failed");
@@ -189,8 +199,8 @@ static int call_ok(int rc, const char *what) {
   return rc == SL_OK;
 }
 
-static void setup(int size, int p0, int p1, const char *batch, const char *recv_budget, const char *send_budget,
-                  const char *cpe) {
+static void setup(int size, int p0, int p1, const char *batch, const char *recv_budget,
+                  const char *send_budget, const char *cpe) {
   CU_ASSERT_FATAL(size <= MAXR && p1 <= MAXP);
   memset(R, 0, sizeof R);
   memset(&CTX, 0, sizeof CTX);
@@ -231,8 +241,8 @@ static void setup(int size, int p0, int p1, const char *batch, const char *recv_
     f->run.nctrl = 1;
     f->run.ctrl_buf = calloc(1, sizeof *f->run.ctrl_buf);
     f->run.ctrl_req = calloc(1, sizeof *f->run.ctrl_req);
-    CU_ASSERT_FATAL(f->run.data_sent && f->run.data_recv && f->run.ctrl_sent && f->run.ctrl_recv && f->run.ctrl_buf &&
-                    f->run.ctrl_req);
+    CU_ASSERT_FATAL(f->run.data_sent && f->run.data_recv && f->run.ctrl_sent && f->run.ctrl_recv &&
+                    f->run.ctrl_buf && f->run.ctrl_req);
     ctrl_recv_buf[r] = f->run.ctrl_buf;
     for (int q = r; q < p1; q += size) {
       sl__part *p = calloc(1, sizeof *p);
@@ -282,17 +292,21 @@ static void teardown(void) {
       fifo_free(&chan[r][d][1]);
     }
   }
-  for (int q = 0; q < MAXP; q++) fifo_free(&pin[q]);
+  for (int q = 0; q < MAXP; q++)
+    fifo_free(&pin[q]);
   cur = -1;
   EXPECT_INT(unexpected_mpi, 0);
   memset(R, 0, sizeof R);
 }
 
-static int owner(int q) { return q % SIZE; }
+static int owner(int q) {
+  return q % SIZE;
+}
 static sl__part *part_q(int q) {
   frank *f = &R[owner(q)];
   for (int i = 0; i < f->nparts; i++)
-    if (f->parts[i]->index == q) return f->parts[i];
+    if (f->parts[i]->index == q)
+      return f->parts[i];
   return NULL;
 }
 
@@ -319,16 +333,20 @@ static void poll(int r) {
   call_ok(sl__transport_poll(&R[r].run, &progress), "sl__transport_poll");
 }
 
-static int can_poll(int r) { return actrl[r].n || R[r].run.nlctrl || R[r].run.nsend; }
+static int can_poll(int r) {
+  return actrl[r].n || R[r].run.nlctrl || R[r].run.nsend;
+}
 
 static void settle_rank(int r) {
-  for (int i = 0; i < 100 && can_poll(r) && !failed; i++) poll(r);
+  for (int i = 0; i < 100 && can_poll(r) && !failed; i++)
+    poll(r);
 }
 
 /* deliver the head of a channel */
 static int deliver(int src, int dst, int kind) {
   msg *m = fifo_pop(&chan[src][dst][kind]);
-  if (!m) return 0;
+  if (!m)
+    return 0;
   if (kind == 0)
     fifo_push(&actrl[dst], m);
   else
@@ -352,9 +370,11 @@ static int consume(int q, int local) {
   cur = owner(q);
   if (local) {
     sl__buf *b = p->in_head;
-    if (!b) return 0;
+    if (!b)
+      return 0;
     p->in_head = b->next;
-    if (!p->in_head) p->in_tail = NULL;
+    if (!p->in_head)
+      p->in_tail = NULL;
     int s = b->src_rank;
     if (b->type == SL__MSG_EOS) {
       eos_done[s][q] = 1;
@@ -368,7 +388,8 @@ static int consume(int q, int local) {
     return 1;
   }
   msg *m = fifo_pop(&pin[q]);
-  if (!m) return 0;
+  if (!m)
+    return 0;
   if (m->type == SL__MSG_EOS) {
     eos_done[m->src][q] = 1;
     p->eos_count++;
@@ -385,30 +406,37 @@ static int consume(int q, int local) {
 static int ctrl_transit(int type, int from, int to, int q) {
   int n = 0;
   for (msg *m = chan[from][to][0].head; m; m = m->next)
-    if (m->c.type == type && m->c.part == q) n += m->c.count;
+    if (m->c.type == type && m->c.part == q)
+      n += m->c.count;
   for (msg *m = actrl[to].head; m; m = m->next)
-    if (m->src == from && m->c.type == type && m->c.part == q) n += m->c.count;
+    if (m->src == from && m->c.type == type && m->c.part == q)
+      n += m->c.count;
   if (from == to)
     for (int i = 0; i < R[to].run.nlctrl; i++)
-      if (R[to].run.lctrl[i].type == type && R[to].run.lctrl[i].part == q) n += R[to].run.lctrl[i].count;
+      if (R[to].run.lctrl[i].type == type && R[to].run.lctrl[i].part == q)
+        n += R[to].run.lctrl[i].count;
   return n;
 }
 
 static int data_unconsumed(int s, int q) {
   int n = 0;
   for (msg *m = chan[s][owner(q)][1].head; m; m = m->next)
-    if (m->part == q && m->type == SL__MSG_DATA) n++;
+    if (m->part == q && m->type == SL__MSG_DATA)
+      n++;
   for (msg *m = pin[q].head; m; m = m->next)
-    if (m->src == s && m->type == SL__MSG_DATA) n++;
+    if (m->src == s && m->type == SL__MSG_DATA)
+      n++;
   for (sl__buf *b = part_q(q)->in_head; b; b = b->next)
-    if (b->src_rank == s && b->type != SL__MSG_EOS) n++;
+    if (b->src_rank == s && b->type != SL__MSG_EOS)
+      n++;
   return n;
 }
 
 static void dump(void) {
   for (int q = 0; q < P1; q++) {
     const sl__credits *c = &part_q(q)->cr;
-    fprintf(stderr, "  partition %d (rank %d): budget %d pool %d qlen %d |", q, owner(q), c->budget, c->pool, c->qlen);
+    fprintf(stderr, "  partition %d (rank %d): budget %d pool %d qlen %d |", q, owner(q), c->budget,
+            c->pool, c->qlen);
     for (int s = 0; s < c->nsenders; s++)
       fprintf(stderr, " s%d held %d ret %d cred %d ready %d%s", s, c->held[s], c->ret[s],
               R[s].out ? R[s].out->dest[q].credits : -1, R[s].out ? R[s].out->dest[q].nready : -1,
@@ -418,7 +446,8 @@ static void dump(void) {
 }
 
 static void check(const char *where) {
-  if (failed) return;
+  if (failed)
+    return;
   for (int q = 0; q < P1; q++) {
     const sl__credits *c = &part_q(q)->cr;
     long sum = c->pool;
@@ -429,27 +458,32 @@ static void check(const char *where) {
       infl += data_unconsumed(s, q);
     }
     if (sum != c->budget || !ok) {
-      fprintf(stderr, "\n%s: partition %d: held + ret + pool = %ld, budget %d\n", where, q, sum, c->budget);
+      fprintf(stderr, "\n%s: partition %d: held + ret + pool = %ld, budget %d\n", where, q, sum,
+              c->budget);
       CU_FAIL("credit sum invariant");
       failed = 1;
     }
     if (c->qlen > 0 && c->pool > 0) {
-      fprintf(stderr, "\n%s: partition %d: %d sender(s) wait while the pool has %d credit(s)\n", where, q, c->qlen, c->pool);
+      fprintf(stderr, "\n%s: partition %d: %d sender(s) wait while the pool has %d credit(s)\n",
+              where, q, c->qlen, c->pool);
       CU_FAIL("a sender waits while the pool has credits");
       failed = 1;
     }
     if (infl > c->budget) {
-      fprintf(stderr, "\n%s: partition %d: %d batches not consumed, budget %d\n", where, q, infl, c->budget);
+      fprintf(stderr, "\n%s: partition %d: %d batches not consumed, budget %d\n", where, q, infl,
+              c->budget);
       CU_FAIL("more batches in flight than the budget");
       failed = 1;
     }
     for (int s = 0; s < c->nsenders && !failed; s++) {
-      if (eos_done[s][q]) continue;
-      int want = R[s].out->dest[q].credits + data_unconsumed(s, q) + ctrl_transit(CT_GRANT, owner(q), s, q) +
-                 ctrl_transit(CT_RELEASE, s, owner(q), q);
+      if (eos_done[s][q])
+        continue;
+      int want = R[s].out->dest[q].credits + data_unconsumed(s, q) +
+                 ctrl_transit(CT_GRANT, owner(q), s, q) + ctrl_transit(CT_RELEASE, s, owner(q), q);
       if (c->held[s] != want) {
         fprintf(stderr,
-                "\n%s: partition %d sender %d: held %d, but sender credits %d + unconsumed %d + grants on the way %d "
+                "\n%s: partition %d sender %d: held %d, but sender credits %d + unconsumed %d + "
+                "grants on the way %d "
                 "+ releases on the way %d\n",
                 where, q, s, c->held[s], R[s].out->dest[q].credits, data_unconsumed(s, q),
                 ctrl_transit(CT_GRANT, owner(q), s, q), ctrl_transit(CT_RELEASE, s, owner(q), q));
@@ -458,7 +492,8 @@ static void check(const char *where) {
       }
     }
   }
-  if (failed) dump();
+  if (failed)
+    dump();
 }
 
 /* ---- random scenarios ---- */
@@ -476,9 +511,11 @@ static uint64_t sent_rec[MAXR][MAXP];
 
 static int out_can_unstick(const sl__out *o) {
   for (int q = 0; q < o->ndest; q++)
-    if (o->dest[q].nready) return 0;
+    if (o->dest[q].nready)
+      return 0;
   for (int q = 0; q < o->ndest; q++)
-    if (o->dest[q].cur && o->dest[q].cur->len) return 1;
+    if (o->dest[q].cur && o->dest[q].cur->len)
+      return 1;
   return 0;
 }
 
@@ -494,39 +531,58 @@ static long ntrace;
 static void trace_dump(void) {
   long from = ntrace > TRACE ? ntrace - TRACE : 0;
   fprintf(stderr, "  last steps:\n");
-  for (long i = from; i < ntrace; i++) fprintf(stderr, "    %s\n", trace[i % TRACE]);
+  for (long i = from; i < ntrace; i++)
+    fprintf(stderr, "    %s\n", trace[i % TRACE]);
 }
-static const char *ctrl_name(int t) { return t == CT_GRANT ? "GRANT" : t == CT_REQUEST ? "REQUEST" : t == CT_RELEASE ? "RELEASE" : "?"; }
+static const char *ctrl_name(int t) {
+  return t == CT_GRANT ? "GRANT" : t == CT_REQUEST ? "REQUEST" : t == CT_RELEASE ? "RELEASE" : "?";
+}
 static void trace_action(const action *a) {
   char *t = trace[ntrace++ % TRACE];
   switch (a->kind) {
-  case A_EMIT: snprintf(t, 160, "sender %d emits a record", a->a); break;
-  case A_UNSTICK: snprintf(t, 160, "sender %d unsticks", a->a); break;
-  case A_DONE: snprintf(t, 160, "sender %d: stage done (flush, EOS)", a->a); break;
-  case A_POLL: snprintf(t, 160, "rank %d polls (%d control arrived, %d local)", a->a, actrl[a->a].n, R[a->a].run.nlctrl); break;
+  case A_EMIT:
+    snprintf(t, 160, "sender %d emits a record", a->a);
+    break;
+  case A_UNSTICK:
+    snprintf(t, 160, "sender %d unsticks", a->a);
+    break;
+  case A_DONE:
+    snprintf(t, 160, "sender %d: stage done (flush, EOS)", a->a);
+    break;
+  case A_POLL:
+    snprintf(t, 160, "rank %d polls (%d control arrived, %d local)", a->a, actrl[a->a].n,
+             R[a->a].run.nlctrl);
+    break;
   case A_DELIVER: {
     int k = a->c;
     const msg *c0 = chan[a->a][a->b][0].head, *c1 = chan[a->a][a->b][1].head;
-    if (k < 0) k = !c0 ? 1 : !c1 ? 0 : c0->seq < c1->seq ? 0 : 1;
+    if (k < 0)
+      k = !c0 ? 1 : !c1 ? 0 : c0->seq < c1->seq ? 0 : 1;
     const msg *m = chan[a->a][a->b][k].head;
     if (k == 0)
-      snprintf(t, 160, "deliver %d -> %d: %s(part %d, %d)", a->a, a->b, ctrl_name(m->c.type), m->c.part, m->c.count);
+      snprintf(t, 160, "deliver %d -> %d: %s(part %d, %d)", a->a, a->b, ctrl_name(m->c.type),
+               m->c.part, m->c.count);
     else
-      snprintf(t, 160, "deliver %d -> %d: %s(part %d)", a->a, a->b, m->type == SL__MSG_EOS ? "EOS" : "DATA", m->part);
+      snprintf(t, 160, "deliver %d -> %d: %s(part %d)", a->a, a->b,
+               m->type == SL__MSG_EOS ? "EOS" : "DATA", m->part);
     break;
   }
   default: {
     const sl__part *p = part_q(a->a);
-    int src = a->b ? (p->in_head ? p->in_head->src_rank : -1) : (pin[a->a].head ? pin[a->a].head->src : -1);
-    int eos = a->b ? (p->in_head && p->in_head->type == SL__MSG_EOS) : (pin[a->a].head && pin[a->a].head->type == SL__MSG_EOS);
-    snprintf(t, 160, "partition %d consumes %s from %d (%s)", a->a, eos ? "EOS" : "a batch", src, a->b ? "local" : "remote");
+    int src = a->b ? (p->in_head ? p->in_head->src_rank : -1)
+                   : (pin[a->a].head ? pin[a->a].head->src : -1);
+    int eos = a->b ? (p->in_head && p->in_head->type == SL__MSG_EOS)
+                   : (pin[a->a].head && pin[a->a].head->type == SL__MSG_EOS);
+    snprintf(t, 160, "partition %d consumes %s from %d (%s)", a->a, eos ? "EOS" : "a batch", src,
+             a->b ? "local" : "remote");
   }
   }
 }
 
 /* Returns 1 if the whole flow finished, 0 on deadlock or failure. */
-static int simulate(int size, int p0, int p1, const char *batch, const char *recv_budget, const char *send_budget,
-                    const char *cpe, int max_per_edge, int reordered, long step_limit) {
+static int simulate(int size, int p0, int p1, const char *batch, const char *recv_budget,
+                    const char *send_budget, const char *cpe, int max_per_edge, int reordered,
+                    long step_limit) {
   setup(size, p0, p1, batch, recv_budget, send_budget, cpe);
   memset(left, 0, sizeof left);
   memset(left_total, 0, sizeof left_total);
@@ -548,16 +604,21 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
     int n = 0;
     for (int s = 0; s < NS; s++) {
       sl__out *o = R[s].out;
-      if (left_total[s] && !sl__out_blocked(o)) acts[n++] = (action){A_EMIT, s, 0, 0};
-      if (sl__out_blocked(o) && out_can_unstick(o)) acts[n++] = (action){A_UNSTICK, s, 0, 0};
-      if (!left_total[s] && !done_called[s]) acts[n++] = (action){A_DONE, s, 0, 0};
+      if (left_total[s] && !sl__out_blocked(o))
+        acts[n++] = (action){A_EMIT, s, 0, 0};
+      if (sl__out_blocked(o) && out_can_unstick(o))
+        acts[n++] = (action){A_UNSTICK, s, 0, 0};
+      if (!left_total[s] && !done_called[s])
+        acts[n++] = (action){A_DONE, s, 0, 0};
     }
     for (int r = 0; r < SIZE; r++) {
-      if (can_poll(r)) acts[n++] = (action){A_POLL, r, 0, 0};
+      if (can_poll(r))
+        acts[n++] = (action){A_POLL, r, 0, 0};
       for (int d = 0; d < SIZE; d++) {
         if (reordered) {
           for (int k = 0; k < 2; k++)
-            if (chan[r][d][k].n) acts[n++] = (action){A_DELIVER, r, d, k};
+            if (chan[r][d][k].n)
+              acts[n++] = (action){A_DELIVER, r, d, k};
         } else if (chan[r][d][0].n || chan[r][d][1].n) {
           acts[n++] = (action){A_DELIVER, r, d, -1}; /* oldest of the two: one FIFO */
         }
@@ -566,9 +627,12 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
     for (int q = 0; q < P1; q++) {
       int r = owner(q);
       /* in order: a rank handles the control messages that arrived before consuming */
-      if (!reordered && (actrl[r].n || R[r].run.nlctrl)) continue;
-      if (pin[q].n) acts[n++] = (action){A_CONSUME, q, 0, 0};
-      if (part_q(q)->in_head) acts[n++] = (action){A_CONSUME, q, 1, 0};
+      if (!reordered && (actrl[r].n || R[r].run.nlctrl))
+        continue;
+      if (pin[q].n)
+        acts[n++] = (action){A_CONSUME, q, 0, 0};
+      if (part_q(q)->in_head)
+        acts[n++] = (action){A_CONSUME, q, 1, 0};
     }
     if (!n) {
       finished = 1;
@@ -579,7 +643,8 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
     switch (a.kind) {
     case A_EMIT: {
       int pick = (int)(rnd() % (uint64_t)left_total[a.a]), q = 0;
-      while (pick >= left[a.a][q]) pick -= left[a.a][q++];
+      while (pick >= left[a.a][q])
+        pick -= left[a.a][q++];
       left[a.a][q]--;
       left_total[a.a]--;
       sent_rec[a.a][q]++;
@@ -609,8 +674,8 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
       consume(a.a, a.b);
       break;
     }
-    snprintf(where, sizeof where, "size %d %s step %ld action %d(%d,%d,%d)", size, reordered ? "reordered" : "in order",
-             steps, a.kind, a.a, a.b, a.c);
+    snprintf(where, sizeof where, "size %d %s step %ld action %d(%d,%d,%d)", size,
+             reordered ? "reordered" : "in order", steps, a.kind, a.a, a.b, a.c);
     check(where);
     if (++steps > step_limit) {
       fprintf(stderr, "\n%s: no end after %ld steps\n", where, steps);
@@ -619,7 +684,8 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
     }
   }
   int ok = finished && !failed;
-  if (failed) trace_dump();
+  if (failed)
+    trace_dump();
   if (finished && !failed) {
     /* everything delivered and consumed: every record once, every EOS, credits home */
     int bad = 0;
@@ -627,12 +693,14 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
       for (int q = 0; q < P1; q++) {
         if (got_rec[s][q] != sent_rec[s][q] || !eos_done[s][q]) {
           if (bad++ < 5)
-            fprintf(stderr, "\nsize %d: sender %d -> partition %d: %llu of %llu records, eos %d\n", size, s, q,
-                    (unsigned long long)got_rec[s][q], (unsigned long long)sent_rec[s][q], eos_done[s][q]);
+            fprintf(stderr, "\nsize %d: sender %d -> partition %d: %llu of %llu records, eos %d\n",
+                    size, s, q, (unsigned long long)got_rec[s][q],
+                    (unsigned long long)sent_rec[s][q], eos_done[s][q]);
         }
       }
     if (bad) {
-      fprintf(stderr, "\nsize %d (%s): DEADLOCK: no step is possible and the flow has not finished\n", size,
+      fprintf(stderr,
+              "\nsize %d (%s): DEADLOCK: no step is possible and the flow has not finished\n", size,
               reordered ? "reordered" : "in order");
       CU_FAIL("deadlock: no step possible before the end");
       dump();
@@ -643,7 +711,8 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
     int leaked = 0;
     for (int q = 0; q < P1; q++) {
       const sl__credits *c = &part_q(q)->cr;
-      if (c->pool != c->budget) leaked += c->budget - c->pool;
+      if (c->pool != c->budget)
+        leaked += c->budget - c->pool;
     }
     if (leaked) {
       fprintf(stderr, "\nsize %d (%s): %d credit(s) not back in their pools at the end\n", size,
@@ -662,13 +731,15 @@ static int simulate(int size, int p0, int p1, const char *batch, const char *rec
 static int ctrl_in_chan(int type, int from, int to, int q) {
   int n = 0;
   for (msg *m = chan[from][to][0].head; m; m = m->next)
-    if (m->c.type == type && m->c.part == q) n += m->c.count;
+    if (m->c.type == type && m->c.part == q)
+      n += m->c.count;
   return n;
 }
 static int chan_empty(void) {
   for (int a = 0; a < SIZE; a++)
     for (int b = 0; b < SIZE; b++)
-      if (chan[a][b][0].n || chan[a][b][1].n) return 0;
+      if (chan[a][b][0].n || chan[a][b][1].n)
+        return 0;
   return 1;
 }
 
@@ -683,7 +754,8 @@ static void test_init(void) {
     EXPECT_INT(c->initial, 2);
     EXPECT_INT(c->thresh, 1);
     EXPECT_INT(c->pool, 0);
-    for (int s = 0; s < 4; s++) EXPECT_INT(c->held[s], 2);
+    for (int s = 0; s < 4; s++)
+      EXPECT_INT(c->held[s], 2);
   }
   for (int s = 0; s < 4; s++)
     for (int q = 0; q < 8; q++) {
@@ -733,7 +805,8 @@ static void test_threshold(void) {
   EXPECT_INT(part_q(0)->cr.initial, 8);
   EXPECT_INT(part_q(0)->cr.thresh, 4);
   EXPECT_INT(part_q(0)->cr.pool, 16);
-  for (int i = 0; i < 9; i++) emit(1, 0); /* 8 batches leave on the initial credits */
+  for (int i = 0; i < 9; i++)
+    emit(1, 0); /* 8 batches leave on the initial credits */
   EXPECT_INT(chan[1][0][1].n, 8);
   EXPECT_INT(R[1].out->dest[0].credits, 0);
   deliver_all(1, 0, 1);
@@ -751,9 +824,11 @@ static void test_threshold(void) {
 
   /* the same through lctrl: sender and receiver on one rank */
   setup(1, 1, 1, "256", "8K", "64K", "8"); /* B 32, 1 sender: initial 8, thresh 4 */
-  for (int i = 0; i < 9; i++) emit(0, 0);
+  for (int i = 0; i < 9; i++)
+    emit(0, 0);
   EXPECT_INT(R[0].out->dest[0].credits, 0);
-  for (int i = 1; i <= 4; i++) CU_ASSERT(consume(0, 1));
+  for (int i = 1; i <= 4; i++)
+    CU_ASSERT(consume(0, 1));
   EXPECT_INT(R[0].run.nlctrl, 1); /* one GRANT of 4, queued locally */
   settle_rank(0);
   EXPECT_INT(R[0].run.nlctrl, 0);
@@ -771,7 +846,8 @@ static void test_starving(void) {
     emit(s, 0); /* the first batch is ready: no credit, so a REQUEST */
     EXPECT_INT(ctrl_in_chan(CT_REQUEST, s, 0, 0), 1);
   }
-  for (int s = 1; s <= 3; s++) deliver_all(s, 0, 0);
+  for (int s = 1; s <= 3; s++)
+    deliver_all(s, 0, 0);
   settle_rank(0);
   EXPECT_INT(ctrl_in_chan(CT_GRANT, 0, 1, 0), 1);
   EXPECT_INT(ctrl_in_chan(CT_GRANT, 0, 2, 0), 1);
@@ -797,7 +873,7 @@ static void test_starving(void) {
  * that waits. */
 static void test_eos(void) {
   setup(3, 3, 3, "256", "2K", "64K", "2"); /* B 8, 3 senders: initial 2, pool 2 */
-  stage_done(1); /* nothing to send: EOS everywhere */
+  stage_done(1);                           /* nothing to send: EOS everywhere */
   deliver_all(1, 0, 1);
   CU_ASSERT(consume(0, 0));
   EXPECT_INT(part_q(0)->cr.held[1], 0);
@@ -851,7 +927,8 @@ static void test_late_request_after_eos(void) {
   const sl__credits *c = &part_q(0)->cr;
   if (failed || granted || c->held[1] || c->pool != pool_after_eos)
     fprintf(stderr,
-            "\nENGINE BUG: a REQUEST handled after the sender's EOS granted %d credit(s) to the ended sender "
+            "\nENGINE BUG: a REQUEST handled after the sender's EOS granted %d credit(s) to the "
+            "ended sender "
             "(held %d, pool %d; expected 0, 0 and %d): they never return to the pool\n",
             granted, c->held[1], c->pool, pool_after_eos);
   EXPECT_INT(granted, 0);
@@ -861,14 +938,16 @@ static void test_late_request_after_eos(void) {
 }
 
 /* ---- random runs ---- */
-static int sim_many(int size, int p0, int p1, const char *batch, const char *recv, const char *send, const char *cpe,
-                    int max_per_edge, int reordered, int reps) {
+static int sim_many(int size, int p0, int p1, const char *batch, const char *recv, const char *send,
+                    const char *cpe, int max_per_edge, int reordered, int reps) {
   int ok = 0;
   for (int rep = 0; rep < reps; rep++) {
     int r = simulate(size, p0, p1, batch, recv, send, cpe, max_per_edge, reordered, 2000000);
     ok += r;
     if (!r) {
-      fprintf(stderr, "  (size %d, %d -> %d partitions, batch %s, recv %s, send %s, credits-per-edge %s, %s, rep %d)\n",
+      fprintf(stderr,
+              "  (size %d, %d -> %d partitions, batch %s, recv %s, send %s, credits-per-edge %s, "
+              "%s, rep %d)\n",
               size, p0, p1, batch, recv, send, cpe, reordered ? "reordered" : "in order", rep);
       break; /* one failure tells; the rest would repeat it */
     }
@@ -877,19 +956,23 @@ static int sim_many(int size, int p0, int p1, const char *batch, const char *rec
 }
 
 static void run_sims(int reordered) {
-  sim_many(1, 3, 4, "256", "1K", "1K", "2", 40, reordered, 100);   /* one rank: lctrl only */
+  sim_many(1, 3, 4, "256", "1K", "1K", "2", 40, reordered, 100); /* one rank: lctrl only */
   sim_many(2, 2, 2, "256", "1K", "1K", "1", 40, reordered, 100);
-  sim_many(3, 1, 3, "256", "2K", "1K", "2", 60, reordered, 60);    /* one sender */
+  sim_many(3, 1, 3, "256", "2K", "1K", "2", 60, reordered, 60); /* one sender */
   sim_many(4, 4, 8, "256", "2K", "2K", "4", 20, reordered, 60);
-  sim_many(4, 2, 4, "256", "512", "1K", "2", 20, reordered, 60);   /* B 2, ranks without a sender */
-  sim_many(8, 8, 8, "256", "1K", "1K", "1", 10, reordered, 30);    /* B 4 < 8 senders: asking */
-  sim_many(6, 6, 12, "256", "512", "2K", "4", 8, reordered, 30);   /* B 2: all pool */
-  sim_many(16, 16, 16, "256", "1K", "2K", "2", 4, reordered, 10);  /* B 4, 16 senders */
-  sim_many(5, 5, 5, "256", "4K", "512", "8", 30, reordered, 40);   /* send pool of 2 buffers */
+  sim_many(4, 2, 4, "256", "512", "1K", "2", 20, reordered, 60);  /* B 2, ranks without a sender */
+  sim_many(8, 8, 8, "256", "1K", "1K", "1", 10, reordered, 30);   /* B 4 < 8 senders: asking */
+  sim_many(6, 6, 12, "256", "512", "2K", "4", 8, reordered, 30);  /* B 2: all pool */
+  sim_many(16, 16, 16, "256", "1K", "2K", "2", 4, reordered, 10); /* B 4, 16 senders */
+  sim_many(5, 5, 5, "256", "4K", "512", "8", 30, reordered, 40);  /* send pool of 2 buffers */
 }
 
-static void test_sim_in_order(void) { run_sims(0); }
-static void test_sim_reordered(void) { run_sims(1); }
+static void test_sim_in_order(void) {
+  run_sims(0);
+}
+static void test_sim_reordered(void) {
+  run_sims(1);
+}
 
 /* unit_credits: everything that must hold and does; unit_credits_late_request ("late"):
  * the control/data reordering cases, which fail against the engine as it is (see
@@ -906,6 +989,7 @@ int main(int argc, char **argv) {
       {"a REQUEST handled after the sender's EOS grants nothing", test_late_request_after_eos},
       {"random runs, control and data reordered", test_sim_reordered},
       {NULL, NULL}};
-  if (argc > 1 && strcmp(argv[1], "late") == 0) return sl_test_main("credits_late_request", late);
+  if (argc > 1 && strcmp(argv[1], "late") == 0)
+    return sl_test_main("credits_late_request", late);
   return sl_test_main("credits", tests);
 }

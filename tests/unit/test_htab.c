@@ -34,7 +34,8 @@ typedef struct oracle {
 static uint64_t fnv(const void *p, size_t n) {
   const unsigned char *c = p;
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ c[i]) * 1099511628211ull;
   return h;
 }
 
@@ -49,20 +50,24 @@ static okey *oracle_find(oracle *o, const void *k, size_t kl, int insert, int *c
   okey **head = &o->b[fnv(k, kl) & (o->nb - 1)];
   for (okey *e = *head; e; e = e->next)
     if (e->klen == kl && (kl == 0 || memcmp(e->key, k, kl) == 0)) {
-      if (created) *created = 0;
+      if (created)
+        *created = 0;
       return e;
     }
-  if (!insert) return NULL;
+  if (!insert)
+    return NULL;
   okey *e = calloc(1, sizeof *e);
   CU_ASSERT_FATAL(e != NULL);
   e->key = malloc(kl ? kl : 1);
   CU_ASSERT_FATAL(e->key != NULL);
-  if (kl) memcpy(e->key, k, kl);
+  if (kl)
+    memcpy(e->key, k, kl);
   e->klen = kl;
   e->next = *head;
   *head = e;
   o->n++;
-  if (created) *created = 1;
+  if (created)
+    *created = 1;
   return e;
 }
 
@@ -91,7 +96,8 @@ static void keys_make(keygen *g, size_t n) {
   g->lens = calloc(n, sizeof *g->lens);
   CU_ASSERT_FATAL(g->keys && g->lens);
   char prefix[5000];
-  for (size_t i = 0; i < sizeof prefix; i++) prefix[i] = (char)('a' + rnd() % 26);
+  for (size_t i = 0; i < sizeof prefix; i++)
+    prefix[i] = (char)('a' + rnd() % 26);
   for (size_t i = 0; i < n; i++) {
     size_t len;
     int kind = (int)(rnd() % 10);
@@ -109,9 +115,11 @@ static void keys_make(keygen *g, size_t n) {
     CU_ASSERT_FATAL(k != NULL);
     if (kind >= 7) {
       memcpy(k, prefix, len);
-      if (len) k[len - 1] = (char)(rnd() & 0xFF);
+      if (len)
+        k[len - 1] = (char)(rnd() & 0xFF);
     } else {
-      for (size_t j = 0; j < len; j++) k[j] = (char)(rnd() & 0xFF);
+      for (size_t j = 0; j < len; j++)
+        k[j] = (char)(rnd() & 0xFF);
     }
     g->keys[i] = k;
     g->lens[i] = len;
@@ -119,7 +127,8 @@ static void keys_make(keygen *g, size_t n) {
 }
 
 static void keys_free(keygen *g) {
-  for (size_t i = 0; i < g->n; i++) free(g->keys[i]);
+  for (size_t i = 0; i < g->n; i++)
+    free(g->keys[i]);
   free(g->keys);
   free(g->lens);
 }
@@ -133,30 +142,36 @@ typedef struct val {
  * right value, each oracle key visited exactly once, counts agree. */
 static void check_against(const sl__htab *t, oracle *o, size_t vsize) {
   for (size_t i = 0; i < o->nb; i++)
-    for (okey *e = o->b[i]; e; e = e->next) e->seen = 0;
+    for (okey *e = o->b[i]; e; e = e->next)
+      e->seen = 0;
   size_t visited = 0, bad = 0;
   for (size_t i = 0; i < t->cap; i++) {
     const sl__hslot *s = sl__htab_slot(t, i);
-    if (!s->hash) continue;
+    if (!s->hash)
+      continue;
     visited++;
     CU_ASSERT(s->hash & 1);
     okey *e = oracle_find(o, sl__hslot_key(s), s->klen, 0, NULL);
     if (!e) {
-      if (bad++ < 5) fprintf(stderr, "\nslot %zu holds a key (%u bytes) the oracle never saw\n", i, s->klen);
+      if (bad++ < 5)
+        fprintf(stderr, "\nslot %zu holds a key (%u bytes) the oracle never saw\n", i, s->klen);
       continue;
     }
-    if (e->seen++ && bad++ < 5) fprintf(stderr, "\nkey of %zu bytes is in the table twice\n", e->klen);
+    if (e->seen++ && bad++ < 5)
+      fprintf(stderr, "\nkey of %zu bytes is in the table twice\n", e->klen);
     if (s->hash != (sl__hash_bytes(e->key, e->klen) | 1) && bad++ < 5)
       fprintf(stderr, "\nslot %zu: stored hash differs from the key's\n", i);
     const val *v = sl__htab_val(t, i);
-    if (vsize >= sizeof(val) && (v->count != e->count || v->sum != e->sum || v->tag != (uint32_t)e->klen) &&
-        bad++ < 5)
-      fprintf(stderr, "\nslot %zu: value %llu/%llu, oracle %llu/%llu\n", i, (unsigned long long)v->count,
-              (unsigned long long)v->sum, (unsigned long long)e->count, (unsigned long long)e->sum);
+    if (vsize >= sizeof(val) &&
+        (v->count != e->count || v->sum != e->sum || v->tag != (uint32_t)e->klen) && bad++ < 5)
+      fprintf(stderr, "\nslot %zu: value %llu/%llu, oracle %llu/%llu\n", i,
+              (unsigned long long)v->count, (unsigned long long)v->sum,
+              (unsigned long long)e->count, (unsigned long long)e->sum);
   }
   for (size_t i = 0; i < o->nb; i++)
     for (okey *e = o->b[i]; e; e = e->next)
-      if (e->seen != 1 && bad++ < 5) fprintf(stderr, "\noracle key of %zu bytes visited %d times\n", e->klen, e->seen);
+      if (e->seen != 1 && bad++ < 5)
+        fprintf(stderr, "\noracle key of %zu bytes visited %d times\n", e->klen, e->seen);
   EXPECT_U64(bad, 0);
   EXPECT_U64(visited, o->n);
   EXPECT_U64(t->count, o->n);
@@ -177,15 +192,18 @@ static void test_against_oracle(void) {
     size_t i = op < 40000 && op % 2 == 0 ? (size_t)op : (size_t)(rnd() % g.n); /* half new early */
     uint64_t add = rnd() % 1000;
     int created = -1, ocreated = -1;
-    val *v = sl__htab_upsert(&t, g.keys[i], g.lens[i], sl__hash_bytes(g.keys[i], g.lens[i]), &created);
+    val *v =
+        sl__htab_upsert(&t, g.keys[i], g.lens[i], sl__hash_bytes(g.keys[i], g.lens[i]), &created);
     CU_ASSERT_FATAL(v != NULL);
     okey *e = oracle_find(&o, g.keys[i], g.lens[i], 1, &ocreated);
     if (created != ocreated && bad++ < 5)
-      fprintf(stderr, "\nop %d: key %zu (%zu bytes): created=%d, oracle says %d\n", op, i, g.lens[i], created, ocreated);
+      fprintf(stderr, "\nop %d: key %zu (%zu bytes): created=%d, oracle says %d\n", op, i,
+              g.lens[i], created, ocreated);
     if (created) {
       /* a new value is zeroed */
       static const char zero[sizeof(val)];
-      if (memcmp(v, zero, sizeof(val)) != 0 && bad++ < 5) fprintf(stderr, "\nop %d: new value not zeroed\n", op);
+      if (memcmp(v, zero, sizeof(val)) != 0 && bad++ < 5)
+        fprintf(stderr, "\nop %d: new value not zeroed\n", op);
       v->tag = (uint32_t)g.lens[i];
     }
     CU_ASSERT(((uintptr_t)v & 7) == 0);
@@ -197,7 +215,8 @@ static void test_against_oracle(void) {
       grew++;
       last_cap = t.cap;
     }
-    if (t.count * 10 > t.cap * 7 && bad++ < 5) fprintf(stderr, "\nload factor over 0.7: %zu / %zu\n", t.count, t.cap);
+    if (t.count * 10 > t.cap * 7 && bad++ < 5)
+      fprintf(stderr, "\nload factor over 0.7: %zu / %zu\n", t.count, t.cap);
   }
   EXPECT_U64(bad, 0);
   CU_ASSERT(grew >= 5);
@@ -210,24 +229,27 @@ static void test_against_oracle(void) {
     okey *e = oracle_find(&o, g.keys[i], g.lens[i], 0, NULL);
     int created = -1;
     size_t cap = t.cap;
-    val *v = sl__htab_upsert(&t, g.keys[i], g.lens[i], sl__hash_bytes(g.keys[i], g.lens[i]), &created);
+    val *v =
+        sl__htab_upsert(&t, g.keys[i], g.lens[i], sl__hash_bytes(g.keys[i], g.lens[i]), &created);
     if (!e) { /* never upserted: now it is */
-      if (created != 1 && bad++ < 5) fprintf(stderr, "\nunseen key %zu found\n", i);
+      if (created != 1 && bad++ < 5)
+        fprintf(stderr, "\nunseen key %zu found\n", i);
       oracle_find(&o, g.keys[i], g.lens[i], 1, NULL)->count = 0;
       v->tag = (uint32_t)g.lens[i];
       continue;
     }
     (void)cap;
     if ((created != 0 || v->count != e->count || v->sum != e->sum) && bad++ < 5)
-      fprintf(stderr, "\nkey %zu: created=%d count %llu (oracle %llu)\n", i, created, (unsigned long long)v->count,
-              (unsigned long long)e->count);
+      fprintf(stderr, "\nkey %zu: created=%d count %llu (oracle %llu)\n", i, created,
+              (unsigned long long)v->count, (unsigned long long)e->count);
   }
   EXPECT_U64(bad, 0);
   check_against(&t, &o, sizeof(val));
   /* the memory count covers the slots and the key bytes */
   size_t key_bytes = 0;
   for (size_t i = 0; i < o.nb; i++)
-    for (okey *e = o.b[i]; e; e = e->next) key_bytes += e->klen;
+    for (okey *e = o.b[i]; e; e = e->next)
+      key_bytes += e->klen;
   CU_ASSERT(sl__htab_bytes(&t) >= t.cap * (sizeof(sl__hslot) + sizeof(val)) + key_bytes);
   sl__htab_free(&t);
   oracle_free(&o);
@@ -250,14 +272,15 @@ static void test_colliding_hashes(void) {
       for (size_t pos = 0; pos < positions; pos++) {
         for (int variant = 0; variant < 3; variant++) {
           memset(k, 'q', sizeof k);
-          if (len) k[pos] = (char)('A' + variant);
+          if (len)
+            k[pos] = (char)('A' + variant);
           int created = -1, ocreated = -1;
           uint64_t *v = sl__htab_upsert(&t, k, len, 0x5555000000000000ull, &created);
           CU_ASSERT_FATAL(v != NULL);
           okey *e = oracle_find(&o, k, len, 1, &ocreated);
           if (created != ocreated && bad++ < 5)
-            fprintf(stderr, "\nround %d len %zu pos %zu variant %d: created=%d, expected %d\n", round, len, pos,
-                    variant, created, ocreated);
+            fprintf(stderr, "\nround %d len %zu pos %zu variant %d: created=%d, expected %d\n",
+                    round, len, pos, variant, created, ocreated);
           (*v)++;
           e->count++;
         }
@@ -268,7 +291,8 @@ static void test_colliding_hashes(void) {
   EXPECT_U64(t.count, o.n);
   for (size_t i = 0; i < t.cap; i++) {
     const sl__hslot *s = sl__htab_slot(&t, i);
-    if (!s->hash) continue;
+    if (!s->hash)
+      continue;
     okey *e = oracle_find(&o, sl__hslot_key(s), s->klen, 0, NULL);
     CU_ASSERT_FATAL(e != NULL);
     EXPECT_U64(*(uint64_t *)sl__htab_val(&t, i), e->count);
@@ -288,7 +312,8 @@ static void test_value_sizes(void) {
     char k[16];
     for (int i = 0; i < 5000; i++) {
       int len = snprintf(k, sizeof k, "k%d", i), created;
-      unsigned char *v = sl__htab_upsert(&t, k, (size_t)len, sl__hash_bytes(k, (size_t)len), &created);
+      unsigned char *v =
+          sl__htab_upsert(&t, k, (size_t)len, sl__hash_bytes(k, (size_t)len), &created);
       CU_ASSERT_FATAL(v != NULL);
       EXPECT_INT(created, 1);
       memset(v, (unsigned char)i, vs);
@@ -297,10 +322,12 @@ static void test_value_sizes(void) {
     size_t bad = 0;
     for (int i = 0; i < 5000; i++) {
       int len = snprintf(k, sizeof k, "k%d", i), created;
-      unsigned char *v = sl__htab_upsert(&t, k, (size_t)len, sl__hash_bytes(k, (size_t)len), &created);
+      unsigned char *v =
+          sl__htab_upsert(&t, k, (size_t)len, sl__hash_bytes(k, (size_t)len), &created);
       EXPECT_INT(created, 0);
       for (size_t j = 0; j < vs; j++)
-        if (v[j] != (unsigned char)i) bad++;
+        if (v[j] != (unsigned char)i)
+          bad++;
     }
     EXPECT_U64(bad, 0);
     sl__htab_free(&t);
@@ -327,7 +354,8 @@ static void test_clear_shrinks(void) {
     EXPECT_U64(t.cap, cap0);
     EXPECT_U64(sl__htab_bytes(&t), fresh);
     size_t occupied = 0;
-    for (size_t i = 0; i < t.cap; i++) occupied += sl__htab_slot(&t, i)->hash != 0;
+    for (size_t i = 0; i < t.cap; i++)
+      occupied += sl__htab_slot(&t, i)->hash != 0;
     EXPECT_U64(occupied, 0);
     /* the old keys are gone: upserting one creates it, zeroed */
     int len = snprintf(k, sizeof k, "key-%d-%d", round, 7), created = -1;

@@ -32,7 +32,8 @@ static int line_cmp(const void *a, const void *b) {
   const line *x = a, *y = b;
   size_t n = x->n < y->n ? x->n : y->n;
   int c = n ? memcmp(x->p, y->p, n) : 0;
-  if (c) return c;
+  if (c)
+    return c;
   return x->n < y->n ? -1 : x->n > y->n;
 }
 
@@ -44,9 +45,11 @@ typedef struct buf {
 static void put(buf *b, const void *p, size_t n) {
   if (b->n + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n) cap *= 2;
+    while (cap < b->n + n)
+      cap *= 2;
     b->p = realloc(b->p, cap);
-    if (!b->p) abort();
+    if (!b->p)
+      abort();
     b->cap = cap;
   }
   memcpy(b->p + b->n, p, n);
@@ -60,11 +63,13 @@ static void make_file(buf *b, int style) {
   case 0: /* empty */
     return;
   case 1: /* only newlines */
-    for (int i = 0, n = 1 + (int)(rnd() % 20); i < n; i++) put(b, "\n", 1);
+    for (int i = 0, n = 1 + (int)(rnd() % 20); i < n; i++)
+      put(b, "\n", 1);
     return;
   case 2: /* one line, no newline */
     put(b, "x", 1);
-    for (int i = 0, n = (int)(rnd() % 100); i < n; i++) put(b, "y", 1);
+    for (int i = 0, n = (int)(rnd() % 100); i < n; i++)
+      put(b, "y", 1);
     return;
   case 3: /* one very long line (longer than the largest read block used), maybe newline */
   {
@@ -73,7 +78,8 @@ static void make_file(buf *b, int style) {
       char c = (char)('a' + i % 26);
       put(b, &c, 1);
     }
-    if (rnd() % 2) put(b, "\n", 1);
+    if (rnd() % 2)
+      put(b, "\n", 1);
     return;
   }
   default: { /* random lines; any byte but '\n' */
@@ -83,10 +89,12 @@ static void make_file(buf *b, int style) {
       size_t len = r < 20 ? 0 : r < 70 ? rnd() % 12 : r < 95 ? rnd() % 200 : 200 + rnd() % 3000;
       for (size_t j = 0; j < len; j++) {
         char c = (char)(rnd() & 0xFF);
-        if (c == '\n') c = 'n';
+        if (c == '\n')
+          c = 'n';
         put(b, &c, 1);
       }
-      if (i + 1 < nlines || rnd() % 2) put(b, "\n", 1);
+      if (i + 1 < nlines || rnd() % 2)
+        put(b, "\n", 1);
     }
     return;
   }
@@ -102,13 +110,15 @@ static size_t split_lines(const buf *b, line *out) {
       out[n++] = (line){b->p + start, i - start};
       start = i + 1;
     }
-  if (start < b->n) out[n++] = (line){b->p + start, b->n - start};
+  if (start < b->n)
+    out[n++] = (line){b->p + start, b->n - start};
   return n;
 }
 
 static int write_file(const char *path, const buf *b) {
   FILE *f = fopen(path, "wb");
-  if (!f) return -1;
+  if (!f)
+    return -1;
   if (b->n && fwrite(b->p, 1, b->n, f) != b->n) {
     fclose(f);
     return -1;
@@ -120,7 +130,8 @@ enum { MAXF = 5 };
 
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
-  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK) return 2;
+  if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
+    return 2;
   int rank = sl_rank(ctx), size = sl_size(ctx);
   MPI_Comm comm = sl_comm(ctx);
   char dir[256] = "";
@@ -149,10 +160,14 @@ int main(int argc, char **argv) {
     size_t total = 0;
     for (int f = 0; f < nf; f++) {
       int style;
-      if (c == 0) style = 0;                    /* a single empty file */
-      else if (c == 1) style = f % 2 ? 1 : 2;   /* newline-only and unterminated files */
-      else if (c == 2) style = f == 0 ? 3 : 4;  /* a 70K+ line first */
-      else style = rnd() % 6 == 0 ? (int)(rnd() % 4) : 4;
+      if (c == 0)
+        style = 0; /* a single empty file */
+      else if (c == 1)
+        style = f % 2 ? 1 : 2; /* newline-only and unterminated files */
+      else if (c == 2)
+        style = f == 0 ? 3 : 4; /* a 70K+ line first */
+      else
+        style = rnd() % 6 == 0 ? (int)(rnd() % 4) : 4;
       make_file(&files[f], style);
       total += files[f].n;
       snprintf(paths[f], sizeof paths[f], "%s/case%d_file%d.txt", dir, c, f);
@@ -161,34 +176,41 @@ int main(int argc, char **argv) {
     int ok = 1;
     if (rank == 0)
       for (int f = 0; f < nf; f++)
-        if (write_file(paths[f], &files[f]) != 0) ok = 0;
+        if (write_file(paths[f], &files[f]) != 0)
+          ok = 0;
     MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
     if (!ok) {
-      if (rank == 0) fprintf(stderr, "cannot write the test files in %s\n", dir);
+      if (rank == 0)
+        fprintf(stderr, "cannot write the test files in %s\n", dir);
       failures++;
       break;
     }
     /* the oracle: all lines of all files, sorted */
     line *want = malloc((total + nf + 1) * sizeof *want);
     size_t nwant = 0;
-    for (int f = 0; f < nf; f++) nwant += split_lines(&files[f], want + nwant);
+    for (int f = 0; f < nf; f++)
+      nwant += split_lines(&files[f], want + nwant);
     qsort(want, nwant, sizeof *want, line_cmp);
     for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++) {
       /* block 1 reads one byte per call: keep it to the small cases */
-      if (bi == 0 && total > 20000) continue;
+      if (bi == 0 && total > 20000)
+        continue;
       sl_option_set(ctx, "read-block-bytes", blocks[bi]);
       for (int parts = 1; parts <= 9; parts++) {
         sl_flow *flow = NULL;
         sl_collection *coll = NULL;
         int rc = sl_flow_create(ctx, &flow);
-        if (rc == SL_OK) rc = sl_flow_from_text_files(flow, pathv, (size_t)nf, parts);
-        if (rc == SL_OK) rc = sl_flow_to_collect(flow, &coll);
-        if (rc == SL_OK) rc = sl_run(flow);
+        if (rc == SL_OK)
+          rc = sl_flow_from_text_files(flow, pathv, (size_t)nf, parts);
+        if (rc == SL_OK)
+          rc = sl_flow_to_collect(flow, &coll);
+        if (rc == SL_OK)
+          rc = sl_run(flow);
         runs++;
         if (rc != SL_OK) {
           if (rank == 0)
-            fprintf(stderr, "case %d block %s partitions %d: sl_run failed: %s\n", c, blocks[bi], parts,
-                    sl_strerror(rc));
+            fprintf(stderr, "case %d block %s partitions %d: sl_run failed: %s\n", c, blocks[bi],
+                    parts, sl_strerror(rc));
           failures++;
         } else if (rank == 0) {
           size_t n = sl_collection_count(coll);
@@ -211,19 +233,25 @@ int main(int argc, char **argv) {
               j++;
             } else if (cmp < 0) {
               if (lost++ < 3)
-                fprintf(stderr, "case %d block %s partitions %d ranks %d: line of %zu bytes lost: \"%.40s\"\n", c,
-                        blocks[bi], parts, size, want[i].n, want[i].n ? want[i].p : "");
+                fprintf(
+                    stderr,
+                    "case %d block %s partitions %d ranks %d: line of %zu bytes lost: \"%.40s\"\n",
+                    c, blocks[bi], parts, size, want[i].n, want[i].n ? want[i].p : "");
               i++;
             } else {
               if (extra++ < 3)
-                fprintf(stderr, "case %d block %s partitions %d ranks %d: extra line of %zu bytes: \"%.40s\"\n", c,
-                        blocks[bi], parts, size, got[j].n, got[j].n ? got[j].p : "");
+                fprintf(
+                    stderr,
+                    "case %d block %s partitions %d ranks %d: extra line of %zu bytes: \"%.40s\"\n",
+                    c, blocks[bi], parts, size, got[j].n, got[j].n ? got[j].p : "");
               j++;
             }
           }
           if (lost || extra || n != nwant) {
-            fprintf(stderr, "case %d (%d files, %zu bytes) block %s partitions %d ranks %d: %zu lines, expected %zu "
-                            "(%zu lost, %zu extra)\n",
+            fprintf(stderr,
+                    "case %d (%d files, %zu bytes) block %s partitions %d ranks %d: %zu lines, "
+                    "expected %zu "
+                    "(%zu lost, %zu extra)\n",
                     c, nf, total, blocks[bi], parts, size, n, nwant, lost, extra);
             failures++;
           }
@@ -235,9 +263,11 @@ int main(int argc, char **argv) {
     }
     free(want);
     if (rank == 0)
-      for (int f = 0; f < nf; f++) unlink(paths[f]);
+      for (int f = 0; f < nf; f++)
+        unlink(paths[f]);
   }
-  for (int f = 0; f < MAXF; f++) free(files[f].p);
+  for (int f = 0; f < MAXF; f++)
+    free(files[f].p);
   MPI_Bcast(&failures, 1, MPI_INT, 0, comm);
   if (rank == 0) {
     rmdir(dir);

@@ -15,25 +15,25 @@ extern "C" {
 #endif
 
 /* X(name, value, message): the one table every error code comes from. */
-#define SL_ERRNO_MAP(X)                                                                   \
-  X(OK, 0, "success")                                                                     \
-  X(NOMEM, -1, "out of memory")                                                           \
-  X(INVAL, -2, "invalid argument")                                                        \
-  X(STATE, -3, "call not allowed in the object's current state")                          \
-  X(MPI, -4, "MPI call failed")                                                           \
-  X(IO, -5, "I/O error")                                                                  \
-  X(NOTFOUND, -6, "file or object not found")                                             \
-  X(EXISTS, -7, "output already exists")                                                  \
-  X(OPTION, -8, "bad option")                                                             \
-  X(CALLBACK, -9, "user callback failed")                                                 \
-  X(REMOTE, -10, "stopped because another rank failed")                                  \
-  X(HDF5, -11, "HDF5 call failed")                                                        \
-  X(FORMAT, -12, "input is not in the expected format")                                   \
-  X(TYPE, -13, "unsupported type for this operation")                                     \
-  X(UNSUPPORTED, -14, "operation not supported")                                          \
-  X(HWLOC, -15, "hwloc call failed")                                                      \
-  X(STOPPED, -16, "job stopped by a signal")                                              \
-  X(USAGE, -17, "bad usage")                                                              \
+#define SL_ERRNO_MAP(X)                                                                            \
+  X(OK, 0, "success")                                                                              \
+  X(NOMEM, -1, "out of memory")                                                                    \
+  X(INVAL, -2, "invalid argument")                                                                 \
+  X(STATE, -3, "call not allowed in the object's current state")                                   \
+  X(MPI, -4, "MPI call failed")                                                                    \
+  X(IO, -5, "I/O error")                                                                           \
+  X(NOTFOUND, -6, "file or object not found")                                                      \
+  X(EXISTS, -7, "output already exists")                                                           \
+  X(OPTION, -8, "bad option")                                                                      \
+  X(CALLBACK, -9, "user callback failed")                                                          \
+  X(REMOTE, -10, "stopped because another rank failed")                                            \
+  X(HDF5, -11, "HDF5 call failed")                                                                 \
+  X(FORMAT, -12, "input is not in the expected format")                                            \
+  X(TYPE, -13, "unsupported type for this operation")                                              \
+  X(UNSUPPORTED, -14, "operation not supported")                                                   \
+  X(HWLOC, -15, "hwloc call failed")                                                               \
+  X(STOPPED, -16, "job stopped by a signal")                                                       \
+  X(USAGE, -17, "bad usage")                                                                       \
   X(INTERNAL, -18, "internal error (a bug in sluice)")
 
 typedef enum sl_err {

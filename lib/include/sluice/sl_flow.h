@@ -66,8 +66,7 @@ SL_EXPORT int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t
                                  int partitions);
 /* User source: fn is called repeatedly while downstream has room; it emits some records
  * and sets *done = 1 when its partition has no more. */
-typedef int (*sl_source_fn)(int partition, int partitions, sl_emitter *out, int *done,
-                            void *arg);
+typedef int (*sl_source_fn)(int partition, int partitions, sl_emitter *out, int *done, void *arg);
 SL_EXPORT int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions);
 /* Text files, as one record per line (empty key, value = the line without its '\n').
  * The files' bytes are split across partitions in byte ranges aligned to newlines and
@@ -215,13 +214,13 @@ typedef struct sl_stats {
   uint64_t records_in, records_out;
   uint64_t bytes_sent, bytes_received;
   uint64_t batches_sent, batches_received;
-  uint64_t input_bytes;       /* bytes read by sources */
-  uint64_t inflight_hwm;      /* high-water mark of batch buffer bytes (send+receive) */
-  uint64_t reduce_state_hwm;  /* high-water mark of reduce/combiner state bytes */
-  double stall_seconds;       /* time a producer waited for credit */
-  double user_seconds;        /* time in user callbacks (sampled per batch) */
+  uint64_t input_bytes;      /* bytes read by sources */
+  uint64_t inflight_hwm;     /* high-water mark of batch buffer bytes (send+receive) */
+  uint64_t reduce_state_hwm; /* high-water mark of reduce/combiner state bytes */
+  double stall_seconds;      /* time a producer waited for credit */
+  double user_seconds;       /* time in user callbacks (sampled per batch) */
   double wall_seconds;
-  int bound_core;             /* OS index of the core this rank is bound to, or -1 */
+  int bound_core; /* OS index of the core this rank is bound to, or -1 */
 } sl_stats;
 SL_EXPORT int sl_flow_stage_count(const sl_flow *flow, int *count);
 SL_EXPORT int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats);

@@ -57,10 +57,10 @@ typedef struct sl_h5_opts {
 enum { SL_H5_READ_DEFAULT = 0, SL_H5_READ_POSIX = 1, SL_H5_READ_MPIO = 2 };
 
 typedef enum sl_h5_class {
-  SL_H5_INT = 0,    /* signed integer, 1/2/4/8 bytes */
-  SL_H5_UINT = 1,   /* unsigned integer, 1/2/4/8 bytes */
-  SL_H5_FLOAT = 2,  /* native float (4) or double (8) */
-  SL_H5_STRING = 3  /* fixed-length string, size bytes (no terminator required) */
+  SL_H5_INT = 0,   /* signed integer, 1/2/4/8 bytes */
+  SL_H5_UINT = 1,  /* unsigned integer, 1/2/4/8 bytes */
+  SL_H5_FLOAT = 2, /* native float (4) or double (8) */
+  SL_H5_STRING = 3 /* fixed-length string, size bytes (no terminator required) */
 } sl_h5_class;
 
 typedef struct sl_h5_field {
@@ -76,11 +76,13 @@ typedef struct sl_h5_layout sl_h5_layout;
  * the rows of all matching files. Collective over sl_comm(ctx): rank 0 reads the
  * metadata and broadcasts it, so every rank gets the same layout or the same error. */
 /* Like sl_run, the failing rank prints the one error line; every rank returns the code. */
-SL_EXPORT int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts, sl_h5_layout **layout);
+SL_EXPORT int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts,
+                             sl_h5_layout **layout);
 
 /* Building a layout by hand (for sl_flow_to_h5). Local. Fields are appended packed. */
 SL_EXPORT int sl_h5_layout_create(sl_h5_layout **layout);
-SL_EXPORT int sl_h5_layout_add(sl_h5_layout *layout, const char *name, sl_h5_class cls, size_t size);
+SL_EXPORT int sl_h5_layout_add(sl_h5_layout *layout, const char *name, sl_h5_class cls,
+                               size_t size);
 /* Copy (local). */
 SL_EXPORT int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out);
 /* Accepts NULL and *layout == NULL; sets *layout to NULL. Local. */
@@ -105,17 +107,17 @@ SL_EXPORT double sl_h5_get_f64(const sl_h5_field *field, const void *row);
  * rank) in contiguous ranges aligned to chunk boundaries, and read in bounded blocks
  * (--sl-read-block-bytes) only while downstream has room. Specs and opts are copied.
  * Building is local; the files are checked collectively by sl_run. */
-SL_EXPORT int sl_flow_from_h5(sl_flow *flow, const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
-                              int partitions);
+SL_EXPORT int sl_flow_from_h5(sl_flow *flow, const char *const *specs, size_t nspecs,
+                              const sl_h5_opts *opts, int partitions);
 
 /* Sink options. A zeroed struct (or NULL) means the defaults. */
 typedef struct sl_h5_sink_opts {
-  int overwrite;        /* replace an existing file */
-  int deflate;          /* 0: none, 1-9: deflate level (collective writes with filters) */
-  int shuffle;          /* byte shuffle filter before deflate */
-  uint64_t chunk_rows;  /* 0: about 1 MiB per chunk */
-  const char *inputs;   /* provenance "inputs" attribute; NULL: the flow's HDF5 source
-                           specs (if the source is sl_flow_from_h5), else "" */
+  int overwrite;       /* replace an existing file */
+  int deflate;         /* 0: none, 1-9: deflate level (collective writes with filters) */
+  int shuffle;         /* byte shuffle filter before deflate */
+  uint64_t chunk_rows; /* 0: about 1 MiB per chunk */
+  const char *inputs;  /* provenance "inputs" attribute; NULL: the flow's HDF5 source
+                          specs (if the source is sl_flow_from_h5), else "" */
 } sl_h5_sink_opts;
 
 /* Sink: every record's value (record key ignored) is one row of `layout` (value_len must

@@ -67,8 +67,9 @@ const sl__opt_desc sl__option_table[] = {
      "SIGTERM or SIGUSR1 stops running flows cleanly on every rank (SL_ERR_STOPPED)",
      SL__FIELD(stop_signals), 0, 1, NULL, NULL},
     {"tmpdir", SL__OPT_STRING, "", "DIR",
-     "directory for temporary files (output spill, sort runs); empty: next to the output, or $TMPDIR, or /tmp for sorts", SL__FIELD(tmpdir), 0, 0,
-     NULL, NULL},
+     "directory for temporary files (output spill, sort runs); empty: next to the output, or "
+     "$TMPDIR, or /tmp for sorts",
+     SL__FIELD(tmpdir), 0, 0, NULL, NULL},
     {"help", SL__OPT_BOOL, "off", NULL, "print this table on rank 0; sl_help_requested() is true",
      SL__FIELD(help), 0, 1, NULL, NULL},
 };

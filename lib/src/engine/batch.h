@@ -13,32 +13,40 @@
 
 #define SL__REC_HDR 8u
 
-static inline size_t sl__rec_size(size_t klen, size_t vlen) { return SL__REC_HDR + klen + vlen; }
+static inline size_t sl__rec_size(size_t klen, size_t vlen) {
+  return SL__REC_HDR + klen + vlen;
+}
 
 /* Append a record at buf+*len if it fits in cap; returns 1 if appended, 0 if not. */
-static inline int sl__batch_append(char *buf, size_t cap, size_t *len, const void *key,
-                                   size_t klen, const void *val, size_t vlen) {
+static inline int sl__batch_append(char *buf, size_t cap, size_t *len, const void *key, size_t klen,
+                                   const void *val, size_t vlen) {
   size_t need = SL__REC_HDR + klen + vlen;
-  if (cap - *len < need) return 0;
+  if (cap - *len < need)
+    return 0;
   char *p = buf + *len;
   uint32_t k32 = (uint32_t)klen, v32 = (uint32_t)vlen;
   memcpy(p, &k32, 4);
   memcpy(p + 4, &v32, 4);
-  if (klen) memcpy(p + SL__REC_HDR, key, klen);
-  if (vlen) memcpy(p + SL__REC_HDR + klen, val, vlen);
+  if (klen)
+    memcpy(p + SL__REC_HDR, key, klen);
+  if (vlen)
+    memcpy(p + SL__REC_HDR + klen, val, vlen);
   *len += need;
   return 1;
 }
 
 /* Decode the record at *pos; returns 1 and advances, 0 at end, -1 if malformed. */
 static inline int sl__batch_next(const char *buf, size_t len, size_t *pos, sl_record *rec) {
-  if (*pos >= len) return 0;
-  if (len - *pos < SL__REC_HDR) return -1;
+  if (*pos >= len)
+    return 0;
+  if (len - *pos < SL__REC_HDR)
+    return -1;
   const char *p = buf + *pos;
   uint32_t k32, v32;
   memcpy(&k32, p, 4);
   memcpy(&v32, p + 4, 4);
-  if ((uint64_t)k32 + v32 > len - *pos - SL__REC_HDR) return -1;
+  if ((uint64_t)k32 + v32 > len - *pos - SL__REC_HDR)
+    return -1;
   rec->key = p + SL__REC_HDR;
   rec->key_len = k32;
   rec->value = p + SL__REC_HDR + k32;

@@ -41,16 +41,18 @@ typedef struct sl__buf {
   size_t cap; /* payload capacity */
   size_t len; /* payload bytes used */
   uint32_t nrec;
-  int type;          /* SL__MSG_* */
-  int src_rank;      /* inbound: sender */
-  sl__out *owner;    /* the out whose pool it returns to (NULL: receive pool / malloc) */
-  int pool;          /* 1: from a pool (out or receive), 0: one-off allocation */
-  size_t pos;        /* inbound: decode cursor */
-  int pending;       /* outbound: MPI requests not yet complete */
+  int type;       /* SL__MSG_* */
+  int src_rank;   /* inbound: sender */
+  sl__out *owner; /* the out whose pool it returns to (NULL: receive pool / malloc) */
+  int pool;       /* 1: from a pool (out or receive), 0: one-off allocation */
+  size_t pos;     /* inbound: decode cursor */
+  int pending;    /* outbound: MPI requests not yet complete */
   struct sl__buf *next;
 } sl__buf;
 
-static inline char *sl__buf_payload(sl__buf *b) { return b->data + sizeof(sl__msghdr); }
+static inline char *sl__buf_payload(sl__buf *b) {
+  return b->data + sizeof(sl__msghdr);
+}
 
 typedef struct sl__dest {
   sl__buf *cur; /* being filled */
@@ -64,8 +66,8 @@ typedef struct sl__dest {
 
 struct sl__out {
   sl__run *run;
-  int stage;   /* sending stage */
-  int ndest;   /* partitions of stage+1 */
+  int stage; /* sending stage */
+  int ndest; /* partitions of stage+1 */
   sl__boundary boundary;
   sl_hash_fn hash;
   void *hash_arg;
@@ -132,7 +134,7 @@ struct sl__part {
   int finish_step; /* next step to finish after input ended */
   int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
   int done;
-  int waiting; /* a step waits for something other than data (sort splitters) */
+  int waiting;  /* a step waits for something other than data (sort splitters) */
   int emit_err; /* the engine error an sl_emit returned to a callback, if any */
   void *sink_state;
   sl__stagestats *st;
@@ -208,8 +210,8 @@ struct sl__run {
   uint64_t *data_sent, *data_recv, *ctrl_sent, *ctrl_recv;
   /* memory accounting of batch buffers */
   uint64_t mem_cur, mem_hwm, state_cur, state_hwm;
-  int err;           /* local error code */
-  int remote_abort;  /* another rank failed */
+  int err;          /* local error code */
+  int remote_abort; /* another rank failed */
   int stopped;
   /* sink */
   void *sink;
@@ -272,9 +274,9 @@ int sl__sort_step_push(sl__part *p, int i, const sl_record *rec);
 int sl__sort_step_drain(sl__part *p, int i, int *finished);
 
 /* ---- sinks (sinks/sink.c) ---- */
-int sl__sink_prepare(sl__run *run);                 /* collective, before the loop */
+int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
-int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loop */
+int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */
 void sl__sink_destroy(sl__run *run);
 
 /* ---- stats (engine/stats.c) ---- */

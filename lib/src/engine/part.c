@@ -17,24 +17,29 @@ static int capture_append(sl__part *p, const sl_record *r) {
   size_t need = sl__rec_size(r->key_len, r->value_len);
   if (p->capture_cap - p->capture_len < need) {
     size_t cap = p->capture_cap ? p->capture_cap : 4096;
-    while (cap - p->capture_len < need) cap *= 2;
+    while (cap - p->capture_len < need)
+      cap *= 2;
     char *n = realloc(p->capture, cap);
     SL__CHECK_ALLOC(n);
     sl__state_add(p->run, (int64_t)(cap - p->capture_cap));
     p->capture = n;
     p->capture_cap = cap;
   }
-  sl__batch_append(p->capture, p->capture_cap, &p->capture_len, r->key, r->key_len, r->value, r->value_len);
+  sl__batch_append(p->capture, p->capture_cap, &p->capture_len, r->key, r->key_len, r->value,
+                   r->value_len);
   return SL_OK;
 }
 
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value, size_t value_len) {
-  if (!out) return SL_ERR_INVAL;
+  if (!out)
+    return SL_ERR_INVAL;
   if ((key_len && !key) || (value_len && !value) || key_len > UINT32_MAX || value_len > UINT32_MAX)
     SL__FAIL(SL_ERR_INVAL, "sl_emit: NULL data with a nonzero length, or a field over 4 GiB");
   sl_record r = {key, key_len, value, value_len};
-  int rc = out->step == SL__CAPTURE ? capture_append(out->part, &r) : sl__push(out->part, out->step, &r);
-  if (rc != SL_OK && !out->part->emit_err) out->part->emit_err = rc;
+  int rc =
+      out->step == SL__CAPTURE ? capture_append(out->part, &r) : sl__push(out->part, out->step, &r);
+  if (rc != SL_OK && !out->part->emit_err)
+    out->part->emit_err = rc;
   return rc;
 }
 
@@ -50,7 +55,8 @@ int sl__callback_result(sl__part *p, int i, int rc) {
 }
 
 int sl_batch_next(sl_batch *batch, sl_record *rec) {
-  if (!batch || !rec) return 0;
+  if (!batch || !rec)
+    return 0;
   int rc = sl__batch_next(batch->data, batch->len, &batch->pos, rec);
   return rc > 0 ? 1 : 0;
 }
@@ -73,22 +79,27 @@ int sl__push(sl__part *p, int i, const sl_record *rec) {
   case SL__STEP_MAP: {
     sl_record o = {0};
     rc = ((sl_map_fn)s->fn)(rec, &o, s->arg);
-    if (rc) return sl__callback_failed(p, i, rc);
+    if (rc)
+      return sl__callback_failed(p, i, rc);
     return sl__push(p, i + 1, &o);
   }
   case SL__STEP_FLAT_MAP:
     rc = ((sl_flat_map_fn)s->fn)(rec, &p->em[i + 1], s->arg);
-    if (rc) return sl__callback_result(p, i, rc);
+    if (rc)
+      return sl__callback_result(p, i, rc);
     return SL_OK;
   case SL__STEP_FILTER:
   case SL__STEP_REJECT:
     rc = ((sl_filter_fn)s->fn)(rec, s->arg);
-    if (rc < 0) return sl__callback_failed(p, i, rc);
-    if ((rc > 0) == (s->kind == SL__STEP_FILTER)) return sl__push(p, i + 1, rec);
+    if (rc < 0)
+      return sl__callback_failed(p, i, rc);
+    if ((rc > 0) == (s->kind == SL__STEP_FILTER))
+      return sl__push(p, i + 1, rec);
     return SL_OK;
   case SL__STEP_EACH:
     rc = ((sl_each_fn)s->fn)(rec, s->arg);
-    if (rc) return sl__callback_failed(p, i, rc);
+    if (rc)
+      return sl__callback_failed(p, i, rc);
     return sl__push(p, i + 1, rec);
   default:
     return sl__step_push(p, i, rec);
@@ -104,8 +115,10 @@ int sl__part_setup(sl__run *run, sl__part *p) {
   p->em = calloc((size_t)st->nsteps + 1, sizeof *p->em);
   SL__CHECK_ALLOC(p->steps);
   SL__CHECK_ALLOC(p->em);
-  for (int i = 0; i <= st->nsteps; i++) p->em[i] = (sl_emitter){p, i};
-  for (int i = 0; i < st->nsteps; i++) SL__CHECK(sl__step_create(run, &st->steps[i], &p->steps[i]));
+  for (int i = 0; i <= st->nsteps; i++)
+    p->em[i] = (sl_emitter){p, i};
+  for (int i = 0; i < st->nsteps; i++)
+    SL__CHECK(sl__step_create(run, &st->steps[i], &p->steps[i]));
   if (st->index == 0) {
     const sl__source *src = &run->flow->source;
     SL__CHECK(src->vt->open((sl__source *)src, p->index, st->partitions, &p->src_state));
@@ -116,10 +129,13 @@ int sl__part_setup(sl__run *run, sl__part *p) {
 }
 
 void sl__part_teardown(sl__part *p) {
-  if (!p) return;
+  if (!p)
+    return;
   sl__run *run = p->run;
-  if (p->src_state) run->flow->source.vt->close(p->src_state);
-  for (int i = 0; i < p->nsteps; i++) sl__step_destroy(run, &p->steps[i]);
+  if (p->src_state)
+    run->flow->source.vt->close(p->src_state);
+  for (int i = 0; i < p->nsteps; i++)
+    sl__step_destroy(run, &p->steps[i]);
   while (p->in_head) {
     sl__buf *b = p->in_head;
     p->in_head = b->next;
@@ -138,19 +154,23 @@ static int run_map_batch(sl__part *p, sl__buf *b) {
   sl_batch batch = {sl__buf_payload(b), b->len, 0};
   p->st->records_in += b->nrec;
   int rc = ((sl_map_batch_fn)s->fn)(&batch, &p->em[1], s->arg);
-  if (rc) return sl__callback_result(p, 0, rc);
+  if (rc)
+    return sl__callback_result(p, 0, rc);
   b->pos = b->len;
   return SL_OK;
 }
 
 static int consume(sl__part *p, sl__buf *b) {
-  if (b->pos == 0 && p->nsteps && p->steps[0].step->kind == SL__STEP_MAP_BATCH) return run_map_batch(p, b);
+  if (b->pos == 0 && p->nsteps && p->steps[0].step->kind == SL__STEP_MAP_BATCH)
+    return run_map_batch(p, b);
   const char *data = sl__buf_payload(b);
   while (b->pos < b->len) {
-    if (sl__part_blocked(p)) return SL_OK;
+    if (sl__part_blocked(p))
+      return SL_OK;
     sl_record rec;
     int r = sl__batch_next(data, b->len, &b->pos, &rec);
-    if (r < 0) SL__FAIL(SL_ERR_INTERNAL, "malformed batch from rank %d", b->src_rank);
+    if (r < 0)
+      SL__FAIL(SL_ERR_INTERNAL, "malformed batch from rank %d", b->src_rank);
     p->st->records_in++;
     SL__CHECK(sl__push(p, 0, &rec));
   }
@@ -160,11 +180,13 @@ static int consume(sl__part *p, sl__buf *b) {
 static void pop_input(sl__part *p) {
   sl__buf *b = p->in_head;
   p->in_head = b->next;
-  if (!p->in_head) p->in_tail = NULL;
+  if (!p->in_head)
+    p->in_tail = NULL;
 }
 
 int sl__part_work(sl__part *p, int *progress) {
-  if (p->done) return SL_OK;
+  if (p->done)
+    return SL_OK;
   sl__run *run = p->run;
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
@@ -172,7 +194,8 @@ int sl__part_work(sl__part *p, int *progress) {
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
     sl__out *o = p->out;
     if (o && sl__out_blocked(o)) {
-      if (o->stall_since == 0) o->stall_since = sl__now();
+      if (o->stall_since == 0)
+        o->stall_since = sl__now();
       rc = sl__out_unstick(o);
       break;
     }
@@ -183,7 +206,8 @@ int sl__part_work(sl__part *p, int *progress) {
     if (p->flush_step >= 0) {
       int fin = 0;
       rc = sl__step_drain(p, p->flush_step, &fin);
-      if (fin) p->flush_step = -1;
+      if (fin)
+        p->flush_step = -1;
       (*progress)++;
       continue;
     }
@@ -192,13 +216,15 @@ int sl__part_work(sl__part *p, int *progress) {
         int done = 0;
         p->st->records_in += 0;
         rc = run->flow->source.vt->pull(p->src_state, p, &p->em[0], &done);
-        if (done) p->input_ended = 1;
+        if (done)
+          p->input_ended = 1;
         (*progress)++;
         continue;
       }
       sl__buf *b = p->in_head;
       if (!b) {
-        if (p->eos_count < p->cr.nsenders) break; /* waiting for upstream */
+        if (p->eos_count < p->cr.nsenders)
+          break; /* waiting for upstream */
         p->input_ended = 1;
         continue;
       }
@@ -222,15 +248,19 @@ int sl__part_work(sl__part *p, int *progress) {
     if (p->finish_step < p->nsteps) {
       int fin = 1;
       p->waiting = 0;
-      if (sl__step_has_state(p->steps[p->finish_step].step)) rc = sl__step_drain(p, p->finish_step, &fin);
-      if (p->waiting) break; /* e.g. a sort waiting for its splitters */
-      if (fin) p->finish_step++;
+      if (sl__step_has_state(p->steps[p->finish_step].step))
+        rc = sl__step_drain(p, p->finish_step, &fin);
+      if (p->waiting)
+        break; /* e.g. a sort waiting for its splitters */
+      if (fin)
+        p->finish_step++;
       (*progress)++;
       continue;
     }
     p->done = 1;
     sr->nopen--;
-    if (sr->nopen == 0 && sr->out) rc = sl__out_stage_done(sr->out);
+    if (sr->nopen == 0 && sr->out)
+      rc = sl__out_stage_done(sr->out);
     (*progress)++;
     break;
   }

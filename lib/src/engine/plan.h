@@ -129,7 +129,8 @@ struct sl_flow {
 sl__stage *sl__flow_last_stage(sl_flow *flow);
 int sl__step_kind_is_reducer(int kind);
 /* Install a source (takes ownership of impl, also on failure). */
-int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl, const char *what);
+int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl,
+                        const char *what);
 /* Install a pluggable sink (takes ownership of impl, also on failure). */
 int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what);
 

@@ -10,11 +10,13 @@
 #include "engine/engine.h"
 
 void sl__run_destroy(sl__run *run) {
-  if (!run) return;
+  if (!run)
+    return;
   /* Partitions first: after a failure their input queues may still hold buffers that
    * belong to a same-rank sender's pool, which must outlive them. */
   for (int s = 0; s < run->nstages; s++)
-    for (int i = 0; i < run->stages[s].nlocal; i++) sl__part_teardown(run->stages[s].parts[i]);
+    for (int i = 0; i < run->stages[s].nlocal; i++)
+      sl__part_teardown(run->stages[s].parts[i]);
   for (int s = 0; s < run->nstages; s++) {
     sl__out_destroy(run->stages[s].out);
     free(run->stages[s].parts);
@@ -40,7 +42,8 @@ static uint64_t plan_fingerprint(const sl_flow *f) {
     MIX(f->stages[s].partitions);
     MIX(f->stages[s].boundary);
     MIX(f->stages[s].nsteps);
-    for (int i = 0; i < f->stages[s].nsteps; i++) MIX(f->stages[s].steps[i].kind);
+    for (int i = 0; i < f->stages[s].nsteps; i++)
+      MIX(f->stages[s].steps[i].kind);
   }
 #undef MIX
   return h;
@@ -62,7 +65,8 @@ static int setup(sl__run *run) {
     int nlocal = st->partitions > run->rank ? (st->partitions - 1 - run->rank) / run->size + 1 : 0;
     sr->parts = calloc((size_t)(nlocal ? nlocal : 1), sizeof *sr->parts);
     SL__CHECK_ALLOC(sr->parts);
-    if (nlocal && s + 1 < f->nstages) SL__CHECK(sl__out_create(run, s, &sr->out));
+    if (nlocal && s + 1 < f->nstages)
+      SL__CHECK(sl__out_create(run, s, &sr->out));
     for (int i = 0; i < nlocal; i++) {
       sl__part *p = calloc(1, sizeof *p);
       SL__CHECK_ALLOC(p);
@@ -75,17 +79,21 @@ static int setup(sl__run *run) {
       SL__CHECK(sl__part_setup(run, p));
     }
     sr->nopen = nlocal;
-    if (!nlocal) sr->eos_flushed = 1;
+    if (!nlocal)
+      sr->eos_flushed = 1;
   }
   return SL_OK;
 }
 
 static int all_done(const sl__run *run) {
-  if (!sl__sort_all_ready(run)) return 0;
+  if (!sl__sort_all_ready(run))
+    return 0;
   for (int s = 0; s < run->nstages; s++) {
     const sl__srun *sr = &run->stages[s];
-    if (sr->nopen) return 0;
-    if (sr->out && !sl__out_all_eos(sr->out)) return 0;
+    if (sr->nopen)
+      return 0;
+    if (sr->out && !sl__out_all_eos(sr->out))
+      return 0;
   }
   return 1;
 }
@@ -94,7 +102,8 @@ static void idle(int *spins) {
   /* Nothing to do: poll MPI a few times, then yield, then sleep briefly, so that ranks
    * oversubscribed on few cores leave the CPU to the ones with work. */
   ++*spins;
-  if (*spins < 16) return;
+  if (*spins < 16)
+    return;
   if (*spins < 4096) {
     sched_yield();
     return;
@@ -108,24 +117,30 @@ static int loop(sl__run *run) {
   for (;;) {
     int progress = 0;
     int rc = sl__transport_poll(run, &progress);
-    if (rc == SL_OK) rc = sl__sort_progress(run, &progress);
+    if (rc == SL_OK)
+      rc = sl__sort_progress(run, &progress);
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
       sl__srun *sr = &run->stages[s];
-      for (int i = 0; i < sr->nlocal && rc == SL_OK; i++) rc = sl__part_work(sr->parts[i], &progress);
+      for (int i = 0; i < sr->nlocal && rc == SL_OK; i++)
+        rc = sl__part_work(sr->parts[i], &progress);
     }
     if (rc == SL_OK && sl__stop_flag) {
       run->stopped = 1;
-      rc = sl__error_set(SL_ERR_STOPPED, __FILE__, __LINE__,
-                         "stopped by a signal (SIGTERM or SIGUSR1) before the end: no output was written");
+      rc = sl__error_set(
+          SL_ERR_STOPPED, __FILE__, __LINE__,
+          "stopped by a signal (SIGTERM or SIGUSR1) before the end: no output was written");
     }
     if (rc != SL_OK) {
       run->err = rc;
       sl__transport_abort_all(run);
       return rc;
     }
-    if (run->remote_abort) return SL_ERR_REMOTE;
-    if (all_done(run)) return SL_OK;
-    if (run->rank == 0) sl__progress_tick(run, 0);
+    if (run->remote_abort)
+      return SL_ERR_REMOTE;
+    if (all_done(run))
+      return SL_OK;
+    if (run->rank == 0)
+      sl__progress_tick(run, 0);
     if (progress)
       spins = 0;
     else
@@ -137,32 +152,44 @@ static int loop(sl__run *run) {
 static int agree(sl__run *run, int local) {
   int flags[2] = {local != SL_OK && local != SL_ERR_REMOTE, local == SL_ERR_STOPPED}, any[2];
   int mine = flags[0] ? run->rank : INT_MAX, first;
-  if (MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
-  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
-  if (!any[0]) return SL_OK;
-  if (first == run->rank) sl__report_error(run->ctx, local);
-  if (any[1]) return SL_ERR_STOPPED;
+  if (MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS)
+    return SL_ERR_MPI;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, run->comm) != MPI_SUCCESS)
+    return SL_ERR_MPI;
+  if (!any[0])
+    return SL_OK;
+  if (first == run->rank)
+    sl__report_error(run->ctx, local);
+  if (any[1])
+    return SL_ERR_STOPPED;
   /* Every rank returns the first failing rank's code, so all exit alike. */
   int code = local;
-  if (MPI_Bcast(&code, 1, MPI_INT, first, run->comm) != MPI_SUCCESS) return SL_ERR_MPI;
+  if (MPI_Bcast(&code, 1, MPI_INT, first, run->comm) != MPI_SUCCESS)
+    return SL_ERR_MPI;
   return code;
 }
 
 int sl_run(sl_flow *flow) {
-  if (!flow) SL__FAIL(SL_ERR_INVAL, "sl_run: NULL flow");
+  if (!flow)
+    SL__FAIL(SL_ERR_INVAL, "sl_run: NULL flow");
   sl_ctx *ctx = flow->ctx;
   int rc = SL_OK;
   /* A message left by an earlier failed call (a local API error, a previous run) must
    * not be reported as this run's cause. The builder's own errors are kept in the flow. */
   sl__error_clear();
-  if (flow->ran) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: this flow has already run");
-  else if (flow->build_error) rc = flow->build_error;
-  else if (!flow->nstages) rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no source");
+  if (flow->ran)
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: this flow has already run");
+  else if (flow->build_error)
+    rc = flow->build_error;
+  else if (!flow->nstages)
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no source");
   else if (flow->sink.kind == SL__SINK_NONE)
-    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no sink (call one sl_flow_to_*)");
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                       "sl_run: the flow has no sink (call one sl_flow_to_*)");
   flow->ran = 1;
   sl__run *run = calloc(1, sizeof *run);
-  if (!run) return SL_ERR_NOMEM;
+  if (!run)
+    return SL_ERR_NOMEM;
   sl__run_destroy(flow->last);
   flow->last = run;
   run->flow = flow;
@@ -178,42 +205,56 @@ int sl_run(sl_flow *flow) {
   MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm);
   MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm);
   if (rc == SL_OK && fmin != fmax)
-    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "ranks built different flows (every rank must build the same flow)");
+    rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                       "ranks built different flows (every rank must build the same flow)");
   int any = rc != SL_OK, anyall = 0;
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
-  if (anyall) return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
-  if (flow->source.vt->prepare) rc = flow->source.vt->prepare(&flow->source, ctx);
-  if (rc == SL_OK) rc = sl__sink_prepare(run);
-  else if (rc != SL_ERR_REMOTE) (void)0;
+  if (anyall)
+    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  if (flow->source.vt->prepare)
+    rc = flow->source.vt->prepare(&flow->source, ctx);
+  if (rc == SL_OK)
+    rc = sl__sink_prepare(run);
+  else if (rc != SL_ERR_REMOTE)
+    (void)0;
   any = rc != SL_OK;
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
-  if (anyall) return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  if (anyall)
+    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
   run->total_input = flow->source.total_bytes;
 
   /* Phase 2 (local): partitions and buffers; then agree before any data moves. */
   rc = setup(run);
-  if (rc == SL_OK) rc = sl__sort_setup(run);
-  if (rc == SL_OK) rc = sl__transport_start(run);
+  if (rc == SL_OK)
+    rc = sl__sort_setup(run);
+  if (rc == SL_OK)
+    rc = sl__transport_start(run);
   any = rc != SL_OK;
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
   if (anyall) {
-    if (run->nring || run->nctrl) (void)sl__transport_finish(run);
+    if (run->nring || run->nctrl)
+      (void)sl__transport_finish(run);
     return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
   }
 
   /* Phase 3: the event loop, then the drain and the outcome. */
   rc = loop(run);
   int frc = sl__sort_settle(run); /* complete the sort collectives every rank posted */
-  if (frc == SL_OK) frc = sl__transport_finish(run);
-  if (rc == SL_OK) rc = frc;
+  if (frc == SL_OK)
+    frc = sl__transport_finish(run);
+  if (rc == SL_OK)
+    rc = frc;
   int flags = rc != SL_OK, failed = 0;
   MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm);
   int src = sl__sink_finish(run, failed);
-  if (rc == SL_OK) rc = src;
-  if (run->rank == 0) sl__progress_tick(run, 1);
+  if (rc == SL_OK)
+    rc = src;
+  if (run->rank == 0)
+    sl__progress_tick(run, 1);
   run->total.wall_seconds = sl__now() - run->t0;
   rc = agree(run, rc);
   int strc = sl__stats_report(run);
-  if (rc == SL_OK) rc = strc;
+  if (rc == SL_OK)
+    rc = strc;
   return rc;
 }

@@ -7,11 +7,24 @@
 
 #include "engine/engine.h"
 
-enum { F_REC_IN, F_REC_OUT, F_BYTES_SENT, F_BYTES_RECV, F_BATCH_SENT, F_BATCH_RECV, F_INPUT, F_STALL, F_USER, NF };
-static const char *fnames[NF] = {"records_in", "records_out", "bytes_sent", "bytes_received", "batches_sent",
-                                 "batches_received", "input_bytes", "stall_seconds", "user_seconds"};
+enum {
+  F_REC_IN,
+  F_REC_OUT,
+  F_BYTES_SENT,
+  F_BYTES_RECV,
+  F_BATCH_SENT,
+  F_BATCH_RECV,
+  F_INPUT,
+  F_STALL,
+  F_USER,
+  NF
+};
+static const char *fnames[NF] = {"records_in",     "records_out",   "bytes_sent",
+                                 "bytes_received", "batches_sent",  "batches_received",
+                                 "input_bytes",    "stall_seconds", "user_seconds"};
 enum { T_HWM = 0, T_STATE, T_WALL, T_CORE, NT };
-static const char *tnames[NT] = {"inflight_hwm_bytes", "reduce_state_hwm_bytes", "wall_seconds", "bound_core"};
+static const char *tnames[NT] = {"inflight_hwm_bytes", "reduce_state_hwm_bytes", "wall_seconds",
+                                 "bound_core"};
 
 static void stage_vals(const sl__stagestats *s, double *v) {
   v[F_REC_IN] = (double)s->records_in;
@@ -46,16 +59,20 @@ static void fill_totals(sl__run *run) {
 }
 
 int sl_flow_stage_count(const sl_flow *flow, int *count) {
-  if (!flow || !count) SL__FAIL(SL_ERR_INVAL, "sl_flow_stage_count: NULL argument");
+  if (!flow || !count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_stage_count: NULL argument");
   *count = flow->nstages;
   return SL_OK;
 }
 
 int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats) {
-  if (!flow || !stats) SL__FAIL(SL_ERR_INVAL, "sl_flow_get_stats: NULL argument");
+  if (!flow || !stats)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_get_stats: NULL argument");
   const sl__run *run = flow->last;
-  if (!run || !run->stages) SL__FAIL(SL_ERR_STATE, "sl_flow_get_stats: the flow has not run");
-  if (stage < -1 || stage >= run->nstages) SL__FAIL(SL_ERR_INVAL, "sl_flow_get_stats: no stage %d", stage);
+  if (!run || !run->stages)
+    SL__FAIL(SL_ERR_STATE, "sl_flow_get_stats: the flow has not run");
+  if (stage < -1 || stage >= run->nstages)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_get_stats: no stage %d", stage);
   if (stage == -1) {
     *stats = run->total;
     return SL_OK;
@@ -80,17 +97,21 @@ int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats) {
 
 static void write_json(sl__run *run, FILE *f, const double *all, int per) {
   int S = run->nstages;
-  fprintf(f, "{\n  \"sluice_version\": \"%s\",\n  \"ranks\": %d,\n  \"stages\": %d,\n  \"per_rank\": [\n", sl_version(),
-          run->size, S);
+  fprintf(
+      f,
+      "{\n  \"sluice_version\": \"%s\",\n  \"ranks\": %d,\n  \"stages\": %d,\n  \"per_rank\": [\n",
+      sl_version(), run->size, S);
   for (int r = 0; r < run->size; r++) {
     const double *v = all + (size_t)r * (size_t)per;
     fprintf(f, "    {\"rank\": %d", r);
-    for (int t = 0; t < NT; t++) fprintf(f, ", \"%s\": %.17g", tnames[t], v[t]);
+    for (int t = 0; t < NT; t++)
+      fprintf(f, ", \"%s\": %.17g", tnames[t], v[t]);
     fprintf(f, ",\n     \"stages\": [");
     for (int s = 0; s < S; s++) {
       const double *sv = v + NT + (size_t)s * NF;
       fprintf(f, "%s{\"stage\": %d, \"name\": \"%s\"", s ? ", " : "", s, run->flow->stages[s].name);
-      for (int k = 0; k < NF; k++) fprintf(f, ", \"%s\": %.17g", fnames[k], sv[k]);
+      for (int k = 0; k < NF; k++)
+        fprintf(f, ", \"%s\": %.17g", fnames[k], sv[k]);
       fprintf(f, "}");
     }
     fprintf(f, "]}%s\n", r + 1 < run->size ? "," : "");
@@ -98,34 +119,41 @@ static void write_json(sl__run *run, FILE *f, const double *all, int per) {
   fprintf(f, "  ]\n}\n");
 }
 
-static void minmax(const double *all, int size, int per, int idx, double *mn, double *mx, double *sum) {
+static void minmax(const double *all, int size, int per, int idx, double *mn, double *mx,
+                   double *sum) {
   *mn = all[idx];
   *mx = all[idx];
   *sum = 0;
   for (int r = 0; r < size; r++) {
     double v = all[(size_t)r * (size_t)per + (size_t)idx];
-    if (v < *mn) *mn = v;
-    if (v > *mx) *mx = v;
+    if (v < *mn)
+      *mn = v;
+    if (v > *mx)
+      *mx = v;
     *sum += v;
   }
 }
 
 static void log_view(sl__run *run, FILE *f, const double *all, int per) {
   int S = run->nstages;
-  fprintf(f, "---------------- sluice log view: %d rank(s), %d stage(s) ----------------\n", run->size, S);
+  fprintf(f, "---------------- sluice log view: %d rank(s), %d stage(s) ----------------\n",
+          run->size, S);
   fprintf(f, "%-28s %14s %14s %8s %16s\n", "metric", "min", "max", "max/min", "total");
   for (int t = 0; t < NT - 1; t++) {
     double mn, mx, sum;
     minmax(all, run->size, per, t, &mn, &mx, &sum);
-    fprintf(f, "%-28s %14.6g %14.6g %8.2f %16s\n", tnames[t], mn, mx, mn > 0 ? mx / mn : (mx > 0 ? 0.0 : 1.0), "-");
+    fprintf(f, "%-28s %14.6g %14.6g %8.2f %16s\n", tnames[t], mn, mx,
+            mn > 0 ? mx / mn : (mx > 0 ? 0.0 : 1.0), "-");
   }
   for (int s = 0; s < S; s++) {
     fprintf(f, "stage %d '%s'\n", s, run->flow->stages[s].name);
     for (int k = 0; k < NF; k++) {
       double mn, mx, sum;
       minmax(all, run->size, per, NT + s * NF + k, &mn, &mx, &sum);
-      if (mx == 0) continue;
-      fprintf(f, "  %-26s %14.6g %14.6g %8.2f %16.6g\n", fnames[k], mn, mx, mn > 0 ? mx / mn : 0.0, sum);
+      if (mx == 0)
+        continue;
+      fprintf(f, "  %-26s %14.6g %14.6g %8.2f %16.6g\n", fnames[k], mn, mx, mn > 0 ? mx / mn : 0.0,
+              sum);
     }
   }
   fprintf(f, "(max/min 0.00: some rank had none)\n");
@@ -134,7 +162,8 @@ static void log_view(sl__run *run, FILE *f, const double *all, int per) {
 int sl__stats_report(sl__run *run) {
   fill_totals(run);
   const sl__options *o = &run->ctx->opt;
-  if (!o->stats_file[0] && !o->log_view) return SL_OK;
+  if (!o->stats_file[0] && !o->log_view)
+    return SL_OK;
   int S = run->nstages, per = NT + S * NF;
   double *mine = calloc((size_t)per, sizeof *mine);
   double *all = run->rank == 0 ? calloc((size_t)per * (size_t)run->size, sizeof *all) : NULL;
@@ -147,7 +176,8 @@ int sl__stats_report(sl__run *run) {
   mine[T_STATE] = (double)run->state_hwm;
   mine[T_WALL] = run->total.wall_seconds;
   mine[T_CORE] = run->ctx->bound_core;
-  for (int s = 0; s < S; s++) stage_vals(&run->stages[s].st, mine + NT + s * NF);
+  for (int s = 0; s < S; s++)
+    stage_vals(&run->stages[s].st, mine + NT + s * NF);
   /* Only these small counters go to rank 0, never data. */
   int rc = MPI_Gather(mine, per, MPI_DOUBLE, all, per, MPI_DOUBLE, 0, run->comm);
   free(mine);
@@ -160,13 +190,17 @@ int sl__stats_report(sl__run *run) {
     if (o->stats_file[0]) {
       FILE *f = fopen(o->stats_file, "w");
       if (!f) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'", o->stats_file);
+        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'",
+                            o->stats_file);
       } else {
         write_json(run, f, all, per);
-        if (fclose(f) != 0) err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'", o->stats_file);
+        if (fclose(f) != 0)
+          err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'",
+                              o->stats_file);
       }
     }
-    if (o->log_view) log_view(run, stderr, all, per);
+    if (o->log_view)
+      log_view(run, stderr, all, per);
   }
   free(all);
   return err;
@@ -175,10 +209,13 @@ int sl__stats_report(sl__run *run) {
 void sl__progress_tick(sl__run *run, int force) {
   const sl__options *o = &run->ctx->opt;
   int on = o->progress > 0 || (o->progress < 0 && isatty(2));
-  if (!on) return;
+  if (!on)
+    return;
   double now = sl__now();
-  if (!force && now - run->last_progress < 1.0) return;
-  if (force && run->last_progress == 0) return; /* never printed: a short run needs no final line */
+  if (!force && now - run->last_progress < 1.0)
+    return;
+  if (force && run->last_progress == 0)
+    return; /* never printed: a short run needs no final line */
   run->last_progress = now;
   const sl__srun *s0 = &run->stages[0];
   uint64_t done = s0->st.input_bytes, recs = s0->st.records_out;
@@ -186,10 +223,12 @@ void sl__progress_tick(sl__run *run, int force) {
   int P0 = run->flow->stages[0].partitions;
   double share = P0 ? (double)run->total_input * s0->nlocal / P0 : 0;
   if (share > 0)
-    fprintf(stderr, "sluice: progress: %5.1f%% of rank 0's input (%.1f of %.1f MB), %.2f M records/s, %.0f s%s\n",
-            100.0 * (double)done / share, done / 1e6, share / 1e6, el > 0 ? recs / el / 1e6 : 0.0, el,
-            force ? ", done" : "");
+    fprintf(stderr,
+            "sluice: progress: %5.1f%% of rank 0's input (%.1f of %.1f MB), %.2f M records/s, %.0f "
+            "s%s\n",
+            100.0 * (double)done / share, done / 1e6, share / 1e6, el > 0 ? recs / el / 1e6 : 0.0,
+            el, force ? ", done" : "");
   else
-    fprintf(stderr, "sluice: progress: %llu records from rank 0's sources, %.0f s%s\n", (unsigned long long)recs, el,
-            force ? ", done" : "");
+    fprintf(stderr, "sluice: progress: %llu records from rank 0's sources, %.0f s%s\n",
+            (unsigned long long)recs, el, force ? ", done" : "");
 }

@@ -12,17 +12,20 @@
 
 void sl__mem_add(sl__run *run, int64_t bytes) {
   run->mem_cur += (uint64_t)bytes;
-  if (run->mem_cur > run->mem_hwm) run->mem_hwm = run->mem_cur;
+  if (run->mem_cur > run->mem_hwm)
+    run->mem_hwm = run->mem_cur;
 }
 
 void sl__state_add(sl__run *run, int64_t bytes) {
   run->state_cur += (uint64_t)bytes;
-  if (run->state_cur > run->state_hwm) run->state_hwm = run->state_cur;
+  if (run->state_cur > run->state_hwm)
+    run->state_hwm = run->state_cur;
 }
 
 static sl__buf *buf_new(sl__run *run, size_t cap, int pool) {
   sl__buf *b = calloc(1, sizeof *b);
-  if (!b) return NULL;
+  if (!b)
+    return NULL;
   b->data = malloc(sizeof(sl__msghdr) + cap);
   if (!b->data) {
     free(b);
@@ -35,8 +38,10 @@ static sl__buf *buf_new(sl__run *run, size_t cap, int pool) {
 }
 
 static void buf_free(sl__run *run, sl__buf *b) {
-  if (!b) return;
-  if (b->data) sl__mem_add(run, -(int64_t)(sizeof(sl__msghdr) + b->cap));
+  if (!b)
+    return;
+  if (b->data)
+    sl__mem_add(run, -(int64_t)(sizeof(sl__msghdr) + b->cap));
   free(b->data);
   free(b);
 }
@@ -52,27 +57,33 @@ static size_t edge_cap(const sl__run *run, int recv_stage) {
    * early instead (sl__out_unstick). */
   size_t lim = (size_t)(o->send_budget_bytes / (2 * (uint64_t)ndest));
   size_t floor = cap < 512 ? cap : 512;
-  if (lim < cap) cap = lim > floor ? lim : floor;
+  if (lim < cap)
+    cap = lim > floor ? lim : floor;
   return cap;
 }
 
-static void edge_params(const sl__run *run, int recv_stage, int *budget, int *initial, int *nsenders) {
+static void edge_params(const sl__run *run, int recv_stage, int *budget, int *initial,
+                        int *nsenders) {
   const sl__options *o = &run->ctx->opt;
   size_t cap = edge_cap(run, recv_stage);
   int prev = run->flow->stages[recv_stage - 1].partitions;
   int ns = prev < run->size ? prev : run->size;
   uint64_t b = o->recv_budget_bytes / cap;
-  if (b < 1) b = 1;
-  if (b > 1 << 20) b = 1 << 20;
+  if (b < 1)
+    b = 1;
+  if (b > 1 << 20)
+    b = 1 << 20;
   int init = (int)(b / (uint64_t)ns);
-  if (init > o->credits_per_edge) init = o->credits_per_edge;
+  if (init > o->credits_per_edge)
+    init = o->credits_per_edge;
   *budget = (int)b;
   *initial = init;
   *nsenders = ns;
 }
 
 static sl__part *local_part(sl__run *run, int stage, int q) {
-  if (stage < 0 || stage >= run->nstages || q < 0 || q % run->size != run->rank) return NULL;
+  if (stage < 0 || stage >= run->nstages || q < 0 || q % run->size != run->rank)
+    return NULL;
   int li = q / run->size;
   sl__srun *sr = &run->stages[stage];
   return li < sr->nlocal ? sr->parts[li] : NULL;
@@ -83,14 +94,19 @@ static int send_track(sl__run *run, MPI_Request req, sl__buf *buf, void *ctrlmem
   if (run->nsend == run->capsend) {
     int cap = run->capsend ? 2 * run->capsend : 64;
     MPI_Request *r = realloc(run->sreq, (size_t)cap * sizeof *r);
-    if (r) run->sreq = r;
+    if (r)
+      run->sreq = r;
     sl__sendreq *i = realloc(run->sinfo, (size_t)cap * sizeof *i);
-    if (i) run->sinfo = i;
+    if (i)
+      run->sinfo = i;
     int *x = realloc(run->sidx, (size_t)cap * sizeof *x);
-    if (x) run->sidx = x;
+    if (x)
+      run->sidx = x;
     MPI_Status *s = realloc(run->sstat, (size_t)cap * sizeof *s);
-    if (s) run->sstat = s;
-    if (!r || !i || !x || !s) SL__FAIL(SL_ERR_NOMEM, "out of memory for send requests");
+    if (s)
+      run->sstat = s;
+    if (!r || !i || !x || !s)
+      SL__FAIL(SL_ERR_NOMEM, "out of memory for send requests");
     run->capsend = cap;
   }
   run->sreq[run->nsend] = req;
@@ -127,7 +143,8 @@ static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int 
 
 int sl__transport_abort_all(sl__run *run) {
   for (int r = 0; r < run->size; r++)
-    if (r != run->rank) (void)send_ctrl(run, r, SL__CTRL_ABORT, 0, 0, 0);
+    if (r != run->rank)
+      (void)send_ctrl(run, r, SL__CTRL_ABORT, 0, 0, 0);
   return SL_OK;
 }
 
@@ -141,8 +158,10 @@ int sl__credits_init(sl__run *run, sl__part *p) {
   c->ret = calloc((size_t)c->nsenders, sizeof *c->ret);
   c->queued = calloc((size_t)c->nsenders, 1);
   c->queue = calloc((size_t)c->nsenders, sizeof *c->queue);
-  if (!c->held || !c->ret || !c->queued || !c->queue) SL__FAIL(SL_ERR_NOMEM, "out of memory for credit state");
-  for (int s = 0; s < c->nsenders; s++) c->held[s] = c->initial;
+  if (!c->held || !c->ret || !c->queued || !c->queue)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory for credit state");
+  for (int s = 0; s < c->nsenders; s++)
+    c->held[s] = c->initial;
   return SL_OK;
 }
 
@@ -168,7 +187,8 @@ static int serve_queue(sl__run *run, sl__part *p) {
     c->qhead = (c->qhead + 1) % c->nsenders;
     c->qlen--;
     c->queued[s] &= (unsigned char)~CR_QUEUED;
-    if (c->queued[s] & CR_ENDED) continue;
+    if (c->queued[s] & CR_ENDED)
+      continue;
     c->pool--;
     SL__CHECK(grant(run, p, s, 1));
   }
@@ -204,8 +224,10 @@ static int credits_release(sl__run *run, sl__part *p, int s, int n) {
   sl__credits *c = &p->cr;
   /* After the sender's end-of-stream everything it held is back in the pool already (a
    * release may arrive after the marker: they travel on different tags). */
-  if (c->queued[s] & CR_ENDED) return SL_OK;
-  if (n > c->held[s]) SL__FAIL(SL_ERR_INTERNAL, "rank %d released %d credits, holds %d", s, n, c->held[s]);
+  if (c->queued[s] & CR_ENDED)
+    return SL_OK;
+  if (n > c->held[s])
+    SL__FAIL(SL_ERR_INTERNAL, "rank %d released %d credits, holds %d", s, n, c->held[s]);
   c->held[s] -= n;
   c->pool += n;
   return serve_queue(run, p);
@@ -213,10 +235,12 @@ static int credits_release(sl__run *run, sl__part *p, int s, int n) {
 
 static int credits_request(sl__run *run, sl__part *p, int s) {
   sl__credits *c = &p->cr;
-  if (s < 0 || s >= c->nsenders) SL__FAIL(SL_ERR_INTERNAL, "credit request from rank %d, not a sender", s);
+  if (s < 0 || s >= c->nsenders)
+    SL__FAIL(SL_ERR_INTERNAL, "credit request from rank %d, not a sender", s);
   /* A request can be handled after the sender's end-of-stream (control and data travel on
    * different tags): the sender needs nothing any more. */
-  if (c->queued[s] & CR_ENDED) return SL_OK;
+  if (c->queued[s] & CR_ENDED)
+    return SL_OK;
   if (c->ret[s] > 0) {
     int n = c->ret[s];
     c->ret[s] = 0;
@@ -224,7 +248,8 @@ static int credits_request(sl__run *run, sl__part *p, int s) {
   }
   if (c->pool > 0) {
     int n = c->initial > 1 ? c->initial : 1;
-    if (n > c->pool) n = c->pool;
+    if (n > c->pool)
+      n = c->pool;
     c->pool -= n;
     return grant(run, p, s, n);
   }
@@ -286,7 +311,8 @@ static void buflist_free(sl__run *run, sl__buf *b) {
 }
 
 void sl__out_destroy(sl__out *o) {
-  if (!o) return;
+  if (!o)
+    return;
   for (int q = 0; q < o->ndest; q++) {
     buf_free(o->run, o->dest[q].cur);
     buflist_free(o->run, o->dest[q].ready_head);
@@ -298,7 +324,8 @@ void sl__out_destroy(sl__out *o) {
 
 static void out_release(sl__out *o, sl__buf *b) {
   if (!b->pool || o->nalloc > o->nbufs) {
-    if (b->pool) o->nalloc--;
+    if (b->pool)
+      o->nalloc--;
     buf_free(o->run, b);
     return;
   }
@@ -319,7 +346,9 @@ void sl__buf_release(sl__run *run, sl__buf *b) {
   }
 }
 
-int sl__out_blocked(sl__out *o) { return o->free == NULL && o->nalloc >= o->nbufs; }
+int sl__out_blocked(sl__out *o) {
+  return o->free == NULL && o->nalloc >= o->nbufs;
+}
 
 static sl__buf *out_get(sl__out *o) {
   sl__buf *b = o->free;
@@ -342,7 +371,8 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
   sl__run *run = o->run;
   sl__dest *d = &o->dest[q];
   sl__msghdr h = {(uint32_t)b->type, o->stage + 1, q, b->nrec, b->len};
-  if (b->data) memcpy(b->data, &h, sizeof h);
+  if (b->data)
+    memcpy(b->data, &h, sizeof h);
   sl__stagestats *st = &run->stages[o->stage].st;
   if (b->type != SL__MSG_EOS) {
     st->batches_sent++;
@@ -350,7 +380,8 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
   }
   if (d->rank == run->rank) { /* same rank: hand the buffer over, no MPI */
     sl__part *p = local_part(run, o->stage + 1, q);
-    if (!p) SL__FAIL(SL_ERR_INTERNAL, "no local partition %d of stage %d", q, o->stage + 1);
+    if (!p)
+      SL__FAIL(SL_ERR_INTERNAL, "no local partition %d of stage %d", q, o->stage + 1);
     b->src_rank = run->rank;
     b->pos = 0;
     b->next = NULL;
@@ -372,9 +403,12 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
   run->data_sent[d->rank]++;
   SL__CHECK(send_track(run, req, b, NULL));
   if (b->type == SL__MSG_BIG) {
-    if (b->len > (uint64_t)INT32_MAX) SL__FAIL(SL_ERR_UNSUPPORTED, "record of %llu bytes: larger than 2 GiB", (unsigned long long)b->len);
+    if (b->len > (uint64_t)INT32_MAX)
+      SL__FAIL(SL_ERR_UNSUPPORTED, "record of %llu bytes: larger than 2 GiB",
+               (unsigned long long)b->len);
     b->pending = 2;
-    SL__CHECK_MPI(MPI_Isend(sl__buf_payload(b), (int)b->len, MPI_BYTE, d->rank, SL__TAG_BIG, run->comm, &req));
+    SL__CHECK_MPI(MPI_Isend(sl__buf_payload(b), (int)b->len, MPI_BYTE, d->rank, SL__TAG_BIG,
+                            run->comm, &req));
     SL__CHECK(send_track(run, req, b, NULL));
   }
   return SL_OK;
@@ -385,7 +419,8 @@ static int dest_pump(sl__out *o, int q) {
   while (d->ready_head && d->credits > 0) {
     sl__buf *b = d->ready_head;
     d->ready_head = b->next;
-    if (!d->ready_head) d->ready_tail = NULL;
+    if (!d->ready_head)
+      d->ready_tail = NULL;
     d->nready--;
     b->next = NULL;
     d->credits--;
@@ -395,7 +430,8 @@ static int dest_pump(sl__out *o, int q) {
     d->requested = 1;
     SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_REQUEST, o->stage + 1, q, 1));
   }
-  if (!d->ready_head && d->credits > o->initial && !d->eos_pending) { /* keep the guarantee, return the rest */
+  if (!d->ready_head && d->credits > o->initial &&
+      !d->eos_pending) { /* keep the guarantee, return the rest */
     int n = d->credits - o->initial;
     d->credits = o->initial;
     SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_RELEASE, o->stage + 1, q, n));
@@ -454,10 +490,12 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
       SL__CHECK(dest_ready(o, q, c));
     }
     sl__buf *b = buf_new(o->run, need, 0);
-    if (!b) SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %zu bytes", need);
+    if (!b)
+      SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %zu bytes", need);
     b->owner = o;
     b->type = SL__MSG_BIG;
-    sl__batch_append(sl__buf_payload(b), need, &b->len, rec->key, rec->key_len, rec->value, rec->value_len);
+    sl__batch_append(sl__buf_payload(b), need, &b->len, rec->key, rec->key_len, rec->value,
+                     rec->value_len);
     b->nrec = 1;
     return dest_ready(o, q, b);
   }
@@ -466,14 +504,14 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     SL__CHECK_ALLOC(d->cur);
     d->cur->type = SL__MSG_DATA;
   }
-  if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len, rec->value,
-                        rec->value_len)) {
+  if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
+                        rec->value, rec->value_len)) {
     sl__buf *full = d->cur;
     d->cur = out_get(o);
     SL__CHECK_ALLOC(d->cur);
     d->cur->type = SL__MSG_DATA;
-    sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len, rec->value,
-                     rec->value_len);
+    sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
+                     rec->value, rec->value_len);
     d->cur->nrec++;
     return dest_ready(o, q, full);
   }
@@ -485,7 +523,8 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
  * never free a buffer (many destinations, each holding a partial batch). */
 int sl__out_unstick(sl__out *o) {
   for (int q = 0; q < o->ndest; q++)
-    if (o->dest[q].nready) return SL_OK;
+    if (o->dest[q].nready)
+      return SL_OK;
   int best = -1;
   size_t best_len = 0;
   for (int q = 0; q < o->ndest; q++) {
@@ -494,7 +533,8 @@ int sl__out_unstick(sl__out *o) {
       best_len = o->dest[q].cur->len;
     }
   }
-  if (best < 0) return SL_OK;
+  if (best < 0)
+    return SL_OK;
   sl__buf *b = o->dest[best].cur;
   o->dest[best].cur = NULL;
   return dest_ready(o, best, b);
@@ -520,7 +560,8 @@ int sl__out_stage_done(sl__out *o) {
 
 int sl__out_all_eos(const sl__out *o) {
   for (int q = 0; q < o->ndest; q++)
-    if (!o->dest[q].eos_sent) return 0;
+    if (!o->dest[q].eos_sent)
+      return 0;
   return 1;
 }
 
@@ -536,8 +577,8 @@ static int ring_post(sl__run *run, int slot) {
   b->next = NULL;
   b->owner = NULL;
   run->ring[slot] = b;
-  SL__CHECK_MPI(MPI_Irecv(b->data, (int)(sizeof(sl__msghdr) + run->recv_cap), MPI_BYTE, MPI_ANY_SOURCE,
-                          SL__TAG_DATA, run->comm, &run->ring_req[slot]));
+  SL__CHECK_MPI(MPI_Irecv(b->data, (int)(sizeof(sl__msghdr) + run->recv_cap), MPI_BYTE,
+                          MPI_ANY_SOURCE, SL__TAG_DATA, run->comm, &run->ring_req[slot]));
   return SL_OK;
 }
 
@@ -547,8 +588,10 @@ int sl__transport_start(sl__run *run) {
   int credits = 0;
   for (int s = 1; s < S; s++) {
     size_t c = edge_cap(run, s);
-    if (c > cap) cap = c;
-    for (int i = 0; i < run->stages[s].nlocal; i++) credits += run->stages[s].parts[i]->cr.budget;
+    if (c > cap)
+      cap = c;
+    for (int i = 0; i < run->stages[s].nlocal; i++)
+      credits += run->stages[s].parts[i]->cr.budget;
   }
   run->recv_cap = cap;
   run->nring = credits < 32 ? credits : 32;
@@ -557,7 +600,8 @@ int sl__transport_start(sl__run *run) {
     run->ring_req = malloc((size_t)run->nring * sizeof *run->ring_req);
     SL__CHECK_ALLOC(run->ring);
     SL__CHECK_ALLOC(run->ring_req);
-    for (int i = 0; i < run->nring; i++) SL__CHECK(ring_post(run, i));
+    for (int i = 0; i < run->nring; i++)
+      SL__CHECK(ring_post(run, i));
   }
   run->nctrl = 8;
   run->ctrl_buf = calloc((size_t)run->nctrl, sizeof *run->ctrl_buf);
@@ -565,8 +609,8 @@ int sl__transport_start(sl__run *run) {
   SL__CHECK_ALLOC(run->ctrl_buf);
   SL__CHECK_ALLOC(run->ctrl_req);
   for (int i = 0; i < run->nctrl; i++)
-    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE, SL__TAG_CTRL,
-                            run->comm, &run->ctrl_req[i]));
+    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE,
+                            SL__TAG_CTRL, run->comm, &run->ctrl_req[i]));
   return SL_OK;
 }
 
@@ -576,19 +620,22 @@ static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     if (m->stage < 1 || m->stage >= run->nstages || !run->stages[m->stage - 1].out)
       SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown stage %d", m->stage);
     sl__out *o = run->stages[m->stage - 1].out;
-    if (m->part < 0 || m->part >= o->ndest) SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown partition %d", m->part);
+    if (m->part < 0 || m->part >= o->ndest)
+      SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown partition %d", m->part);
     o->dest[m->part].credits += m->count;
     o->dest[m->part].requested = 0;
     return dest_pump(o, m->part);
   }
   case SL__CTRL_REQUEST: {
     sl__part *p = local_part(run, m->stage, m->part);
-    if (!p) SL__FAIL(SL_ERR_INTERNAL, "credit request for a partition not on this rank");
+    if (!p)
+      SL__FAIL(SL_ERR_INTERNAL, "credit request for a partition not on this rank");
     return credits_request(run, p, src);
   }
   case SL__CTRL_RELEASE: {
     sl__part *p = local_part(run, m->stage, m->part);
-    if (!p) SL__FAIL(SL_ERR_INTERNAL, "credit release for a partition not on this rank");
+    if (!p)
+      SL__FAIL(SL_ERR_INTERNAL, "credit release for a partition not on this rank");
     return credits_release(run, p, src, m->count);
   }
   case SL__CTRL_ABORT:
@@ -600,7 +647,9 @@ static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
 
 static int route_inbound(sl__run *run, sl__buf *b, int src, const sl__msghdr *h) {
   sl__part *p = local_part(run, h->stage, h->part);
-  if (!p) SL__FAIL(SL_ERR_INTERNAL, "batch for stage %d partition %d, which is not on this rank", h->stage, h->part);
+  if (!p)
+    SL__FAIL(SL_ERR_INTERNAL, "batch for stage %d partition %d, which is not on this rank",
+             h->stage, h->part);
   b->type = (int)h->type;
   b->len = h->len;
   b->nrec = h->nrec;
@@ -626,11 +675,12 @@ int sl__transport_poll(sl__run *run, int *progress) {
     int flag;
     MPI_Status stt;
     SL__CHECK_MPI(MPI_Test(&run->ctrl_req[i], &flag, &stt));
-    if (!flag) continue;
+    if (!flag)
+      continue;
     run->ctrl_recv[stt.MPI_SOURCE]++;
     sl__ctrlmsg m = run->ctrl_buf[i];
-    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE, SL__TAG_CTRL,
-                            run->comm, &run->ctrl_req[i]));
+    SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE,
+                            SL__TAG_CTRL, run->comm, &run->ctrl_req[i]));
     SL__CHECK(handle_ctrl(run, stt.MPI_SOURCE, &m));
     n++;
   }
@@ -645,7 +695,8 @@ int sl__transport_poll(sl__run *run, int *progress) {
     int h = run->ring_head, flag;
     MPI_Status stt;
     SL__CHECK_MPI(MPI_Test(&run->ring_req[h], &flag, &stt));
-    if (!flag) break;
+    if (!flag)
+      break;
     int src = stt.MPI_SOURCE;
     run->data_recv[src]++;
     sl__buf *b = run->ring[h];
@@ -653,9 +704,12 @@ int sl__transport_poll(sl__run *run, int *progress) {
     memcpy(&hd, b->data, sizeof hd);
     if (hd.type == SL__MSG_BIG) {
       sl__buf *big = buf_new(run, (size_t)hd.len, 0);
-      if (!big) SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %llu bytes", (unsigned long long)hd.len);
+      if (!big)
+        SL__FAIL(SL_ERR_NOMEM, "out of memory for a record of %llu bytes",
+                 (unsigned long long)hd.len);
       /* The sender posted the payload together with this header, so it is on its way. */
-      SL__CHECK_MPI(MPI_Recv(sl__buf_payload(big), (int)hd.len, MPI_BYTE, src, SL__TAG_BIG, run->comm, MPI_STATUS_IGNORE));
+      SL__CHECK_MPI(MPI_Recv(sl__buf_payload(big), (int)hd.len, MPI_BYTE, src, SL__TAG_BIG,
+                             run->comm, MPI_STATUS_IGNORE));
       SL__CHECK(route_inbound(run, big, src, &hd));
       b->next = run->recv_free; /* the ring buffer only held the header */
       run->recv_free = b;
@@ -708,7 +762,9 @@ int sl__transport_poll(sl__run *run, int *progress) {
   return SL_OK;
 }
 
-int sl__credits_eos(sl__run *run, sl__part *p, int s) { return credits_eos(run, p, s); }
+int sl__credits_eos(sl__run *run, sl__part *p, int s) {
+  return credits_eos(run, p, s);
+}
 
 /* Receive and discard `count` messages from src on tag (and their big payloads). */
 static int drain_from(sl__run *run, int src, int tag, uint64_t count) {
@@ -720,24 +776,29 @@ static int drain_from(sl__run *run, int src, int tag, uint64_t count) {
     char *tmp = malloc(bytes > 0 ? (size_t)bytes : 1);
     SL__CHECK_ALLOC(tmp);
     SL__CHECK_MPI(MPI_Recv(tmp, bytes, MPI_BYTE, src, tag, run->comm, MPI_STATUS_IGNORE));
-    int big = tag == SL__TAG_DATA && bytes >= (int)sizeof(sl__msghdr) && ((sl__msghdr *)tmp)->type == SL__MSG_BIG;
+    int big = tag == SL__TAG_DATA && bytes >= (int)sizeof(sl__msghdr) &&
+              ((sl__msghdr *)tmp)->type == SL__MSG_BIG;
     free(tmp);
-    if (big) SL__CHECK(drain_from(run, src, SL__TAG_BIG, 1));
+    if (big)
+      SL__CHECK(drain_from(run, src, SL__TAG_BIG, 1));
   }
   return SL_OK;
 }
 
 static int cancel_recv(sl__run *run, MPI_Request *req, int tag, const void *buf) {
-  if (*req == MPI_REQUEST_NULL) return SL_OK;
+  if (*req == MPI_REQUEST_NULL)
+    return SL_OK;
   MPI_Status stt;
   int cancelled;
   SL__CHECK_MPI(MPI_Cancel(req));
   SL__CHECK_MPI(MPI_Wait(req, &stt));
   SL__CHECK_MPI(MPI_Test_cancelled(&stt, &cancelled));
-  if (cancelled) return SL_OK;
+  if (cancelled)
+    return SL_OK;
   if (tag == SL__TAG_DATA) {
     run->data_recv[stt.MPI_SOURCE]++;
-    if (((const sl__msghdr *)buf)->type == SL__MSG_BIG) SL__CHECK(drain_from(run, stt.MPI_SOURCE, SL__TAG_BIG, 1));
+    if (((const sl__msghdr *)buf)->type == SL__MSG_BIG)
+      SL__CHECK(drain_from(run, stt.MPI_SOURCE, SL__TAG_BIG, 1));
   } else {
     run->ctrl_recv[stt.MPI_SOURCE]++;
   }
@@ -773,13 +834,15 @@ int sl__transport_finish(sl__run *run) {
   for (int i = 0; i < run->nctrl && err == SL_OK; i++)
     err = cancel_recv(run, &run->ctrl_req[i], SL__TAG_CTRL, NULL);
   for (int r = 0; r < P && err == SL_OK; r++) {
-    if (expect[2 * r] > run->data_recv[r]) err = drain_from(run, r, SL__TAG_DATA, expect[2 * r] - run->data_recv[r]);
+    if (expect[2 * r] > run->data_recv[r])
+      err = drain_from(run, r, SL__TAG_DATA, expect[2 * r] - run->data_recv[r]);
     if (err == SL_OK && expect[2 * r + 1] > run->ctrl_recv[r])
       err = drain_from(run, r, SL__TAG_CTRL, expect[2 * r + 1] - run->ctrl_recv[r]);
   }
   free(expect);
   SL__CHECK(err);
-  if (run->nsend) SL__CHECK_MPI(MPI_Waitall(run->nsend, run->sreq, MPI_STATUSES_IGNORE));
+  if (run->nsend)
+    SL__CHECK_MPI(MPI_Waitall(run->nsend, run->sreq, MPI_STATUSES_IGNORE));
   for (int i = 0; i < run->nsend; i++) {
     sl__sendreq info = run->sinfo[i];
     if (info.buf && --info.buf->pending == 0) {
@@ -795,7 +858,8 @@ int sl__transport_finish(sl__run *run) {
 }
 
 void sl__transport_free(sl__run *run) {
-  for (int i = 0; i < run->nring; i++) buf_free(run, run->ring[i]);
+  for (int i = 0; i < run->nring; i++)
+    buf_free(run, run->ring[i]);
   free(run->ring);
   free(run->ring_req);
   buflist_free(run, run->recv_free);

@@ -9,12 +9,14 @@
 /* Builder errors are remembered and returned by sl_run too, so a program that ignores a
  * builder's return code still fails loudly instead of running a different flow. */
 static int builder_fail(sl_flow *flow, int code) {
-  if (flow && !flow->build_error) flow->build_error = code;
+  if (flow && !flow->build_error)
+    flow->build_error = code;
   return code;
 }
 
 int sl_flow_create(sl_ctx *ctx, sl_flow **flow) {
-  if (!ctx || !flow) SL__FAIL(SL_ERR_INVAL, "sl_flow_create: NULL argument");
+  if (!ctx || !flow)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_create: NULL argument");
   sl_flow *f = calloc(1, sizeof *f);
   SL__CHECK_ALLOC(f);
   f->ctx = ctx;
@@ -25,15 +27,19 @@ int sl_flow_create(sl_ctx *ctx, sl_flow **flow) {
 void sl__run_destroy(sl__run *run);
 
 int sl_flow_destroy(sl_flow **flow) {
-  if (!flow || !*flow) return SL_OK;
+  if (!flow || !*flow)
+    return SL_OK;
   sl_flow *f = *flow;
   sl__run_destroy(f->last); /* first: the run's partitions still point into the plan */
   f->last = NULL;
-  if (f->source.vt && f->source.vt->destroy) f->source.vt->destroy(&f->source);
-  for (int s = 0; s < f->nstages; s++) free(f->stages[s].steps);
+  if (f->source.vt && f->source.vt->destroy)
+    f->source.vt->destroy(&f->source);
+  for (int s = 0; s < f->nstages; s++)
+    free(f->stages[s].steps);
   free(f->stages);
   free(f->sink.path);
-  if (f->sink.ext && f->sink.ext->destroy) f->sink.ext->destroy(f->sink.ext_impl);
+  if (f->sink.ext && f->sink.ext->destroy)
+    f->sink.ext->destroy(f->sink.ext_impl);
   free(f);
   *flow = NULL;
   return SL_OK;
@@ -66,24 +72,25 @@ static int add_stage(sl_flow *f, sl__boundary b, int partitions, sl__stage **out
 }
 
 static int check_open(sl_flow *f, const char *what) {
-  if (!f) return sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL flow", what);
+  if (!f)
+    return sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL flow", what);
   if (!f->nstages)
-    return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                         "%s: the flow has no source yet (call sl_flow_from_* first)", what));
+    return builder_fail(
+        f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                         "%s: the flow has no source yet (call sl_flow_from_* first)", what));
   if (f->sink.kind != SL__SINK_NONE)
     return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                                          "%s: the flow already ends in a sink", what));
   if (f->ran)
-    return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                         "%s: the flow has already run", what));
+    return builder_fail(
+        f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "%s: the flow has already run", what));
   return SL_OK;
 }
 
 static const char *kind_name(sl__step_kind k) {
-  static const char *names[] = {"map",    "flat_map",      "filter",   "reject",
-                                "each",   "map_batch",     "reduce",   "reduce_by_key",
-                                "combiner", "group_by_key", "uniq",    "take_sort",
-                                "sort_sample", "sort"};
+  static const char *names[] = {
+      "map",           "flat_map", "filter",       "reject", "each",      "map_batch",   "reduce",
+      "reduce_by_key", "combiner", "group_by_key", "uniq",   "take_sort", "sort_sample", "sort"};
   return names[k];
 }
 
@@ -92,7 +99,8 @@ static int add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__ste
   if (s->nsteps == s->capsteps) {
     int cap = s->capsteps ? 2 * s->capsteps : 4;
     sl__step *ns = realloc(s->steps, (size_t)cap * sizeof *ns);
-    if (!ns) return builder_fail(f, sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory"));
+    if (!ns)
+      return builder_fail(f, sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory"));
     s->steps = ns;
     s->capsteps = cap;
   }
@@ -102,13 +110,15 @@ static int add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__ste
   st->fn = fn;
   st->arg = arg;
   snprintf(st->name, sizeof st->name, "%s#%d.%d", kind_name(kind), s->index, s->nsteps - 1);
-  if (out) *out = st;
+  if (out)
+    *out = st;
   return SL_OK;
 }
 
 static int stage_has_reducer(const sl__stage *s) {
   for (int i = 0; i < s->nsteps; i++)
-    if (sl__step_kind_is_reducer(s->steps[i].kind)) return 1;
+    if (sl__step_kind_is_reducer(s->steps[i].kind))
+      return 1;
   return 0;
 }
 
@@ -118,9 +128,11 @@ int sl__step_kind_is_reducer(int kind) {
 }
 
 int sl_flow_name(sl_flow *flow, const char *name) {
-  if (!flow || !name) SL__FAIL(SL_ERR_INVAL, "sl_flow_name: NULL argument");
+  if (!flow || !name)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_name: NULL argument");
   sl__stage *s = sl__flow_last_stage(flow);
-  if (!s) SL__FAIL(SL_ERR_STATE, "sl_flow_name: nothing to name yet");
+  if (!s)
+    SL__FAIL(SL_ERR_STATE, "sl_flow_name: nothing to name yet");
   if (s->nsteps)
     snprintf(s->steps[s->nsteps - 1].name, sizeof s->steps[0].name, "%s", name);
   else
@@ -130,7 +142,8 @@ int sl_flow_name(sl_flow *flow, const char *name) {
 
 /* ---- sources ---- */
 static int begin_source(sl_flow *f, int partitions, const char *what) {
-  if (!f) SL__FAIL(SL_ERR_INVAL, "%s: NULL flow", what);
+  if (!f)
+    SL__FAIL(SL_ERR_INVAL, "%s: NULL flow", what);
   if (f->nstages)
     return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                                          "%s: a flow has exactly one source", what));
@@ -139,11 +152,13 @@ static int begin_source(sl_flow *f, int partitions, const char *what) {
   return SL_OK;
 }
 
-int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl, const char *what) {
+int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, void *impl,
+                        const char *what) {
   int rc = begin_source(flow, partitions, what);
   if (rc != SL_OK) {
     sl__source tmp = {vt, impl, 0};
-    if (vt->destroy) vt->destroy(&tmp);
+    if (vt->destroy)
+      vt->destroy(&tmp);
     return rc;
   }
   flow->source.vt = vt;
@@ -157,25 +172,29 @@ int sl_flow_from_range(sl_flow *flow, int64_t first, int64_t last, int partition
 }
 
 int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn, void *arg, int partitions) {
-  if (!fn) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: NULL function");
+  if (!fn)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: NULL function");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_generator"));
   return builder_fail(flow, sl__source_generator(&flow->source, n, fn, arg));
 }
 
 int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count, int partitions) {
-  if (!records && count) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_array: NULL records");
+  if (!records && count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_array: NULL records");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_array"));
   return builder_fail(flow, sl__source_array(&flow->source, records, count));
 }
 
 int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions) {
-  if (!fn) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_callback: NULL function");
+  if (!fn)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_callback: NULL function");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_callback"));
   return builder_fail(flow, sl__source_callback(&flow->source, fn, arg));
 }
 
 int sl_flow_from_text_files(sl_flow *flow, const char *const *paths, size_t count, int partitions) {
-  if (!paths && count) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: NULL paths");
+  if (!paths && count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: NULL paths");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_text_files"));
   return builder_fail(flow, sl__source_text(&flow->source, paths, count));
 }
@@ -183,7 +202,9 @@ int sl_flow_from_text_files(sl_flow *flow, const char *const *paths, size_t coun
 /* ---- operators ---- */
 static int add_op(sl_flow *f, sl__step_kind kind, void *fn, void *arg, const char *what) {
   SL__CHECK(check_open(f, what));
-  if (!fn) return builder_fail(f, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL function", what));
+  if (!fn)
+    return builder_fail(f,
+                        sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL function", what));
   return add_step(f, kind, fn, arg, NULL);
 }
 
@@ -205,9 +226,10 @@ int sl_flow_each(sl_flow *flow, sl_each_fn fn, void *arg) {
 int sl_flow_map_batch(sl_flow *flow, sl_map_batch_fn fn, void *arg) {
   SL__CHECK(check_open(flow, "sl_flow_map_batch"));
   if (sl__flow_last_stage(flow)->nsteps)
-    return builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                            "sl_flow_map_batch: must be the first operator of its stage "
-                                            "(call sl_flow_shuffle or sl_flow_partition before it)"));
+    return builder_fail(flow,
+                        sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                      "sl_flow_map_batch: must be the first operator of its stage "
+                                      "(call sl_flow_shuffle or sl_flow_partition before it)"));
   return add_op(flow, SL__STEP_MAP_BATCH, (void *)fn, arg, "sl_flow_map_batch");
 }
 
@@ -237,10 +259,11 @@ int sl_flow_departition(sl_flow *flow) {
 static int check_reducer_slot(sl_flow *f, const char *what) {
   SL__CHECK(check_open(f, what));
   if (stage_has_reducer(sl__flow_last_stage(f)))
-    return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                         "%s: this stage already has a reducer (one per stage, as in "
-                                         "Flow: call sl_flow_partition first)",
-                                         what));
+    return builder_fail(f,
+                        sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                      "%s: this stage already has a reducer (one per stage, as in "
+                                      "Flow: call sl_flow_partition first)",
+                                      what));
   return SL_OK;
 }
 
@@ -258,14 +281,16 @@ int sl_flow_reduce(sl_flow *flow, const sl_reducer *reducer) {
 int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {
   SL__CHECK(check_reducer_slot(flow, "sl_flow_reduce_by_key"));
   if (!agg)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_reduce_by_key: NULL aggregator"));
+    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                            "sl_flow_reduce_by_key: NULL aggregator"));
   sl_aggregator a = *agg;
   if (a.kind != SL_AGG_USER) {
     a = sl_aggregator_builtin(agg->kind);
   } else if (!a.init || !a.update || !a.finalize || a.state_size == 0) {
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                            "sl_flow_reduce_by_key: a user aggregator needs state_size, "
-                                            "init, update and finalize"));
+    return builder_fail(flow,
+                        sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                      "sl_flow_reduce_by_key: a user aggregator needs state_size, "
+                                      "init, update and finalize"));
   }
   sl__stage *s = sl__flow_last_stage(flow);
   /* Combine map-side when it cannot change the result: the reducer is the first step of a
@@ -310,7 +335,8 @@ int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
    * stage's output, so it does not take the stage's one reducer slot. */
   SL__CHECK(check_open(flow, "sl_flow_take_sort"));
   if (!cmp)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_take_sort: NULL compare function"));
+    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                            "sl_flow_take_sort: NULL compare function"));
   sl__step *st;
   SL__CHECK(add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
   st->k = k;
@@ -323,7 +349,8 @@ int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
 int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
   SL__CHECK(check_open(flow, "sl_flow_sort"));
   if (!cmp)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_sort: NULL compare function"));
+    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                            "sl_flow_sort: NULL compare function"));
   sl__step *st;
   SL__CHECK(add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
   st->descending = descending;
@@ -358,17 +385,20 @@ static int set_sink(sl_flow *f, sl__sink_kind kind, const char *what) {
 }
 
 int sl_flow_to_count(sl_flow *flow, uint64_t *count) {
-  if (!count) SL__FAIL(SL_ERR_INVAL, "sl_flow_to_count: NULL count");
+  if (!count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_to_count: NULL count");
   SL__CHECK(set_sink(flow, SL__SINK_COUNT, "sl_flow_to_count"));
   flow->sink.count_out = count;
   return SL_OK;
 }
 
 int sl_flow_to_collect(sl_flow *flow, sl_collection **out) {
-  if (!out) SL__FAIL(SL_ERR_INVAL, "sl_flow_to_collect: NULL output");
+  if (!out)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_to_collect: NULL output");
   SL__CHECK(check_open(flow, "sl_flow_to_collect"));
   if (sl__flow_last_stage(flow)->partitions != 1 || sl_size(flow->ctx) > 1)
-    if (!(sl__flow_last_stage(flow)->partitions == 1 && sl__flow_last_stage(flow)->boundary == SL__BOUND_SINGLE))
+    if (!(sl__flow_last_stage(flow)->partitions == 1 &&
+          sl__flow_last_stage(flow)->boundary == SL__BOUND_SINGLE))
       SL__CHECK(sl_flow_departition(flow));
   SL__CHECK(set_sink(flow, SL__SINK_COLLECT, "sl_flow_to_collect"));
   flow->sink.collect_out = out;
@@ -377,7 +407,8 @@ int sl_flow_to_collect(sl_flow *flow, sl_collection **out) {
 }
 
 int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg) {
-  if (!fn) SL__FAIL(SL_ERR_INVAL, "sl_flow_to_callback: NULL function");
+  if (!fn)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_to_callback: NULL function");
   SL__CHECK(set_sink(flow, SL__SINK_CALLBACK, "sl_flow_to_callback"));
   flow->sink.fn = fn;
   flow->sink.arg = arg;
@@ -385,12 +416,14 @@ int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg) {
 }
 
 int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg, int overwrite) {
-  if (!path) SL__FAIL(SL_ERR_INVAL, "sl_flow_to_text: NULL path (use \"-\" for stdout)");
+  if (!path)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_to_text: NULL path (use \"-\" for stdout)");
   SL__CHECK(check_open(flow, "sl_flow_to_text"));
   int to_stdout = strcmp(path, "-") == 0;
   if (to_stdout) {
     const sl__stage *s = sl__flow_last_stage(flow);
-    if (!(s->partitions == 1 && s->boundary == SL__BOUND_SINGLE)) SL__CHECK(sl_flow_departition(flow));
+    if (!(s->partitions == 1 && s->boundary == SL__BOUND_SINGLE))
+      SL__CHECK(sl_flow_departition(flow));
   }
   SL__CHECK(set_sink(flow, SL__SINK_TEXT, "sl_flow_to_text"));
   flow->sink.fmt = fmt ? fmt : sl_format_value;
@@ -406,7 +439,8 @@ int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg
 int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what) {
   int rc = check_open(flow, what);
   if (rc != SL_OK) {
-    if (vt->destroy) vt->destroy(impl);
+    if (vt->destroy)
+      vt->destroy(impl);
     return rc;
   }
   flow->sink.kind = SL__SINK_EXT;
@@ -418,17 +452,23 @@ int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, cons
 /* ---- describe ---- */
 static const char *boundary_name(sl__boundary b) {
   switch (b) {
-  case SL__BOUND_SOURCE: return "source";
-  case SL__BOUND_HASH: return "partition by key hash";
-  case SL__BOUND_SHUFFLE: return "shuffle (round robin)";
-  case SL__BOUND_SINGLE: return "departition (one partition)";
-  case SL__BOUND_RANGE: return "range partition by sampled splitters (sort)";
+  case SL__BOUND_SOURCE:
+    return "source";
+  case SL__BOUND_HASH:
+    return "partition by key hash";
+  case SL__BOUND_SHUFFLE:
+    return "shuffle (round robin)";
+  case SL__BOUND_SINGLE:
+    return "departition (one partition)";
+  case SL__BOUND_RANGE:
+    return "range partition by sampled splitters (sort)";
   }
   return "?";
 }
 
 int sl_flow_describe(const sl_flow *flow, FILE *out) {
-  if (!flow || !out) SL__FAIL(SL_ERR_INVAL, "sl_flow_describe: NULL argument");
+  if (!flow || !out)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_describe: NULL argument");
   int size = sl_size(flow->ctx);
   fprintf(out, "flow: %d stage(s) on %d rank(s)\n", flow->nstages, size);
   for (int s = 0; s < flow->nstages; s++) {
@@ -440,11 +480,14 @@ int sl_flow_describe(const sl_flow *flow, FILE *out) {
       fprintf(out, "    step %d: %s (%s)\n", i, st->steps[i].name, kind_name(st->steps[i].kind));
     fprintf(out, "    placement:");
     int shown = st->partitions < 16 ? st->partitions : 16;
-    for (int p = 0; p < shown; p++) fprintf(out, " p%d@r%d", p, p % size);
-    if (shown < st->partitions) fprintf(out, " ... (partition p on rank p mod %d)", size);
+    for (int p = 0; p < shown; p++)
+      fprintf(out, " p%d@r%d", p, p % size);
+    if (shown < st->partitions)
+      fprintf(out, " ... (partition p on rank p mod %d)", size);
     fprintf(out, "\n");
   }
-  static const char *sinks[] = {"none", "count", "collect to rank 0", "callback", "text", "external"};
+  static const char *sinks[] = {"none",     "count", "collect to rank 0",
+                                "callback", "text",  "external"};
   if (flow->sink.kind == SL__SINK_EXT) {
     fprintf(out, "  sink: %s\n", flow->sink.ext->name);
     return SL_OK;

@@ -11,7 +11,7 @@
 
 typedef struct sl__h5_fld {
   char name[SL__H5_NAME];
-  int cls;        /* sl_h5_class */
+  int cls; /* sl_h5_class */
   uint64_t size;
   uint64_t offset;
   int32_t strpad; /* H5T_str_t of a string field */

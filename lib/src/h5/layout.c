@@ -5,7 +5,9 @@
 
 #include "h5/h5int.h"
 
-void sl__h5_quiet(void) { (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void sl__h5_quiet(void) {
+  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 typedef struct errwalk {
   char inner[512];
@@ -14,7 +16,8 @@ typedef struct errwalk {
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
   errwalk *w = data;
-  if (n == 0 && e && e->desc) snprintf(w->inner, sizeof w->inner, "%s", e->desc);
+  if (n == 0 && e && e->desc)
+    snprintf(w->inner, sizeof w->inner, "%s", e->desc);
   w->n++;
   return 0;
 }
@@ -30,27 +33,38 @@ hid_t sl__h5_field_type(const sl__h5_fld *f) {
   switch (f->cls) {
   case SL_H5_INT:
     switch (f->size) {
-    case 1: return H5Tcopy(H5T_NATIVE_INT8);
-    case 2: return H5Tcopy(H5T_NATIVE_INT16);
-    case 4: return H5Tcopy(H5T_NATIVE_INT32);
-    case 8: return H5Tcopy(H5T_NATIVE_INT64);
+    case 1:
+      return H5Tcopy(H5T_NATIVE_INT8);
+    case 2:
+      return H5Tcopy(H5T_NATIVE_INT16);
+    case 4:
+      return H5Tcopy(H5T_NATIVE_INT32);
+    case 8:
+      return H5Tcopy(H5T_NATIVE_INT64);
     }
     break;
   case SL_H5_UINT:
     switch (f->size) {
-    case 1: return H5Tcopy(H5T_NATIVE_UINT8);
-    case 2: return H5Tcopy(H5T_NATIVE_UINT16);
-    case 4: return H5Tcopy(H5T_NATIVE_UINT32);
-    case 8: return H5Tcopy(H5T_NATIVE_UINT64);
+    case 1:
+      return H5Tcopy(H5T_NATIVE_UINT8);
+    case 2:
+      return H5Tcopy(H5T_NATIVE_UINT16);
+    case 4:
+      return H5Tcopy(H5T_NATIVE_UINT32);
+    case 8:
+      return H5Tcopy(H5T_NATIVE_UINT64);
     }
     break;
   case SL_H5_FLOAT:
-    if (f->size == 4) return H5Tcopy(H5T_NATIVE_FLOAT);
-    if (f->size == 8) return H5Tcopy(H5T_NATIVE_DOUBLE);
+    if (f->size == 4)
+      return H5Tcopy(H5T_NATIVE_FLOAT);
+    if (f->size == 8)
+      return H5Tcopy(H5T_NATIVE_DOUBLE);
     break;
   case SL_H5_STRING: {
     hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0) return t;
+    if (t < 0)
+      return t;
     if (H5Tset_size(t, (size_t)f->size) < 0 || H5Tset_strpad(t, (H5T_str_t)f->strpad) < 0 ||
         H5Tset_cset(t, (H5T_cset_t)f->cset) < 0) {
       H5Tclose(t);
@@ -63,13 +77,16 @@ hid_t sl__h5_field_type(const sl__h5_fld *f) {
 }
 
 hid_t sl__h5_mem_type(const sl_h5_layout *l) {
-  if (l->array) return l->n ? sl__h5_field_type(&l->f[0]) : -1;
+  if (l->array)
+    return l->n ? sl__h5_field_type(&l->f[0]) : -1;
   hid_t t = H5Tcreate(H5T_COMPOUND, l->row_size ? l->row_size : 1);
-  if (t < 0) return t;
+  if (t < 0)
+    return t;
   for (size_t i = 0; i < l->n; i++) {
     hid_t ft = sl__h5_field_type(&l->f[i]);
     if (ft < 0 || H5Tinsert(t, l->f[i].name, (size_t)l->f[i].offset, ft) < 0) {
-      if (ft >= 0) H5Tclose(ft);
+      if (ft >= 0)
+        H5Tclose(ft);
       H5Tclose(t);
       return -1;
     }
@@ -95,10 +112,14 @@ int sl__h5_layout_push(sl_h5_layout *l, const sl__h5_fld *f) {
 
 static const char *cls_name(int c) {
   switch (c) {
-  case SL_H5_INT: return "int";
-  case SL_H5_UINT: return "uint";
-  case SL_H5_FLOAT: return "float";
-  case SL_H5_STRING: return "string";
+  case SL_H5_INT:
+    return "int";
+  case SL_H5_UINT:
+    return "uint";
+  case SL_H5_FLOAT:
+    return "float";
+  case SL_H5_STRING:
+    return "string";
   }
   return "?";
 }
@@ -107,25 +128,33 @@ void sl__h5_layout_desc(const sl_h5_layout *l, char *buf, size_t cap) {
   size_t pos = 0;
   buf[0] = 0;
   for (size_t i = 0; i < l->n && pos + 1 < cap; i++) {
-    int w = snprintf(buf + pos, cap - pos, "%s%s:%s%llu", i ? ", " : "", l->f[i].name, cls_name(l->f[i].cls),
-                     (unsigned long long)(l->f[i].cls == SL_H5_STRING ? l->f[i].size : l->f[i].size * 8));
-    if (w < 0) break;
+    int w = snprintf(
+        buf + pos, cap - pos, "%s%s:%s%llu", i ? ", " : "", l->f[i].name, cls_name(l->f[i].cls),
+        (unsigned long long)(l->f[i].cls == SL_H5_STRING ? l->f[i].size : l->f[i].size * 8));
+    if (w < 0)
+      break;
     pos += (size_t)w;
   }
-  if (pos >= cap && cap > 4) memcpy(buf + cap - 4, "...", 4);
+  if (pos >= cap && cap > 4)
+    memcpy(buf + cap - 4, "...", 4);
 }
 
 int sl__h5_layout_cmp(const sl_h5_layout *a, const sl_h5_layout *b) {
-  if (a->n != b->n || a->array != b->array) return 1;
+  if (a->n != b->n || a->array != b->array)
+    return 1;
   for (size_t i = 0; i < a->n; i++)
-    if (strcmp(a->f[i].name, b->f[i].name) || a->f[i].cls != b->f[i].cls || a->f[i].size != b->f[i].size) return 1;
+    if (strcmp(a->f[i].name, b->f[i].name) || a->f[i].cls != b->f[i].cls ||
+        a->f[i].size != b->f[i].size)
+      return 1;
   return 0;
 }
 
 int sl__h5_split_spec(const char *spec, char **file, char **dset) {
-  if (!spec) SL__FAIL(SL_ERR_INVAL, "HDF5 dataset spec is NULL (expected FILE:/path/to/dataset)");
+  if (!spec)
+    SL__FAIL(SL_ERR_INVAL, "HDF5 dataset spec is NULL (expected FILE:/path/to/dataset)");
   const char *sep = NULL;
-  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++) sep = p;
+  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
+    sep = p;
   if (!sep || sep == spec || !sep[2])
     SL__FAIL(SL_ERR_INVAL, "bad HDF5 dataset spec '%s': expected FILE:/path/to/dataset", spec);
   *file = strndup(spec, (size_t)(sep - spec));
@@ -153,13 +182,15 @@ int sl__h5_layout_bcast(sl_h5_layout *l, int root, MPI_Comm comm) {
   l->rows = hdr[2];
   l->array = (int)hdr[3];
   l->ncols_src = hdr[4];
-  if (l->n) SL__CHECK_MPI(MPI_Bcast(l->f, (int)(l->n * sizeof *l->f), MPI_BYTE, root, comm));
+  if (l->n)
+    SL__CHECK_MPI(MPI_Bcast(l->f, (int)(l->n * sizeof *l->f), MPI_BYTE, root, comm));
   return SL_OK;
 }
 
 /* ---- public layout API ---- */
 int sl_h5_layout_create(sl_h5_layout **layout) {
-  if (!layout) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_create: NULL argument");
+  if (!layout)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_create: NULL argument");
   sl_h5_layout *l = calloc(1, sizeof *l);
   SL__CHECK_ALLOC(l);
   *layout = l;
@@ -167,15 +198,24 @@ int sl_h5_layout_create(sl_h5_layout **layout) {
 }
 
 int sl_h5_layout_add(sl_h5_layout *l, const char *name, sl_h5_class cls, size_t size) {
-  if (!l || !name || !*name) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: NULL layout or empty field name");
-  if (strlen(name) >= SL__H5_NAME) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: field name '%.40s...' longer than %d bytes", name, SL__H5_NAME - 1);
+  if (!l || !name || !*name)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: NULL layout or empty field name");
+  if (strlen(name) >= SL__H5_NAME)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: field name '%.40s...' longer than %d bytes", name,
+             SL__H5_NAME - 1);
   int ok = 0;
-  if (cls == SL_H5_INT || cls == SL_H5_UINT) ok = size == 1 || size == 2 || size == 4 || size == 8;
-  else if (cls == SL_H5_FLOAT) ok = size == 4 || size == 8;
-  else if (cls == SL_H5_STRING) ok = size > 0;
-  if (!ok) SL__FAIL(SL_ERR_TYPE, "sl_h5_layout_add: field '%s': unsupported class %d with size %zu", name, (int)cls, size);
+  if (cls == SL_H5_INT || cls == SL_H5_UINT)
+    ok = size == 1 || size == 2 || size == 4 || size == 8;
+  else if (cls == SL_H5_FLOAT)
+    ok = size == 4 || size == 8;
+  else if (cls == SL_H5_STRING)
+    ok = size > 0;
+  if (!ok)
+    SL__FAIL(SL_ERR_TYPE, "sl_h5_layout_add: field '%s': unsupported class %d with size %zu", name,
+             (int)cls, size);
   for (size_t i = 0; i < l->n; i++)
-    if (!strcmp(l->f[i].name, name)) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: duplicate field name '%s'", name);
+    if (!strcmp(l->f[i].name, name))
+      SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_add: duplicate field name '%s'", name);
   sl__h5_fld f;
   memset(&f, 0, sizeof f);
   snprintf(f.name, sizeof f.name, "%s", name);
@@ -189,7 +229,8 @@ int sl_h5_layout_add(sl_h5_layout *l, const char *name, sl_h5_class cls, size_t 
 }
 
 int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out) {
-  if (!src || !out) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_copy: NULL argument");
+  if (!src || !out)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_copy: NULL argument");
   sl_h5_layout *l = calloc(1, sizeof *l);
   SL__CHECK_ALLOC(l);
   *l = *src;
@@ -198,25 +239,35 @@ int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out) {
     free(l);
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   }
-  if (src->n) memcpy(l->f, src->f, src->n * sizeof *l->f);
+  if (src->n)
+    memcpy(l->f, src->f, src->n * sizeof *l->f);
   l->cap = src->n ? src->n : 1;
   *out = l;
   return SL_OK;
 }
 
 void sl_h5_layout_destroy(sl_h5_layout **layout) {
-  if (!layout || !*layout) return;
+  if (!layout || !*layout)
+    return;
   free((*layout)->f);
   free(*layout);
   *layout = NULL;
 }
 
-size_t sl_h5_layout_nfields(const sl_h5_layout *l) { return l ? l->n : 0; }
-size_t sl_h5_layout_row_size(const sl_h5_layout *l) { return l ? l->row_size : 0; }
-uint64_t sl_h5_layout_rows(const sl_h5_layout *l) { return l ? l->rows : 0; }
+size_t sl_h5_layout_nfields(const sl_h5_layout *l) {
+  return l ? l->n : 0;
+}
+size_t sl_h5_layout_row_size(const sl_h5_layout *l) {
+  return l ? l->row_size : 0;
+}
+uint64_t sl_h5_layout_rows(const sl_h5_layout *l) {
+  return l ? l->rows : 0;
+}
 
 int sl_h5_layout_field(const sl_h5_layout *l, size_t i, sl_h5_field *field) {
-  if (!l || !field || i >= l->n) SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_field: index %zu out of range (%zu fields)", i, l ? l->n : 0);
+  if (!l || !field || i >= l->n)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_field: index %zu out of range (%zu fields)", i,
+             l ? l->n : 0);
   field->name = l->f[i].name;
   field->cls = (sl_h5_class)l->f[i].cls;
   field->size = (size_t)l->f[i].size;
@@ -225,23 +276,27 @@ int sl_h5_layout_field(const sl_h5_layout *l, size_t i, sl_h5_field *field) {
 }
 
 int sl_h5_layout_find(const sl_h5_layout *l, const char *name, size_t *index) {
-  if (!l || !name) return SL_ERR_INVAL;
+  if (!l || !name)
+    return SL_ERR_INVAL;
   for (size_t i = 0; i < l->n; i++)
     if (!strcmp(l->f[i].name, name)) {
-      if (index) *index = i;
+      if (index)
+        *index = i;
       return SL_OK;
     }
   return SL_ERR_NOTFOUND;
 }
 
 int sl_h5_layout_names(const sl_h5_layout *l, char *buf, size_t cap) {
-  if (!l || !buf || !cap) return SL_ERR_INVAL;
+  if (!l || !buf || !cap)
+    return SL_ERR_INVAL;
   size_t pos = 0;
   buf[0] = 0;
   for (size_t i = 0; i < l->n; i++) {
     int w = snprintf(buf + pos, cap - pos, "%s%s", i ? ", " : "", l->f[i].name);
     if (w < 0 || (size_t)w >= cap - pos) {
-      if (cap > 4) memcpy(buf + cap - 4, "...", 4);
+      if (cap > 4)
+        memcpy(buf + cap - 4, "...", 4);
       break;
     }
     pos += (size_t)w;
@@ -254,25 +309,66 @@ double sl_h5_get_f64(const sl_h5_field *f, const void *row) {
   switch (f->cls) {
   case SL_H5_INT:
     switch (f->size) {
-    case 1: { int8_t v; memcpy(&v, p, 1); return v; }
-    case 2: { int16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { int32_t v; memcpy(&v, p, 4); return v; }
-    case 8: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    case 1: {
+      int8_t v;
+      memcpy(&v, p, 1);
+      return v;
+    }
+    case 2: {
+      int16_t v;
+      memcpy(&v, p, 2);
+      return v;
+    }
+    case 4: {
+      int32_t v;
+      memcpy(&v, p, 4);
+      return v;
+    }
+    case 8: {
+      int64_t v;
+      memcpy(&v, p, 8);
+      return (double)v;
+    }
     }
     break;
   case SL_H5_UINT:
     switch (f->size) {
-    case 1: { uint8_t v; memcpy(&v, p, 1); return v; }
-    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case 8: { uint64_t v; memcpy(&v, p, 8); return (double)v; }
+    case 1: {
+      uint8_t v;
+      memcpy(&v, p, 1);
+      return v;
+    }
+    case 2: {
+      uint16_t v;
+      memcpy(&v, p, 2);
+      return v;
+    }
+    case 4: {
+      uint32_t v;
+      memcpy(&v, p, 4);
+      return v;
+    }
+    case 8: {
+      uint64_t v;
+      memcpy(&v, p, 8);
+      return (double)v;
+    }
     }
     break;
   case SL_H5_FLOAT:
-    if (f->size == 4) { float v; memcpy(&v, p, 4); return v; }
-    if (f->size == 8) { double v; memcpy(&v, p, 8); return v; }
+    if (f->size == 4) {
+      float v;
+      memcpy(&v, p, 4);
+      return v;
+    }
+    if (f->size == 8) {
+      double v;
+      memcpy(&v, p, 8);
+      return v;
+    }
     break;
-  default: break;
+  default:
+    break;
   }
   return 0.0 / 0.0;
 }

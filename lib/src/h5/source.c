@@ -48,10 +48,10 @@ typedef struct h5_state {
   size_t file;          /* index of the open file (or nfiles) */
   int is_open;
   hid_t fid, did, fspace, mtype, xfer;
-  size_t read_row;  /* bytes of a row as read (array: all columns) */
+  size_t read_row; /* bytes of a row as read (array: all columns) */
   uint64_t block_rows;
   char *buf;
-  uint64_t brow0;   /* global index of buf's first row */
+  uint64_t brow0; /* global index of buf's first row */
   uint64_t blen, bpos;
 } h5_state;
 
@@ -64,32 +64,44 @@ static int classify(hid_t t, const char *what, const char *file, const char *dse
   switch (c) {
   case H5T_INTEGER: {
     if (size != 1 && size != 2 && size != 4 && size != 8)
-      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a %zu-byte integer (expected 1, 2, 4 or 8 bytes)", file, dset, what, size);
+      SL__FAIL(SL_ERR_TYPE,
+               "'%s' dataset '%s': %s is a %zu-byte integer (expected 1, 2, 4 or 8 bytes)", file,
+               dset, what, size);
     H5T_sign_t s = H5Tget_sign(t);
-    if (s < 0) SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read the sign of %s", file, dset, what);
+    if (s < 0)
+      SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read the sign of %s", file, dset, what);
     f->cls = s == H5T_SGN_NONE ? SL_H5_UINT : SL_H5_INT;
     return SL_OK;
   }
   case H5T_FLOAT:
     if (size != 4 && size != 8)
-      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a %zu-byte float (expected 4 or 8 bytes)", file, dset, what, size);
+      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a %zu-byte float (expected 4 or 8 bytes)",
+               file, dset, what, size);
     f->cls = SL_H5_FLOAT;
     return SL_OK;
   case H5T_STRING: {
     htri_t v = H5Tis_variable_str(t);
-    if (v < 0) SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot inspect the string type of %s", file, dset, what);
-    if (v) SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a variable-length string (expected a fixed-length string)", file, dset, what);
+    if (v < 0)
+      SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot inspect the string type of %s", file, dset,
+               what);
+    if (v)
+      SL__FAIL(SL_ERR_TYPE,
+               "'%s' dataset '%s': %s is a variable-length string (expected a fixed-length string)",
+               file, dset, what);
     f->cls = SL_H5_STRING;
     f->strpad = (int32_t)H5Tget_strpad(t);
     f->cset = (int32_t)H5Tget_cset(t);
     return SL_OK;
   }
   default: {
-    static const char *names[] = {"integer", "float", "time", "string", "bitfield", "opaque", "compound",
-                                  "reference", "enum", "variable-length", "array"};
+    static const char *names[] = {"integer",  "float",           "time",     "string",
+                                  "bitfield", "opaque",          "compound", "reference",
+                                  "enum",     "variable-length", "array"};
     const char *n = c >= 0 && c < 11 ? names[c] : "unknown";
-    SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s has type class %s (expected integer, float or fixed-length string)",
-             file, dset, what, n);
+    SL__FAIL(
+        SL_ERR_TYPE,
+        "'%s' dataset '%s': %s has type class %s (expected integer, float or fixed-length string)",
+        file, dset, what, n);
   }
   }
 }
@@ -104,9 +116,11 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
   (void)g;
   (void)info;
   lister *l = data;
-  if (l->n++ >= 20) return 1;
+  if (l->n++ >= 20)
+    return 1;
   int w = snprintf(l->buf + l->pos, l->cap - l->pos, "%s%s", l->pos ? ", " : "", name);
-  if (w > 0 && (size_t)w < l->cap - l->pos) l->pos += (size_t)w;
+  if (w > 0 && (size_t)w < l->cap - l->pos)
+    l->pos += (size_t)w;
   return 0;
 }
 
@@ -118,9 +132,11 @@ static int check_path(hid_t fid, const char *file, const char *dset) {
   int rc = SL_OK;
   for (char *s = p + 1; rc == SL_OK;) {
     char *slash = strchr(s, '/');
-    if (slash) *slash = 0;
+    if (slash)
+      *slash = 0;
     if (!*s) { /* "//" or a trailing '/' */
-      if (!slash) break;
+      if (!slash)
+        break;
       s = slash + 1;
       continue;
     }
@@ -135,17 +151,19 @@ static int check_path(hid_t fid, const char *file, const char *dset) {
       }
       H5Eclear2(H5E_DEFAULT);
       rc = sl__error_set(SL_ERR_NOTFOUND, __FILE__, __LINE__,
-                         "'%s': dataset '%s' not found (no '%s'; '%s' has: %s%s)", file, dset, p, parent,
-                         have[0] ? have : "nothing", l.n > 20 ? ", ..." : "");
+                         "'%s': dataset '%s' not found (no '%s'; '%s' has: %s%s)", file, dset, p,
+                         parent, have[0] ? have : "nothing", l.n > 20 ? ", ..." : "");
       break;
     }
     snprintf(parent, sizeof parent, "%s", p);
-    if (!slash) break;
+    if (!slash)
+      break;
     *slash = '/';
     s = slash + 1;
   }
   free(p);
-  if (rc != SL_OK) return rc;
+  if (rc != SL_OK)
+    return rc;
   H5O_info_t oi;
   if (H5Oget_info_by_name(fid, dset, &oi, H5P_DEFAULT) < 0) {
     char m[512];
@@ -160,27 +178,34 @@ static int check_path(hid_t fid, const char *file, const char *dset) {
 
 static int check_filters(hid_t dcpl, const char *file, const char *dset) {
   int nf = H5Pget_nfilters(dcpl);
-  if (nf < 0) SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its filter pipeline", file, dset);
+  if (nf < 0)
+    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its filter pipeline", file, dset);
   for (int i = 0; i < nf; i++) {
     unsigned flags = 0, fcfg = 0;
     size_t nelem = 0;
     char name[256] = "";
-    H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, sizeof name, name, &fcfg);
-    if (id < 0) SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read filter %d", file, dset, i);
+    H5Z_filter_t id =
+        H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, sizeof name, name, &fcfg);
+    if (id < 0)
+      SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read filter %d", file, dset, i);
     htri_t av = H5Zfilter_avail(id);
     unsigned info = 0;
-    if (av > 0 && H5Zget_filter_info(id, &info) < 0) av = 0;
+    if (av > 0 && H5Zget_filter_info(id, &info) < 0)
+      av = 0;
     H5Eclear2(H5E_DEFAULT);
     if (av <= 0 || !(info & H5Z_FILTER_CONFIG_DECODE_ENABLED))
       SL__FAIL(SL_ERR_UNSUPPORTED,
-               "'%s' dataset '%s': uses filter %d '%s', which this HDF5 cannot decode (available here: deflate, "
+               "'%s' dataset '%s': uses filter %d '%s', which this HDF5 cannot decode (available "
+               "here: deflate, "
                "shuffle, fletcher32, nbit, scaleoffset%s)",
-               file, dset, (int)id, name[0] ? name : "unnamed", H5Zfilter_avail(H5Z_FILTER_SZIP) > 0 ? ", szip" : "");
+               file, dset, (int)id, name[0] ? name : "unnamed",
+               H5Zfilter_avail(H5Z_FILTER_SZIP) > 0 ? ", szip" : "");
   }
   return SL_OK;
 }
 
-static int select_fields(const sl__h5src *s, sl_h5_layout *all, sl_h5_layout *out, const char *file, const char *dset) {
+static int select_fields(const sl__h5src *s, sl_h5_layout *all, sl_h5_layout *out, const char *file,
+                         const char *dset) {
   if (!s->nfields) {
     *out = *all;
     memset(all, 0, sizeof *all);
@@ -194,11 +219,13 @@ static int select_fields(const sl__h5src *s, sl_h5_layout *all, sl_h5_layout *ou
     if (sl_h5_layout_find(all, s->fields[i], &k) != SL_OK) {
       char names[1024];
       sl_h5_layout_names(all, names, sizeof names);
-      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': no field '%s' (fields: %s)", file, dset, s->fields[i], names);
+      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': no field '%s' (fields: %s)", file, dset,
+               s->fields[i], names);
     }
     for (size_t j = 0; j < i; j++)
       if (!strcmp(s->fields[j], s->fields[i]))
-        SL__FAIL(SL_ERR_INVAL, "'%s' dataset '%s': field '%s' selected twice", file, dset, s->fields[i]);
+        SL__FAIL(SL_ERR_INVAL, "'%s' dataset '%s': field '%s' selected twice", file, dset,
+                 s->fields[i]);
     SL__CHECK(sl__h5_layout_push(out, &all->f[k]));
   }
   return SL_OK;
@@ -209,17 +236,19 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
   const char *file = hf->path, *dset = hf->dset;
   struct stat sb;
   if (stat(file, &sb) != 0)
-    SL__FAIL(errno == ENOENT ? SL_ERR_NOTFOUND : SL_ERR_IO, "cannot open input '%s' (dataset '%s'): %s", file, dset,
-             strerror(errno));
-  if (!S_ISREG(sb.st_mode)) SL__FAIL(SL_ERR_FORMAT, "input '%s': expected a regular file, found a %s", file,
-                                     S_ISDIR(sb.st_mode) ? "directory" : "special file");
+    SL__FAIL(errno == ENOENT ? SL_ERR_NOTFOUND : SL_ERR_IO,
+             "cannot open input '%s' (dataset '%s'): %s", file, dset, strerror(errno));
+  if (!S_ISREG(sb.st_mode))
+    SL__FAIL(SL_ERR_FORMAT, "input '%s': expected a regular file, found a %s", file,
+             S_ISDIR(sb.st_mode) ? "directory" : "special file");
 #if H5_VERSION_GE(1, 12, 0)
   htri_t is = H5Fis_accessible(file, H5P_DEFAULT);
 #else
   htri_t is = H5Fis_hdf5(file);
 #endif
-  if (is == 0) SL__FAIL(SL_ERR_FORMAT, "input '%s' is not an HDF5 file (no HDF5 signature found; %lld bytes)", file,
-                        (long long)sb.st_size);
+  if (is == 0)
+    SL__FAIL(SL_ERR_FORMAT, "input '%s' is not an HDF5 file (no HDF5 signature found; %lld bytes)",
+             file, (long long)sb.st_size);
   if (is < 0) {
     char m[512];
     sl__h5_errstr(m, sizeof m);
@@ -227,15 +256,18 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
   }
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
-    if (fapl >= 0) H5Pclose(fapl);
+    if (fapl >= 0)
+      H5Pclose(fapl);
     SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
   }
   hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
   char m[512] = "";
-  if (fid < 0) sl__h5_errstr(m, sizeof m); /* before any other call clears the stack */
+  if (fid < 0)
+    sl__h5_errstr(m, sizeof m); /* before any other call clears the stack */
   H5Pclose(fapl);
   if (fid < 0) {
-    SL__FAIL(SL_ERR_FORMAT, "input '%s': cannot open the HDF5 file (truncated or damaged?): %s", file, m);
+    SL__FAIL(SL_ERR_FORMAT, "input '%s': cannot open the HDF5 file (truncated or damaged?): %s",
+             file, m);
   }
   hid_t did = -1, type = -1, space = -1, dcpl = -1;
   sl_h5_layout all;
@@ -244,12 +276,15 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
   if (rc == SL_OK && (did = H5Dopen2(fid, dset, H5P_DEFAULT)) < 0) {
     char m[512];
     sl__h5_errstr(m, sizeof m);
-    rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__, "'%s': cannot open dataset '%s': %s", file, dset, m);
+    rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__, "'%s': cannot open dataset '%s': %s",
+                       file, dset, m);
   }
   if (rc == SL_OK && ((type = H5Dget_type(did)) < 0 || (space = H5Dget_space(did)) < 0 ||
                       (dcpl = H5Dget_create_plist(did)) < 0))
-    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "'%s' dataset '%s': cannot read its type, shape or properties", file, dset);
-  if (rc == SL_OK) rc = check_filters(dcpl, file, dset);
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                       "'%s' dataset '%s': cannot read its type, shape or properties", file, dset);
+  if (rc == SL_OK)
+    rc = check_filters(dcpl, file, dset);
   int nd = 0;
   hsize_t dims[H5S_MAX_RANK];
   if (rc == SL_OK) {
@@ -259,10 +294,12 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
       nd = 1;
       dims[0] = 0;
     } else if (sc == H5S_SCALAR || nd < 1) {
-      rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': expected at least 1 dimension, found a scalar",
-                         file, dset);
+      rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__,
+                         "'%s' dataset '%s': expected at least 1 dimension, found a scalar", file,
+                         dset);
     } else if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
-      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "'%s' dataset '%s': cannot read its dimensions", file, dset);
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                         "'%s' dataset '%s': cannot read its dimensions", file, dset);
     }
   }
   if (rc == SL_OK) {
@@ -272,11 +309,13 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
       hsize_t cd[H5S_MAX_RANK];
       int cn = H5Pget_chunk(dcpl, H5S_MAX_RANK, cd);
       if (cn < 1) {
-        rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "'%s' dataset '%s': cannot read its chunk shape", file, dset);
+        rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                           "'%s' dataset '%s': cannot read its chunk shape", file, dset);
       } else {
         hf->chunk_rows = cd[0];
         hf->chunk_bytes = H5Tget_size(type);
-        for (int i = 0; i < cn; i++) hf->chunk_bytes *= cd[i];
+        for (int i = 0; i < cn; i++)
+          hf->chunk_bytes *= cd[i];
       }
     }
   }
@@ -284,23 +323,28 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
     all.rows = hf->rows;
     if (H5Tget_class(type) == H5T_COMPOUND) {
       if (nd != 1)
-        rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': a compound dataset must have 1 dimension, found %d",
+        rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__,
+                           "'%s' dataset '%s': a compound dataset must have 1 dimension, found %d",
                            file, dset, nd);
       int nm = rc == SL_OK ? H5Tget_nmembers(type) : 0;
       for (int i = 0; i < nm && rc == SL_OK; i++) {
         char *mname = H5Tget_member_name(type, (unsigned)i);
         hid_t mt = H5Tget_member_type(type, (unsigned)i);
         if (!mname || mt < 0) {
-          rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "'%s' dataset '%s': cannot read compound member %d", file, dset, i);
+          rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                             "'%s' dataset '%s': cannot read compound member %d", file, dset, i);
         } else {
           int wanted = !s->nfields;
           for (size_t k = 0; k < s->nfields; k++)
-            if (!strcmp(s->fields[k], mname)) wanted = 1;
+            if (!strcmp(s->fields[k], mname))
+              wanted = 1;
           sl__h5_fld f;
           char what[300];
           snprintf(what, sizeof what, "field '%s'", mname);
           if (strlen(mname) >= SL__H5_NAME) {
-            rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': field name '%.40s...' is too long", file, dset, mname);
+            rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__,
+                               "'%s' dataset '%s': field name '%.40s...' is too long", file, dset,
+                               mname);
           } else {
             rc = classify(mt, what, file, dset, &f);
             if (rc != SL_OK && !wanted) { /* an unselected field of any type is fine */
@@ -316,22 +360,27 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
             }
           }
         }
-        if (mt >= 0) H5Tclose(mt);
+        if (mt >= 0)
+          H5Tclose(mt);
         H5free_memory(mname);
       }
     } else {
       sl__h5_fld f;
       rc = classify(type, "the element type", file, dset, &f);
       uint64_t ncols = 1;
-      for (int i = 1; i < nd; i++) ncols *= dims[i];
+      for (int i = 1; i < nd; i++)
+        ncols *= dims[i];
       all.array = nd == 1 ? 1 : 2;
       all.ncols_src = ncols;
       if (nd > 1 && ncols > 100000)
-        rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': rows of %llu elements are too wide (at most 100000)",
+        rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__,
+                           "'%s' dataset '%s': rows of %llu elements are too wide (at most 100000)",
                            file, dset, (unsigned long long)ncols);
       for (uint64_t c = 0; c < ncols && rc == SL_OK; c++) {
-        if (nd == 1) snprintf(f.name, sizeof f.name, "value");
-        else snprintf(f.name, sizeof f.name, "c%llu", (unsigned long long)c);
+        if (nd == 1)
+          snprintf(f.name, sizeof f.name, "value");
+        else
+          snprintf(f.name, sizeof f.name, "c%llu", (unsigned long long)c);
         f.col = (int64_t)c;
         rc = sl__h5_layout_push(&all, &f);
       }
@@ -342,20 +391,29 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
     /* unselected unsupported members were kept with cls -1 only to be skipped */
     if (rc == SL_OK && !s->nfields)
       for (size_t i = 0; i < layout->n; i++)
-        if (layout->f[i].cls < 0) rc = sl__error_set(SL_ERR_INTERNAL, __FILE__, __LINE__, "unclassified field");
+        if (layout->f[i].cls < 0)
+          rc = sl__error_set(SL_ERR_INTERNAL, __FILE__, __LINE__, "unclassified field");
     if (rc == SL_OK && layout->n == 0)
-      rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': no fields to read", file, dset);
+      rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': no fields to read",
+                         file, dset);
   }
   free(all.f);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (space >= 0) H5Sclose(space);
-  if (type >= 0) H5Tclose(type);
-  if (did >= 0) H5Dclose(did);
-  if (H5Fclose(fid) < 0 && rc == SL_OK) rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot close '%s'", file);
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  if (space >= 0)
+    H5Sclose(space);
+  if (type >= 0)
+    H5Tclose(type);
+  if (did >= 0)
+    H5Dclose(did);
+  if (H5Fclose(fid) < 0 && rc == SL_OK)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot close '%s'", file);
   return rc;
 }
 
-static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+static int has_glob(const char *s) {
+  return strpbrk(s, "*?[") != NULL;
+}
 
 static int add_file(sl__h5src *s, size_t *cap, const char *path, const char *dset) {
   if (s->nfiles == *cap) {
@@ -370,7 +428,8 @@ static int add_file(sl__h5src *s, size_t *cap, const char *path, const char *dse
   f->path = strdup(path);
   f->dset = strdup(dset);
   s->nfiles++;
-  if (!f->path || !f->dset) SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  if (!f->path || !f->dset)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
   return SL_OK;
 }
 
@@ -395,11 +454,16 @@ static int root_scan(sl__h5src *s) {
     if (has_glob(file)) {
       glob_t g;
       int gr = glob(file, 0, NULL, &g);
-      if (gr == GLOB_NOMATCH) rc = sl__error_set(SL_ERR_NOTFOUND, __FILE__, __LINE__, "no input file matches '%s' (dataset '%s')", file, dset);
-      else if (gr != 0) rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot expand '%s'", file);
+      if (gr == GLOB_NOMATCH)
+        rc = sl__error_set(SL_ERR_NOTFOUND, __FILE__, __LINE__,
+                           "no input file matches '%s' (dataset '%s')", file, dset);
+      else if (gr != 0)
+        rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot expand '%s'", file);
       else
-        for (size_t k = 0; k < g.gl_pathc && rc == SL_OK; k++) rc = add_file(s, &cap, g.gl_pathv[k], dset);
-      if (gr == 0) globfree(&g);
+        for (size_t k = 0; k < g.gl_pathc && rc == SL_OK; k++)
+          rc = add_file(s, &cap, g.gl_pathv[k], dset);
+      if (gr == 0)
+        globfree(&g);
     } else {
       rc = add_file(s, &cap, file, dset);
     }
@@ -416,16 +480,19 @@ static int root_scan(sl__h5src *s) {
       char a[1024], b[1024];
       sl__h5_layout_desc(&s->layout, a, sizeof a);
       sl__h5_layout_desc(&l, b, sizeof b);
-      rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
-                         "'%s' dataset '%s': rows differ from those of '%s' (expected fields %s; found %s)",
-                         s->files[i].path, s->files[i].dset, s->files[0].path, a, b);
+      rc = sl__error_set(
+          SL_ERR_FORMAT, __FILE__, __LINE__,
+          "'%s' dataset '%s': rows differ from those of '%s' (expected fields %s; found %s)",
+          s->files[i].path, s->files[i].dset, s->files[0].path, a, b);
     }
     if (rc != SL_OK) {
       free(l.f);
       return rc;
     }
-    if (i == 0) s->layout = l;
-    else free(l.f);
+    if (i == 0)
+      s->layout = l;
+    else
+      free(l.f);
     s->files[i].base = base;
     base += s->files[i].rows;
   }
@@ -451,11 +518,13 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
   sl__h5_quiet();
   free_files(s);
   int rc = SL_OK;
-  if (rank == 0) rc = root_scan(s);
+  if (rank == 0)
+    rc = root_scan(s);
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, comm));
   if (agreed != SL_OK) {
-    if (rank == 0) free_files(s);
+    if (rank == 0)
+      free_files(s);
     return rc != SL_OK ? rc : SL_ERR_REMOTE;
   }
   uint64_t hdr[2] = {s->nfiles, s->total_rows};
@@ -494,13 +563,16 @@ static int h5_prepare(sl__source *src, sl_ctx *ctx) {
 static uint64_t boundary(const sl__h5src *s, int i, int n) {
   uint64_t lo, hi;
   sl__share(s->total_rows, i, n, &lo, &hi);
-  if (i == 0) return 0;
-  if (lo >= s->total_rows) return s->total_rows;
+  if (i == 0)
+    return 0;
+  if (lo >= s->total_rows)
+    return s->total_rows;
   for (size_t k = 0; k < s->nfiles; k++) {
     const h5_file *f = &s->files[k];
     if (lo >= f->base && lo < f->base + f->rows) {
       uint64_t r = lo - f->base;
-      if (f->chunk_rows) r -= r % f->chunk_rows;
+      if (f->chunk_rows)
+        r -= r % f->chunk_rows;
       return f->base + r;
     }
   }
@@ -524,11 +596,16 @@ static int h5_open(sl__source *src, int partition, int partitions, void **state)
 }
 
 static void close_file(h5_state *st) {
-  if (st->xfer >= 0) H5Pclose(st->xfer);
-  if (st->mtype >= 0) H5Tclose(st->mtype);
-  if (st->fspace >= 0) H5Sclose(st->fspace);
-  if (st->did >= 0) H5Dclose(st->did);
-  if (st->fid >= 0) H5Fclose(st->fid);
+  if (st->xfer >= 0)
+    H5Pclose(st->xfer);
+  if (st->mtype >= 0)
+    H5Tclose(st->mtype);
+  if (st->fspace >= 0)
+    H5Sclose(st->fspace);
+  if (st->did >= 0)
+    H5Dclose(st->did);
+  if (st->fid >= 0)
+    H5Fclose(st->fid);
   st->fid = st->did = st->fspace = st->mtype = st->xfer = -1;
   st->is_open = 0;
 }
@@ -537,34 +614,41 @@ static int open_file(h5_state *st) {
   const sl__h5src *s = st->src;
   const h5_file *f = &s->files[st->file];
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0) SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
-  herr_t e = s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL) : H5Pset_fapl_sec2(fapl);
+  if (fapl < 0)
+    SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
+  herr_t e = s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL)
+                                          : H5Pset_fapl_sec2(fapl);
   if (e < 0) {
     H5Pclose(fapl);
     SL__FAIL(SL_ERR_HDF5, "cannot set the file driver for '%s'", f->path);
   }
   st->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
   char m[512] = "";
-  if (st->fid < 0) sl__h5_errstr(m, sizeof m);
+  if (st->fid < 0)
+    sl__h5_errstr(m, sizeof m);
   H5Pclose(fapl);
   if (st->fid < 0) {
     SL__FAIL(SL_ERR_IO, "cannot open input '%s' (dataset '%s'): %s", f->path, f->dset, m);
   }
   st->is_open = 1;
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  if (dapl < 0) SL__FAIL(SL_ERR_HDF5, "cannot create a dataset access property list");
+  if (dapl < 0)
+    SL__FAIL(SL_ERR_HDF5, "cannot create a dataset access property list");
   if (f->chunk_bytes) {
     /* hold at least two chunks, so a block that is not chunk-aligned decompresses each once */
     uint64_t nb = 2 * f->chunk_bytes;
-    if (nb < (1u << 20)) nb = 1u << 20;
-    if (nb > (256u << 20)) nb = 256u << 20;
+    if (nb < (1u << 20))
+      nb = 1u << 20;
+    if (nb > (256u << 20))
+      nb = 256u << 20;
     if (H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
       H5Pclose(dapl);
       SL__FAIL(SL_ERR_HDF5, "cannot size the chunk cache for '%s'", f->path);
     }
   }
   st->did = H5Dopen2(st->fid, f->dset, dapl);
-  if (st->did < 0) sl__h5_errstr(m, sizeof m);
+  if (st->did < 0)
+    sl__h5_errstr(m, sizeof m);
   H5Pclose(dapl);
   if (st->did < 0) {
     SL__FAIL(SL_ERR_IO, "cannot open dataset '%s' in '%s': %s", f->dset, f->path, m);
@@ -573,18 +657,22 @@ static int open_file(h5_state *st) {
   st->mtype = sl__h5_mem_type(&s->layout);
   st->xfer = H5Pcreate(H5P_DATASET_XFER);
   if (st->fspace < 0 || st->mtype < 0 || st->xfer < 0)
-    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot set up the read (space, memory type)", f->path, f->dset);
+    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot set up the read (space, memory type)", f->path,
+             f->dset);
   if (s->driver == SL_H5_READ_MPIO && H5Pset_dxpl_mpio(st->xfer, H5FD_MPIO_INDEPENDENT) < 0)
     SL__FAIL(SL_ERR_HDF5, "cannot set independent transfers for '%s'", f->path);
   /* rows per block: the read block size, in whole chunks when a chunk fits */
   uint64_t br = s->block_bytes / (st->read_row ? st->read_row : 1);
-  if (br < 1) br = 1;
-  if (f->chunk_rows && f->chunk_rows <= br) br -= br % f->chunk_rows;
+  if (br < 1)
+    br = 1;
+  if (f->chunk_rows && f->chunk_rows <= br)
+    br -= br % f->chunk_rows;
   if (br != st->block_rows || !st->buf) {
     free(st->buf);
     st->block_rows = br;
     st->buf = malloc((size_t)br * st->read_row);
-    if (!st->buf) SL__FAIL(SL_ERR_NOMEM, "out of memory for a read block of %llu rows", (unsigned long long)br);
+    if (!st->buf)
+      SL__FAIL(SL_ERR_NOMEM, "out of memory for a read block of %llu rows", (unsigned long long)br);
   }
   return SL_OK;
 }
@@ -592,19 +680,26 @@ static int open_file(h5_state *st) {
 static int read_block(h5_state *st, sl__part *part) {
   const sl__h5src *s = st->src;
   while (st->file < s->nfiles && st->cur >= s->files[st->file].base + s->files[st->file].rows) {
-    if (st->is_open) close_file(st);
+    if (st->is_open)
+      close_file(st);
     st->file++;
   }
-  if (st->file >= s->nfiles) SL__FAIL(SL_ERR_INTERNAL, "HDF5 source: row %llu past the last file", (unsigned long long)st->cur);
+  if (st->file >= s->nfiles)
+    SL__FAIL(SL_ERR_INTERNAL, "HDF5 source: row %llu past the last file",
+             (unsigned long long)st->cur);
   const h5_file *f = &s->files[st->file];
-  if (!st->is_open) SL__CHECK(open_file(st));
+  if (!st->is_open)
+    SL__CHECK(open_file(st));
   uint64_t k = st->block_rows, fend = f->base + f->rows;
-  if (k > st->hi - st->cur) k = st->hi - st->cur;
-  if (k > fend - st->cur) k = fend - st->cur;
+  if (k > st->hi - st->cur)
+    k = st->hi - st->cur;
+  if (k > fend - st->cur)
+    k = fend - st->cur;
   const sl_h5_layout *l = &s->layout;
   hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
   int nd = H5Sget_simple_extent_ndims(st->fspace);
-  if (nd < 1) SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its rank", f->path, f->dset);
+  if (nd < 1)
+    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its rank", f->path, f->dset);
   if (H5Sget_simple_extent_dims(st->fspace, count, NULL) < 0)
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its dimensions", f->path, f->dset);
   start[0] = st->cur - f->base;
@@ -612,13 +707,15 @@ static int read_block(h5_state *st, sl__part *part) {
   hsize_t melems = (hsize_t)k * (l->array ? l->ncols_src : 1);
   hid_t ms = H5Screate_simple(1, &melems, NULL);
   if (ms < 0 || H5Sselect_hyperslab(st->fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
-    if (ms >= 0) H5Sclose(ms);
+    if (ms >= 0)
+      H5Sclose(ms);
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot select rows %llu..%llu", f->path, f->dset,
              (unsigned long long)start[0], (unsigned long long)(start[0] + k));
   }
   herr_t e = H5Dread(st->did, st->mtype, ms, st->fspace, st->xfer, st->buf);
   char m[512] = "";
-  if (e < 0) sl__h5_errstr(m, sizeof m);
+  if (e < 0)
+    sl__h5_errstr(m, sizeof m);
   H5Sclose(ms);
   if (e < 0) {
     SL__FAIL(SL_ERR_IO, "'%s' dataset '%s': cannot read rows %llu..%llu: %s", f->path, f->dset,
@@ -626,7 +723,8 @@ static int read_block(h5_state *st, sl__part *part) {
   }
   int identity = l->n == l->ncols_src;
   for (size_t c = 0; identity && c < l->n; c++)
-    if ((uint64_t)l->f[c].col != c) identity = 0;
+    if ((uint64_t)l->f[c].col != c)
+      identity = 0;
   if (l->array && !identity) {
     /* column selection: each row through a copy, compacted in place (output rows are
      * never longer than input rows, so row r's output never overtakes row r+1's input) */
@@ -636,7 +734,8 @@ static int read_block(h5_state *st, sl__part *part) {
     for (uint64_t r = 0; r < k; r++) {
       memcpy(tmp, st->buf + r * st->read_row, st->read_row);
       char *out = st->buf + r * l->row_size;
-      for (size_t c = 0; c < l->n; c++) memcpy(out + c * es, tmp + (size_t)l->f[c].col * es, es);
+      for (size_t c = 0; c < l->n; c++)
+        memcpy(out + c * es, tmp + (size_t)l->f[c].col * es, es);
     }
     free(tmp);
   }
@@ -653,16 +752,19 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   const sl_h5_layout *l = &st->src->layout;
   for (int emitted = 0; emitted < SL__PULL_RECORDS;) {
     if (st->bpos < st->blen) {
-      if (sl__part_blocked(part)) return SL_OK;
+      if (sl__part_blocked(part))
+        return SL_OK;
       uint64_t idx = st->brow0 + st->bpos;
       const char *row = st->buf + st->bpos * l->row_size;
       st->bpos++;
       emitted++;
-      SL__CHECK(sl_emit(out, st->src->with_index ? &idx : NULL, st->src->with_index ? 8 : 0, row, l->row_size));
+      SL__CHECK(sl_emit(out, st->src->with_index ? &idx : NULL, st->src->with_index ? 8 : 0, row,
+                        l->row_size));
       continue;
     }
     if (st->cur >= st->hi) {
-      if (st->is_open) close_file(st);
+      if (st->is_open)
+        close_file(st);
       *done = 1;
       return SL_OK;
     }
@@ -673,17 +775,21 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
 
 static void h5_close(void *state) {
   h5_state *st = state;
-  if (!st) return;
+  if (!st)
+    return;
   close_file(st);
   free(st->buf);
   free(st);
 }
 
 void sl__h5src_free(sl__h5src *s) {
-  if (!s) return;
-  for (size_t i = 0; i < s->nspecs; i++) free(s->specs[i]);
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->nspecs; i++)
+    free(s->specs[i]);
   free(s->specs);
-  for (size_t i = 0; i < s->nfields; i++) free(s->fields[i]);
+  for (size_t i = 0; i < s->nfields; i++)
+    free(s->fields[i]);
   free(s->fields);
   free_files(s);
   free(s);
@@ -694,13 +800,16 @@ static void h5_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
-const sl__source_vt sl__h5_source_vt = {"HDF5 datasets", h5_prepare, h5_open, h5_pull, h5_close, h5_destroy};
+const sl__source_vt sl__h5_source_vt = {"HDF5 datasets", h5_prepare, h5_open,
+                                        h5_pull,         h5_close,   h5_destroy};
 
-int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts, sl__h5src **out) {
+int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
+                  sl__h5src **out) {
   sl__h5src *s = calloc(1, sizeof *s);
   SL__CHECK_ALLOC(s);
   *out = s;
-  if (!specs || !nspecs) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: no dataset given (expected FILE:/path/to/dataset)");
+  if (!specs || !nspecs)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: no dataset given (expected FILE:/path/to/dataset)");
   s->specs = calloc(nspecs, sizeof *s->specs);
   SL__CHECK_ALLOC(s->specs);
   for (size_t i = 0; i < nspecs; i++) {
@@ -716,66 +825,86 @@ int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opt
     s->with_index = opts->with_index;
     s->driver = opts->read_driver;
     if (s->driver < 0 || s->driver > SL_H5_READ_MPIO)
-      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: unknown read_driver %d (expected 0, 1 or 2)", s->driver);
-    if (opts->nfields && !opts->fields) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: nfields %zu but fields is NULL", opts->nfields);
+      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: unknown read_driver %d (expected 0, 1 or 2)",
+               s->driver);
+    if (opts->nfields && !opts->fields)
+      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: nfields %zu but fields is NULL", opts->nfields);
     if (opts->nfields) {
       s->fields = calloc(opts->nfields, sizeof *s->fields);
       SL__CHECK_ALLOC(s->fields);
       for (size_t i = 0; i < opts->nfields; i++) {
-        if (!opts->fields[i] || !*opts->fields[i]) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: field %zu is NULL or empty", i);
+        if (!opts->fields[i] || !*opts->fields[i])
+          SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: field %zu is NULL or empty", i);
         s->fields[i] = strdup(opts->fields[i]);
         SL__CHECK_ALLOC(s->fields[i]);
         s->nfields++;
       }
     }
   }
-  if (s->driver == SL_H5_READ_DEFAULT) s->driver = SL__H5_READ_DEFAULT_DRIVER;
+  if (s->driver == SL_H5_READ_DEFAULT)
+    s->driver = SL__H5_READ_DEFAULT_DRIVER;
   return SL_OK;
 }
 
-const sl_h5_layout *sl__h5src_layout(const sl__h5src *s) { return &s->layout; }
+const sl_h5_layout *sl__h5src_layout(const sl__h5src *s) {
+  return &s->layout;
+}
 
 size_t sl__h5src_inputs(const sl__h5src *s, char *buf, size_t cap) {
   size_t pos = 0;
-  if (cap) buf[0] = 0;
+  if (cap)
+    buf[0] = 0;
   for (size_t i = 0; i < s->nfiles; i++) {
-    int w = snprintf(buf + pos, cap > pos ? cap - pos : 0, "%s%s:%s", i ? "\n" : "", s->files[i].path, s->files[i].dset);
-    if (w < 0) break;
+    int w = snprintf(buf + pos, cap > pos ? cap - pos : 0, "%s%s:%s", i ? "\n" : "",
+                     s->files[i].path, s->files[i].dset);
+    if (w < 0)
+      break;
     pos += (size_t)w;
   }
   return pos;
 }
 
-int sl_flow_from_h5(sl_flow *flow, const char *const *specs, size_t nspecs, const sl_h5_opts *opts, int partitions) {
-  if (!flow) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: NULL flow");
+int sl_flow_from_h5(sl_flow *flow, const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
+                    int partitions) {
+  if (!flow)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: NULL flow");
   sl__h5src *s = NULL;
   int rc = sl__h5src_new(specs, nspecs, opts, &s);
   if (rc != SL_OK) {
     sl__h5src_free(s);
-    if (!flow->build_error) flow->build_error = rc;
+    if (!flow->build_error)
+      flow->build_error = rc;
     return rc;
   }
   return sl__flow_set_source(flow, partitions, &sl__h5_source_vt, s, "sl_flow_from_h5");
 }
 
 int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts, sl_h5_layout **layout) {
-  if (!ctx || !spec || !layout) SL__FAIL(SL_ERR_INVAL, "sl_h5_describe: NULL argument");
+  if (!ctx || !spec || !layout)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_describe: NULL argument");
   sl__h5src *s = NULL;
   const char *specs[1] = {spec};
   int rc = sl__h5src_new(specs, 1, opts, &s); /* same arguments on every rank (SPMD) */
-  if (rc == SL_OK) rc = sl__h5src_prepare_comm(s, ctx);
+  if (rc == SL_OK)
+    rc = sl__h5src_prepare_comm(s, ctx);
   if (rc == SL_OK) {
     rc = sl_h5_layout_copy(&s->layout, layout);
-    if (rc == SL_OK) (*layout)->rows = s->total_rows;
+    if (rc == SL_OK)
+      (*layout)->rows = s->total_rows;
   }
   /* every rank returns rank 0's code (the checks ran there); one error line: rank 0's,
    * or a rank's own when rank 0 succeeded */
   int code = rc;
-  if (MPI_Bcast(&code, 1, MPI_INT, 0, sl_comm(ctx)) != MPI_SUCCESS) code = SL_ERR_MPI;
-  if (rc != SL_OK && rc != SL_ERR_REMOTE && (sl_rank(ctx) == 0 || code == SL_OK)) sl__report_error(ctx, rc);
-  else if (rc != SL_OK) sl__error_clear();
-  if (rc != SL_OK && rc != SL_ERR_REMOTE) code = rc;
-  if (code != SL_OK && rc == SL_OK) sl_h5_layout_destroy(layout);
+  if (MPI_Bcast(&code, 1, MPI_INT, 0, sl_comm(ctx)) != MPI_SUCCESS)
+    code = SL_ERR_MPI;
+  if (rc != SL_OK && rc != SL_ERR_REMOTE && (sl_rank(ctx) == 0 || code == SL_OK))
+    sl__report_error(ctx, rc);
+  else if (rc != SL_OK)
+    sl__error_clear();
+  if (rc != SL_OK && rc != SL_ERR_REMOTE)
+    code = rc;
+  if (code != SL_OK && rc == SL_OK)
+    sl_h5_layout_destroy(layout);
   sl__h5src_free(s);
   return code;
 }

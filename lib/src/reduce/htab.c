@@ -48,17 +48,24 @@ void sl__htab_clear(sl__htab *t) {
   t->count = 0;
 }
 
-size_t sl__htab_bytes(const sl__htab *t) { return t->cap * t->stride + t->arena_bytes; }
+size_t sl__htab_bytes(const sl__htab *t) {
+  return t->cap * t->stride + t->arena_bytes;
+}
 
 static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
-  if (klen == 0) return "";
+  if (klen == 0)
+    return "";
   sl__arena_chunk *c = t->arena;
   if (!c || c->cap - c->used < klen) {
     /* chunks grow with the table (4 KiB .. 1 MiB) so a small table stays small */
-    size_t cap = t->arena_bytes < 4096 ? 4096 : (t->arena_bytes < ARENA_CHUNK ? t->arena_bytes : ARENA_CHUNK);
-    if (cap < klen) cap = klen;
+    size_t cap = t->arena_bytes < 4096
+                     ? 4096
+                     : (t->arena_bytes < ARENA_CHUNK ? t->arena_bytes : ARENA_CHUNK);
+    if (cap < klen)
+      cap = klen;
     c = malloc(sizeof *c + cap);
-    if (!c) return NULL;
+    if (!c)
+      return NULL;
     c->cap = cap;
     c->used = 0;
     c->next = t->arena;
@@ -74,12 +81,15 @@ static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
 static int grow(sl__htab *t) {
   size_t ncap = t->cap * 2, mask = ncap - 1;
   char *nm = calloc(ncap, t->stride);
-  if (!nm) return -1;
+  if (!nm)
+    return -1;
   for (size_t i = 0; i < t->cap; i++) {
     const sl__hslot *s = sl__htab_slot(t, i);
-    if (!s->hash) continue;
+    if (!s->hash)
+      continue;
     size_t j = (s->hash >> 1) & mask;
-    while (((sl__hslot *)(nm + j * t->stride))->hash) j = (j + 1) & mask;
+    while (((sl__hslot *)(nm + j * t->stride))->hash)
+      j = (j + 1) & mask;
     memcpy(nm + j * t->stride, s, t->stride);
   }
   free(t->mem);
@@ -92,7 +102,8 @@ static int grow(sl__htab *t) {
 static inline int key_eq(const char *a, const char *b, size_t n) {
   /* overlapping fixed-size loads: no call, no read past either key */
   if (n >= 8) {
-    if (n > 16) return memcmp(a, b, n) == 0;
+    if (n > 16)
+      return memcmp(a, b, n) == 0;
     uint64_t x1, y1, x2, y2;
     memcpy(&x1, a, 8);
     memcpy(&y1, b, 8);
@@ -109,7 +120,8 @@ static inline int key_eq(const char *a, const char *b, size_t n) {
     return x1 == y1 && x2 == y2;
   }
   for (size_t i = 0; i < n; i++)
-    if (a[i] != b[i]) return 0;
+    if (a[i] != b[i])
+      return 0;
   return 1;
 }
 
@@ -118,7 +130,8 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
   size_t mask = t->cap - 1, i = (hash >> 1) & mask;
   for (;;) {
     sl__hslot *s = sl__htab_slot(t, i);
-    if (!s->hash) break;
+    if (!s->hash)
+      break;
     if (s->hash == hash && s->klen == klen && key_eq(sl__hslot_key(s), key, klen)) {
       *created = 0;
       return (char *)s + sizeof *s;
@@ -126,15 +139,18 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
     i = (i + 1) & mask;
   }
   if ((t->count + 1) * 10 > t->cap * 7) {
-    if (grow(t) != 0) return NULL;
+    if (grow(t) != 0)
+      return NULL;
     return sl__htab_upsert(t, key, klen, hash, created);
   }
   sl__hslot *s = sl__htab_slot(t, i);
   if (klen <= SL__HTAB_INLINE) {
-    if (klen) memcpy(s->k.inl, key, klen);
+    if (klen)
+      memcpy(s->k.inl, key, klen);
   } else {
     const char *k = arena_copy(t, key, klen);
-    if (!k) return NULL;
+    if (!k)
+      return NULL;
     s->k.ptr = k;
   }
   s->hash = hash;

@@ -36,8 +36,8 @@ typedef struct reader {
 
 typedef struct sort_state {
   const sl__step *step;
-  vec mem;          /* encoded records */
-  size_t *idx;      /* SORT_LOCAL: offsets of the records in mem, sorted at the end */
+  vec mem;     /* encoded records */
+  size_t *idx; /* SORT_LOCAL: offsets of the records in mem, sorted at the end */
   size_t nidx, capidx;
   FILE **runs;
   int nruns, capruns;
@@ -58,9 +58,11 @@ typedef struct sort_state {
 } sort_state;
 
 static int vec_reserve(vec *v, size_t more) {
-  if (v->cap - v->len >= more) return SL_OK;
+  if (v->cap - v->len >= more)
+    return SL_OK;
   size_t cap = v->cap ? v->cap : 4096;
-  while (cap - v->len < more) cap *= 2;
+  while (cap - v->len < more)
+    cap *= 2;
   char *n = realloc(v->p, cap);
   SL__CHECK_ALLOC(n);
   v->p = n;
@@ -95,11 +97,14 @@ static int sync_cmp(const sl__sortsync *ss, const sl_record *a, const sl_record 
 /* ---- temporary files ---- */
 static int spill_open(sl__run *run, FILE **out) {
   const char *dir = run->ctx->opt.tmpdir[0] ? run->ctx->opt.tmpdir : getenv("TMPDIR");
-  if (!dir || !*dir) dir = "/tmp";
+  if (!dir || !*dir)
+    dir = "/tmp";
   char path[4200];
   snprintf(path, sizeof path, "%s/.sluice-sort-XXXXXX", dir);
   int fd = mkstemp(path);
-  if (fd < 0) SL__FAIL(SL_ERR_IO, "sort: cannot create a spill file in '%s': %s (set --sl-tmpdir)", dir, strerror(errno));
+  if (fd < 0)
+    SL__FAIL(SL_ERR_IO, "sort: cannot create a spill file in '%s': %s (set --sl-tmpdir)", dir,
+             strerror(errno));
   unlink(path); /* anonymous from now on */
   FILE *f = fdopen(fd, "w+b");
   if (!f) {
@@ -112,13 +117,15 @@ static int spill_open(sl__run *run, FILE **out) {
 
 static int write_recs(FILE *f, const char *base, const size_t *offs, size_t n, size_t total) {
   if (!offs) {
-    if (total && fwrite(base, 1, total, f) != total) SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+    if (total && fwrite(base, 1, total, f) != total)
+      SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
     return SL_OK;
   }
   for (size_t i = 0; i < n; i++) {
     sl_record r = rec_at(base, offs[i]);
     size_t sz = sl__rec_size(r.key_len, r.value_len);
-    if (fwrite(base + offs[i], 1, sz, f) != sz) SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+    if (fwrite(base + offs[i], 1, sz, f) != sz)
+      SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
   }
   return SL_OK;
 }
@@ -142,7 +149,8 @@ static int reader_next(reader *r) {
     r->valid = 0;
     return SL_OK;
   }
-  if (got != sizeof hdr) SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
+  if (got != sizeof hdr)
+    SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
   size_t need = (size_t)hdr[0] + hdr[1];
   if (need > r->cap) {
     char *n = realloc(r->buf, need ? need : 1);
@@ -150,7 +158,8 @@ static int reader_next(reader *r) {
     r->buf = n;
     r->cap = need;
   }
-  if (need && fread(r->buf, 1, need, r->f) != need) SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
+  if (need && fread(r->buf, 1, need, r->f) != need)
+    SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
   r->cur.key = r->buf;
   r->cur.key_len = hdr[0];
   r->cur.value = r->buf + hdr[0];
@@ -180,11 +189,14 @@ int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
 
 void sl__sort_step_destroy(sl__run *run, sl__stepinst *si) {
   sort_state *st = si->state;
-  if (!st) return;
+  if (!st)
+    return;
   for (int i = 0; i < st->nruns; i++)
-    if (st->runs[i]) fclose(st->runs[i]);
+    if (st->runs[i])
+      fclose(st->runs[i]);
   if (st->rds)
-    for (int i = 0; i < st->nruns; i++) free(st->rds[i].buf);
+    for (int i = 0; i < st->nruns; i++)
+      free(st->rds[i].buf);
   sl__state_add(run, -(int64_t)st->accounted);
   free(st->rd.buf);
   free(st->rds);
@@ -214,7 +226,8 @@ static int sample(sort_state *st, const sl_record *r) {
     return vec_put(&st->samples, r);
   }
   uint64_t j = next_rand(&st->rng) % st->seen;
-  if (j >= SAMPLES_PER_PARTITION) return SL_OK;
+  if (j >= SAMPLES_PER_PARTITION)
+    return SL_OK;
   vec nv = {0};
   size_t noff[SAMPLES_PER_PARTITION];
   for (size_t i = 0; i < st->nsample; i++) {
@@ -239,7 +252,8 @@ static int qcmp(const void *a, const void *b, void *arg) {
   size_t oa = *(const size_t *)a, ob = *(const size_t *)b;
   sl_record ra = rec_at(qbase, oa), rb = rec_at(qbase, ob);
   int c = cmpdir(qstep, &ra, &rb);
-  if (c) return c;
+  if (c)
+    return c;
   return (oa > ob) - (oa < ob); /* arrival order: a stable local sort */
 }
 
@@ -251,7 +265,8 @@ static void sort_mem(sort_state *st) {
 
 /* Write the records held in memory to a new run (sorted for SORT_LOCAL) and forget them. */
 static int spill_mem(sl__run *run, sort_state *st, int sorted) {
-  if (!st->mem.len) return SL_OK;
+  if (!st->mem.len)
+    return SL_OK;
   FILE *f;
   SL__CHECK(spill_open(run, &f));
   int rc = add_run(st, f);
@@ -259,9 +274,11 @@ static int spill_mem(sl__run *run, sort_state *st, int sorted) {
     fclose(f);
     return rc;
   }
-  if (sorted) sort_mem(st);
+  if (sorted)
+    sort_mem(st);
   SL__CHECK(write_recs(f, st->mem.p, sorted ? st->idx : NULL, st->nidx, st->mem.len));
-  if (fflush(f) != 0) SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+  if (fflush(f) != 0)
+    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
   st->mem.len = 0;
   st->nidx = 0;
   return SL_OK;
@@ -297,9 +314,12 @@ static int heap_less(sort_state *st, int a, int b) {
 static void heap_down(sort_state *st, int i) {
   for (;;) {
     int l = 2 * i + 1, r = l + 1, m = i;
-    if (l < st->nheap && heap_less(st, st->heap[l], st->heap[m])) m = l;
-    if (r < st->nheap && heap_less(st, st->heap[r], st->heap[m])) m = r;
-    if (m == i) return;
+    if (l < st->nheap && heap_less(st, st->heap[l], st->heap[m]))
+      m = l;
+    if (r < st->nheap && heap_less(st, st->heap[r], st->heap[m]))
+      m = r;
+    if (m == i)
+      return;
     int t = st->heap[i];
     st->heap[i] = st->heap[m];
     st->heap[m] = t;
@@ -318,13 +338,15 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
     size_t need = st->samples.len;
     if (ss->mine_cap - ss->mine_len < need) {
       size_t cap = ss->mine_cap ? ss->mine_cap : 4096;
-      while (cap - ss->mine_len < need) cap *= 2;
+      while (cap - ss->mine_len < need)
+        cap *= 2;
       char *n = realloc(ss->mine, cap);
       SL__CHECK_ALLOC(n);
       ss->mine = n;
       ss->mine_cap = cap;
     }
-    if (need) memcpy(ss->mine + ss->mine_len, st->samples.p, need);
+    if (need)
+      memcpy(ss->mine + ss->mine_len, st->samples.p, need);
     ss->mine_len += need;
     ss->nready++;
     st->phase = 1;
@@ -355,14 +377,17 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
       SL__CHECK(reader_next(&st->rd));
       continue;
     }
-    if (sl__part_drain_blocked(p, i)) return SL_OK;
+    if (sl__part_drain_blocked(p, i))
+      return SL_OK;
     SL__CHECK(emit_next(p, i, &st->rd.cur));
     SL__CHECK(reader_next(&st->rd));
   }
   while (st->cursor < st->mem.len) {
-    if (sl__part_drain_blocked(p, i)) return SL_OK;
+    if (sl__part_drain_blocked(p, i))
+      return SL_OK;
     sl_record r;
-    if (sl__batch_next(st->mem.p, st->mem.len, &st->cursor, &r) != 1) SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
+    if (sl__batch_next(st->mem.p, st->mem.len, &st->cursor, &r) != 1)
+      SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
     SL__CHECK(emit_next(p, i, &r));
   }
   *finished = 1;
@@ -386,25 +411,30 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
         st->rds[r].index = r;
         rewind(st->runs[r]);
         SL__CHECK(reader_next(&st->rds[r]));
-        if (st->rds[r].valid) st->heap[st->nheap++] = r;
+        if (st->rds[r].valid)
+          st->heap[st->nheap++] = r;
       }
-      for (int h = st->nheap / 2 - 1; h >= 0; h--) heap_down(st, h);
+      for (int h = st->nheap / 2 - 1; h >= 0; h--)
+        heap_down(st, h);
       st->phase = 2;
     }
   }
   if (st->phase == 1) {
     for (; st->cursor < st->nidx; st->cursor++) {
-      if (sl__part_drain_blocked(p, i)) return SL_OK;
+      if (sl__part_drain_blocked(p, i))
+        return SL_OK;
       sl_record r = rec_at(st->mem.p, st->idx[st->cursor]);
       SL__CHECK(emit_next(p, i, &r));
     }
   } else {
     while (st->nheap > 0) {
-      if (sl__part_drain_blocked(p, i)) return SL_OK;
+      if (sl__part_drain_blocked(p, i))
+        return SL_OK;
       int top = st->heap[0];
       SL__CHECK(emit_next(p, i, &st->rds[top].cur));
       SL__CHECK(reader_next(&st->rds[top]));
-      if (!st->rds[top].valid) st->heap[0] = st->heap[--st->nheap];
+      if (!st->rds[top].valid)
+        st->heap[0] = st->heap[--st->nheap];
       heap_down(st, 0);
     }
   }
@@ -415,7 +445,8 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
 int sl__sort_step_drain(sl__part *p, int i, int *finished) {
   sort_state *st = p->steps[i].state;
   *finished = 0;
-  if (st->step->kind == SL__STEP_SORT_SPLIT) return drain_split(p, i, st, finished);
+  if (st->step->kind == SL__STEP_SORT_SPLIT)
+    return drain_split(p, i, st, finished);
   return drain_local(p, i, st, finished);
 }
 
@@ -423,7 +454,8 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished) {
 int sl__sort_setup(sl__run *run) {
   for (int s = 0; s + 1 < run->nstages; s++) {
     const sl__stage *next = &run->flow->stages[s + 1];
-    if (next->boundary != SL__BOUND_RANGE) continue;
+    if (next->boundary != SL__BOUND_RANGE)
+      continue;
     sl__sortsync *ss = calloc(1, sizeof *ss);
     SL__CHECK_ALLOC(ss);
     run->stages[s].sort = ss;
@@ -435,7 +467,8 @@ int sl__sort_setup(sl__run *run) {
     ss->displs = calloc((size_t)run->size, sizeof *ss->displs);
     SL__CHECK_ALLOC(ss->counts);
     SL__CHECK_ALLOC(ss->displs);
-    if (run->stages[s].out) run->stages[s].out->sort = ss;
+    if (run->stages[s].out)
+      run->stages[s].out->sort = ss;
   }
   return SL_OK;
 }
@@ -443,7 +476,8 @@ int sl__sort_setup(sl__run *run) {
 void sl__sort_free(sl__run *run) {
   for (int s = 0; s < run->nstages; s++) {
     sl__sortsync *ss = run->stages[s].sort;
-    if (!ss) continue;
+    if (!ss)
+      continue;
     free(ss->mine);
     free(ss->counts);
     free(ss->displs);
@@ -461,14 +495,17 @@ static int sample_cmp(const void *a, const void *b) {
 
 static int pick_splitters(sl__run *run, sl__sortsync *ss, int ndest) {
   size_t total = 0;
-  for (int r = 0; r < run->size; r++) total += (size_t)ss->counts[r];
+  for (int r = 0; r < run->size; r++)
+    total += (size_t)ss->counts[r];
   size_t n = 0, pos = 0;
   sl_record tmp;
-  while (pos < total && sl__batch_next(ss->all, total, &pos, &tmp) == 1) n++;
+  while (pos < total && sl__batch_next(ss->all, total, &pos, &tmp) == 1)
+    n++;
   sl_record *recs = calloc(n ? n : 1, sizeof *recs);
   SL__CHECK_ALLOC(recs);
   pos = 0;
-  for (size_t k = 0; k < n; k++) sl__batch_next(ss->all, total, &pos, &recs[k]);
+  for (size_t k = 0; k < n; k++)
+    sl__batch_next(ss->all, total, &pos, &recs[k]);
   qsync = ss;
   qsort(recs, n, sizeof *recs, sample_cmp);
   ss->nsplit = n ? ndest - 1 : 0;
@@ -477,7 +514,8 @@ static int pick_splitters(sl__run *run, sl__sortsync *ss, int ndest) {
     free(recs);
     SL__FAIL(SL_ERR_NOMEM, "out of memory for splitters");
   }
-  for (int k = 0; k < ss->nsplit; k++) ss->split[k] = recs[(size_t)(k + 1) * n / (size_t)ndest];
+  for (int k = 0; k < ss->nsplit; k++)
+    ss->split[k] = recs[(size_t)(k + 1) * n / (size_t)ndest];
   free(recs);
   return SL_OK;
 }
@@ -485,9 +523,11 @@ static int pick_splitters(sl__run *run, sl__sortsync *ss, int ndest) {
 static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progress) {
   int flag = 0;
   if (ss->phase == 0) {
-    if (ss->mine_len > (size_t)INT32_MAX) SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
+    if (ss->mine_len > (size_t)INT32_MAX)
+      SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
     ss->mine_int = (int)ss->mine_len;
-    SL__CHECK_MPI(MPI_Iallgather(&ss->mine_int, 1, MPI_INT, ss->counts, 1, MPI_INT, run->comm, &ss->req));
+    SL__CHECK_MPI(
+        MPI_Iallgather(&ss->mine_int, 1, MPI_INT, ss->counts, 1, MPI_INT, run->comm, &ss->req));
     ss->phase = 1;
     (*progress)++;
   }
@@ -498,17 +538,19 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
     } else {
       SL__CHECK_MPI(MPI_Test(&ss->req, &flag, MPI_STATUS_IGNORE));
     }
-    if (!flag) return SL_OK;
+    if (!flag)
+      return SL_OK;
     size_t total = 0;
     for (int r = 0; r < run->size; r++) {
       ss->displs[r] = (int)total;
       total += (size_t)ss->counts[r];
     }
-    if (total > (size_t)INT32_MAX) SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
+    if (total > (size_t)INT32_MAX)
+      SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
     ss->all = malloc(total ? total : 1);
     SL__CHECK_ALLOC(ss->all);
-    SL__CHECK_MPI(MPI_Iallgatherv(ss->mine, ss->mine_int, MPI_BYTE, ss->all, ss->counts, ss->displs, MPI_BYTE,
-                                  run->comm, &ss->req));
+    SL__CHECK_MPI(MPI_Iallgatherv(ss->mine, ss->mine_int, MPI_BYTE, ss->all, ss->counts, ss->displs,
+                                  MPI_BYTE, run->comm, &ss->req));
     ss->phase = 2;
     (*progress)++;
   }
@@ -519,7 +561,8 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
     } else {
       SL__CHECK_MPI(MPI_Test(&ss->req, &flag, MPI_STATUS_IGNORE));
     }
-    if (!flag) return SL_OK;
+    if (!flag)
+      return SL_OK;
     SL__CHECK(pick_splitters(run, ss, run->flow->stages[s + 1].partitions));
     ss->phase = 3;
     (*progress)++;
@@ -530,10 +573,13 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
 int sl__sort_progress(sl__run *run, int *progress) {
   for (int s = 0; s < run->nstages; s++) {
     sl__sortsync *ss = run->stages[s].sort;
-    if (!ss || ss->phase == 3) continue;
-    if (ss->phase == 0 && ss->nready < run->stages[s].nlocal) return SL_OK; /* keep stage order */
+    if (!ss || ss->phase == 3)
+      continue;
+    if (ss->phase == 0 && ss->nready < run->stages[s].nlocal)
+      return SL_OK; /* keep stage order */
     SL__CHECK(advance(run, s, ss, 0, progress));
-    if (ss->phase < 3) return SL_OK;
+    if (ss->phase < 3)
+      return SL_OK;
   }
   return SL_OK;
 }
@@ -544,7 +590,8 @@ int sl__sort_settle(sl__run *run) {
     sl__sortsync *ss = run->stages[s].sort;
     if (ss && ss->phase < 3) {
       int rc = advance(run, s, ss, 1, &dummy);
-      if (rc && !err) err = rc;
+      if (rc && !err)
+        err = rc;
     }
   }
   return err;
@@ -552,25 +599,31 @@ int sl__sort_settle(sl__run *run) {
 
 int sl__sort_all_ready(const sl__run *run) {
   for (int s = 0; s < run->nstages; s++)
-    if (run->stages[s].sort && run->stages[s].sort->phase < 3) return 0;
+    if (run->stages[s].sort && run->stages[s].sort->phase < 3)
+      return 0;
   return 1;
 }
 
 int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest) {
-  if (ss->nsplit <= 0) return 0;
+  if (ss->nsplit <= 0)
+    return 0;
   /* lo: first splitter >= rec; hi: first splitter > rec */
   int lo = 0, hi = ss->nsplit;
   while (lo < hi) {
     int m = (lo + hi) / 2;
-    if (sync_cmp(ss, &ss->split[m], rec) < 0) lo = m + 1;
-    else hi = m;
+    if (sync_cmp(ss, &ss->split[m], rec) < 0)
+      lo = m + 1;
+    else
+      hi = m;
   }
   int a = lo;
   hi = ss->nsplit;
   while (lo < hi) {
     int m = (lo + hi) / 2;
-    if (sync_cmp(ss, &ss->split[m], rec) <= 0) lo = m + 1;
-    else hi = m;
+    if (sync_cmp(ss, &ss->split[m], rec) <= 0)
+      lo = m + 1;
+    else
+      hi = m;
   }
   int b = lo;
   /* Records equal to splitters may go to any partition between them: spreading them keeps

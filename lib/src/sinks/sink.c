@@ -43,10 +43,12 @@ typedef struct sink_rt {
 } sink_rt;
 
 int sl_text_append(sl_text *line, const void *bytes, size_t len) {
-  if (!line || (len && !bytes)) return SL_ERR_INVAL;
+  if (!line || (len && !bytes))
+    return SL_ERR_INVAL;
   if (line->cap - line->len < len) {
     size_t cap = line->cap ? line->cap : 256;
-    while (cap - line->len < len) cap *= 2;
+    while (cap - line->len < len)
+      cap *= 2;
     char *n = realloc(line->p, cap);
     SL__CHECK_ALLOC(n);
     line->p = n;
@@ -71,7 +73,8 @@ int sl_format_tsv(const sl_record *rec, sl_text *line, void *arg) {
 
 static int tsv_number(const sl_record *rec, sl_text *line, char kind) {
   if (rec->value_len != 8)
-    SL__FAIL(SL_ERR_TYPE, "text output: expected an 8-byte number as the value, found %zu bytes", rec->value_len);
+    SL__FAIL(SL_ERR_TYPE, "text output: expected an 8-byte number as the value, found %zu bytes",
+             rec->value_len);
   char num[64];
   int n;
   if (kind == 'u') {
@@ -92,20 +95,33 @@ static int tsv_number(const sl_record *rec, sl_text *line, char kind) {
   return sl_text_append(line, num, (size_t)n);
 }
 
-int sl_format_tsv_u64(const sl_record *rec, sl_text *line, void *arg) { (void)arg; return tsv_number(rec, line, 'u'); }
-int sl_format_tsv_i64(const sl_record *rec, sl_text *line, void *arg) { (void)arg; return tsv_number(rec, line, 'i'); }
-int sl_format_tsv_f64(const sl_record *rec, sl_text *line, void *arg) { (void)arg; return tsv_number(rec, line, 'f'); }
+int sl_format_tsv_u64(const sl_record *rec, sl_text *line, void *arg) {
+  (void)arg;
+  return tsv_number(rec, line, 'u');
+}
+int sl_format_tsv_i64(const sl_record *rec, sl_text *line, void *arg) {
+  (void)arg;
+  return tsv_number(rec, line, 'i');
+}
+int sl_format_tsv_f64(const sl_record *rec, sl_text *line, void *arg) {
+  (void)arg;
+  return tsv_number(rec, line, 'f');
+}
 
-size_t sl_collection_count(const sl_collection *c) { return c ? c->n : 0; }
+size_t sl_collection_count(const sl_collection *c) {
+  return c ? c->n : 0;
+}
 
 int sl_collection_get(const sl_collection *c, size_t i, sl_record *rec) {
-  if (!c || !rec || i >= c->n) return SL_ERR_INVAL;
+  if (!c || !rec || i >= c->n)
+    return SL_ERR_INVAL;
   size_t pos = c->offs[i];
   return sl__batch_next(c->data, c->len, &pos, rec) == 1 ? SL_OK : SL_ERR_INTERNAL;
 }
 
 void sl_collection_destroy(sl_collection **c) {
-  if (!c || !*c) return;
+  if (!c || !*c)
+    return;
   free((*c)->data);
   free((*c)->offs);
   free(*c);
@@ -116,8 +132,10 @@ void sl_collection_destroy(sl_collection **c) {
 static int write_all(int fd, const char *p, size_t n, const char *what) {
   while (n) {
     ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) SL__FAIL(SL_ERR_IO, "cannot write %s: %s", what, strerror(errno));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      SL__FAIL(SL_ERR_IO, "cannot write %s: %s", what, strerror(errno));
     p += w;
     n -= (size_t)w;
   }
@@ -125,7 +143,8 @@ static int write_all(int fd, const char *p, size_t n, const char *what) {
 }
 
 static int spill(sink_rt *s, sl__run *run) {
-  if (!s->len) return SL_OK;
+  if (!s->len)
+    return SL_OK;
   if (s->spill_fd < 0) {
     const char *dir = run->ctx->opt.tmpdir[0] ? run->ctx->opt.tmpdir : NULL;
     char base[4096];
@@ -136,7 +155,8 @@ static int spill(sink_rt *s, sl__run *run) {
       snprintf(s->spill_path, sizeof s->spill_path, "%s/.sluice-spill-XXXXXX", dirname(base));
     }
     s->spill_fd = mkstemp(s->spill_path);
-    if (s->spill_fd < 0) SL__FAIL(SL_ERR_IO, "cannot create spill file '%s': %s", s->spill_path, strerror(errno));
+    if (s->spill_fd < 0)
+      SL__FAIL(SL_ERR_IO, "cannot create spill file '%s': %s", s->spill_path, strerror(errno));
   }
   SL__CHECK(write_all(s->spill_fd, s->buf, s->len, "the output spill file"));
   s->spill_bytes += s->len;
@@ -151,12 +171,15 @@ int sl__sink_prepare(sl__run *run) {
   s->def = def;
   s->spill_fd = -1;
   run->sink = s;
-  if (def->kind == SL__SINK_EXT) return def->ext->prepare(def->ext_impl, run->ctx, run);
-  if (def->kind != SL__SINK_TEXT) return SL_OK;
+  if (def->kind == SL__SINK_EXT)
+    return def->ext->prepare(def->ext_impl, run->ctx, run);
+  if (def->kind != SL__SINK_TEXT)
+    return SL_OK;
   s->cap = (size_t)run->ctx->opt.output_buffer_bytes;
   s->buf = malloc(s->cap);
   SL__CHECK_ALLOC(s->buf);
-  if (!def->path) return SL_OK;
+  if (!def->path)
+    return SL_OK;
   /* Rank 0 checks the destination once and names the temporary file for everyone. */
   int rc = SL_OK;
   char tmp[4200] = {0};
@@ -166,12 +189,14 @@ int sl__sink_prepare(sl__run *run) {
     snprintf(d, sizeof d, "%s", def->path);
     const char *dir = dirname(d);
     if (stat(def->path, &sb) == 0 && !def->overwrite) {
-      rc = sl__error_set(SL_ERR_EXISTS, __FILE__, __LINE__, "output '%s' already exists (refusing to overwrite it)",
-                         def->path);
+      rc = sl__error_set(SL_ERR_EXISTS, __FILE__, __LINE__,
+                         "output '%s' already exists (refusing to overwrite it)", def->path);
     } else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' does not exist", dir);
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' does not exist",
+                         dir);
     } else if (access(dir, W_OK) != 0) {
-      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' is not writable: %s", dir, strerror(errno));
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__,
+                         "output directory '%s' is not writable: %s", dir, strerror(errno));
     } else {
       char b[4096];
       snprintf(b, sizeof b, "%s", def->path);
@@ -180,7 +205,8 @@ int sl__sink_prepare(sl__run *run) {
   }
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, run->comm));
-  if (agreed) return rc ? rc : SL_ERR_REMOTE;
+  if (agreed)
+    return rc ? rc : SL_ERR_REMOTE;
   SL__CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, run->comm));
   memcpy(s->tmp_path, tmp, sizeof tmp);
   return SL_OK;
@@ -198,8 +224,10 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
     return SL_OK;
   case SL__SINK_CALLBACK:
     rc = s->def->fn(rec, s->def->arg);
-    if (rc) SL__FAIL(SL_ERR_CALLBACK, "stage %d '%s', partition %d, sink: user callback failed (returned %d)",
-                     p->stage->index, p->stage->name, p->index, rc);
+    if (rc)
+      SL__FAIL(SL_ERR_CALLBACK,
+               "stage %d '%s', partition %d, sink: user callback failed (returned %d)",
+               p->stage->index, p->stage->name, p->index, rc);
     return SL_OK;
   case SL__SINK_COLLECT: {
     if (s->ncoll == s->capoffs) {
@@ -222,7 +250,8 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
     s->line.len = 0;
     rc = s->def->fmt(rec, &s->line, s->def->fmt_arg);
     if (rc) {
-      if (sl__error_code()) return rc;
+      if (sl__error_code())
+        return rc;
       SL__FAIL(SL_ERR_CALLBACK, "text output: format callback failed (returned %d)", rc);
     }
     SL__CHECK(sl_text_append(&s->line, "\n", 1));
@@ -231,7 +260,8 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
         SL__FAIL(SL_ERR_IO, "cannot write to standard output: %s", strerror(errno));
       return SL_OK;
     }
-    if (s->cap - s->len < s->line.len) SL__CHECK(spill(s, run));
+    if (s->cap - s->len < s->line.len)
+      SL__CHECK(spill(s, run));
     if (s->line.len > s->cap) {
       SL__CHECK(spill(s, run));
       const char *sv = s->buf;
@@ -254,9 +284,11 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
 static int text_write_file(sl__run *run, sink_rt *s) {
   uint64_t mine = s->spill_bytes + s->len, off = 0;
   SL__CHECK_MPI(MPI_Exscan(&mine, &off, 1, MPI_UINT64_T, MPI_SUM, run->comm));
-  if (run->rank == 0) off = 0;
+  if (run->rank == 0)
+    off = 0;
   MPI_File fh;
-  int rc = MPI_File_open(run->comm, s->tmp_path, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+  int rc =
+      MPI_File_open(run->comm, s->tmp_path, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
   if (rc != MPI_SUCCESS) {
     char msg[MPI_MAX_ERROR_STRING];
     int n;
@@ -264,13 +296,15 @@ static int text_write_file(sl__run *run, sink_rt *s) {
     SL__FAIL(SL_ERR_IO, "cannot create output '%s': %s", s->tmp_path, msg);
   }
   int err = SL_OK;
-  if (MPI_File_set_size(fh, 0) != MPI_SUCCESS) err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot truncate output");
+  if (MPI_File_set_size(fh, 0) != MPI_SUCCESS)
+    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot truncate output");
   /* independent writes: each rank streams its spill file, then its buffer */
   if (err == SL_OK && s->spill_fd >= 0) {
     uint64_t done = 0;
     while (done < s->spill_bytes && err == SL_OK) {
       size_t want = s->cap;
-      if (want > s->spill_bytes - done) want = (size_t)(s->spill_bytes - done);
+      if (want > s->spill_bytes - done)
+        want = (size_t)(s->spill_bytes - done);
       char *tmp = malloc(want);
       if (!tmp) {
         err = sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
@@ -278,21 +312,24 @@ static int text_write_file(sl__run *run, sink_rt *s) {
       }
       ssize_t r = pread(s->spill_fd, tmp, want, (off_t)done);
       if (r != (ssize_t)want) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s'", s->spill_path);
-      } else if (MPI_File_write_at(fh, (MPI_Offset)(off + done), tmp, (int)want, MPI_BYTE, MPI_STATUS_IGNORE) !=
-                 MPI_SUCCESS) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
+        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s'",
+                            s->spill_path);
+      } else if (MPI_File_write_at(fh, (MPI_Offset)(off + done), tmp, (int)want, MPI_BYTE,
+                                   MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        err =
+            sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
       }
       free(tmp);
       done += want;
     }
   }
   if (err == SL_OK && s->len &&
-      MPI_File_write_at(fh, (MPI_Offset)(off + s->spill_bytes), s->buf, (int)s->len, MPI_BYTE, MPI_STATUS_IGNORE) !=
-          MPI_SUCCESS)
+      MPI_File_write_at(fh, (MPI_Offset)(off + s->spill_bytes), s->buf, (int)s->len, MPI_BYTE,
+                        MPI_STATUS_IGNORE) != MPI_SUCCESS)
     err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
   rc = MPI_File_close(&fh);
-  if (rc != MPI_SUCCESS && err == SL_OK) err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close output '%s'", s->def->path);
+  if (rc != MPI_SUCCESS && err == SL_OK)
+    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close output '%s'", s->def->path);
   return err;
 }
 
@@ -305,7 +342,8 @@ int sl__sink_finish(sl__run *run, int job_failed) {
   } else if (def->kind == SL__SINK_COUNT) {
     uint64_t total = 0;
     SL__CHECK_MPI(MPI_Allreduce(&s->count, &total, 1, MPI_UINT64_T, MPI_SUM, run->comm));
-    if (!job_failed) *def->count_out = total;
+    if (!job_failed)
+      *def->count_out = total;
   } else if (def->kind == SL__SINK_COLLECT && !job_failed) {
     sl_collection *c = calloc(1, sizeof *c);
     SL__CHECK_ALLOC(c);
@@ -318,24 +356,27 @@ int sl__sink_finish(sl__run *run, int job_failed) {
     s->offs = NULL;
     *def->collect_out = c;
   } else if (def->kind == SL__SINK_TEXT && !def->path) {
-    if (fflush(stdout) != 0 && !job_failed) err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write to standard output");
+    if (fflush(stdout) != 0 && !job_failed)
+      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write to standard output");
   } else if (def->kind == SL__SINK_TEXT) {
-    if (!job_failed) err = text_write_file(run, s);
+    if (!job_failed)
+      err = text_write_file(run, s);
     int failed = err != SL_OK || job_failed, any = 0;
     SL__CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, run->comm));
     if (run->rank == 0) {
       if (any) {
         unlink(s->tmp_path);
       } else if (rename(s->tmp_path, def->path) != 0) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s", s->tmp_path, def->path,
-                            strerror(errno));
+        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
+                            s->tmp_path, def->path, strerror(errno));
         unlink(s->tmp_path);
       }
     }
     if (!any) {
       int e = err, agreed;
       SL__CHECK_MPI(MPI_Allreduce(&e, &agreed, 1, MPI_INT, MPI_MIN, run->comm));
-      if (agreed && !err) err = SL_ERR_REMOTE;
+      if (agreed && !err)
+        err = SL_ERR_REMOTE;
     } else if (!err && !job_failed) {
       err = SL_ERR_REMOTE;
     }
@@ -345,7 +386,8 @@ int sl__sink_finish(sl__run *run, int job_failed) {
 
 void sl__sink_destroy(sl__run *run) {
   sink_rt *s = run->sink;
-  if (!s) return;
+  if (!s)
+    return;
   if (s->spill_fd >= 0) {
     close(s->spill_fd);
     unlink(s->spill_path);

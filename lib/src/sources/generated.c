@@ -28,7 +28,8 @@ static int gen_open(sl__source *src, int partition, int partitions, void **state
   st->partition = partition;
   st->partitions = partitions;
   uint64_t lo = 0, hi = 0;
-  if (g->kind != 3) sl__share((uint64_t)g->n, partition, partitions, &lo, &hi);
+  if (g->kind != 3)
+    sl__share((uint64_t)g->n, partition, partitions, &lo, &hi);
   st->next = (int64_t)lo;
   st->end = (int64_t)hi;
   *state = st;
@@ -41,41 +42,50 @@ static int gen_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   if (g->kind == 3) {
     int d = 0;
     int rc = g->cb(st->partition, st->partitions, out, &d, g->arg);
-    if (rc) return sl__callback_result(part, -1, rc);
+    if (rc)
+      return sl__callback_result(part, -1, rc);
     *done = d;
     return SL_OK;
   }
   for (int n = 0; n < SL__PULL_RECORDS && st->next < st->end; n++) {
-    if (sl__part_blocked(part)) return SL_OK;
+    if (sl__part_blocked(part))
+      return SL_OK;
     int64_t i = st->next++;
     int rc = SL_OK;
     if (g->kind == 0) {
       int64_t v = g->first + i;
       rc = sl_emit(out, NULL, 0, &v, sizeof v);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     } else if (g->kind == 1) {
       rc = g->gen(i, out, g->arg);
-      if (rc) return sl__callback_result(part, -1, rc);
+      if (rc)
+        return sl__callback_result(part, -1, rc);
     } else {
       const sl_record *r = &g->records[i];
       rc = sl_emit(out, r->key, r->key_len, r->value, r->value_len);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     }
   }
   *done = st->next >= st->end;
   return SL_OK;
 }
 
-static void gen_close(void *state) { free(state); }
+static void gen_close(void *state) {
+  free(state);
+}
 static void gen_destroy(sl__source *src) {
   free(src->impl);
   src->impl = NULL;
 }
 
 static const sl__source_vt range_vt = {"range", NULL, gen_open, gen_pull, gen_close, gen_destroy};
-static const sl__source_vt generator_vt = {"generator", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+static const sl__source_vt generator_vt = {"generator", NULL,      gen_open,
+                                           gen_pull,    gen_close, gen_destroy};
 static const sl__source_vt array_vt = {"array", NULL, gen_open, gen_pull, gen_close, gen_destroy};
-static const sl__source_vt callback_vt = {"callback", NULL, gen_open, gen_pull, gen_close, gen_destroy};
+static const sl__source_vt callback_vt = {"callback", NULL,      gen_open,
+                                          gen_pull,   gen_close, gen_destroy};
 
 static int make(sl__source *src, const sl__source_vt *vt, gen_src proto) {
   gen_src *g = malloc(sizeof *g);
@@ -88,12 +98,15 @@ static int make(sl__source *src, const sl__source_vt *vt, gen_src proto) {
 }
 
 int sl__source_range(sl__source *src, int64_t first, int64_t last) {
-  if (last < first) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_range: last (%lld) < first (%lld)", (long long)last, (long long)first);
+  if (last < first)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_range: last (%lld) < first (%lld)", (long long)last,
+             (long long)first);
   return make(src, &range_vt, (gen_src){.kind = 0, .first = first, .n = last - first});
 }
 
 int sl__source_generator(sl__source *src, int64_t n, sl_generate_fn fn, void *arg) {
-  if (n < 0) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: negative count %lld", (long long)n);
+  if (n < 0)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: negative count %lld", (long long)n);
   return make(src, &generator_vt, (gen_src){.kind = 1, .n = n, .gen = fn, .arg = arg});
 }
 

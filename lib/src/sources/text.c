@@ -23,9 +23,9 @@ typedef struct text_src {
 
 typedef struct text_state {
   const text_src *src;
-  uint64_t lo, hi;   /* this partition's range in the virtual byte space */
-  size_t file;       /* current file index */
-  uint64_t fbase;    /* virtual offset of the current file */
+  uint64_t lo, hi; /* this partition's range in the virtual byte space */
+  size_t file;     /* current file index */
+  uint64_t fbase;  /* virtual offset of the current file */
   int fd;
   uint64_t cur, end, fsize; /* in file coordinates: next line start, range end */
   int seg_open;
@@ -51,7 +51,8 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
         break;
       }
       if (fstat(fd, &sb) != 0) {
-        rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot stat input '%s': %s", t->paths[i], strerror(errno));
+        rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot stat input '%s': %s", t->paths[i],
+                           strerror(errno));
       } else if (!S_ISREG(sb.st_mode)) {
         rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
                            "input '%s': expected a regular file, found a %s", t->paths[i],
@@ -64,10 +65,13 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
   }
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, sl_comm(ctx)));
-  if (agreed != SL_OK) return rc != SL_OK ? rc : SL_ERR_REMOTE;
-  if (t->count) SL__CHECK_MPI(MPI_Bcast(t->sizes, (int)t->count, MPI_UINT64_T, 0, sl_comm(ctx)));
+  if (agreed != SL_OK)
+    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+  if (t->count)
+    SL__CHECK_MPI(MPI_Bcast(t->sizes, (int)t->count, MPI_UINT64_T, 0, sl_comm(ctx)));
   t->total = 0;
-  for (size_t i = 0; i < t->count; i++) t->total += t->sizes[i];
+  for (size_t i = 0; i < t->count; i++)
+    t->total += t->sizes[i];
   src->total_bytes = t->total;
   t->block = (size_t)ctx->opt.read_block_bytes;
   return SL_OK;
@@ -91,17 +95,20 @@ static int text_open(sl__source *src, int partition, int partitions, void **stat
 
 static int fill(text_state *st, uint64_t off) {
   size_t want = st->src->block;
-  if (off + want > st->fsize) want = (size_t)(st->fsize - off);
+  if (off + want > st->fsize)
+    want = (size_t)(st->fsize - off);
   size_t got = 0;
   while (got < want) {
     ssize_t n = pread(st->fd, st->buf + got, want - got, (off_t)(off + got));
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n < 0)
       SL__FAIL(SL_ERR_IO, "read error in '%s' at byte %llu: %s", st->src->paths[st->file],
                (unsigned long long)(off + got), strerror(errno));
     if (n == 0)
       SL__FAIL(SL_ERR_IO, "input '%s' shrank while being read: expected %llu bytes, found %llu",
-               st->src->paths[st->file], (unsigned long long)st->fsize, (unsigned long long)(off + got));
+               st->src->paths[st->file], (unsigned long long)st->fsize,
+               (unsigned long long)(off + got));
     got += (size_t)n;
   }
   st->boff = off;
@@ -116,7 +123,8 @@ static int find_newline(text_state *st, uint64_t from, uint64_t *nl) {
       *nl = st->fsize;
       return SL_OK;
     }
-    if (from < st->boff || from >= st->boff + st->blen) SL__CHECK(fill(st, from));
+    if (from < st->boff || from >= st->boff + st->blen)
+      SL__CHECK(fill(st, from));
     const char *p = memchr(st->buf + (from - st->boff), '\n', st->blen - (size_t)(from - st->boff));
     if (p) {
       *nl = st->boff + (uint64_t)(p - st->buf);
@@ -136,7 +144,8 @@ static int next_segment(text_state *st, int *any) {
       uint64_t a = (st->lo > fb ? st->lo : fb) - fb;
       uint64_t b = (st->hi < fe ? st->hi : fe) - fb;
       st->fd = open(t->paths[st->file], O_RDONLY);
-      if (st->fd < 0) SL__FAIL(SL_ERR_IO, "cannot open input '%s': %s", t->paths[st->file], strerror(errno));
+      if (st->fd < 0)
+        SL__FAIL(SL_ERR_IO, "cannot open input '%s': %s", t->paths[st->file], strerror(errno));
       (void)posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
       st->fsize = t->sizes[st->file];
       st->blen = 0;
@@ -167,7 +176,8 @@ static int next_segment(text_state *st, int *any) {
 static int append_line(text_state *st, const char *p, size_t n) {
   if (st->line_len + n > st->line_cap) {
     size_t cap = st->line_cap ? st->line_cap : 4096;
-    while (cap < st->line_len + n) cap *= 2;
+    while (cap < st->line_len + n)
+      cap *= 2;
     char *nb = realloc(st->line, cap);
     SL__CHECK_ALLOC(nb);
     st->line = nb;
@@ -197,9 +207,11 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       }
       continue;
     }
-    if (sl__part_blocked(part)) return SL_OK;
+    if (sl__part_blocked(part))
+      return SL_OK;
     uint64_t start = st->cur;
-    if (start < st->boff || start >= st->boff + st->blen) SL__CHECK(fill(st, start));
+    if (start < st->boff || start >= st->boff + st->blen)
+      SL__CHECK(fill(st, start));
     size_t off = (size_t)(start - st->boff);
     const char *p = memchr(st->buf + off, '\n', st->blen - off);
     const char *line;
@@ -251,8 +263,10 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
 
 static void text_close(void *state) {
   text_state *st = state;
-  if (!st) return;
-  if (st->fd >= 0) close(st->fd);
+  if (!st)
+    return;
+  if (st->fd >= 0)
+    close(st->fd);
   free(st->buf);
   free(st->line);
   free(st);
@@ -260,15 +274,18 @@ static void text_close(void *state) {
 
 static void text_destroy(sl__source *src) {
   text_src *t = src->impl;
-  if (!t) return;
-  for (size_t i = 0; i < t->count; i++) free(t->paths[i]);
+  if (!t)
+    return;
+  for (size_t i = 0; i < t->count; i++)
+    free(t->paths[i]);
   free(t->paths);
   free(t->sizes);
   free(t);
   src->impl = NULL;
 }
 
-static const sl__source_vt text_vt = {"text files", text_prepare, text_open, text_pull, text_close, text_destroy};
+static const sl__source_vt text_vt = {"text files", text_prepare, text_open,
+                                      text_pull,    text_close,   text_destroy};
 
 int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   text_src *t = calloc(1, sizeof *t);
@@ -278,9 +295,11 @@ int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   t->sizes = calloc(count ? count : 1, sizeof *t->sizes);
   src->vt = &text_vt;
   src->impl = t;
-  if (!t->paths || !t->sizes) SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  if (!t->paths || !t->sizes)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    if (!paths[i]) SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: path %zu is NULL", i);
+    if (!paths[i])
+      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: path %zu is NULL", i);
     t->paths[i] = strdup(paths[i]);
     SL__CHECK_ALLOC(t->paths[i]);
   }

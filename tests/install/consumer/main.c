@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
             version ? version : "(null)", SL_VERSION_STRING);
     status = 1;
   }
-  if (sl_rank(ctx) == 0) printf("consumer: sluice %s\n", version ? version : "(null)");
+  if (sl_rank(ctx) == 0)
+    printf("consumer: sluice %s\n", version ? version : "(null)");
   rc = sl_finalize(&ctx);
   if (rc != SL_OK) {
     fprintf(stderr, "consumer: sl_finalize failed: %s\n", sl_strerror(rc));
