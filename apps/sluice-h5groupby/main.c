@@ -309,6 +309,62 @@ static int st_finalize(void *state, size_t *value_len, void *arg) {
   return 0;
 }
 
+/* Order of the output rows: by the key fields, in --key order (integers by value,
+ * strings bytewise), so the output does not depend on the number of ranks. */
+static int by_key(const sl_record *a, const sl_record *b, void *arg) {
+  const plan *p = arg;
+  const unsigned char *x = a->key, *y = b->key;
+  size_t off = 0;
+  for (size_t i = 0; i < p->nkey; i++) {
+    const sl_h5_field *f = &p->key[i];
+    int c = 0;
+    if (f->cls == SL_H5_INT || f->cls == SL_H5_UINT) {
+      int64_t si = 0, sj = 0;
+      uint64_t ui = 0, uj = 0;
+      if (f->cls == SL_H5_INT) {
+        int8_t a1, b1;
+        int16_t a2, b2;
+        int32_t a4, b4;
+        switch (f->size) {
+        case 1:
+          memcpy(&a1, x + off, 1);
+          memcpy(&b1, y + off, 1);
+          si = a1;
+          sj = b1;
+          break;
+        case 2:
+          memcpy(&a2, x + off, 2);
+          memcpy(&b2, y + off, 2);
+          si = a2;
+          sj = b2;
+          break;
+        case 4:
+          memcpy(&a4, x + off, 4);
+          memcpy(&b4, y + off, 4);
+          si = a4;
+          sj = b4;
+          break;
+        default:
+          memcpy(&si, x + off, 8);
+          memcpy(&sj, y + off, 8);
+          break;
+        }
+        c = (si > sj) - (si < sj);
+      } else {
+        memcpy(&ui, x + off, f->size);
+        memcpy(&uj, y + off, f->size);
+        c = (ui > uj) - (ui < uj); /* little-endian native: the low bytes hold the value */
+      }
+    } else {
+      c = memcmp(x + off, y + off, f->size);
+    }
+    if (c)
+      return c;
+    off += f->size;
+  }
+  return 0;
+}
+
 static int to_row(const sl_record *in, sl_record *out, void *arg) {
   plan *p = arg;
   if (in->key_len != p->key_bytes || in->value_len != 8 * p->nagg)
@@ -629,6 +685,8 @@ int main(int argc, char **argv) {
       b = sl_flow_reduce_by_key(flow, &ag);
     if (!b)
       b = sl_flow_name(flow, "aggregate");
+    if (!b)
+      b = sl_flow_sort(flow, by_key, p, 0);
     if (!b)
       b = sl_flow_map(flow, to_row, p);
     if (!b)
