@@ -16,7 +16,6 @@
 
 #include <sluice.h>
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 static const char *prog = "sluice-h5groupby";
 
 static void usage(FILE *f) {
@@ -49,26 +48,6 @@ static void usage(FILE *f) {
              "\n"
              "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
              "             3 stopped by SIGTERM/SIGUSR1\n");
-}
-
-static int exit_code(int rc) {
-  switch (rc) {
-  case SL_OK:
-    return 0;
-  case SL_ERR_NOTFOUND:
-  case SL_ERR_FORMAT:
-  case SL_ERR_EXISTS:
-  case SL_ERR_TYPE:
-  case SL_ERR_UNSUPPORTED:
-  case SL_ERR_USAGE:
-  case SL_ERR_OPTION:
-  case SL_ERR_INVAL:
-    return EXIT_USAGE;
-  case SL_ERR_STOPPED:
-    return EXIT_STOPPED;
-  default:
-    return EXIT_RUNTIME;
-  }
 }
 
 enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX };
@@ -108,57 +87,7 @@ static int to_kv(const sl_record *in, sl_record *out, void *arg) {
   for (size_t i = 0; i < p->nval; i++) {
     const sl_h5_field *f = &p->val[i];
     if (p->val_int[i]) {
-      int64_t x = 0;
-      if (f->cls == SL_H5_INT) {
-        switch (f->size) {
-        case 1: {
-          int8_t t;
-          memcpy(&t, row + f->offset, 1);
-          x = t;
-          break;
-        }
-        case 2: {
-          int16_t t;
-          memcpy(&t, row + f->offset, 2);
-          x = t;
-          break;
-        }
-        case 4: {
-          int32_t t;
-          memcpy(&t, row + f->offset, 4);
-          x = t;
-          break;
-        }
-        default:
-          memcpy(&x, row + f->offset, 8);
-        }
-      } else {
-        switch (f->size) {
-        case 1: {
-          uint8_t t;
-          memcpy(&t, row + f->offset, 1);
-          x = t;
-          break;
-        }
-        case 2: {
-          uint16_t t;
-          memcpy(&t, row + f->offset, 2);
-          x = t;
-          break;
-        }
-        case 4: {
-          uint32_t t;
-          memcpy(&t, row + f->offset, 4);
-          x = t;
-          break;
-        }
-        default: {
-          uint64_t t;
-          memcpy(&t, row + f->offset, 8);
-          x = (int64_t)t;
-        }
-        }
-      }
+      int64_t x = sl_h5_get_i64(f, row);
       memcpy(v + 8 * i, &x, 8);
     } else {
       double x = sl_h5_get_f64(f, row);
@@ -313,54 +242,23 @@ static int st_finalize(void *state, size_t *value_len, void *arg) {
  * strings bytewise), so the output does not depend on the number of ranks. */
 static int by_key(const sl_record *a, const sl_record *b, void *arg) {
   const plan *p = arg;
-  const unsigned char *x = a->key, *y = b->key;
   size_t off = 0;
   for (size_t i = 0; i < p->nkey; i++) {
-    const sl_h5_field *f = &p->key[i];
-    int c = 0;
-    if (f->cls == SL_H5_INT || f->cls == SL_H5_UINT) {
-      int64_t si = 0, sj = 0;
-      uint64_t ui = 0, uj = 0;
-      if (f->cls == SL_H5_INT) {
-        int8_t a1, b1;
-        int16_t a2, b2;
-        int32_t a4, b4;
-        switch (f->size) {
-        case 1:
-          memcpy(&a1, x + off, 1);
-          memcpy(&b1, y + off, 1);
-          si = a1;
-          sj = b1;
-          break;
-        case 2:
-          memcpy(&a2, x + off, 2);
-          memcpy(&b2, y + off, 2);
-          si = a2;
-          sj = b2;
-          break;
-        case 4:
-          memcpy(&a4, x + off, 4);
-          memcpy(&b4, y + off, 4);
-          si = a4;
-          sj = b4;
-          break;
-        default:
-          memcpy(&si, x + off, 8);
-          memcpy(&sj, y + off, 8);
-          break;
-        }
-        c = (si > sj) - (si < sj);
-      } else {
-        memcpy(&ui, x + off, f->size);
-        memcpy(&uj, y + off, f->size);
-        c = (ui > uj) - (ui < uj); /* little-endian native: the low bytes hold the value */
-      }
+    sl_h5_field f = p->key[i];
+    f.offset = off; /* the record key holds the key fields packed */
+    int c;
+    if (f.cls == SL_H5_INT) {
+      int64_t x = sl_h5_get_i64(&f, a->key), y = sl_h5_get_i64(&f, b->key);
+      c = (x > y) - (x < y);
+    } else if (f.cls == SL_H5_UINT) {
+      uint64_t x = sl_h5_get_u64(&f, a->key), y = sl_h5_get_u64(&f, b->key);
+      c = (x > y) - (x < y);
     } else {
-      c = memcmp(x + off, y + off, f->size);
+      c = memcmp((const char *)a->key + off, (const char *)b->key + off, f.size);
     }
     if (c)
       return c;
-    off += f->size;
+    off += f.size;
   }
   return 0;
 }
@@ -389,7 +287,7 @@ int main(int argc, char **argv) {
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK) {
     sl_finalize(&ctx);
-    return exit_code(rc);
+    return sl_exit_status(rc);
   }
   if (sl_help_requested(ctx)) {
     sl_finalize(&ctx);
@@ -474,7 +372,7 @@ int main(int argc, char **argv) {
   }
   if (bad) {
     sl_finalize(&ctx);
-    return EXIT_USAGE;
+    return sl_exit_status(SL_ERR_USAGE);
   }
 
   plan *p = calloc(1, sizeof *p);
@@ -580,7 +478,7 @@ int main(int argc, char **argv) {
     free(acopy);
     free(p);
     sl_finalize(&ctx);
-    return EXIT_USAGE;
+    return sl_exit_status(SL_ERR_USAGE);
   }
   /* the fields to read: keys, then aggregated fields that are not keys */
   size_t nsel = 0;
@@ -715,5 +613,5 @@ int main(int argc, char **argv) {
   free(kcopy);
   free(acopy);
   sl_finalize(&ctx);
-  return exit_code(rc);
+  return sl_exit_status(rc);
 }

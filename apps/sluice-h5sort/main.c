@@ -13,8 +13,6 @@
 
 #include <sluice.h>
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
-
 static void usage(FILE *f) {
   fprintf(f, "usage: mpirun -n N sluice-h5sort FILE:/dataset --key FIELD [--descending] -o "
              "OUT.h5:/dataset\n"
@@ -41,26 +39,6 @@ static void usage(FILE *f) {
              "             3 stopped by SIGTERM/SIGUSR1 (nothing written under the output name)\n");
 }
 
-static int exit_code(int rc) {
-  switch (rc) {
-  case SL_OK:
-    return 0;
-  case SL_ERR_NOTFOUND:
-  case SL_ERR_FORMAT:
-  case SL_ERR_EXISTS:
-  case SL_ERR_TYPE:
-  case SL_ERR_USAGE:
-  case SL_ERR_OPTION:
-  case SL_ERR_UNSUPPORTED:
-  case SL_ERR_INVAL:
-    return EXIT_USAGE;
-  case SL_ERR_STOPPED:
-    return EXIT_STOPPED;
-  default:
-    return EXIT_RUNTIME;
-  }
-}
-
 typedef struct keydef {
   sl_h5_field f;
   int descending;
@@ -68,25 +46,12 @@ typedef struct keydef {
 
 /* Compare the key field of two rows. *nan is set when a NaN decided the order (NaN
  * sorts last in both directions, so that order must not be reversed). */
-static int cmp_field(const sl_h5_field *f, const unsigned char *a, const unsigned char *b,
-                     int *nan) {
+static int cmp_field(const sl_h5_field *f, const void *a, const void *b, int *nan) {
   *nan = 0;
-  a += f->offset;
-  b += f->offset;
   if (f->cls == SL_H5_STRING)
-    return memcmp(a, b, f->size);
+    return memcmp((const char *)a + f->offset, (const char *)b + f->offset, f->size);
   if (f->cls == SL_H5_FLOAT) {
-    double x, y;
-    if (f->size == 4) {
-      float fx, fy;
-      memcpy(&fx, a, 4);
-      memcpy(&fy, b, 4);
-      x = fx;
-      y = fy;
-    } else {
-      memcpy(&x, a, 8);
-      memcpy(&y, b, 8);
-    }
+    double x = sl_h5_get_f64(f, a), y = sl_h5_get_f64(f, b);
     int nx = isnan(x), ny = isnan(y);
     if (nx || ny) {
       *nan = 1;
@@ -95,70 +60,10 @@ static int cmp_field(const sl_h5_field *f, const unsigned char *a, const unsigne
     return (x > y) - (x < y);
   }
   if (f->cls == SL_H5_INT) {
-    int64_t x = 0, y = 0;
-    switch (f->size) {
-    case 1: {
-      int8_t p, q;
-      memcpy(&p, a, 1);
-      memcpy(&q, b, 1);
-      x = p;
-      y = q;
-      break;
-    }
-    case 2: {
-      int16_t p, q;
-      memcpy(&p, a, 2);
-      memcpy(&q, b, 2);
-      x = p;
-      y = q;
-      break;
-    }
-    case 4: {
-      int32_t p, q;
-      memcpy(&p, a, 4);
-      memcpy(&q, b, 4);
-      x = p;
-      y = q;
-      break;
-    }
-    default:
-      memcpy(&x, a, 8);
-      memcpy(&y, b, 8);
-      break;
-    }
+    int64_t x = sl_h5_get_i64(f, a), y = sl_h5_get_i64(f, b);
     return (x > y) - (x < y);
   }
-  uint64_t x = 0, y = 0;
-  switch (f->size) {
-  case 1: {
-    uint8_t p, q;
-    memcpy(&p, a, 1);
-    memcpy(&q, b, 1);
-    x = p;
-    y = q;
-    break;
-  }
-  case 2: {
-    uint16_t p, q;
-    memcpy(&p, a, 2);
-    memcpy(&q, b, 2);
-    x = p;
-    y = q;
-    break;
-  }
-  case 4: {
-    uint32_t p, q;
-    memcpy(&p, a, 4);
-    memcpy(&q, b, 4);
-    x = p;
-    y = q;
-    break;
-  }
-  default:
-    memcpy(&x, a, 8);
-    memcpy(&y, b, 8);
-    break;
-  }
+  uint64_t x = sl_h5_get_u64(f, a), y = sl_h5_get_u64(f, b);
   return (x > y) - (x < y);
 }
 
@@ -181,7 +86,7 @@ int main(int argc, char **argv) {
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK) {
     sl_finalize(&ctx);
-    return exit_code(rc);
+    return sl_exit_status(rc);
   }
   int root = sl_rank(ctx) == 0;
   if (sl_help_requested(ctx)) {
@@ -256,7 +161,7 @@ int main(int argc, char **argv) {
   }
   if (bad) {
     sl_finalize(&ctx);
-    return EXIT_USAGE;
+    return sl_exit_status(SL_ERR_USAGE);
   }
 
   double t0 = MPI_Wtime();
@@ -305,5 +210,5 @@ int main(int argc, char **argv) {
   sl_flow_destroy(&flow);
   sl_h5_layout_destroy(&layout);
   sl_finalize(&ctx);
-  return exit_code(rc);
+  return sl_exit_status(rc);
 }

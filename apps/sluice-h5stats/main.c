@@ -23,7 +23,6 @@
 #include <hdf5.h>
 #include <sluice.h>
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 static const char *prog = "sluice-h5stats";
 
 static void usage(FILE *f) {
@@ -52,26 +51,6 @@ static void usage(FILE *f) {
              "\n"
              "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
              "             3 stopped by SIGTERM/SIGUSR1\n");
-}
-
-static int exit_code(int rc) {
-  switch (rc) {
-  case SL_OK:
-    return 0;
-  case SL_ERR_NOTFOUND:
-  case SL_ERR_FORMAT:
-  case SL_ERR_EXISTS:
-  case SL_ERR_TYPE:
-  case SL_ERR_UNSUPPORTED:
-  case SL_ERR_USAGE:
-  case SL_ERR_OPTION:
-  case SL_ERR_INVAL:
-    return EXIT_USAGE;
-  case SL_ERR_STOPPED:
-    return EXIT_STOPPED;
-  default:
-    return EXIT_RUNTIME;
-  }
 }
 
 /* ---- accumulators ---- */
@@ -388,7 +367,7 @@ int main(int argc, char **argv) {
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK) {
     sl_finalize(&ctx);
-    return exit_code(rc);
+    return sl_exit_status(rc);
   }
   if (sl_help_requested(ctx)) {
     sl_finalize(&ctx);
@@ -471,7 +450,7 @@ int main(int argc, char **argv) {
   }
   if (bad) {
     sl_finalize(&ctx);
-    return EXIT_USAGE;
+    return sl_exit_status(SL_ERR_USAGE);
   }
   MPI_Comm comm = sl_comm(ctx);
 
@@ -482,7 +461,7 @@ int main(int argc, char **argv) {
     MPI_Bcast(&orc, 1, MPI_INT, 0, comm);
     if (orc != SL_OK) {
       sl_finalize(&ctx);
-      return exit_code(orc);
+      return sl_exit_status(orc);
     }
   }
 
@@ -643,5 +622,5 @@ int main(int argc, char **argv) {
   free(sel);
   free(fcopy);
   sl_finalize(&ctx);
-  return exit_code(rc);
+  return sl_exit_status(rc);
 }

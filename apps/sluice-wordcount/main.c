@@ -13,8 +13,6 @@
 
 #include <sluice.h>
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: mpirun -n N sluice-wordcount [--top K] [-o OUT.tsv] [--force] FILE...\n"
@@ -40,25 +38,6 @@ static void usage(FILE *f) {
           "\n"
           "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
           "             3 stopped by SIGTERM/SIGUSR1 (nothing written under the output name)\n");
-}
-
-static int exit_code(int rc) {
-  switch (rc) {
-  case SL_OK:
-    return 0;
-  case SL_ERR_NOTFOUND:
-  case SL_ERR_FORMAT:
-  case SL_ERR_EXISTS:
-  case SL_ERR_TYPE:
-  case SL_ERR_USAGE:
-  case SL_ERR_OPTION:
-  case SL_ERR_INVAL:
-    return EXIT_USAGE;
-  case SL_ERR_STOPPED:
-    return EXIT_STOPPED;
-  default:
-    return EXIT_RUNTIME;
-  }
 }
 
 /* ---- the flow's callbacks ---- */
@@ -125,7 +104,7 @@ int main(int argc, char **argv) {
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK) {
     sl_finalize(&ctx);
-    return exit_code(rc);
+    return sl_exit_status(rc);
   }
   int root = sl_rank(ctx) == 0;
   if (sl_help_requested(ctx)) {
@@ -199,7 +178,7 @@ int main(int argc, char **argv) {
   if (bad) {
     free(files);
     sl_finalize(&ctx);
-    return EXIT_USAGE;
+    return sl_exit_status(SL_ERR_USAGE);
   }
 
   counters cnt = {0, 0};
@@ -246,5 +225,5 @@ int main(int argc, char **argv) {
   sl_flow_destroy(&flow);
   free(files);
   sl_finalize(&ctx);
-  return exit_code(rc);
+  return sl_exit_status(rc);
 }

@@ -809,7 +809,7 @@ static void test_after_reduce(void) {
       int m = 0;
       for (int k = 0; k < 40; k++)
         if (counts[k]) {
-          snprintf(exp[m].w, sizeof exp[m].w, "w%02d", k);
+          snprintf(exp[m].w, sizeof exp[m].w, "w%02u", (unsigned)k % 100u);
           exp[m++].c = counts[k];
         }
       for (int a = 1; a < m; a++) /* insertion sort */

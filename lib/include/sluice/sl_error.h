@@ -48,6 +48,11 @@ typedef enum sl_err {
 SL_EXPORT const char *sl_strerror(int err);
 /* Symbolic name without prefix, e.g. "NOMEM". Local. */
 SL_EXPORT const char *sl_err_name(int err);
+/* The process exit status sluice's apps give an error code: 0 success; 2 bad usage or bad
+ * input (the user can fix the command line or the file: missing or malformed input,
+ * unsupported type, existing output, bad option); 3 stopped by SIGTERM/SIGUSR1; 1 any
+ * other failure. Local. */
+SL_EXPORT int sl_exit_status(int err);
 
 #ifdef __cplusplus
 }

@@ -101,6 +101,10 @@ SL_EXPORT int sl_h5_layout_find(const sl_h5_layout *layout, const char *name, si
 SL_EXPORT int sl_h5_layout_names(const sl_h5_layout *layout, char *buf, size_t cap);
 /* Value of a numeric field of a packed row as a double (NaN for a string field). Local. */
 SL_EXPORT double sl_h5_get_f64(const sl_h5_field *field, const void *row);
+/* Value of an integer field (SL_H5_INT or SL_H5_UINT, any size) of a packed row, widened
+ * to int64 / uint64 (0 for other classes). Local. */
+SL_EXPORT int64_t sl_h5_get_i64(const sl_h5_field *field, const void *row);
+SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
 
 /* Source: rows of one or more datasets (specs, each possibly a glob). All files must
  * yield the same layout. Rows are split across partitions (partitions <= 0: one per

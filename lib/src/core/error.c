@@ -161,3 +161,23 @@ void sl__report_error(const sl_ctx *ctx, int code) {
   /* Reported means consumed: the next failure gets its own message. */
   sl__error_clear();
 }
+
+int sl_exit_status(int err) {
+  switch (err) {
+  case SL_OK:
+    return 0;
+  case SL_ERR_NOTFOUND:
+  case SL_ERR_FORMAT:
+  case SL_ERR_EXISTS:
+  case SL_ERR_TYPE:
+  case SL_ERR_UNSUPPORTED:
+  case SL_ERR_USAGE:
+  case SL_ERR_OPTION:
+  case SL_ERR_INVAL:
+    return 2;
+  case SL_ERR_STOPPED:
+    return 3;
+  default:
+    return 1;
+  }
+}

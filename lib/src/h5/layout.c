@@ -1,5 +1,6 @@
 /* HDF5 row layouts: the packed native representation of a dataset's rows. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,71 +305,84 @@ int sl_h5_layout_names(const sl_h5_layout *l, char *buf, size_t cap) {
   return SL_OK;
 }
 
+int64_t sl_h5_get_i64(const sl_h5_field *f, const void *row) {
+  const char *p = (const char *)row + f->offset;
+  if (f->cls == SL_H5_UINT)
+    return (int64_t)sl_h5_get_u64(f, row);
+  if (f->cls != SL_H5_INT)
+    return 0;
+  switch (f->size) {
+  case 1: {
+    int8_t v;
+    memcpy(&v, p, 1);
+    return v;
+  }
+  case 2: {
+    int16_t v;
+    memcpy(&v, p, 2);
+    return v;
+  }
+  case 4: {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+  }
+  default: {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+  }
+  }
+}
+
+uint64_t sl_h5_get_u64(const sl_h5_field *f, const void *row) {
+  const char *p = (const char *)row + f->offset;
+  if (f->cls == SL_H5_INT)
+    return (uint64_t)sl_h5_get_i64(f, row);
+  if (f->cls != SL_H5_UINT)
+    return 0;
+  switch (f->size) {
+  case 1: {
+    uint8_t v;
+    memcpy(&v, p, 1);
+    return v;
+  }
+  case 2: {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+  }
+  case 4: {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+  }
+  default: {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+  }
+  }
+}
+
 double sl_h5_get_f64(const sl_h5_field *f, const void *row) {
   const char *p = (const char *)row + f->offset;
   switch (f->cls) {
   case SL_H5_INT:
-    switch (f->size) {
-    case 1: {
-      int8_t v;
-      memcpy(&v, p, 1);
-      return v;
-    }
-    case 2: {
-      int16_t v;
-      memcpy(&v, p, 2);
-      return v;
-    }
-    case 4: {
-      int32_t v;
-      memcpy(&v, p, 4);
-      return v;
-    }
-    case 8: {
-      int64_t v;
-      memcpy(&v, p, 8);
-      return (double)v;
-    }
-    }
-    break;
+    return (double)sl_h5_get_i64(f, row);
   case SL_H5_UINT:
-    switch (f->size) {
-    case 1: {
-      uint8_t v;
-      memcpy(&v, p, 1);
-      return v;
-    }
-    case 2: {
-      uint16_t v;
-      memcpy(&v, p, 2);
-      return v;
-    }
-    case 4: {
-      uint32_t v;
-      memcpy(&v, p, 4);
-      return v;
-    }
-    case 8: {
-      uint64_t v;
-      memcpy(&v, p, 8);
-      return (double)v;
-    }
-    }
-    break;
+    return (double)sl_h5_get_u64(f, row);
   case SL_H5_FLOAT:
     if (f->size == 4) {
       float v;
       memcpy(&v, p, 4);
       return v;
-    }
-    if (f->size == 8) {
+    } else {
       double v;
       memcpy(&v, p, 8);
       return v;
     }
-    break;
   default:
-    break;
+    return NAN;
   }
-  return 0.0 / 0.0;
 }

@@ -520,6 +520,16 @@ static int pick_splitters(sl__run *run, sl__sortsync *ss, int ndest) {
   return SL_OK;
 }
 
+static int wait_or_test(MPI_Request *req, int wait, int *flag) {
+  if (wait) {
+    *flag = 1;
+    SL__CHECK_MPI(MPI_Wait(req, MPI_STATUS_IGNORE));
+  } else {
+    SL__CHECK_MPI(MPI_Test(req, flag, MPI_STATUS_IGNORE));
+  }
+  return SL_OK;
+}
+
 static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progress) {
   int flag = 0;
   if (ss->phase == 0) {
@@ -532,12 +542,7 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
     (*progress)++;
   }
   if (ss->phase == 1) {
-    if (wait) {
-      SL__CHECK_MPI(MPI_Wait(&ss->req, MPI_STATUS_IGNORE));
-      flag = 1;
-    } else {
-      SL__CHECK_MPI(MPI_Test(&ss->req, &flag, MPI_STATUS_IGNORE));
-    }
+    SL__CHECK(wait_or_test(&ss->req, wait, &flag));
     if (!flag)
       return SL_OK;
     size_t total = 0;
@@ -555,12 +560,7 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
     (*progress)++;
   }
   if (ss->phase == 2) {
-    if (wait) {
-      SL__CHECK_MPI(MPI_Wait(&ss->req, MPI_STATUS_IGNORE));
-      flag = 1;
-    } else {
-      SL__CHECK_MPI(MPI_Test(&ss->req, &flag, MPI_STATUS_IGNORE));
-    }
+    SL__CHECK(wait_or_test(&ss->req, wait, &flag));
     if (!flag)
       return SL_OK;
     SL__CHECK(pick_splitters(run, ss, run->flow->stages[s + 1].partitions));
