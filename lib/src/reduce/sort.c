@@ -260,7 +260,8 @@ static int qcmp(const void *a, const void *b, void *arg) {
 static void sort_mem(sort_state *st) {
   qstep = st->step; /* single-threaded per rank */
   qbase = st->mem.p;
-  qsort_r(st->idx, st->nidx, sizeof *st->idx, qcmp, NULL);
+  if (st->nidx)
+    qsort_r(st->idx, st->nidx, sizeof *st->idx, qcmp, NULL);
 }
 
 /* Write the records held in memory to a new run (sorted for SORT_LOCAL) and forget them. */

@@ -144,7 +144,8 @@ static int vec_append(vec *v, const void *p, size_t n) {
     v->p = np;
     v->cap = cap;
   }
-  memcpy(v->p + v->len, p, n);
+  if (n) /* p may be NULL when n is 0 */
+    memcpy(v->p + v->len, p, n);
   v->len += n;
   return SL_OK;
 }

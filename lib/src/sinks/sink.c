@@ -54,7 +54,8 @@ int sl_text_append(sl_text *line, const void *bytes, size_t len) {
     line->p = n;
     line->cap = cap;
   }
-  memcpy(line->p + line->len, bytes, len);
+  if (len) /* bytes may be NULL when len is 0 */
+    memcpy(line->p + line->len, bytes, len);
   line->len += len;
   return SL_OK;
 }
