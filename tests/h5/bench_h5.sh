@@ -29,7 +29,7 @@
 # Environment: REPS (3), RANKS ("1 2"), MPIRUN (mpirun), MPIRUN_FLAGS (extra flags),
 # BIND (core), BLOCK (1048576, passed to sluice as --sl-read-block-bytes too),
 # OUTBUF (8388608, passed as --sl-output-buffer-bytes too), GEN_RANKS (2), SL_OPTS (extra
-# --sl-* options for the sluice runs). Writes go to BUILD_DIR/bench/h5out/ (removed at
+# --sl-* options for the sluice runs). Writes go to BUILD_DIR/bench/h5out.XXXXXX/ (removed at
 # the end). Results also go to BUILD_DIR/bench/h5-ROWS.tsv.
 set -u -o pipefail
 export LC_ALL=C
@@ -60,11 +60,11 @@ case $ROWS_ARG in
   *[mM]) ROWS=$((${ROWS_ARG%?} * 1000000)) ;;
   *) ROWS=$ROWS_ARG ;;
 esac
-[[ $ROWS =~ ^[0-9]+$ ]] && [ "$ROWS" -gt 0 ] || die "bad ROWS '$ROWS_ARG'"
+{ [[ $ROWS =~ ^[0-9]+$ ]] && [ "$ROWS" -gt 0 ]; } || die "bad ROWS '$ROWS_ARG'"
 BYTES=$((ROWS * 40))
 
-mkdir -p "$BUILD/bench/h5out" || exit 1
-OUTDIR=$BUILD/bench/h5out
+mkdir -p "$BUILD/bench" || exit 1
+OUTDIR=$(mktemp -d "$BUILD/bench/h5out.XXXXXX") || exit 1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/h5bench.XXXXXX") || exit 1
 trap 'rm -rf "$WORK" "$OUTDIR"' EXIT
 IN=$BUILD/bench/particles-$ROWS.h5
@@ -162,6 +162,7 @@ for n in $RANKS; do
     printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$n" "$c" "$t" "$(gbs "$t")" "$v" "$runs" "$walls" >>"$RESULTS"
     printf "%-5s %-34s %9s %7s %7s  %-24s %s\n" "$n" "$label" "$t" "$(gbs "$t")" "$v" "$runs" "$walls"
   done
+  # shellcheck disable=SC2086 # a list of numbers
   fill=$(printf "%s\n" ${FILL[rawwrite.$n]} | median)
   sink=$(awk -v e="${MED[slwrite.$n]}" -v g="${MED[slgen.$n]}" 'BEGIN { printf "%.3f", e - g }')
   echo "      $n rank(s): raw write's row filling $fill s (median, slowest rank); sink cost e - g = $sink s ($(gbs "$sink") GB/s)"

@@ -325,11 +325,12 @@ static void check_callback_kind(int kind, const char *dir) {
   char out[512];
   snprintf(out, sizeof out, "%s/out-%d.txt", dir, kind);
   sl_flow *f = NULL;
+  fail_at src_at = {6, 1, 0}; /* not a compound literal: it must outlive the macro's block */
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   if (kind == K_GEN)
     EXPECT_RC(sl_flow_from_generator(f, N, gen_fail, &at, 0), SL_OK);
   else if (kind == K_SOURCE)
-    EXPECT_RC(sl_flow_from_callback(f, source_fail, &(fail_at){6, 1, 0}, 7), SL_OK);
+    EXPECT_RC(sl_flow_from_callback(f, source_fail, &src_at, 7), SL_OK);
   else
     EXPECT_RC(sl_flow_from_range(f, 0, N, 0), SL_OK);
   switch (kind) {

@@ -909,8 +909,9 @@ static void test_stats(void) {
   /* with a big record (bigger than a batch) on the wire */
   mt_saved_opt sv;
   mt_opt_set(&sv, "batch-bytes", "256");
+  gen_arg big_arg = {0}; /* not a compound literal: it must outlive the macro's block */
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_from_generator(f, 500, gen_fn, &(gen_arg){0}, 0), SL_OK);
+  EXPECT_RC(sl_flow_from_generator(f, 500, gen_fn, &big_arg, 0), SL_OK);
   EXPECT_RC(sl_flow_partition(f, 7, NULL, NULL), SL_OK);
   EXPECT_RC(sl_flow_shuffle(f, 2), SL_OK);
   EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
