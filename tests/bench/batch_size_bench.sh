@@ -10,11 +10,12 @@ BIN="$BUILD/tests/bench/shuffle_bench"
 [ -x "$BIN" ] || { echo "build the shuffle_bench target first" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 SIZES=${SIZES:-"4K 16K 64K 256K 1M"}
+EXTRA=${EXTRA:-} # more sluice options, e.g. "--sl-send-budget-bytes=16M"
 declare -A T
 for rep in 1 2 3; do
   for b in $SIZES; do
-    t=$(mpirun -n "$NP" --bind-to core "$BIN" "$N" --sl-batch-bytes="$b" --sl-recv-budget-bytes=4M \
-      --sl-send-budget-bytes=16M | awk '{print $1}')
+    # shellcheck disable=SC2086 # EXTRA is a space-separated list on purpose
+    t=$(mpirun -n "$NP" --bind-to core "$BIN" "$N" --sl-batch-bytes="$b" $EXTRA | awk '{print $1}')
     T[$b]="${T[$b]:-} $t"
   done
 done

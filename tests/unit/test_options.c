@@ -80,7 +80,7 @@ static void test_parse_size_rejects(void) {
 
 static void test_defaults(void) {
   sl__options o = fresh();
-  EXPECT_U64(o.batch_bytes, 64 * 1024);
+  EXPECT_U64(o.batch_bytes, 256 * 1024);
   EXPECT_INT(o.credits_per_edge, 4);
   EXPECT_U64(o.recv_budget_bytes, 4u << 20);
   EXPECT_U64(o.send_budget_bytes, 4u << 20);
@@ -203,7 +203,7 @@ static void test_get_round_trip(void) {
   sl__options o = fresh();
   char buf[64];
   EXPECT_INT(sl__options_get(&o, "batch-bytes", buf, sizeof buf), SL_OK);
-  EXPECT_STR(buf, "64K");
+  EXPECT_STR(buf, "256K");
   EXPECT_INT(sl__options_set(&o, "batch-bytes", "1000"), SL_OK);
   EXPECT_INT(sl__options_get(&o, "batch-bytes", buf, sizeof buf), SL_OK);
   EXPECT_STR(buf, "1000");
@@ -260,7 +260,7 @@ static void test_argv_double_dash(void) {
   EXPECT_STR(argv[3], "x");
   CU_ASSERT(argv[4] == NULL);
   EXPECT_INT(o.log_level, SL_LOG_INFO);
-  EXPECT_U64(o.batch_bytes, 64 * 1024);
+  EXPECT_U64(o.batch_bytes, 256 * 1024);
 }
 
 /* A rejected command line changes neither argv nor the options. */
@@ -391,7 +391,7 @@ static const char *const all_names[] = {"batch-bytes",
 
 static void test_help_and_markdown(void) {
   sl__options o = fresh();
-  EXPECT_INT(sl__options_set(&o, "batch-bytes", "256K"), SL_OK);
+  EXPECT_INT(sl__options_set(&o, "batch-bytes", "1M"), SL_OK);
   char *help = capture(print_help, &o);
   char *md = capture(print_markdown, &o);
   for (size_t i = 0; i < sizeof all_names / sizeof all_names[0]; i++) {
@@ -405,7 +405,7 @@ static void test_help_and_markdown(void) {
       *p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     EXPECT_CONTAINS(md, var);
   }
-  EXPECT_CONTAINS(help, "64K      256K");
+  EXPECT_CONTAINS(help, "256K     1M");
   /* One screen: no line wider than 100 columns, and not many lines. */
   int lines = 0;
   for (const char *p = help; *p != '\0';) {

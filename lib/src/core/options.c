@@ -26,7 +26,7 @@ static const sl__opt_choice log_level_choices[] = {{"error", SL_LOG_ERROR},
                                                    {NULL, 0}};
 
 const sl__opt_desc sl__option_table[] = {
-    {"batch-bytes", SL__OPT_SIZE, "64K", "SIZE", "bytes per batch on an edge",
+    {"batch-bytes", SL__OPT_SIZE, "256K", "SIZE", "bytes per batch on an edge",
      SL__FIELD(batch_bytes), 1, SL__MPI_COUNT_MAX, SL__MPI_COUNT_WHY, NULL},
     {"credits-per-edge", SL__OPT_INT, "4", "N",
      "max credits granted to one sender edge up front; more are granted on demand from the "
