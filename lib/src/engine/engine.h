@@ -75,6 +75,7 @@ struct sl__out {
   size_t cap;
   int initial; /* credits every sender is guaranteed per destination (may be 0) */
   int nbufs, nalloc;
+  int nready; /* full batches waiting for credit, over all destinations */
   sl__buf *free;
   uint64_t rr;
   double stall_since; /* when it last became blocked (0 if not blocked) */

@@ -214,7 +214,6 @@ int sl__part_work(sl__part *p, int *progress) {
     if (!p->input_ended) {
       if (p->stage->index == 0) {
         int done = 0;
-        p->st->records_in += 0;
         rc = run->flow->source.vt->pull(p->src_state, p, &p->em[0], &done);
         if (done)
           p->input_ended = 1;

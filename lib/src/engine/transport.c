@@ -422,6 +422,7 @@ static int dest_pump(sl__out *o, int q) {
     if (!d->ready_head)
       d->ready_tail = NULL;
     d->nready--;
+    o->nready--;
     b->next = NULL;
     d->credits--;
     SL__CHECK(send_batch(o, q, b));
@@ -461,6 +462,7 @@ static int dest_ready(sl__out *o, int q, sl__buf *b) {
     d->ready_head = b;
   d->ready_tail = b;
   d->nready++;
+  o->nready++;
   return dest_pump(o, q);
 }
 
@@ -522,9 +524,8 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
 /* Blocked with nothing on its way out: send the fullest partial batch, or the pool would
  * never free a buffer (many destinations, each holding a partial batch). */
 int sl__out_unstick(sl__out *o) {
-  for (int q = 0; q < o->ndest; q++)
-    if (o->dest[q].nready)
-      return SL_OK;
+  if (o->nready)
+    return SL_OK;
   int best = -1;
   size_t best_len = 0;
   for (int q = 0; q < o->ndest; q++) {
