@@ -123,7 +123,7 @@ static uint64_t g_check; /* BENCH_H5_CHECK: sum of ids read by this rank */
 #define H5OK(x)                                                                                    \
   do {                                                                                             \
     if ((x) < 0) {                                                                                 \
-      fprintf(stderr, "bench_h5: %s failed (line %d)\n", #x, __LINE__);                           \
+      fprintf(stderr, "bench_h5: %s failed (line %d)\n", #x, __LINE__);                            \
       return 1;                                                                                    \
     }                                                                                              \
   } while (0)
@@ -176,7 +176,8 @@ static int raw_read(const char *spec, size_t block_bytes, int rank, int size, ui
   unsigned char *buf = malloc((size_t)(br * rs));
   if (!buf)
     return 1;
-  uint64_t lo = share_start(total, chunk, rank, size), hi = share_start(total, chunk, rank + 1, size);
+  uint64_t lo = share_start(total, chunk, rank, size),
+           hi = share_start(total, chunk, rank + 1, size);
   volatile unsigned char sink = 0;
   const char *ce = getenv("BENCH_H5_CHECK");
   int check = ce && *ce == '1';
@@ -276,14 +277,15 @@ int main(int argc, char **argv) {
   MPI_Comm comm = sl_comm(ctx);
   int rank = sl_rank(ctx), size = sl_size(ctx);
   const char *mode = argc > 1 ? argv[1] : "";
-  int need = !strcmp(mode, "rawwrite")                               ? 5
+  int need = !strcmp(mode, "rawwrite")                              ? 5
              : !strcmp(mode, "rawread") || !strcmp(mode, "slwrite") ? 4
              : !strcmp(mode, "slread") || !strcmp(mode, "slgen")    ? 3
                                                                     : 0;
   if (!need || argc < need) {
     if (rank == 0)
-      fprintf(stderr, "usage: bench_h5 rawread FILE:/dset BLOCK_BYTES | slread FILE:/dset |\n"
-                      "       rawwrite OUT.h5 ROWS ROUND_BYTES | slwrite OUT.h5 ROWS | slgen ROWS\n");
+      fprintf(stderr,
+              "usage: bench_h5 rawread FILE:/dset BLOCK_BYTES | slread FILE:/dset |\n"
+              "       rawwrite OUT.h5 ROWS ROUND_BYTES | slwrite OUT.h5 ROWS | slgen ROWS\n");
     sl_finalize(&ctx);
     return 2;
   }
