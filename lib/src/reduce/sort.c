@@ -412,6 +412,32 @@ static int emit_next(sl__part *p, int i, const sl_record *r) {
   return sl_emit(&em, r->key, r->key_len, r->value, r->value_len);
 }
 
+/* Everything this step held has been emitted: give the memory and the spill files back
+ * now, not when the flow is destroyed (the next stage is holding the data by now). */
+static void release_held(sl__part *p, sort_state *st) {
+  for (int r = 0; r < st->nruns; r++) {
+    if (st->runs[r])
+      fclose(st->runs[r]);
+    if (st->rds)
+      free(st->rds[r].buf);
+  }
+  st->nruns = 0;
+  free(st->rds);
+  st->rds = NULL;
+  free(st->heap);
+  st->heap = NULL;
+  free(st->rd.buf);
+  st->rd = (reader){0};
+  free(st->mem.p);
+  st->mem = (vec){0};
+  free(st->idx);
+  st->idx = NULL;
+  st->nidx = st->capidx = 0;
+  free(st->samples.p);
+  st->samples = (vec){0};
+  account(p, st);
+}
+
 static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
   sl__sortsync *ss = p->run->stages[p->stage->index].sort;
   if (st->phase == 0) { /* contribute the sample, then wait for the splitters */
@@ -470,6 +496,7 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
       SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
     SL__CHECK(emit_next(p, i, &r));
   }
+  release_held(p, st);
   *finished = 1;
   return SL_OK;
 }
@@ -518,6 +545,7 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
       heap_down(st, 0);
     }
   }
+  release_held(p, st);
   *finished = 1;
   return SL_OK;
 }
