@@ -137,7 +137,6 @@ struct sl__part {
   int done;
   int waiting;  /* a step waits for something other than data (sort splitters) */
   int emit_err; /* the engine error an sl_emit returned to a callback, if any */
-  void *sink_state;
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
   char *capture;
@@ -172,7 +171,6 @@ typedef struct sl__srun {
   int nopen;
   sl__out *out;
   sl__stagestats st;
-  int eos_flushed;
   sl__sortsync *sort; /* when the next stage is a sort */
 } sl__srun;
 
@@ -206,7 +204,6 @@ struct sl__run {
   sl__sendreq *sinfo;
   int nsend, capsend;
   int *sidx;
-  MPI_Status *sstat;
   /* per-peer message counts, to drain at the end (normal or abort) */
   uint64_t *data_sent, *data_recv, *ctrl_sent, *ctrl_recv;
   /* memory accounting of batch buffers */

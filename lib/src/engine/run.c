@@ -79,8 +79,6 @@ static int setup(sl__run *run) {
       SL__CHECK(sl__part_setup(run, p));
     }
     sr->nopen = nlocal;
-    if (!nlocal)
-      sr->eos_flushed = 1;
   }
   return SL_OK;
 }

@@ -102,10 +102,7 @@ static int send_track(sl__run *run, MPI_Request req, sl__buf *buf, void *ctrlmem
     int *x = realloc(run->sidx, (size_t)cap * sizeof *x);
     if (x)
       run->sidx = x;
-    MPI_Status *s = realloc(run->sstat, (size_t)cap * sizeof *s);
-    if (s)
-      run->sstat = s;
-    if (!r || !i || !x || !s)
+    if (!r || !i || !x)
       SL__FAIL(SL_ERR_NOMEM, "out of memory for send requests");
     run->capsend = cap;
   }
@@ -871,7 +868,6 @@ void sl__transport_free(sl__run *run) {
   free(run->sreq);
   free(run->sinfo);
   free(run->sidx);
-  free(run->sstat);
   run->ring = NULL;
   run->nring = 0;
 }
