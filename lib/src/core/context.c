@@ -36,9 +36,12 @@ static void join_command_line(int argc, char **argv, char *buf, size_t cap) {
 
 /* A common Slurm mistake is srun with an MPI plugin the MPI library does not speak: every
  * task then starts as a singleton, rank 0 of 1, and the job silently computes N times.
- * Only that case is detected. A general "step tasks != world size" test would misfire
- * under mpirun inside an allocation: mpirun starts its daemons with srun, one per node,
- * and the ranks inherit that step's SLURM_STEP_NUM_TASKS (the node count). */
+ * When srun started the ranks itself (a step with SLURM_STEP_NUM_TASKS, and no
+ * OMPI_COMM_WORLD_SIZE, which Open MPI's mpirun sets), the step's task count must equal
+ * the MPI world size. Under mpirun inside an allocation the check does not apply: mpirun
+ * starts its daemons as a step of one task per node, and the ranks may inherit that count
+ * (verified with Slurm 22.05 + Open MPI 4.1: direct srun shows SLURM_STEP_NUM_TASKS=N and
+ * no OMPI_COMM_WORLD_SIZE; mpirun shows OMPI_COMM_WORLD_SIZE and no step). */
 static int check_launcher(sl_ctx *ctx) {
   const char *job = getenv("SLURM_JOB_ID");
   if (job != NULL)
@@ -56,7 +59,8 @@ static int check_launcher(sl_ctx *ctx) {
    * the caller's communicator may be a part of it. Only its size is read. */
   int world = 0;
   SL__CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world));
-  if (world == 1 && n > 1) {
+  int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL;
+  if (!under_mpirun && world != n) {
     SL__FAIL(SL_ERR_STATE,
              "launcher and MPI disagree: SLURM_STEP_NUM_TASKS=%ld but MPI world size is %d "
              "(use srun --mpi=pmix, or mpirun inside the allocation)",
