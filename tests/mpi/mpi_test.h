@@ -518,7 +518,10 @@ typedef struct mt_test {
 
 /* Runs the tests (those whose name contains argv[1], if given) as one suite on every
  * rank; returns nonzero if any rank had a failure. Rank 0 prints the CUnit report. */
-static inline int mt_main(int argc, char **argv, const char *suite_name, const mt_test *tests) {
+/* setup runs after sl_init (e.g. to set options), teardown before sl_finalize; either may
+ * be NULL. */
+static inline int mt_main_with(int argc, char **argv, const char *suite_name, const mt_test *tests,
+                               void (*setup)(void), void (*teardown)(void)) {
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &g_ctx);
   if (rc != SL_OK) {
     fprintf(stderr, "sl_init failed: %s\n", sl_strerror(rc));
@@ -528,6 +531,8 @@ static inline int mt_main(int argc, char **argv, const char *suite_name, const m
   setvbuf(stderr, NULL, _IOLBF, 1 << 14);
   g_rank = sl_rank(g_ctx);
   g_size = sl_size(g_ctx);
+  if (setup)
+    setup();
   const char *filter = argc > 1 ? argv[1] : NULL;
   if (CU_initialize_registry() != CUE_SUCCESS)
     MPI_Abort(MPI_COMM_WORLD, 2);
@@ -560,8 +565,14 @@ static inline int mt_main(int argc, char **argv, const char *suite_name, const m
     printf("\n%s on %d rank(s): %lu test(s), %lu failed assertion(s) over all ranks\n", suite_name,
            g_size, tests_run, total);
   CU_cleanup_registry();
+  if (teardown)
+    teardown();
   sl_finalize(&g_ctx);
   return total ? 1 : 0;
+}
+
+static inline int mt_main(int argc, char **argv, const char *suite_name, const mt_test *tests) {
+  return mt_main_with(argc, argv, suite_name, tests, NULL, NULL);
 }
 
 #endif

@@ -36,62 +36,24 @@
 #include <unistd.h>
 
 #include "sluice.h"
+#include "../mpi/mpi_test.h" /* the MPI CUnit harness: assertions, mt_main */
 
-static sl_ctx *g_ctx;
-static int g_rank, g_size;
 static char g_tmpdir[256]; /* this rank's --sl-tmpdir (spill files) */
-
-/* ------------------------------------------------------------------ assertions */
-#define LOC() fprintf(stderr, "\n[rank %d of %d] %s:%d: ", g_rank, g_size, __FILE__, __LINE__)
-
-#define EXPECT_RC(actual, expected)                                                                \
-  do {                                                                                             \
-    int a_ = (actual), e_ = (expected);                                                            \
-    if (a_ != e_) {                                                                                \
-      LOC();                                                                                       \
-      fprintf(stderr, "%s returned %d (%s), expected %d (%s)\n", #actual, a_, sl_err_name(a_), e_, \
-              sl_err_name(e_));                                                                    \
-    }                                                                                              \
-    CU_ASSERT(a_ == e_);                                                                           \
-  } while (0)
-
-#define EXPECT_TRUE(cond, ...)                                                                     \
-  do {                                                                                             \
-    int ok_ = (cond) ? 1 : 0;                                                                      \
-    if (!ok_) {                                                                                    \
-      LOC();                                                                                       \
-      fprintf(stderr, "expected %s: ", #cond);                                                     \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fprintf(stderr, "\n");                                                                       \
-    }                                                                                              \
-    CU_ASSERT(ok_);                                                                                \
-  } while (0)
-
-static void oom(void) {
-  fprintf(stderr, "[rank %d] test: out of memory\n", g_rank);
-  MPI_Abort(MPI_COMM_WORLD, 3);
-}
 
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
   if (!p)
-    oom();
+    mt_oom();
   return p;
 }
 static void *xcalloc(size_t n, size_t s) {
   void *p = calloc(n ? n : 1, s ? s : 1);
   if (!p)
-    oom();
+    mt_oom();
   return p;
 }
 
 /* ------------------------------------------------------------------ input */
-static uint64_t mix(uint64_t x) { /* splitmix64 */
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 enum { K_RANDOM, K_SORTED, K_REVERSE, K_EQUAL, K_DUP3, K_STRING, K_TEXT };
 static const char *kind_name[] = {"random",     "sorted",  "reverse", "all-equal",
@@ -103,10 +65,10 @@ static const char *kind_name[] = {"random",     "sorted",  "reverse", "all-equal
  * over {00, 'a', 'b', 'c', 7f, 80, ff}, short ones frequent (duplicates and prefixes).
  * K_TEXT: 0..8 letters a..e (printable, for to_text). */
 static size_t make_key(int kind, int64_t i, int64_t n, unsigned char *k) {
-  uint64_t v = 0, h = mix((uint64_t)i * 7 + 1);
+  uint64_t v = 0, h = mt_mix((uint64_t)i * 7 + 1);
   switch (kind) {
   case K_RANDOM:
-    v = mix((uint64_t)i);
+    v = mt_mix((uint64_t)i);
     break;
   case K_SORTED:
     v = (uint64_t)i;
@@ -118,19 +80,19 @@ static size_t make_key(int kind, int64_t i, int64_t n, unsigned char *k) {
     v = 42;
     break;
   case K_DUP3:
-    v = mix((uint64_t)i) % 3 * 1000003u;
+    v = mt_mix((uint64_t)i) % 3 * 1000003u;
     break;
   case K_STRING: {
     static const unsigned char alpha[] = {0x00, 'a', 'b', 'c', 0x7f, 0x80, 0xff};
     size_t len = (h & 3) == 0 ? (size_t)((h >> 2) % 3) : (size_t)((h >> 2) % 13);
     for (size_t j = 0; j < len; j++)
-      k[j] = alpha[mix(h + j) % 7];
+      k[j] = alpha[mt_mix(h + j) % 7];
     return len;
   }
   case K_TEXT: {
     size_t len = (size_t)((h >> 3) % 9);
     for (size_t j = 0; j < len; j++)
-      k[j] = (unsigned char)('a' + mix(h ^ (j * 0x1234567ull)) % 5);
+      k[j] = (unsigned char)('a' + mt_mix(h ^ (j * 0x1234567ull)) % 5);
     return len;
   }
   }
@@ -153,13 +115,6 @@ static uint64_t rd_be64(const void *q) {
 }
 
 /* ------------------------------------------------------------------ comparators */
-static int bytes_cmp(const void *a, size_t al, const void *b, size_t bl) {
-  size_t m = al < bl ? al : bl;
-  int c = m ? memcmp(a, b, m) : 0;
-  if (c)
-    return c < 0 ? -1 : 1;
-  return al < bl ? -1 : al > bl;
-}
 static uint64_t key_u64(const sl_record *r) {
   uint64_t v = 0;
   if (r->key_len == 8)
@@ -175,21 +130,21 @@ static int cmp_u64(const sl_record *a, const sl_record *b, void *arg) {
 /* key as bytes (memcmp, then length) */
 static int cmp_bytes(const sl_record *a, const sl_record *b, void *arg) {
   (void)arg;
-  return bytes_cmp(a->key, a->key_len, b->key, b->key_len);
+  return mt_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 /* ... then the value as bytes: the row index (big-endian, or fixed-width decimal) */
 static int cmp_u64_row(const sl_record *a, const sl_record *b, void *arg) {
   int c = cmp_u64(a, b, arg);
-  return c ? c : bytes_cmp(a->value, a->value_len, b->value, b->value_len);
+  return c ? c : mt_bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 static int cmp_bytes_row(const sl_record *a, const sl_record *b, void *arg) {
   int c = cmp_bytes(a, b, arg);
-  return c ? c : bytes_cmp(a->value, a->value_len, b->value, b->value_len);
+  return c ? c : mt_bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 /* the value only (the row index), for a second sort */
 static int cmp_row(const sl_record *a, const sl_record *b, void *arg) {
   (void)arg;
-  return bytes_cmp(a->value, a->value_len, b->value, b->value_len);
+  return mt_bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 
 static sl_cmp_fn pick_cmp(int kind, int stable) {
@@ -340,7 +295,7 @@ static void sink_add(sink *s, const sl_record *r) {
       cap *= 2;
     char *nb = realloc(s->buf, cap);
     if (!nb)
-      oom();
+      mt_oom();
     s->buf = nb;
     s->cap = cap;
   }
@@ -460,7 +415,7 @@ static void check_output(const char *what, const gathered *g, const input *in, i
     for (uint64_t i = g->first[r] + 1; i < g->first[r + 1]; i++)
       if (CMPDIR(&g->recs[i - 1], &g->recs[i]) > 0) {
         if (bad++ < 3) {
-          LOC();
+          MT_LOC();
           fprintf(stderr, "%s: rank %d is out of order at its record %" PRIu64 ": ", what, r,
                   i - g->first[r]);
           print_rec(&g->recs[i - 1]);
@@ -480,7 +435,7 @@ static void check_output(const char *what, const gathered *g, const input *in, i
       const sl_record *last = &g->recs[g->first[prev + 1] - 1], *head = &g->recs[g->first[r]];
       if (CMPDIR(last, head) > 0) {
         bad++;
-        LOC();
+        MT_LOC();
         fprintf(stderr, "%s: the last record of rank %d ", what, prev);
         print_rec(last);
         fprintf(stderr, " sorts after the first of rank %d ", r);
@@ -497,13 +452,13 @@ static void check_output(const char *what, const gathered *g, const input *in, i
   for (uint64_t i = 0; i < g->n; i++) {
     int64_t row = row_of(kind, &g->recs[i]);
     int ok = row >= 0 && row < in->n && !seen[row] &&
-             bytes_cmp(g->recs[i].key, g->recs[i].key_len, in->recs[row].key,
-                       in->recs[row].key_len) == 0 &&
-             bytes_cmp(g->recs[i].value, g->recs[i].value_len, in->recs[row].value, 8) == 0;
+             mt_bytes_cmp(g->recs[i].key, g->recs[i].key_len, in->recs[row].key,
+                          in->recs[row].key_len) == 0 &&
+             mt_bytes_cmp(g->recs[i].value, g->recs[i].value_len, in->recs[row].value, 8) == 0;
     if (ok)
       seen[row] = 1;
     else if (bad++ < 3) {
-      LOC();
+      MT_LOC();
       fprintf(stderr, "%s: output record %" PRIu64 " ", what, i);
       print_rec(&g->recs[i]);
       fprintf(stderr, " is not an input row, or a repeated one\n");
@@ -516,9 +471,9 @@ static void check_output(const char *what, const gathered *g, const input *in, i
   for (uint64_t i = 0; i < g->n && i < (uint64_t)in->n; i++) {
     const sl_record *e = &in->recs[order[i]];
     int ok = stable ? row_of(kind, &g->recs[i]) == order[i]
-                    : bytes_cmp(g->recs[i].key, g->recs[i].key_len, e->key, e->key_len) == 0;
+                    : mt_bytes_cmp(g->recs[i].key, g->recs[i].key_len, e->key, e->key_len) == 0;
     if (!ok && bad++ < 3) {
-      LOC();
+      MT_LOC();
       fprintf(stderr, "%s: position %" PRIu64 " is ", what, i);
       print_rec(&g->recs[i]);
       fprintf(stderr, ", the sequential %s sort has ", stable ? "stable" : "");
@@ -758,7 +713,7 @@ static void test_two_sorts(void) {
 static int wc_gen(int64_t i, sl_emitter *out, void *arg) {
   (void)arg;
   char w[16];
-  uint64_t h = mix((uint64_t)i + 5);
+  uint64_t h = mt_mix((uint64_t)i + 5);
   int kl = snprintf(w, sizeof w, "w%02u", (unsigned)(h % 40 < 20 ? h % 40 : h % 7)); /* skewed */
   return sl_emit(out, w, (size_t)kl, NULL, 0);
 }
@@ -769,13 +724,13 @@ static int cmp_count_then_word(const sl_record *a, const sl_record *b, void *arg
   memcpy(&y, b->value, 8);
   if (x != y)
     return x > y ? -1 : 1;
-  return bytes_cmp(a->key, a->key_len, b->key, b->key_len);
+  return mt_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 static void test_after_reduce(void) {
   const int64_t n = 20000;
   uint64_t counts[40] = {0};
   for (int64_t i = 0; i < n; i++) {
-    uint64_t h = mix((uint64_t)i + 5);
+    uint64_t h = mt_mix((uint64_t)i + 5);
     counts[h % 40 < 20 ? h % 40 : h % 7]++;
   }
   /* shape 0: partition -> count -> sort; shape 1: count per source partition -> partition
@@ -831,9 +786,9 @@ static void test_after_reduce(void) {
         uint64_t c = 0;
         if (r->value_len == 8)
           memcpy(&c, r->value, 8);
-        if (bytes_cmp(r->key, r->key_len, exp[k].w, strlen(exp[k].w)) || c != exp[k].c) {
+        if (mt_bytes_cmp(r->key, r->key_len, exp[k].w, strlen(exp[k].w)) || c != exp[k].c) {
           if (bad++ < 3) {
-            LOC();
+            MT_LOC();
             fprintf(stderr,
                     "reduce_by_key -> sort (shape %d): position %d is (%.*s, %" PRIu64
                     "), expected (%s, %" PRIu64 ")\n",
@@ -902,7 +857,7 @@ static void test_odd_records(void) {
     sl_record *recs = xcalloc(nrec, sizeof *recs);
     unsigned char *keys = xmalloc(nrec * 8), *vals = xmalloc(vlen ? nrec * vlen : 1);
     for (size_t i = 0; i < nrec; i++) {
-      be64(keys + i * 8, mix(i) % 977);
+      be64(keys + i * 8, mt_mix(i) % 977);
       if (vlen)
         memset(vals + i * vlen, (int)(i % 251), vlen);
       sl_record r = {keys + i * 8, 8, vlen ? vals + i * vlen : NULL, vlen};
@@ -919,7 +874,7 @@ static void test_odd_records(void) {
       /* sorted, and the same multiset of (key, value) as the input */
       uint64_t *want = xcalloc(977, sizeof *want), *got = xcalloc(977, sizeof *got);
       for (size_t i = 0; i < nrec; i++)
-        want[mix(i) % 977]++;
+        want[mt_mix(i) % 977]++;
       int bad = 0;
       for (uint64_t i = 0; i < g.n; i++) {
         const sl_record *r = &g.recs[i];
@@ -1004,13 +959,13 @@ static void test_one_partition_stable(void) {
 /* sort(1): lines of a text file sorted bytewise, written back with to_text. */
 static int cmp_line(const sl_record *a, const sl_record *b, void *arg) {
   (void)arg;
-  return bytes_cmp(a->value, a->value_len, b->value, b->value_len);
+  return mt_bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 static char **qs_lines;
 static size_t *qs_lens;
 static int qs_line_cmp(const void *x, const void *y) {
   size_t a = *(const size_t *)x, b = *(const size_t *)y;
-  return bytes_cmp(qs_lines[a], qs_lens[a], qs_lines[b], qs_lens[b]);
+  return mt_bytes_cmp(qs_lines[a], qs_lens[a], qs_lines[b], qs_lens[b]);
 }
 static void test_sort_lines(void) {
   char dir[256] = {0};
@@ -1025,11 +980,11 @@ static void test_sort_lines(void) {
   char **lines = xcalloc(n, sizeof *lines);
   size_t *lens = xcalloc(n, sizeof *lens), total = 0;
   for (size_t i = 0; i < n; i++) {
-    uint64_t h = mix(i + 31);
+    uint64_t h = mt_mix(i + 31);
     lens[i] = (h & 7) == 0 ? (h >> 3) % 2 : (h >> 3) % 41;
     lines[i] = xmalloc(lens[i] + 1);
     for (size_t j = 0; j < lens[i]; j++)
-      lines[i][j] = (char)(j % 9 == 8 ? ' ' : 'a' + mix(h + j) % ((h >> 40) % 2 ? 3 : 26));
+      lines[i][j] = (char)(j % 9 == 8 ? ' ' : 'a' + mt_mix(h + j) % ((h >> 40) % 2 ? 3 : 26));
     total += lens[i] + 1;
   }
   char in_path[320], out_path[320];
@@ -1180,7 +1135,7 @@ static void check_take_sort(int64_t n, size_t k, int stable, int src_parts) {
   input in;
   input_make(&in, K_DUP3, n);
   for (int64_t i = 0; i < n; i++) { /* 30 distinct keys */
-    uint64_t v = mix((uint64_t)i + 99) % 30;
+    uint64_t v = mt_mix((uint64_t)i + 99) % 30;
     memcpy(in.keys + i * MAXKEY, &v, 8);
   }
   sl_cmp_fn cmp = stable ? cmp_u64_row : cmp_u64;
@@ -1214,7 +1169,7 @@ static void check_take_sort(int64_t n, size_t k, int stable, int src_parts) {
       /* in order, with the oracle's key at every position (and its row without ties) */
       ok = ok && (stable ? row == order[i] : cmp_u64(r, &in.recs[order[i]], NULL) == 0);
       if (!ok && bad++ < 3) {
-        LOC();
+        MT_LOC();
         fprintf(stderr, "%s: position %" PRIu64 " is ", what, i);
         print_rec(r);
         fprintf(stderr, ", the oracle has ");
@@ -1243,12 +1198,8 @@ static void test_take_sort(void) {
 }
 
 /* ------------------------------------------------------------------ main */
-typedef struct test {
-  const char *name;
-  void (*fn)(void);
-} test;
 
-static const test tests[] = {
+static const mt_test tests[] = {
     {"random", test_random},
     {"sorted", test_sorted},
     {"reverse", test_reverse},
@@ -1274,14 +1225,7 @@ static const test tests[] = {
 
 /* Runs the tests (those whose name contains argv[1], if given) on every rank; rank 0
  * prints the CUnit report; the exit status is nonzero if any rank had a failure. */
-int main(int argc, char **argv) {
-  int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &g_ctx);
-  if (rc != SL_OK) {
-    fprintf(stderr, "sl_init failed: %s\n", sl_strerror(rc));
-    return 2;
-  }
-  g_rank = sl_rank(g_ctx);
-  g_size = sl_size(g_ctx);
+static void use_private_tmpdir(void) {
   snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/sluice-sorttest-XXXXXX");
   if (!mkdtemp(g_tmpdir)) {
     perror("mkdtemp");
@@ -1289,37 +1233,12 @@ int main(int argc, char **argv) {
   }
   if (sl_option_set(g_ctx, "tmpdir", g_tmpdir) != SL_OK)
     MPI_Abort(MPI_COMM_WORLD, 3);
-  const char *filter = argc > 1 ? argv[1] : NULL;
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    MPI_Abort(MPI_COMM_WORLD, 2);
-  char sname[64];
-  snprintf(sname, sizeof sname, "sort (%d ranks)", g_size);
-  CU_pSuite suite = CU_add_suite(sname, NULL, NULL);
-  if (!suite)
-    MPI_Abort(MPI_COMM_WORLD, 2);
-  for (const test *t = tests; t->name; t++)
-    if (!filter || strstr(t->name, filter))
-      if (!CU_add_test(suite, t->name, t->fn))
-        MPI_Abort(MPI_COMM_WORLD, 2);
-  CU_ErrorCode cue;
-  if (g_rank == 0) {
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    cue = CU_basic_run_tests();
-  } else {
-    cue = CU_run_all_tests();
-  }
-  if (cue != CUE_SUCCESS)
-    MPI_Abort(MPI_COMM_WORLD, 2);
-  unsigned long mine = CU_get_number_of_failures(), total = 0;
-  MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
-  if (mine)
-    fprintf(stderr, "[rank %d of %d] %lu failed assertion(s)\n", g_rank, g_size, mine);
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (g_rank == 0)
-    printf("\nsort on %d rank(s): %u test(s), %lu failed assertion(s) over all ranks\n", g_size,
-           CU_get_number_of_tests_run(), total);
-  CU_cleanup_registry();
+}
+
+static void remove_tmpdir(void) {
   rmdir(g_tmpdir);
-  sl_finalize(&g_ctx);
-  return total ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  return mt_main_with(argc, argv, "sort", tests, use_private_tmpdir, remove_tmpdir);
 }
