@@ -300,34 +300,25 @@ static int text_write_file(sl__run *run, sink_rt *s) {
   if (MPI_File_set_size(fh, 0) != MPI_SUCCESS)
     err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot truncate output");
   /* independent writes: each rank streams its spill file, then its buffer */
-  if (err == SL_OK && s->spill_fd >= 0) {
-    uint64_t done = 0;
-    while (done < s->spill_bytes && err == SL_OK) {
-      size_t want = s->cap;
-      if (want > s->spill_bytes - done)
-        want = (size_t)(s->spill_bytes - done);
-      char *tmp = malloc(want);
-      if (!tmp) {
-        err = sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
-        break;
-      }
-      ssize_t r = pread(s->spill_fd, tmp, want, (off_t)done);
-      if (r != (ssize_t)want) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s'",
-                            s->spill_path);
-      } else if (MPI_File_write_at(fh, (MPI_Offset)(off + done), tmp, (int)want, MPI_BYTE,
-                                   MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-        err =
-            sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
-      }
-      free(tmp);
-      done += want;
-    }
-  }
+  /* The buffered tail first (it sits after the spilled bytes), so the buffer is then free
+   * to carry the spill file back, block by block: no extra memory. */
   if (err == SL_OK && s->len &&
       MPI_File_write_at(fh, (MPI_Offset)(off + s->spill_bytes), s->buf, (int)s->len, MPI_BYTE,
                         MPI_STATUS_IGNORE) != MPI_SUCCESS)
     err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
+  for (uint64_t done = 0; err == SL_OK && s->spill_fd >= 0 && done < s->spill_bytes;) {
+    size_t want = s->cap;
+    if (want > s->spill_bytes - done)
+      want = (size_t)(s->spill_bytes - done);
+    ssize_t r = pread(s->spill_fd, s->buf, want, (off_t)done);
+    if (r != (ssize_t)want)
+      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s'",
+                          s->spill_path);
+    else if (MPI_File_write_at(fh, (MPI_Offset)(off + done), s->buf, (int)want, MPI_BYTE,
+                               MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
+    done += want;
+  }
   rc = MPI_File_close(&fh);
   if (rc != MPI_SUCCESS && err == SL_OK)
     err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close output '%s'", s->def->path);
