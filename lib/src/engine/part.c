@@ -5,12 +5,16 @@
 
 #include "engine/engine.h"
 
+static int output_blocked(const sl__part *p) {
+  return p->out ? sl__out_blocked(p->out) : sl__sink_blocked(p);
+}
+
 int sl__part_blocked(const sl__part *p) {
-  return p->flush_step >= 0 || (p->out && sl__out_blocked(p->out));
+  return p->flush_step >= 0 || output_blocked(p);
 }
 
 int sl__part_drain_blocked(const sl__part *p, int k) {
-  return p->flush_step > k || (p->out && sl__out_blocked(p->out));
+  return p->flush_step > k || output_blocked(p);
 }
 
 static int capture_append(sl__part *p, const sl_record *r) {
@@ -199,6 +203,8 @@ int sl__part_work(sl__part *p, int *progress) {
       rc = sl__out_unstick(o);
       break;
     }
+    if (!o && sl__sink_blocked(p))
+      break; /* the sink's progress hook frees it */
     if (o && o->stall_since != 0) {
       p->st->stall += sl__now() - o->stall_since;
       o->stall_since = 0;

@@ -60,6 +60,13 @@ typedef struct sl__source_vt {
   int (*pull)(void *state, sl__part *part, sl_emitter *out, int *done);
   void (*close)(void *state);
   void (*destroy)(sl__source *src);
+  /* Optional: called on every turn of the event loop on every rank (e.g. to drive
+   * non-blocking collectives that agree on collective I/O rounds). Count work done in
+   * *progress. May be NULL. */
+  int (*progress)(sl__source *src, sl__run *run, int *progress);
+  /* Optional: the event loop of this rank ends only once this returns 1 (a source in
+   * collective rounds keeps joining them until every rank has finished). May be NULL. */
+  int (*quiescent)(sl__source *src, sl__run *run);
 } sl__source_vt;
 
 struct sl__source {
@@ -85,6 +92,16 @@ typedef struct sl__sink_vt {
   int (*push)(void *impl, sl__part *part, const sl_record *rec);
   int (*finish)(void *impl, sl_ctx *ctx, int job_failed);
   void (*destroy)(void *impl);
+  /* Optional: 1 while the sink cannot take records from this partition now (its buffer
+   * is full and waits for a write round): the partition stops pulling input, which is
+   * backpressure up to the sources. May be NULL. */
+  int (*blocked)(void *impl, const sl__part *part);
+  /* Optional: called on every turn of the event loop on every rank, also after this
+   * rank's partitions ended and until every rank's loop ends. May be NULL. */
+  int (*progress)(void *impl, sl__run *run, int *progress);
+  /* Optional: the event loop of this rank ends only once this returns 1 (see the source's
+   * quiescent). May be NULL. */
+  int (*quiescent)(void *impl, sl__run *run);
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {

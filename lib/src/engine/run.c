@@ -83,8 +83,13 @@ static int setup(sl__run *run) {
   return SL_OK;
 }
 
-static int all_done(const sl__run *run) {
+static int all_done(sl__run *run) {
   if (!sl__sort_all_ready(run))
+    return 0;
+  const sl__source *src = &run->flow->source;
+  if (src->vt->quiescent && !src->vt->quiescent((sl__source *)src, run))
+    return 0;
+  if (!sl__sink_quiescent(run))
     return 0;
   for (int s = 0; s < run->nstages; s++) {
     const sl__srun *sr = &run->stages[s];
@@ -117,6 +122,11 @@ static int loop(sl__run *run) {
     int rc = sl__transport_poll(run, &progress);
     if (rc == SL_OK)
       rc = sl__sort_progress(run, &progress);
+    const sl__source *src = &run->flow->source;
+    if (rc == SL_OK && src->vt->progress)
+      rc = src->vt->progress((sl__source *)src, run, &progress);
+    if (rc == SL_OK)
+      rc = sl__sink_progress(run, &progress);
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
       sl__srun *sr = &run->stages[s];
       for (int i = 0; i < sr->nlocal && rc == SL_OK; i++)

@@ -482,8 +482,11 @@ static void h5sink_destroy(void *impl) {
   free(s);
 }
 
-static const sl__sink_vt h5_sink_vt = {"HDF5 dataset", h5sink_prepare, h5sink_push, h5sink_finish,
-                                       h5sink_destroy};
+static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
+                                       .prepare = h5sink_prepare,
+                                       .push = h5sink_push,
+                                       .finish = h5sink_finish,
+                                       .destroy = h5sink_destroy};
 
 int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
                   const sl_h5_sink_opts *opts) {

@@ -800,8 +800,12 @@ static void h5_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
-const sl__source_vt sl__h5_source_vt = {"HDF5 datasets", h5_prepare, h5_open,
-                                        h5_pull,         h5_close,   h5_destroy};
+const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
+                                        .prepare = h5_prepare,
+                                        .open = h5_open,
+                                        .pull = h5_pull,
+                                        .close = h5_close,
+                                        .destroy = h5_destroy};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {

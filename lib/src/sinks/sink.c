@@ -325,6 +325,26 @@ static int text_write_file(sl__run *run, sink_rt *s) {
   return err;
 }
 
+int sl__sink_blocked(const sl__part *p) {
+  const sink_rt *s = p->run->sink;
+  return s && s->def->kind == SL__SINK_EXT && s->def->ext->blocked &&
+         s->def->ext->blocked(s->def->ext_impl, p);
+}
+
+int sl__sink_progress(sl__run *run, int *progress) {
+  const sink_rt *s = run->sink;
+  if (s && s->def->kind == SL__SINK_EXT && s->def->ext->progress)
+    return s->def->ext->progress(s->def->ext_impl, run, progress);
+  return SL_OK;
+}
+
+int sl__sink_quiescent(sl__run *run) {
+  const sink_rt *s = run->sink;
+  if (s && s->def->kind == SL__SINK_EXT && s->def->ext->quiescent)
+    return s->def->ext->quiescent(s->def->ext_impl, run);
+  return 1;
+}
+
 int sl__sink_finish(sl__run *run, int job_failed) {
   sink_rt *s = run->sink;
   const sl__sinkdef *def = &run->flow->sink;

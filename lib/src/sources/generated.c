@@ -80,12 +80,12 @@ static void gen_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
-static const sl__source_vt range_vt = {"range", NULL, gen_open, gen_pull, gen_close, gen_destroy};
-static const sl__source_vt generator_vt = {"generator", NULL,      gen_open,
-                                           gen_pull,    gen_close, gen_destroy};
-static const sl__source_vt array_vt = {"array", NULL, gen_open, gen_pull, gen_close, gen_destroy};
-static const sl__source_vt callback_vt = {"callback", NULL,      gen_open,
-                                          gen_pull,   gen_close, gen_destroy};
+#define GEN_VT(label)                                                                              \
+  {.name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy}
+static const sl__source_vt range_vt = GEN_VT("range");
+static const sl__source_vt generator_vt = GEN_VT("generator");
+static const sl__source_vt array_vt = GEN_VT("array");
+static const sl__source_vt callback_vt = GEN_VT("callback");
 
 static int make(sl__source *src, const sl__source_vt *vt, gen_src proto) {
   gen_src *g = malloc(sizeof *g);

@@ -284,8 +284,12 @@ static void text_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
-static const sl__source_vt text_vt = {"text files", text_prepare, text_open,
-                                      text_pull,    text_close,   text_destroy};
+static const sl__source_vt text_vt = {.name = "text files",
+                                      .prepare = text_prepare,
+                                      .open = text_open,
+                                      .pull = text_pull,
+                                      .close = text_close,
+                                      .destroy = text_destroy};
 
 int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   text_src *t = calloc(1, sizeof *t);
