@@ -219,8 +219,15 @@ static void setup(int size, int p0, int p1, const char *batch, const char *recv_
   CU_ASSERT_FATAL(sl__options_set(&CTX.opt, "credits-per-edge", cpe) == SL_OK);
   CTX.size = size;
   CTX.comm = MPI_COMM_NULL;
-  ST[0] = (sl__stage){.index = 0, .partitions = p0, .boundary = SL__BOUND_SOURCE};
-  ST[1] = (sl__stage){.index = 1, .partitions = p1, .boundary = SL__BOUND_HASH, .hash = route};
+  ST[0] = (sl__stage){
+      .index = 0, .partitions = p0, .boundary = SL__BOUND_SOURCE, .target = 1, .target_slot = 0};
+  ST[1] = (sl__stage){.index = 1,
+                      .partitions = p1,
+                      .boundary = SL__BOUND_HASH,
+                      .hash = route,
+                      .inputs = {0},
+                      .ninputs = 1,
+                      .target = -1};
   FLOW.ctx = &CTX;
   FLOW.stages = ST;
   FLOW.nstages = 2;

@@ -175,6 +175,139 @@ typedef enum sl_emit_mode {
 /* Emission mode of the current stage's reducer. */
 SL_EXPORT int sl_flow_emit(sl_flow *flow, sl_emit_mode mode);
 
+/* ---- windows and triggers (Flow.Window), per partition of a stage ----
+ *
+ * A window splits the input of the current stage's reducer (reduce, emit_and_reduce,
+ * reduce_by_key, group_by_key, join) into windows with their own accumulators. A trigger
+ * makes the reducer emit; what it emits follows the stage's emit mode (sl_flow_emit) or
+ * its on_trigger callback. Every window ends with a "done" trigger, after which its
+ * accumulator is discarded. Trigger names: "done", "watermark" (fixed windows with
+ * allowed lateness), "every", "periodically", or a custom trigger's name. */
+typedef enum sl_window_kind {
+  SL_WINDOW_GLOBAL = 0, /* one window, done when the partition's input has ended (default) */
+  SL_WINDOW_COUNT,      /* tumbling, every n records of the partition; ids 0, 1, 2, ... */
+  SL_WINDOW_FIXED,      /* tumbling by event time; id = window start (a multiple of duration) */
+  SL_WINDOW_PERIODIC    /* tumbling by processing time; ids 0, 1, 2, ... */
+} sl_window_kind;
+
+/* Event time of a record, as an integer in any unit (the unit of the window's duration). */
+typedef int (*sl_event_time_fn)(const sl_record *rec, int64_t *time, void *arg);
+
+/* What a trigger does to the accumulator after emitting. */
+typedef enum sl_trigger_action {
+  SL_TRIGGER_KEEP = 0, /* go on accumulating (the next trigger emits everything again) */
+  SL_TRIGGER_RESET     /* start again from an empty accumulator */
+} sl_trigger_action;
+
+/* A custom trigger, called for every record that reaches the reducer, before it is folded.
+ * state: state_size bytes, zeroed when the window starts. Returns 0 to go on, or a
+ * combination of SL_TRIGGER_FIRE (fire after folding this record) or SL_TRIGGER_FIRE_BEFORE
+ * (fire before folding it) with SL_TRIGGER_RESET_FLAG (reset after firing; default keep);
+ * a negative value fails the job. */
+enum { SL_TRIGGER_FIRE = 1, SL_TRIGGER_FIRE_BEFORE = 2, SL_TRIGGER_RESET_FLAG = 4 };
+typedef int (*sl_trigger_fn)(const sl_record *rec, void *state, void *arg);
+
+typedef struct sl_window {
+  sl_window_kind kind;
+  int64_t count;         /* COUNT: records per window */
+  int64_t duration;      /* FIXED: in event-time units */
+  double period;         /* PERIODIC: seconds */
+  sl_event_time_fn time; /* FIXED */
+  void *time_arg;
+  int64_t lateness; /* FIXED: allowed lateness, event-time units (0: none) */
+  /* optional trigger (at most one besides the window's own) */
+  int trigger;           /* 0 none, 1 every, 2 periodically, 3 custom */
+  int64_t every;         /* records since the last trigger of the window */
+  double trigger_period; /* seconds */
+  sl_trigger_action action;
+  sl_trigger_fn trigger_fn;
+  size_t trigger_state_size;
+  void *trigger_arg;
+  char trigger_name[32];
+} sl_window;
+
+/* Constructors. Local. */
+SL_EXPORT sl_window sl_window_global(void);
+SL_EXPORT sl_window sl_window_count(int64_t n);
+/* Windows [k*duration, (k+1)*duration) of event time. A window closes when every upstream
+ * partition has sent a record at or past its end (the watermark: the minimum over the
+ * senders of the latest event time each has sent, carried with the batches and
+ * end-of-stream markers; for a window in the source's stage, the partition's own latest
+ * time). Input is assumed ordered by time per upstream partition; records for a closed
+ * window are late: dropped and counted (sl_stats.late_dropped). */
+SL_EXPORT sl_window sl_window_fixed(int64_t duration, sl_event_time_fn time, void *arg);
+SL_EXPORT sl_window sl_window_periodic(double seconds);
+/* FIXED only: when the watermark passes a window's end, fire "watermark" and keep accepting
+ * its records until the watermark passes end + lateness (event-time units, unlike Flow's
+ * processing time, so results are reproducible), then fire "done". */
+SL_EXPORT int sl_window_allowed_lateness(sl_window *w, int64_t lateness);
+/* Fire "every" after each n records folded into a window. */
+SL_EXPORT int sl_window_trigger_every(sl_window *w, int64_t n, sl_trigger_action action);
+/* Fire "periodically" every `seconds` of processing time, in every window that received
+ * records since its last trigger. */
+SL_EXPORT int sl_window_trigger_periodically(sl_window *w, double seconds,
+                                             sl_trigger_action action);
+/* A custom trigger named `name` (copied, up to 31 bytes). */
+SL_EXPORT int sl_window_trigger(sl_window *w, sl_trigger_fn fn, size_t state_size, const char *name,
+                                void *arg);
+/* Set the window of the current stage: applies to its reducer (added before or after this
+ * call). Local; every rank must set the same window. */
+SL_EXPORT int sl_flow_window(sl_flow *flow, const sl_window *w);
+
+/* Identity of a trigger, as given to on_trigger. */
+typedef struct sl_trigger_info {
+  int partition, partitions;
+  sl_window_kind window_kind;
+  int64_t window;      /* window id: 0 (global), index (count, periodic), start (fixed) */
+  const char *trigger; /* "done", "watermark", "every", "periodically" or a custom name */
+} sl_trigger_info;
+
+/* Called at each trigger instead of the default emission.
+ * For sl_flow_reduce / sl_flow_emit_and_reduce: *acc is the accumulator and events is NULL;
+ * emit with out, and leave *acc (keep), or replace it (the callback then owns the old one;
+ * after "done" whatever is left in *acc is destroyed).
+ * For the built-in reducers (reduce_by_key, group_by_key, join): acc is NULL and events
+ * holds the records the reducer would emit (iterate with sl_batch_next); the trigger's
+ * action (keep / reset) applies to the accumulator afterwards. */
+typedef int (*sl_on_trigger_fn)(void **acc, sl_batch *events, const sl_trigger_info *info,
+                                sl_emitter *out, void *arg);
+SL_EXPORT int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg);
+
+/* Like sl_flow_reduce, but fold may also emit records at once (Flow's emit_and_reduce);
+ * the accumulator is still emitted at each trigger. reducer->fold is ignored. */
+typedef int (*sl_fold_emit_fn)(void *acc, const sl_record *in, sl_emitter *out, void *arg);
+SL_EXPORT int sl_flow_emit_and_reduce(sl_flow *flow, const sl_reducer *reducer,
+                                      sl_fold_emit_fn fold);
+
+/* ---- several flows into one stage ---- */
+/* Merge: a new stage of `partitions` partitions (<= 0: one per rank) fed by the current
+ * last stage of flow and of each of others[0..n-1], routed as sl_flow_partition routes
+ * (hash NULL: by key hash). The other flows are moved into flow: they must not have a
+ * sink, and are left empty (destroy them as usual). Local (SPMD). */
+SL_EXPORT int sl_flow_merge(sl_flow *flow, sl_flow *const *others, int n, int partitions,
+                            sl_hash_fn hash, void *arg);
+
+typedef enum sl_join_mode {
+  SL_JOIN_INNER = 0,
+  SL_JOIN_LEFT,  /* left outer: every left record, matched or with an empty right side */
+  SL_JOIN_RIGHT, /* right outer */
+  SL_JOIN_FULL   /* full outer */
+} sl_join_mode;
+/* Called per match (both non-NULL) and, at the window's end, per unmatched record of an
+ * outer side (the other NULL). key is the join key. NULL join function: emit (key, value)
+ * with value = [uint32 left_len][left][uint32 right_len][right], a missing side having
+ * length UINT32_MAX and no bytes. */
+typedef int (*sl_join_fn)(const sl_record *left, const sl_record *right, sl_emitter *out,
+                          void *arg);
+/* Join flow (left) with right by record key: both are partitioned by key hash into a new
+ * stage of `partitions` partitions where a symmetric hash join emits each match as soon as
+ * both sides have arrived, and unmatched records (outer modes) when the window closes
+ * (the global window by default; set one with sl_flow_window for Flow's window_join, the
+ * event-time function sees each side's records). right is moved into flow and left empty.
+ * Join state is reduce state: it grows with the input of a window. Local (SPMD). */
+SL_EXPORT int sl_flow_join(sl_flow *left, sl_flow *right, sl_join_mode mode, int partitions,
+                           sl_join_fn fn, void *arg);
+
 /* ---- sinks: exactly one, last ---- */
 /* Count the records; *count is set on every rank after sl_run. */
 SL_EXPORT int sl_flow_to_count(sl_flow *flow, uint64_t *count);
@@ -220,7 +353,9 @@ typedef struct sl_stats {
   double stall_seconds;      /* time a producer waited for credit */
   double user_seconds;       /* time in user callbacks (sampled per batch) */
   double wall_seconds;
-  int bound_core; /* OS index of the core this rank is bound to, or -1 */
+  uint64_t late_dropped; /* records dropped by fixed windows: later than allowed */
+  uint64_t triggers;     /* triggers fired by windowed reducers */
+  int bound_core;        /* OS index of the core this rank is bound to, or -1 */
 } sl_stats;
 SL_EXPORT int sl_flow_stage_count(const sl_flow *flow, int *count);
 SL_EXPORT int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats);

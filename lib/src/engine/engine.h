@@ -26,10 +26,14 @@ typedef struct sl__msghdr {
   int32_t part;  /* receiving partition */
   uint32_t nrec;
   uint64_t len; /* payload bytes (for BIG: bytes of the payload message) */
+  int32_t slot; /* the sending stage's input slot in the receiving stage */
+  int32_t pad;
+  int64_t wm; /* the sending rank's event-time watermark (fixed windows), INT64_MIN if none */
 } sl__msghdr;
 
+/* stage/part: the receiving partition; slot: the sending stage's input slot there. */
 typedef struct sl__ctrlmsg {
-  int32_t type, stage, part, count;
+  int32_t type, stage, part, count, slot;
 } sl__ctrlmsg;
 
 typedef struct sl__out sl__out;
@@ -47,6 +51,9 @@ typedef struct sl__buf {
   int pool;       /* 1: from a pool (out or receive), 0: one-off allocation */
   size_t pos;     /* inbound: decode cursor */
   int pending;    /* outbound: MPI requests not yet complete */
+  int slot;       /* inbound: input slot of the sending stage */
+  int64_t wm;     /* inbound: the sender's watermark */
+  int64_t tmin;   /* outbound toward a fixed window: the oldest event time in it */
   struct sl__buf *next;
 } sl__buf;
 
@@ -66,8 +73,13 @@ typedef struct sl__dest {
 
 struct sl__out {
   sl__run *run;
-  int stage; /* sending stage */
-  int ndest; /* partitions of stage+1 */
+  int stage;              /* sending stage */
+  int target;             /* receiving stage */
+  int slot;               /* the sending stage's input slot in the receiving stage */
+  int ndest;              /* partitions of the receiving stage */
+  sl_event_time_fn wtime; /* the receiving stage has a fixed window: its event time */
+  void *wtime_arg;
+  int64_t cur_t; /* event time of the record being emitted (wtime set) */
   sl__boundary boundary;
   sl_hash_fn hash;
   void *hash_arg;
@@ -88,9 +100,11 @@ typedef struct sl__credits {
   int initial;  /* granted up front to every sender, without messages */
   int thresh;   /* return credits to a sender in groups of this many */
   int pool;     /* not granted */
-  int nsenders; /* ranks 0..nsenders-1 host the previous stage */
-  int *held;    /* per sender: granted and not yet consumed */
-  int *ret;     /* per sender: consumed, to be returned */
+  int nsenders; /* sender ids: base[slot] + rank, for the ranks hosting each input stage */
+  int base[SL__MAX_INPUTS + 1];
+  int *srank, *sslot; /* sender id -> rank, slot */
+  int *held;          /* per sender: granted and not yet consumed */
+  int *ret;           /* per sender: consumed, to be returned */
   unsigned char *queued;
   int *queue; /* FIFO of senders waiting for a grant */
   int qhead, qlen;
@@ -99,7 +113,11 @@ typedef struct sl__credits {
 typedef struct sl__stepinst {
   const sl__step *step;
   void *state;
-  int draining; /* a drain is in progress (cursor in state) */
+  int draining;      /* a drain is in progress (cursor in state) */
+  int force_capture; /* drain into the part's capture buffer and stop there (on_trigger) */
+  int keep_open;     /* the trigger being drained does not end the window (joins hold on to
+                        unmatched records) */
+  void *win;         /* windowed: the windows (reduce/window.c); state is the current one's */
 } sl__stepinst;
 
 struct sl_emitter {
@@ -115,6 +133,7 @@ struct sl_batch {
 typedef struct sl__stagestats {
   uint64_t records_in, records_out, bytes_sent, bytes_received, batches_sent, batches_received;
   uint64_t input_bytes;
+  uint64_t late_dropped, triggers;
   double stall, user;
 } sl__stagestats;
 
@@ -135,8 +154,13 @@ struct sl__part {
   int finish_step; /* next step to finish after input ended */
   int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
   int done;
-  int waiting;  /* a step waits for something other than data (sort splitters) */
-  int emit_err; /* the engine error an sl_emit returned to a callback, if any */
+  int waiting;     /* a step waits for something other than data (sort splitters) */
+  int emit_err;    /* the engine error an sl_emit returned to a callback, if any */
+  int cur_slot;    /* input slot of the batch being consumed (joins) */
+  int cur_sender;  /* its sender id, or -1 in a source stage */
+  int64_t wm_sent; /* latest event time sent to a stage with a fixed window */
+  int wstep;       /* index of the windowed step, or -1 */
+  int wpending;    /* the windowed step has triggers to fire: its index, or -1 */
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
   char *capture;
@@ -259,6 +283,21 @@ int sl__step_has_state(const sl__step *step);
 int sl__callback_failed(sl__part *p, int i, int rc);
 int sl__callback_result(sl__part *p, int i, int rc);
 
+/* ---- windows (reduce/window.c) and joins (reduce/join.c) ---- */
+int sl__window_create(sl__run *run, sl__part *p, int i);
+void sl__window_destroy(sl__run *run, sl__stepinst *si);
+int sl__window_push(sl__part *p, int i, const sl_record *rec);
+int sl__window_drain(sl__part *p, int i, int *finished);
+int sl__window_watermark(sl__part *p, int sender, int64_t wm); /* a batch or EOS consumed */
+int sl__window_tick(sl__part *p);                              /* processing-time timers */
+int sl__step_drain_inner(sl__part *p, int i, int *finished);
+int sl__step_push_inner(sl__part *p, int i, const sl_record *rec);
+void **sl__step_reducer_acc(void *state);
+int sl__join_create(sl__run *run, const sl__step *step, sl__stepinst *si);
+void sl__join_destroy(sl__run *run, sl__stepinst *si);
+int sl__join_push(sl__part *p, int i, const sl_record *rec);
+int sl__join_drain(sl__part *p, int i, int *finished);
+
 /* ---- sort (reduce/sort.c) ---- */
 int sl__sort_setup(sl__run *run);
 int sl__sort_progress(sl__run *run, int *progress);
@@ -274,8 +313,8 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished);
 /* ---- sinks (sinks/sink.c) ---- */
 int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
-int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */
-int sl__sink_blocked(const sl__part *p);           /* an ext sink's buffer is full */
+int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loop */
+int sl__sink_blocked(const sl__part *p);            /* an ext sink's buffer is full */
 int sl__sink_progress(sl__run *run, int *progress); /* every loop turn */
 int sl__sink_quiescent(sl__run *run);               /* may the loop end? */
 void sl__sink_destroy(sl__run *run);

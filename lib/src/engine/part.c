@@ -10,7 +10,7 @@ static int output_blocked(const sl__part *p) {
 }
 
 int sl__part_blocked(const sl__part *p) {
-  return p->flush_step >= 0 || output_blocked(p);
+  return p->flush_step >= 0 || p->wpending >= 0 || output_blocked(p);
 }
 
 int sl__part_drain_blocked(const sl__part *p, int k) {
@@ -75,7 +75,21 @@ int sl__callback_failed(sl__part *p, int i, int rc) {
 int sl__push(sl__part *p, int i, const sl_record *rec) {
   if (i == p->nsteps) {
     p->st->records_out++;
-    return p->out ? sl__out_emit(p->out, rec) : sl__sink_push(p, rec);
+    if (!p->out)
+      return sl__sink_push(p, rec);
+    if (p->out->wtime) { /* the next stage has a fixed window: track our watermark */
+      int64_t t;
+      int rc = p->out->wtime(rec, &t, p->out->wtime_arg);
+      if (rc)
+        return sl__error_set(SL_ERR_CALLBACK, __FILE__, __LINE__,
+                             "stage %d '%s', partition %d: event-time function failed "
+                             "(returned %d)",
+                             p->stage->index, p->stage->name, p->index, rc);
+      if (t > p->wm_sent)
+        p->wm_sent = t;
+      p->out->cur_t = t;
+    }
+    return sl__out_emit(p->out, rec);
   }
   const sl__step *s = p->steps[i].step;
   int rc;
@@ -115,20 +129,35 @@ int sl__part_setup(sl__run *run, sl__part *p) {
   p->run = run;
   p->nsteps = st->nsteps;
   p->flush_step = -1;
+  p->wstep = -1;
+  p->wpending = -1;
+  p->cur_sender = -1;
+  p->wm_sent = INT64_MIN;
   p->steps = calloc((size_t)st->nsteps + 1, sizeof *p->steps);
   p->em = calloc((size_t)st->nsteps + 1, sizeof *p->em);
   SL__CHECK_ALLOC(p->steps);
   SL__CHECK_ALLOC(p->em);
   for (int i = 0; i <= st->nsteps; i++)
     p->em[i] = (sl_emitter){p, i};
-  for (int i = 0; i < st->nsteps; i++)
+  for (int i = 0; i < st->nsteps; i++) {
     SL__CHECK(sl__step_create(run, &st->steps[i], &p->steps[i]));
-  if (st->index == 0) {
-    const sl__source *src = &run->flow->source;
+    if (st->windowed && p->wstep < 0 &&
+        (sl__step_kind_is_reducer(st->steps[i].kind) || st->steps[i].kind == SL__STEP_JOIN))
+      p->wstep = i;
+  }
+  if (st->source.vt) {
+    const sl__source *src = &st->source;
     SL__CHECK(src->vt->open((sl__source *)src, p->index, st->partitions, &p->src_state));
   } else {
     SL__CHECK(sl__credits_init(run, p));
   }
+  if (st->windowed && p->wstep < 0)
+    SL__FAIL(SL_ERR_STATE,
+             "stage %d '%s' has a window or on_trigger but no reducer to apply it to (add "
+             "sl_flow_reduce, reduce_by_key, group_by_key or a join to the stage)",
+             st->index, st->name);
+  if (p->wstep >= 0)
+    SL__CHECK(sl__window_create(run, p, p->wstep));
   return SL_OK;
 }
 
@@ -137,7 +166,7 @@ void sl__part_teardown(sl__part *p) {
     return;
   sl__run *run = p->run;
   if (p->src_state)
-    run->flow->source.vt->close(p->src_state);
+    p->stage->source.vt->close(p->src_state);
   for (int i = 0; i < p->nsteps; i++)
     sl__step_destroy(run, &p->steps[i]);
   while (p->in_head) {
@@ -168,6 +197,8 @@ static int consume(sl__part *p, sl__buf *b) {
   if (b->pos == 0 && p->nsteps && p->steps[0].step->kind == SL__STEP_MAP_BATCH)
     return run_map_batch(p, b);
   const char *data = sl__buf_payload(b);
+  p->cur_slot = b->slot;
+  p->cur_sender = p->cr.base[b->slot] + b->src_rank;
   while (b->pos < b->len) {
     if (sl__part_blocked(p))
       return SL_OK;
@@ -195,6 +226,8 @@ int sl__part_work(sl__part *p, int *progress) {
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
   int rc = SL_OK;
+  if (p->wstep >= 0 && !p->input_ended)
+    rc = sl__window_tick(p);
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
     sl__out *o = p->out;
     if (o && sl__out_blocked(o)) {
@@ -209,6 +242,8 @@ int sl__part_work(sl__part *p, int *progress) {
       p->st->stall += sl__now() - o->stall_since;
       o->stall_since = 0;
     }
+    if (p->flush_step < 0 && p->wpending >= 0)
+      p->flush_step = p->wpending;
     if (p->flush_step >= 0) {
       int fin = 0;
       rc = sl__step_drain(p, p->flush_step, &fin);
@@ -218,9 +253,11 @@ int sl__part_work(sl__part *p, int *progress) {
       continue;
     }
     if (!p->input_ended) {
-      if (p->stage->index == 0) {
+      if (p->stage->source.vt) {
         int done = 0;
-        rc = run->flow->source.vt->pull(p->src_state, p, &p->em[0], &done);
+        p->cur_slot = 0;
+        p->cur_sender = -1;
+        rc = p->stage->source.vt->pull(p->src_state, p, &p->em[0], &done);
         if (done)
           p->input_ended = 1;
         (*progress)++;
@@ -236,7 +273,10 @@ int sl__part_work(sl__part *p, int *progress) {
       if (b->type == SL__MSG_EOS) {
         pop_input(p);
         p->eos_count++;
-        rc = sl__credits_eos(run, p, b->src_rank);
+        int sender = p->cr.base[b->slot] + b->src_rank;
+        rc = sl__credits_eos(run, p, sender);
+        if (rc == SL_OK && p->wstep >= 0)
+          rc = sl__window_watermark(p, sender, INT64_MAX);
         sl__buf_release(run, b);
         (*progress)++;
         continue;
@@ -244,7 +284,10 @@ int sl__part_work(sl__part *p, int *progress) {
       rc = consume(p, b);
       if (rc == SL_OK && b->pos >= b->len) {
         pop_input(p);
-        rc = sl__credits_consumed(run, p, b->src_rank);
+        int sender = p->cr.base[b->slot] + b->src_rank;
+        rc = sl__credits_consumed(run, p, sender);
+        if (rc == SL_OK && p->wstep >= 0 && b->wm != INT64_MIN)
+          rc = sl__window_watermark(p, sender, b->wm);
         sl__buf_release(run, b);
       }
       (*progress)++;

@@ -31,7 +31,8 @@ typedef enum sl__step_kind {
   SL__STEP_UNIQ,
   SL__STEP_TOPK,
   SL__STEP_SORT_SPLIT, /* end of the stage before a sort: hold, sample, then replay */
-  SL__STEP_SORT_LOCAL  /* start of the sorted stage: sort (spilling runs), emit in order */
+  SL__STEP_SORT_LOCAL, /* start of the sorted stage: sort (spilling runs), emit in order */
+  SL__STEP_JOIN        /* symmetric hash join of the stage's two inputs */
 } sl__step_kind;
 
 typedef struct sl__step {
@@ -45,6 +46,8 @@ typedef struct sl__step {
   size_t k;        /* TOPK */
   int descending;  /* SORT_* */
   sl_emit_mode emit_mode;
+  sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
+  sl_join_mode join_mode;    /* JOIN */
 } sl__step;
 
 /* A source: opened once per local partition, pulled while downstream has room. */
@@ -118,9 +121,21 @@ typedef struct sl__sinkdef {
   void *ext_impl; /* owned: ext->destroy frees it with the flow */
 } sl__sinkdef;
 
+/* Most inputs a stage may have (flows merged into it). */
+#define SL__MAX_INPUTS 64
+
 typedef struct sl__stage {
   int index;
   int partitions;
+  sl__source source;          /* vt set: the stage reads this source (and has no inputs) */
+  int inputs[SL__MAX_INPUTS]; /* the stages that feed this one, in slot order */
+  int ninputs;
+  int target;       /* the stage this one feeds, or -1 (the last stage: the sink) */
+  int target_slot;  /* this stage's slot among target's inputs */
+  sl_window window; /* of the stage's reducer (kind GLOBAL and no trigger: unwindowed) */
+  int windowed;     /* window or trigger or on_trigger set */
+  sl_on_trigger_fn on_trigger;
+  void *on_trigger_arg;
   sl__boundary boundary;
   sl_hash_fn hash;
   void *hash_arg;
@@ -134,8 +149,7 @@ typedef struct sl__stage {
 
 struct sl_flow {
   sl_ctx *ctx;
-  sl__source source;
-  sl__stage *stages;
+  sl__stage *stages; /* in an order where every stage comes after its inputs */
   int nstages, capstages;
   sl__sinkdef sink;
   int ran;

@@ -41,6 +41,9 @@ static uint64_t plan_fingerprint(const sl_flow *f) {
   for (int s = 0; s < f->nstages; s++) {
     MIX(f->stages[s].partitions);
     MIX(f->stages[s].boundary);
+    MIX(f->stages[s].target);
+    MIX(f->stages[s].windowed);
+    MIX(f->stages[s].window.kind);
     MIX(f->stages[s].nsteps);
     for (int i = 0; i < f->stages[s].nsteps; i++)
       MIX(f->stages[s].steps[i].kind);
@@ -65,7 +68,7 @@ static int setup(sl__run *run) {
     int nlocal = st->partitions > run->rank ? (st->partitions - 1 - run->rank) / run->size + 1 : 0;
     sr->parts = calloc((size_t)(nlocal ? nlocal : 1), sizeof *sr->parts);
     SL__CHECK_ALLOC(sr->parts);
-    if (nlocal && s + 1 < f->nstages)
+    if (nlocal && st->target >= 0)
       SL__CHECK(sl__out_create(run, s, &sr->out));
     for (int i = 0; i < nlocal; i++) {
       sl__part *p = calloc(1, sizeof *p);
@@ -86,9 +89,11 @@ static int setup(sl__run *run) {
 static int all_done(sl__run *run) {
   if (!sl__sort_all_ready(run))
     return 0;
-  const sl__source *src = &run->flow->source;
-  if (src->vt->quiescent && !src->vt->quiescent((sl__source *)src, run))
-    return 0;
+  for (int s = 0; s < run->nstages; s++) {
+    sl__source *src = &run->flow->stages[s].source;
+    if (src->vt && src->vt->quiescent && !src->vt->quiescent(src, run))
+      return 0;
+  }
   if (!sl__sink_quiescent(run))
     return 0;
   for (int s = 0; s < run->nstages; s++) {
@@ -122,9 +127,11 @@ static int loop(sl__run *run) {
     int rc = sl__transport_poll(run, &progress);
     if (rc == SL_OK)
       rc = sl__sort_progress(run, &progress);
-    const sl__source *src = &run->flow->source;
-    if (rc == SL_OK && src->vt->progress)
-      rc = src->vt->progress((sl__source *)src, run, &progress);
+    for (int s = 0; s < run->nstages && rc == SL_OK; s++) {
+      sl__source *src = &run->flow->stages[s].source;
+      if (src->vt && src->vt->progress)
+        rc = src->vt->progress(src, run, &progress);
+    }
     if (rc == SL_OK)
       rc = sl__sink_progress(run, &progress);
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
@@ -219,17 +226,19 @@ int sl_run(sl_flow *flow) {
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
   if (anyall)
     return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
-  if (flow->source.vt->prepare)
-    rc = flow->source.vt->prepare(&flow->source, ctx);
+  for (int s = 0; s < flow->nstages && rc == SL_OK; s++) {
+    sl__source *src = &flow->stages[s].source;
+    if (src->vt && src->vt->prepare)
+      rc = src->vt->prepare(src, ctx);
+  }
   if (rc == SL_OK)
     rc = sl__sink_prepare(run);
-  else if (rc != SL_ERR_REMOTE)
-    (void)0;
   any = rc != SL_OK;
   MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
   if (anyall)
     return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
-  run->total_input = flow->source.total_bytes;
+  for (int s = 0; s < flow->nstages; s++)
+    run->total_input += flow->stages[s].source.total_bytes;
 
   /* Phase 2 (local): partitions and buffers; then agree before any data moves. */
   rc = setup(run);

@@ -17,11 +17,14 @@ enum {
   F_INPUT,
   F_STALL,
   F_USER,
+  F_LATE,
+  F_TRIGGERS,
   NF
 };
 static const char *fnames[NF] = {"records_in",     "records_out",   "bytes_sent",
                                  "bytes_received", "batches_sent",  "batches_received",
-                                 "input_bytes",    "stall_seconds", "user_seconds"};
+                                 "input_bytes",    "stall_seconds", "user_seconds",
+                                 "late_dropped",   "triggers"};
 enum { T_HWM = 0, T_STATE, T_WALL, T_CORE, NT };
 static const char *tnames[NT] = {"inflight_hwm_bytes", "reduce_state_hwm_bytes", "wall_seconds",
                                  "bound_core"};
@@ -36,11 +39,14 @@ static void stage_vals(const sl__stagestats *s, double *v) {
   v[F_INPUT] = (double)s->input_bytes;
   v[F_STALL] = s->stall;
   v[F_USER] = s->user;
+  v[F_LATE] = (double)s->late_dropped;
+  v[F_TRIGGERS] = (double)s->triggers;
 }
 
 static void fill_totals(sl__run *run) {
   sl_stats *t = &run->total;
   memset(t, 0, offsetof(sl_stats, wall_seconds));
+  t->late_dropped = t->triggers = 0;
   for (int s = 0; s < run->nstages; s++) {
     const sl__stagestats *st = &run->stages[s].st;
     t->records_in += st->records_in;
@@ -52,6 +58,8 @@ static void fill_totals(sl__run *run) {
     t->input_bytes += st->input_bytes;
     t->stall_seconds += st->stall;
     t->user_seconds += st->user;
+    t->late_dropped += st->late_dropped;
+    t->triggers += st->triggers;
   }
   t->inflight_hwm = run->mem_hwm;
   t->reduce_state_hwm = run->state_hwm;
@@ -88,6 +96,8 @@ int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats) {
   stats->input_bytes = st->input_bytes;
   stats->stall_seconds = st->stall;
   stats->user_seconds = st->user;
+  stats->late_dropped = st->late_dropped;
+  stats->triggers = st->triggers;
   stats->wall_seconds = run->total.wall_seconds;
   stats->inflight_hwm = run->mem_hwm;
   stats->reduce_state_hwm = run->state_hwm;

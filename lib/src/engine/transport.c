@@ -62,12 +62,26 @@ static size_t edge_cap(const sl__run *run, int recv_stage) {
   return cap;
 }
 
+/* Senders of a stage: for each input slot, the ranks hosting that input stage. */
+static int stage_senders(const sl__run *run, int recv_stage, int *base) {
+  const sl__stage *st = &run->flow->stages[recv_stage];
+  int ns = 0;
+  for (int j = 0; j < st->ninputs; j++) {
+    int prev = run->flow->stages[st->inputs[j]].partitions;
+    if (base)
+      base[j] = ns;
+    ns += prev < run->size ? prev : run->size;
+  }
+  if (base)
+    base[st->ninputs] = ns;
+  return ns;
+}
+
 static void edge_params(const sl__run *run, int recv_stage, int *budget, int *initial,
                         int *nsenders) {
   const sl__options *o = &run->ctx->opt;
   size_t cap = edge_cap(run, recv_stage);
-  int prev = run->flow->stages[recv_stage - 1].partitions;
-  int ns = prev < run->size ? prev : run->size;
+  int ns = stage_senders(run, recv_stage, NULL);
   uint64_t b = o->recv_budget_bytes / cap;
   if (b < 1)
     b = 1;
@@ -112,8 +126,8 @@ static int send_track(sl__run *run, MPI_Request req, sl__buf *buf, void *ctrlmem
   return SL_OK;
 }
 
-static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int count) {
-  sl__ctrlmsg m = {type, stage, part, count};
+static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int count, int slot) {
+  sl__ctrlmsg m = {type, stage, part, count, slot};
   if (rank == run->rank) {
     if (run->nlctrl == run->caplctrl) {
       int cap = run->caplctrl ? 2 * run->caplctrl : 16;
@@ -141,7 +155,7 @@ static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int 
 int sl__transport_abort_all(sl__run *run) {
   for (int r = 0; r < run->size; r++)
     if (r != run->rank)
-      (void)send_ctrl(run, r, SL__CTRL_ABORT, 0, 0, 0);
+      (void)send_ctrl(run, r, SL__CTRL_ABORT, 0, 0, 0, 0);
   return SL_OK;
 }
 
@@ -149,6 +163,16 @@ int sl__transport_abort_all(sl__run *run) {
 int sl__credits_init(sl__run *run, sl__part *p) {
   sl__credits *c = &p->cr;
   edge_params(run, p->stage->index, &c->budget, &c->initial, &c->nsenders);
+  stage_senders(run, p->stage->index, c->base);
+  c->srank = calloc((size_t)c->nsenders, sizeof *c->srank);
+  c->sslot = calloc((size_t)c->nsenders, sizeof *c->sslot);
+  if (!c->srank || !c->sslot)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory for credit state");
+  for (int j = 0; j < p->stage->ninputs; j++)
+    for (int id = c->base[j]; id < c->base[j + 1]; id++) {
+      c->srank[id] = id - c->base[j];
+      c->sslot[id] = j;
+    }
   c->thresh = c->initial / 2 > 1 ? c->initial / 2 : 1;
   c->pool = c->budget - c->initial * c->nsenders;
   c->held = calloc((size_t)c->nsenders, sizeof *c->held);
@@ -163,6 +187,8 @@ int sl__credits_init(sl__run *run, sl__part *p) {
 }
 
 void sl__credits_free(sl__credits *c) {
+  free(c->srank);
+  free(c->sslot);
   free(c->held);
   free(c->ret);
   free(c->queued);
@@ -174,7 +200,8 @@ enum { CR_QUEUED = 1, CR_ENDED = 2 };
 
 static int grant(sl__run *run, sl__part *p, int s, int n) {
   p->cr.held[s] += n;
-  return send_ctrl(run, s, SL__CTRL_GRANT, p->stage->index, p->index, n);
+  return send_ctrl(run, p->cr.srank[s], SL__CTRL_GRANT, p->stage->index, p->index, n,
+                   p->cr.sslot[s]);
 }
 
 static int serve_queue(sl__run *run, sl__part *p) {
@@ -224,7 +251,7 @@ static int credits_release(sl__run *run, sl__part *p, int s, int n) {
   if (c->queued[s] & CR_ENDED)
     return SL_OK;
   if (n > c->held[s])
-    SL__FAIL(SL_ERR_INTERNAL, "rank %d released %d credits, holds %d", s, n, c->held[s]);
+    SL__FAIL(SL_ERR_INTERNAL, "sender %d released %d credits, holds %d", s, n, c->held[s]);
   c->held[s] -= n;
   c->pool += n;
   return serve_queue(run, p);
@@ -233,7 +260,7 @@ static int credits_release(sl__run *run, sl__part *p, int s, int n) {
 static int credits_request(sl__run *run, sl__part *p, int s) {
   sl__credits *c = &p->cr;
   if (s < 0 || s >= c->nsenders)
-    SL__FAIL(SL_ERR_INTERNAL, "credit request from rank %d, not a sender", s);
+    SL__FAIL(SL_ERR_INTERNAL, "credit request from sender %d, not a sender", s);
   /* A request can be handled after the sender's end-of-stream (control and data travel on
    * different tags): the sender needs nothing any more. */
   if (c->queued[s] & CR_ENDED)
@@ -270,14 +297,21 @@ static int credits_eos(sl__run *run, sl__part *p, int s) {
 int sl__out_create(sl__run *run, int stage, sl__out **out) {
   sl__out *o = calloc(1, sizeof *o);
   SL__CHECK_ALLOC(o);
-  const sl__stage *next = &run->flow->stages[stage + 1];
+  const sl__stage *cur = &run->flow->stages[stage];
+  const sl__stage *next = &run->flow->stages[cur->target];
   o->run = run;
   o->stage = stage;
+  o->target = cur->target;
+  o->slot = cur->target_slot;
+  if (next->windowed && next->window.kind == SL_WINDOW_FIXED) {
+    o->wtime = next->window.time;
+    o->wtime_arg = next->window.time_arg;
+  }
   o->ndest = next->partitions;
   o->boundary = next->boundary;
   o->hash = next->hash;
   o->hash_arg = next->hash_arg;
-  o->cap = edge_cap(run, stage + 1);
+  o->cap = edge_cap(run, o->target);
   uint64_t nb = run->ctx->opt.send_budget_bytes / o->cap;
   o->nbufs = nb < 2 ? 2 : (nb > 1 << 20 ? 1 << 20 : (int)nb);
   o->dest = calloc((size_t)o->ndest, sizeof *o->dest);
@@ -287,7 +321,7 @@ int sl__out_create(sl__run *run, int stage, sl__out **out) {
     SL__FAIL(SL_ERR_NOMEM, "out of memory for %d destinations", n);
   }
   int budget, initial, ns;
-  edge_params(run, stage + 1, &budget, &initial, &ns);
+  edge_params(run, o->target, &budget, &initial, &ns);
   o->initial = initial;
   for (int q = 0; q < o->ndest; q++) {
     o->dest[q].rank = q % run->size;
@@ -364,10 +398,34 @@ static sl__buf *out_get(sl__out *o) {
   return b;
 }
 
+/* This rank's watermark toward destination q of a fixed window, sent with a batch: no
+ * record older than it will follow. That is the oldest of the latest event times its
+ * partitions of the sending stage have emitted (an ended partition holds nothing back;
+ * each partition emits in time order), lowered to the oldest record still buffered for q
+ * behind this batch. */
+static int64_t out_watermark(const sl__out *o, int q) {
+  const sl__srun *sr = &o->run->stages[o->stage];
+  int64_t wm = INT64_MAX;
+  for (int i = 0; i < sr->nlocal; i++) {
+    const sl__part *p = sr->parts[i];
+    if (!p->done && p->wm_sent < wm)
+      wm = p->wm_sent;
+  }
+  const sl__dest *d = &o->dest[q];
+  for (const sl__buf *b = d->ready_head; b; b = b->next)
+    if (b->tmin < wm)
+      wm = b->tmin;
+  if (d->cur && d->cur->len && d->cur->tmin < wm)
+    wm = d->cur->tmin;
+  return wm;
+}
+
 static int send_batch(sl__out *o, int q, sl__buf *b) {
   sl__run *run = o->run;
   sl__dest *d = &o->dest[q];
-  sl__msghdr h = {(uint32_t)b->type, o->stage + 1, q, b->nrec, b->len};
+  sl__msghdr h = {(uint32_t)b->type, o->target, q, b->nrec, b->len, o->slot, 0, INT64_MIN};
+  if (o->wtime)
+    h.wm = b->type == SL__MSG_EOS ? INT64_MAX : out_watermark(o, q);
   if (b->data)
     memcpy(b->data, &h, sizeof h);
   sl__stagestats *st = &run->stages[o->stage].st;
@@ -376,10 +434,12 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
     st->bytes_sent += b->len;
   }
   if (d->rank == run->rank) { /* same rank: hand the buffer over, no MPI */
-    sl__part *p = local_part(run, o->stage + 1, q);
+    sl__part *p = local_part(run, o->target, q);
     if (!p)
-      SL__FAIL(SL_ERR_INTERNAL, "no local partition %d of stage %d", q, o->stage + 1);
+      SL__FAIL(SL_ERR_INTERNAL, "no local partition %d of stage %d", q, o->target);
     b->src_rank = run->rank;
+    b->slot = o->slot;
+    b->wm = h.wm;
     b->pos = 0;
     b->next = NULL;
     if (p->in_tail)
@@ -426,13 +486,13 @@ static int dest_pump(sl__out *o, int q) {
   }
   if (d->ready_head && d->credits == 0 && !d->requested) {
     d->requested = 1;
-    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_REQUEST, o->stage + 1, q, 1));
+    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_REQUEST, o->target, q, 1, o->slot));
   }
   if (!d->ready_head && d->credits > o->initial &&
       !d->eos_pending) { /* keep the guarantee, return the rest */
     int n = d->credits - o->initial;
     d->credits = o->initial;
-    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_RELEASE, o->stage + 1, q, n));
+    SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_RELEASE, o->target, q, n, o->slot));
   }
   if (!d->ready_head && d->eos_pending && !d->eos_sent) {
     sl__buf *e;
@@ -496,12 +556,14 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     sl__batch_append(sl__buf_payload(b), need, &b->len, rec->key, rec->key_len, rec->value,
                      rec->value_len);
     b->nrec = 1;
+    b->tmin = o->cur_t;
     return dest_ready(o, q, b);
   }
   if (!d->cur) {
     d->cur = out_get(o);
     SL__CHECK_ALLOC(d->cur);
     d->cur->type = SL__MSG_DATA;
+    d->cur->tmin = INT64_MAX;
   }
   if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                         rec->value, rec->value_len)) {
@@ -509,11 +571,14 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     d->cur = out_get(o);
     SL__CHECK_ALLOC(d->cur);
     d->cur->type = SL__MSG_DATA;
+    d->cur->tmin = o->cur_t;
     sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                      rec->value, rec->value_len);
     d->cur->nrec++;
     return dest_ready(o, q, full);
   }
+  if (o->cur_t < d->cur->tmin)
+    d->cur->tmin = o->cur_t;
   d->cur->nrec++;
   return SL_OK;
 }
@@ -584,7 +649,9 @@ int sl__transport_start(sl__run *run) {
   int S = run->nstages;
   size_t cap = 0;
   int credits = 0;
-  for (int s = 1; s < S; s++) {
+  for (int s = 0; s < S; s++) {
+    if (!run->flow->stages[s].ninputs)
+      continue;
     size_t c = edge_cap(run, s);
     if (c > cap)
       cap = c;
@@ -615,9 +682,11 @@ int sl__transport_start(sl__run *run) {
 static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
   switch (m->type) {
   case SL__CTRL_GRANT: {
-    if (m->stage < 1 || m->stage >= run->nstages || !run->stages[m->stage - 1].out)
-      SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown stage %d", m->stage);
-    sl__out *o = run->stages[m->stage - 1].out;
+    const sl__stage *st =
+        m->stage >= 0 && m->stage < run->nstages ? &run->flow->stages[m->stage] : NULL;
+    if (!st || m->slot < 0 || m->slot >= st->ninputs || !run->stages[st->inputs[m->slot]].out)
+      SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown stage %d slot %d", m->stage, m->slot);
+    sl__out *o = run->stages[st->inputs[m->slot]].out;
     if (m->part < 0 || m->part >= o->ndest)
       SL__FAIL(SL_ERR_INTERNAL, "credit grant for unknown partition %d", m->part);
     o->dest[m->part].credits += m->count;
@@ -628,13 +697,17 @@ static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     sl__part *p = local_part(run, m->stage, m->part);
     if (!p)
       SL__FAIL(SL_ERR_INTERNAL, "credit request for a partition not on this rank");
-    return credits_request(run, p, src);
+    if (m->slot < 0 || m->slot >= p->stage->ninputs)
+      SL__FAIL(SL_ERR_INTERNAL, "credit request for unknown slot %d", m->slot);
+    return credits_request(run, p, p->cr.base[m->slot] + src);
   }
   case SL__CTRL_RELEASE: {
     sl__part *p = local_part(run, m->stage, m->part);
     if (!p)
       SL__FAIL(SL_ERR_INTERNAL, "credit release for a partition not on this rank");
-    return credits_release(run, p, src, m->count);
+    if (m->slot < 0 || m->slot >= p->stage->ninputs)
+      SL__FAIL(SL_ERR_INTERNAL, "credit release for unknown slot %d", m->slot);
+    return credits_release(run, p, p->cr.base[m->slot] + src, m->count);
   }
   case SL__CTRL_ABORT:
     run->remote_abort = 1;
@@ -648,10 +721,14 @@ static int route_inbound(sl__run *run, sl__buf *b, int src, const sl__msghdr *h)
   if (!p)
     SL__FAIL(SL_ERR_INTERNAL, "batch for stage %d partition %d, which is not on this rank",
              h->stage, h->part);
+  if (h->slot < 0 || h->slot >= p->stage->ninputs)
+    SL__FAIL(SL_ERR_INTERNAL, "batch for stage %d from unknown input slot %d", h->stage, h->slot);
   b->type = (int)h->type;
   b->len = h->len;
   b->nrec = h->nrec;
   b->src_rank = src;
+  b->slot = h->slot;
+  b->wm = h->wm;
   b->pos = 0;
   b->next = NULL;
   if (p->in_tail)

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/plan.h"
+#include "flow/builder.h"
 #include "sources/sources.h"
 
 /* Builder errors are remembered and returned by sl_run too, so a program that ignores a
  * builder's return code still fails loudly instead of running a different flow. */
-static int builder_fail(sl_flow *flow, int code) {
+int sl__builder_fail(sl_flow *flow, int code) {
   if (flow && !flow->build_error)
     flow->build_error = code;
   return code;
@@ -32,10 +32,12 @@ int sl_flow_destroy(sl_flow **flow) {
   sl_flow *f = *flow;
   sl__run_destroy(f->last); /* first: the run's partitions still point into the plan */
   f->last = NULL;
-  if (f->source.vt && f->source.vt->destroy)
-    f->source.vt->destroy(&f->source);
-  for (int s = 0; s < f->nstages; s++)
+  for (int s = 0; s < f->nstages; s++) {
+    sl__source *src = &f->stages[s].source;
+    if (src->vt && src->vt->destroy)
+      src->vt->destroy(src);
     free(f->stages[s].steps);
+  }
   free(f->stages);
   free(f->sink.path);
   if (f->sink.ext && f->sink.ext->destroy)
@@ -53,7 +55,7 @@ static int resolve_parts(const sl_flow *f, int partitions) {
   return partitions > 0 ? partitions : sl_size(f->ctx);
 }
 
-static int add_stage(sl_flow *f, sl__boundary b, int partitions, sl__stage **out) {
+int sl__add_stage(sl_flow *f, sl__boundary b, int partitions, sl__stage **out) {
   if (f->nstages == f->capstages) {
     int cap = f->capstages ? 2 * f->capstages : 4;
     sl__stage *ns = realloc(f->stages, (size_t)cap * sizeof *ns);
@@ -66,41 +68,50 @@ static int add_stage(sl_flow *f, sl__boundary b, int partitions, sl__stage **out
   s->index = f->nstages++;
   s->boundary = b;
   s->partitions = partitions;
+  s->target = -1;
+  if (b != SL__BOUND_SOURCE && s->index > 0) { /* fed by the stage before it */
+    sl__stage *prev = &f->stages[s->index - 1];
+    s->inputs[0] = prev->index;
+    s->ninputs = 1;
+    prev->target = s->index;
+    prev->target_slot = 0;
+  }
   snprintf(s->name, sizeof s->name, "stage%d", s->index);
   *out = s;
   return SL_OK;
 }
 
-static int check_open(sl_flow *f, const char *what) {
+int sl__check_open(sl_flow *f, const char *what) {
   if (!f)
     return sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL flow", what);
   if (!f->nstages)
-    return builder_fail(
+    return sl__builder_fail(
         f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                          "%s: the flow has no source yet (call sl_flow_from_* first)", what));
   if (f->sink.kind != SL__SINK_NONE)
-    return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                         "%s: the flow already ends in a sink", what));
+    return sl__builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                             "%s: the flow already ends in a sink", what));
   if (f->ran)
-    return builder_fail(
+    return sl__builder_fail(
         f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "%s: the flow has already run", what));
   return SL_OK;
 }
 
 static const char *kind_name(sl__step_kind k) {
-  static const char *names[] = {
-      "map",           "flat_map", "filter",       "reject", "each",      "map_batch",   "reduce",
-      "reduce_by_key", "combiner", "group_by_key", "uniq",   "take_sort", "sort_sample", "sort"};
+  static const char *names[] = {"map",         "flat_map",     "filter", "reject",
+                                "each",        "map_batch",    "reduce", "reduce_by_key",
+                                "combiner",    "group_by_key", "uniq",   "take_sort",
+                                "sort_sample", "sort",         "join"};
   return names[k];
 }
 
-static int add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__step **out) {
-  sl__stage *s = sl__flow_last_stage(f);
+int sl__add_step_to(sl_flow *f, sl__stage *s, sl__step_kind kind, void *fn, void *arg,
+                    sl__step **out) {
   if (s->nsteps == s->capsteps) {
     int cap = s->capsteps ? 2 * s->capsteps : 4;
     sl__step *ns = realloc(s->steps, (size_t)cap * sizeof *ns);
     if (!ns)
-      return builder_fail(f, sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory"));
+      return sl__builder_fail(f, sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory"));
     s->steps = ns;
     s->capsteps = cap;
   }
@@ -115,9 +126,13 @@ static int add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__ste
   return SL_OK;
 }
 
+int sl__add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__step **out) {
+  return sl__add_step_to(f, sl__flow_last_stage(f), kind, fn, arg, out);
+}
+
 static int stage_has_reducer(const sl__stage *s) {
   for (int i = 0; i < s->nsteps; i++)
-    if (sl__step_kind_is_reducer(s->steps[i].kind))
+    if (sl__step_kind_is_reducer(s->steps[i].kind) || s->steps[i].kind == SL__STEP_JOIN)
       return 1;
   return 0;
 }
@@ -145,10 +160,10 @@ static int begin_source(sl_flow *f, int partitions, const char *what) {
   if (!f)
     SL__FAIL(SL_ERR_INVAL, "%s: NULL flow", what);
   if (f->nstages)
-    return builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                         "%s: a flow has exactly one source", what));
+    return sl__builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                             "%s: a flow has exactly one source", what));
   sl__stage *s;
-  SL__CHECK(add_stage(f, SL__BOUND_SOURCE, resolve_parts(f, partitions), &s));
+  SL__CHECK(sl__add_stage(f, SL__BOUND_SOURCE, resolve_parts(f, partitions), &s));
   return SL_OK;
 }
 
@@ -161,51 +176,51 @@ int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, 
       vt->destroy(&tmp);
     return rc;
   }
-  flow->source.vt = vt;
-  flow->source.impl = impl;
+  flow->stages[0].source.vt = vt;
+  flow->stages[0].source.impl = impl;
   return SL_OK;
 }
 
 int sl_flow_from_range(sl_flow *flow, int64_t first, int64_t last, int partitions) {
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_range"));
-  return builder_fail(flow, sl__source_range(&flow->source, first, last));
+  return sl__builder_fail(flow, sl__source_range(&flow->stages[0].source, first, last));
 }
 
 int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn, void *arg, int partitions) {
   if (!fn)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: NULL function");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_generator"));
-  return builder_fail(flow, sl__source_generator(&flow->source, n, fn, arg));
+  return sl__builder_fail(flow, sl__source_generator(&flow->stages[0].source, n, fn, arg));
 }
 
 int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count, int partitions) {
   if (!records && count)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_array: NULL records");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_array"));
-  return builder_fail(flow, sl__source_array(&flow->source, records, count));
+  return sl__builder_fail(flow, sl__source_array(&flow->stages[0].source, records, count));
 }
 
 int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions) {
   if (!fn)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_callback: NULL function");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_callback"));
-  return builder_fail(flow, sl__source_callback(&flow->source, fn, arg));
+  return sl__builder_fail(flow, sl__source_callback(&flow->stages[0].source, fn, arg));
 }
 
 int sl_flow_from_text_files(sl_flow *flow, const char *const *paths, size_t count, int partitions) {
   if (!paths && count)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: NULL paths");
   SL__CHECK(begin_source(flow, partitions, "sl_flow_from_text_files"));
-  return builder_fail(flow, sl__source_text(&flow->source, paths, count));
+  return sl__builder_fail(flow, sl__source_text(&flow->stages[0].source, paths, count));
 }
 
 /* ---- operators ---- */
 static int add_op(sl_flow *f, sl__step_kind kind, void *fn, void *arg, const char *what) {
-  SL__CHECK(check_open(f, what));
+  SL__CHECK(sl__check_open(f, what));
   if (!fn)
-    return builder_fail(f,
-                        sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL function", what));
-  return add_step(f, kind, fn, arg, NULL);
+    return sl__builder_fail(
+        f, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "%s: NULL function", what));
+  return sl__add_step(f, kind, fn, arg, NULL);
 }
 
 int sl_flow_map(sl_flow *flow, sl_map_fn fn, void *arg) {
@@ -224,106 +239,106 @@ int sl_flow_each(sl_flow *flow, sl_each_fn fn, void *arg) {
   return add_op(flow, SL__STEP_EACH, (void *)fn, arg, "sl_flow_each");
 }
 int sl_flow_map_batch(sl_flow *flow, sl_map_batch_fn fn, void *arg) {
-  SL__CHECK(check_open(flow, "sl_flow_map_batch"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_map_batch"));
   if (sl__flow_last_stage(flow)->nsteps)
-    return builder_fail(flow,
-                        sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                      "sl_flow_map_batch: must be the first operator of its stage "
-                                      "(call sl_flow_shuffle or sl_flow_partition before it)"));
+    return sl__builder_fail(
+        flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                            "sl_flow_map_batch: must be the first operator of its stage "
+                            "(call sl_flow_shuffle or sl_flow_partition before it)"));
   return add_op(flow, SL__STEP_MAP_BATCH, (void *)fn, arg, "sl_flow_map_batch");
 }
 
 /* ---- repartitioning ---- */
 int sl_flow_partition(sl_flow *flow, int partitions, sl_hash_fn hash, void *arg) {
-  SL__CHECK(check_open(flow, "sl_flow_partition"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_partition"));
   sl__stage *s;
-  SL__CHECK(add_stage(flow, SL__BOUND_HASH, resolve_parts(flow, partitions), &s));
+  SL__CHECK(sl__add_stage(flow, SL__BOUND_HASH, resolve_parts(flow, partitions), &s));
   s->hash = hash;
   s->hash_arg = arg;
   return SL_OK;
 }
 
 int sl_flow_shuffle(sl_flow *flow, int partitions) {
-  SL__CHECK(check_open(flow, "sl_flow_shuffle"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_shuffle"));
   sl__stage *s;
-  return add_stage(flow, SL__BOUND_SHUFFLE, resolve_parts(flow, partitions), &s);
+  return sl__add_stage(flow, SL__BOUND_SHUFFLE, resolve_parts(flow, partitions), &s);
 }
 
 int sl_flow_departition(sl_flow *flow) {
-  SL__CHECK(check_open(flow, "sl_flow_departition"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_departition"));
   sl__stage *s;
-  return add_stage(flow, SL__BOUND_SINGLE, 1, &s);
+  return sl__add_stage(flow, SL__BOUND_SINGLE, 1, &s);
 }
 
 /* ---- reducers ---- */
-static int check_reducer_slot(sl_flow *f, const char *what) {
-  SL__CHECK(check_open(f, what));
+int sl__check_reducer_slot(sl_flow *f, const char *what) {
+  SL__CHECK(sl__check_open(f, what));
   if (stage_has_reducer(sl__flow_last_stage(f)))
-    return builder_fail(f,
-                        sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                      "%s: this stage already has a reducer (one per stage, as in "
-                                      "Flow: call sl_flow_partition first)",
-                                      what));
+    return sl__builder_fail(
+        f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                         "%s: this stage already has a reducer (one per stage, as in "
+                         "Flow: call sl_flow_partition first)",
+                         what));
   return SL_OK;
 }
 
 int sl_flow_reduce(sl_flow *flow, const sl_reducer *reducer) {
-  SL__CHECK(check_reducer_slot(flow, "sl_flow_reduce"));
+  SL__CHECK(sl__check_reducer_slot(flow, "sl_flow_reduce"));
   if (!reducer || !reducer->init || !reducer->fold || !reducer->emit)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                            "sl_flow_reduce: init, fold and emit are required"));
+    return sl__builder_fail(flow,
+                            sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                          "sl_flow_reduce: init, fold and emit are required"));
   sl__step *st;
-  SL__CHECK(add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
   st->reducer = *reducer;
   return SL_OK;
 }
 
 int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {
-  SL__CHECK(check_reducer_slot(flow, "sl_flow_reduce_by_key"));
+  SL__CHECK(sl__check_reducer_slot(flow, "sl_flow_reduce_by_key"));
   if (!agg)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                            "sl_flow_reduce_by_key: NULL aggregator"));
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_reduce_by_key: NULL aggregator"));
   sl_aggregator a = *agg;
   if (a.kind != SL_AGG_USER) {
     a = sl_aggregator_builtin(agg->kind);
   } else if (!a.init || !a.update || !a.finalize || a.state_size == 0) {
-    return builder_fail(flow,
-                        sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                      "sl_flow_reduce_by_key: a user aggregator needs state_size, "
-                                      "init, update and finalize"));
+    return sl__builder_fail(
+        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                            "sl_flow_reduce_by_key: a user aggregator needs state_size, "
+                            "init, update and finalize"));
   }
   sl__stage *s = sl__flow_last_stage(flow);
   /* Combine map-side when it cannot change the result: the reducer is the first step of a
    * stage whose records are routed by key alone, and partial states can be merged. */
   int combine = a.merge && s->nsteps == 0 && s->index > 0 &&
                 ((s->boundary == SL__BOUND_HASH && !s->hash) || s->boundary == SL__BOUND_SINGLE);
-  if (combine) {
-    sl__stage *prev = &flow->stages[s->index - 1];
-    /* The combiner goes at the end of the previous stage; if that stage already has a
-     * reducer after which steps follow, combining is still right (it sees its output). */
-    flow->nstages--; /* temporarily make prev the last stage to append to it */
-    (void)prev;
+  /* The combiner goes at the end of every stage feeding this one (several after a merge);
+   * if such a stage has a reducer after which steps follow, combining is still right (it
+   * sees its output). A windowed reducer must see records one by one: no combiner. */
+  if (s->windowed)
+    combine = 0;
+  for (int j = 0; combine && j < s->ninputs; j++) {
     sl__step *cst;
-    int rc = add_step(flow, SL__STEP_COMBINER, NULL, a.arg, &cst);
-    flow->nstages++;
-    SL__CHECK(rc);
+    SL__CHECK(
+        sl__add_step_to(flow, &flow->stages[s->inputs[j]], SL__STEP_COMBINER, NULL, a.arg, &cst));
     cst->agg = a;
   }
   sl__step *st;
-  SL__CHECK(add_step(flow, SL__STEP_REDUCE_BY_KEY, NULL, a.arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE_BY_KEY, NULL, a.arg, &st));
   st->agg = a;
   st->merge_input = combine;
   return SL_OK;
 }
 
 int sl_flow_group_by_key(sl_flow *flow) {
-  SL__CHECK(check_reducer_slot(flow, "sl_flow_group_by_key"));
-  return add_step(flow, SL__STEP_GROUP, NULL, NULL, NULL);
+  SL__CHECK(sl__check_reducer_slot(flow, "sl_flow_group_by_key"));
+  return sl__add_step(flow, SL__STEP_GROUP, NULL, NULL, NULL);
 }
 
 int sl_flow_uniq(sl_flow *flow) {
-  SL__CHECK(check_open(flow, "sl_flow_uniq"));
-  return add_step(flow, SL__STEP_UNIQ, NULL, NULL, NULL);
+  SL__CHECK(sl__check_open(flow, "sl_flow_uniq"));
+  return sl__add_step(flow, SL__STEP_UNIQ, NULL, NULL, NULL);
 }
 
 int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg) {
@@ -333,39 +348,39 @@ int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg) {
 int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
   /* As in Flow, take_sort usually follows a reducer in the same stage: it sorts that
    * stage's output, so it does not take the stage's one reducer slot. */
-  SL__CHECK(check_open(flow, "sl_flow_take_sort"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_take_sort"));
   if (!cmp)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                            "sl_flow_take_sort: NULL compare function"));
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_take_sort: NULL compare function"));
   sl__step *st;
-  SL__CHECK(add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
   st->k = k;
   SL__CHECK(sl_flow_departition(flow));
-  SL__CHECK(add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
   st->k = k;
   return SL_OK;
 }
 
 int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
-  SL__CHECK(check_open(flow, "sl_flow_sort"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_sort"));
   if (!cmp)
-    return builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                            "sl_flow_sort: NULL compare function"));
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort: NULL compare function"));
   sl__step *st;
-  SL__CHECK(add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
   st->descending = descending;
   sl__stage *s;
-  SL__CHECK(add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
+  SL__CHECK(sl__add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
   s->range_cmp = cmp;
   s->range_arg = arg;
   s->range_descending = descending;
-  SL__CHECK(add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
+  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
   st->descending = descending;
   return SL_OK;
 }
 
 int sl_flow_emit(sl_flow *flow, sl_emit_mode mode) {
-  SL__CHECK(check_open(flow, "sl_flow_emit"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_emit"));
   sl__stage *s = sl__flow_last_stage(flow);
   for (int i = s->nsteps - 1; i >= 0; i--) {
     if (sl__step_kind_is_reducer(s->steps[i].kind)) {
@@ -373,13 +388,13 @@ int sl_flow_emit(sl_flow *flow, sl_emit_mode mode) {
       return SL_OK;
     }
   }
-  return builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
-                                          "sl_flow_emit: the current stage has no reducer"));
+  return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                              "sl_flow_emit: the current stage has no reducer"));
 }
 
 /* ---- sinks ---- */
 static int set_sink(sl_flow *f, sl__sink_kind kind, const char *what) {
-  SL__CHECK(check_open(f, what));
+  SL__CHECK(sl__check_open(f, what));
   f->sink.kind = kind;
   return SL_OK;
 }
@@ -395,7 +410,7 @@ int sl_flow_to_count(sl_flow *flow, uint64_t *count) {
 int sl_flow_to_collect(sl_flow *flow, sl_collection **out) {
   if (!out)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_to_collect: NULL output");
-  SL__CHECK(check_open(flow, "sl_flow_to_collect"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_to_collect"));
   if (sl__flow_last_stage(flow)->partitions != 1 || sl_size(flow->ctx) > 1)
     if (!(sl__flow_last_stage(flow)->partitions == 1 &&
           sl__flow_last_stage(flow)->boundary == SL__BOUND_SINGLE))
@@ -418,7 +433,7 @@ int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg) {
 int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg, int overwrite) {
   if (!path)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_to_text: NULL path (use \"-\" for stdout)");
-  SL__CHECK(check_open(flow, "sl_flow_to_text"));
+  SL__CHECK(sl__check_open(flow, "sl_flow_to_text"));
   int to_stdout = strcmp(path, "-") == 0;
   if (to_stdout) {
     const sl__stage *s = sl__flow_last_stage(flow);
@@ -437,7 +452,7 @@ int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg
 }
 
 int sl__flow_set_ext_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what) {
-  int rc = check_open(flow, what);
+  int rc = sl__check_open(flow, what);
   if (rc != SL_OK) {
     if (vt->destroy)
       vt->destroy(impl);
@@ -473,9 +488,18 @@ int sl_flow_describe(const sl_flow *flow, FILE *out) {
   fprintf(out, "flow: %d stage(s) on %d rank(s)\n", flow->nstages, size);
   for (int s = 0; s < flow->nstages; s++) {
     const sl__stage *st = &flow->stages[s];
-    fprintf(out, "  stage %d '%s': %d partition(s), input: %s%s%s\n", s, st->name, st->partitions,
-            boundary_name(st->boundary), s == 0 && flow->source.vt ? " " : "",
-            s == 0 && flow->source.vt ? flow->source.vt->name : "");
+    fprintf(out, "  stage %d '%s': %d partition(s), input: %s%s%s", s, st->name, st->partitions,
+            boundary_name(st->boundary), st->source.vt ? " " : "",
+            st->source.vt ? st->source.vt->name : "");
+    if (st->ninputs) {
+      fprintf(out, " from stage%s", st->ninputs > 1 ? "s" : "");
+      for (int j = 0; j < st->ninputs; j++)
+        fprintf(out, " %d", st->inputs[j]);
+    }
+    if (st->windowed)
+      fprintf(out, ", window: %s",
+              (const char *[]){"global", "count", "fixed", "periodic"}[st->window.kind]);
+    fprintf(out, "\n");
     for (int i = 0; i < st->nsteps; i++)
       fprintf(out, "    step %d: %s (%s)\n", i, st->steps[i].name, kind_name(st->steps[i].kind));
     fprintf(out, "    placement:");

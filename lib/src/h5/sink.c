@@ -97,11 +97,11 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   s->inputs = NULL;
   if (s->inputs_opt) {
     s->inputs = strdup(s->inputs_opt);
-  } else if (run->flow->source.vt == &sl__h5_source_vt) {
-    size_t n = sl__h5src_inputs(run->flow->source.impl, NULL, 0);
+  } else if (run->flow->stages[0].source.vt == &sl__h5_source_vt) {
+    size_t n = sl__h5src_inputs(run->flow->stages[0].source.impl, NULL, 0);
     s->inputs = malloc(n + 1);
     if (s->inputs)
-      sl__h5src_inputs(run->flow->source.impl, s->inputs, n + 1);
+      sl__h5src_inputs(run->flow->stages[0].source.impl, s->inputs, n + 1);
   } else {
     s->inputs = strdup("");
   }

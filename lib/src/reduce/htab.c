@@ -125,6 +125,19 @@ static inline int key_eq(const char *a, const char *b, size_t n) {
   return 1;
 }
 
+void *sl__htab_find(const sl__htab *t, const void *key, size_t klen, uint64_t hash) {
+  hash |= 1;
+  size_t mask = t->cap - 1, i = (hash >> 1) & mask;
+  for (;;) {
+    sl__hslot *s = sl__htab_slot(t, i);
+    if (!s->hash)
+      return NULL;
+    if (s->hash == hash && s->klen == klen && key_eq(sl__hslot_key(s), key, klen))
+      return (char *)s + sizeof *s;
+    i = (i + 1) & mask;
+  }
+}
+
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created) {
   hash |= 1; /* 0 marks an empty slot; the index uses the bits above bit 0 */
   size_t mask = t->cap - 1, i = (hash >> 1) & mask;

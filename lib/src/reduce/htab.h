@@ -46,6 +46,8 @@ void sl__htab_free(sl__htab *t);
 void sl__htab_clear(sl__htab *t);
 /* Find or insert key; *created = 1 if inserted (value zeroed). NULL: out of memory. */
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created);
+/* The value of key, or NULL if absent. */
+void *sl__htab_find(const sl__htab *t, const void *key, size_t klen, uint64_t hash);
 /* Memory held by the table: slots, values and key bytes. */
 size_t sl__htab_bytes(const sl__htab *t);
 static inline sl__hslot *sl__htab_slot(const sl__htab *t, size_t i) {

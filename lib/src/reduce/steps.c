@@ -37,6 +37,7 @@ int sl__step_has_state(const sl__step *s) {
   case SL__STEP_UNIQ:
   case SL__STEP_SORT_SPLIT:
   case SL__STEP_SORT_LOCAL:
+  case SL__STEP_JOIN:
     return 1;
   default:
     return 0;
@@ -64,6 +65,8 @@ int sl__step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
   si->step = step;
   if (is_sort(step))
     return sl__sort_step_create(run, step, si);
+  if (step->kind == SL__STEP_JOIN)
+    return sl__join_create(run, step, si);
   if (!sl__step_has_state(step))
     return SL_OK;
   step_state *ss = calloc(1, sizeof *ss);
@@ -107,8 +110,16 @@ static void free_rec(sl_record *r) {
 }
 
 void sl__step_destroy(sl__run *run, sl__stepinst *si) {
+  if (si->win) {
+    sl__window_destroy(run, si); /* every window's state, and the current one */
+    return;
+  }
   if (is_sort(si->step)) {
     sl__sort_step_destroy(run, si);
+    return;
+  }
+  if (si->step->kind == SL__STEP_JOIN) {
+    sl__join_destroy(run, si);
     return;
   }
   step_state *ss = si->state;
@@ -215,13 +226,25 @@ static int call_batch_fn(sl__part *p, int i, vec *v) {
   return SL_OK;
 }
 
+void **sl__step_reducer_acc(void *state) {
+  return &((step_state *)state)->acc;
+}
+
 int sl__step_push(sl__part *p, int i, const sl_record *rec) {
+  if (p->steps[i].win)
+    return sl__window_push(p, i, rec);
+  return sl__step_push_inner(p, i, rec);
+}
+
+int sl__step_push_inner(sl__part *p, int i, const sl_record *rec) {
   sl__stepinst *si = &p->steps[i];
   const sl__step *s = si->step;
   step_state *ss = si->state;
   int created, rc;
   if (is_sort(s))
     return sl__sort_step_push(p, i, rec);
+  if (s->kind == SL__STEP_JOIN)
+    return sl__join_push(p, i, rec);
   switch (s->kind) {
   case SL__STEP_REDUCE_BY_KEY:
   case SL__STEP_COMBINER: {
@@ -300,6 +323,12 @@ int sl__step_push(sl__part *p, int i, const sl_record *rec) {
     return sl__push(p, i + 1, &k);
   }
   case SL__STEP_REDUCE:
+    if (s->fold_emit) { /* emit_and_reduce */
+      rc = s->fold_emit(ss->acc, rec, &p->em[i + 1], s->reducer.arg);
+      if (rc)
+        return sl__callback_result(p, i, rc);
+      return SL_OK;
+    }
     rc = s->reducer.fold(ss->acc, rec, s->reducer.arg);
     if (rc)
       return sl__callback_failed(p, i, rc);
@@ -352,18 +381,27 @@ static int drain_emit(sl__part *p, int i, int capture, const void *k, size_t kl,
 }
 
 int sl__step_drain(sl__part *p, int i, int *finished) {
+  if (p->steps[i].win)
+    return sl__window_drain(p, i, finished);
+  return sl__step_drain_inner(p, i, finished);
+}
+
+int sl__step_drain_inner(sl__part *p, int i, int *finished) {
   sl__stepinst *si = &p->steps[i];
   const sl__step *s = si->step;
   step_state *ss = si->state;
   *finished = 0;
   if (is_sort(s))
     return sl__sort_step_drain(p, i, finished);
-  if (s->emit_mode == SL_EMIT_NOTHING && s->kind != SL__STEP_COMBINER &&
+  if (s->kind == SL__STEP_JOIN)
+    return sl__join_drain(p, i, finished);
+  if (s->emit_mode == SL_EMIT_NOTHING && !si->force_capture && s->kind != SL__STEP_COMBINER &&
       s->kind != SL__STEP_MAP_BATCH && s->kind != SL__STEP_UNIQ) {
     *finished = 1;
     return SL_OK;
   }
-  int capture = s->emit_mode == SL_EMIT_STATE && s->kind != SL__STEP_COMBINER;
+  int capture =
+      (s->emit_mode == SL_EMIT_STATE || si->force_capture) && s->kind != SL__STEP_COMBINER;
   if (capture && !si->draining)
     p->capture_len = 0;
   si->draining = 1;
@@ -425,6 +463,10 @@ int sl__step_drain(sl__part *p, int i, int *finished) {
       const sl_record *r = &ss->heap[ss->cursor];
       SL__CHECK(drain_emit(p, i, capture, r->key, r->key_len, r->value, r->value_len));
     }
+    /* A window's trigger may keep the accumulator: make it a heap again. */
+    for (size_t k = ss->heap_n / 2; k-- > 0;)
+      sift_down(ss->heap, ss->heap_n, k, &c);
+    ss->sorted = 0;
     break;
   }
   default:
@@ -433,7 +475,7 @@ int sl__step_drain(sl__part *p, int i, int *finished) {
   ss->cursor = 0;
   si->draining = 0;
   *finished = 1;
-  if (capture) {
+  if (capture && !si->force_capture) {
     sl_record one = {NULL, 0, p->capture, p->capture_len};
     SL__CHECK(sl__push(p, i + 1, &one));
   }

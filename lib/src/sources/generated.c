@@ -81,7 +81,7 @@ static void gen_destroy(sl__source *src) {
 }
 
 #define GEN_VT(label)                                                                              \
-  {.name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy}
+  { .name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy }
 static const sl__source_vt range_vt = GEN_VT("range");
 static const sl__source_vt generator_vt = GEN_VT("generator");
 static const sl__source_vt array_vt = GEN_VT("array");

@@ -1,0 +1,173 @@
+/* The join step (Flow's bounded_join / window_join): a symmetric hash join of the stage's
+ * two inputs, slot 0 the left flow and slot 1 the right. Each side keeps its records by key;
+ * a record that arrives is matched at once against the other side's records of the same
+ * key, and every pair is emitted then. When the window ends ("done"), the outer modes emit
+ * the records of their side(s) that never matched, with the other side missing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "reduce/htab.h"
+
+/* A side's records of one key: entries [u32 len][u8 matched][bytes]. */
+typedef struct jvec {
+  char *p;
+  size_t len, cap;
+} jvec;
+
+typedef struct jstate {
+  sl__htab side[2];
+  int phase; /* drain: 0 left, 1 right, 2 done */
+  size_t slot, off;
+  uint64_t state_bytes;
+} jstate;
+
+enum { ENTRY_HDR = 5 };
+
+int sl__join_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
+  (void)run;
+  si->step = step;
+  jstate *js = calloc(1, sizeof *js);
+  SL__CHECK_ALLOC(js);
+  si->state = js;
+  if (sl__htab_init(&js->side[0], sizeof(jvec)) || sl__htab_init(&js->side[1], sizeof(jvec)))
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  return SL_OK;
+}
+
+void sl__join_destroy(sl__run *run, sl__stepinst *si) {
+  jstate *js = si->state;
+  if (!js)
+    return;
+  for (int s = 0; s < 2; s++) {
+    for (size_t i = 0; i < js->side[s].cap; i++)
+      if (sl__htab_slot(&js->side[s], i)->hash)
+        free(((jvec *)sl__htab_val(&js->side[s], i))->p);
+    sl__htab_free(&js->side[s]);
+  }
+  sl__state_add(run, -(int64_t)js->state_bytes);
+  free(js);
+  si->state = NULL;
+}
+
+/* Emit one joined record: the user's function, or the default encoding. */
+static int emit_pair(sl__part *p, int i, sl_emitter *em, const sl_record *l, const sl_record *r) {
+  const sl__step *s = p->steps[i].step;
+  if (s->fn) {
+    int rc = ((sl_join_fn)s->fn)(l, r, em, s->arg);
+    return rc ? sl__callback_result(p, i, rc) : SL_OK;
+  }
+  const sl_record *k = l ? l : r;
+  size_t ll = l ? l->value_len : 0, rl = r ? r->value_len : 0;
+  size_t n = 8 + ll + rl;
+  char stack[512], *buf = n <= sizeof stack ? stack : malloc(n);
+  SL__CHECK_ALLOC(buf);
+  uint32_t l32 = l ? (uint32_t)ll : UINT32_MAX, r32 = r ? (uint32_t)rl : UINT32_MAX;
+  memcpy(buf, &l32, 4);
+  if (ll)
+    memcpy(buf + 4, l->value, ll);
+  memcpy(buf + 4 + ll, &r32, 4);
+  if (rl)
+    memcpy(buf + 8 + ll, r->value, rl);
+  int rc = sl_emit(em, k->key, k->key_len, buf, n);
+  if (buf != stack)
+    free(buf);
+  return rc;
+}
+
+static int jvec_add(jvec *v, const void *val, size_t len, size_t *at) {
+  size_t need = ENTRY_HDR + len;
+  if (v->cap - v->len < need) {
+    size_t cap = v->cap ? v->cap : 64;
+    while (cap - v->len < need)
+      cap *= 2;
+    char *n = realloc(v->p, cap);
+    SL__CHECK_ALLOC(n);
+    v->p = n;
+    v->cap = cap;
+  }
+  uint32_t l32 = (uint32_t)len;
+  *at = v->len;
+  memcpy(v->p + v->len, &l32, 4);
+  v->p[v->len + 4] = 0;
+  if (len)
+    memcpy(v->p + v->len + ENTRY_HDR, val, len);
+  v->len += need;
+  return SL_OK;
+}
+
+static size_t entry_len(const jvec *v, size_t off) {
+  uint32_t l32;
+  memcpy(&l32, v->p + off, 4);
+  return l32;
+}
+
+int sl__join_push(sl__part *p, int i, const sl_record *rec) {
+  jstate *js = p->steps[i].state;
+  int side = p->cur_slot == 1 ? 1 : 0;
+  uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
+  int created;
+  jvec *mine = sl__htab_upsert(&js->side[side], rec->key, rec->key_len, h, &created);
+  if (!mine)
+    SL__FAIL(SL_ERR_NOMEM, "out of memory in step '%s'", p->steps[i].step->name);
+  size_t before = mine->cap, at = 0;
+  SL__CHECK(jvec_add(mine, rec->value, rec->value_len, &at));
+  uint64_t now = js->state_bytes + (mine->cap - before) + (created ? 64 : 0);
+  sl__state_add(p->run, (int64_t)(now - js->state_bytes));
+  js->state_bytes = now;
+  jvec *other = sl__htab_find(&js->side[1 - side], rec->key, rec->key_len, h);
+  if (!other || !other->len)
+    return SL_OK;
+  mine->p[at + 4] = 1;
+  for (size_t off = 0; off < other->len;) {
+    size_t len = entry_len(other, off);
+    other->p[off + 4] = 1;
+    sl_record o = {rec->key, rec->key_len, other->p + off + ENTRY_HDR, len};
+    SL__CHECK(side == 0 ? emit_pair(p, i, &p->em[i + 1], rec, &o)
+                        : emit_pair(p, i, &p->em[i + 1], &o, rec));
+    off += ENTRY_HDR + len;
+  }
+  return SL_OK;
+}
+
+int sl__join_drain(sl__part *p, int i, int *finished) {
+  sl__stepinst *si = &p->steps[i];
+  jstate *js = si->state;
+  sl_join_mode mode = si->step->join_mode;
+  int capture = si->force_capture;
+  sl_emitter em = {p, capture ? SL__CAPTURE : i + 1};
+  *finished = 0;
+  if (si->keep_open || mode == SL_JOIN_INNER)
+    js->phase = 2; /* unmatched records may still match: nothing to emit */
+  if (capture && !si->draining)
+    p->capture_len = 0;
+  si->draining = 1;
+  for (; js->phase < 2; js->phase++, js->slot = 0, js->off = 0) {
+    int side = js->phase;
+    if ((side == 0 && mode == SL_JOIN_RIGHT) || (side == 1 && mode == SL_JOIN_LEFT))
+      continue;
+    sl__htab *t = &js->side[side];
+    for (; js->slot < t->cap; js->slot++, js->off = 0) {
+      const sl__hslot *sl = sl__htab_slot(t, js->slot);
+      if (!sl->hash)
+        continue;
+      jvec *v = sl__htab_val(t, js->slot);
+      while (js->off < v->len) {
+        size_t len = entry_len(v, js->off);
+        int matched = v->p[js->off + 4];
+        if (!matched) {
+          if (!capture && sl__part_drain_blocked(p, i))
+            return SL_OK;
+          sl_record r = {sl__hslot_key(sl), sl->klen, v->p + js->off + ENTRY_HDR, len};
+          SL__CHECK(side == 0 ? emit_pair(p, i, &em, &r, NULL) : emit_pair(p, i, &em, NULL, &r));
+        }
+        js->off += ENTRY_HDR + len;
+      }
+    }
+  }
+  js->phase = 0;
+  js->slot = js->off = 0;
+  si->draining = 0;
+  *finished = 1;
+  return SL_OK;
+}

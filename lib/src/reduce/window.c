@@ -1,0 +1,512 @@
+/* Windows and triggers of a reducer step (Flow.Window), per partition.
+ *
+ * Each open window owns a state of the reducer (made by sl__step_create, as an unwindowed
+ * reducer's); the step instance's state is swapped to the window being folded into or
+ * emitted. A trigger is queued, not run in place: records arriving while triggers wait
+ * (from the same input record's fan-out) are held in a small replay buffer, and the
+ * partition stops taking input (p->wpending) until the queue is empty, so every trigger
+ * sees exactly the records before it, and its emission can pause when the output is
+ * blocked and resume.
+ *
+ * Event time (fixed windows): the watermark is the minimum over the senders of the latest
+ * event time each has sent. It rises with each record folded (that sender's running
+ * maximum: exact at record granularity for one sender) and with the watermark carried by
+ * each batch header (the sender rank's own, covering what it sent to other partitions)
+ * and end-of-stream markers (no limit). In a source stage it is the partition's own latest
+ * time. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+typedef struct win {
+  int64_t id;
+  void *state; /* the reducer's state for this window */
+  int draining;
+  int64_t since;       /* records folded since its last "every" trigger */
+  int touched;         /* records folded since its last periodic trigger */
+  int watermark_fired; /* fixed with lateness: "watermark" queued */
+  int closing;         /* "done" queued */
+  unsigned char *tstate;
+} win;
+
+typedef struct fire {
+  int64_t id;
+  const char *name;
+  int reset; /* start from an empty accumulator afterwards */
+  int close; /* "done": discard the window afterwards */
+} fire;
+
+enum { PEND_SKIP_TRIGGER = 1, PEND_WATERMARK = 2 };
+
+typedef struct wstate {
+  const sl_window *w;
+  win *wins; /* open windows, ascending id */
+  int nwins, capwins;
+  fire *q; /* FIFO of triggers to fire */
+  int qhead, qlen, qcap;
+  char *pend; /* entries: [u8 flags][i32 slot][i32 sender][i64 wm][record] */
+  size_t pend_len, pend_cap, pend_pos;
+  int64_t cur_id;    /* count / periodic: the current window */
+  int64_t in_window; /* count: records in the current window */
+  double t0, next_window_tick, next_trigger_tick;
+  int64_t *swm;        /* fixed: latest event time per sender */
+  unsigned char *sone; /* the sender rank hosts one partition of its stage: its records
+                          alone show how far it has got */
+  int nsenders;
+  int64_t own_wm, wm;
+  int final_queued;
+  int firing; /* the head trigger's emission has started */
+} wstate;
+
+static wstate *ws_of(sl__part *p, int i) {
+  return p->steps[i].win;
+}
+
+/* floor(t / d) * d, and a + b saturated, for any int64 event time */
+static int64_t window_start(int64_t t, int64_t d) {
+  int64_t q = t / d;
+  if (t % d < 0)
+    q--;
+  return q * d;
+}
+static int64_t add_sat(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b)
+    return INT64_MAX;
+  return a + b;
+}
+
+/* ---- window states ---- */
+static int state_new(sl__part *p, int i, void **state) {
+  sl__stepinst tmp = {0};
+  SL__CHECK(sl__step_create(p->run, p->steps[i].step, &tmp));
+  *state = tmp.state;
+  return SL_OK;
+}
+
+static void state_free(sl__part *p, int i, void *state) {
+  sl__stepinst tmp = {0};
+  tmp.step = p->steps[i].step;
+  tmp.state = state;
+  sl__step_destroy(p->run, &tmp);
+}
+
+static win *find(wstate *ws, int64_t id) {
+  for (int k = 0; k < ws->nwins; k++)
+    if (ws->wins[k].id == id)
+      return &ws->wins[k];
+  return NULL;
+}
+
+static int find_or_add(sl__part *p, int i, wstate *ws, int64_t id, win **out) {
+  win *w = find(ws, id);
+  if (w) {
+    *out = w;
+    return SL_OK;
+  }
+  if (ws->nwins == ws->capwins) {
+    int cap = ws->capwins ? 2 * ws->capwins : 4;
+    win *n = realloc(ws->wins, (size_t)cap * sizeof *n);
+    SL__CHECK_ALLOC(n);
+    ws->wins = n;
+    ws->capwins = cap;
+  }
+  int k = ws->nwins;
+  while (k > 0 && ws->wins[k - 1].id > id)
+    k--;
+  memmove(&ws->wins[k + 1], &ws->wins[k], (size_t)(ws->nwins - k) * sizeof *ws->wins);
+  w = &ws->wins[k];
+  memset(w, 0, sizeof *w);
+  w->id = id;
+  ws->nwins++;
+  if (ws->w->trigger_state_size) {
+    w->tstate = calloc(1, ws->w->trigger_state_size);
+    SL__CHECK_ALLOC(w->tstate);
+  }
+  SL__CHECK(state_new(p, i, &w->state));
+  *out = w;
+  return SL_OK;
+}
+
+static void remove_win(sl__part *p, int i, wstate *ws, win *w) {
+  state_free(p, i, w->state);
+  free(w->tstate);
+  int k = (int)(w - ws->wins);
+  memmove(&ws->wins[k], &ws->wins[k + 1], (size_t)(ws->nwins - k - 1) * sizeof *ws->wins);
+  ws->nwins--;
+}
+
+static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *name, int reset,
+                      int close) {
+  if (ws->qlen == ws->qcap) {
+    int cap = ws->qcap ? 2 * ws->qcap : 8;
+    fire *n = malloc((size_t)cap * sizeof *n);
+    SL__CHECK_ALLOC(n);
+    for (int k = 0; k < ws->qlen; k++)
+      n[k] = ws->q[(ws->qhead + k) % ws->qcap];
+    free(ws->q);
+    ws->q = n;
+    ws->qcap = cap;
+    ws->qhead = 0;
+  }
+  ws->q[(ws->qhead + ws->qlen) % ws->qcap] = (fire){id, name, reset, close};
+  ws->qlen++;
+  p->wpending = i;
+  return SL_OK;
+}
+
+/* ---- the replay buffer ---- */
+static int pend_add(wstate *ws, int flags, int slot, int sender, int64_t wm, const sl_record *r) {
+  size_t need = 1 + 4 + 4 + 8 + (r ? sl__rec_size(r->key_len, r->value_len) : 0);
+  if (ws->pend_cap - ws->pend_len < need) {
+    size_t cap = ws->pend_cap ? ws->pend_cap : 1024;
+    while (cap - ws->pend_len < need)
+      cap *= 2;
+    char *n = realloc(ws->pend, cap);
+    SL__CHECK_ALLOC(n);
+    ws->pend = n;
+    ws->pend_cap = cap;
+  }
+  char *e = ws->pend + ws->pend_len;
+  unsigned char f = (unsigned char)flags;
+  int32_t s32 = slot, n32 = sender;
+  memcpy(e, &f, 1);
+  memcpy(e + 1, &s32, 4);
+  memcpy(e + 5, &n32, 4);
+  memcpy(e + 9, &wm, 8);
+  ws->pend_len += 17;
+  if (r)
+    sl__batch_append(ws->pend, ws->pend_cap, &ws->pend_len, r->key, r->key_len, r->value,
+                     r->value_len);
+  return SL_OK;
+}
+
+static int pending(const wstate *ws) {
+  return ws->qlen > 0 || ws->pend_pos < ws->pend_len;
+}
+
+/* ---- watermark (fixed windows) ---- */
+static int queue_passed(sl__part *p, int i, wstate *ws) {
+  const sl_window *W = ws->w;
+  for (int k = 0; k < ws->nwins; k++) {
+    win *w = &ws->wins[k];
+    if (w->closing)
+      continue;
+    int64_t end = add_sat(w->id, W->duration);
+    if (W->lateness > 0 && !w->watermark_fired && end <= ws->wm) {
+      w->watermark_fired = 1;
+      SL__CHECK(queue_fire(p, i, ws, w->id, "watermark", 0, 0));
+    }
+    if (add_sat(end, W->lateness) <= ws->wm) {
+      w->closing = 1;
+      SL__CHECK(queue_fire(p, i, ws, w->id, "done", 0, 1));
+    }
+  }
+  return SL_OK;
+}
+
+static int advance(sl__part *p, int i, wstate *ws, int sender, int64_t t, int from_record) {
+  int64_t nwm;
+  if (from_record && sender >= 0 && ws->nsenders && !ws->sone[sender])
+    return SL_OK; /* several partitions share that rank's order: wait for its header */
+  if (sender < 0 || !ws->nsenders) {
+    if (t > ws->own_wm)
+      ws->own_wm = t;
+    nwm = ws->own_wm;
+  } else {
+    if (t > ws->swm[sender])
+      ws->swm[sender] = t;
+    nwm = INT64_MAX;
+    for (int s = 0; s < ws->nsenders; s++)
+      if (ws->swm[s] < nwm)
+        nwm = ws->swm[s];
+  }
+  if (nwm <= ws->wm)
+    return SL_OK;
+  ws->wm = nwm;
+  return queue_passed(p, i, ws);
+}
+
+int sl__window_watermark(sl__part *p, int sender, int64_t wm) {
+  wstate *ws = ws_of(p, p->wstep);
+  if (ws->w->kind != SL_WINDOW_FIXED)
+    return SL_OK;
+  if (pending(ws)) /* after the records that arrived before it */
+    return pend_add(ws, PEND_WATERMARK, 0, sender, wm, NULL);
+  return advance(p, p->wstep, ws, sender, wm, 0);
+}
+
+/* ---- folding one record ---- */
+static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags) {
+  const sl_window *W = ws->w;
+  sl__stepinst *si = &p->steps[i];
+  int64_t id = 0, t = 0;
+  int rc;
+  if (W->kind == SL_WINDOW_COUNT || W->kind == SL_WINDOW_PERIODIC) {
+    id = ws->cur_id;
+  } else if (W->kind == SL_WINDOW_FIXED) {
+    rc = W->time(rec, &t, W->time_arg);
+    if (rc)
+      return sl__error_set(SL_ERR_CALLBACK, __FILE__, __LINE__,
+                           "stage %d '%s', partition %d: event-time function failed (returned %d)",
+                           p->stage->index, p->stage->name, p->index, rc);
+    id = window_start(t, W->duration);
+    if (add_sat(add_sat(id, W->duration), W->lateness) <= ws->wm) {
+      p->st->late_dropped++; /* its window is done */
+      return SL_OK;
+    }
+  }
+  win *w;
+  SL__CHECK(find_or_add(p, i, ws, id, &w));
+  int tr = 0;
+  if (W->trigger == 3 && !(flags & PEND_SKIP_TRIGGER)) {
+    tr = W->trigger_fn(rec, w->tstate, W->trigger_arg);
+    if (tr < 0)
+      return sl__callback_failed(p, i, tr);
+    if (tr & SL_TRIGGER_FIRE_BEFORE) { /* fire, then fold it */
+      SL__CHECK(queue_fire(p, i, ws, id, W->trigger_name, !!(tr & SL_TRIGGER_RESET_FLAG), 0));
+      return pend_add(ws, PEND_SKIP_TRIGGER, p->cur_slot, p->cur_sender, 0, rec);
+    }
+  }
+  si->state = w->state;
+  si->draining = 0;
+  rc = sl__step_push_inner(p, i, rec);
+  w->state = si->state;
+  si->state = NULL;
+  if (rc)
+    return rc;
+  w->since++;
+  w->touched = 1;
+  if (tr & SL_TRIGGER_FIRE)
+    SL__CHECK(queue_fire(p, i, ws, id, W->trigger_name, !!(tr & SL_TRIGGER_RESET_FLAG), 0));
+  if (W->trigger == 1 && w->since >= W->every) {
+    w->since = 0;
+    SL__CHECK(queue_fire(p, i, ws, id, "every", W->action == SL_TRIGGER_RESET, 0));
+  }
+  if (W->kind == SL_WINDOW_COUNT && ++ws->in_window >= W->count) {
+    w->closing = 1;
+    SL__CHECK(queue_fire(p, i, ws, id, "done", 0, 1));
+    ws->cur_id++;
+    ws->in_window = 0;
+  }
+  if (W->kind == SL_WINDOW_FIXED)
+    SL__CHECK(advance(p, i, ws, p->cur_sender, t, 1));
+  return SL_OK;
+}
+
+int sl__window_push(sl__part *p, int i, const sl_record *rec) {
+  wstate *ws = ws_of(p, i);
+  if (pending(ws)) /* triggers wait: keep the order */
+    return pend_add(ws, 0, p->cur_slot, p->cur_sender, 0, rec);
+  return fold(p, i, ws, rec, 0);
+}
+
+/* Fold the held records until a trigger is queued again. */
+static int replay(sl__part *p, int i, wstate *ws) {
+  int slot = p->cur_slot, sender = p->cur_sender;
+  int rc = SL_OK;
+  while (rc == SL_OK && ws->qlen == 0 && ws->pend_pos < ws->pend_len) {
+    const char *e = ws->pend + ws->pend_pos;
+    unsigned char f;
+    int32_t s32, n32;
+    int64_t wm;
+    memcpy(&f, e, 1);
+    memcpy(&s32, e + 1, 4);
+    memcpy(&n32, e + 5, 4);
+    memcpy(&wm, e + 9, 8);
+    ws->pend_pos += 17;
+    if (f & PEND_WATERMARK) {
+      rc = advance(p, i, ws, n32, wm, 0);
+      continue;
+    }
+    sl_record r;
+    if (sl__batch_next(ws->pend, ws->pend_len, &ws->pend_pos, &r) != 1)
+      SL__FAIL(SL_ERR_INTERNAL, "window replay buffer is corrupt");
+    p->cur_slot = s32;
+    p->cur_sender = n32;
+    rc = fold(p, i, ws, &r, f);
+  }
+  p->cur_slot = slot;
+  p->cur_sender = sender;
+  if (ws->pend_pos >= ws->pend_len)
+    ws->pend_pos = ws->pend_len = 0;
+  return rc;
+}
+
+/* ---- firing ---- */
+static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, int *fin) {
+  sl__stepinst *si = &p->steps[i];
+  const sl__stage *st = p->stage;
+  sl_trigger_info info = {p->index, st->partitions, ws->w->kind, f->id, f->name};
+  int rc = SL_OK;
+  si->state = w->state;
+  si->draining = w->draining;
+  si->keep_open = !f->close;
+  *fin = 1;
+  if (st->on_trigger && si->step->kind == SL__STEP_REDUCE) {
+    rc = st->on_trigger(sl__step_reducer_acc(si->state), NULL, &info, &p->em[i + 1],
+                        st->on_trigger_arg);
+    if (rc)
+      rc = sl__callback_result(p, i, rc);
+  } else if (st->on_trigger) {
+    si->force_capture = 1; /* the events, then the callback */
+    rc = sl__step_drain_inner(p, i, fin);
+    si->force_capture = 0;
+    if (rc == SL_OK && *fin) {
+      sl_batch b = {p->capture, p->capture_len, 0};
+      rc = st->on_trigger(NULL, &b, &info, &p->em[i + 1], st->on_trigger_arg);
+      if (rc)
+        rc = sl__callback_result(p, i, rc);
+    }
+  } else {
+    rc = sl__step_drain_inner(p, i, fin);
+  }
+  w->state = si->state;
+  w->draining = si->draining;
+  si->state = NULL;
+  si->draining = 0;
+  si->keep_open = 0;
+  return rc;
+}
+
+static int queue_final(sl__part *p, int i, wstate *ws) {
+  const sl_window *W = ws->w;
+  win *w;
+  /* The global window and the last count window close at the end even when empty. */
+  if (W->kind == SL_WINDOW_GLOBAL || W->kind == SL_WINDOW_COUNT)
+    SL__CHECK(find_or_add(p, i, ws, ws->cur_id, &w));
+  for (int k = 0; k < ws->nwins; k++) {
+    w = &ws->wins[k];
+    if (w->closing)
+      continue;
+    w->closing = 1;
+    SL__CHECK(queue_fire(p, i, ws, w->id, "done", 0, 1));
+  }
+  return SL_OK;
+}
+
+int sl__window_drain(sl__part *p, int i, int *finished) {
+  wstate *ws = ws_of(p, i);
+  *finished = 0;
+  for (;;) {
+    if (ws->qlen) {
+      fire f = ws->q[ws->qhead];
+      win *w = find(ws, f.id);
+      if (w) {
+        if (!ws->firing && p->stage->on_trigger)
+          p->capture_len = 0;
+        ws->firing = 1;
+        int fin;
+        SL__CHECK(emit_window(p, i, ws, w, &f, &fin));
+        if (!fin)
+          return SL_OK; /* the output is blocked: resume here */
+        ws->firing = 0;
+        p->st->triggers++;
+        if (f.close) {
+          remove_win(p, i, ws, w);
+        } else if (f.reset) {
+          state_free(p, i, w->state);
+          w->state = NULL;
+          SL__CHECK(state_new(p, i, &w->state));
+        }
+      }
+      ws->qhead = (ws->qhead + 1) % ws->qcap;
+      ws->qlen--;
+      continue;
+    }
+    if (ws->pend_pos < ws->pend_len) {
+      SL__CHECK(replay(p, i, ws));
+      continue;
+    }
+    if (p->input_ended && !ws->final_queued) {
+      ws->final_queued = 1;
+      SL__CHECK(queue_final(p, i, ws));
+      continue;
+    }
+    break;
+  }
+  p->wpending = -1;
+  *finished = 1;
+  return SL_OK;
+}
+
+int sl__window_tick(sl__part *p) {
+  int i = p->wstep;
+  wstate *ws = ws_of(p, i);
+  const sl_window *W = ws->w;
+  if (W->kind != SL_WINDOW_PERIODIC && W->trigger != 2)
+    return SL_OK;
+  double now = sl__now();
+  if (W->kind == SL_WINDOW_PERIODIC && now >= ws->next_window_tick) {
+    win *w = find(ws, ws->cur_id);
+    if (w && !w->closing) {
+      w->closing = 1;
+      SL__CHECK(queue_fire(p, i, ws, w->id, "done", 0, 1));
+    }
+    ws->cur_id = (int64_t)((now - ws->t0) / W->period);
+    ws->next_window_tick = ws->t0 + (double)(ws->cur_id + 1) * W->period;
+  }
+  if (W->trigger == 2 && now >= ws->next_trigger_tick) {
+    for (int k = 0; k < ws->nwins; k++) {
+      win *w = &ws->wins[k];
+      if (!w->touched || w->closing)
+        continue;
+      w->touched = 0;
+      SL__CHECK(queue_fire(p, i, ws, w->id, "periodically", W->action == SL_TRIGGER_RESET, 0));
+    }
+    ws->next_trigger_tick = now + W->trigger_period;
+  }
+  return SL_OK;
+}
+
+int sl__window_create(sl__run *run, sl__part *p, int i) {
+  sl__stepinst *si = &p->steps[i];
+  wstate *ws = calloc(1, sizeof *ws);
+  SL__CHECK_ALLOC(ws);
+  si->win = ws;
+  /* The windows make their own states: the one made for the unwindowed step goes. */
+  sl__stepinst tmp = *si;
+  tmp.win = NULL;
+  sl__step_destroy(run, &tmp);
+  si->state = NULL;
+  ws->w = &p->stage->window;
+  ws->wm = ws->own_wm = INT64_MIN;
+  ws->t0 = sl__now();
+  ws->next_window_tick = ws->t0 + ws->w->period;
+  ws->next_trigger_tick = ws->t0 + ws->w->trigger_period;
+  if (ws->w->kind == SL_WINDOW_FIXED && p->stage->ninputs) {
+    ws->nsenders = p->cr.nsenders;
+    ws->swm = malloc((size_t)(ws->nsenders ? ws->nsenders : 1) * sizeof *ws->swm);
+    ws->sone = calloc((size_t)(ws->nsenders ? ws->nsenders : 1), 1);
+    SL__CHECK_ALLOC(ws->swm);
+    SL__CHECK_ALLOC(ws->sone);
+    for (int s = 0; s < ws->nsenders; s++) {
+      ws->swm[s] = INT64_MIN;
+      const sl__stage *in = &run->flow->stages[p->stage->inputs[p->cr.sslot[s]]];
+      ws->sone[s] = in->partitions <= run->size;
+    }
+  }
+  return SL_OK;
+}
+
+void sl__window_destroy(sl__run *run, sl__stepinst *si) {
+  wstate *ws = si->win;
+  (void)run;
+  if (!ws)
+    return;
+  si->win = NULL;
+  for (int k = 0; k < ws->nwins; k++) {
+    sl__stepinst tmp = {0};
+    tmp.step = si->step;
+    tmp.state = ws->wins[k].state;
+    sl__step_destroy(run, &tmp);
+    free(ws->wins[k].tstate);
+  }
+  free(ws->wins);
+  free(ws->q);
+  free(ws->pend);
+  free(ws->swm);
+  free(ws->sone);
+  free(ws);
+}
