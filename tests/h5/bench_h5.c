@@ -9,8 +9,9 @@
  *       rounded down to a chunk start) block by block into one buffer of BLOCK_BYTES
  *       (rounded to whole chunks when a chunk fits, as the source does), with the same
  *       chunk cache as the source (two chunks, 1 MiB .. 256 MiB)
- *   mpirun -n N bench_h5 slread   FILE:/dataset [--sl-read-block-bytes=...]
- *       sl_flow_from_h5 -> sl_flow_to_count (a no-op flow)
+ *   mpirun -n N bench_h5 slread   FILE:/dataset [collective] [--sl-read-block-bytes=...]
+ *       sl_flow_from_h5 -> sl_flow_to_count (a no-op flow); "collective": the source's
+ *       collective transfers (sl_h5_opts.transfer), else its default
  *   mpirun -n N bench_h5 rawwrite OUT.h5 ROWS ROUND_BYTES
  *       a raw collective write of ROWS particle rows (40 bytes) into a new chunked,
  *       extendible dataset (chunks of about 1 MiB, like the sink's default), by all ranks:
@@ -309,8 +310,11 @@ int main(int argc, char **argv) {
     rc = sl_flow_create(ctx, &flow);
     if (!strcmp(mode, "slread")) {
       const char *specs[1] = {argv[2]};
+      sl_h5_opts o = {0};
+      if (argc > 3 && !strcmp(argv[3], "collective"))
+        o.transfer = SL_H5_XFER_COLLECTIVE;
       if (!rc)
-        rc = sl_flow_from_h5(flow, specs, 1, NULL, 0);
+        rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
     } else {
       int64_t n = (int64_t)strtoull(argv[!strcmp(mode, "slgen") ? 2 : 3], NULL, 10);
       if (!rc)

@@ -11,6 +11,7 @@
 #                     BLOCK bytes (the source's read block, rounded to whole chunks when a
 #                     chunk fits): the limit
 #         b  sluice   bench_h5 slread: sl_flow_from_h5 -> sl_flow_to_count (no-op flow)
+#         b2 sluice   the same with the source's collective transfers (sl_h5_opts.transfer)
 #         c  h5stats  sluice-h5stats FILE:/particles --range 0:1 (one pass: the histogram
 #                     range is given); its time is sl_run's wall time (--sl-stats), which
 #                     leaves out sl_h5_describe and printing the results
@@ -97,6 +98,7 @@ run_once() {
   case $c in
     rawread) "${mp[@]}" "$EXE" rawread "$SPEC" "$BLOCK" ;;
     slread) "${mp[@]}" "$EXE" slread "$SPEC" "${slo[@]}" ;;
+    slreadc) "${mp[@]}" "$EXE" slread "$SPEC" collective "${slo[@]}" ;;
     h5stats) "${mp[@]}" "$STATS" "$SPEC" --range 0:1 --sl-stats="$WORK/st.json" "${slo[@]}" ;;
     rawwrite) "${mp[@]}" "$EXE" rawwrite "$out" "$ROWS" "$OUTBUF" ;;
     slwrite) "${mp[@]}" "$EXE" slwrite "$out" "$ROWS" "${slo[@]}" ;;
@@ -106,7 +108,7 @@ run_once() {
   if [ "$c" = h5stats ]; then
     secs=$(grep -o '"wall_seconds": [0-9.e+-]*' "$WORK/st.json" | awk '$2 > m { m = $2 } END { if (NR) printf "%.4f", m }')
   else
-    grep -q "^bench_h5 $c .*rows=$ROWS .* ok$" "$WORK/run.log" || { cat "$WORK/run.log" >&2; die "$c at $n ranks: wrong row count or no result"; }
+    grep -q "^bench_h5 ${c%c} .*rows=$ROWS .* ok$" "$WORK/run.log" || { cat "$WORK/run.log" >&2; die "$c at $n ranks: wrong row count or no result"; }
     secs=$(sed -n 's/^bench_h5 .* seconds=\([0-9.]*\) .*ok$/\1/p' "$WORK/run.log")
     FILL[$c.$n]="${FILL[$c.$n]:-} $(sed -n 's/^bench_h5 .* fill=\([0-9.]*\) ok$/\1/p' "$WORK/run.log")"
   fi
@@ -116,7 +118,7 @@ run_once() {
   echo "  $n rank(s) $c: $secs s (mpirun $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" >&2
 }
 
-CONFIGS=(rawread slread h5stats rawwrite slwrite slgen)
+CONFIGS=(rawread slread slreadc h5stats rawwrite slwrite slgen)
 LOAD_BEFORE=$(uptime)
 echo "load before: $LOAD_BEFORE" >&2
 for ((i = 1; i <= REPS; i++)); do
@@ -149,6 +151,7 @@ for n in $RANKS; do
     case $c in
       rawread) label="a raw H5Dread (limit)" base=rawread ;;
       slread) label="b from_h5 -> to_count" base=rawread ;;
+      slreadc) label="b2 from_h5 (collective) -> to_count" base=rawread ;;
       h5stats) label="c sluice-h5stats --range (1 pass)" base=rawread ;;
       rawwrite) label="d raw collective H5Dwrite" base=rawwrite ;;
       slwrite) label="e generator -> to_h5" base=rawwrite ;;

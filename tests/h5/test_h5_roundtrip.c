@@ -16,6 +16,7 @@
 
 static sl_ctx *ctx;
 static int rank, size;
+static int xfer; /* the source's transfer mode of this pass (sl_h5_opts.transfer) */
 static char dir[4000];
 
 typedef struct prow { /* the compound input row, in native memory */
@@ -119,10 +120,14 @@ static int run_copy(const char *const *specs, size_t n, const sl_h5_opts *o, con
   int rc = sl_h5_describe(ctx, specs[0], o, &lay);
   if (rc)
     return rc;
+  sl_h5_opts oo = {0};
+  if (o)
+    oo = *o;
+  oo.transfer = xfer;
   sl_flow *flow = NULL;
   rc = sl_flow_create(ctx, &flow);
   if (!rc)
-    rc = sl_flow_from_h5(flow, specs, n, o, 0);
+    rc = sl_flow_from_h5(flow, specs, n, &oo, 0);
   sl_h5_sink_opts so = {0};
   so.overwrite = 1;
   so.deflate = 1;
@@ -393,8 +398,10 @@ static void case_index(void) {
   o.fields = fields;
   o.nfields = 1;
   o.with_index = 1;
+  o.transfer = xfer;
   for (int drv = 1; drv <= 2; drv++) {
-    o.read_driver = drv;
+    /* collective transfers need MPI-IO: the default driver stands in for POSIX */
+    o.read_driver = xfer == SL_H5_XFER_COLLECTIVE && drv == SL_H5_READ_POSIX ? 0 : drv;
     key_bad = key_seen = 0;
     sl_flow *flow = NULL;
     int rc = sl_flow_create(ctx, &flow);
@@ -460,6 +467,20 @@ static void case_errors(void) {
   sl_h5_layout *l2 = NULL;
   rc = sl_h5_describe(ctx, a, &o, &l2);
   T_CHECK(rc == SL_ERR_TYPE && l2 == NULL, "describe, missing field: %s", sl_err_name(rc));
+  /* collective transfers with the POSIX driver, an unknown transfer mode */
+  sl_h5_opts ob = {0};
+  ob.read_driver = SL_H5_READ_POSIX;
+  ob.transfer = SL_H5_XFER_COLLECTIVE;
+  rc = sl_flow_create(ctx, &flow);
+  int rb = rc ? rc : sl_flow_from_h5(flow, specs, 1, &ob, 0);
+  sl_flow_destroy(&flow);
+  T_CHECK(rb == SL_ERR_INVAL, "collective + POSIX: %s, expected INVAL", sl_err_name(rb));
+  ob.read_driver = 0;
+  ob.transfer = 7;
+  rc = sl_flow_create(ctx, &flow);
+  rb = rc ? rc : sl_flow_from_h5(flow, specs, 1, &ob, 0);
+  sl_flow_destroy(&flow);
+  T_CHECK(rb == SL_ERR_INVAL, "transfer 7: %s, expected INVAL", sl_err_name(rb));
   char missing[4300];
   snprintf(missing, sizeof missing, "%s/none.h5:/t", dir);
   rc = sl_h5_describe(ctx, missing, NULL, &l2);
@@ -481,16 +502,19 @@ int main(int argc, char **argv) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  case_1d("i32_contig", H5T_NATIVE_INT32, 0, 0, 0, 1000);
-  case_1d("i64be_chunk_deflate", H5T_STD_I64BE, 64, 6, 1, 10007);
-  case_1d("u16_chunk", H5T_STD_U16LE, 100, 0, 0, 5);
-  case_1d("f64_chunk", H5T_NATIVE_DOUBLE, 1000, 1, 0, 20000);
-  case_1d("i16be_contig", H5T_STD_I16BE, 0, 0, 0, 3333);
-  case_1d("empty", H5T_NATIVE_INT32, 16, 0, 0, 0);
-  case_2d();
-  case_compound();
-  case_index();
-  case_errors();
+  /* every case with independent, then with collective transfers */
+  for (xfer = SL_H5_XFER_INDEPENDENT; xfer <= SL_H5_XFER_COLLECTIVE; xfer++) {
+    case_1d("i32_contig", H5T_NATIVE_INT32, 0, 0, 0, 1000);
+    case_1d("i64be_chunk_deflate", H5T_STD_I64BE, 64, 6, 1, 10007);
+    case_1d("u16_chunk", H5T_STD_U16LE, 100, 0, 0, 5);
+    case_1d("f64_chunk", H5T_NATIVE_DOUBLE, 1000, 1, 0, 20000);
+    case_1d("i16be_contig", H5T_STD_I16BE, 0, 0, 0, 3333);
+    case_1d("empty", H5T_NATIVE_INT32, 16, 0, 0, 0);
+    case_2d();
+    case_compound();
+    case_index();
+    case_errors();
+  }
   int tot = 0;
   MPI_Allreduce(&h5t_failures, &tot, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0)

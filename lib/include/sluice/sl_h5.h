@@ -52,9 +52,17 @@ typedef struct sl_h5_opts {
    * see docs/hdf5.md), SL_H5_READ_POSIX (sec2 driver, one open per partition) or
    * SL_H5_READ_MPIO (MPI-IO driver on MPI_COMM_SELF, independent transfers). */
   int read_driver;
+  /* Transfer mode: SL_H5_XFER_DEFAULT (measured faster here, see docs/hdf5.md),
+   * SL_H5_XFER_INDEPENDENT (each partition reads its blocks on its own, as its downstream
+   * has room) or SL_H5_XFER_COLLECTIVE (the MPI-IO driver on the run's communicator; all
+   * ranks read in rounds of collective H5Dread agreed inside the event loop, a rank whose
+   * partitions are held by backpressure joining with an empty selection). Collective
+   * needs read_driver SL_H5_READ_DEFAULT or SL_H5_READ_MPIO (SL_ERR_INVAL otherwise). */
+  int transfer;
 } sl_h5_opts;
 
 enum { SL_H5_READ_DEFAULT = 0, SL_H5_READ_POSIX = 1, SL_H5_READ_MPIO = 2 };
+enum { SL_H5_XFER_DEFAULT = 0, SL_H5_XFER_INDEPENDENT = 1, SL_H5_XFER_COLLECTIVE = 2 };
 
 typedef enum sl_h5_class {
   SL_H5_INT = 0,   /* signed integer, 1/2/4/8 bytes */

@@ -317,6 +317,7 @@ int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loo
 int sl__sink_blocked(const sl__part *p);            /* an ext sink's buffer is full */
 int sl__sink_progress(sl__run *run, int *progress); /* every loop turn */
 int sl__sink_quiescent(sl__run *run);               /* may the loop end? */
+int sl__sink_settle(sl__run *run, int failed);      /* collective, after the loop */
 void sl__sink_destroy(sl__run *run);
 
 /* ---- stats (engine/stats.c) ---- */

@@ -70,6 +70,14 @@ typedef struct sl__source_vt {
   /* Optional: the event loop of this rank ends only once this returns 1 (a source in
    * collective rounds keeps joining them until every rank has finished). May be NULL. */
   int (*quiescent)(sl__source *src, sl__run *run);
+  /* Optional, collective: called on EVERY rank once its event loop has ended, before
+   * any blocking collective of the engine. failed: this rank's loop ended on an error,
+   * a stop, or another rank's abort (the others learn it by their own abort messages).
+   * Complete whatever collective rounds other ranks may be in (join them with empty
+   * selections) until every rank has settled, so that no rank stays inside a collective
+   * call. After a normal end (quiescent was 1 everywhere) there is nothing left. May be
+   * NULL. */
+  int (*settle)(sl__source *src, sl__run *run, int failed);
 } sl__source_vt;
 
 struct sl__source {
@@ -105,6 +113,8 @@ typedef struct sl__sink_vt {
   /* Optional: the event loop of this rank ends only once this returns 1 (see the source's
    * quiescent). May be NULL. */
   int (*quiescent)(void *impl, sl__run *run);
+  /* Optional, collective: as the source's settle, before the sink's finish. May be NULL. */
+  int (*settle)(void *impl, sl__run *run, int failed);
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {

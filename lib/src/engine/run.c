@@ -256,6 +256,22 @@ int sl_run(sl_flow *flow) {
 
   /* Phase 3: the event loop, then the drain and the outcome. */
   rc = loop(run);
+  /* Complete the collectives every rank posted in the loop (sources' and sinks' I/O
+   * rounds, the sort's splitters): the loop may have ended early on some ranks only.
+   * No blocking collective may come first: a rank still inside a collective read waits
+   * for this one to settle its round. */
+  int loop_failed = rc != SL_OK;
+  for (int s = 0; s < run->nstages; s++) {
+    sl__source *src = &flow->stages[s].source;
+    if (src->vt && src->vt->settle) {
+      int r = src->vt->settle(src, run, loop_failed);
+      if (rc == SL_OK)
+        rc = r;
+    }
+  }
+  int krc = sl__sink_settle(run, loop_failed);
+  if (rc == SL_OK)
+    rc = krc;
   int frc = sl__sort_settle(run); /* complete the sort collectives every rank posted */
   if (frc == SL_OK)
     frc = sl__transport_finish(run);

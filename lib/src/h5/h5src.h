@@ -8,6 +8,8 @@
 /* The file access the source uses when opts ask for the default (docs/hdf5.md has the
  * measurement behind the choice). */
 #define SL__H5_READ_DEFAULT_DRIVER SL_H5_READ_POSIX
+/* The transfer mode the source uses when opts ask for the default (measured: docs/hdf5.md). */
+#define SL__H5_XFER_DEFAULT_MODE SL_H5_XFER_INDEPENDENT
 
 typedef struct sl__h5src sl__h5src;
 extern const sl__source_vt sl__h5_source_vt;
@@ -20,5 +22,9 @@ const sl_h5_layout *sl__h5src_layout(const sl__h5src *s);
 /* The expanded inputs "FILE:/dset" joined by '\n' (after prepare); returns the length
  * it needs (snprintf-like). */
 size_t sl__h5src_inputs(const sl__h5src *s, char *buf, size_t cap);
+/* Collective transfers, after a failed event loop on every rank: finish the agreement in
+ * flight and join rounds with empty selections until every rank has stopped. For an engine
+ * hook that runs on every rank after the loop (not called yet: see docs/hdf5.md). */
+int sl__h5src_settle(sl__source *src);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "engine/engine.h"
+#include "engine/rows.h"
 #include "h5/h5int.h"
 #include "h5/h5src.h"
 #include "sources/sources.h"
@@ -27,6 +28,13 @@ typedef struct h5_file {
   uint64_t chunk_bytes; /* bytes of one chunk (for the chunk cache) */
 } h5_file;
 
+typedef struct h5_handle h5_handle;
+struct h5_handle {
+  hid_t fid, did, fspace, mtype, xfer;
+  size_t file; /* index of the open file */
+  int is_open;
+};
+
 struct sl__h5src {
   char **specs;
   size_t nspecs;
@@ -34,26 +42,37 @@ struct sl__h5src {
   size_t nfields;
   int with_index;
   int driver;
+  int transfer; /* SL_H5_XFER_INDEPENDENT or SL_H5_XFER_COLLECTIVE */
   /* after prepare */
   h5_file *files;
   size_t nfiles;
   sl_h5_layout layout;
   uint64_t total_rows;
   size_t block_bytes;
+  /* collective transfers (per run): the rank's partitions, the open file, the agreement */
+  struct h5_state **parts;
+  size_t nparts, capparts, rr;
+  h5_handle ch;
+  size_t ch_last;
+  MPI_Comm comm; /* a duplicate of the run's communicator: rounds never meet other collectives */
+  MPI_Request req;
+  int64_t agree_in[2], agree_out[2];
+  int coll_done;
+  uint64_t rounds;
 };
 
-typedef struct h5_state {
+typedef struct h5_state h5_state;
+struct h5_state {
   const sl__h5src *src;
   uint64_t lo, hi, cur; /* global rows: this partition's range and the next row to read */
-  size_t file;          /* index of the open file (or nfiles) */
-  int is_open;
-  hid_t fid, did, fspace, mtype, xfer;
-  size_t read_row; /* bytes of a row as read (array: all columns) */
+  h5_handle h;          /* independent transfers: this partition's open file */
+  size_t read_row;      /* bytes of a row as read (array: all columns) */
   uint64_t block_rows;
   char *buf;
   uint64_t brow0; /* global index of buf's first row */
   uint64_t blen, bpos;
-} h5_state;
+  uint64_t input_bytes; /* read, not yet added to the stage's statistics */
+};
 
 /* ---- inspection on rank 0 ---- */
 static int classify(hid_t t, const char *what, const char *file, const char *dset, sl__h5_fld *f) {
@@ -551,9 +570,14 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
   return SL_OK;
 }
 
+static void coll_free(sl__h5src *s);
+
 static int h5_prepare(sl__source *src, sl_ctx *ctx) {
   sl__h5src *s = src->impl;
+  coll_free(s);
   SL__CHECK(sl__h5src_prepare_comm(s, ctx));
+  if (s->transfer == SL_H5_XFER_COLLECTIVE)
+    SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
   src->total_bytes = s->total_rows * s->layout.row_size;
   return SL_OK;
 }
@@ -579,58 +603,97 @@ static uint64_t boundary(const sl__h5src *s, int i, int n) {
   return lo;
 }
 
+/* The file holding global row `row` (nfiles past the end). */
+static size_t file_of(const sl__h5src *s, uint64_t row) {
+  size_t k = 0;
+  while (k < s->nfiles && row >= s->files[k].base + s->files[k].rows)
+    k++;
+  return k;
+}
+
+static size_t read_row_bytes(const sl__h5src *s) {
+  const sl_h5_layout *l = &s->layout;
+  return l->array ? (size_t)l->ncols_src * (size_t)l->f[0].size : l->row_size;
+}
+
+/* Rows per read block in file k: the read block size, in whole chunks when a chunk fits. */
+static uint64_t block_rows_of(const sl__h5src *s, size_t k) {
+  size_t rr = read_row_bytes(s);
+  uint64_t br = s->block_bytes / (rr ? rr : 1);
+  if (br < 1)
+    br = 1;
+  if (s->files[k].chunk_rows && s->files[k].chunk_rows <= br)
+    br -= br % s->files[k].chunk_rows;
+  return br;
+}
+
 static int h5_open(sl__source *src, int partition, int partitions, void **state) {
-  const sl__h5src *s = src->impl;
+  sl__h5src *s = src->impl;
   h5_state *st = calloc(1, sizeof *st);
   SL__CHECK_ALLOC(st);
   st->src = s;
-  st->fid = st->did = st->fspace = st->mtype = st->xfer = -1;
+  st->h = (h5_handle){-1, -1, -1, -1, -1, 0, 0};
   st->lo = boundary(s, partition, partitions);
   st->hi = boundary(s, partition + 1, partitions);
   st->cur = st->lo;
-  st->file = 0;
-  const sl_h5_layout *l = &s->layout;
-  st->read_row = l->array ? (size_t)l->ncols_src * (size_t)l->f[0].size : l->row_size;
+  st->read_row = read_row_bytes(s);
   *state = st;
+  if (s->transfer == SL_H5_XFER_COLLECTIVE) {
+    if (s->nparts == s->capparts) {
+      size_t c = s->capparts ? 2 * s->capparts : 4;
+      h5_state **n = realloc(s->parts, c * sizeof *n);
+      SL__CHECK_ALLOC(n);
+      s->parts = n;
+      s->capparts = c;
+    }
+    s->parts[s->nparts++] = st;
+  }
   return SL_OK;
 }
 
-static void close_file(h5_state *st) {
-  if (st->xfer >= 0)
-    H5Pclose(st->xfer);
-  if (st->mtype >= 0)
-    H5Tclose(st->mtype);
-  if (st->fspace >= 0)
-    H5Sclose(st->fspace);
-  if (st->did >= 0)
-    H5Dclose(st->did);
-  if (st->fid >= 0)
-    H5Fclose(st->fid);
-  st->fid = st->did = st->fspace = st->mtype = st->xfer = -1;
-  st->is_open = 0;
+static int close_handle(h5_handle *h) {
+  int bad = 0;
+  if (h->xfer >= 0 && H5Pclose(h->xfer) < 0)
+    bad = 1;
+  if (h->mtype >= 0 && H5Tclose(h->mtype) < 0)
+    bad = 1;
+  if (h->fspace >= 0 && H5Sclose(h->fspace) < 0)
+    bad = 1;
+  if (h->did >= 0 && H5Dclose(h->did) < 0)
+    bad = 1;
+  if (h->fid >= 0 && H5Fclose(h->fid) < 0)
+    bad = 1;
+  *h = (h5_handle){-1, -1, -1, -1, -1, 0, 0};
+  return bad;
 }
 
-static int open_file(h5_state *st) {
-  const sl__h5src *s = st->src;
-  const h5_file *f = &s->files[st->file];
+/* Open file k for reading: sec2, MPI-IO on MPI_COMM_SELF (independent transfers), or
+ * MPI-IO on comm with collective transfers (then collective: every rank of comm). */
+static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h) {
+  const h5_file *f = &s->files[k];
+  int coll = s->transfer == SL_H5_XFER_COLLECTIVE;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0)
     SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
-  herr_t e = s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL)
-                                          : H5Pset_fapl_sec2(fapl);
+  herr_t e = coll                           ? H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL)
+             : s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL)
+                                            : H5Pset_fapl_sec2(fapl);
+  if (e >= 0 && coll)
+    e = H5Pset_all_coll_metadata_ops(fapl, 1);
   if (e < 0) {
     H5Pclose(fapl);
     SL__FAIL(SL_ERR_HDF5, "cannot set the file driver for '%s'", f->path);
   }
-  st->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
+  h->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
   char m[512] = "";
-  if (st->fid < 0)
+  if (h->fid < 0)
     sl__h5_errstr(m, sizeof m);
   H5Pclose(fapl);
-  if (st->fid < 0) {
+  if (h->fid < 0) {
     SL__FAIL(SL_ERR_IO, "cannot open input '%s' (dataset '%s'): %s", f->path, f->dset, m);
   }
-  st->is_open = 1;
+  h->is_open = 1;
+  h->file = k;
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
   if (dapl < 0)
     SL__FAIL(SL_ERR_HDF5, "cannot create a dataset access property list");
@@ -646,27 +709,29 @@ static int open_file(h5_state *st) {
       SL__FAIL(SL_ERR_HDF5, "cannot size the chunk cache for '%s'", f->path);
     }
   }
-  st->did = H5Dopen2(st->fid, f->dset, dapl);
-  if (st->did < 0)
+  h->did = H5Dopen2(h->fid, f->dset, dapl);
+  if (h->did < 0)
     sl__h5_errstr(m, sizeof m);
   H5Pclose(dapl);
-  if (st->did < 0) {
+  if (h->did < 0) {
     SL__FAIL(SL_ERR_IO, "cannot open dataset '%s' in '%s': %s", f->dset, f->path, m);
   }
-  st->fspace = H5Dget_space(st->did);
-  st->mtype = sl__h5_mem_type(&s->layout);
-  st->xfer = H5Pcreate(H5P_DATASET_XFER);
-  if (st->fspace < 0 || st->mtype < 0 || st->xfer < 0)
+  h->fspace = H5Dget_space(h->did);
+  h->mtype = sl__h5_mem_type(&s->layout);
+  h->xfer = H5Pcreate(H5P_DATASET_XFER);
+  if (h->fspace < 0 || h->mtype < 0 || h->xfer < 0)
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot set up the read (space, memory type)", f->path,
              f->dset);
-  if (s->driver == SL_H5_READ_MPIO && H5Pset_dxpl_mpio(st->xfer, H5FD_MPIO_INDEPENDENT) < 0)
-    SL__FAIL(SL_ERR_HDF5, "cannot set independent transfers for '%s'", f->path);
-  /* rows per block: the read block size, in whole chunks when a chunk fits */
-  uint64_t br = s->block_bytes / (st->read_row ? st->read_row : 1);
-  if (br < 1)
-    br = 1;
-  if (f->chunk_rows && f->chunk_rows <= br)
-    br -= br % f->chunk_rows;
+  if ((coll || s->driver == SL_H5_READ_MPIO) &&
+      H5Pset_dxpl_mpio(h->xfer, coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0)
+    SL__FAIL(SL_ERR_HDF5, "cannot set %s transfers for '%s'", coll ? "collective" : "independent",
+             f->path);
+  return SL_OK;
+}
+
+/* A read block large enough for file k's blocks. */
+static int ensure_buf(h5_state *st, size_t k) {
+  uint64_t br = block_rows_of(st->src, k);
   if (br != st->block_rows || !st->buf) {
     free(st->buf);
     st->block_rows = br;
@@ -677,42 +742,36 @@ static int open_file(h5_state *st) {
   return SL_OK;
 }
 
-static int read_block(h5_state *st, sl__part *part) {
+/* Read rows [st->cur, st->cur + k) of file h->file into st->buf through handle h; k == 0
+ * (collective rounds only) joins the read with an empty selection. On success the block
+ * is ready to emit. */
+static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
   const sl__h5src *s = st->src;
-  while (st->file < s->nfiles && st->cur >= s->files[st->file].base + s->files[st->file].rows) {
-    if (st->is_open)
-      close_file(st);
-    st->file++;
-  }
-  if (st->file >= s->nfiles)
-    SL__FAIL(SL_ERR_INTERNAL, "HDF5 source: row %llu past the last file",
-             (unsigned long long)st->cur);
-  const h5_file *f = &s->files[st->file];
-  if (!st->is_open)
-    SL__CHECK(open_file(st));
-  uint64_t k = st->block_rows, fend = f->base + f->rows;
-  if (k > st->hi - st->cur)
-    k = st->hi - st->cur;
-  if (k > fend - st->cur)
-    k = fend - st->cur;
+  const h5_file *f = &s->files[h->file];
   const sl_h5_layout *l = &s->layout;
   hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
-  int nd = H5Sget_simple_extent_ndims(st->fspace);
+  int nd = H5Sget_simple_extent_ndims(h->fspace);
   if (nd < 1)
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its rank", f->path, f->dset);
-  if (H5Sget_simple_extent_dims(st->fspace, count, NULL) < 0)
+  if (H5Sget_simple_extent_dims(h->fspace, count, NULL) < 0)
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its dimensions", f->path, f->dset);
-  start[0] = st->cur - f->base;
+  start[0] = k ? st->cur - f->base : 0;
   count[0] = k;
-  hsize_t melems = (hsize_t)k * (l->array ? l->ncols_src : 1);
+  hsize_t melems = (hsize_t)(k ? k : 1) * (l->array ? l->ncols_src : 1);
   hid_t ms = H5Screate_simple(1, &melems, NULL);
-  if (ms < 0 || H5Sselect_hyperslab(st->fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+  int sel = ms >= 0;
+  if (sel && k)
+    sel = H5Sselect_hyperslab(h->fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
+  else if (sel)
+    sel = H5Sselect_none(h->fspace) >= 0 && H5Sselect_none(ms) >= 0;
+  if (!sel) {
     if (ms >= 0)
       H5Sclose(ms);
     SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot select rows %llu..%llu", f->path, f->dset,
              (unsigned long long)start[0], (unsigned long long)(start[0] + k));
   }
-  herr_t e = H5Dread(st->did, st->mtype, ms, st->fspace, st->xfer, st->buf);
+  char dummy[16];
+  herr_t e = H5Dread(h->did, h->mtype, ms, h->fspace, h->xfer, st && st->buf ? st->buf : dummy);
   char m[512] = "";
   if (e < 0)
     sl__h5_errstr(m, sizeof m);
@@ -721,6 +780,8 @@ static int read_block(h5_state *st, sl__part *part) {
     SL__FAIL(SL_ERR_IO, "'%s' dataset '%s': cannot read rows %llu..%llu: %s", f->path, f->dset,
              (unsigned long long)start[0], (unsigned long long)(start[0] + k), m);
   }
+  if (!k)
+    return SL_OK;
   int identity = l->n == l->ncols_src;
   for (size_t c = 0; identity && c < l->n; c++)
     if ((uint64_t)l->f[c].col != c)
@@ -743,32 +804,70 @@ static int read_block(h5_state *st, sl__part *part) {
   st->blen = k;
   st->bpos = 0;
   st->cur += k;
-  part->st->input_bytes += k * l->row_size;
+  st->input_bytes += k * l->row_size;
   return SL_OK;
 }
 
+/* Rows of st's next block in file k (its range and the file's end bound it). */
+static uint64_t next_block(const h5_state *st, size_t k) {
+  const h5_file *f = &st->src->files[k];
+  uint64_t n = st->block_rows, fend = f->base + f->rows;
+  if (n > st->hi - st->cur)
+    n = st->hi - st->cur;
+  if (n > fend - st->cur)
+    n = fend - st->cur;
+  return n;
+}
+
+/* Independent transfers: the partition reads its next block itself. */
+static int read_block(h5_state *st) {
+  const sl__h5src *s = st->src;
+  size_t k = file_of(s, st->cur);
+  if (k >= s->nfiles)
+    SL__FAIL(SL_ERR_INTERNAL, "HDF5 source: row %llu past the last file",
+             (unsigned long long)st->cur);
+  if (st->h.is_open && st->h.file != k)
+    close_handle(&st->h);
+  if (!st->h.is_open)
+    SL__CHECK(open_handle(s, k, MPI_COMM_SELF, &st->h));
+  SL__CHECK(ensure_buf(st, k));
+  return read_rows(st, &st->h, next_block(st, k));
+}
+
 static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
+  (void)out; /* rows go to part->em[0] through the engine's row path (engine/rows.h) */
   h5_state *st = state;
   const sl_h5_layout *l = &st->src->layout;
-  for (int emitted = 0; emitted < SL__PULL_RECORDS;) {
+  int coll = st->src->transfer == SL_H5_XFER_COLLECTIVE;
+  part->st->input_bytes += st->input_bytes;
+  st->input_bytes = 0;
+  /* bounded work per call: one block when nothing downstream can be slow, else
+   * SL__PULL_RECORDS rows (user callbacks run per row) */
+  uint64_t budget = sl__rows_unbounded(part) ? UINT64_MAX : SL__PULL_RECORDS;
+  for (int reads = 0; budget > 0;) {
     if (st->bpos < st->blen) {
-      if (sl__part_blocked(part))
-        return SL_OK;
-      uint64_t idx = st->brow0 + st->bpos;
-      const char *row = st->buf + st->bpos * l->row_size;
-      st->bpos++;
-      emitted++;
-      SL__CHECK(sl_emit(out, st->src->with_index ? &idx : NULL, st->src->with_index ? 8 : 0, row,
-                        l->row_size));
+      uint64_t n = st->blen - st->bpos;
+      if (n > budget)
+        n = budget;
+      size_t took = 0;
+      int rc = sl__push_rows(part, st->buf + st->bpos * l->row_size, (size_t)n, l->row_size,
+                             st->src->with_index, st->brow0 + st->bpos, &took);
+      st->bpos += took;
+      budget -= took;
+      SL__CHECK(rc);
+      if (took < n)
+        return SL_OK; /* blocked */
       continue;
     }
     if (st->cur >= st->hi) {
-      if (st->is_open)
-        close_file(st);
+      if (st->h.is_open)
+        close_handle(&st->h);
       *done = 1;
       return SL_OK;
     }
-    SL__CHECK(read_block(st, part));
+    if (coll || reads++ > 0)
+      return SL_OK; /* collective: the next block comes from a round (h5_progress) */
+    SL__CHECK(read_block(st));
   }
   return SL_OK;
 }
@@ -777,9 +876,136 @@ static void h5_close(void *state) {
   h5_state *st = state;
   if (!st)
     return;
-  close_file(st);
+  sl__h5src *s = (sl__h5src *)st->src;
+  for (size_t i = 0; i < s->nparts; i++)
+    if (s->parts[i] == st) {
+      s->parts[i] = s->parts[--s->nparts];
+      break;
+    }
+  close_handle(&st->h);
   free(st->buf);
   free(st);
+}
+
+/* ---- collective transfers: rounds agreed in the event loop ----
+ *
+ * Every rank calls H5Dread on the same dataset the same number of times. Before each
+ * round the ranks agree, with a non-blocking MPI_Iallreduce (MIN) on a duplicate of the
+ * run's communicator, on {the lowest file any rank needs a block from now, minus
+ * "rows left to read anywhere"}. A partition needs a block when it has emitted the
+ * previous one; a partition blocked by backpressure does not, and its rank joins the
+ * round with an empty selection. When the agreement completes on a rank, that rank
+ * runs the round in the same call: it opens the agreed file collectively if another
+ * one is open, reads one block for one of its partitions that needs one from that file
+ * (round robin), or nothing. No rank waits for another except inside a round that all
+ * of them agreed on and that each runs at its next loop turn. When the agreement says
+ * no rows are left anywhere, the source is quiescent and the loops may end. */
+static int coll_round(sl__h5src *s, int64_t file) {
+  if (s->ch.is_open && s->ch.file != (size_t)file) {
+    int bad = close_handle(&s->ch); /* collective */
+    if (bad)
+      SL__FAIL(SL_ERR_HDF5, "cannot close input '%s'", s->files[s->ch_last].path);
+  }
+  if (!s->ch.is_open) {
+    SL__CHECK(open_handle(s, (size_t)file, s->comm, &s->ch)); /* collective */
+    s->ch_last = (size_t)file;
+  }
+  h5_state *who = NULL;
+  for (size_t j = 0; j < s->nparts && !who; j++) {
+    h5_state *st = s->parts[(s->rr + j) % s->nparts];
+    if (st->bpos >= st->blen && st->cur < st->hi && file_of(s, st->cur) == (size_t)file) {
+      who = st;
+      s->rr = (s->rr + j + 1) % s->nparts;
+    }
+  }
+  if (!who) {
+    h5_state none;
+    memset(&none, 0, sizeof none);
+    none.src = s;
+    return read_rows(&none, &s->ch, 0);
+  }
+  SL__CHECK(ensure_buf(who, (size_t)file));
+  return read_rows(who, &s->ch, next_block(who, (size_t)file));
+}
+
+static int h5_progress(sl__source *src, sl__run *run, int *progress) {
+  (void)run;
+  sl__h5src *s = src->impl;
+  if (s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done)
+    return SL_OK;
+  if (s->req == MPI_REQUEST_NULL) {
+    int64_t need = (int64_t)s->nfiles, left = 0;
+    for (size_t i = 0; i < s->nparts; i++) {
+      const h5_state *st = s->parts[i];
+      if (st->cur < st->hi) {
+        left = 1;
+        if (st->bpos >= st->blen) {
+          int64_t k = (int64_t)file_of(s, st->cur);
+          if (k < need)
+            need = k;
+        }
+      }
+    }
+    s->agree_in[0] = need;
+    s->agree_in[1] = -left;
+    SL__CHECK_MPI(
+        MPI_Iallreduce(s->agree_in, s->agree_out, 2, MPI_INT64_T, MPI_MIN, s->comm, &s->req));
+    (*progress)++;
+  }
+  int flag = 0;
+  SL__CHECK_MPI(MPI_Test(&s->req, &flag, MPI_STATUS_IGNORE));
+  if (!flag)
+    return SL_OK;
+  (*progress)++;
+  if (s->agree_out[1] == 0) { /* no rank has rows left to read */
+    s->coll_done = 1;
+    if (s->ch.is_open && close_handle(&s->ch)) /* collective */
+      SL__FAIL(SL_ERR_HDF5, "cannot close input '%s'", s->files[s->ch_last].path);
+    return SL_OK;
+  }
+  if (s->agree_out[0] >= (int64_t)s->nfiles)
+    return SL_OK; /* rows left, but every rank is held by backpressure: agree again */
+  s->rounds++;
+  return coll_round(s, s->agree_out[0]);
+}
+
+static int h5_quiescent(sl__source *src, sl__run *run) {
+  (void)run;
+  const sl__h5src *s = src->impl;
+  return s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done;
+}
+
+/* After a failed event loop (engine hook still to come: see docs/hdf5.md): finish the
+ * agreement in flight and keep joining rounds with empty selections until every rank
+ * has stopped, so no rank is left inside a collective read. */
+int sl__h5src_settle(sl__source *src) {
+  sl__h5src *s = src->impl;
+  if (s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done || s->comm == MPI_COMM_NULL)
+    return SL_OK;
+  for (size_t i = 0; i < s->nparts; i++) /* this rank reads nothing more */
+    s->parts[i]->hi = s->parts[i]->cur;
+  int rc = SL_OK;
+  while (!s->coll_done) {
+    int p = 0;
+    int r = h5_progress(src, NULL, &p);
+    if (r != SL_OK) {
+      rc = r;
+      break;
+    }
+  }
+  return rc;
+}
+
+static void coll_free(sl__h5src *s) {
+  close_handle(&s->ch);
+  if (s->req != MPI_REQUEST_NULL) /* a failed run: the agreement cannot be taken back */
+    MPI_Request_free(&s->req);
+  if (s->comm != MPI_COMM_NULL)
+    MPI_Comm_free(&s->comm);
+  s->req = MPI_REQUEST_NULL;
+  s->coll_done = 0;
+  s->rounds = 0;
+  s->rr = 0;
 }
 
 void sl__h5src_free(sl__h5src *s) {
@@ -791,6 +1017,8 @@ void sl__h5src_free(sl__h5src *s) {
   for (size_t i = 0; i < s->nfields; i++)
     free(s->fields[i]);
   free(s->fields);
+  coll_free(s);
+  free(s->parts);
   free_files(s);
   free(s);
 }
@@ -805,13 +1033,18 @@ const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                         .open = h5_open,
                                         .pull = h5_pull,
                                         .close = h5_close,
-                                        .destroy = h5_destroy};
+                                        .destroy = h5_destroy,
+                                        .progress = h5_progress,
+                                        .quiescent = h5_quiescent};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {
   sl__h5src *s = calloc(1, sizeof *s);
   SL__CHECK_ALLOC(s);
   *out = s;
+  s->comm = MPI_COMM_NULL;
+  s->req = MPI_REQUEST_NULL;
+  s->ch = (h5_handle){-1, -1, -1, -1, -1, 0, 0};
   if (!specs || !nspecs)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: no dataset given (expected FILE:/path/to/dataset)");
   s->specs = calloc(nspecs, sizeof *s->specs);
@@ -845,6 +1078,19 @@ int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opt
       }
     }
   }
+  if (opts) {
+    s->transfer = opts->transfer;
+    if (s->transfer < 0 || s->transfer > SL_H5_XFER_COLLECTIVE)
+      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: unknown transfer %d (expected 0, 1 or 2)",
+               s->transfer);
+    if (s->transfer == SL_H5_XFER_COLLECTIVE && s->driver == SL_H5_READ_POSIX)
+      SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: collective transfers need the MPI-IO driver "
+                             "(read_driver SL_H5_READ_MPIO or SL_H5_READ_DEFAULT), not POSIX");
+  }
+  if (s->transfer == SL_H5_XFER_DEFAULT)
+    s->transfer = SL__H5_XFER_DEFAULT_MODE;
+  if (s->transfer == SL_H5_XFER_COLLECTIVE)
+    s->driver = SL_H5_READ_MPIO;
   if (s->driver == SL_H5_READ_DEFAULT)
     s->driver = SL__H5_READ_DEFAULT_DRIVER;
   return SL_OK;

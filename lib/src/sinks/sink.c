@@ -345,6 +345,13 @@ int sl__sink_quiescent(sl__run *run) {
   return 1;
 }
 
+int sl__sink_settle(sl__run *run, int failed) {
+  const sink_rt *s = run->sink;
+  if (s && s->def->kind == SL__SINK_EXT && s->def->ext->settle)
+    return s->def->ext->settle(s->def->ext_impl, run, failed);
+  return SL_OK;
+}
+
 int sl__sink_finish(sl__run *run, int job_failed) {
   sink_rt *s = run->sink;
   const sl__sinkdef *def = &run->flow->sink;

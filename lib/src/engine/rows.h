@@ -1,0 +1,22 @@
+/* sluice internal: a source's fast path for fixed-size rows (see rows.c). */
+#ifndef SLUICE_ROWS_H
+#define SLUICE_ROWS_H
+
+#include "engine/engine.h"
+
+/* Push up to n rows of row_size bytes, row i at rows + i * row_size, into partition p's
+ * first step (what sl_emit(&p->em[0], ...) does for each), with the key empty or, when
+ * with_index, the 8-byte native uint64 idx0 + i. Stops before a row when the partition
+ * is blocked (sl__part_blocked), exactly as a source's own loop would. *pushed: the rows
+ * taken (also on failure: the rows before the failing one). A source that emits rows
+ * from a buffer calls this instead of sl_emit per row: no argument checks and no
+ * per-row blocked test where nothing downstream can block (no steps, a sink without a
+ * blocked hook). */
+int sl__push_rows(sl__part *p, const char *rows, size_t n, size_t row_size, int with_index,
+                  uint64_t idx0, size_t *pushed);
+
+/* May sl__push_rows take a whole block in one call (nothing per-record can block or be
+ * slow: no steps, no stage output, a sink that never blocks)? */
+int sl__rows_unbounded(const sl__part *p);
+
+#endif
