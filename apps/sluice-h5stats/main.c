@@ -2,7 +2,7 @@
  * of every numeric field of an HDF5 dataset, on MPI ranks.
  *
  *   mpirun -n N sluice-h5stats FILE:/dataset [--fields a,b] [--bins N] [--range LO:HI]
- *                              [-o OUT.h5] [--force]
+ *                              [-o OUT.h5] [--force] [--transfer independent|collective]
  *
  * Pass 1 (one flow): every rank folds its rows into per-field Welford accumulators
  * (count, mean, M2, min, max, NaN count); the ranks' accumulators are merged with Chan et
@@ -28,6 +28,7 @@ static const char *prog = "sluice-h5stats";
 static void usage(FILE *f) {
   fprintf(f, "usage: mpirun -n N sluice-h5stats FILE:/dataset [--fields a,b] [--bins N]\n"
              "                                  [--range LO:HI] [-o OUT.h5] [--force]\n"
+             "                                  [--transfer independent|collective]\n"
              "\n"
              "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
              "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
@@ -45,6 +46,10 @@ static void usage(FILE *f) {
              "                   /stats (field, count, nan_count, min, max, mean, std) and\n"
              "                   /histogram/FIELD (uint64 counts, attribute 'edges': N+1 float64)\n"
              "  --force          overwrite F if it exists\n"
+             "  --transfer M     how the ranks read the input: 'independent' (each rank on\n"
+             "                   its own) or 'collective' (MPI-IO collective reads in rounds\n"
+             "                   all ranks agree on); default: the library's measured default\n"
+             "                   (docs/hdf5.md). The results are the same either way.\n"
              "  -h, --help       this help\n"
              "  --version        print the version\n"
              "  --sl-help        sluice's runtime options, e.g. --sl-progress=on\n"
@@ -374,6 +379,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   int root = sl_rank(ctx) == 0, force = 0, have_range = 0, bad = 0;
+  int transfer = SL_H5_XFER_DEFAULT;
   long bins = 10;
   double rlo = 0, rhi = 0;
   const char *spec = NULL, *out = NULL, *fields_arg = NULL;
@@ -392,7 +398,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--force")) {
       force = 1;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--fields") ||
-               !strcmp(a, "--bins") || !strcmp(a, "--range")) {
+               !strcmp(a, "--bins") || !strcmp(a, "--range") || !strcmp(a, "--transfer")) {
       if (i + 1 >= argc) {
         if (root)
           fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
@@ -411,6 +417,18 @@ int main(int argc, char **argv) {
             fprintf(stderr,
                     "%s: error: --bins expects an integer from 1 to 100000000, found '%s'\n", prog,
                     v);
+          bad = 1;
+        }
+      } else if (!strcmp(a, "--transfer")) {
+        if (!strcmp(v, "independent")) {
+          transfer = SL_H5_XFER_INDEPENDENT;
+        } else if (!strcmp(v, "collective")) {
+          transfer = SL_H5_XFER_COLLECTIVE;
+        } else {
+          if (root)
+            fprintf(stderr,
+                    "%s: error: --transfer expects 'independent' or 'collective', found '%s'\n",
+                    prog, v);
           bad = 1;
         }
       } else if (!strcmp(a, "--range")) {
@@ -477,6 +495,7 @@ int main(int argc, char **argv) {
   sl_h5_opts o = {0};
   o.fields = (const char *const *)sel;
   o.nfields = nsel;
+  o.transfer = transfer;
   job j;
   memset(&j, 0, sizeof j);
   sl_h5_layout *full = NULL;
@@ -511,6 +530,7 @@ int main(int argc, char **argv) {
       sl_h5_opts o2 = {0};
       o2.fields = numeric;
       o2.nfields = j.nf;
+      o2.transfer = transfer;
       rc = sl_h5_describe(ctx, spec, &o2, &l2);
       if (rc == SL_OK) { /* the names in `numeric` belong to the first layout: keep it */
         full = j.layout;

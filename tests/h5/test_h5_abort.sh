@@ -1,7 +1,8 @@
 #!/bin/sh
 # A job killed mid-write leaves nothing under the final output name: rank 1 aborts the
 # whole job (MPI_Abort) after the first collective write round of the HDF5 sink
-# (SLUICE_TEST_ABORT_RANK, a test hook read by the sink's finish).
+# (SLUICE_TEST_ABORT_RANK, a test hook of the sink), in rank-order mode (sluice-h5groupby,
+# a sorted flow) and in the sink's write rounds (test_h5_rounds abort).
 #   test_h5_abort.sh BUILD_DIR
 set -u
 B=${1:-$SLUICE_BINARY_DIR}
@@ -41,6 +42,29 @@ for n in 2 3; do
     echo "FAIL: np$n: the same job without the hook"
     cat "$D/log"
     fail=1
+  fi
+done
+# the same in the sink's write rounds (a flow without order across ranks: rank 1 aborts
+# after the first round agreed in the event loop)
+R=$B/tests/h5/test_h5_rounds
+for n in 2 3; do
+  out=$D/h5rounds.np$n/killed.h5
+  # shellcheck disable=SC2086
+  SLUICE_TEST_ABORT_RANK=1 SLUICE_OUTPUT_BUFFER_BYTES=1K timeout 60 "$SLUICE_MPIEXEC" \
+    $SLUICE_MPIEXEC_NP $n $SLUICE_MPIEXEC_FLAGS "$R" "$D" abort >"$D/log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then
+    echo "FAIL: rounds np$n: the job was not killed (exit $rc)"
+    fail=1
+  elif ! grep -q "SLUICE_TEST_ABORT_RANK" "$D/log"; then
+    echo "FAIL: rounds np$n: the abort hook did not run"
+    cat "$D/log"
+    fail=1
+  elif [ -e "$out" ]; then
+    echo "FAIL: rounds np$n: '$out' exists after the job was killed"
+    fail=1
+  else
+    echo "ok: rounds np$n: killed mid-write (exit $rc), nothing under $(basename "$out")"
   fi
 done
 exit $fail

@@ -22,9 +22,11 @@ const sl_h5_layout *sl__h5src_layout(const sl__h5src *s);
 /* The expanded inputs "FILE:/dset" joined by '\n' (after prepare); returns the length
  * it needs (snprintf-like). */
 size_t sl__h5src_inputs(const sl__h5src *s, char *buf, size_t cap);
-/* Collective transfers, after a failed event loop on every rank: finish the agreement in
- * flight and join rounds with empty selections until every rank has stopped. For an engine
- * hook that runs on every rank after the loop (not called yet: see docs/hdf5.md). */
-int sl__h5src_settle(sl__source *src);
+/* The source's settle hook (sl__source_vt.settle; collective, every rank once its event
+ * loop ended). Collective transfers: after a normal end, nothing (the rounds are over on
+ * every rank); otherwise finish the agreement in flight and join rounds with empty
+ * selections, contributing "stopped", until an agreement says every rank has stopped, so
+ * no rank is left inside a collective read. Independent transfers: nothing. */
+int sl__h5src_settle(sl__source *src, sl__run *run, int failed);
 
 #endif

@@ -1,12 +1,31 @@
-/* HDF5 output: ONE dataset written by all ranks in parallel.
+/* HDF5 output: ONE dataset written by all ranks in parallel, chunked and extendible, in
+ * collective rounds, so memory stays one buffer per rank whatever the output size.
  *
- * push (per partition, never blocks): rows are appended to a bounded per-rank buffer
- * that spills to a local temporary file. finish (collective): an exclusive scan gives
- * every rank its first row; rank order is the output order. The file is created with the
- * MPI-IO driver under a temporary name, the chunked, extendible dataset is created with
- * its final extent and every rank writes its rows in rounds of at most one buffer
- * (collective H5Dwrite; a rank with nothing left writes an empty selection). Then
- * provenance attributes, close, and rank 0 renames the file when every rank succeeded. */
+ * Two modes, chosen from the plan when the sink is installed (sl_flow_to_h5):
+ *
+ * rounds (order across ranks does not matter): push appends rows to a per-rank buffer of
+ *   --sl-output-buffer-bytes; when it is full the sink's blocked() hook holds the rank's
+ *   partitions (backpressure) and the rank asks for a round. Rounds are agreed with a
+ *   non-blocking MPI_Iallreduce (MAX of {wants a round, has open partitions, failed}) on
+ *   the sink's own duplicate of the run's communicator, driven from progress(). Each
+ *   agreed round (every rank runs it at its next loop turn, so the blocking collectives
+ *   inside only wait for ranks that are on their way): all-gather of the rows each rank
+ *   holds and a local failure flag, the file created at the first round, the dataset
+ *   extended by the round's total, every rank writing its rows as one hyperslab in a
+ *   collective H5Dwrite (an empty selection when it holds none), buffers emptied. The
+ *   round after which no rank has open partitions is the last: provenance attributes,
+ *   and quiescent() lets the loops end. settle() joins a round in flight after a failure
+ *   (with its failure flag set, so the round stops everywhere) and contributes "failed"
+ *   to one more agreement, so no rank is left inside a collective call. Output order:
+ *   round by round, in each round rank order; the rows of one partition keep their order.
+ *
+ * rank order (a sorted last stage, or an HDF5 source: see rank_ordered()): push never
+ *   blocks; the buffer spills to a local temporary file. finish (collective): an exclusive
+ *   scan gives every rank its first row; the dataset is created with its final extent and
+ *   every rank writes its rows in rounds of at most one buffer.
+ *
+ * Both: the file is created with the MPI-IO driver under a temporary name; provenance
+ * attributes; close; rank 0 renames the file when every rank succeeded. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,20 +40,36 @@
 #include "h5/h5int.h"
 #include "h5/h5src.h"
 
+typedef struct wctx {
+  hid_t fid, did, ftype, mtype, fspace, xfer;
+} wctx;
+
 typedef struct h5_sink {
   char *path, *dset;
   sl_h5_layout *layout;
   sl_h5_sink_opts opts;
   char *inputs_opt;
+  int rounds; /* write in collective rounds during the loop (else rank order: spill) */
   /* per run */
   sl_ctx *ctx;
   char *inputs;
   char tmp_path[4200];
   char *buf;
-  size_t len, cap; /* bytes */
+  size_t len, cap; /* bytes; in rounds mode len may pass cap by one record's fan-out */
+  size_t alloc;    /* bytes allocated for buf */
   int spill_fd;
   char spill_path[4300];
   uint64_t spill_bytes;
+  /* rounds mode */
+  MPI_Comm comm; /* a duplicate of the run's: rounds never meet other collectives */
+  MPI_Request req;
+  int64_t agree_in[3], agree_out[3]; /* {wants a round, partitions open, failed}, MAX */
+  int over;                          /* 1: the last round ran, or the rounds stopped */
+  int file_open;
+  uint64_t written; /* rows in the dataset */
+  uint64_t nrounds;
+  uint64_t *counts; /* per rank {rows, failed} of the round being run */
+  wctx w;
 } h5_sink;
 
 static void drop_spill(h5_sink *s) {
@@ -90,8 +125,13 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
     cap = 1;
   free(s->buf);
   s->cap = (size_t)cap * rs;
+  s->alloc = s->cap;
   s->buf = malloc(s->cap);
   SL__CHECK_ALLOC(s->buf);
+  s->over = 0;
+  s->file_open = 0;
+  s->written = 0;
+  s->nrounds = 0;
   /* provenance: the inputs of an HDF5 source */
   free(s->inputs);
   s->inputs = NULL;
@@ -134,6 +174,13 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
     return rc ? rc : SL_ERR_REMOTE;
   SL__CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, sl_comm(ctx)));
   memcpy(s->tmp_path, tmp, sizeof tmp);
+  if (s->rounds) {
+    free(s->counts);
+    s->counts = malloc(2 * sizeof *s->counts * (size_t)sl_size(ctx));
+    SL__CHECK_ALLOC(s->counts);
+    if (s->comm == MPI_COMM_NULL)
+      SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
+  }
   return SL_OK;
 }
 
@@ -149,8 +196,21 @@ static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
         "HDF5 output '%s' dataset '%s': expected records of %zu bytes (fields %s), found %zu bytes",
         s->path, s->dset, rs, d, rec->value_len);
   }
-  if (s->cap - s->len < rs)
-    SL__CHECK(spill(s));
+  if (s->alloc - s->len < rs) {
+    if (!s->rounds) {
+      SL__CHECK(spill(s));
+    } else if (s->over) {
+      s->len = 0; /* the rounds stopped on a failure: nothing more is written */
+    } else {
+      /* a step emitted past the full buffer (one input record's fan-out): room for it,
+       * written by the next round */
+      size_t n = 2 * s->alloc;
+      char *b = realloc(s->buf, n);
+      SL__CHECK_ALLOC(b);
+      s->buf = b;
+      s->alloc = n;
+    }
+  }
   memcpy(s->buf + s->len, rec->value, rs);
   s->len += rs;
   return SL_OK;
@@ -211,10 +271,6 @@ static int make_parents(hid_t fid, const char *dset) {
   return rc;
 }
 
-typedef struct wctx {
-  hid_t fid, did, ftype, mtype, fspace, xfer;
-} wctx;
-
 static int all_ok(MPI_Comm comm, int rc, int *out) {
   int bad = rc != SL_OK, any = 0;
   SL__CHECK_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm));
@@ -222,34 +278,28 @@ static int all_ok(MPI_Comm comm, int rc, int *out) {
   return SL_OK;
 }
 
-/* Everything between create and close; collective. Returns the local code; the caller
- * agrees. Every collective call is reached by every rank unless all agreed to stop. */
-static int write_file(h5_sink *s, wctx *w) {
-  sl_ctx *ctx = s->ctx;
-  MPI_Comm comm = sl_comm(ctx);
+/* After a step every rank took: the local code, SL_ERR_REMOTE when only another rank
+ * failed, SL_OK when all succeeded. */
+static int agree_step(MPI_Comm comm, int rc) {
+  int ok = 1;
+  SL__CHECK(all_ok(comm, rc, &ok));
+  return ok ? SL_OK : rc != SL_OK ? rc : SL_ERR_REMOTE;
+}
+
+/* Create the file and the dataset with `extent` rows (collective). total: the rows it
+ * will hold when known (caps the default chunk), else 0. */
+static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, uint64_t total) {
   const sl_h5_layout *l = s->layout;
   size_t rs = l->row_size;
-  /* the last partial buffer joins the spill file, so rows stream from one place */
-  int rc = SL_OK, ok = 1;
-  if (s->spill_fd >= 0)
-    rc = spill(s);
-  uint64_t mine = (s->spill_bytes + s->len) / rs, off = 0, total = 0;
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok)
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
-  SL__CHECK_MPI(MPI_Exscan(&mine, &off, 1, MPI_UINT64_T, MPI_SUM, comm));
-  if (sl_rank(ctx) == 0)
-    off = 0;
-  SL__CHECK_MPI(MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, comm));
-  uint64_t per_round = s->cap / rs, myrounds = (mine + per_round - 1) / per_round, rounds = 0;
-  SL__CHECK_MPI(MPI_Allreduce(&myrounds, &rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
-
+  int rc = SL_OK;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
       H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
     if (fapl >= 0)
       H5Pclose(fapl);
-    SL__FAIL(SL_ERR_HDF5, "cannot set up parallel access for '%s'", s->tmp_path);
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot set up parallel access for '%s'",
+                       s->tmp_path);
+    return agree_step(comm, rc);
   }
   w->fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   char m[512] = "";
@@ -260,13 +310,11 @@ static int write_file(h5_sink *s, wctx *w) {
     rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__,
                        "cannot create HDF5 output '%s' (as '%s'): %s", s->path, s->tmp_path, m);
   }
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok)
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+  SL__CHECK(agree_step(comm, rc));
 
   /* the dataset: 1-D rows (table or 1-D array) or 2-D rows x columns */
   int nd = l->array == 2 ? 2 : 1;
-  hsize_t dims[2] = {total, l->n}, maxd[2] = {H5S_UNLIMITED, l->n}, chunk[2];
+  hsize_t dims[2] = {extent, l->n}, maxd[2] = {H5S_UNLIMITED, l->n}, chunk[2];
   uint64_t cr = s->opts.chunk_rows;
   if (!cr) {
     cr = (1u << 20) / rs;
@@ -292,11 +340,11 @@ static int write_file(h5_sink *s, wctx *w) {
     rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
                        "cannot set up dataset '%s' of '%s' (type, chunks, filters)", s->dset,
                        s->path);
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok) {
+  rc = agree_step(comm, rc);
+  if (rc != SL_OK) {
     if (dcpl >= 0)
       H5Pclose(dcpl);
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+    return rc;
   }
   rc = make_parents(w->fid, s->dset);
   if (rc == SL_OK) {
@@ -308,11 +356,17 @@ static int write_file(h5_sink *s, wctx *w) {
     }
   }
   H5Pclose(dcpl);
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok)
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+  SL__CHECK(agree_step(comm, rc));
 
-  /* provenance (collective metadata writes: the same values on every rank) */
+  w->xfer = H5Pcreate(H5P_DATASET_XFER);
+  if (w->xfer < 0 || H5Pset_dxpl_mpio(w->xfer, H5FD_MPIO_COLLECTIVE) < 0)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot set up collective transfers");
+  return agree_step(comm, rc);
+}
+
+/* Provenance (collective metadata writes: the same values on every rank). */
+static int put_provenance(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t total) {
+  sl_ctx *ctx = s->ctx;
   char when[64] = "";
   if (sl_rank(ctx) == 0) {
     time_t now = time(NULL);
@@ -330,7 +384,7 @@ static int write_file(h5_sink *s, wctx *w) {
   job[sizeof job - 1] = 0;
   SL__CHECK_MPI(MPI_Bcast(job, (int)sizeof job, MPI_CHAR, 0, comm));
   int64_t nranks = sl_size(ctx);
-  rc = put_str_attr(w->did, "sluice_version", sl_version());
+  int rc = put_str_attr(w->did, "sluice_version", sl_version());
   if (rc == SL_OK)
     rc = put_str_attr(w->did, "command_line", cmd);
   if (rc == SL_OK)
@@ -343,18 +397,79 @@ static int write_file(h5_sink *s, wctx *w) {
     rc = put_str_attr(w->did, "created_utc", when);
   if (rc == SL_OK && job[0])
     rc = put_str_attr(w->did, "slurm_job_id", job);
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok)
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+  return agree_step(comm, rc);
+}
 
-  w->xfer = H5Pcreate(H5P_DATASET_XFER);
-  if (w->xfer < 0 || H5Pset_dxpl_mpio(w->xfer, H5FD_MPIO_COLLECTIVE) < 0)
-    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot set up collective transfers");
-  SL__CHECK(all_ok(comm, rc, &ok));
-  if (!ok)
-    return rc != SL_OK ? rc : SL_ERR_REMOTE;
+/* One collective H5Dwrite: k rows from `rows` at row `first`, or an empty selection when
+ * k is 0 or rc (a local failure that still joins the call) is not SL_OK. Returns rc, or
+ * the write's error. */
+static int write_rows(h5_sink *s, wctx *w, uint64_t first, uint64_t k, const char *rows, int rc) {
+  const sl_h5_layout *l = s->layout;
+  hsize_t mdims = k ? k : 1, start[2] = {first, 0}, count[2] = {k, l->n};
+  if (l->array == 2)
+    mdims *= l->n;
+  hid_t ms = H5Screate_simple(1, &mdims, NULL);
+  int sel;
+  if (k && rc == SL_OK) {
+    sel = ms >= 0 && H5Sselect_hyperslab(w->fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
+  } else {
+    sel = ms >= 0 && H5Sselect_none(w->fspace) >= 0 && H5Sselect_none(ms) >= 0;
+  }
+  /* a local failure still joins the collective write, with nothing selected */
+  if (!sel && rc == SL_OK)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot select output rows");
+  if (sel && rc != SL_OK)
+    (void)(H5Sselect_none(w->fspace) >= 0 && H5Sselect_none(ms) >= 0);
+  if (ms >= 0) {
+    herr_t e = H5Dwrite(w->did, w->mtype, ms, w->fspace, w->xfer, rows);
+    if (e < 0 && rc == SL_OK) {
+      char m[512];
+      sl__h5_errstr(m, sizeof m);
+      rc = sl__error_set(
+          SL_ERR_IO, __FILE__, __LINE__, "cannot write rows %llu..%llu of '%s' dataset '%s': %s",
+          (unsigned long long)start[0], (unsigned long long)(start[0] + k), s->path, s->dset, m);
+    }
+    H5Sclose(ms);
+  }
+  return rc;
+}
 
+/* The test hook of tests/h5/test_h5_abort.sh: rank SLUICE_TEST_ABORT_RANK aborts the job
+ * after its first write round. */
+static void test_abort_hook(const h5_sink *s) {
   const char *abort_rank = getenv("SLUICE_TEST_ABORT_RANK");
+  if (abort_rank && atoi(abort_rank) == sl_rank(s->ctx)) {
+    fprintf(stderr,
+            "sluice: SLUICE_TEST_ABORT_RANK=%s: rank %d aborts the job mid-write (test hook)\n",
+            abort_rank, sl_rank(s->ctx));
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 9);
+  }
+}
+
+/* Rank-order mode: everything between create and close, in finish; collective. Returns
+ * the local code (SL_ERR_REMOTE when another rank failed). Every collective call is
+ * reached by every rank unless all agreed to stop. */
+static int write_file(h5_sink *s, wctx *w) {
+  sl_ctx *ctx = s->ctx;
+  MPI_Comm comm = sl_comm(ctx);
+  size_t rs = s->layout->row_size;
+  /* the last partial buffer joins the spill file, so rows stream from one place */
+  int rc = SL_OK;
+  if (s->spill_fd >= 0)
+    rc = spill(s);
+  uint64_t mine = (s->spill_bytes + s->len) / rs, off = 0, total = 0;
+  SL__CHECK(agree_step(comm, rc));
+  SL__CHECK_MPI(MPI_Exscan(&mine, &off, 1, MPI_UINT64_T, MPI_SUM, comm));
+  if (sl_rank(ctx) == 0)
+    off = 0;
+  SL__CHECK_MPI(MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, comm));
+  uint64_t per_round = s->cap / rs, myrounds = (mine + per_round - 1) / per_round, rounds = 0;
+  SL__CHECK_MPI(MPI_Allreduce(&myrounds, &rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
+
+  SL__CHECK(create_output(s, w, comm, total, total));
+  SL__CHECK(put_provenance(s, w, comm, total));
+
   uint64_t done = 0;
   for (uint64_t r = 0; r < rounds; r++) {
     uint64_t k = mine - done < per_round ? mine - done : per_round;
@@ -372,46 +487,13 @@ static int write_file(h5_sink *s, wctx *w) {
           got += (size_t)n;
       }
     }
-    hsize_t mdims = k ? k : 1, start[2] = {off + done, 0}, count[2] = {k, l->n};
-    if (l->array == 2)
-      mdims *= l->n;
-    hid_t ms = H5Screate_simple(1, &mdims, NULL);
-    int sel;
-    if (k && rc == SL_OK) {
-      sel =
-          ms >= 0 && H5Sselect_hyperslab(w->fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
-    } else {
-      sel = ms >= 0 && H5Sselect_none(w->fspace) >= 0 && H5Sselect_none(ms) >= 0;
-    }
-    /* a local failure still joins the collective write, with nothing selected */
-    if (!sel && rc == SL_OK)
-      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot select output rows");
-    if (sel && rc != SL_OK)
-      (void)(H5Sselect_none(w->fspace) >= 0 && H5Sselect_none(ms) >= 0);
-    if (ms >= 0) {
-      herr_t e = H5Dwrite(w->did, w->mtype, ms, w->fspace, w->xfer, s->buf);
-      if (e < 0 && rc == SL_OK) {
-        sl__h5_errstr(m, sizeof m);
-        rc = sl__error_set(
-            SL_ERR_IO, __FILE__, __LINE__, "cannot write rows %llu..%llu of '%s' dataset '%s': %s",
-            (unsigned long long)start[0], (unsigned long long)(start[0] + k), s->path, s->dset, m);
-      }
-      H5Sclose(ms);
-    }
+    rc = write_rows(s, w, off + done, k, s->buf, rc);
     done += k;
-    if (abort_rank && atoi(abort_rank) == sl_rank(ctx)) {
-      fprintf(stderr,
-              "sluice: SLUICE_TEST_ABORT_RANK=%s: rank %d aborts the job mid-write (test hook)\n",
-              abort_rank, sl_rank(ctx));
-      fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, 9);
-    }
-    SL__CHECK(all_ok(comm, rc, &ok));
-    if (!ok)
-      return rc != SL_OK ? rc : SL_ERR_REMOTE;
+    test_abort_hook(s);
+    SL__CHECK(agree_step(comm, rc));
   }
-  if (rounds == 0 && abort_rank && atoi(abort_rank) == sl_rank(ctx))
-    MPI_Abort(MPI_COMM_WORLD, 9);
+  if (rounds == 0)
+    test_abort_hook(s);
   return SL_OK;
 }
 
@@ -429,14 +511,168 @@ static int close_all(wctx *w) {
     bad = 1;
   if (w->fid >= 0 && H5Fclose(w->fid) < 0)
     bad = 1;
+  *w = (wctx){-1, -1, -1, -1, -1, -1};
   return bad;
+}
+
+/* ---- rounds mode: collective write rounds agreed in the event loop ---- */
+
+/* One agreed round (collective on s->comm; every rank runs it). failed: this rank has
+ * failed (settle): it writes nothing and the round stops the rounds everywhere. final:
+ * the last round (no rank has open partitions): provenance after the rows. */
+static int run_round(h5_sink *s, int final, int failed) {
+  MPI_Comm comm = s->comm;
+  size_t rs = s->layout->row_size;
+  int n = sl_size(s->ctx), me = sl_rank(s->ctx);
+  uint64_t mine[2] = {failed ? 0 : s->len / rs, (uint64_t)(failed != 0)};
+  SL__CHECK_MPI(MPI_Allgather(mine, 2, MPI_UINT64_T, s->counts, 2, MPI_UINT64_T, comm));
+  uint64_t off = 0, total = 0, anyfail = 0;
+  for (int r = 0; r < n; r++) {
+    if (r < me)
+      off += s->counts[2 * r];
+    total += s->counts[2 * r];
+    anyfail |= s->counts[2 * r + 1];
+  }
+  s->nrounds++;
+  s->over = 1; /* until this round succeeds everywhere */
+  if (anyfail)
+    return SL_ERR_REMOTE;
+  if (!s->file_open) {
+    s->file_open = 1;
+    SL__CHECK(create_output(s, &s->w, comm, 0, final ? total : 0));
+  }
+  if (total) {
+    wctx *w = &s->w;
+    int nd = s->layout->array == 2 ? 2 : 1;
+    hsize_t dims[2] = {s->written + total, s->layout->n};
+    int rc = SL_OK;
+    if (H5Dset_extent(w->did, dims) < 0) {
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                         "cannot extend dataset '%s' of '%s' to %llu rows", s->dset, s->path,
+                         (unsigned long long)dims[0]);
+    } else {
+      H5Sclose(w->fspace);
+      w->fspace = H5Dget_space(w->did);
+      if (w->fspace < 0 || H5Sget_simple_extent_ndims(w->fspace) != nd)
+        rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot get the extended dataspace");
+    }
+    SL__CHECK(agree_step(comm, rc));
+    rc = write_rows(s, w, s->written + off, mine[0], s->buf, SL_OK);
+    s->len = 0;
+    test_abort_hook(s);
+    SL__CHECK(agree_step(comm, rc));
+    s->written += total;
+  } else if (final) {
+    test_abort_hook(s);
+  }
+  if (s->alloc > s->cap) { /* back to one buffer after a fan-out past it */
+    char *b = realloc(s->buf, s->cap);
+    if (b) {
+      s->buf = b;
+      s->alloc = s->cap;
+    }
+  }
+  if (final)
+    SL__CHECK(put_provenance(s, &s->w, comm, s->written));
+  else
+    s->over = 0;
+  return SL_OK;
+}
+
+static int h5sink_blocked(void *impl, const sl__part *part) {
+  (void)part;
+  const h5_sink *s = impl;
+  return s->rounds && !s->over && s->len >= s->cap;
+}
+
+static int h5sink_progress(void *impl, sl__run *run, int *progress) {
+  h5_sink *s = impl;
+  if (!s->rounds || s->over)
+    return SL_OK;
+  if (s->req == MPI_REQUEST_NULL) {
+    s->agree_in[0] = s->len >= s->cap;
+    s->agree_in[1] = run->nstages && run->stages[run->nstages - 1].nopen > 0;
+    s->agree_in[2] = 0;
+    SL__CHECK_MPI(
+        MPI_Iallreduce(s->agree_in, s->agree_out, 3, MPI_INT64_T, MPI_MAX, s->comm, &s->req));
+  }
+  int flag = 0;
+  SL__CHECK_MPI(MPI_Test(&s->req, &flag, MPI_STATUS_IGNORE));
+  if (!flag)
+    return SL_OK;
+  if (s->agree_out[2]) { /* a rank failed: its abort message ends this loop */
+    s->over = 1;
+    return SL_OK;
+  }
+  if (s->agree_out[1] && !s->agree_out[0])
+    return SL_OK; /* nobody needs a round yet: agree again at the next turn */
+  (*progress)++;
+  return run_round(s, !s->agree_out[1], 0);
+}
+
+static int h5sink_quiescent(void *impl, sl__run *run) {
+  (void)run;
+  const h5_sink *s = impl;
+  return !s->rounds || s->over;
+}
+
+/* After the loop: when the rounds are not over (this rank's loop or another's ended on a
+ * failure), finish the agreement in flight, join its round as failed (the round stops
+ * everywhere), then contribute "failed" to one more agreement unless the rounds are over.
+ * Every rank completes the same agreements, so none is left inside a collective call. */
+static int h5sink_settle(void *impl, sl__run *run, int failed) {
+  (void)run;
+  (void)failed;
+  h5_sink *s = impl;
+  if (!s->rounds || s->over || s->comm == MPI_COMM_NULL)
+    return SL_OK;
+  s->len = 0;
+  if (s->req != MPI_REQUEST_NULL) {
+    SL__CHECK_MPI(MPI_Wait(&s->req, MPI_STATUS_IGNORE));
+    if (s->agree_out[2])
+      s->over = 1;
+    else if (!s->agree_out[1] || s->agree_out[0])
+      (void)run_round(s, !s->agree_out[1], 1);
+  }
+  if (!s->over) {
+    s->agree_in[0] = s->agree_in[1] = 0;
+    s->agree_in[2] = 1;
+    SL__CHECK_MPI(
+        MPI_Iallreduce(s->agree_in, s->agree_out, 3, MPI_INT64_T, MPI_MAX, s->comm, &s->req));
+    SL__CHECK_MPI(MPI_Wait(&s->req, MPI_STATUS_IGNORE));
+    s->over = 1;
+  }
+  return SL_OK;
+}
+
+static void rounds_free(h5_sink *s) {
+  if (s->req != MPI_REQUEST_NULL) /* a failed run: the agreement cannot be taken back */
+    MPI_Request_free(&s->req);
+  s->req = MPI_REQUEST_NULL;
+  if (s->comm != MPI_COMM_NULL)
+    MPI_Comm_free(&s->comm);
+  free(s->counts);
+  s->counts = NULL;
 }
 
 static int h5sink_finish(void *impl, sl_ctx *ctx, int job_failed) {
   h5_sink *s = impl;
   MPI_Comm comm = sl_comm(ctx);
   int err = SL_OK;
-  if (!job_failed) {
+  if (s->rounds) {
+    /* the rows are written; every rank opened the file in the same round */
+    if (!job_failed && !s->over)
+      err = sl__error_set(SL_ERR_INTERNAL, __FILE__, __LINE__,
+                          "HDF5 output '%s': the write rounds did not end", s->path);
+    if (s->file_open && close_all(&s->w) && err == SL_OK && !job_failed) {
+      char m[512];
+      sl__h5_errstr(m, sizeof m);
+      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close HDF5 output '%s': %s",
+                          s->tmp_path, m);
+    }
+    s->file_open = 0;
+    rounds_free(s);
+  } else if (!job_failed) {
     wctx w = {-1, -1, -1, -1, -1, -1};
     err = write_file(s, &w);
     /* closing is collective too: everyone closes what they opened */
@@ -473,6 +709,7 @@ static void h5sink_destroy(void *impl) {
   if (!s)
     return;
   drop_spill(s);
+  rounds_free(s);
   free(s->path);
   free(s->dset);
   free(s->inputs);
@@ -488,6 +725,36 @@ static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
                                        .finish = h5sink_finish,
                                        .destroy = h5sink_destroy};
 
+static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
+                                              .prepare = h5sink_prepare,
+                                              .push = h5sink_push,
+                                              .finish = h5sink_finish,
+                                              .destroy = h5sink_destroy,
+                                              .blocked = h5sink_blocked,
+                                              .progress = h5sink_progress,
+                                              .quiescent = h5sink_quiescent,
+                                              .settle = h5sink_settle};
+
+/* Must the output be in rank order (the spill mode)? When the last stage is sorted
+ * (sl_flow_sort: its partitions hold consecutive key ranges, rank order is key order;
+ * sluice-h5sort and sluice-h5groupby rely on it), and when an HDF5 source feeds the flow:
+ * a copy keeps its input's order, and the source's collective read rounds, agreed
+ * separately, could meet the sink's rounds in different orders on two ranks. */
+static int rank_ordered(const sl_flow *flow) {
+  if (!flow->nstages)
+    return 1;
+  const sl__stage *last = &flow->stages[flow->nstages - 1];
+  if (last->boundary == SL__BOUND_RANGE)
+    return 1;
+  for (int i = 0; i < last->nsteps; i++)
+    if (last->steps[i].kind == SL__STEP_SORT_LOCAL)
+      return 1;
+  for (int s = 0; s < flow->nstages; s++)
+    if (flow->stages[s].source.vt == &sl__h5_source_vt)
+      return 1;
+  return 0;
+}
+
 int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
                   const sl_h5_sink_opts *opts) {
   if (!flow)
@@ -496,6 +763,10 @@ int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
   int rc = s ? SL_OK : sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
   if (rc == SL_OK) {
     s->spill_fd = -1;
+    s->comm = MPI_COMM_NULL;
+    s->req = MPI_REQUEST_NULL;
+    s->w = (wctx){-1, -1, -1, -1, -1, -1};
+    s->rounds = !rank_ordered(flow);
     if (opts)
       s->opts = *opts;
     s->opts.inputs = NULL;
@@ -518,5 +789,6 @@ int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
       flow->build_error = rc;
     return rc;
   }
-  return sl__flow_set_ext_sink(flow, &h5_sink_vt, s, "sl_flow_to_h5");
+  return sl__flow_set_ext_sink(flow, s->rounds ? &h5_sink_rounds_vt : &h5_sink_vt, s,
+                               "sl_flow_to_h5");
 }

@@ -10,9 +10,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <glob.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "engine/engine.h"
 #include "engine/rows.h"
@@ -56,8 +58,10 @@ struct sl__h5src {
   size_t ch_last;
   MPI_Comm comm; /* a duplicate of the run's communicator: rounds never meet other collectives */
   MPI_Request req;
-  int64_t agree_in[2], agree_out[2];
-  int coll_done;
+  int64_t agree_in[3], agree_out[3];
+  int coll_done; /* the rounds are over on every rank (or were refused) */
+  int stopped;   /* this rank reads nothing more: its loop ended (settle) */
+  int checked;   /* coll_check ran for this run */
   uint64_t rounds;
 };
 
@@ -891,51 +895,97 @@ static void h5_close(void *state) {
  *
  * Every rank calls H5Dread on the same dataset the same number of times. Before each
  * round the ranks agree, with a non-blocking MPI_Iallreduce (MIN) on a duplicate of the
- * run's communicator, on {the lowest file any rank needs a block from now, minus
- * "rows left to read anywhere"}. A partition needs a block when it has emitted the
- * previous one; a partition blocked by backpressure does not, and its rank joins the
- * round with an empty selection. When the agreement completes on a rank, that rank
- * runs the round in the same call: it opens the agreed file collectively if another
- * one is open, reads one block for one of its partitions that needs one from that file
- * (round robin), or nothing. No rank waits for another except inside a round that all
- * of them agreed on and that each runs at its next loop turn. When the agreement says
- * no rows are left anywhere, the source is quiescent and the loops may end. */
+ * run's communicator, on {the lowest file any rank needs a block from now, minus "rows
+ * left to read anywhere", minus "some rank is still running"}. A partition needs a block
+ * when it has emitted the previous one; a partition blocked by backpressure does not, and
+ * its rank joins the round with an empty selection. When the agreement completes on a
+ * rank, that rank runs the round in the same call: it opens the agreed file collectively
+ * if another one is open, reads one block for one of its partitions that needs one from
+ * that file (round robin), or nothing. No rank waits for another except inside a round
+ * that all of them agreed on and that each runs at its next loop turn. The rounds end on
+ * every rank at the same agreement: the first that says no rows are left anywhere (the
+ * source is quiescent, the loops may end), or that every rank has stopped (settle). A
+ * rank whose loop ended early (failure, stop, another rank's abort) keeps joining rounds
+ * with empty selections from settle, contributing "stopped", until that agreement. */
 static int coll_round(sl__h5src *s, int64_t file) {
+  int rc = SL_OK;
   if (s->ch.is_open && s->ch.file != (size_t)file) {
-    int bad = close_handle(&s->ch); /* collective */
-    if (bad)
-      SL__FAIL(SL_ERR_HDF5, "cannot close input '%s'", s->files[s->ch_last].path);
+    if (close_handle(&s->ch)) /* collective */
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot close input '%s'",
+                         s->files[s->ch_last].path);
   }
   if (!s->ch.is_open) {
-    SL__CHECK(open_handle(s, (size_t)file, s->comm, &s->ch)); /* collective */
+    int orc = open_handle(s, (size_t)file, s->comm, &s->ch); /* collective */
+    if (orc != SL_OK) {
+      close_handle(&s->ch);
+      return orc;
+    }
     s->ch_last = (size_t)file;
   }
   h5_state *who = NULL;
-  for (size_t j = 0; j < s->nparts && !who; j++) {
+  for (size_t j = 0; j < s->nparts && !who && !s->stopped; j++) {
     h5_state *st = s->parts[(s->rr + j) % s->nparts];
     if (st->bpos >= st->blen && st->cur < st->hi && file_of(s, st->cur) == (size_t)file) {
       who = st;
       s->rr = (s->rr + j + 1) % s->nparts;
     }
   }
-  if (!who) {
-    h5_state none;
-    memset(&none, 0, sizeof none);
-    none.src = s;
-    return read_rows(&none, &s->ch, 0);
+  if (who && rc == SL_OK) {
+    rc = ensure_buf(who, (size_t)file);
+    if (rc == SL_OK)
+      return read_rows(who, &s->ch, next_block(who, (size_t)file));
   }
-  SL__CHECK(ensure_buf(who, (size_t)file));
-  return read_rows(who, &s->ch, next_block(who, (size_t)file));
+  /* nothing to read here, or a local failure: join the round with an empty selection,
+   * so that no other rank is left inside this collective read */
+  h5_state none;
+  memset(&none, 0, sizeof none);
+  none.src = s;
+  int erc = read_rows(&none, &s->ch, 0);
+  return rc != SL_OK ? rc : erc;
+}
+
+/* Collective transfers of two HDF5 sources in one run would agree on separate
+ * communicators and could enter their collective reads in different orders on two ranks.
+ * Refused before any round: the plan is the same on every rank, so every rank refuses. */
+static int coll_check(sl__h5src *s, sl__run *run) {
+  if (s->checked)
+    return SL_OK;
+  s->checked = 1;
+  if (!run || !run->flow)
+    return SL_OK;
+  int n = 0;
+  for (int i = 0; i < run->flow->nstages; i++) {
+    const sl__source *o = &run->flow->stages[i].source;
+    if (o->vt == &sl__h5_source_vt && o->impl &&
+        ((const sl__h5src *)o->impl)->transfer == SL_H5_XFER_COLLECTIVE)
+      n++;
+  }
+  if (n < 2)
+    return SL_OK;
+  for (int i = 0; i < run->flow->nstages; i++) {
+    const sl__source *o = &run->flow->stages[i].source;
+    if (o->vt == &sl__h5_source_vt && o->impl &&
+        ((const sl__h5src *)o->impl)->transfer == SL_H5_XFER_COLLECTIVE) {
+      sl__h5src *h = o->impl;
+      h->checked = 1;
+      h->coll_done = 1; /* no rounds, nothing to settle */
+    }
+  }
+  SL__FAIL(SL_ERR_UNSUPPORTED,
+           "collective HDF5 transfer: only one HDF5 source per flow may read collectively "
+           "(found %d); use independent transfer (sl_h5_opts.transfer = "
+           "SL_H5_XFER_INDEPENDENT) for the others",
+           n);
 }
 
 static int h5_progress(sl__source *src, sl__run *run, int *progress) {
-  (void)run;
   sl__h5src *s = src->impl;
   if (s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done)
     return SL_OK;
+  SL__CHECK(coll_check(s, run));
   if (s->req == MPI_REQUEST_NULL) {
     int64_t need = (int64_t)s->nfiles, left = 0;
-    for (size_t i = 0; i < s->nparts; i++) {
+    for (size_t i = 0; i < s->nparts && !s->stopped; i++) {
       const h5_state *st = s->parts[i];
       if (st->cur < st->hi) {
         left = 1;
@@ -948,8 +998,9 @@ static int h5_progress(sl__source *src, sl__run *run, int *progress) {
     }
     s->agree_in[0] = need;
     s->agree_in[1] = -left;
+    s->agree_in[2] = s->stopped ? 0 : -1;
     SL__CHECK_MPI(
-        MPI_Iallreduce(s->agree_in, s->agree_out, 2, MPI_INT64_T, MPI_MIN, s->comm, &s->req));
+        MPI_Iallreduce(s->agree_in, s->agree_out, 3, MPI_INT64_T, MPI_MIN, s->comm, &s->req));
     (*progress)++;
   }
   int flag = 0;
@@ -957,7 +1008,7 @@ static int h5_progress(sl__source *src, sl__run *run, int *progress) {
   if (!flag)
     return SL_OK;
   (*progress)++;
-  if (s->agree_out[1] == 0) { /* no rank has rows left to read */
+  if (s->agree_out[1] == 0 || s->agree_out[2] == 0) { /* no rows left, or every rank stopped */
     s->coll_done = 1;
     if (s->ch.is_open && close_handle(&s->ch)) /* collective */
       SL__FAIL(SL_ERR_HDF5, "cannot close input '%s'", s->files[s->ch_last].path);
@@ -975,22 +1026,34 @@ static int h5_quiescent(sl__source *src, sl__run *run) {
   return s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done;
 }
 
-/* After a failed event loop (engine hook still to come: see docs/hdf5.md): finish the
- * agreement in flight and keep joining rounds with empty selections until every rank
- * has stopped, so no rank is left inside a collective read. */
-int sl__h5src_settle(sl__source *src) {
+/* The engine's settle hook (every rank, once its loop ended). After a normal end the
+ * rounds are over on every rank (coll_done). Otherwise this rank reads nothing more: it
+ * completes the agreement in flight and joins every further round with an empty
+ * selection, contributing "stopped", until an agreement says that every rank has stopped
+ * (or that no rows are left), so no rank stays inside a collective call. The other ranks
+ * end their loops on this rank's abort message and settle in turn. */
+int sl__h5src_settle(sl__source *src, sl__run *run, int failed) {
+  (void)failed; /* !failed implies coll_done; otherwise settle as after a failure */
   sl__h5src *s = src->impl;
-  if (s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done || s->comm == MPI_COMM_NULL)
+  if (!s || s->transfer != SL_H5_XFER_COLLECTIVE || s->coll_done || s->comm == MPI_COMM_NULL)
     return SL_OK;
-  for (size_t i = 0; i < s->nparts; i++) /* this rank reads nothing more */
-    s->parts[i]->hi = s->parts[i]->cur;
-  int rc = SL_OK;
+  s->stopped = 1;
+  int rc = SL_OK, spins = 0;
   while (!s->coll_done) {
     int p = 0;
-    int r = h5_progress(src, NULL, &p);
-    if (r != SL_OK) {
+    int r = h5_progress(src, run, &p);
+    if (r != SL_OK && rc == SL_OK)
       rc = r;
-      break;
+    if (r == SL_ERR_MPI)
+      break; /* the agreement itself cannot go on */
+    /* a failed round (open, read) was still joined: go on to the next agreement */
+    if (p) {
+      spins = 0;
+    } else if (++spins >= 4096) { /* the others are still in their loops */
+      struct timespec ts = {0, 50000};
+      nanosleep(&ts, NULL);
+    } else if (spins >= 16) {
+      sched_yield();
     }
   }
   return rc;
@@ -998,12 +1061,14 @@ int sl__h5src_settle(sl__source *src) {
 
 static void coll_free(sl__h5src *s) {
   close_handle(&s->ch);
-  if (s->req != MPI_REQUEST_NULL) /* a failed run: the agreement cannot be taken back */
-    MPI_Request_free(&s->req);
+  /* settle completes every agreement; one is left only after an MPI failure, and MPI
+   * forbids MPI_Request_free on a non-blocking collective: it is dropped */
   if (s->comm != MPI_COMM_NULL)
     MPI_Comm_free(&s->comm);
   s->req = MPI_REQUEST_NULL;
   s->coll_done = 0;
+  s->stopped = 0;
+  s->checked = 0;
   s->rounds = 0;
   s->rr = 0;
 }
@@ -1035,7 +1100,8 @@ const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                         .close = h5_close,
                                         .destroy = h5_destroy,
                                         .progress = h5_progress,
-                                        .quiescent = h5_quiescent};
+                                        .quiescent = h5_quiescent,
+                                        .settle = sl__h5src_settle};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {

@@ -1,0 +1,57 @@
+#!/bin/sh
+# sluice-h5stats --transfer: independent and collective reads give identical output at
+# 1-4 ranks (with large and with tiny read blocks, so many collective rounds), and a bad
+# value is refused with exit status 2.
+#   test_h5_transfer.sh BUILD_DIR
+set -u
+B=${1:-$SLUICE_BINARY_DIR}
+S=$B/apps/sluice-h5stats/sluice-h5stats
+O=$B/tests/h5/h5oracle
+D=$(mktemp -d "${TMPDIR:-/tmp}/sluice-h5xfer.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+fail=0
+run() { # ranks, command...
+  n=$1
+  shift
+  # shellcheck disable=SC2086
+  timeout 120 "$SLUICE_MPIEXEC" $SLUICE_MPIEXEC_NP "$n" $SLUICE_MPIEXEC_FLAGS "$@"
+}
+"$O" make "$D" >/dev/null || { echo "FAIL: cannot write the inputs"; exit 1; }
+if "$S" --help | grep -q -- '--transfer independent|collective'; then
+  echo "ok: --help names --transfer"
+else
+  echo "FAIL: --help does not name --transfer"
+  fail=1
+fi
+for n in 1 2 3 4; do
+  for args in "$D/table.h5:/t --bins 7" "$D/table.h5:/grid --range -100:1000 --bins 5" \
+    "$D/table.h5:/t --fields x,u,m --sl-read-block-bytes=4K" "$D/skew.h5:/t --sl-read-block-bytes=1K"; do
+    ok=1
+    for t in independent collective; do
+      # shellcheck disable=SC2086 # args is a list
+      if ! run "$n" "$S" $args --transfer $t >"$D/$t.out" 2>"$D/$t.err"; then
+        echo "FAIL: np$n $args --transfer $t: exit status $?"
+        cat "$D/$t.err"
+        ok=0
+        fail=1
+      fi
+    done
+    if [ $ok = 1 ] && [ -s "$D/independent.out" ] && cmp -s "$D/independent.out" "$D/collective.out"; then
+      echo "ok: np$n $args: the same output independent and collective"
+    elif [ $ok = 1 ]; then
+      echo "FAIL: np$n $args: outputs differ"
+      diff "$D/independent.out" "$D/collective.out" | head -20
+      fail=1
+    fi
+  done
+  run "$n" "$S" "$D/table.h5:/t" --transfer sideways >"$D/bad.out" 2>"$D/bad.err"
+  rc=$?
+  if [ $rc -eq 2 ] && grep -q "expects 'independent' or 'collective', found 'sideways'" "$D/bad.err"; then
+    echo "ok: np$n --transfer sideways: exit 2 with one error line"
+  else
+    echo "FAIL: np$n --transfer sideways: exit $rc"
+    cat "$D/bad.err"
+    fail=1
+  fi
+done
+exit $fail
