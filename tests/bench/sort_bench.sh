@@ -10,8 +10,9 @@
 # Both programs check their output (sorted, every record once) and fail otherwise. Each
 # configuration runs REPS times (interleaved); the script prints the medians, MB/s (10^6 bytes of
 # records per second), the ratio to qsort (qsort's median / this median: > 1 is faster)
-# and the peak RSS of the largest process (GNU time, package "time"), then whether the
-# target holds: 2 ranks faster than the single-process qsort.
+# and the peak RSS of the largest process (GNU time, package "time"), the load average
+# before and after (the machine may be shared), then whether the target holds: 2 ranks
+# faster than the single-process qsort.
 #
 # Environment: REPS (3), SEED (1), RANKS ("1 2"), MPIRUN (mpirun), MPIRUN_FLAGS (extra
 # mpirun flags), BIND (core: mpirun --bind-to BIND), CORE (qsort's core, 0),
@@ -104,11 +105,14 @@ done
 
 # The repetitions are interleaved (qsort, 1 rank, 2 ranks, qsort, ...) so that a change of
 # load on a shared machine hits every configuration alike.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
+LOAD_BEFORE=$(loadavg)
 echo "sort: $N records of 16 bytes ($SIZE bytes), seed $SEED, $REPS runs each" >&2
 for ((i = 1; i <= REPS; i++)); do
   echo "round $i" >&2
   for c in "${CONFIGS[@]}"; do run_once "$c" || exit 1; done
 done
+LOAD_AFTER=$(loadavg)
 declare -A MED
 for c in "${CONFIGS[@]}"; do
   # shellcheck disable=SC2086 # a list of numbers
@@ -131,6 +135,7 @@ for c in "${CONFIGS[@]}"; do
   printf "%-14s %10s %9s %8sx %14s  %s\n" "$c" "$t" "$mbs" "$vq" "${RSS[$c]}" "$runs"
 done
 echo "(vs_qsort = qsort's median / this median; qsort times the sort alone, sluice times sl_run, generation included)"
+echo "load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER"
 if [ -n "${MED[sluice-2rank]:-}" ]; then
   if awk -v a="${MED[sluice-2rank]}" -v b="${MED[qsort]}" 'BEGIN { exit !(a < b) }'; then
     echo "target (2 ranks faster than qsort): met"

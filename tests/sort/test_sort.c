@@ -15,7 +15,9 @@
  * merge; a missing --sl-tmpdir then fails with SL_ERR_IO), records with empty values and
  * records larger than the budget, a sort after reduce_by_key, an operator after the sort,
  * two sorts in one flow, sort -> to_text (the file read back), sorting a text file's
- * lines, stability of a one-partition sort at one rank, and take_sort.
+ * lines, stability of a one-partition sort at one rank, take_sort, and the packed layout of
+ * records of one size: several record widths, ties kept in arrival order (all keys equal,
+ * three keys, descending too) and records of other lengths arriving after packed ones.
  *
  * Rules (a test that breaks them can hang): every rank makes the same collective calls in
  * the same order; no assertion returns early; data are small. Failures are counted on
@@ -1197,6 +1199,174 @@ static void test_take_sort(void) {
   check_take_sort(3, 2, 1, 7);
 }
 
+/* ------------------------------------------------------------------ record layouts */
+
+/* A flow over n records whose value starts with the 8-byte big-endian row index: sorted by
+ * the key bytes only (ties are frequent), from one source partition. Checked: the count,
+ * each rank sorted, the boundaries, every row once with its own key and value, and at one
+ * rank the exact stable order (ties in arrival order, also when descending). */
+typedef struct layout {
+  int64_t n;
+  unsigned char *keys, *vals;
+  sl_record *recs;
+} layout;
+static layout g_recs;
+static int gen_recs(int64_t i, sl_emitter *out, void *arg) {
+  (void)arg;
+  const sl_record *r = &g_recs.recs[i];
+  return sl_emit(out, r->key, r->key_len, r->value, r->value_len);
+}
+static int g_desc_ord;
+static int q_stable(const void *x, const void *y) {
+  int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+  int c = cmp_bytes(&g_recs.recs[a], &g_recs.recs[b], NULL);
+  if (g_desc_ord)
+    c = -c;
+  return c ? c : (a > b) - (a < b);
+}
+static void check_layout(const char *what, int desc, int spill) {
+  int64_t n = g_recs.n;
+  if (spill)
+    set_opt("sort-memory-bytes", "8K");
+  sink s = {0};
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_generator(f, n, gen_recs, NULL, 1), SL_OK);
+  EXPECT_RC(sl_flow_sort(f, cmp_bytes, NULL, desc), SL_OK);
+  EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
+  EXPECT_RC(sl_run(f), SL_OK);
+  if (spill) {
+    set_opt("sort-memory-bytes", "256M");
+    if (s.len > 4 * 8192 && s.spill_files >= 0)
+      EXPECT_TRUE(s.spill_files >= 2, "%s: %zu bytes here but %d spill runs at the merge", what,
+                  s.len, s.spill_files);
+  }
+  EXPECT_TRUE(dir_entries(g_tmpdir) == 0, "%s: files left in %s", what, g_tmpdir);
+  gathered g;
+  gather0(&s, &g);
+  if (g_rank == 0) {
+    int64_t *order = xmalloc((size_t)n * sizeof *order);
+    for (int64_t i = 0; i < n; i++)
+      order[i] = i;
+    g_desc_ord = desc;
+    qsort(order, (size_t)n, sizeof *order, q_stable);
+    EXPECT_TRUE(g.n == (uint64_t)n, "%s: %" PRIu64 " records, expected %lld", what, g.n,
+                (long long)n);
+    unsigned char *seen = xcalloc((size_t)n, 1);
+    int unsorted = 0, wrong = 0, unstable = 0;
+    for (uint64_t i = 0; i < g.n; i++) {
+      const sl_record *r = &g.recs[i];
+      int c = i ? cmp_bytes(&g.recs[i - 1], r, NULL) : 0;
+      /* ranks in order: the whole sequence is sorted, boundaries included */
+      if (desc ? c < 0 : c > 0)
+        unsorted++;
+      int64_t row = r->value_len >= 8 ? (int64_t)rd_be64(r->value) : -1;
+      const sl_record *e = row >= 0 && row < n ? &g_recs.recs[row] : NULL;
+      if (!e || seen[row] || mt_bytes_cmp(r->key, r->key_len, e->key, e->key_len) != 0 ||
+          mt_bytes_cmp(r->value, r->value_len, e->value, e->value_len) != 0) {
+        wrong++;
+        continue;
+      }
+      seen[row] = 1;
+      if (g_size == 1 && row != order[i] && unstable++ < 3) {
+        MT_LOC();
+        fprintf(stderr, "%s: position %" PRIu64 " has row %lld, the stable sort row %lld\n", what,
+                i, (long long)row, (long long)order[i]);
+      }
+    }
+    EXPECT_TRUE(unsorted == 0, "%s: %d records out of order", what, unsorted);
+    EXPECT_TRUE(wrong == 0, "%s: %d records not from the input, or repeated", what, wrong);
+    EXPECT_TRUE(unstable == 0, "%s: %d records out of arrival order among equal keys", what,
+                unstable);
+    free(seen);
+    free(order);
+  }
+  gathered_free(&g);
+  sink_free(&s);
+  sl_flow_destroy(&f);
+}
+
+/* Records of n rows: key of klen_of(i) bytes (big-endian mix(i) % distinct, so byte order is
+ * numeric order), value: the row (8 bytes big-endian) then vpad bytes. */
+static void layout_make(int64_t n, uint64_t distinct, size_t vpad, size_t (*klen_of)(int64_t)) {
+  g_recs.n = n;
+  g_recs.keys = xmalloc((size_t)n * 8);
+  g_recs.vals = xmalloc((size_t)n * (8 + vpad));
+  g_recs.recs = xmalloc((size_t)n * sizeof *g_recs.recs);
+  for (int64_t i = 0; i < n; i++) {
+    unsigned char *k = g_recs.keys + i * 8, *v = g_recs.vals + (size_t)i * (8 + vpad);
+    be64(k, distinct ? mt_mix((uint64_t)i) % distinct : 7);
+    be64(v, (uint64_t)i);
+    memset(v + 8, (int)(i & 0xff), vpad);
+    size_t kl = klen_of(i);
+    sl_record r = {k + 8 - kl, kl, v, 8 + vpad};
+    g_recs.recs[i] = r;
+  }
+}
+static void layout_free(void) {
+  free(g_recs.keys);
+  free(g_recs.vals);
+  free(g_recs.recs);
+  memset(&g_recs, 0, sizeof g_recs);
+}
+static size_t klen8(int64_t i) {
+  (void)i;
+  return 8;
+}
+/* 8-byte keys, then from row 5000 on every 7th key 3 bytes long (other record lengths
+ * after a run of equal ones) */
+static size_t klen_mixed(int64_t i) {
+  return i >= 5000 && i % 7 == 3 ? 3 : 8;
+}
+
+/* Records of one size are held packed and merge-sorted in cache-sized blocks: several
+ * record widths (16, 24, 32, 41 and 72 bytes: the specialised copies, an odd width and a
+ * wide one), ties everywhere, ascending and descending, in memory and spilled. */
+static void test_fixed_widths(void) {
+  const size_t pads[] = {0, 8, 16, 25, 56};
+  for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++) {
+    layout_make(30000, 50, pads[i], klen8);
+    for (int v = 0; v < (i == 0 ? 4 : 2); v++) {
+      int desc = v & 1, spill = i == 0 ? v >> 1 : (int)(i & 1);
+      char what[160];
+      snprintf(what, sizeof what, "sort(%zu-byte records, 50 keys, %s%s)", 16 + pads[i],
+               desc ? "descending" : "ascending", spill ? ", 8K memory" : "");
+      check_layout(what, desc, spill);
+    }
+    layout_free();
+  }
+}
+
+/* All keys equal and three distinct keys, with a key-only comparator: equal records stay
+ * in arrival order (checked exactly at one rank), ascending and descending, in memory and
+ * spilled. */
+static void test_stable_ties(void) {
+  const uint64_t distinct[] = {0, 3};
+  for (size_t i = 0; i < 2; i++) {
+    layout_make(20000, distinct[i], 8, klen8);
+    for (int v = 0; v < 4; v++) {
+      char what[160];
+      snprintf(what, sizeof what, "sort(%s, key only, %s%s)", i ? "3 keys" : "all keys equal",
+               v & 1 ? "descending" : "ascending", v & 2 ? ", 8K memory" : "");
+      check_layout(what, v & 1, v >> 1);
+    }
+    layout_free();
+  }
+}
+
+/* Records of one length, then others mixed in: the held records change from the packed
+ * to the general layout mid-stream, and spilled runs of both layouts are merged. */
+static void test_mixed_lengths(void) {
+  layout_make(20000, 1000, 4, klen_mixed);
+  for (int v = 0; v < 4; v++) {
+    char what[160];
+    snprintf(what, sizeof what, "sort(8- and 3-byte keys, %s%s)",
+             v & 1 ? "descending" : "ascending", v & 2 ? ", 8K memory" : "");
+    check_layout(what, v & 1, v >> 1);
+  }
+  layout_free();
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const mt_test tests[] = {
@@ -1220,6 +1390,9 @@ static const mt_test tests[] = {
     {"to_text", test_to_text},
     {"sort_lines", test_sort_lines},
     {"take_sort", test_take_sort},
+    {"fixed_widths", test_fixed_widths},
+    {"stable_ties", test_stable_ties},
+    {"mixed_lengths", test_mixed_lengths},
     {NULL, NULL},
 };
 

@@ -1,11 +1,22 @@
 /* Global sort (sample sort) in two steps around a range boundary:
  *
- *   stage s:   ... -> SORT_SPLIT: hold the records (memory, then spill files), keep a
- *              reservoir sample; when every local partition has sampled, the ranks
+ *   stage s:   ... -> SORT_SPLIT: hold the records (memory blocks, then spill files), keep
+ *              a reservoir sample; when every local partition has sampled, the ranks
  *              exchange samples (non-blocking collectives) and pick splitters; then the
- *              held records are replayed into the range boundary.
+ *              held records are replayed into the range boundary, each block and file
+ *              given back as soon as it is replayed. With one destination partition (one
+ *              rank) there is nothing to split: records pass straight through.
  *   stage s+1: SORT_LOCAL -> ...: collect (sorting and spilling runs beyond the memory
  *              budget), then emit in order, merging the runs.
+ *
+ * Records whose key and value lengths are all the same (the common case) are held packed,
+ * key|value without the 8-byte record header, and sorted by sl__sort_fixed (sort_fixed.c);
+ * a record of other lengths turns the held records back into the general encoding
+ * ([u32 klen][u32 vlen][key][value]). A spilled run is in one of the two formats.
+ *
+ * Memory: a partition holds at most --sl-sort-memory-bytes: in SORT_SPLIT its blocks, in
+ * SORT_LOCAL its records plus the sort's scratch (packed: as many bytes again; general: an
+ * 8-byte offset per record). Beyond it, it spills.
  *
  * Partition p of the sorted stage is on rank p, and sinks write partitions in rank order,
  * so the output is globally sorted. Spill files are unlinked as soon as they are created:
@@ -14,56 +25,97 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "reduce/sort_fixed.h"
 
-#define SAMPLES_PER_PARTITION 64
+/* reservoir samples per source partition: SAMPLES_TOTAL / ranks within [MIN, MAX], and no
+ * more than an eighth of the budget holds (by the first record's size; MIN at least) */
+#define SAMPLES_MIN 64
+#define SAMPLES_MAX 1024
+#define SAMPLES_TOTAL (1u << 20)
+#define HOLD_BLOCK_MAX (1u << 20)  /* SORT_SPLIT: bytes per memory block */
+#define BLOCK_MMAP_MIN (64u << 10) /* blocks of this size and more are mapped */
+#define READ_BUF_MAX (1u << 20)    /* a run's read buffer */
+#define READ_BUF_MIN 256u
 
 typedef struct vec {
   char *p;
   size_t len, cap;
 } vec;
 
+/* A spilled run: packed records (klen + vlen bytes each) or general ones. */
+typedef struct run {
+  FILE *f;
+  int packed;
+  uint32_t klen, vlen;
+} run;
+
+/* Reads a run through a buffer: a file, or (f NULL) sorted packed records in memory. */
 typedef struct reader {
   FILE *f;
-  char *buf;
-  size_t cap;
+  int packed;
+  uint32_t klen, vlen;
+  char *buf; /* owned when f is set */
+  size_t cap, len, pos;
   sl_record cur;
   int valid;
-  int index; /* run index: ties go to the earlier run (arrival order) */
 } reader;
+
+/* SORT_SPLIT: the held records, in arrival order. */
+typedef struct block {
+  struct block *next;
+  size_t len, cap;
+  int packed;
+  uint32_t klen, vlen;
+  char data[];
+} block;
 
 typedef struct sort_state {
   const sl__step *step;
-  vec mem;     /* encoded records */
-  size_t *idx; /* SORT_LOCAL: offsets of the records in mem, sorted at the end */
-  size_t nidx, capidx;
-  size_t fixed; /* size of every record in mem, or 0 when they differ */
-  FILE **runs;
-  int nruns, capruns;
   int phase;
-  size_t cursor;
-  /* SORT_SPLIT */
-  vec samples; /* encoded reservoir */
-  size_t *soff;
-  size_t nsample;
-  uint64_t seen, rng;
-  int run_i;
+  run *runs;
+  int nruns, capruns;
+  int run_i; /* SORT_SPLIT: the run being replayed */
   reader rd;
-  /* SORT_LOCAL merge */
-  reader *rds;
+  /* SORT_SPLIT */
+  int passthrough; /* one destination partition: no hold, no sample */
+  block *head, *tail;
+  size_t held; /* bytes of records in the blocks */
+  size_t bcap; /* bytes allocated for blocks */
+  size_t cursor;
+  vec samples; /* encoded reservoir, records at soff[0..nsample) (and dead ones) */
+  size_t *soff;
+  size_t nsample, maxsample;
+  size_t live; /* bytes of the records in the reservoir */
+  uint64_t seen, rng;
+  /* SORT_LOCAL */
+  vec mem;    /* the records: packed, or general encoding */
+  size_t n;   /* records in mem */
+  int packed; /* mem holds packed records of klen + vlen bytes */
+  uint32_t klen, vlen;
+  size_t *idx; /* general: offsets of the records in mem, sorted at the end */
+  size_t capidx;
+  char *scratch; /* packed: the merge sort's second buffer */
+  size_t capscratch;
+  reader *rds; /* the merge: one reader per run, the last maybe over mem */
+  int nrds;
   int *heap;
   int nheap;
   uint64_t accounted;
 } sort_state;
 
-static int vec_reserve(vec *v, size_t more) {
+static int vec_reserve(vec *v, size_t more, size_t soft_max) {
   if (v->cap - v->len >= more)
     return SL_OK;
   size_t cap = v->cap ? v->cap : 4096;
   while (cap - v->len < more)
     cap *= 2;
+  /* do not double past the budget's share when less is enough */
+  if (soft_max && cap > soft_max && v->len + more <= soft_max)
+    cap = soft_max;
   char *n = realloc(v->p, cap);
   SL__CHECK_ALLOC(n);
   v->p = n;
@@ -72,7 +124,7 @@ static int vec_reserve(vec *v, size_t more) {
 }
 
 static int vec_put(vec *v, const sl_record *r) {
-  SL__CHECK(vec_reserve(v, sl__rec_size(r->key_len, r->value_len)));
+  SL__CHECK(vec_reserve(v, sl__rec_size(r->key_len, r->value_len), 0));
   sl__batch_append(v->p, v->cap, &v->len, r->key, r->key_len, r->value, r->value_len);
   return SL_OK;
 }
@@ -86,6 +138,34 @@ static sl_record rec_at(const char *base, size_t off) {
   return r;
 }
 
+/* The packed record at p. */
+static inline sl_record rec_packed(const char *p, uint32_t klen, uint32_t vlen) {
+  sl_record r = {p, klen, p + klen, vlen};
+  return r;
+}
+
+/* Copies the key and the value of r to dst, back to back (8-byte fields without a call). */
+static inline void put_kv(char *dst, const sl_record *r) {
+  if (r->key_len == 8 && r->value_len == 8) {
+    uint64_t k, v;
+    memcpy(&k, r->key, 8);
+    memcpy(&v, r->value, 8);
+    memcpy(dst, &k, 8);
+    memcpy(dst + 8, &v, 8);
+    return;
+  }
+  if (r->key_len) /* an empty key or value may be NULL */
+    memcpy(dst, r->key, r->key_len);
+  if (r->value_len)
+    memcpy(dst + r->key_len, r->value, r->value_len);
+}
+
+/* May records of these lengths be held packed? (Not empty ones: a packed run is counted
+ * by its bytes.) */
+static int packable(const sl_record *r) {
+  return r->key_len + r->value_len > 0 && r->key_len <= UINT32_MAX && r->value_len <= UINT32_MAX;
+}
+
 static int cmpdir(const sl__step *s, const sl_record *a, const sl_record *b) {
   sl_cmp_fn cmp = (sl_cmp_fn)s->fn;
   return s->descending ? cmp(b, a, s->arg) : cmp(a, b, s->arg);
@@ -93,6 +173,10 @@ static int cmpdir(const sl__step *s, const sl_record *a, const sl_record *b) {
 
 static int sync_cmp(const sl__sortsync *ss, const sl_record *a, const sl_record *b) {
   return ss->descending ? ss->cmp(b, a, ss->arg) : ss->cmp(a, b, ss->arg);
+}
+
+static size_t budget(const sl__part *p) {
+  return (size_t)p->run->ctx->opt.sort_memory_bytes;
 }
 
 /* ---- temporary files ---- */
@@ -116,73 +200,215 @@ static int spill_open(sl__run *run, FILE **out) {
   return SL_OK;
 }
 
-static int write_recs(FILE *f, const char *base, const size_t *offs, size_t n, size_t total) {
-  if (!offs) {
-    if (total && fwrite(base, 1, total, f) != total)
-      SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
-    return SL_OK;
-  }
-  for (size_t i = 0; i < n; i++) {
-    sl_record r = rec_at(base, offs[i]);
-    size_t sz = sl__rec_size(r.key_len, r.value_len);
-    if (fwrite(base + offs[i], 1, sz, f) != sz)
-      SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
-  }
+static int write_bytes(FILE *f, const void *p, size_t n) {
+  if (n && fwrite(p, 1, n, f) != n)
+    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
   return SL_OK;
 }
 
-static int add_run(sort_state *st, FILE *f) {
+/* A new spill file, registered as run number nruns (closed with the state on failure). */
+static int run_new(sl__run *r, sort_state *st, int packed, uint32_t klen, uint32_t vlen,
+                   FILE **out) {
   if (st->nruns == st->capruns) {
     int cap = st->capruns ? 2 * st->capruns : 8;
-    FILE **n = realloc(st->runs, (size_t)cap * sizeof *n);
+    run *n = realloc(st->runs, (size_t)cap * sizeof *n);
     SL__CHECK_ALLOC(n);
     st->runs = n;
     st->capruns = cap;
   }
-  st->runs[st->nruns++] = f;
+  FILE *f;
+  SL__CHECK(spill_open(r, &f));
+  run rn = {f, packed, klen, vlen};
+  st->runs[st->nruns++] = rn;
+  *out = f;
   return SL_OK;
 }
 
-static int reader_next(reader *r) {
-  uint32_t hdr[2];
-  size_t got = fread(hdr, 1, sizeof hdr, r->f);
-  if (got == 0 && feof(r->f)) {
-    r->valid = 0;
+static int run_done(FILE *f) {
+  if (fflush(f) != 0)
+    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+  return SL_OK;
+}
+
+/* ---- reading runs ---- */
+static size_t read_buf_size(const sl__part *p, int nruns) {
+  size_t b = budget(p) / (size_t)(nruns + 1);
+  return b < READ_BUF_MIN ? READ_BUF_MIN : b > READ_BUF_MAX ? READ_BUF_MAX : b;
+}
+
+static int reader_open_file(reader *r, const run *rn, size_t bufsz) {
+  memset(r, 0, sizeof *r);
+  r->buf = malloc(bufsz);
+  SL__CHECK_ALLOC(r->buf);
+  r->cap = bufsz;
+  r->f = rn->f;
+  r->packed = rn->packed;
+  r->klen = rn->klen;
+  r->vlen = rn->vlen;
+  rewind(r->f);
+  return SL_OK;
+}
+
+static void reader_open_mem(reader *r, char *p, size_t len, uint32_t klen, uint32_t vlen) {
+  memset(r, 0, sizeof *r);
+  r->buf = p;
+  r->cap = r->len = len;
+  r->packed = 1;
+  r->klen = klen;
+  r->vlen = vlen;
+}
+
+static void reader_close(reader *r) {
+  if (r->f)
+    free(r->buf);
+  memset(r, 0, sizeof *r);
+}
+
+/* Makes need bytes available at buf + pos if the run has them (*have). */
+static int reader_fill(reader *r, size_t need, int *have) {
+  *have = r->len - r->pos >= need;
+  if (*have || !r->f)
     return SL_OK;
-  }
-  if (got != sizeof hdr)
-    SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
-  size_t need = (size_t)hdr[0] + hdr[1];
-  if (need > r->cap) {
-    char *n = realloc(r->buf, need ? need : 1);
+  size_t rest = r->len - r->pos;
+  memmove(r->buf, r->buf + r->pos, rest);
+  r->len = rest;
+  r->pos = 0;
+  if (need > r->cap) { /* a record larger than the buffer */
+    char *n = realloc(r->buf, need);
     SL__CHECK_ALLOC(n);
     r->buf = n;
     r->cap = need;
   }
-  if (need && fread(r->buf, 1, need, r->f) != need)
+  while (r->len < need) {
+    size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+    if (got == 0) {
+      if (ferror(r->f))
+        SL__FAIL(SL_ERR_IO, "sort: cannot read a spill file: %s", strerror(errno));
+      break;
+    }
+    r->len += got;
+  }
+  *have = r->len >= need;
+  return SL_OK;
+}
+
+static int reader_next(reader *r) {
+  int have;
+  if (r->packed) {
+    size_t w = (size_t)r->klen + r->vlen;
+    SL__CHECK(reader_fill(r, w, &have));
+    if (!have) {
+      if (r->len != r->pos)
+        SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
+      r->valid = 0;
+      return SL_OK;
+    }
+    r->cur = rec_packed(r->buf + r->pos, r->klen, r->vlen);
+    r->pos += w;
+    r->valid = 1;
+    return SL_OK;
+  }
+  SL__CHECK(reader_fill(r, SL__REC_HDR, &have));
+  if (!have) {
+    if (r->len != r->pos)
+      SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
+    r->valid = 0;
+    return SL_OK;
+  }
+  uint32_t hdr[2];
+  memcpy(hdr, r->buf + r->pos, sizeof hdr);
+  SL__CHECK(reader_fill(r, sl__rec_size(hdr[0], hdr[1]), &have));
+  if (!have)
     SL__FAIL(SL_ERR_IO, "sort: spill file truncated");
-  r->cur.key = r->buf;
-  r->cur.key_len = hdr[0];
-  r->cur.value = r->buf + hdr[0];
-  r->cur.value_len = hdr[1];
+  r->cur = rec_at(r->buf, r->pos);
+  r->pos += sl__rec_size(hdr[0], hdr[1]);
   r->valid = 1;
   return SL_OK;
 }
 
 static void account(sl__part *p, sort_state *st) {
-  uint64_t now = st->mem.cap + st->capidx * sizeof(size_t) + st->samples.cap;
-  sl__state_add(p->run, (int64_t)now - (int64_t)st->accounted);
-  st->accounted = now;
+  uint64_t now = st->mem.cap + st->capidx * sizeof(size_t) + st->capscratch + st->bcap +
+                 st->samples.cap + (st->rd.f ? st->rd.cap : 0);
+  for (int r = 0; r < st->nrds; r++)
+    if (st->rds[r].f)
+      now += st->rds[r].cap;
+  if (now != st->accounted) {
+    sl__state_add(p->run, (int64_t)now - (int64_t)st->accounted);
+    st->accounted = now;
+  }
+}
+
+/* Large blocks are mapped directly, so that each one replayed goes back to the system at
+ * once (freed heap memory may stay with the process). */
+static block *block_alloc(size_t cap) {
+  size_t bytes = sizeof(block) + cap;
+  if (bytes < BLOCK_MMAP_MIN)
+    return malloc(bytes);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void block_free(block *b) {
+  size_t bytes = sizeof(block) + b->cap;
+  if (bytes < BLOCK_MMAP_MIN)
+    free(b);
+  else
+    munmap(b, bytes);
+}
+
+static void free_blocks(sort_state *st) {
+  for (block *b = st->head, *nx; b; b = nx) {
+    nx = b->next;
+    block_free(b);
+  }
+  st->head = st->tail = NULL;
+  st->held = st->bcap = 0;
+}
+
+/* Gives back everything the step holds (the sample's offsets stay). */
+static void release_all(sort_state *st) {
+  for (int r = 0; r < st->nruns; r++)
+    if (st->runs[r].f)
+      fclose(st->runs[r].f);
+  free(st->runs);
+  st->runs = NULL;
+  st->nruns = st->capruns = 0;
+  reader_close(&st->rd);
+  for (int r = 0; r < st->nrds; r++)
+    reader_close(&st->rds[r]);
+  free(st->rds);
+  st->rds = NULL;
+  st->nrds = 0;
+  free(st->heap);
+  st->heap = NULL;
+  st->nheap = 0;
+  free_blocks(st);
+  free(st->mem.p);
+  st->mem = (vec){0};
+  st->n = 0;
+  free(st->idx);
+  st->idx = NULL;
+  st->capidx = 0;
+  free(st->scratch);
+  st->scratch = NULL;
+  st->capscratch = 0;
+  free(st->samples.p);
+  st->samples = (vec){0};
 }
 
 /* ---- step lifecycle ---- */
 int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
-  (void)run;
   sort_state *st = calloc(1, sizeof *st);
   SL__CHECK_ALLOC(st);
   st->step = step;
   st->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)si;
-  st->soff = calloc(SAMPLES_PER_PARTITION, sizeof *st->soff);
+  /* More samples make the sorted partitions more even (a partition's size is off from
+   * the mean by about 1 / sqrt(samples per partition)); fewer keep the exchange of all
+   * samples with every rank small on many ranks. */
+  size_t ns = SAMPLES_TOTAL / (size_t)(run->size > 0 ? run->size : 1);
+  st->maxsample = ns < SAMPLES_MIN ? SAMPLES_MIN : ns > SAMPLES_MAX ? SAMPLES_MAX : ns;
+  st->soff = calloc(st->maxsample, sizeof *st->soff);
+  st->passthrough = -1; /* decided at the first record or the drain */
   si->state = st;
   SL__CHECK_ALLOC(st->soff);
   return SL_OK;
@@ -192,20 +418,8 @@ void sl__sort_step_destroy(sl__run *run, sl__stepinst *si) {
   sort_state *st = si->state;
   if (!st)
     return;
-  for (int i = 0; i < st->nruns; i++)
-    if (st->runs[i])
-      fclose(st->runs[i]);
-  if (st->rds)
-    for (int i = 0; i < st->nruns; i++)
-      free(st->rds[i].buf);
+  release_all(st);
   sl__state_add(run, -(int64_t)st->accounted);
-  free(st->rd.buf);
-  free(st->rds);
-  free(st->heap);
-  free(st->runs);
-  free(st->mem.p);
-  free(st->idx);
-  free(st->samples.p);
   free(st->soff);
   free(st);
   si->state = NULL;
@@ -218,31 +432,154 @@ static uint64_t next_rand(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-/* Reservoir sample: each record seen so far is in the sample with equal probability. The
- * reservoir is re-encoded when it is replaced into, which is rare after the start. */
-static int sample(sort_state *st, const sl_record *r) {
+/* Reservoir sample: each record seen so far is in the sample with equal probability. A
+ * replaced record is overwritten in place when the sizes agree, else appended (the
+ * reservoir is compacted when the dead bytes dominate). */
+static int sample(sl__part *p, sort_state *st, const sl_record *r) {
   st->seen++;
-  if (st->nsample < SAMPLES_PER_PARTITION) {
+  size_t sz = sl__rec_size(r->key_len, r->value_len);
+  if (st->seen == 1) { /* and at most an eighth of the budget, by the first record's size */
+    size_t by_bytes = budget(p) / 8 / sz;
+    if (by_bytes < st->maxsample)
+      st->maxsample = by_bytes < SAMPLES_MIN ? SAMPLES_MIN : by_bytes;
+  }
+  if (st->nsample < st->maxsample) {
     st->soff[st->nsample++] = st->samples.len;
+    st->live += sz;
     return vec_put(&st->samples, r);
   }
-  uint64_t j = next_rand(&st->rng) % st->seen;
-  if (j >= SAMPLES_PER_PARTITION)
+  /* uniform in [0, seen): the high half of a 64x64-bit product, no division per record */
+  uint64_t j = (uint64_t)(((unsigned __int128)next_rand(&st->rng) * st->seen) >> 64);
+  if (j >= st->maxsample)
     return SL_OK;
+  sl_record old = rec_at(st->samples.p, st->soff[j]);
+  size_t osz = sl__rec_size(old.key_len, old.value_len);
+  if (osz == sz) {
+    size_t at = st->soff[j];
+    sl__batch_append(st->samples.p, at + sz, &at, r->key, r->key_len, r->value, r->value_len);
+    return SL_OK;
+  }
+  st->live += sz - osz;
+  if (st->samples.len > 2 * st->live + 4096) { /* compact: re-encode the live records */
+    vec nv = {0};
+    for (size_t i = 0; i < st->nsample; i++) {
+      sl_record x = rec_at(st->samples.p, st->soff[i]);
+      size_t at = nv.len;
+      int rc = vec_put(&nv, &x);
+      if (rc) {
+        free(nv.p);
+        return rc;
+      }
+      st->soff[i] = at;
+    }
+    free(st->samples.p);
+    st->samples = nv;
+  }
+  st->soff[j] = st->samples.len;
+  return vec_put(&st->samples, r);
+}
+
+static int emit_next(sl__part *p, int i, const sl_record *r) {
+  sl_emitter em = {p, i + 1};
+  return sl_emit(&em, r->key, r->key_len, r->value, r->value_len);
+}
+
+/* ================================================================ SORT_SPLIT: holding */
+
+static size_t block_size(const sl__part *p) {
+  size_t b = budget(p) / 8;
+  return b < 256 ? 256 : b > HOLD_BLOCK_MAX ? HOLD_BLOCK_MAX : b;
+}
+
+/* Appends a record to the last block, or to a new one: packed while the lengths repeat;
+ * a block of other lengths after a packed one is in the general encoding. */
+static int hold_put(sl__part *p, sort_state *st, const sl_record *r) {
+  block *b = st->tail;
+  size_t kv = r->key_len + r->value_len;
+  int same = b && b->packed && b->klen == r->key_len && b->vlen == r->value_len;
+  if (same && b->cap - b->len >= kv) {
+    put_kv(b->data + b->len, r);
+    b->len += kv;
+    st->held += kv;
+    return SL_OK;
+  }
+  if (b && !b->packed && b->cap - b->len >= kv + SL__REC_HDR) {
+    sl__batch_append(b->data, b->cap, &b->len, r->key, r->key_len, r->value, r->value_len);
+    st->held += kv + SL__REC_HDR;
+    return SL_OK;
+  }
+  int packed = packable(r) && !(b && b->packed && !same);
+  size_t need = packed ? kv : kv + SL__REC_HDR, cap = block_size(p);
+  if (cap < need)
+    cap = need;
+  block *nb = block_alloc(cap);
+  SL__CHECK_ALLOC(nb);
+  nb->next = NULL;
+  nb->len = 0;
+  nb->cap = cap;
+  nb->packed = packed;
+  nb->klen = (uint32_t)r->key_len;
+  nb->vlen = (uint32_t)r->value_len;
+  if (b)
+    b->next = nb;
+  else
+    st->head = nb;
+  st->tail = nb;
+  st->bcap += cap;
+  return hold_put(p, st, r);
+}
+
+/* Writes the blocks to a new run (packed if they all are, with the same lengths) and
+ * frees them. */
+static int spill_hold(sl__run *run, sort_state *st) {
+  if (!st->head)
+    return SL_OK;
+  int packed = 1;
+  for (block *b = st->head; b; b = b->next)
+    packed &= b->packed && b->klen == st->head->klen && b->vlen == st->head->vlen;
+  FILE *f;
+  SL__CHECK(run_new(run, st, packed, st->head->klen, st->head->vlen, &f));
+  for (block *b = st->head; b; b = b->next) {
+    if (packed || !b->packed) {
+      SL__CHECK(write_bytes(f, b->data, b->len));
+      continue;
+    }
+    size_t w = (size_t)b->klen + b->vlen;
+    uint32_t hdr[2] = {b->klen, b->vlen};
+    for (size_t o = 0; o < b->len; o += w) {
+      SL__CHECK(write_bytes(f, hdr, sizeof hdr));
+      SL__CHECK(write_bytes(f, b->data + o, w));
+    }
+  }
+  SL__CHECK(run_done(f));
+  free_blocks(st);
+  return SL_OK;
+}
+
+/* ================================================================ SORT_LOCAL: collecting */
+
+/* The packed records become general ones (a record of other lengths arrived). */
+static int to_general(sort_state *st) {
+  size_t w = (size_t)st->klen + st->vlen;
   vec nv = {0};
-  size_t noff[SAMPLES_PER_PARTITION];
-  for (size_t i = 0; i < st->nsample; i++) {
-    noff[i] = nv.len;
-    sl_record x = i == j ? *r : rec_at(st->samples.p, st->soff[i]);
-    int rc = vec_put(&nv, &x);
+  size_t *idx = malloc((st->n ? st->n : 1) * sizeof *idx);
+  SL__CHECK_ALLOC(idx);
+  for (size_t i = 0; i < st->n; i++) {
+    sl_record r = rec_packed(st->mem.p + i * w, st->klen, st->vlen);
+    idx[i] = nv.len;
+    int rc = vec_put(&nv, &r);
     if (rc) {
       free(nv.p);
+      free(idx);
       return rc;
     }
   }
-  free(st->samples.p);
-  st->samples = nv;
-  memcpy(st->soff, noff, sizeof noff);
+  free(st->mem.p);
+  st->mem = nv;
+  free(st->idx);
+  st->idx = idx;
+  st->capidx = st->n ? st->n : 1;
+  st->packed = 0;
   return SL_OK;
 }
 
@@ -258,130 +595,107 @@ static int qcmp(const void *a, const void *b, void *arg) {
   return (oa > ob) - (oa < ob); /* arrival order: a stable local sort */
 }
 
-/* Copy one fixed-size record: whole words when it can (no libc call per record). */
-static inline void copy_rec(char *dst, const char *src, size_t w) {
-  if ((w & 7) == 0) {
-    for (size_t o = 0; o < w; o += 8) {
-      uint64_t x;
-      memcpy(&x, src + o, 8);
-      memcpy(dst + o, &x, 8);
+/* Sorts the records in mem (stable). */
+static int sort_mem(sl__part *p, sort_state *st) {
+  if (st->n < 2)
+    return SL_OK;
+  if (st->packed) {
+    if (st->capscratch < st->mem.len) {
+      free(st->scratch);
+      st->capscratch = 0;
+      st->scratch = malloc(st->mem.len);
+      SL__CHECK_ALLOC(st->scratch);
+      st->capscratch = st->mem.len;
+      account(p, st);
     }
-  } else {
-    memcpy(dst, src, w);
-  }
-}
-
-#define SORT_RUN 16 /* insertion-sorted runs before merging: fewer merge passes */
-
-/* Records of one size (rows, fixed structs: the common case) are merge-sorted in place:
- * sequential memory access instead of chasing offsets, and stable by construction. */
-static int sort_fixed(sort_state *st) {
-  size_t n = st->nidx, w = st->fixed;
-  char *a = st->mem.p, *b = malloc(n * w + w), *orig = a;
-  if (!b)
-    return -1;
-  char *hold = b + n * w; /* one record of scratch */
-  for (size_t lo = 0; lo < n; lo += SORT_RUN) {
-    size_t hi = lo + SORT_RUN < n ? lo + SORT_RUN : n;
-    for (size_t i = lo + 1; i < hi; i++) {
-      sl_record x = rec_at(a, i * w);
-      size_t j = i;
-      while (j > lo) {
-        sl_record y = rec_at(a, (j - 1) * w);
-        if (cmpdir(st->step, &x, &y) >= 0) /* stable: stop at an equal record */
-          break;
-        j--;
-      }
-      if (j == i)
-        continue;
-      copy_rec(hold, a + i * w, w);
-      memmove(a + (j + 1) * w, a + j * w, (i - j) * w);
-      copy_rec(a + j * w, hold, w);
+    sl__fixsort fs = {(sl_cmp_fn)st->step->fn, st->step->arg, st->step->descending, st->klen,
+                      st->vlen};
+    if (sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch) == st->scratch) {
+      /* the sorted records are in the scratch buffer: it becomes the records' buffer */
+      char *t = st->mem.p;
+      size_t tcap = st->mem.cap;
+      st->mem.p = st->scratch;
+      st->mem.cap = st->capscratch;
+      st->scratch = t;
+      st->capscratch = tcap;
     }
+    return SL_OK;
   }
-  for (size_t width = SORT_RUN; width < n; width *= 2) {
-    for (size_t lo = 0; lo < n; lo += 2 * width) {
-      size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-      size_t i = lo, j = mid, k = lo;
-      while (i < mid && j < hi) {
-        sl_record x = rec_at(a, i * w), y = rec_at(a, j * w);
-        if (cmpdir(st->step, &y, &x) < 0) /* ties take the left (earlier) record */
-          copy_rec(b + k++ * w, a + j++ * w, w);
-        else
-          copy_rec(b + k++ * w, a + i++ * w, w);
-      }
-      memcpy(b + k * w, a + i * w, (mid - i) * w);
-      k += mid - i;
-      memcpy(b + k * w, a + j * w, (hi - j) * w);
-    }
-    char *t = a;
-    a = b;
-    b = t;
-  }
-  if (a != orig) {
-    memcpy(orig, a, n * w);
-    free(a);
-  } else {
-    free(b);
-  }
-  for (size_t i = 0; i < n; i++)
-    st->idx[i] = i * w;
-  return 0;
-}
-
-static void sort_mem(sort_state *st) {
-  if (st->nidx > 1 && st->fixed && sort_fixed(st) == 0)
-    return;
   qstep = st->step; /* single-threaded per rank */
   qbase = st->mem.p;
-  if (st->nidx)
-    qsort_r(st->idx, st->nidx, sizeof *st->idx, qcmp, NULL);
-}
-
-/* Write the records held in memory to a new run (sorted for SORT_LOCAL) and forget them. */
-static int spill_mem(sl__run *run, sort_state *st, int sorted) {
-  if (!st->mem.len)
-    return SL_OK;
-  FILE *f;
-  SL__CHECK(spill_open(run, &f));
-  int rc = add_run(st, f);
-  if (rc) {
-    fclose(f);
-    return rc;
-  }
-  if (sorted)
-    sort_mem(st);
-  SL__CHECK(write_recs(f, st->mem.p, sorted ? st->idx : NULL, st->nidx, st->mem.len));
-  if (fflush(f) != 0)
-    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
-  st->mem.len = 0;
-  st->nidx = 0;
+  qsort_r(st->idx, st->n, sizeof *st->idx, qcmp, NULL);
   return SL_OK;
 }
 
-int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
-  sort_state *st = p->steps[i].state;
-  const sl__step *s = st->step;
-  SL__CHECK(vec_put(&st->mem, rec));
-  if (s->kind == SL__STEP_SORT_SPLIT) {
-    SL__CHECK(sample(st, rec));
+/* Sorts the records held in memory into a new run and forgets them (keeping the buffers). */
+static int spill_mem(sl__part *p, sort_state *st) {
+  if (!st->n)
+    return SL_OK;
+  SL__CHECK(sort_mem(p, st));
+  FILE *f;
+  SL__CHECK(run_new(p->run, st, st->packed, st->klen, st->vlen, &f));
+  if (st->packed) {
+    SL__CHECK(write_bytes(f, st->mem.p, st->mem.len));
   } else {
-    if (st->nidx == st->capidx) {
+    for (size_t i = 0; i < st->n; i++) {
+      sl_record r = rec_at(st->mem.p, st->idx[i]);
+      SL__CHECK(write_bytes(f, st->mem.p + st->idx[i], sl__rec_size(r.key_len, r.value_len)));
+    }
+  }
+  SL__CHECK(run_done(f));
+  st->mem.len = 0;
+  st->n = 0;
+  return SL_OK;
+}
+
+static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
+  if (st->n == 0) {
+    st->mem.len = 0;
+    st->packed = packable(rec);
+    st->klen = (uint32_t)rec->key_len;
+    st->vlen = (uint32_t)rec->value_len;
+  } else if (st->packed && (rec->key_len != st->klen || rec->value_len != st->vlen)) {
+    SL__CHECK(to_general(st));
+  }
+  size_t used;
+  if (st->packed) {
+    /* the records and the sort's scratch: half of the budget each */
+    SL__CHECK(vec_reserve(&st->mem, rec->key_len + rec->value_len, budget(p) / 2));
+    put_kv(st->mem.p + st->mem.len, rec);
+    st->mem.len += rec->key_len + rec->value_len;
+    st->n++;
+    used = 2 * st->mem.len;
+  } else {
+    if (st->n == st->capidx) {
       size_t cap = st->capidx ? 2 * st->capidx : 1024;
       size_t *n = realloc(st->idx, cap * sizeof *n);
       SL__CHECK_ALLOC(n);
       st->idx = n;
       st->capidx = cap;
     }
-    size_t sz = sl__rec_size(rec->key_len, rec->value_len);
-    if (st->nidx == 0)
-      st->fixed = sz;
-    else if (st->fixed != sz)
-      st->fixed = 0;
-    st->idx[st->nidx++] = st->mem.len - sz;
+    st->idx[st->n++] = st->mem.len;
+    SL__CHECK(vec_put(&st->mem, rec));
+    used = st->mem.len + st->n * sizeof(size_t);
   }
-  if (st->mem.len + st->nidx * sizeof(size_t) >= p->run->ctx->opt.sort_memory_bytes)
-    SL__CHECK(spill_mem(p->run, st, s->kind == SL__STEP_SORT_LOCAL));
+  if (used >= budget(p))
+    SL__CHECK(spill_mem(p, st));
+  return SL_OK;
+}
+
+int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
+  sort_state *st = p->steps[i].state;
+  if (st->step->kind == SL__STEP_SORT_SPLIT) {
+    if (st->passthrough < 0) /* one partition after the boundary: nothing to split */
+      st->passthrough = p->out && p->out->ndest == 1;
+    if (st->passthrough)
+      return emit_next(p, i, rec);
+    SL__CHECK(hold_put(p, st, rec));
+    SL__CHECK(sample(p, st, rec));
+    if (st->bcap >= budget(p))
+      SL__CHECK(spill_hold(p->run, st));
+  } else {
+    SL__CHECK(local_put(p, st, rec));
+  }
   account(p, st);
   return SL_OK;
 }
@@ -389,7 +703,7 @@ int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
 /* ---- merge heap (SORT_LOCAL) ---- */
 static int heap_less(sort_state *st, int a, int b) {
   int c = cmpdir(st->step, &st->rds[a].cur, &st->rds[b].cur);
-  return c < 0 || (c == 0 && a < b);
+  return c < 0 || (c == 0 && a < b); /* ties: the earlier run (arrival order) */
 }
 static void heap_down(sort_state *st, int i) {
   for (;;) {
@@ -407,41 +721,10 @@ static void heap_down(sort_state *st, int i) {
   }
 }
 
-static int emit_next(sl__part *p, int i, const sl_record *r) {
-  sl_emitter em = {p, i + 1};
-  return sl_emit(&em, r->key, r->key_len, r->value, r->value_len);
-}
-
-/* Everything this step held has been emitted: give the memory and the spill files back
- * now, not when the flow is destroyed (the next stage is holding the data by now). */
-static void release_held(sl__part *p, sort_state *st) {
-  for (int r = 0; r < st->nruns; r++) {
-    if (st->runs[r])
-      fclose(st->runs[r]);
-    if (st->rds)
-      free(st->rds[r].buf);
-  }
-  st->nruns = 0;
-  free(st->rds);
-  st->rds = NULL;
-  free(st->heap);
-  st->heap = NULL;
-  free(st->rd.buf);
-  st->rd = (reader){0};
-  free(st->mem.p);
-  st->mem = (vec){0};
-  free(st->idx);
-  st->idx = NULL;
-  st->nidx = st->capidx = 0;
-  free(st->samples.p);
-  st->samples = (vec){0};
-  account(p, st);
-}
-
 static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
   sl__sortsync *ss = p->run->stages[p->stage->index].sort;
   if (st->phase == 0) { /* contribute the sample, then wait for the splitters */
-    size_t need = st->samples.len;
+    size_t need = st->live;
     if (ss->mine_cap - ss->mine_len < need) {
       size_t cap = ss->mine_cap ? ss->mine_cap : 4096;
       while (cap - ss->mine_len < need)
@@ -451,9 +734,11 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
       ss->mine = n;
       ss->mine_cap = cap;
     }
-    if (need)
-      memcpy(ss->mine + ss->mine_len, st->samples.p, need);
-    ss->mine_len += need;
+    for (size_t k = 0; k < st->nsample; k++) {
+      sl_record x = rec_at(st->samples.p, st->soff[k]);
+      sl__batch_append(ss->mine, ss->mine_cap, &ss->mine_len, x.key, x.key_len, x.value,
+                       x.value_len);
+    }
     ss->nready++;
     st->phase = 1;
   }
@@ -465,22 +750,23 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
     st->phase = 2;
     st->cursor = 0;
     st->run_i = 0;
-    st->rd.f = NULL;
-    st->rd.valid = 0;
   }
-  /* replay in arrival order: the spill files (oldest first), then what is still in memory.
+  /* replay in arrival order: the spill files (oldest first), then the blocks in memory.
    * The next stage sorts, but it keeps equal records in the order they reach it, so this
-   * order is what makes a sort from one source partition on one rank stable. */
+   * order is what makes a sort from one source partition on one rank stable. Each file
+   * and block is given back once replayed. */
   while (st->run_i < st->nruns) {
-    if (!st->rd.valid) {
-      if (st->rd.f) { /* this run is done */
-        st->rd.f = NULL;
-        st->run_i++;
-        continue;
-      }
-      st->rd.f = st->runs[st->run_i];
-      rewind(st->rd.f);
+    if (!st->rd.f) {
+      SL__CHECK(reader_open_file(&st->rd, &st->runs[st->run_i], read_buf_size(p, 1)));
       SL__CHECK(reader_next(&st->rd));
+      account(p, st);
+    }
+    if (!st->rd.valid) { /* this run is done */
+      reader_close(&st->rd);
+      fclose(st->runs[st->run_i].f);
+      st->runs[st->run_i].f = NULL;
+      st->run_i++;
+      account(p, st);
       continue;
     }
     if (sl__part_drain_blocked(p, i))
@@ -488,15 +774,32 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
     SL__CHECK(emit_next(p, i, &st->rd.cur));
     SL__CHECK(reader_next(&st->rd));
   }
-  while (st->cursor < st->mem.len) {
-    if (sl__part_drain_blocked(p, i))
-      return SL_OK;
-    sl_record r;
-    if (sl__batch_next(st->mem.p, st->mem.len, &st->cursor, &r) != 1)
-      SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
-    SL__CHECK(emit_next(p, i, &r));
+  while (st->head) {
+    block *b = st->head;
+    size_t w = (size_t)b->klen + b->vlen;
+    while (st->cursor < b->len) {
+      if (sl__part_drain_blocked(p, i))
+        return SL_OK;
+      sl_record r;
+      if (b->packed) {
+        r = rec_packed(b->data + st->cursor, b->klen, b->vlen);
+        st->cursor += w;
+      } else if (sl__batch_next(b->data, b->len, &st->cursor, &r) != 1) {
+        SL__FAIL(SL_ERR_INTERNAL, "sort: bad record");
+      }
+      SL__CHECK(emit_next(p, i, &r));
+    }
+    st->head = b->next;
+    if (!st->head)
+      st->tail = NULL;
+    st->bcap -= b->cap;
+    st->held -= b->len;
+    block_free(b);
+    st->cursor = 0;
+    account(p, st);
   }
-  release_held(p, st);
+  release_all(st);
+  account(p, st);
   *finished = 1;
   return SL_OK;
 }
@@ -504,19 +807,27 @@ static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
 static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
   if (st->phase == 0) {
     if (st->nruns == 0) {
-      sort_mem(st);
+      SL__CHECK(sort_mem(p, st));
       st->phase = 1;
       st->cursor = 0;
     } else {
-      SL__CHECK(spill_mem(p->run, st, 1));
-      st->rds = calloc((size_t)st->nruns, sizeof *st->rds);
-      st->heap = calloc((size_t)st->nruns, sizeof *st->heap);
+      /* merge the runs; packed records still in memory are sorted there and merged as
+       * the last (latest) run, general ones are spilled first */
+      if (st->n && !st->packed)
+        SL__CHECK(spill_mem(p, st));
+      SL__CHECK(sort_mem(p, st));
+      int in_mem = st->n > 0;
+      st->nrds = st->nruns + in_mem;
+      st->rds = calloc((size_t)st->nrds, sizeof *st->rds);
+      st->heap = calloc((size_t)st->nrds, sizeof *st->heap);
       SL__CHECK_ALLOC(st->rds);
       SL__CHECK_ALLOC(st->heap);
-      for (int r = 0; r < st->nruns; r++) {
-        st->rds[r].f = st->runs[r];
-        st->rds[r].index = r;
-        rewind(st->runs[r]);
+      size_t bufsz = read_buf_size(p, st->nruns);
+      for (int r = 0; r < st->nruns; r++)
+        SL__CHECK(reader_open_file(&st->rds[r], &st->runs[r], bufsz));
+      if (in_mem)
+        reader_open_mem(&st->rds[st->nruns], st->mem.p, st->mem.len, st->klen, st->vlen);
+      for (int r = 0; r < st->nrds; r++) {
         SL__CHECK(reader_next(&st->rds[r]));
         if (st->rds[r].valid)
           st->heap[st->nheap++] = r;
@@ -525,12 +836,18 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
         heap_down(st, h);
       st->phase = 2;
     }
+    free(st->scratch); /* sorted: the scratch is not needed any more */
+    st->scratch = NULL;
+    st->capscratch = 0;
+    account(p, st);
   }
   if (st->phase == 1) {
-    for (; st->cursor < st->nidx; st->cursor++) {
+    size_t w = (size_t)st->klen + st->vlen;
+    for (; st->cursor < st->n; st->cursor++) {
       if (sl__part_drain_blocked(p, i))
         return SL_OK;
-      sl_record r = rec_at(st->mem.p, st->idx[st->cursor]);
+      sl_record r = st->packed ? rec_packed(st->mem.p + st->cursor * w, st->klen, st->vlen)
+                               : rec_at(st->mem.p, st->idx[st->cursor]);
       SL__CHECK(emit_next(p, i, &r));
     }
   } else {
@@ -545,7 +862,10 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
       heap_down(st, 0);
     }
   }
-  release_held(p, st);
+  /* Everything has been emitted: give the memory and the spill files back now, not when
+   * the flow is destroyed (the next stage is holding the data by now). */
+  release_all(st);
+  account(p, st);
   *finished = 1;
   return SL_OK;
 }
@@ -715,25 +1035,32 @@ int sl__sort_all_ready(const sl__run *run) {
 int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest) {
   if (ss->nsplit <= 0)
     return 0;
-  /* lo: first splitter >= rec; hi: first splitter > rec */
-  int lo = 0, hi = ss->nsplit;
+  /* a: first splitter >= rec; b: first splitter > rec. The search for a saw whether
+   * splitter a equals rec: only then is b searched for (ties are rare). */
+  int lo = 0, hi = ss->nsplit, eq = 0;
   while (lo < hi) {
     int m = (lo + hi) / 2;
-    if (sync_cmp(ss, &ss->split[m], rec) < 0)
+    int c = sync_cmp(ss, &ss->split[m], rec);
+    if (c < 0) {
       lo = m + 1;
-    else
+    } else {
       hi = m;
+      eq = c == 0;
+    }
   }
-  int a = lo;
-  hi = ss->nsplit;
-  while (lo < hi) {
-    int m = (lo + hi) / 2;
-    if (sync_cmp(ss, &ss->split[m], rec) <= 0)
-      lo = m + 1;
-    else
-      hi = m;
+  int a = lo, b = a;
+  if (a < ss->nsplit && eq) {
+    lo = a + 1;
+    hi = ss->nsplit;
+    while (lo < hi) {
+      int m = (lo + hi) / 2;
+      if (sync_cmp(ss, &ss->split[m], rec) <= 0)
+        lo = m + 1;
+      else
+        hi = m;
+    }
+    b = lo;
   }
-  int b = lo;
   /* Records equal to splitters may go to any partition between them: spreading them keeps
    * heavy duplicates from piling onto one rank, and the order is still right. */
   int q = b > a ? a + (int)(ss->rr++ % (uint64_t)(b - a + 1)) : a;

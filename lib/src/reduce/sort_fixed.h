@@ -1,0 +1,27 @@
+/* sluice internal: the local sort of records that all have the same key and value lengths
+ * (rows, fixed structs: the common case of a sort), stored packed as key|value without the
+ * record header. A stable merge sort that calls the user's comparator directly:
+ * cache-sized blocks are sorted first, then merged across the whole array, each merge
+ * choosing its next record without a branch on the comparison (random keys would
+ * mispredict half of them). */
+#ifndef SLUICE_SORT_FIXED_H
+#define SLUICE_SORT_FIXED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice.h"
+
+typedef struct sl__fixsort {
+  sl_cmp_fn cmp;
+  void *arg;
+  int descending;
+  uint32_t klen, vlen; /* every record: klen bytes of key, then vlen bytes of value */
+} sl__fixsort;
+
+/* Sorts the n records of (klen + vlen) bytes at a, stably (equal records keep their order),
+ * by cmp (reversed if descending). scratch holds n * (klen + vlen) bytes. Returns where the
+ * sorted records are: a or scratch (the other buffer is left with garbage). */
+char *sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch);
+
+#endif
