@@ -880,9 +880,10 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished) {
 
 /* ---- splitters ---- */
 int sl__sort_setup(sl__run *run) {
-  for (int s = 0; s + 1 < run->nstages; s++) {
-    const sl__stage *next = &run->flow->stages[s + 1];
-    if (next->boundary != SL__BOUND_RANGE)
+  for (int s = 0; s < run->nstages; s++) {
+    int t = run->flow->stages[s].target;
+    const sl__stage *next = t >= 0 ? &run->flow->stages[t] : NULL;
+    if (!next || next->boundary != SL__BOUND_RANGE)
       continue;
     sl__sortsync *ss = calloc(1, sizeof *ss);
     SL__CHECK_ALLOC(ss);
@@ -991,7 +992,7 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
     SL__CHECK(wait_or_test(&ss->req, wait, &flag));
     if (!flag)
       return SL_OK;
-    SL__CHECK(pick_splitters(run, ss, run->flow->stages[s + 1].partitions));
+    SL__CHECK(pick_splitters(run, ss, run->flow->stages[run->flow->stages[s].target].partitions));
     ss->phase = 3;
     (*progress)++;
   }
