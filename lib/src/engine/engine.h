@@ -314,6 +314,8 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished);
 int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
 int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loop */
+/* A count sink takes n records at once (returns 1); any other sink returns 0. */
+int sl__sink_count_rows(sl__part *p, size_t n);
 int sl__sink_blocked(const sl__part *p);            /* an ext sink's buffer is full */
 int sl__sink_progress(sl__run *run, int *progress); /* every loop turn */
 int sl__sink_quiescent(sl__run *run);               /* may the loop end? */

@@ -16,7 +16,10 @@ int sl__push_rows(sl__part *p, const char *rows, size_t n, size_t row_size, int 
   sl_record r = {with_index ? &idx : NULL, with_index ? 8 : 0, rows, row_size};
   size_t i = 0;
   int rc = SL_OK;
-  if (sl__rows_unbounded(p)) {
+  if (sl__rows_unbounded(p) && sl__sink_count_rows(p, n)) {
+    i = n; /* a count sink takes the block at once */
+    p->st->records_out += n;
+  } else if (sl__rows_unbounded(p)) {
     /* straight into the sink: nothing can block or flush between two rows */
     for (; i < n; i++, idx++) {
       r.value = rows + i * row_size;

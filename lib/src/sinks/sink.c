@@ -325,6 +325,14 @@ static int text_write_file(sl__run *run, sink_rt *s) {
   return err;
 }
 
+int sl__sink_count_rows(sl__part *p, size_t n) {
+  sink_rt *s = p->run->sink;
+  if (s->def->kind != SL__SINK_COUNT)
+    return 0;
+  s->count += n;
+  return 1;
+}
+
 int sl__sink_blocked(const sl__part *p) {
   const sink_rt *s = p->run->sink;
   return s && s->def->kind == SL__SINK_EXT && s->def->ext->blocked &&
