@@ -38,4 +38,21 @@ static inline hid_t h5t_fapl(void) {
   return fapl;
 }
 
+/* Every rank: the per-run folder dir = BASE/NAME.npSIZE (BASE: argv[1] or "."), made by
+ * rank 0 before any rank goes on; HDF5's own error stack printing off (tests check codes). */
+static inline void h5t_workdir(int argc, char **argv, const char *name, int size, char *dir,
+                               size_t cap) {
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  snprintf(dir, cap, "%s/%s.np%d", argc > 1 ? argv[1] : ".", name, size);
+  if (rank == 0) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (system(cmd) != 0)
+      MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 #endif

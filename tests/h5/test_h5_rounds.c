@@ -237,15 +237,7 @@ int main(int argc, char **argv) {
     return 1;
   rank = sl_rank(ctx);
   size = sl_size(ctx);
-  snprintf(dir, sizeof dir, "%s/h5rounds.np%d", argc > 1 ? argv[1] : ".", size);
-  if (rank == 0) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (system(cmd) != 0)
-      MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  MPI_Barrier(MPI_COMM_WORLD);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  h5t_workdir(argc, argv, "h5rounds", size, dir, sizeof dir);
   if (argc > 2 && !strcmp(argv[2], "abort")) {
     /* for test_h5_abort.sh: SLUICE_TEST_ABORT_RANK kills the job after the first round */
     case_ok("killed", 0, 20000, 0, 0, 0, 0);

@@ -493,15 +493,7 @@ int main(int argc, char **argv) {
     return 1;
   rank = sl_rank(ctx);
   size = sl_size(ctx);
-  snprintf(dir, sizeof dir, "%s/h5rt.np%d", argc > 1 ? argv[1] : ".", size);
-  if (rank == 0) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (system(cmd) != 0)
-      MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  MPI_Barrier(MPI_COMM_WORLD);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  h5t_workdir(argc, argv, "h5rt", size, dir, sizeof dir);
   /* every case with independent, then with collective transfers */
   for (xfer = SL_H5_XFER_INDEPENDENT; xfer <= SL_H5_XFER_COLLECTIVE; xfer++) {
     case_1d("i32_contig", H5T_NATIVE_INT32, 0, 0, 0, 1000);
