@@ -237,6 +237,10 @@ struct sl__run {
   int stopped;
   /* sink */
   void *sink;
+  /* an ext sink's blocked hook and its argument, cached: asked once per record */
+  int (*sink_blocked)(void *impl, const sl__part *part);
+  int (*sink_push)(void *impl, sl__part *part, const sl_record *rec);
+  void *sink_impl;
   /* progress */
   double t0, last_progress;
   uint64_t total_input;
@@ -245,7 +249,6 @@ struct sl__run {
 
 /* ---- engine/part.c ---- */
 int sl__push(sl__part *p, int step, const sl_record *rec);
-int sl__part_blocked(const sl__part *p);
 /* May a drain of step k emit now? (output not blocked, no later step flushing) */
 int sl__part_drain_blocked(const sl__part *p, int k);
 int sl__part_work(sl__part *p, int *progress);
@@ -256,7 +259,6 @@ void sl__part_teardown(sl__part *p);
 int sl__out_create(sl__run *run, int stage, sl__out **out);
 void sl__out_destroy(sl__out *o);
 int sl__out_emit(sl__out *o, const sl_record *rec);
-int sl__out_blocked(sl__out *o);
 int sl__out_stage_done(sl__out *o); /* all local partitions done: flush + EOS */
 int sl__out_all_eos(const sl__out *o);
 void sl__buf_release(sl__run *run, sl__buf *b);
@@ -313,10 +315,9 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished);
 /* ---- sinks (sinks/sink.c) ---- */
 int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
-int sl__sink_finish(sl__run *run, int job_failed);  /* collective, after the loop */
+int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */
 /* A count sink takes n records at once (returns 1); any other sink returns 0. */
 int sl__sink_count_rows(sl__part *p, size_t n);
-int sl__sink_blocked(const sl__part *p);            /* an ext sink's buffer is full */
 int sl__sink_progress(sl__run *run, int *progress); /* every loop turn */
 int sl__sink_quiescent(sl__run *run);               /* may the loop end? */
 int sl__sink_settle(sl__run *run, int failed);      /* collective, after the loop */
@@ -325,5 +326,22 @@ void sl__sink_destroy(sl__run *run);
 /* ---- stats (engine/stats.c) ---- */
 int sl__stats_report(sl__run *run); /* collective */
 void sl__progress_tick(sl__run *run, int force);
+
+/* ---- asked once per record: inline ---- */
+/* The out has no free send buffer: its stage must stop producing. */
+static inline int sl__out_blocked(const sl__out *o) {
+  return o->free == NULL && o->nalloc >= o->nbufs;
+}
+/* An ext sink's buffer is full (its blocked hook). */
+static inline int sl__sink_blocked(const sl__part *p) {
+  const sl__run *run = p->run;
+  return run->sink_blocked && run->sink_blocked(run->sink_impl, p);
+}
+/* The partition must not take input now: a drain or a trigger is pending, or its output
+ * (the next stage's batches or the sink) is full. */
+static inline int sl__part_blocked(const sl__part *p) {
+  return p->flush_step >= 0 || p->wpending >= 0 ||
+         (p->out ? sl__out_blocked(p->out) : sl__sink_blocked(p));
+}
 
 #endif

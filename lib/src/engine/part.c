@@ -9,10 +9,6 @@ static int output_blocked(const sl__part *p) {
   return p->out ? sl__out_blocked(p->out) : sl__sink_blocked(p);
 }
 
-int sl__part_blocked(const sl__part *p) {
-  return p->flush_step >= 0 || p->wpending >= 0 || output_blocked(p);
-}
-
 int sl__part_drain_blocked(const sl__part *p, int k) {
   return p->flush_step > k || output_blocked(p);
 }
@@ -37,7 +33,9 @@ static int capture_append(sl__part *p, const sl_record *r) {
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value, size_t value_len) {
   if (!out)
     return SL_ERR_INVAL;
-  if ((key_len && !key) || (value_len && !value) || key_len > UINT32_MAX || value_len > UINT32_MAX)
+  if (__builtin_expect((key_len && !key) || (value_len && !value) || key_len > UINT32_MAX ||
+                           value_len > UINT32_MAX,
+                       0))
     SL__FAIL(SL_ERR_INVAL, "sl_emit: NULL data with a nonzero length, or a field over 4 GiB");
   sl_record r = {key, key_len, value, value_len};
   int rc =
@@ -75,8 +73,10 @@ int sl__callback_failed(sl__part *p, int i, int rc) {
 int sl__push(sl__part *p, int i, const sl_record *rec) {
   if (i == p->nsteps) {
     p->st->records_out++;
-    if (!p->out)
-      return sl__sink_push(p, rec);
+    if (!p->out) {
+      sl__run *run = p->run;
+      return run->sink_push ? run->sink_push(run->sink_impl, p, rec) : sl__sink_push(p, rec);
+    }
     if (p->out->wtime) { /* the next stage has a fixed window: track our watermark */
       int64_t t;
       int rc = p->out->wtime(rec, &t, p->out->wtime_arg);

@@ -377,10 +377,6 @@ void sl__buf_release(sl__run *run, sl__buf *b) {
   }
 }
 
-int sl__out_blocked(sl__out *o) {
-  return o->free == NULL && o->nalloc >= o->nbufs;
-}
-
 static sl__buf *out_get(sl__out *o) {
   sl__buf *b = o->free;
   if (b) {

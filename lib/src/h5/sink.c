@@ -64,6 +64,7 @@ typedef struct h5_sink {
   MPI_Comm comm; /* a duplicate of the run's: rounds never meet other collectives */
   MPI_Request req;
   int64_t agree_in[3], agree_out[3]; /* {wants a round, partitions open, failed}, MAX */
+  double next_agree;                 /* no need of our own: join agreements from then on */
   int over;                          /* 1: the last round ran, or the rounds stopped */
   int file_open;
   uint64_t written; /* rows in the dataset */
@@ -590,8 +591,15 @@ static int h5sink_progress(void *impl, sl__run *run, int *progress) {
   if (!s->rounds || s->over)
     return SL_OK;
   if (s->req == MPI_REQUEST_NULL) {
-    s->agree_in[0] = s->len >= s->cap;
-    s->agree_in[1] = run->nstages && run->stages[run->nstages - 1].nopen > 0;
+    int want = s->len >= s->cap, open = run->nstages && run->stages[run->nstages - 1].nopen > 0;
+    /* A rank that needs nothing joins agreements at most every 100 us: a full rank waits
+     * that long at most, and the loop does not spend itself on back-to-back collectives. */
+    double now = MPI_Wtime();
+    if (!want && open && now < s->next_agree)
+      return SL_OK;
+    s->next_agree = now + 100e-6;
+    s->agree_in[0] = want;
+    s->agree_in[1] = open;
     s->agree_in[2] = 0;
     SL__CHECK_MPI(
         MPI_Iallreduce(s->agree_in, s->agree_out, 3, MPI_INT64_T, MPI_MAX, s->comm, &s->req));

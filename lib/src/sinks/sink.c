@@ -172,8 +172,12 @@ int sl__sink_prepare(sl__run *run) {
   s->def = def;
   s->spill_fd = -1;
   run->sink = s;
-  if (def->kind == SL__SINK_EXT)
+  if (def->kind == SL__SINK_EXT) {
+    run->sink_blocked = def->ext->blocked;
+    run->sink_push = def->ext->push;
+    run->sink_impl = def->ext_impl;
     return def->ext->prepare(def->ext_impl, run->ctx, run);
+  }
   if (def->kind != SL__SINK_TEXT)
     return SL_OK;
   s->cap = (size_t)run->ctx->opt.output_buffer_bytes;
@@ -331,12 +335,6 @@ int sl__sink_count_rows(sl__part *p, size_t n) {
     return 0;
   s->count += n;
   return 1;
-}
-
-int sl__sink_blocked(const sl__part *p) {
-  const sink_rt *s = p->run->sink;
-  return s && s->def->kind == SL__SINK_EXT && s->def->ext->blocked &&
-         s->def->ext->blocked(s->def->ext_impl, p);
 }
 
 int sl__sink_progress(sl__run *run, int *progress) {
