@@ -314,6 +314,36 @@ static void test_window_join(void) {
   EXPECT_U64(mt_sum_u64(g_join_both_null), 0);
 }
 
+/* A left join whose window resets at every record (trigger every(1, RESET)): the state
+ * never holds more than one record, so nothing can match, and each reset must emit the
+ * unmatched left record before dropping it: exactly (a, "L1|-") and (c, "L2|-"); the right
+ * records (b, d) are dropped unmatched (left mode). Whatever the arrival order. */
+static void test_join_reset_emits_unmatched(void) {
+  static const char *const lk[] = {"a", "c"}, *const lv[] = {"L1", "L2"};
+  static const char *const rk[] = {"b", "d"}, *const rv[] = {"R1", "R2"};
+  wt_arr l, r;
+  wt_arr_str(&l, lk, lv, 2);
+  wt_arr_str(&r, rk, rv, 2);
+  sl_flow *lf = NULL, *rf = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &lf), SL_OK);
+  EXPECT_RC(sl_flow_create(g_ctx, &rf), SL_OK);
+  EXPECT_RC(sl_flow_from_array(lf, l.r, l.n, 1), SL_OK);
+  EXPECT_RC(sl_flow_from_array(rf, r.r, r.n, 1), SL_OK);
+  EXPECT_RC(sl_flow_join(lf, rf, SL_JOIN_LEFT, 1, join_text, NULL), SL_OK);
+  sl_window w = sl_window_global();
+  EXPECT_RC(sl_window_trigger_every(&w, 1, SL_TRIGGER_RESET), SL_OK);
+  EXPECT_RC(sl_flow_window(lf, &w), SL_OK);
+  mt_recs got = {0}, exp = {0};
+  EXPECT_RC(wt_run_gather(lf, &got), SL_OK);
+  mt_recs_add(&exp, "a", 1, "L1|-", 4);
+  mt_recs_add(&exp, "c", 1, "L2|-", 4);
+  WT_CHECK(&got, &exp, "left join, every(1, RESET)");
+  mt_recs_free(&got);
+  mt_recs_free(&exp);
+  sl_flow_destroy(&lf);
+  sl_flow_destroy(&rf);
+}
+
 /* A join followed by more stages: the matched rows of the inner join of the main input,
  * counted per key by reduce_by_key after a departition: a=6, b=1, e=2. */
 static void test_join_then_reduce(void) {
@@ -598,6 +628,7 @@ static const mt_test tests[] = {
     {"join_binary", test_join_binary},
     {"window_join", test_window_join},
     {"join_then_reduce", test_join_then_reduce},
+    {"join_reset_emits_unmatched", test_join_reset_emits_unmatched},
     {"join_on_trigger", test_join_on_trigger},
     {"merge_count", test_merge_count},
     {"merge_user_hash", test_merge_user_hash},

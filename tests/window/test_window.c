@@ -639,6 +639,53 @@ static void test_custom_trigger(void) {
   check_calls_balanced("custom third");
 }
 
+/* A trigger firing BEFORE a record that waited behind an earlier trigger (the rest of one
+ * input record's fan-out): one input record 1, a flat_map emits 1, 2, 3, 4 into a global
+ * window with the custom trigger "fan": FIRE after 1 and after 3, FIRE_BEFORE 2.
+ *   fold 1 -> fire "fan" {1}: sum=1 n=1 (keep); 2, 3, 4 wait;
+ *   replay 2 -> fires before it: {1} again: sum=1 n=1; then 2 is folded (not re-asked);
+ *   fold 3 -> fire {1,2,3}: sum=6 n=3; fold 4; done {1,2,3,4}: sum=10 n=4.
+ * Records keep their order: if 2 went behind 3 and 4, the third firing would show
+ * sum=4 n=2. */
+static int fan_out4(const sl_record *in, sl_emitter *out, void *arg) {
+  (void)arg;
+  int64_t v = wt_val(in);
+  for (int64_t k = 0; k < 4; k++) {
+    int64_t x = v + k;
+    int rc = sl_emit(out, NULL, 0, &x, 8);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+static int trig_fan(const sl_record *rec, void *state, void *arg) {
+  (void)state;
+  (void)arg;
+  int64_t v = wt_val(rec);
+  return v == 1 || v == 3 ? SL_TRIGGER_FIRE : v == 2 ? SL_TRIGGER_FIRE_BEFORE : 0;
+}
+static void test_trigger_before_replayed(void) {
+  static const int64_t one[] = {1};
+  wt_arr a;
+  wt_arr_i64(&a, NULL, one, 1);
+  sl_window w = sl_window_global();
+  EXPECT_RC(sl_window_trigger(&w, trig_fan, 0, "fan", NULL), SL_OK);
+  sl_reducer red = wt_sum_reducer();
+  wt_calls_reset();
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
+  EXPECT_RC(sl_flow_flat_map(f, fan_out4, NULL), SL_OK);
+  EXPECT_RC(sl_flow_window(f, &w), SL_OK);
+  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
+  EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
+  static const char *const exp[] = {"p0/1 G w0 fan sum=1 n=1", "p0/1 G w0 fan sum=1 n=1",
+                                    "p0/1 G w0 fan sum=6 n=3", "p0/1 G w0 done sum=10 n=4", NULL};
+  run_expect(f, exp, "FIRE_BEFORE on a held record");
+  sl_flow_destroy(&f);
+  check_calls_balanced("fan");
+}
+
 /* on_trigger on a user reduce may replace *acc (and then owns the old one). every(2, KEEP),
  * vals 1..5, one partition: at each "every" the callback emits the acc, frees it and
  * installs a fresh zero one; "done" just emits. So: every {1,2} (3, 2); every {3,4} (7, 2);
@@ -999,6 +1046,7 @@ static const mt_test tests[] = {
     {"trigger_every_builtin", test_trigger_every_builtin},
     {"count_window_with_every", test_count_window_with_every},
     {"custom_trigger", test_custom_trigger},
+    {"trigger_before_replayed", test_trigger_before_replayed},
     {"on_trigger_replaces_acc", test_on_trigger_replaces_acc},
     {"emit_and_reduce", test_emit_and_reduce},
     {"periodic_window", test_periodic_window},

@@ -234,7 +234,11 @@ SL_EXPORT sl_window sl_window_count(int64_t n);
  * senders of the latest event time each has sent, carried with the batches and
  * end-of-stream markers; for a window in the source's stage, the partition's own latest
  * time). Input is assumed ordered by time per upstream partition; records for a closed
- * window are late: dropped and counted (sl_stats.late_dropped). */
+ * window are late: dropped and counted (sl_stats.late_dropped). The time function is
+ * called on the records as they reach the reducer AND, by the senders, on the records as
+ * they enter the stage (for the watermark): operators between the stage's start and its
+ * reducer must keep the time readable by the same function. A sender that sends nothing
+ * to a partition holds that partition's windows open until it ends. */
 SL_EXPORT sl_window sl_window_fixed(int64_t duration, sl_event_time_fn time, void *arg);
 SL_EXPORT sl_window sl_window_periodic(double seconds);
 /* FIXED only: when the watermark passes a window's end, fire "watermark" and keep accepting

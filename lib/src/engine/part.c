@@ -194,11 +194,11 @@ static int run_map_batch(sl__part *p, sl__buf *b) {
 }
 
 static int consume(sl__part *p, sl__buf *b) {
+  p->cur_slot = b->slot;
+  p->cur_sender = p->cr.base[b->slot] + b->src_rank;
   if (b->pos == 0 && p->nsteps && p->steps[0].step->kind == SL__STEP_MAP_BATCH)
     return run_map_batch(p, b);
   const char *data = sl__buf_payload(b);
-  p->cur_slot = b->slot;
-  p->cur_sender = p->cr.base[b->slot] + b->src_rank;
   while (b->pos < b->len) {
     if (sl__part_blocked(p))
       return SL_OK;
@@ -245,9 +245,9 @@ int sl__part_work(sl__part *p, int *progress) {
     if (p->flush_step < 0 && p->wpending >= 0)
       p->flush_step = p->wpending;
     if (p->flush_step >= 0) {
-      int fin = 0;
-      rc = sl__step_drain(p, p->flush_step, &fin);
-      if (fin)
+      int fin = 0, k = p->flush_step;
+      rc = sl__step_drain(p, k, &fin);
+      if (fin && p->flush_step == k) /* a later step may have asked to drain meanwhile */
         p->flush_step = -1;
       (*progress)++;
       continue;

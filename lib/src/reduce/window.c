@@ -15,6 +15,7 @@
  * and end-of-stream markers (no limit). In a source stage it is the partition's own latest
  * time. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,19 +58,22 @@ typedef struct wstate {
   int nsenders;
   int64_t own_wm, wm;
   int final_queued;
-  int firing; /* the head trigger's emission has started */
+  int firing;       /* the head trigger's emission has started */
+  size_t replay_at; /* replaying the entry that starts here (SIZE_MAX: not replaying) */
 } wstate;
 
 static wstate *ws_of(sl__part *p, int i) {
   return p->steps[i].win;
 }
 
-/* floor(t / d) * d, and a + b saturated, for any int64 event time */
+/* floor(t / d) * d (saturated at INT64_MIN), and a + b saturated, for any int64 time */
 static int64_t window_start(int64_t t, int64_t d) {
-  int64_t q = t / d;
+  int64_t q = t / d, s;
   if (t % d < 0)
     q--;
-  return q * d;
+  if (__builtin_mul_overflow(q, d, &s))
+    return INT64_MIN;
+  return s;
 }
 static int64_t add_sat(int64_t a, int64_t b) {
   if (b > 0 && a > INT64_MAX - b)
@@ -266,6 +270,11 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
       return sl__callback_failed(p, i, tr);
     if (tr & SL_TRIGGER_FIRE_BEFORE) { /* fire, then fold it */
       SL__CHECK(queue_fire(p, i, ws, id, W->trigger_name, !!(tr & SL_TRIGGER_RESET_FLAG), 0));
+      if (ws->replay_at != SIZE_MAX) { /* held already: fold it again from where it is */
+        ws->pend[ws->replay_at] = PEND_SKIP_TRIGGER;
+        ws->pend_pos = ws->replay_at;
+        return SL_OK;
+      }
       return pend_add(ws, PEND_SKIP_TRIGGER, p->cur_slot, p->cur_sender, 0, rec);
     }
   }
@@ -307,6 +316,7 @@ static int replay(sl__part *p, int i, wstate *ws) {
   int slot = p->cur_slot, sender = p->cur_sender;
   int rc = SL_OK;
   while (rc == SL_OK && ws->qlen == 0 && ws->pend_pos < ws->pend_len) {
+    size_t start = ws->pend_pos;
     const char *e = ws->pend + ws->pend_pos;
     unsigned char f;
     int32_t s32, n32;
@@ -325,7 +335,9 @@ static int replay(sl__part *p, int i, wstate *ws) {
       SL__FAIL(SL_ERR_INTERNAL, "window replay buffer is corrupt");
     p->cur_slot = s32;
     p->cur_sender = n32;
+    ws->replay_at = start;
     rc = fold(p, i, ws, &r, f);
+    ws->replay_at = SIZE_MAX;
   }
   p->cur_slot = slot;
   p->cur_sender = sender;
@@ -342,7 +354,7 @@ static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, in
   int rc = SL_OK;
   si->state = w->state;
   si->draining = w->draining;
-  si->keep_open = !f->close;
+  si->keep_open = !(f->close || f->reset); /* a reset drops what is unmatched: emit it */
   *fin = 1;
   if (st->on_trigger && si->step->kind == SL__STEP_REDUCE) {
     rc = st->on_trigger(sl__step_reducer_acc(si->state), NULL, &info, &p->em[i + 1],
@@ -471,6 +483,7 @@ int sl__window_create(sl__run *run, sl__part *p, int i) {
   sl__step_destroy(run, &tmp);
   si->state = NULL;
   ws->w = &p->stage->window;
+  ws->replay_at = SIZE_MAX;
   ws->wm = ws->own_wm = INT64_MIN;
   ws->t0 = sl__now();
   ws->next_window_tick = ws->t0 + ws->w->period;
