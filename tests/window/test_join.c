@@ -547,6 +547,14 @@ static int is_inval_or_state(int rc) {
   return rc == SL_ERR_INVAL || rc == SL_ERR_STATE;
 }
 
+/* Two flows reading the same array (one partition each), for the bad-usage cases. */
+static void two_sources(const wt_arr *a, sl_flow **f, sl_flow **g) {
+  EXPECT_RC(sl_flow_create(g_ctx, f), SL_OK);
+  EXPECT_RC(sl_flow_create(g_ctx, g), SL_OK);
+  EXPECT_RC(sl_flow_from_array(*f, a->r, a->n, 1), SL_OK);
+  EXPECT_RC(sl_flow_from_array(*g, a->r, a->n, 1), SL_OK);
+}
+
 /* Refused (SL_ERR_INVAL or SL_ERR_STATE):
  *   merging a flow that already has a sink (as the other or as the main flow); merging
  *   with a NULL other;
@@ -559,10 +567,7 @@ static void test_bad_usage(void) {
   sl_flow *f = NULL, *g = NULL;
   int rc;
 
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_create(g_ctx, &g), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
-  EXPECT_RC(sl_flow_from_array(g, a.r, a.n, 1), SL_OK);
+  two_sources(&a, &f, &g);
   EXPECT_RC(sl_flow_to_count(g, &count), SL_OK);
   sl_flow *const with_sink[1] = {g};
   rc = sl_flow_merge(f, with_sink, 1, 2, NULL, NULL);
@@ -571,10 +576,7 @@ static void test_bad_usage(void) {
   sl_flow_destroy(&f);
   sl_flow_destroy(&g);
 
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_create(g_ctx, &g), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
-  EXPECT_RC(sl_flow_from_array(g, a.r, a.n, 1), SL_OK);
+  two_sources(&a, &f, &g);
   EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
   sl_flow *const plain[1] = {g};
   rc = sl_flow_merge(f, plain, 1, 2, NULL, NULL);
@@ -591,10 +593,7 @@ static void test_bad_usage(void) {
               sl_err_name(rc));
   sl_flow_destroy(&f);
 
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_create(g_ctx, &g), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
-  EXPECT_RC(sl_flow_from_array(g, a.r, a.n, 1), SL_OK);
+  two_sources(&a, &f, &g);
   EXPECT_RC(sl_flow_to_count(g, &count), SL_OK);
   rc = sl_flow_join(f, g, SL_JOIN_INNER, 2, NULL, NULL);
   EXPECT_TRUE(is_inval_or_state(rc), "join with a right flow that has a sink returned %d (%s)", rc,
@@ -609,10 +608,7 @@ static void test_bad_usage(void) {
               sl_err_name(rc));
   sl_flow_destroy(&f);
 
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_create(g_ctx, &g), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
-  EXPECT_RC(sl_flow_from_array(g, a.r, a.n, 1), SL_OK);
+  two_sources(&a, &f, &g);
   rc = sl_flow_join(f, g, (sl_join_mode)17, 2, NULL, NULL);
   EXPECT_TRUE(is_inval_or_state(rc), "join mode 17 returned %d (%s)", rc, sl_err_name(rc));
   sl_flow_destroy(&f);
