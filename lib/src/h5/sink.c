@@ -302,6 +302,12 @@ static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, ui
                        s->tmp_path);
     return agree_step(comm, rc);
   }
+  /* Agree first: a rank that could not set up must not leave the others in H5Fcreate. */
+  rc = agree_step(comm, SL_OK);
+  if (rc != SL_OK) {
+    H5Pclose(fapl);
+    return rc;
+  }
   w->fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   char m[512] = "";
   if (w->fid < 0)
