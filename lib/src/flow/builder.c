@@ -162,7 +162,7 @@ static int begin_source(sl_flow *f, int partitions, const char *what) {
   if (f->nstages)
     return sl__builder_fail(f, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                                              "%s: a flow has exactly one source", what));
-  sl__stage *s;
+  sl__stage *s = NULL;
   SL__CHECK(sl__add_stage(f, SL__BOUND_SOURCE, resolve_parts(f, partitions), &s));
   return SL_OK;
 }
@@ -251,7 +251,7 @@ int sl_flow_map_batch(sl_flow *flow, sl_map_batch_fn fn, void *arg) {
 /* ---- repartitioning ---- */
 int sl_flow_partition(sl_flow *flow, int partitions, sl_hash_fn hash, void *arg) {
   SL__CHECK(sl__check_open(flow, "sl_flow_partition"));
-  sl__stage *s;
+  sl__stage *s = NULL;
   SL__CHECK(sl__add_stage(flow, SL__BOUND_HASH, resolve_parts(flow, partitions), &s));
   s->hash = hash;
   s->hash_arg = arg;
@@ -260,13 +260,13 @@ int sl_flow_partition(sl_flow *flow, int partitions, sl_hash_fn hash, void *arg)
 
 int sl_flow_shuffle(sl_flow *flow, int partitions) {
   SL__CHECK(sl__check_open(flow, "sl_flow_shuffle"));
-  sl__stage *s;
+  sl__stage *s = NULL;
   return sl__add_stage(flow, SL__BOUND_SHUFFLE, resolve_parts(flow, partitions), &s);
 }
 
 int sl_flow_departition(sl_flow *flow) {
   SL__CHECK(sl__check_open(flow, "sl_flow_departition"));
-  sl__stage *s;
+  sl__stage *s = NULL;
   return sl__add_stage(flow, SL__BOUND_SINGLE, 1, &s);
 }
 
@@ -288,7 +288,7 @@ int sl_flow_reduce(sl_flow *flow, const sl_reducer *reducer) {
     return sl__builder_fail(flow,
                             sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                           "sl_flow_reduce: init, fold and emit are required"));
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
   st->reducer = *reducer;
   return SL_OK;
@@ -319,12 +319,12 @@ int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {
   if (s->windowed)
     combine = 0;
   for (int j = 0; combine && j < s->ninputs; j++) {
-    sl__step *cst;
+    sl__step *cst = NULL;
     SL__CHECK(
         sl__add_step_to(flow, &flow->stages[s->inputs[j]], SL__STEP_COMBINER, NULL, a.arg, &cst));
     cst->agg = a;
   }
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE_BY_KEY, NULL, a.arg, &st));
   st->agg = a;
   st->merge_input = combine;
@@ -352,7 +352,7 @@ int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
   if (!cmp)
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_take_sort: NULL compare function"));
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(flow, SL__STEP_TOPK, (void *)cmp, arg, &st));
   st->k = k;
   SL__CHECK(sl_flow_departition(flow));
@@ -366,10 +366,10 @@ int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
   if (!cmp)
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_sort: NULL compare function"));
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
   st->descending = descending;
-  sl__stage *s;
+  sl__stage *s = NULL;
   SL__CHECK(sl__add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
   s->range_cmp = cmp;
   s->range_arg = arg;

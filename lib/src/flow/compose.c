@@ -169,7 +169,7 @@ int sl_flow_emit_and_reduce(sl_flow *flow, const sl_reducer *reducer, sl_fold_em
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_emit_and_reduce: init, emit and fold are "
                                                 "required"));
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
   st->reducer = *reducer;
   st->fold_emit = fold;
@@ -240,7 +240,7 @@ int sl_flow_merge(sl_flow *flow, sl_flow *const *others, int n, int partitions, 
   lasts[0] = flow->nstages - 1;
   for (int i = 0; i < n; i++)
     SL__CHECK(sl__builder_fail(flow, absorb(flow, others[i], &lasts[i + 1])));
-  sl__stage *s;
+  sl__stage *s = NULL;
   SL__CHECK(
       sl__add_stage(flow, SL__BOUND_HASH, partitions > 0 ? partitions : sl_size(flow->ctx), &s));
   /* sl__add_stage linked the stage before it (the last absorbed one): link them all. */
@@ -263,7 +263,7 @@ int sl_flow_join(sl_flow *left, sl_flow *right, sl_join_mode mode, int partition
                                                 "sl_flow_join: unknown mode %d", (int)mode));
   sl_flow *r[1] = {right};
   SL__CHECK(sl_flow_merge(left, r, 1, partitions, NULL, NULL));
-  sl__step *st;
+  sl__step *st = NULL;
   SL__CHECK(sl__add_step(left, SL__STEP_JOIN, (void *)fn, arg, &st));
   st->join_mode = mode;
   return SL_OK;
