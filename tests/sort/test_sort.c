@@ -492,19 +492,6 @@ static void set_opt(const char *name, const char *value) {
   EXPECT_RC(sl_option_set(g_ctx, name, value), SL_OK);
 }
 
-static int dir_entries(const char *path) {
-  DIR *d = opendir(path);
-  if (!d)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      n++;
-  closedir(d);
-  return n;
-}
-
 /* ------------------------------------------------------------------ one sort case */
 static void run_case(const scase *c) {
   char what[200];
@@ -552,7 +539,7 @@ static void run_case(const scase *c) {
                 st.reduce_state_hwm, bound);
   }
   /* nothing left behind in the spill folder */
-  EXPECT_TRUE(dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what, dir_entries(g_tmpdir),
+  EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what, mt_dir_entries(g_tmpdir),
               g_tmpdir);
 
   gathered g;
@@ -1241,7 +1228,7 @@ static void check_layout(const char *what, int desc, int spill) {
       EXPECT_TRUE(s.spill_files >= 2, "%s: %zu bytes here but %d spill runs at the merge", what,
                   s.len, s.spill_files);
   }
-  EXPECT_TRUE(dir_entries(g_tmpdir) == 0, "%s: files left in %s", what, g_tmpdir);
+  EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: files left in %s", what, g_tmpdir);
   gathered g;
   gather0(&s, &g);
   if (g_rank == 0) {
