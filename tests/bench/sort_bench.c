@@ -12,6 +12,9 @@
  *     (generating the records included), X the largest rank's record count over the mean.
  *     Afterwards every rank checks the count, the key sum and the payload sum against the
  *     input, and the boundaries between ranks.
+ *   mpirun -n P sort_bench sluice-key N [SEED] [--sl-OPTION=VALUE ...]
+ *     The same with sl_flow_sort_by_key (the key as sl_sort_key_u64: a radix sort in
+ *     each partition); prints "sluice-key ranks=P ...".
  * Record i has key mix(SEED * 2^32 + i) (splitmix64) and payload i, whatever the mode
  * and the number of ranks. Exit status 0 only if the output is sorted and complete. */
 #define _GNU_SOURCE
@@ -49,8 +52,9 @@ static double now(void) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: sort_bench qsort N [SEED]\n"
-                  "       mpirun -n P sort_bench sluice N [SEED] [--sl-OPTION=VALUE ...]\n");
+  fprintf(stderr,
+          "usage: sort_bench qsort N [SEED]\n"
+          "       mpirun -n P sort_bench sluice|sluice-key N [SEED] [--sl-OPTION=VALUE ...]\n");
   return 2;
 }
 
@@ -137,7 +141,15 @@ static int sink(const sl_record *r, void *arg) {
   return 0;
 }
 
-static int run_sluice(int argc, char **argv) {
+static uint64_t key_u64(const sl_record *r, void *arg) {
+  (void)arg;
+  uint64_t k;
+  memcpy(&k, r->key, 8);
+  return sl_sort_key_u64(k);
+}
+
+/* by_key: sl_flow_sort_by_key (radix) instead of sl_flow_sort (compare function) */
+static int run_sluice(int argc, char **argv, int by_key) {
   sl_ctx *ctx = NULL;
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK) {
@@ -166,7 +178,7 @@ static int run_sluice(int argc, char **argv) {
   if (rc == SL_OK)
     rc = sl_flow_from_generator(f, (int64_t)n, gen, NULL, 0);
   if (rc == SL_OK)
-    rc = sl_flow_sort(f, cmp_key, NULL, 0);
+    rc = by_key ? sl_flow_sort_by_key(f, key_u64, NULL, 0) : sl_flow_sort(f, cmp_key, NULL, 0);
   if (rc == SL_OK)
     rc = sl_flow_to_callback(f, sink, &c);
   MPI_Barrier(comm);
@@ -211,7 +223,8 @@ static int run_sluice(int argc, char **argv) {
                 tot[3] == pexp ? "ok" : "differs");
         status = 1;
       } else {
-        printf("sluice ranks=%d n=%" PRIu64 " seconds=%.3f imbalance=%.3f ok\n", size, n, t1 - t0,
+        printf("%s ranks=%d n=%" PRIu64 " seconds=%.3f imbalance=%.3f ok\n",
+               by_key ? "sluice-key" : "sluice", size, n, t1 - t0,
                n ? (double)cmax * size / (double)n : 0.0);
       }
     }
@@ -231,7 +244,7 @@ int main(int argc, char **argv) {
       g_seed = strtoull(argv[3], NULL, 10);
     return run_qsort(n);
   }
-  if (!strcmp(argv[1], "sluice"))
-    return run_sluice(argc, argv);
+  if (!strcmp(argv[1], "sluice") || !strcmp(argv[1], "sluice-key"))
+    return run_sluice(argc, argv, !strcmp(argv[1], "sluice-key"));
   return usage();
 }

@@ -5,8 +5,10 @@
 # payload}, N = SIZE / 16 records with random keys (fixed seed), and compares:
 #   qsort          sort_bench qsort N: the C library's qsort in one process, pinned to one
 #                  core (taskset -c CORE); the time is qsort alone (generation excluded)
-#   sluice N ranks mpirun -n N sort_bench sluice N: sl_flow_sort over a generator source;
-#                  the time is sl_run's wall time on rank 0 (generating the records included)
+#   sluice N ranks mpirun -n N sort_bench sluice N: sl_flow_sort (a compare function) over
+#                  a generator source; the time is sl_run's wall time on rank 0 (generating
+#                  the records included)
+#   sluice-key     the same with sl_flow_sort_by_key (the key as a number: radix sort)
 # Both programs check their output (sorted, every record once) and fail otherwise. Each
 # configuration runs REPS times (interleaved); the script prints the medians, MB/s (10^6 bytes of
 # records per second), the ratio to qsort (qsort's median / this median: > 1 is faster)
@@ -14,7 +16,7 @@
 # before and after (the machine may be shared), then whether the target holds: 2 ranks
 # faster than the single-process qsort.
 #
-# Environment: REPS (3), SEED (1), RANKS ("1 2"), MPIRUN (mpirun), MPIRUN_FLAGS (extra
+# Environment: REPS (3), SEED (1), RANKS ("1 2"), MODES ("sluice sluice-key"), MPIRUN (mpirun), MPIRUN_FLAGS (extra
 # mpirun flags), BIND (core: mpirun --bind-to BIND), CORE (qsort's core, 0),
 # SL_OPTS (extra --sl-* options for the sluice runs, e.g. "--sl-sort-memory-bytes=1G").
 # Sort spills go to $TMPDIR (or /tmp). Results also go to BUILD_DIR/bench/sort-SIZE.tsv
@@ -28,6 +30,7 @@ SIZE_ARG=${2:-1G}
 REPS=${REPS:-3}
 SEED=${SEED:-1}
 RANKS=${RANKS-1 2}
+MODES=${MODES-sluice sluice-key}
 MPIRUN=${MPIRUN:-mpirun}
 MPIRUN_FLAGS=${MPIRUN_FLAGS:-}
 BIND=${BIND:-core}
@@ -97,10 +100,13 @@ run_once() {
 q() { printf "%q " "$@"; }
 CONFIGS=(qsort)
 CMD[qsort]="$(q "${PIN[@]}" "$WORK/rsswrap.sh" "$EXE" qsort "$N" "$SEED")"
-for n in $RANKS; do
-  CONFIGS+=("sluice-${n}rank")
-  # MPIRUN_FLAGS and SL_OPTS are lists: left unquoted on purpose
-  CMD[sluice-${n}rank]="$(q timeout 3600 "$MPIRUN" -n "$n" --bind-to "$BIND") $MPIRUN_FLAGS $(q "$WORK/rsswrap.sh" "$EXE" sluice "$N" "$SEED") $SL_OPTS"
+for m in $MODES; do
+  case $m in sluice | sluice-key) ;; *) die "bad MODES entry '$m' (sluice, sluice-key)" ;; esac
+  for n in $RANKS; do
+    CONFIGS+=("$m-${n}rank")
+    # MPIRUN_FLAGS and SL_OPTS are lists: left unquoted on purpose
+    CMD[$m-${n}rank]="$(q timeout 3600 "$MPIRUN" -n "$n" --bind-to "$BIND") $MPIRUN_FLAGS $(q "$WORK/rsswrap.sh" "$EXE" "$m" "$N" "$SEED") $SL_OPTS"
+  done
 done
 
 # The repetitions are interleaved (qsort, 1 rank, 2 ranks, qsort, ...) so that a change of
@@ -125,22 +131,23 @@ RESULTS=$BUILD/bench/sort-$SIZE_ARG$TAG.tsv
 printf "config\tmedian_s\tMB_s\tvs_qsort\tpeak_rss_MiB_per_rank\truns_s\n" >"$RESULTS"
 echo
 echo "global sort of $SIZE_ARG ($N records of 16 bytes, 8-byte key), median of $REPS runs, $(nproc) cores"
-printf "%-14s %10s %9s %9s %14s  %s\n" config median_s MB/s vs_qsort peak_RSS_MiB runs_s
+printf "%-18s %10s %9s %9s %14s  %s\n" config median_s MB/s vs_qsort peak_RSS_MiB runs_s
 for c in "${CONFIGS[@]}"; do
   line=$(awk -v t="${MED[$c]}" -v q="${MED[qsort]}" -v s="$SIZE" \
     'BEGIN { printf "%.3f\t%.1f\t%.2f", t, s / t / 1e6, q / t }')
   runs=$(echo "${TIMES[$c]# }" | tr ' ' ',')
   printf "%s\t%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" "$runs" >>"$RESULTS"
   IFS=$'\t' read -r t mbs vq <<<"$line"
-  printf "%-14s %10s %9s %8sx %14s  %s\n" "$c" "$t" "$mbs" "$vq" "${RSS[$c]}" "$runs"
+  printf "%-18s %10s %9s %8sx %14s  %s\n" "$c" "$t" "$mbs" "$vq" "${RSS[$c]}" "$runs"
 done
 echo "(vs_qsort = qsort's median / this median; qsort times the sort alone, sluice times sl_run, generation included)"
 echo "load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER"
-if [ -n "${MED[sluice-2rank]:-}" ]; then
-  if awk -v a="${MED[sluice-2rank]}" -v b="${MED[qsort]}" 'BEGIN { exit !(a < b) }'; then
-    echo "target (2 ranks faster than qsort): met"
+for m in $MODES; do
+  [ -n "${MED[$m-2rank]:-}" ] || continue
+  if awk -v a="${MED[$m-2rank]}" -v b="${MED[qsort]}" 'BEGIN { exit !(a < b) }'; then
+    echo "target (2 ranks faster than qsort), $m: met"
   else
-    echo "target (2 ranks faster than qsort): NOT met"
+    echo "target (2 ranks faster than qsort), $m: NOT met"
   fi
-fi
+done
 echo "results: $RESULTS"

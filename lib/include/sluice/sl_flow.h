@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sluice/sl_context.h"
 #include "sluice/sl_export.h"
@@ -165,6 +166,32 @@ SL_EXPORT int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *ar
  * in cmp by a source row index (e.g. sl_flow_from_h5 with with_index). Text and HDF5
  * sinks write partitions in rank order, so a sorted flow gives a sorted file. */
 SL_EXPORT int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending);
+
+/* Global sort by a 64-bit key: as sl_flow_sort, with records ordered by key(record) as
+ * unsigned integers (reversed if descending) instead of by a compare function. Records
+ * with equal keys keep their arrival order within a partition. Because the order is that
+ * of numbers, each partition sorts by radix (a few linear passes) instead of O(n log n)
+ * comparisons: use it whenever the order is numeric. sl_sort_key_u64/i64/f64 map a
+ * number to such a key; for several fields, pack them (most significant first) into
+ * the 64 bits, or use sl_flow_sort. key may run more than once per record and must give
+ * the same result each time. */
+typedef uint64_t (*sl_sort_key_fn)(const sl_record *r, void *arg);
+SL_EXPORT int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descending);
+
+/* Order-preserving 64-bit keys for sl_flow_sort_by_key. */
+static inline uint64_t sl_sort_key_u64(uint64_t v) {
+  return v;
+}
+static inline uint64_t sl_sort_key_i64(int64_t v) {
+  return (uint64_t)v ^ ((uint64_t)1 << 63); /* INT64_MIN -> 0, -1 -> 2^63 - 1, 0 -> 2^63 */
+}
+/* IEEE doubles: -inf < negative < -0.0 < +0.0 < positive < +inf; NaNs with the sign bit
+ * clear sort after +inf, with it set before -inf. */
+static inline uint64_t sl_sort_key_f64(double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u >> 63 ? ~u : u ^ ((uint64_t)1 << 63);
+}
 
 typedef enum sl_emit_mode {
   SL_EMIT_EVENTS = 0, /* the accumulator enumerated as records (default) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/options_table.h"
 
 /* Joins argv for logs and statistics; quoted so the line can be pasted back into a shell.
  * Truncated with "..." when it does not fit. */
@@ -100,6 +101,7 @@ static int start_mpi(sl_ctx *ctx, int *argc, char ***argv, MPI_Comm comm) {
     rc = frc;
   if (rc != MPI_SUCCESS)
     return sl__error_mpi(rc, __FILE__, __LINE__, "node communicator");
+  sl__memory_resolve(ctx);
   return SL_OK;
 }
 
@@ -198,6 +200,12 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
            ctx->command_line);
   }
   sl_log(ctx, SL_LOG_INFO, "binding: %s", ctx->binding_desc);
+  if (ctx->rank == 0 && ctx->opt.sort_memory_bytes == 0) {
+    char b[32];
+    sl__opt_format_size(ctx->sort_memory_auto, b, sizeof b);
+    sl_log(ctx, SL_LOG_INFO, "sort memory per partition (auto): %s (%d ranks on rank 0's node)", b,
+           ctx->node_size);
+  }
   *out = ctx;
   return SL_OK;
 }

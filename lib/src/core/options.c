@@ -19,6 +19,8 @@
 #define SL__MPI_COUNT_WHY "it travels as an MPI int count"
 
 static const sl__opt_choice progress_choices[] = {{"auto", -1}, {"on", 1}, {"off", 0}, {NULL, 0}};
+/* SIZE options that may be "auto" store 0 (resolved where they are used) */
+static const sl__opt_choice size_auto[] = {{"auto", 0}, {NULL, 0}};
 static const sl__opt_choice log_level_choices[] = {{"error", SL_LOG_ERROR},
                                                    {"warn", SL_LOG_WARN},
                                                    {"info", SL_LOG_INFO},
@@ -43,9 +45,10 @@ const sl__opt_desc sl__option_table[] = {
     {"combiner-bytes", SL__OPT_SIZE, "256M", "SIZE",
      "memory budget of a map-side combiner table; full -> flushed downstream",
      SL__FIELD(combiner_bytes), 1, UINT64_MAX, NULL, NULL},
-    {"sort-memory-bytes", SL__OPT_SIZE, "256M", "SIZE",
-     "records a sort holds in memory per partition; more are spilled as sorted runs to --sl-tmpdir",
-     SL__FIELD(sort_memory_bytes), 4096, UINT64_MAX, NULL, NULL},
+    {"sort-memory-bytes", SL__OPT_SIZE, "auto", "SIZE",
+     "records a sort holds in memory per partition, more spill to --sl-tmpdir; auto: 1/8 of "
+     "a rank's share of the node's memory (or cgroup limit), min 64M",
+     SL__FIELD(sort_memory_bytes), 4096, UINT64_MAX, NULL, size_auto},
     {"output-buffer-bytes", SL__OPT_SIZE, "8M", "SIZE",
      "bytes a file sink buffers per partition before each write", SL__FIELD(output_buffer_bytes), 1,
      SL__MPI_COUNT_MAX, SL__MPI_COUNT_WHY, NULL},

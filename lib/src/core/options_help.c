@@ -11,6 +11,10 @@ static void value_text(const sl__opt_desc *d, char *buf, size_t cap) {
     sl__opt_choices_text(d->choices, buf, cap);
   } else if (d->type == SL__OPT_BOOL) {
     snprintf(buf, cap, "on|off");
+  } else if (d->choices != NULL) { /* a size with named values: SIZE|auto */
+    int n = snprintf(buf, cap, "%s|", d->metavar);
+    if (n > 0 && (size_t)n < cap)
+      sl__opt_choices_text(d->choices, buf + n, cap - (size_t)n);
   } else {
     snprintf(buf, cap, "%s", d->metavar);
   }

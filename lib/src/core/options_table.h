@@ -30,8 +30,9 @@ typedef struct sl__opt_desc {
   size_t offset; /* of the field in sl__options */
   size_t size;   /* of that field: checked against the type, and the string capacity */
   uint64_t min, max;
-  const char *max_why;           /* shown when a value exceeds max */
-  const sl__opt_choice *choices; /* SL__OPT_ENUM, ended by {NULL, 0} */
+  const char *max_why; /* shown when a value exceeds max */
+  const sl__opt_choice
+      *choices; /* SL__OPT_ENUM; or a SIZE's named values ("auto"); ended by {NULL, 0} */
 } sl__opt_desc;
 
 extern const sl__opt_desc sl__option_table[];

@@ -136,6 +136,14 @@ int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *valu
     if (value == NULL) {
       SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
     }
+    /* named sizes (e.g. "auto"), stored as their value */
+    for (const sl__opt_choice *c = d->choices; c != NULL && c->name != NULL; c++) {
+      if (!strcmp(value, c->name)) {
+        v = (uint64_t)c->value;
+        memcpy(field, &v, sizeof v);
+        return SL_OK;
+      }
+    }
     if (sl__opt_parse_size(value, &v, &why) != SL_OK) {
       SL__FAIL(SL_ERR_OPTION,
                "bad value for %s: '%s' %s; expected bytes with an optional K, M, G or T "
@@ -217,6 +225,9 @@ int sl__opt_format_value(const sl__options *opts, const sl__opt_desc *d, char *b
     memcpy(&v, field, sizeof v);
     char tmp[32];
     sl__opt_format_size(v, tmp, sizeof tmp);
+    for (const sl__opt_choice *c = d->choices; c != NULL && c->name != NULL; c++)
+      if ((uint64_t)c->value == v)
+        snprintf(tmp, sizeof tmp, "%s", c->name);
     n = snprintf(buf, cap, "%s", tmp);
     break;
   }

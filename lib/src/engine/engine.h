@@ -181,7 +181,8 @@ struct sl__sortsync {
   int *counts, *displs;
   char *all;
   MPI_Request req;
-  sl_cmp_fn cmp;
+  sl_cmp_fn cmp; /* or key */
+  sl_sort_key_fn key;
   void *arg;
   int descending;
   sl_record *split; /* nsplit records pointing into `all` */

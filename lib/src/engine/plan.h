@@ -42,9 +42,10 @@ typedef struct sl__step {
   void *arg;
   sl_reducer reducer;
   sl_aggregator agg;
-  int merge_input; /* REDUCE_BY_KEY: input records carry partial states */
-  size_t k;        /* TOPK */
-  int descending;  /* SORT_* */
+  int merge_input;         /* REDUCE_BY_KEY: input records carry partial states */
+  size_t k;                /* TOPK */
+  int descending;          /* SORT_* */
+  sl_sort_key_fn sort_key; /* SORT_*: order by this key (fn is then NULL, arg its arg) */
   sl_emit_mode emit_mode;
   sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
   sl_join_mode join_mode;    /* JOIN */
@@ -149,7 +150,8 @@ typedef struct sl__stage {
   sl__boundary boundary;
   sl_hash_fn hash;
   void *hash_arg;
-  sl_cmp_fn range_cmp; /* SL__BOUND_RANGE */
+  sl_cmp_fn range_cmp; /* SL__BOUND_RANGE (or range_key) */
+  sl_sort_key_fn range_key;
   void *range_arg;
   int range_descending;
   sl__step *steps;

@@ -361,22 +361,38 @@ int sl_flow_take_sort(sl_flow *flow, size_t k, sl_cmp_fn cmp, void *arg) {
   return SL_OK;
 }
 
+/* The two steps and the range boundary of a sort, ordered by cmp or by key. */
+static int add_sort(sl_flow *flow, sl_cmp_fn cmp, sl_sort_key_fn key, void *arg, int descending) {
+  sl__step *st = NULL;
+  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
+  st->descending = descending;
+  st->sort_key = key;
+  sl__stage *s = NULL;
+  SL__CHECK(sl__add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
+  s->range_cmp = cmp;
+  s->range_key = key;
+  s->range_arg = arg;
+  s->range_descending = descending;
+  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
+  st->descending = descending;
+  st->sort_key = key;
+  return SL_OK;
+}
+
 int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
   SL__CHECK(sl__check_open(flow, "sl_flow_sort"));
   if (!cmp)
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_sort: NULL compare function"));
-  sl__step *st = NULL;
-  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
-  st->descending = descending;
-  sl__stage *s = NULL;
-  SL__CHECK(sl__add_stage(flow, SL__BOUND_RANGE, sl_size(flow->ctx), &s));
-  s->range_cmp = cmp;
-  s->range_arg = arg;
-  s->range_descending = descending;
-  SL__CHECK(sl__add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
-  st->descending = descending;
-  return SL_OK;
+  return add_sort(flow, cmp, NULL, arg, descending);
+}
+
+int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descending) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_sort_by_key"));
+  if (!key)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort_by_key: NULL key function"));
+  return add_sort(flow, NULL, key, arg, descending);
 }
 
 int sl_flow_emit(sl_flow *flow, sl_emit_mode mode) {

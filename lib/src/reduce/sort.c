@@ -166,17 +166,31 @@ static int packable(const sl_record *r) {
   return r->key_len + r->value_len > 0 && r->key_len <= UINT32_MAX && r->value_len <= UINT32_MAX;
 }
 
+/* The order of a sort: by the compare function, or by the 64-bit key. */
+static inline int order(sl_cmp_fn cmp, sl_sort_key_fn key, void *arg, int descending,
+                        const sl_record *a, const sl_record *b) {
+  if (descending) {
+    const sl_record *t = a;
+    a = b;
+    b = t;
+  }
+  if (key) {
+    uint64_t x = key(a, arg), y = key(b, arg);
+    return (x > y) - (x < y);
+  }
+  return cmp(a, b, arg);
+}
+
 static int cmpdir(const sl__step *s, const sl_record *a, const sl_record *b) {
-  sl_cmp_fn cmp = (sl_cmp_fn)s->fn;
-  return s->descending ? cmp(b, a, s->arg) : cmp(a, b, s->arg);
+  return order((sl_cmp_fn)s->fn, s->sort_key, s->arg, s->descending, a, b);
 }
 
 static int sync_cmp(const sl__sortsync *ss, const sl_record *a, const sl_record *b) {
-  return ss->descending ? ss->cmp(b, a, ss->arg) : ss->cmp(a, b, ss->arg);
+  return order(ss->cmp, ss->key, ss->arg, ss->descending, a, b);
 }
 
 static size_t budget(const sl__part *p) {
-  return (size_t)p->run->ctx->opt.sort_memory_bytes;
+  return (size_t)sl__sort_memory_bytes(p->run->ctx);
 }
 
 /* ---- temporary files ---- */
@@ -608,9 +622,11 @@ static int sort_mem(sl__part *p, sort_state *st) {
       st->capscratch = st->mem.len;
       account(p, st);
     }
-    sl__fixsort fs = {(sl_cmp_fn)st->step->fn, st->step->arg, st->step->descending, st->klen,
-                      st->vlen};
-    if (sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch) == st->scratch) {
+    sl__fixsort fs = {(sl_cmp_fn)st->step->fn, st->step->sort_key, st->step->arg,
+                      st->step->descending,    st->klen,           st->vlen};
+    char *sorted = sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch);
+    SL__CHECK_ALLOC(sorted);
+    if (sorted == st->scratch) {
       /* the sorted records are in the scratch buffer: it becomes the records' buffer */
       char *t = st->mem.p;
       size_t tcap = st->mem.cap;
@@ -889,6 +905,7 @@ int sl__sort_setup(sl__run *run) {
     SL__CHECK_ALLOC(ss);
     run->stages[s].sort = ss;
     ss->cmp = next->range_cmp;
+    ss->key = next->range_key;
     ss->arg = next->range_arg;
     ss->descending = next->range_descending;
     ss->req = MPI_REQUEST_NULL;

@@ -10,6 +10,7 @@
  * merge whose halves are already in order is one copy (sorted and nearly sorted input). The
  * body is instantiated for the common record widths so that a record copy is a few moves. */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 
 #include "reduce/sort_fixed.h"
@@ -134,10 +135,212 @@ SL__INLINE char *sort_width(const sl__fixsort *fs, char *a, size_t n, char *scra
   return src;
 }
 
+/* ---- by a 64-bit key: radix sort ----
+ * Above RADIX_CACHE_BYTES, a most significant digit pass scatters the records into 256
+ * buckets by the highest digit that differs, and each bucket is sorted the same way on the
+ * digits below (two such levels; a few hundred KiB per bucket at most sizes). A bucket at
+ * or below RADIX_CACHE_BYTES is sorted in the cache: its keys are taken once into an
+ * array that travels with the records through least significant digit passes, one per
+ * digit that differs (small key ranges skip most). Every pass is stable. Keys are taken
+ * by calling the key function: three times per record in all, rather than keeping a key
+ * per record (the scratch buffer is all the memory the sort may use besides the bucket's
+ * key arrays, a fixed size). */
+#define RADIX_BITS 8
+#define RADIX_BUCKETS (1u << RADIX_BITS)
+#define RADIX_DIGITS (64 / RADIX_BITS)
+#define RADIX_CACHE_BYTES (1u << 20)
+#define RADIX_SMALL 32 /* fewer records: insertion sort */
+
+typedef struct radix {
+  const sl__fixsort *fs;
+  uint64_t flip;     /* all ones when descending: ascending on ~key */
+  uint64_t *k0, *k1; /* the keys of a bucket sorted in the cache, and their scratch */
+  size_t kcap;       /* records the key arrays hold */
+} radix;
+
+SL__INLINE uint64_t key_at(const radix *rx, const char *x) {
+  sl_record r = {x, rx->fs->klen, x + rx->fs->klen, rx->fs->vlen};
+  return rx->fs->key(&r, rx->fs->arg) ^ rx->flip;
+}
+
+SL__INLINE unsigned digit(uint64_t k, int d) {
+  return (unsigned)(k >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1);
+}
+
+/* Starts of the buckets from their counts; 0 when one bucket holds all n (nothing to do). */
+SL__INLINE int prefix(const size_t *cnt, size_t n, size_t *off) {
+  size_t sum = 0;
+  int trivial = 0;
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++) {
+    trivial |= cnt[b] == n;
+    off[b] = sum;
+    sum += cnt[b];
+  }
+  return !trivial;
+}
+
+/* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
+ * large) as scratch; leaves them at src. */
+SL__INLINE void radix_small(const radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+  uint64_t *ka = rx->k0, *kb = rx->k1;
+  for (size_t i = 0; i < n; i++)
+    ka[i] = key_at(rx, src + i * w);
+  if (n < RADIX_SMALL && w <= 64) { /* insertion sort, stable: stops at an equal key */
+    char hold[64];
+    for (size_t i = 1; i < n; i++) {
+      uint64_t k = ka[i];
+      if (ka[i - 1] <= k)
+        continue;
+      copy_rec(hold, src + i * w, w);
+      size_t j = i;
+      do {
+        copy_rec(src + j * w, src + (j - 1) * w, w);
+        ka[j] = ka[j - 1];
+        j--;
+      } while (j > 0 && ka[j - 1] > k);
+      copy_rec(src + j * w, hold, w);
+      ka[j] = k;
+    }
+    return;
+  }
+  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];
+  memset(cnt, 0, sizeof cnt[0] * (size_t)top);
+  for (size_t i = 0; i < n; i++)
+    for (int d = 0; d < top; d++)
+      cnt[d][digit(ka[i], d)]++;
+  char *a = src, *b = dst;
+  for (int d = 0; d < top; d++) {
+    if (!prefix(cnt[d], n, off))
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      size_t o = off[digit(ka[i], d)]++;
+      copy_rec(b + o * w, a + i * w, w);
+      kb[o] = ka[i];
+    }
+    char *t = a;
+    a = b;
+    b = t;
+    uint64_t *tk = ka;
+    ka = kb;
+    kb = tk;
+  }
+  if (a != src)
+    memcpy(src, a, n * w);
+}
+
+/* Sorts the n records at src by the digits below top with dst (as large) as scratch and
+ * returns where they are: sets that fit the key arrays by radix_small (at src); larger
+ * ones scattered by their most significant differing digit into dst, each bucket sorted
+ * by `inner` there (at dst, or copied back to src if back: one sequential pass, cheap
+ * beside the scatter). */
+#define RADIX_MSD(name, inner)                                                                     \
+  SL__INLINE char *name(const radix *rx, char *src, char *dst, size_t n, size_t w, int top,        \
+                        int back) {                                                                \
+    if (n <= rx->kcap) {                                                                           \
+      radix_small(rx, src, dst, n, w, top);                                                        \
+      return src;                                                                                  \
+    }                                                                                              \
+    size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];                                   \
+    memset(cnt, 0, sizeof cnt[0] * (size_t)top);                                                   \
+    for (size_t i = 0; i < n; i++) {                                                               \
+      uint64_t k = key_at(rx, src + i * w);                                                        \
+      for (int d = 0; d < top; d++)                                                                \
+        cnt[d][digit(k, d)]++;                                                                     \
+    }                                                                                              \
+    int d = top - 1;                                                                               \
+    while (d >= 0 && !prefix(cnt[d], n, off))                                                      \
+      d--;                                                                                         \
+    if (d < 0)                                                                                     \
+      return src; /* all keys equal */                                                             \
+    for (size_t i = 0; i < n; i++) {                                                               \
+      const char *x = src + i * w;                                                                 \
+      copy_rec(dst + off[digit(key_at(rx, x), d)]++ * w, x, w);                                    \
+    }                                                                                              \
+    size_t start = 0;                                                                              \
+    for (unsigned bk = 0; bk < RADIX_BUCKETS; bk++) {                                              \
+      size_t m = cnt[d][bk];                                                                       \
+      if (m > 1 && d > 0)                                                                          \
+        inner(rx, dst + start * w, src + start * w, m, w, d);                                      \
+      start += m;                                                                                  \
+    }                                                                                              \
+    if (!back)                                                                                     \
+      return dst;                                                                                  \
+    memcpy(src, dst, n *w);                                                                        \
+    return src;                                                                                    \
+  }
+/* A bucket below two levels: by radix_small if it fits the key arrays, else (its keys
+ * agree in their two highest differing digits: a narrow or skewed key range) by least
+ * significant digit passes over the whole bucket, calling the key function on each pass;
+ * at src. */
+SL__INLINE void radix_big(const radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+  if (n <= rx->kcap) {
+    radix_small(rx, src, dst, n, w, top);
+    return;
+  }
+  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];
+  memset(cnt, 0, sizeof cnt[0] * (size_t)top);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = key_at(rx, src + i * w);
+    for (int d = 0; d < top; d++)
+      cnt[d][digit(k, d)]++;
+  }
+  char *a = src, *b = dst;
+  for (int d = 0; d < top; d++) {
+    if (!prefix(cnt[d], n, off))
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      const char *x = a + i * w;
+      copy_rec(b + off[digit(key_at(rx, x), d)]++ * w, x, w);
+    }
+    char *t = a;
+    a = b;
+    b = t;
+  }
+  if (a != src)
+    memcpy(src, a, n * w);
+}
+#define RADIX_BIG(rx, src, dst, n, w, top) radix_big(rx, src, dst, n, w, top)
+#define RADIX_IN_PLACE(rx, src, dst, n, w, top) radix_msd2(rx, src, dst, n, w, top, 1)
+RADIX_MSD(radix_msd2, RADIX_BIG)
+RADIX_MSD(radix_msd1, RADIX_IN_PLACE)
+
+SL__INLINE char *radix_width(const sl__fixsort *fs, char *a, size_t n, char *scratch, size_t w,
+                             uint64_t *keys, size_t kcap) {
+  radix rx = {fs, fs->descending ? ~(uint64_t)0 : 0, keys, keys + kcap, kcap};
+  return radix_msd1(&rx, a, scratch, n, w, RADIX_DIGITS, 0);
+}
+
 char *sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch) {
   size_t w = (size_t)fs->klen + fs->vlen;
   if (n < 2 || w == 0)
     return a;
+  if (fs->key) {
+    size_t kcap = RADIX_CACHE_BYTES / w;
+    kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
+    uint64_t *keys = malloc(2 * kcap * sizeof *keys);
+    if (!keys)
+      return NULL;
+    char *r;
+    switch (w) {
+    case 8:
+      r = radix_width(fs, a, n, scratch, 8, keys, kcap);
+      break;
+    case 16:
+      r = radix_width(fs, a, n, scratch, 16, keys, kcap);
+      break;
+    case 24:
+      r = radix_width(fs, a, n, scratch, 24, keys, kcap);
+      break;
+    case 32:
+      r = radix_width(fs, a, n, scratch, 32, keys, kcap);
+      break;
+    default:
+      r = radix_width(fs, a, n, scratch, w, keys, kcap);
+      break;
+    }
+    free(keys);
+    return r;
+  }
   switch (w) {
   case 8:
     return sort_width(fs, a, n, scratch, 8);

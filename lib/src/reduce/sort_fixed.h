@@ -14,14 +14,16 @@
 
 typedef struct sl__fixsort {
   sl_cmp_fn cmp;
+  sl_sort_key_fn key; /* when set, the order is by key (cmp unused): a radix sort */
   void *arg;
   int descending;
   uint32_t klen, vlen; /* every record: klen bytes of key, then vlen bytes of value */
 } sl__fixsort;
 
 /* Sorts the n records of (klen + vlen) bytes at a, stably (equal records keep their order),
- * by cmp (reversed if descending). scratch holds n * (klen + vlen) bytes. Returns where the
- * sorted records are: a or scratch (the other buffer is left with garbage). */
+ * by cmp or key (reversed if descending). scratch holds n * (klen + vlen) bytes. Returns where the
+ * sorted records are: a or scratch (the other buffer is left with garbage), or NULL when out of
+ * memory (by key only: a small fixed-size array of keys; the records are then unchanged). */
 char *sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch);
 
 #endif
