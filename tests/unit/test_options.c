@@ -1,6 +1,8 @@
 /* Unit tests of the options table: size parsing, typed values, env and argv sources. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +135,41 @@ static void test_set_sizes(void) {
   EXPECT_INT(sl__options_set(&o, "send-budget-bytes", NULL), SL_ERR_OPTION);
   EXPECT_CONTAINS(sl__error_message(), "needs a value");
   sl__error_clear();
+
+  /* The sort's budget is "auto" (stored as 0) unless set; "auto" is not a size elsewhere,
+   * and a set size still has to reach the minimum. */
+  o = fresh();
+  char buf[64];
+  EXPECT_U64(o.sort_memory_bytes, 0);
+  EXPECT_INT(sl__options_get(&o, "sort-memory-bytes", buf, sizeof buf), SL_OK);
+  EXPECT_STR(buf, "auto");
+  EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "64M"), SL_OK);
+  EXPECT_U64(o.sort_memory_bytes, 64u << 20);
+  EXPECT_INT(sl__options_get(&o, "sort-memory-bytes", buf, sizeof buf), SL_OK);
+  EXPECT_STR(buf, "64M");
+  EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "auto"), SL_OK);
+  EXPECT_U64(o.sort_memory_bytes, 0);
+  EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "0"), SL_ERR_OPTION);
+  sl__error_clear();
+  EXPECT_INT(sl__options_set(&o, "batch-bytes", "auto"), SL_ERR_OPTION);
+  sl__error_clear();
+}
+
+/* The memory a rank may plan on: no more than the physical memory (read here from
+ * /proc/meminfo, independently of sysconf), and not zero. */
+static void test_memory_limit(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  uint64_t kib = 0;
+  char line[256];
+  while (f != NULL && fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "MemTotal: %" SCNu64 " kB", &kib) == 1)
+      break;
+  if (f != NULL)
+    fclose(f);
+  uint64_t lim = sl__memory_limit_bytes();
+  CU_ASSERT(lim > 0);
+  if (kib > 0) /* MemTotal leaves out the kernel's reserve: a little below the pages */
+    CU_ASSERT(lim <= kib * 1024 + (kib * 1024) / 8);
 }
 
 static void test_set_int_bool_enum_string(void) {
@@ -439,6 +476,7 @@ int main(void) {
       {"env then argv", test_env_then_argv},
       {"check", test_check},
       {"help and markdown", test_help_and_markdown},
+      {"memory limit", test_memory_limit},
       {NULL, NULL},
   };
   return sl_test_main("options", tests);

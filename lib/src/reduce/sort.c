@@ -62,6 +62,7 @@ typedef struct reader {
   size_t cap, len, pos;
   sl_record cur;
   int valid;
+  uint64_t key; /* the merge by a 64-bit key: cur's key (descending: complemented) */
 } reader;
 
 /* SORT_SPLIT: the held records, in arrival order. */
@@ -717,7 +718,23 @@ int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
 }
 
 /* ---- merge heap (SORT_LOCAL) ---- */
+/* Takes the next record of a run being merged (and its key, when the order is by key:
+ * the heap then compares numbers instead of calling the key function twice per step). */
+static int merge_next(sort_state *st, reader *rd) {
+  SL__CHECK(reader_next(rd));
+  const sl__step *s = st->step;
+  if (rd->valid && s->sort_key) {
+    uint64_t k = s->sort_key(&rd->cur, s->arg);
+    rd->key = s->descending ? ~k : k;
+  }
+  return SL_OK;
+}
+
 static int heap_less(sort_state *st, int a, int b) {
+  if (st->step->sort_key) {
+    uint64_t x = st->rds[a].key, y = st->rds[b].key;
+    return x < y || (x == y && a < b);
+  }
   int c = cmpdir(st->step, &st->rds[a].cur, &st->rds[b].cur);
   return c < 0 || (c == 0 && a < b); /* ties: the earlier run (arrival order) */
 }
@@ -844,7 +861,7 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
       if (in_mem)
         reader_open_mem(&st->rds[st->nruns], st->mem.p, st->mem.len, st->klen, st->vlen);
       for (int r = 0; r < st->nrds; r++) {
-        SL__CHECK(reader_next(&st->rds[r]));
+        SL__CHECK(merge_next(st, &st->rds[r]));
         if (st->rds[r].valid)
           st->heap[st->nheap++] = r;
       }
@@ -872,7 +889,7 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
         return SL_OK;
       int top = st->heap[0];
       SL__CHECK(emit_next(p, i, &st->rds[top].cur));
-      SL__CHECK(reader_next(&st->rds[top]));
+      SL__CHECK(merge_next(st, &st->rds[top]));
       if (!st->rds[top].valid)
         st->heap[0] = st->heap[--st->nheap];
       heap_down(st, 0);
