@@ -170,6 +170,34 @@ static void test_memory_limit(void) {
   CU_ASSERT(lim > 0);
   if (kib > 0) /* MemTotal leaves out the kernel's reserve: a little below the pages */
     CU_ASSERT(lim <= kib * 1024 + (kib * 1024) / 8);
+
+  /* A Slurm job's memory on the node caps it (megabytes), per node or per CPU. */
+  setenv("SLURM_MEM_PER_NODE", "100", 1);
+  EXPECT_U64(sl__memory_limit_bytes(), lim < (100u << 20) ? lim : 100u << 20);
+  unsetenv("SLURM_MEM_PER_NODE");
+  setenv("SLURM_MEM_PER_CPU", "30", 1);
+  setenv("SLURM_CPUS_ON_NODE", "3", 1);
+  EXPECT_U64(sl__memory_limit_bytes(), lim < (90u << 20) ? lim : 90u << 20);
+  unsetenv("SLURM_MEM_PER_CPU");
+  unsetenv("SLURM_CPUS_ON_NODE");
+  EXPECT_U64(sl__memory_limit_bytes(), lim);
+
+  /* auto: the rank's sort memory (a quarter of its share, at least 128M) divided among
+   * its sort steps, at least 16M each; a set size applies to every step as it is. */
+  static sl_ctx ctx; /* large: not on the stack */
+  memset(&ctx, 0, sizeof ctx);
+  ctx.node_size = 4;
+  sl__memory_resolve(&ctx);
+  CU_ASSERT(ctx.sort_memory_auto >= (128u << 20));
+  CU_ASSERT(ctx.sort_memory_auto % (1u << 20) == 0);
+  CU_ASSERT(ctx.sort_memory_auto <= lim / 4 / 4 || ctx.sort_memory_auto == (128u << 20));
+  ctx.sort_memory_auto = (uint64_t)1 << 30;
+  EXPECT_U64(sl__sort_memory_bytes(&ctx, 2), 512u << 20);
+  EXPECT_U64(sl__sort_memory_bytes(&ctx, 3), 341u << 20); /* whole MiB */
+  EXPECT_U64(sl__sort_memory_bytes(&ctx, 1000), 16u << 20);
+  EXPECT_U64(sl__sort_memory_bytes(&ctx, 0), (uint64_t)1 << 30);
+  ctx.opt.sort_memory_bytes = 8192;
+  EXPECT_U64(sl__sort_memory_bytes(&ctx, 7), 8192);
 }
 
 static void test_set_int_bool_enum_string(void) {

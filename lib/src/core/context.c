@@ -203,8 +203,10 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
   if (ctx->rank == 0 && ctx->opt.sort_memory_bytes == 0) {
     char b[32];
     sl__opt_format_size(ctx->sort_memory_auto, b, sizeof b);
-    sl_log(ctx, SL_LOG_INFO, "sort memory per partition (auto): %s (%d ranks on rank 0's node)", b,
-           ctx->node_size);
+    sl_log(ctx, SL_LOG_INFO,
+           "sort memory (auto): %s per rank, shared by its sort steps (%d ranks on rank 0's "
+           "node)",
+           b, ctx->node_size);
   }
   *out = ctx;
   return SL_OK;

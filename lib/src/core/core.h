@@ -95,15 +95,17 @@ struct sl_ctx {
   char binding_desc[128];
   char slurm_job_id[64];
   char command_line[4096];
-  uint64_t sort_memory_auto; /* --sl-sort-memory-bytes=auto, resolved by sl__memory_resolve */
+  uint64_t sort_memory_auto; /* the rank's memory for sorts (auto), by sl__memory_resolve */
 };
 
-/* memory.c: the memory this process may use (physical, or a lower cgroup limit) */
+/* memory.c: the memory this process may use (physical, or a lower cgroup or Slurm
+ * limit; UINT64_MAX if none is known) */
 uint64_t sl__memory_limit_bytes(void);
 /* Resolves the "auto" budgets from that and the ranks on the node (after node_size). */
 void sl__memory_resolve(sl_ctx *ctx);
-/* The sort's budget per partition in bytes: the option, or its auto value. */
-uint64_t sl__sort_memory_bytes(const sl_ctx *ctx);
+/* The budget of each of `steps` sort steps on this rank: the option, or with "auto" the
+ * rank's sort memory divided among them (at least 16M each). */
+uint64_t sl__sort_memory_bytes(const sl_ctx *ctx, int steps);
 
 /* hwloc: bind the calling process to one core (see docs/architecture.md). */
 int sl__pin(sl_ctx *ctx);

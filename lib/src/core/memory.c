@@ -1,9 +1,11 @@
 /* How much memory a rank may plan on, for budgets set to "auto". A batch job rarely owns
  * the whole node: Slurm (and containers) confine it to a control group whose limit is
  * below the physical memory, and exceeding it gets the job killed rather than swapped.
- * So the limit is the lowest of the physical memory and every memory limit on the path
- * of this process's cgroup (v2 memory.max, v1 memory.limit_in_bytes), then shared among
- * the ranks on the node. */
+ * So the limit is the lowest of the physical memory, every memory limit on the path of
+ * this process's cgroup (v2 memory.max, v1 memory.limit_in_bytes), and the job's memory
+ * on this node as Slurm states it (SLURM_MEM_PER_NODE, or SLURM_MEM_PER_CPU times
+ * SLURM_CPUS_ON_NODE: the limit Slurm enforces by polling where it uses no cgroup), then
+ * shared among the ranks on the node. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,8 +15,11 @@
 
 #include "core/core.h"
 
-#define SL__AUTO_MIN ((uint64_t)64 << 20)
-#define SL__AUTO_SHARE 8 /* a sort budget: an eighth of the rank's memory */
+#define SL__MIB ((uint64_t)1 << 20)
+#define SL__AUTO_SHARE 4                 /* sorts: a quarter of the rank's memory */
+#define SL__AUTO_UNKNOWN (512 * SL__MIB) /* ... when no limit is known */
+#define SL__AUTO_MIN (128 * SL__MIB)     /* ... at least */
+#define SL__AUTO_STEP_MIN (16 * SL__MIB) /* per sort step, at least */
 
 /* The number in file (a limit), or UINT64_MAX if absent, "max" or unreadable. */
 static uint64_t read_limit(const char *file) {
@@ -52,9 +57,30 @@ static uint64_t path_limit(const char *dir, const char *path, const char *leaf) 
   }
 }
 
+/* An environment variable holding a positive number, or 0. */
+static uint64_t env_u64(const char *name) {
+  const char *v = getenv(name);
+  char *end = NULL;
+  uint64_t x = v != NULL ? strtoull(v, &end, 10) : 0;
+  return v != NULL && end != v ? x : 0;
+}
+
+/* The job's memory on this node according to Slurm, in bytes, or UINT64_MAX. */
+static uint64_t slurm_limit(void) {
+  uint64_t node = env_u64("SLURM_MEM_PER_NODE"), cpu = env_u64("SLURM_MEM_PER_CPU");
+  uint64_t cpus = env_u64("SLURM_CPUS_ON_NODE");
+  if (node > 0 && node < UINT64_MAX / SL__MIB)
+    return node * SL__MIB; /* megabytes */
+  if (cpu > 0 && cpus > 0 && cpu < UINT64_MAX / SL__MIB / cpus)
+    return cpu * cpus * SL__MIB;
+  return UINT64_MAX;
+}
+
 uint64_t sl__memory_limit_bytes(void) {
   long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
   uint64_t lim = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
+  uint64_t sl = slurm_limit();
+  lim = sl < lim ? sl : lim;
   FILE *f = fopen("/proc/self/cgroup", "r");
   if (f == NULL)
     return lim;
@@ -82,15 +108,19 @@ uint64_t sl__memory_limit_bytes(void) {
   return lim;
 }
 
-uint64_t sl__sort_memory_bytes(const sl_ctx *ctx) {
+uint64_t sl__sort_memory_bytes(const sl_ctx *ctx, int steps) {
   if (ctx->opt.sort_memory_bytes != 0)
     return ctx->opt.sort_memory_bytes;
-  return ctx->sort_memory_auto;
+  uint64_t each = ctx->sort_memory_auto / (uint64_t)(steps > 1 ? steps : 1);
+  each &= ~(SL__MIB - 1);
+  return each > SL__AUTO_STEP_MIN ? each : SL__AUTO_STEP_MIN;
 }
 
 void sl__memory_resolve(sl_ctx *ctx) {
   uint64_t lim = sl__memory_limit_bytes();
-  uint64_t share = lim / (uint64_t)(ctx->node_size > 0 ? ctx->node_size : 1) / SL__AUTO_SHARE;
-  share &= ~(((uint64_t)1 << 20) - 1); /* whole MiB: printed as such */
-  ctx->sort_memory_auto = share > SL__AUTO_MIN ? share : SL__AUTO_MIN;
+  uint64_t pool = SL__AUTO_UNKNOWN;
+  if (lim != UINT64_MAX)
+    pool = lim / (uint64_t)(ctx->node_size > 0 ? ctx->node_size : 1) / SL__AUTO_SHARE;
+  pool &= ~(SL__MIB - 1); /* whole MiB: printed as such */
+  ctx->sort_memory_auto = pool > SL__AUTO_MIN ? pool : SL__AUTO_MIN;
 }

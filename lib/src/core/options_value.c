@@ -138,7 +138,7 @@ int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *valu
     }
     /* named sizes (e.g. "auto"), stored as their value */
     for (const sl__opt_choice *c = d->choices; c != NULL && c->name != NULL; c++) {
-      if (!strcmp(value, c->name)) {
+      if (!strcasecmp(value, c->name)) {
         v = (uint64_t)c->value;
         memcpy(field, &v, sizeof v);
         return SL_OK;
@@ -147,8 +147,8 @@ int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *valu
     if (sl__opt_parse_size(value, &v, &why) != SL_OK) {
       SL__FAIL(SL_ERR_OPTION,
                "bad value for %s: '%s' %s; expected bytes with an optional K, M, G or T "
-               "suffix (powers of 1024), e.g. 65536, 64K, 4M, 1GiB",
-               who, value, why);
+               "suffix (powers of 1024), e.g. 65536, 64K, 4M, 1GiB%s",
+               who, value, why, d->choices != NULL ? ", or auto" : "");
     }
     if (v < d->min) {
       SL__FAIL(SL_ERR_OPTION,

@@ -233,8 +233,9 @@ struct sl__run {
   uint64_t *data_sent, *data_recv, *ctrl_sent, *ctrl_recv;
   /* memory accounting of batch buffers */
   uint64_t mem_cur, mem_hwm, state_cur, state_hwm;
-  int err;          /* local error code */
-  int remote_abort; /* another rank failed */
+  uint64_t sort_budget; /* bytes a sort step of one partition may hold (sl__sort_setup) */
+  int err;              /* local error code */
+  int remote_abort;     /* another rank failed */
   int stopped;
   /* sink */
   void *sink;

@@ -191,7 +191,7 @@ static int sync_cmp(const sl__sortsync *ss, const sl_record *a, const sl_record 
 }
 
 static size_t budget(const sl__part *p) {
-  return (size_t)sl__sort_memory_bytes(p->run->ctx);
+  return (size_t)p->run->sort_budget;
 }
 
 /* ---- temporary files ---- */
@@ -625,8 +625,8 @@ static int sort_mem(sl__part *p, sort_state *st) {
     }
     sl__fixsort fs = {(sl_cmp_fn)st->step->fn, st->step->sort_key, st->step->arg,
                       st->step->descending,    st->klen,           st->vlen};
-    char *sorted = sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch);
-    SL__CHECK_ALLOC(sorted);
+    char *sorted;
+    SL__CHECK(sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch, &sorted));
     if (sorted == st->scratch) {
       /* the sorted records are in the scratch buffer: it becomes the records' buffer */
       char *t = st->mem.p;
@@ -913,6 +913,16 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished) {
 
 /* ---- splitters ---- */
 int sl__sort_setup(sl__run *run) {
+  /* The budget: the option, or with "auto" the rank's sort memory shared among the sort
+   * steps of its partitions (a stage before a sort may have several partitions per rank,
+   * a flow several sorts), so that together they stay within it. */
+  int steps = 0;
+  for (int s = 0; s < run->nstages; s++)
+    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
+      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
+          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
+        steps += run->stages[s].nlocal;
+  run->sort_budget = sl__sort_memory_bytes(run->ctx, steps);
   for (int s = 0; s < run->nstages; s++) {
     int t = run->flow->stages[s].target;
     const sl__stage *next = t >= 0 ? &run->flow->stages[t] : NULL;

@@ -1,5 +1,7 @@
-/* The stable merge sort of packed fixed-size records (see sort_fixed.h).
+/* The local sorts of packed fixed-size records (see sort_fixed.h): by a compare function,
+ * a stable merge sort; by a 64-bit key, a radix sort (further down).
  *
+ * The merge sort:
  *   1. Runs of SORT_RUN records are insertion-sorted in place.
  *   2. Each block of about SORT_BLOCK_BYTES (in the L2 cache, with its share of the scratch)
  *      is merge-sorted bottom-up, ping-ponging between the array and the scratch.
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "reduce/sort_fixed.h"
 
 #define SORT_RUN 8
@@ -143,19 +146,28 @@ SL__INLINE char *sort_width(const sl__fixsort *fs, char *a, size_t n, char *scra
  * array that travels with the records through least significant digit passes, one per
  * digit that differs (small key ranges skip most). Every pass is stable. Keys are taken
  * by calling the key function: three times per record in all, rather than keeping a key
- * per record (the scratch buffer is all the memory the sort may use besides the bucket's
- * key arrays, a fixed size). */
+ * per record (besides the scratch buffer, the sort uses only the bucket's key arrays and
+ * the count tables: about 2 MiB whatever n). */
 #define RADIX_BITS 8
 #define RADIX_BUCKETS (1u << RADIX_BITS)
 #define RADIX_DIGITS (64 / RADIX_BITS)
 #define RADIX_CACHE_BYTES (1u << 20)
 #define RADIX_SMALL 32 /* fewer records: insertion sort */
+#define RADIX_LEVELS 4 /* count tables: two MSD levels, radix_big, radix_small */
+
+/* The digit counts of one level of the sort (on the heap: 20 KiB each). */
+typedef struct rtab {
+  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS];
+  size_t off[RADIX_BUCKETS], end[RADIX_BUCKETS];
+} rtab;
 
 typedef struct radix {
   const sl__fixsort *fs;
   uint64_t flip;     /* all ones when descending: ascending on ~key */
   uint64_t *k0, *k1; /* the keys of a bucket sorted in the cache, and their scratch */
   size_t kcap;       /* records the key arrays hold */
+  rtab *tab;         /* RADIX_LEVELS tables */
+  int bad;           /* the key function gave a record two different keys */
 } radix;
 
 SL__INLINE uint64_t key_at(const radix *rx, const char *x) {
@@ -179,9 +191,37 @@ SL__INLINE int prefix(const size_t *cnt, size_t n, size_t *off) {
   return !trivial;
 }
 
+/* Counts digits [0, top) of the keys of the n records at src (the key function called). */
+SL__INLINE void count_keys(const radix *rx, rtab *t, const char *src, size_t n, size_t w, int top) {
+  memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = key_at(rx, src + i * w);
+    for (int d = 0; d < top; d++)
+      t->cnt[d][digit(k, d)]++;
+  }
+}
+
+/* Stable scatter of the n records at src into dst by digit d of keys taken again, into
+ * the buckets starting at t->off (prefix). A key function that gives a record another
+ * key than when it was counted would overrun a bucket: such records are left out and the
+ * sort fails (rx->bad) instead of writing past the buffer. */
+SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n, size_t w, int d) {
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+    t->end[b] = t->off[b] + t->cnt[d][b];
+  for (size_t i = 0; i < n; i++) {
+    const char *x = src + i * w;
+    unsigned b = digit(key_at(rx, x), d);
+    if (t->off[b] == t->end[b]) {
+      rx->bad = 1;
+      continue;
+    }
+    copy_rec(dst + t->off[b]++ * w, x, w);
+  }
+}
+
 /* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
- * large) as scratch; leaves them at src. */
-SL__INLINE void radix_small(const radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+ * large) as scratch; leaves them at src. The keys are taken once: they cannot change. */
+SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
   uint64_t *ka = rx->k0, *kb = rx->k1;
   for (size_t i = 0; i < n; i++)
     ka[i] = key_at(rx, src + i * w);
@@ -203,26 +243,50 @@ SL__INLINE void radix_small(const radix *rx, char *src, char *dst, size_t n, siz
     }
     return;
   }
-  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];
-  memset(cnt, 0, sizeof cnt[0] * (size_t)top);
+  rtab *t = &rx->tab[3];
+  memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
   for (size_t i = 0; i < n; i++)
     for (int d = 0; d < top; d++)
-      cnt[d][digit(ka[i], d)]++;
+      t->cnt[d][digit(ka[i], d)]++;
   char *a = src, *b = dst;
   for (int d = 0; d < top; d++) {
-    if (!prefix(cnt[d], n, off))
+    if (!prefix(t->cnt[d], n, t->off))
       continue;
     for (size_t i = 0; i < n; i++) {
-      size_t o = off[digit(ka[i], d)]++;
+      size_t o = t->off[digit(ka[i], d)]++;
       copy_rec(b + o * w, a + i * w, w);
       kb[o] = ka[i];
     }
-    char *t = a;
+    char *tmp = a;
     a = b;
-    b = t;
+    b = tmp;
     uint64_t *tk = ka;
     ka = kb;
     kb = tk;
+  }
+  if (a != src)
+    memcpy(src, a, n * w);
+}
+
+/* A bucket below two levels: by radix_small if it fits the key arrays, else (its keys
+ * agree in their two highest differing digits: a narrow or skewed key range) by least
+ * significant digit passes over the whole bucket, calling the key function on each pass;
+ * at src. */
+SL__INLINE void radix_big(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+  if (n <= rx->kcap) {
+    radix_small(rx, src, dst, n, w, top);
+    return;
+  }
+  rtab *t = &rx->tab[2];
+  count_keys(rx, t, src, n, w, top);
+  char *a = src, *b = dst;
+  for (int d = 0; d < top; d++) {
+    if (!prefix(t->cnt[d], n, t->off))
+      continue;
+    scatter(rx, t, a, b, n, w, d);
+    char *tmp = a;
+    a = b;
+    b = tmp;
   }
   if (a != src)
     memcpy(src, a, n * w);
@@ -232,33 +296,24 @@ SL__INLINE void radix_small(const radix *rx, char *src, char *dst, size_t n, siz
  * returns where they are: sets that fit the key arrays by radix_small (at src); larger
  * ones scattered by their most significant differing digit into dst, each bucket sorted
  * by `inner` there (at dst, or copied back to src if back: one sequential pass, cheap
- * beside the scatter). */
-#define RADIX_MSD(name, inner)                                                                     \
-  SL__INLINE char *name(const radix *rx, char *src, char *dst, size_t n, size_t w, int top,        \
-                        int back) {                                                                \
+ * beside the scatter). level: the count table of this level. */
+#define RADIX_MSD(name, level, inner)                                                              \
+  SL__INLINE char *name(radix *rx, char *src, char *dst, size_t n, size_t w, int top, int back) {  \
     if (n <= rx->kcap) {                                                                           \
       radix_small(rx, src, dst, n, w, top);                                                        \
       return src;                                                                                  \
     }                                                                                              \
-    size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];                                   \
-    memset(cnt, 0, sizeof cnt[0] * (size_t)top);                                                   \
-    for (size_t i = 0; i < n; i++) {                                                               \
-      uint64_t k = key_at(rx, src + i * w);                                                        \
-      for (int d = 0; d < top; d++)                                                                \
-        cnt[d][digit(k, d)]++;                                                                     \
-    }                                                                                              \
+    rtab *t = &rx->tab[level];                                                                     \
+    count_keys(rx, t, src, n, w, top);                                                             \
     int d = top - 1;                                                                               \
-    while (d >= 0 && !prefix(cnt[d], n, off))                                                      \
+    while (d >= 0 && !prefix(t->cnt[d], n, t->off))                                                \
       d--;                                                                                         \
     if (d < 0)                                                                                     \
       return src; /* all keys equal */                                                             \
-    for (size_t i = 0; i < n; i++) {                                                               \
-      const char *x = src + i * w;                                                                 \
-      copy_rec(dst + off[digit(key_at(rx, x), d)]++ * w, x, w);                                    \
-    }                                                                                              \
+    scatter(rx, t, src, dst, n, w, d);                                                             \
     size_t start = 0;                                                                              \
     for (unsigned bk = 0; bk < RADIX_BUCKETS; bk++) {                                              \
-      size_t m = cnt[d][bk];                                                                       \
+      size_t m = t->cnt[d][bk];                                                                    \
       if (m > 1 && d > 0)                                                                          \
         inner(rx, dst + start * w, src + start * w, m, w, d);                                      \
       start += m;                                                                                  \
@@ -268,89 +323,44 @@ SL__INLINE void radix_small(const radix *rx, char *src, char *dst, size_t n, siz
     memcpy(src, dst, n *w);                                                                        \
     return src;                                                                                    \
   }
-/* A bucket below two levels: by radix_small if it fits the key arrays, else (its keys
- * agree in their two highest differing digits: a narrow or skewed key range) by least
- * significant digit passes over the whole bucket, calling the key function on each pass;
- * at src. */
-SL__INLINE void radix_big(const radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
-  if (n <= rx->kcap) {
-    radix_small(rx, src, dst, n, w, top);
-    return;
-  }
-  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS], off[RADIX_BUCKETS];
-  memset(cnt, 0, sizeof cnt[0] * (size_t)top);
-  for (size_t i = 0; i < n; i++) {
-    uint64_t k = key_at(rx, src + i * w);
-    for (int d = 0; d < top; d++)
-      cnt[d][digit(k, d)]++;
-  }
-  char *a = src, *b = dst;
-  for (int d = 0; d < top; d++) {
-    if (!prefix(cnt[d], n, off))
-      continue;
-    for (size_t i = 0; i < n; i++) {
-      const char *x = a + i * w;
-      copy_rec(b + off[digit(key_at(rx, x), d)]++ * w, x, w);
-    }
-    char *t = a;
-    a = b;
-    b = t;
-  }
-  if (a != src)
-    memcpy(src, a, n * w);
-}
 #define RADIX_BIG(rx, src, dst, n, w, top) radix_big(rx, src, dst, n, w, top)
 #define RADIX_IN_PLACE(rx, src, dst, n, w, top) radix_msd2(rx, src, dst, n, w, top, 1)
-RADIX_MSD(radix_msd2, RADIX_BIG)
-RADIX_MSD(radix_msd1, RADIX_IN_PLACE)
+RADIX_MSD(radix_msd2, 1, RADIX_BIG)
+RADIX_MSD(radix_msd1, 0, RADIX_IN_PLACE)
 
-SL__INLINE char *radix_width(const sl__fixsort *fs, char *a, size_t n, char *scratch, size_t w,
-                             uint64_t *keys, size_t kcap) {
-  radix rx = {fs, fs->descending ? ~(uint64_t)0 : 0, keys, keys + kcap, kcap};
-  return radix_msd1(&rx, a, scratch, n, w, RADIX_DIGITS, 0);
+SL__INLINE char *radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
+  return radix_msd1(rx, a, scratch, n, w, RADIX_DIGITS, 0);
 }
 
-char *sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch) {
+/* fn(..., w) with the record width a constant for the common widths, so that the body is
+ * instantiated for each and a record copy is a few moves. */
+#define BY_WIDTH(fn, w, ...)                                                                       \
+  ((w) == 8    ? fn(__VA_ARGS__, 8)                                                                \
+   : (w) == 16 ? fn(__VA_ARGS__, 16)                                                               \
+   : (w) == 24 ? fn(__VA_ARGS__, 24)                                                               \
+   : (w) == 32 ? fn(__VA_ARGS__, 32)                                                               \
+               : fn(__VA_ARGS__, w))
+
+int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char **sorted) {
   size_t w = (size_t)fs->klen + fs->vlen;
+  *sorted = a;
   if (n < 2 || w == 0)
-    return a;
-  if (fs->key) {
-    size_t kcap = RADIX_CACHE_BYTES / w;
-    kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
-    uint64_t *keys = malloc(2 * kcap * sizeof *keys);
-    if (!keys)
-      return NULL;
-    char *r;
-    switch (w) {
-    case 8:
-      r = radix_width(fs, a, n, scratch, 8, keys, kcap);
-      break;
-    case 16:
-      r = radix_width(fs, a, n, scratch, 16, keys, kcap);
-      break;
-    case 24:
-      r = radix_width(fs, a, n, scratch, 24, keys, kcap);
-      break;
-    case 32:
-      r = radix_width(fs, a, n, scratch, 32, keys, kcap);
-      break;
-    default:
-      r = radix_width(fs, a, n, scratch, w, keys, kcap);
-      break;
-    }
-    free(keys);
-    return r;
+    return SL_OK;
+  if (!fs->key) {
+    *sorted = BY_WIDTH(sort_width, w, fs, a, n, scratch);
+    return SL_OK;
   }
-  switch (w) {
-  case 8:
-    return sort_width(fs, a, n, scratch, 8);
-  case 16:
-    return sort_width(fs, a, n, scratch, 16);
-  case 24:
-    return sort_width(fs, a, n, scratch, 24);
-  case 32:
-    return sort_width(fs, a, n, scratch, 32);
-  default:
-    return sort_width(fs, a, n, scratch, w);
-  }
+  size_t kcap = RADIX_CACHE_BYTES / w;
+  kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
+  radix rx = {fs, fs->descending ? ~(uint64_t)0 : 0, NULL, NULL, kcap, NULL, 0};
+  rx.tab = malloc(RADIX_LEVELS * sizeof *rx.tab + 2 * kcap * sizeof *rx.k0);
+  SL__CHECK_ALLOC(rx.tab);
+  rx.k0 = (uint64_t *)(rx.tab + RADIX_LEVELS);
+  rx.k1 = rx.k0 + kcap;
+  *sorted = BY_WIDTH(radix_width, w, &rx, a, n, scratch);
+  free(rx.tab);
+  if (rx.bad)
+    SL__FAIL(SL_ERR_CALLBACK, "sort: the key function gave a record two different keys "
+                              "(it must give the same key each time it is called)");
+  return SL_OK;
 }

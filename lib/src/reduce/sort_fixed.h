@@ -21,9 +21,11 @@ typedef struct sl__fixsort {
 } sl__fixsort;
 
 /* Sorts the n records of (klen + vlen) bytes at a, stably (equal records keep their order),
- * by cmp or key (reversed if descending). scratch holds n * (klen + vlen) bytes. Returns where the
- * sorted records are: a or scratch (the other buffer is left with garbage), or NULL when out of
- * memory (by key only: a small fixed-size array of keys; the records are then unchanged). */
-char *sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch);
+ * by cmp or key (reversed if descending). scratch holds n * (klen + vlen) bytes. Sets
+ * *sorted to where the sorted records are: a or scratch (the other buffer is left with
+ * garbage). Fails (by key only) when out of memory for the key arrays and count tables
+ * (about 2 MiB; the records are then unchanged), or when the key function is not
+ * deterministic (SL_ERR_CALLBACK; the records are then lost). */
+int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char **sorted);
 
 #endif
