@@ -465,6 +465,30 @@ static void test_null_key(void) {
   mt_recs_free(&s.recs);
 }
 
+/* A key function that is not deterministic (a new random key at every call) breaks its
+ * contract. Once a partition holds more than 1 MiB of records (beyond that, passes take the
+ * keys again rather than from an array) the sort must fail with SL_ERR_CALLBACK on every
+ * rank instead of writing past its buffers. Range records are 8 bytes (an int64 value):
+ * 300,000 per rank are 2.3 MiB, even when the random splitters route unevenly. */
+static uint64_t key_fickle(const sl_record *r, void *arg) {
+  (void)r;
+  uint64_t *state = arg;
+  *state = *state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+  return *state >> 11;
+}
+static void test_fickle_key(void) {
+  sink s = {0};
+  uint64_t state = 1 + (uint64_t)g_rank;
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_range(f, 0, 300000 * (int64_t)g_size, 0), SL_OK);
+  EXPECT_RC(sl_flow_sort_by_key(f, key_fickle, &state, 0), SL_OK);
+  EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
+  EXPECT_RC(sl_run(f), SL_ERR_CALLBACK);
+  sl_flow_destroy(&f);
+  mt_recs_free(&s.recs);
+}
+
 /* ------------------------------------------------------------------ main */
 static const mt_test tests[] = {
     {"random_u64", test_random_u64},
@@ -475,6 +499,7 @@ static const mt_test tests[] = {
     {"tiny", test_tiny},
     {"mixed_lengths", test_mixed_lengths},
     {"null_key", test_null_key},
+    {"fickle_key", test_fickle_key},
     {NULL, NULL},
 };
 
