@@ -671,22 +671,42 @@ static int close_handle(h5_handle *h) {
   return bad;
 }
 
+/* Collective rounds: before each collective HDF5 call, every rank of comm agrees that its
+ * local part worked, so that a rank failing there (no memory for a property list, a
+ * selection, a file that one rank cannot open) does not leave the others inside the call.
+ * Returns the local code, or SL_ERR_REMOTE when only another rank failed. With coll 0
+ * (independent transfers) there is nothing to agree on. */
+static int coll_agree(int coll, MPI_Comm comm, int rc) {
+  if (!coll)
+    return rc;
+  int ok = rc == SL_OK, all = 0;
+  int mrc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  if (mrc != MPI_SUCCESS)
+    return sl__error_mpi(mrc, __FILE__, __LINE__, "agreeing before a collective HDF5 read");
+  return rc != SL_OK ? rc : all ? SL_OK : SL_ERR_REMOTE;
+}
+
 /* Open file k for reading: sec2, MPI-IO on MPI_COMM_SELF (independent transfers), or
- * MPI-IO on comm with collective transfers (then collective: every rank of comm). */
+ * MPI-IO on comm with collective transfers (then collective: every rank of comm, agreeing
+ * before the file and the dataset are opened; on failure h may hold the open file). */
 static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h) {
   const h5_file *f = &s->files[k];
-  int coll = s->transfer == SL_H5_XFER_COLLECTIVE;
+  int coll = s->transfer == SL_H5_XFER_COLLECTIVE, rc = SL_OK;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0)
-    SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
-  herr_t e = coll                           ? H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL)
+  herr_t e = fapl < 0                       ? -1
+             : coll                         ? H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL)
              : s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL)
                                             : H5Pset_fapl_sec2(fapl);
   if (e >= 0 && coll)
     e = H5Pset_all_coll_metadata_ops(fapl, 1);
-  if (e < 0) {
-    H5Pclose(fapl);
-    SL__FAIL(SL_ERR_HDF5, "cannot set the file driver for '%s'", f->path);
+  if (e < 0)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot set the file driver for '%s'",
+                       f->path);
+  rc = coll_agree(coll, comm, rc);
+  if (rc != SL_OK) {
+    if (fapl >= 0)
+      H5Pclose(fapl);
+    return rc;
   }
   h->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
   char m[512] = "";
@@ -694,24 +714,32 @@ static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h
     sl__h5_errstr(m, sizeof m);
   H5Pclose(fapl);
   if (h->fid < 0) {
-    SL__FAIL(SL_ERR_IO, "cannot open input '%s' (dataset '%s'): %s", f->path, f->dset, m);
+    rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot open input '%s' (dataset '%s'): %s",
+                       f->path, f->dset, m);
+  } else {
+    h->is_open = 1;
+    h->file = k;
   }
-  h->is_open = 1;
-  h->file = k;
-  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  if (dapl < 0)
-    SL__FAIL(SL_ERR_HDF5, "cannot create a dataset access property list");
-  if (f->chunk_bytes) {
+  hid_t dapl = rc == SL_OK ? H5Pcreate(H5P_DATASET_ACCESS) : -1;
+  if (rc == SL_OK && dapl < 0)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                       "cannot create a dataset access property list");
+  if (rc == SL_OK && f->chunk_bytes) {
     /* hold at least two chunks, so a block that is not chunk-aligned decompresses each once */
     uint64_t nb = 2 * f->chunk_bytes;
     if (nb < (1u << 20))
       nb = 1u << 20;
     if (nb > (256u << 20))
       nb = 256u << 20;
-    if (H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
+    if (H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot size the chunk cache for '%s'",
+                         f->path);
+  }
+  rc = coll_agree(coll, comm, rc);
+  if (rc != SL_OK) {
+    if (dapl >= 0)
       H5Pclose(dapl);
-      SL__FAIL(SL_ERR_HDF5, "cannot size the chunk cache for '%s'", f->path);
-    }
+    return rc;
   }
   h->did = H5Dopen2(h->fid, f->dset, dapl);
   if (h->did < 0)
@@ -754,25 +782,32 @@ static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
   const h5_file *f = &s->files[h->file];
   const sl_h5_layout *l = &s->layout;
   hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
-  int nd = H5Sget_simple_extent_ndims(h->fspace);
-  if (nd < 1)
-    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its rank", f->path, f->dset);
-  if (H5Sget_simple_extent_dims(h->fspace, count, NULL) < 0)
-    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read its dimensions", f->path, f->dset);
-  start[0] = k ? st->cur - f->base : 0;
-  count[0] = k;
-  hsize_t melems = (hsize_t)(k ? k : 1) * (l->array ? l->ncols_src : 1);
-  hid_t ms = H5Screate_simple(1, &melems, NULL);
-  int sel = ms >= 0;
-  if (sel && k)
-    sel = H5Sselect_hyperslab(h->fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
-  else if (sel)
-    sel = H5Sselect_none(h->fspace) >= 0 && H5Sselect_none(ms) >= 0;
-  if (!sel) {
+  int rc = SL_OK, sel = 0;
+  hid_t ms = -1;
+  if (H5Sget_simple_extent_ndims(h->fspace) < 1 ||
+      H5Sget_simple_extent_dims(h->fspace, count, NULL) < 0) {
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                       "'%s' dataset '%s': cannot read its dimensions", f->path, f->dset);
+  } else {
+    start[0] = k ? st->cur - f->base : 0;
+    count[0] = k;
+    hsize_t melems = (hsize_t)(k ? k : 1) * (l->array ? l->ncols_src : 1);
+    ms = H5Screate_simple(1, &melems, NULL);
+    sel = ms >= 0;
+    if (sel && k)
+      sel = H5Sselect_hyperslab(h->fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
+    else if (sel)
+      sel = H5Sselect_none(h->fspace) >= 0 && H5Sselect_none(ms) >= 0;
+    if (!sel)
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
+                         "'%s' dataset '%s': cannot select rows %llu..%llu", f->path, f->dset,
+                         (unsigned long long)start[0], (unsigned long long)(start[0] + k));
+  }
+  rc = coll_agree(s->transfer == SL_H5_XFER_COLLECTIVE, s->comm, rc);
+  if (rc != SL_OK) {
     if (ms >= 0)
       H5Sclose(ms);
-    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot select rows %llu..%llu", f->path, f->dset,
-             (unsigned long long)start[0], (unsigned long long)(start[0] + k));
+    return rc;
   }
   char dummy[16];
   herr_t e = H5Dread(h->did, h->mtype, ms, h->fspace, h->xfer, st && st->buf ? st->buf : dummy);
@@ -916,6 +951,8 @@ static int coll_round(sl__h5src *s, int64_t file) {
   }
   if (!s->ch.is_open) {
     int orc = open_handle(s, (size_t)file, s->comm, &s->ch); /* collective */
+    /* the steps after its last agreement are local: agree once more before the read */
+    orc = coll_agree(1, s->comm, orc);
     if (orc != SL_OK) {
       close_handle(&s->ch);
       return orc;
