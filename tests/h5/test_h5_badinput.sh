@@ -72,12 +72,12 @@ expect "filter not available" 2 "filter.h5' dataset '/v': uses filter 32001.*can
   "$S" "$D/filter.h5:/v" -o "$OUT"
 expect "output directory missing" 2 "output directory '$D/nodir' does not exist" "$D/nodir/o.h5" -- \
   "$S" "$D/table.h5:/v" -o "$D/nodir/o.h5"
-expect "output directory missing (groupby)" 1 "output directory '$D/nodir' does not exist" "$D/nodir/o.h5" -- \
+expect "output directory missing (groupby)" 2 "output directory '$D/nodir' does not exist" "$D/nodir/o.h5" -- \
   "$G" "$D/table.h5:/t" --key cell --agg count -o "$D/nodir/o.h5:/g"
 if [ "$(id -u)" != 0 ]; then
   mkdir "$D/ro" && chmod 555 "$D/ro"
   expect "output directory not writable" 2 "is not writable" "$D/ro/o.h5" -- "$S" "$D/table.h5:/v" -o "$D/ro/o.h5"
-  expect "output directory not writable (groupby)" 1 "is not writable" "$D/ro/o.h5" -- \
+  expect "output directory not writable (groupby)" 2 "is not writable" "$D/ro/o.h5" -- \
     "$G" "$D/table.h5:/t" --key cell --agg count -o "$D/ro/o.h5:/g"
 else
   # root may write anywhere a permission bit forbids, so use a directory no one can create

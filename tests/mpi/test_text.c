@@ -707,6 +707,16 @@ static void test_to_text_bad_directory(void) {
   EXPECT_TRUE(mt_same_everywhere(rc), "ranks returned different codes (%d here)", rc);
   if (g_rank == 0)
     EXPECT_INT(mt_dir_entries(dir), c.n);
+  /* bad usage (exit 2 in the apps), found before any work, the same code on every rank:
+   * a missing directory, one that is a file, and an output that is a directory (even
+   * with overwrite); the messages say which */
+  snprintf(out, sizeof out, "%s/no/such/dir/out.txt", dir);
+  EXPECT_INT(lines_to_text(&c, dir, s, s + 3, out, 0, 0), SL_ERR_USAGE);
+  snprintf(out, sizeof out, "%s/%s/out.txt", dir, c.names[s]);
+  EXPECT_INT(lines_to_text(&c, dir, s, s + 3, out, 1, 0), SL_ERR_USAGE);
+  EXPECT_INT(lines_to_text(&c, dir, s, s + 3, dir, 1, 0), SL_ERR_USAGE);
+  if (g_rank == 0)
+    EXPECT_INT(mt_dir_entries(dir), c.n);
   /* a directory nobody may write into: mode 0555, or (root ignores modes) immutable */
   char ro[512];
   snprintf(ro, sizeof ro, "%s/readonly", dir);

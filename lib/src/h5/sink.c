@@ -150,25 +150,8 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   /* rank 0 checks the destination and names the temporary file */
   int rc = SL_OK;
   char tmp[4200] = {0};
-  if (sl_rank(ctx) == 0) {
-    struct stat sb;
-    char d[4096], b[4096];
-    snprintf(d, sizeof d, "%s", s->path);
-    snprintf(b, sizeof b, "%s", s->path);
-    const char *dir = dirname(d);
-    if (stat(s->path, &sb) == 0 && !s->opts.overwrite) {
-      rc = sl__error_set(SL_ERR_EXISTS, __FILE__, __LINE__,
-                         "output '%s' already exists (refusing to overwrite it)", s->path);
-    } else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      rc =
-          sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "output directory '%s' does not exist", dir);
-    } else if (access(dir, W_OK) != 0) {
-      rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "output directory '%s' is not writable: %s",
-                         dir, strerror(errno));
-    } else {
-      snprintf(tmp, sizeof tmp, "%s/.%s.sluice-tmp-%ld", dir, basename(b), (long)getpid());
-    }
-  }
+  if (sl_rank(ctx) == 0)
+    rc = sl__output_check(s->path, s->opts.overwrite, tmp, sizeof tmp);
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, sl_comm(ctx)));
   if (agreed)

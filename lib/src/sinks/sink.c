@@ -188,26 +188,8 @@ int sl__sink_prepare(sl__run *run) {
   /* Rank 0 checks the destination once and names the temporary file for everyone. */
   int rc = SL_OK;
   char tmp[4200] = {0};
-  if (run->rank == 0) {
-    struct stat sb;
-    char d[4096];
-    snprintf(d, sizeof d, "%s", def->path);
-    const char *dir = dirname(d);
-    if (stat(def->path, &sb) == 0 && !def->overwrite) {
-      rc = sl__error_set(SL_ERR_EXISTS, __FILE__, __LINE__,
-                         "output '%s' already exists (refusing to overwrite it)", def->path);
-    } else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__, "output directory '%s' does not exist",
-                         dir);
-    } else if (access(dir, W_OK) != 0) {
-      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__,
-                         "output directory '%s' is not writable: %s", dir, strerror(errno));
-    } else {
-      char b[4096];
-      snprintf(b, sizeof b, "%s", def->path);
-      snprintf(tmp, sizeof tmp, "%s/.%s.sluice-tmp-%ld", dir, basename(b), (long)getpid());
-    }
-  }
+  if (run->rank == 0)
+    rc = sl__output_check(def->path, def->overwrite, tmp, sizeof tmp);
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, run->comm));
   if (agreed)
