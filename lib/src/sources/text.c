@@ -46,8 +46,13 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
       struct stat sb;
       int fd = open(t->paths[i], O_RDONLY);
       if (fd < 0) {
-        rc = sl__error_set(errno == ENOENT ? SL_ERR_NOTFOUND : SL_ERR_IO, __FILE__, __LINE__,
-                           "cannot open input '%s': %s", t->paths[i], strerror(errno));
+        /* a missing or unreadable input is the user's to fix (exit 2), not a failure */
+        int e = errno;
+        rc = sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
+                           : e == EACCES || e == EPERM ? SL_ERR_USAGE
+                                                       : SL_ERR_IO,
+                           __FILE__, __LINE__, "cannot open input '%s': %s", t->paths[i],
+                           strerror(e));
         break;
       }
       if (fstat(fd, &sb) != 0) {
