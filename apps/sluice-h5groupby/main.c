@@ -31,9 +31,12 @@ static void usage(FILE *f) {
              "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
              "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
              "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
-             "Integer fields are aggregated as int64 (a uint64 above 2^63-1 wraps). Float NaN\n"
-             "values propagate into sum and mean and are ignored by min and max.\n"
-             "Groups are written in no particular order.\n"
+             "Integer fields are aggregated as int64: sum wraps around on overflow and a uint64\n"
+             "above 2^63-1 wraps in sum, min and max; mean divides the exact sum, so it does\n"
+             "not wrap. Float NaN values propagate into sum and mean and are ignored by min and\n"
+             "max (NaN for a group whose values are all NaN).\n"
+             "Groups are written in the order of their keys (integers by value, strings\n"
+             "bytewise).\n"
              "\n"
              "options:\n"
              "  --key F,...      key fields\n"
@@ -68,8 +71,15 @@ typedef struct plan {
   size_t state_size;
 } plan;
 
-/* state: uint64 count, then per value field: sum, min, max (int64 or double) */
-/* states may sit at any alignment in the engine's tables: memcpy, never casts */
+/* state: uint64 count, then per value field four 8-byte slots: sum, min, max (int64 or
+ * double), and for an integer field the high 64 bits of its exact 128-bit sum (slot 0 holds
+ * the low 64 bits, which are the int64 sum, wrapped, that sum:F reports; mean:F divides the
+ * exact sum, so it does not depend on int64 wrap-around). For a float field min > max
+ * means no non-NaN value was seen (min and max are then NaN).
+ * states may sit at any alignment in the engine's tables: memcpy, never casts */
+#define ST_SLOTS 4
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
 static uint64_t st_count(const void *s) {
   uint64_t n;
   memcpy(&n, s, 8);
@@ -78,7 +88,20 @@ static uint64_t st_count(const void *s) {
 static void st_set_count(void *s, uint64_t n) {
   memcpy(s, &n, 8);
 }
-#define ST_SLOT(s, v, k) ((char *)(s) + 8 + ((size_t)(v)*3 + (size_t)(k)) * 8)
+#define ST_SLOT(s, v, k) ((char *)(s) + 8 + ((size_t)(v)*ST_SLOTS + (size_t)(k)) * 8)
+
+/* the exact sum of an integer field: slot 0 (low 64 bits) and slot 3 (high 64 bits) */
+static u128 st_isum(const void *s, size_t v) {
+  uint64_t lo, hi;
+  memcpy(&lo, ST_SLOT(s, v, 0), 8);
+  memcpy(&hi, ST_SLOT(s, v, 3), 8);
+  return (u128)hi << 64 | lo;
+}
+static void st_set_isum(void *s, size_t v, u128 x) {
+  uint64_t lo = (uint64_t)x, hi = (uint64_t)(x >> 64);
+  memcpy(ST_SLOT(s, v, 0), &lo, 8);
+  memcpy(ST_SLOT(s, v, 3), &hi, 8);
+}
 
 static int to_kv(const sl_record *in, sl_record *out, void *arg) {
   plan *p = arg;
@@ -120,17 +143,17 @@ static int st_init(void *state, void *arg) {
 
 static void fold_one(plan *p, void *state, size_t i, const char *x8) {
   if (p->val_int[i]) {
-    int64_t x, s, lo, hi;
+    int64_t x, lo, hi;
     memcpy(&x, x8, 8);
-    memcpy(&s, ST_SLOT(state, i, 0), 8);
     memcpy(&lo, ST_SLOT(state, i, 1), 8);
     memcpy(&hi, ST_SLOT(state, i, 2), 8);
-    s = (int64_t)((uint64_t)s + (uint64_t)x);
+    /* a uint64 field's value came as its bit pattern: widen it unsigned for the exact sum */
+    u128 wide = p->val[i].cls == SL_H5_UINT ? (u128)(uint64_t)x : (u128)(i128)x;
+    st_set_isum(state, i, st_isum(state, i) + wide);
     if (x < lo)
       lo = x;
     if (x > hi)
       hi = x;
-    memcpy(ST_SLOT(state, i, 0), &s, 8);
     memcpy(ST_SLOT(state, i, 1), &lo, 8);
     memcpy(ST_SLOT(state, i, 2), &hi, 8);
   } else {
@@ -164,10 +187,7 @@ static int st_merge(void *state, const void *other, void *arg) {
   for (size_t i = 0; i < p->nval; i++) {
     if (p->val_int[i]) {
       int64_t a, b;
-      memcpy(&a, ST_SLOT(state, i, 0), 8);
-      memcpy(&b, ST_SLOT(other, i, 0), 8);
-      a = (int64_t)((uint64_t)a + (uint64_t)b);
-      memcpy(ST_SLOT(state, i, 0), &a, 8);
+      st_set_isum(state, i, st_isum(state, i) + st_isum(other, i));
       memcpy(&a, ST_SLOT(state, i, 1), 8);
       memcpy(&b, ST_SLOT(other, i, 1), 8);
       if (b < a)
@@ -212,17 +232,30 @@ static int st_finalize(void *state, size_t *value_len, void *arg) {
       memcpy(o, ST_SLOT(state, d->vf, 0), 8);
       break;
     case A_MIN:
-      memcpy(o, ST_SLOT(state, d->vf, 1), 8);
-      break;
     case A_MAX:
-      memcpy(o, ST_SLOT(state, d->vf, 2), 8);
+      if (!isint) {
+        /* min > max: every value of the group was NaN (fmin/fmax skipped them all) */
+        double lo, hi, nan = NAN;
+        memcpy(&lo, ST_SLOT(state, d->vf, 1), 8);
+        memcpy(&hi, ST_SLOT(state, d->vf, 2), 8);
+        if (lo > hi) {
+          memcpy(o, &nan, 8);
+          break;
+        }
+      }
+      memcpy(o, ST_SLOT(state, d->vf, d->op == A_MIN ? 1 : 2), 8);
       break;
     case A_MEAN: {
       double m;
       if (isint) {
-        int64_t s;
-        memcpy(&s, ST_SLOT(state, d->vf, 0), 8);
-        m = n ? (double)s / (double)n : NAN;
+        /* the exact sum divided exactly: quotient plus remainder / n */
+        i128 s = (i128)st_isum(state, (size_t)d->vf);
+        if (n) {
+          i128 q = s / (i128)n, r = s % (i128)n;
+          m = (double)q + (double)r / (double)n;
+        } else {
+          m = NAN;
+        }
       } else {
         double s;
         memcpy(&s, ST_SLOT(state, d->vf, 0), 8);
@@ -274,6 +307,14 @@ static int to_row(const sl_record *in, sl_record *out, void *arg) {
   out->value = p->scratch;
   out->value_len = in->key_len + in->value_len;
   return 0;
+}
+
+/* FILE:/path with a non-empty FILE and path, split at the last ":/" (as sluice does) */
+static int is_dataset_spec(const char *spec) {
+  const char *sep = NULL;
+  for (const char *q = spec; (q = strstr(q, ":/")) != NULL; q++)
+    sep = q;
+  return sep && sep != spec && sep[2];
 }
 
 static const char *cls_desc(const sl_h5_field *f, char *buf, size_t cap) {
@@ -360,12 +401,12 @@ int main(int argc, char **argv) {
           prog);
     bad = 1;
   }
-  if (!bad && !strstr(spec, ":/")) {
+  if (!bad && !is_dataset_spec(spec)) {
     if (root)
       fprintf(stderr, "%s: error: input '%s': expected FILE:/path/to/dataset\n", prog, spec);
     bad = 1;
   }
-  if (!bad && !strstr(out, ":/")) {
+  if (!bad && !is_dataset_spec(out)) {
     if (root)
       fprintf(stderr, "%s: error: output '%s': expected FILE.h5:/path/to/dataset\n", prog, out);
     bad = 1;
@@ -543,18 +584,28 @@ int main(int argc, char **argv) {
     char name[600];
     static const char *pre[] = {"count", "sum_", "mean_", "min_", "max_"};
     if (d->op == A_COUNT) {
-      rc = sl_h5_layout_add(outl, "count", SL_H5_UINT, 8);
+      snprintf(name, sizeof name, "count");
+      rc = sl_h5_layout_add(outl, name, SL_H5_UINT, 8);
     } else {
       snprintf(name, sizeof name, "%s%s", pre[d->op], agg_field[a]);
       int isint = p->val_int[d->vf] && d->op != A_MEAN;
       rc = sl_h5_layout_add(outl, name, isint ? SL_H5_INT : SL_H5_FLOAT, 8);
-      if (rc != SL_OK && root)
+    }
+    /* sl_h5_layout_add does not print: every failure gets its one line here */
+    if (rc != SL_OK && root) {
+      int clash = 0;
+      for (size_t k = 0; k < nkeys; k++)
+        clash |= !strcmp(keys[k], name);
+      if (clash)
         fprintf(stderr, "%s: error: output field '%s' clashes with a key field of the same name\n",
                 prog, name);
+      else
+        fprintf(stderr, "%s: error: cannot add output field '%s' (%s)\n", prog, name,
+                sl_strerror(rc));
     }
   }
   if (rc == SL_OK) {
-    size_t st = 8 + 24 * p->nval;
+    size_t st = 8 + 8 * ST_SLOTS * p->nval;
     p->state_size = st > 8 * p->nagg ? st : 8 * p->nagg;
     p->scratch = malloc(p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8);
     if (!p->scratch)

@@ -81,6 +81,14 @@ static int by_key_then_row(const sl_record *a, const sl_record *b, void *arg) {
   return (ia > ib) - (ia < ib);
 }
 
+/* FILE:/path with a non-empty FILE and path, split at the last ":/" (as sluice does) */
+static int is_dataset_spec(const char *spec) {
+  const char *sep = NULL;
+  for (const char *q = spec; (q = strstr(q, ":/")) != NULL; q++)
+    sep = q;
+  return sep && sep != spec && sep[2];
+}
+
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
@@ -157,6 +165,17 @@ int main(int argc, char **argv) {
               !in    ? "the input FILE:/dataset"
               : !key ? "--key FIELD"
                      : "-o OUT.h5:/dataset");
+    bad = 1;
+  }
+  if (!bad && !is_dataset_spec(in)) {
+    if (root)
+      fprintf(stderr, "sluice-h5sort: error: input '%s': expected FILE:/path/to/dataset\n", in);
+    bad = 1;
+  }
+  if (!bad && !is_dataset_spec(out)) {
+    if (root)
+      fprintf(stderr, "sluice-h5sort: error: output '%s': expected FILE.h5:/path/to/dataset\n",
+              out);
     bad = 1;
   }
   if (bad) {
