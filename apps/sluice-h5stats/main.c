@@ -5,12 +5,14 @@
  *                              [-o OUT.h5] [--force] [--transfer independent|collective]
  *
  * Pass 1 (one flow): every rank folds its rows into per-field Welford accumulators
- * (count, mean, M2, min, max, NaN count); the ranks' accumulators are merged with Chan et
- * al.'s pairwise formula, in rank order, identically on every rank. Pass 2 (a second
- * flow, skipped when --range is given, which fills the histogram in pass 1): N-bin
- * histograms over [min, max], summed with MPI_Allreduce. */
+ * (count, mean, M2, min, max of the finite values; NaN, +inf and -inf counts); the ranks'
+ * accumulators are merged with Chan et al.'s pairwise formula, in rank order, identically
+ * on every rank. Pass 2 (a second flow, skipped when --range is given, which fills the
+ * histogram in pass 1): N-bin histograms over the finite [min, max], summed with
+ * MPI_Allreduce. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <glob.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,18 +35,24 @@ static void usage(FILE *f) {
              "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
              "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
              "NaN count, min, max, mean, population standard deviation, and an N-bin histogram.\n"
-             "NaN values are counted apart and excluded from everything else. FILE may be a\n"
-             "glob (quote it); all matching files are read.\n"
+             "Members of other types (strings, enums, arrays, ...) are skipped. NaN values are\n"
+             "counted apart and excluded from everything else. Infinities count, and give min\n"
+             "and max, but stay out of the mean and std: mean is +inf or -inf when only one\n"
+             "sign of infinity occurs, NaN when both do; std is NaN when any infinity occurs;\n"
+             "they are never binned. FILE may be a glob (quote it); all matching files are read.\n"
              "\n"
              "options:\n"
-             "  --fields a,b     only these fields (each must be numeric)\n"
+             "  --fields a,b     only these fields (each must be numeric); write '\\,' for a\n"
+             "                   comma and '\\\\' for a backslash inside a name\n"
              "  --bins N         histogram bins (default 10)\n"
-             "  --range LO:HI    histogram range for every field (default: each field's\n"
+             "  --range LO:HI    histogram range for every field (default: each field's finite\n"
              "                   min..max, which costs a second pass over the data). Values\n"
              "                   outside [LO, HI] are not binned; the last bin is closed.\n"
              "  -o, --output F   also write the results to the HDF5 file F: a compound dataset\n"
              "                   /stats (field, count, nan_count, min, max, mean, std) and\n"
-             "                   /histogram/FIELD (uint64 counts, attribute 'edges': N+1 float64)\n"
+             "                   /histogram/FIELD (uint64 counts, attribute 'edges': N+1 float64,\n"
+             "                   attribute 'field': the name; in FIELD, '%%' is written %%25,\n"
+             "                   '/' %%2F, and a name '.' as %%2E)\n"
              "  --force          overwrite F if it exists\n"
              "  --transfer M     how the ranks read the input: 'independent' (each rank on\n"
              "                   its own) or 'collective' (MPI-IO collective reads in rounds\n"
@@ -59,9 +67,35 @@ static void usage(FILE *f) {
 }
 
 /* ---- accumulators ---- */
+/* n, mean, m2, min and max cover the finite values only; infinities and NaNs are counted
+ * apart (an infinity in Welford's update would turn the mean into inf - inf = NaN). */
 typedef struct acc {
-  double n, mean, m2, min, max, nan; /* doubles, so one MPI_Allgather moves them */
+  double n, mean, m2, min, max, nan, pinf, ninf; /* doubles: one MPI_Allgather moves them */
 } acc;
+enum { ACC_DOUBLES = (int)(sizeof(acc) / sizeof(double)) };
+
+/* What is reported for a field (the merged accumulator). */
+typedef struct result {
+  double count, nan, min, max, mean, std;
+} result;
+
+static result report(const acc *a) {
+  result r;
+  double ninf = a->ninf, pinf = a->pinf;
+  r.count = a->n + pinf + ninf; /* every non-NaN value */
+  r.nan = a->nan;
+  r.min = ninf ? -INFINITY : a->n ? a->min : pinf ? INFINITY : NAN;
+  r.max = pinf ? INFINITY : a->n ? a->max : ninf ? -INFINITY : NAN;
+  if (pinf && ninf)
+    r.mean = NAN; /* inf - inf */
+  else if (pinf || ninf)
+    r.mean = pinf ? INFINITY : -INFINITY;
+  else
+    r.mean = a->n ? a->mean : NAN;
+  /* the squared deviation of an infinity from an infinite (or NaN) mean is undefined */
+  r.std = pinf || ninf || !a->n ? NAN : sqrt(a->m2 / a->n);
+  return r;
+}
 
 typedef struct job {
   sl_h5_layout *layout;
@@ -74,6 +108,19 @@ typedef struct job {
   int do_hist;
 } job;
 
+/* Edge e (0..bins) of field k's histogram; exact at both ends, and finite when hi - lo
+ * overflows (a range near -DBL_MAX..DBL_MAX). */
+static double edge(const job *j, size_t k, long e) {
+  double lo = j->lo[k], hi = j->hi[k], t = (double)e / j->bins;
+  if (e == j->bins)
+    return hi;
+  if (isfinite(hi - lo))
+    return lo + (hi - lo) * t;
+  return lo * (1 - t) + hi * t;
+}
+
+/* Bins are [lo + i*w, lo + (i+1)*w), the last one closed; values outside [lo, hi] (and so
+ * infinities, the range being finite) are not binned. */
 static void bin_value(job *j, size_t k, double x) {
   double lo = j->lo[k], hi = j->hi[k];
   if (!(x >= lo && x <= hi))
@@ -81,8 +128,10 @@ static void bin_value(job *j, size_t k, double x) {
   long b;
   if (x == hi)
     b = j->bins - 1;
-  else
+  else if (isfinite(hi - lo))
     b = (long)((x - lo) / (hi - lo) * j->bins);
+  else
+    b = (long)((x / 2 - lo / 2) / (hi / 2 - lo / 2) * j->bins);
   if (b >= j->bins)
     b = j->bins - 1;
   if (b < 0)
@@ -97,6 +146,13 @@ static int fold(const sl_record *rec, void *arg) {
     acc *a = &j->a[k];
     if (isnan(x)) {
       a->nan += 1;
+      continue;
+    }
+    if (isinf(x)) { /* counted apart; never binned (outside any finite range) */
+      if (x > 0)
+        a->pinf += 1;
+      else
+        a->ninf += 1;
       continue;
     }
     a->n += 1;
@@ -117,7 +173,7 @@ static int histogram(const sl_record *rec, void *arg) {
   job *j = arg;
   for (size_t k = 0; k < j->nf; k++) {
     double x = sl_h5_get_f64(&j->f[k], rec->value);
-    if (!isnan(x))
+    if (isfinite(x))
       bin_value(j, k, x);
   }
   return 0;
@@ -126,12 +182,16 @@ static int histogram(const sl_record *rec, void *arg) {
 /* Chan, Golub, LeVeque: merge b into a. */
 static void merge(acc *a, const acc *b) {
   a->nan += b->nan;
+  a->pinf += b->pinf;
+  a->ninf += b->ninf;
   if (b->n == 0)
     return;
   if (a->n == 0) {
-    double nan = a->nan;
+    double nan = a->nan, pinf = a->pinf, ninf = a->ninf;
     *a = *b;
     a->nan = nan;
+    a->pinf = pinf;
+    a->ninf = ninf;
     return;
   }
   double n = a->n + b->n, d = b->mean - a->mean;
@@ -190,7 +250,9 @@ typedef struct srow {
   double min, max, mean, std;
 } srow;
 
-/* HDF5's innermost error description (the cause), then the stack is cleared. */
+/* HDF5's innermost error description (the cause), then the stack is cleared. A failure
+ * whose stack was cleared by the cleanup calls after it leaves its cause in h5_saved. */
+static char h5_saved[512];
 static herr_t h5_inner(unsigned n, const H5E_error2_t *e, void *data) {
   if (n == 0 && e->desc)
     snprintf(data, 512, "%s", e->desc);
@@ -200,15 +262,27 @@ static const char *h5_cause(char *buf) {
   buf[0] = 0;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_inner, buf);
   H5Eclear2(H5E_DEFAULT);
-  return buf[0] ? buf : "no detail";
+  if (!buf[0] && h5_saved[0])
+    snprintf(buf, 512, "%s", h5_saved);
+  h5_saved[0] = 0;
+  return buf[0] ? buf : "no detail from HDF5";
+}
+static void h5_save(void) {
+  char c[512] = "";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_inner, c);
+  if (c[0] && !h5_saved[0])
+    snprintf(h5_saved, sizeof h5_saved, "%s", c);
 }
 
-#define H5TRY(expr)                                                                                \
+/* expr < 0: "cannot write output 'OUT' (as 'TMP'): <what>: <HDF5's cause>", then fail */
+#define H5TRY(expr, ...)                                                                           \
   do {                                                                                             \
     if ((expr) < 0) {                                                                              \
-      char cause_[512];                                                                            \
-      fprintf(stderr, "%s: error: cannot write output '%s' (as '%s'): %s failed: %s\n", prog, out, \
-              tmp, #expr, h5_cause(cause_));                                                       \
+      char cause_[512], what_[2600];                                                               \
+      h5_save();                                                                                   \
+      snprintf(what_, sizeof what_, __VA_ARGS__);                                                  \
+      fprintf(stderr, "%s: error: cannot write output '%s' (as '%s'): %s: %s\n", prog, out, tmp,   \
+              what_, h5_cause(cause_));                                                            \
       goto fail;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -219,6 +293,8 @@ static int str_attr(hid_t obj, const char *name, const char *v) {
   if (ok)
     a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
   ok = ok && a >= 0 && H5Awrite(a, t, v) >= 0;
+  if (!ok)
+    h5_save(); /* the closes below clear the error stack */
   if (a >= 0)
     H5Aclose(a);
   if (sp >= 0)
@@ -228,9 +304,29 @@ static int str_attr(hid_t obj, const char *name, const char *v) {
   return ok ? 0 : -1;
 }
 
+/* The name of field `name`'s histogram dataset under /histogram: the field name with '%'
+ * written as %25 and '/' (a path separator to HDF5) as %2F; "." (the group itself) as %2E.
+ * Decoding %XX gives the field name back; the attribute 'field' holds it too. */
+static void hist_name(const char *name, char *buf, size_t cap) {
+  size_t w = 0;
+  if (!strcmp(name, ".")) {
+    snprintf(buf, cap, "%%2E");
+    return;
+  }
+  for (const char *p = name; *p && w + 4 < cap; p++) {
+    if (*p == '%' || *p == '/')
+      w += (size_t)snprintf(buf + w, cap - w, "%%%02X", (unsigned char)*p);
+    else
+      buf[w++] = *p;
+  }
+  buf[w] = 0;
+}
+
 static int write_output(const char *tmp, const char *out, const job *j, const acc *g,
                         const char *spec, const char *cmdline, int nranks) {
   hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, fld = -1;
+  hid_t hs = -1, es = -1, hd = -1;
+  double *edges = NULL;
   size_t namelen = 1;
   for (size_t k = 0; k < j->nf; k++)
     if (strlen(j->f[k].name) + 1 > namelen)
@@ -240,94 +336,110 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
   if (!rows)
     return SL_ERR_NOMEM;
   for (size_t k = 0; k < j->nf; k++) {
-    srow r = {(uint64_t)g[k].n,         (uint64_t)g[k].nan,
-              g[k].n ? g[k].min : NAN,  g[k].n ? g[k].max : NAN,
-              g[k].n ? g[k].mean : NAN, g[k].n ? sqrt(g[k].m2 / g[k].n) : NAN};
+    result v = report(&g[k]);
+    srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
     memcpy(rows + k * rs, j->f[k].name, strlen(j->f[k].name));
     memcpy(rows + k * rs + namelen, &r, sizeof r);
   }
-  H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS));
-  H5TRY(H5Pset_fapl_sec2(fapl));
-  H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
-  H5TRY(fld = H5Tcopy(H5T_C_S1));
-  H5TRY(H5Tset_size(fld, namelen));
-  H5TRY(H5Tset_strpad(fld, H5T_STR_NULLTERM));
-  H5TRY(mt = H5Tcreate(H5T_COMPOUND, rs));
-  H5TRY(H5Tinsert(mt, "field", 0, fld));
-  H5TRY(H5Tinsert(mt, "count", namelen + offsetof(srow, count), H5T_NATIVE_UINT64));
-  H5TRY(H5Tinsert(mt, "nan_count", namelen + offsetof(srow, nan_count), H5T_NATIVE_UINT64));
-  H5TRY(H5Tinsert(mt, "min", namelen + offsetof(srow, min), H5T_NATIVE_DOUBLE));
-  H5TRY(H5Tinsert(mt, "max", namelen + offsetof(srow, max), H5T_NATIVE_DOUBLE));
-  H5TRY(H5Tinsert(mt, "mean", namelen + offsetof(srow, mean), H5T_NATIVE_DOUBLE));
-  H5TRY(H5Tinsert(mt, "std", namelen + offsetof(srow, std), H5T_NATIVE_DOUBLE));
+  H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list");
+  H5TRY(H5Pset_fapl_sec2(fapl), "cannot select the sec2 driver");
+  H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "cannot create the file");
+  H5TRY(fld = H5Tcopy(H5T_C_S1), "cannot create the /stats field type");
+  H5TRY(H5Tset_size(fld, namelen), "cannot size the /stats field type (%zu bytes)", namelen);
+  H5TRY(H5Tset_strpad(fld, H5T_STR_NULLTERM), "cannot set the /stats field type's padding");
+  H5TRY(mt = H5Tcreate(H5T_COMPOUND, rs), "cannot create the /stats row type");
+  H5TRY(H5Tinsert(mt, "field", 0, fld), "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "count", namelen + offsetof(srow, count), H5T_NATIVE_UINT64),
+        "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "nan_count", namelen + offsetof(srow, nan_count), H5T_NATIVE_UINT64),
+        "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "min", namelen + offsetof(srow, min), H5T_NATIVE_DOUBLE),
+        "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "max", namelen + offsetof(srow, max), H5T_NATIVE_DOUBLE),
+        "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "mean", namelen + offsetof(srow, mean), H5T_NATIVE_DOUBLE),
+        "cannot build the /stats row type");
+  H5TRY(H5Tinsert(mt, "std", namelen + offsetof(srow, std), H5T_NATIVE_DOUBLE),
+        "cannot build the /stats row type");
   hsize_t n = j->nf;
-  H5TRY(sp = H5Screate_simple(1, &n, NULL));
-  H5TRY(d = H5Dcreate2(f, "/stats", mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  H5TRY(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows));
-  H5TRY(str_attr(d, "input", spec));
-  H5TRY(str_attr(d, "command_line", cmdline));
-  H5TRY(str_attr(d, "sluice_version", sl_version()));
+  H5TRY(sp = H5Screate_simple(1, &n, NULL), "cannot create the /stats dataspace");
+  H5TRY(d = H5Dcreate2(f, "/stats", mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        "cannot create dataset /stats");
+  H5TRY(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), "cannot write dataset /stats");
+  H5TRY(str_attr(d, "input", spec), "cannot write attribute 'input' of /stats");
+  H5TRY(str_attr(d, "command_line", cmdline), "cannot write attribute 'command_line' of /stats");
+  H5TRY(str_attr(d, "sluice_version", sl_version()),
+        "cannot write attribute 'sluice_version' of /stats");
   {
     char when[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    H5TRY(str_attr(d, "created_utc", when));
+    H5TRY(str_attr(d, "created_utc", when), "cannot write attribute 'created_utc' of /stats");
     int64_t nr = nranks;
     hid_t asp = H5Screate(H5S_SCALAR);
     hid_t a =
         asp >= 0 ? H5Acreate2(d, "ranks", H5T_NATIVE_INT64, asp, H5P_DEFAULT, H5P_DEFAULT) : -1;
     int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &nr) >= 0;
+    if (!ok)
+      h5_save();
     if (a >= 0)
       H5Aclose(a);
     if (asp >= 0)
       H5Sclose(asp);
-    H5TRY(ok ? 0 : -1);
+    H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
   }
-  H5TRY(H5Dclose(d));
+  H5TRY(H5Dclose(d), "cannot close dataset /stats");
   d = -1;
-  H5TRY(H5Sclose(sp));
+  H5TRY(H5Sclose(sp), "cannot close the /stats dataspace");
   sp = -1;
-  H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        "cannot create group /histogram");
+  hsize_t nb = (hsize_t)j->bins, ne = nb + 1;
+  edges = malloc((size_t)ne * sizeof *edges);
+  if (!edges) {
+    fprintf(stderr, "%s: error: cannot write output '%s': out of memory\n", prog, out);
+    goto fail;
+  }
+  H5TRY(hs = H5Screate_simple(1, &nb, NULL), "cannot create the histogram dataspace");
+  H5TRY(es = H5Screate_simple(1, &ne, NULL), "cannot create the edges dataspace");
   for (size_t k = 0; k < j->nf; k++) {
-    hsize_t nb = (hsize_t)j->bins, ne = nb + 1;
-    double *edges = malloc((size_t)ne * sizeof *edges);
-    if (!edges)
-      goto fail;
+    char hn[4 * 256 + 8];
+    hist_name(j->f[k].name, hn, sizeof hn);
     for (hsize_t e = 0; e < ne; e++)
-      edges[e] = j->lo[k] + (j->hi[k] - j->lo[k]) * (double)e / (double)nb;
-    edges[nb] = j->hi[k];
-    hid_t hs = H5Screate_simple(1, &nb, NULL), es = H5Screate_simple(1, &ne, NULL);
-    hid_t hd = hs >= 0 ? H5Dcreate2(grp, j->f[k].name, H5T_NATIVE_UINT64, hs, H5P_DEFAULT,
-                                    H5P_DEFAULT, H5P_DEFAULT)
-                       : -1;
-    int ok = hd >= 0 && H5Dwrite(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                 j->hist + k * (size_t)j->bins) >= 0;
-    hid_t a = ok && es >= 0
-                  ? H5Acreate2(hd, "edges", H5T_NATIVE_DOUBLE, es, H5P_DEFAULT, H5P_DEFAULT)
-                  : -1;
-    ok = ok && a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, edges) >= 0;
+      edges[e] = edge(j, k, (long)e);
+    H5TRY(hd = H5Dcreate2(grp, hn, H5T_NATIVE_UINT64, hs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+          "cannot create dataset '/histogram/%s' (field '%s')", hn, j->f[k].name);
+    H5TRY(H5Dwrite(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                   j->hist + k * (size_t)j->bins),
+          "cannot write dataset '/histogram/%s'", hn);
+    hid_t a = H5Acreate2(hd, "edges", H5T_NATIVE_DOUBLE, es, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, edges) >= 0;
+    if (!ok)
+      h5_save();
     if (a >= 0)
       H5Aclose(a);
-    if (hd >= 0 && H5Dclose(hd) < 0)
-      ok = 0;
-    if (hs >= 0)
-      H5Sclose(hs);
-    if (es >= 0)
-      H5Sclose(es);
-    free(edges);
-    H5TRY(ok ? 0 : -1);
+    H5TRY(ok ? 0 : -1, "cannot write attribute 'edges' of '/histogram/%s'", hn);
+    H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
+          hn);
+    H5TRY(H5Dclose(hd), "cannot close dataset '/histogram/%s'", hn);
+    hd = -1;
   }
-  H5TRY(H5Gclose(grp));
+  H5TRY(H5Sclose(hs), "cannot close the histogram dataspace");
+  hs = -1;
+  H5TRY(H5Sclose(es), "cannot close the edges dataspace");
+  es = -1;
+  H5TRY(H5Gclose(grp), "cannot close group /histogram");
   grp = -1;
-  H5TRY(H5Tclose(mt));
+  H5TRY(H5Tclose(mt), "cannot close the /stats row type");
   mt = -1;
-  H5TRY(H5Fclose(f));
+  H5TRY(H5Fclose(f), "cannot close the file");
   f = -1;
   H5Tclose(fld);
   H5Pclose(fapl);
   free(rows);
+  free(edges);
   if (rename(tmp, out) != 0) {
     fprintf(stderr, "%s: error: cannot rename '%s' to '%s': %s\n", prog, tmp, out, strerror(errno));
     unlink(tmp);
@@ -335,6 +447,12 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
   }
   return SL_OK;
 fail:
+  if (hd >= 0)
+    H5Dclose(hd);
+  if (hs >= 0)
+    H5Sclose(hs);
+  if (es >= 0)
+    H5Sclose(es);
   if (grp >= 0)
     H5Gclose(grp);
   if (d >= 0)
@@ -350,8 +468,131 @@ fail:
   if (fapl >= 0)
     H5Pclose(fapl);
   free(rows);
+  free(edges);
   unlink(tmp);
   return SL_ERR_HDF5;
+}
+
+/* --fields: split s in place at commas; "\," is a comma and "\\" a backslash inside a
+ * name. Empty names are dropped. Returns the number of names put in out. */
+static size_t split_fields(char *s, char **out) {
+  size_t n = 0;
+  char *w = s, *start = s;
+  for (char *r = s;; r++) {
+    if (*r == '\\' && (r[1] == ',' || r[1] == '\\')) {
+      *w++ = *++r;
+    } else if (*r == ',' || !*r) {
+      int last = !*r;
+      *w++ = 0;
+      if (*start)
+        out[n++] = start;
+      start = w;
+      if (last)
+        break;
+    } else {
+      *w++ = *r;
+    }
+  }
+  return n;
+}
+
+/* Without --fields, on rank 0: the numeric members of a compound dataset (in the first
+ * file of a glob) when it also has members sluice cannot read (enums, arrays, nested
+ * compounds, variable-length strings, ...), which are then skipped like string members
+ * (sl_h5_describe refuses them unless a selection leaves them out). Returns the number of
+ * numeric members, their names NUL-separated in *names (*len bytes); or -1 when there is
+ * nothing to skip or the dataset cannot be inspected here (sl_h5_describe then reads
+ * every member and reports any error). */
+static long numeric_members(const char *spec, char **names, size_t *len) {
+  const char *sep = NULL;
+  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
+    sep = p;
+  *names = NULL;
+  *len = 0;
+  if (!sep || sep == spec || !sep[2])
+    return -1;
+  char *file = strndup(spec, (size_t)(sep - spec));
+  if (!file)
+    return -1;
+  const char *dset = sep + 1, *path = file;
+  glob_t gl;
+  int globbed = 0;
+  if (strpbrk(file, "*?[")) {
+    if (glob(file, 0, NULL, &gl) != 0) {
+      free(file);
+      return -1;
+    }
+    globbed = 1;
+    path = gl.gl_pathc ? gl.gl_pathv[0] : NULL;
+  }
+  H5E_auto2_t efunc = NULL;
+  void *edata = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  long count = -1;
+  int unsupported = 0;
+  size_t cap = 0;
+  hid_t fapl = -1, f = -1, d = -1, t = -1;
+  if (path && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0 && H5Pset_fapl_sec2(fapl) >= 0 &&
+      (f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0 && (d = H5Dopen2(f, dset, H5P_DEFAULT)) >= 0 &&
+      (t = H5Dget_type(d)) >= 0 && H5Tget_class(t) == H5T_COMPOUND) {
+    int nm = H5Tget_nmembers(t);
+    count = 0;
+    for (int i = 0; i < nm && count >= 0; i++) {
+      char *mn = H5Tget_member_name(t, (unsigned)i);
+      hid_t m = H5Tget_member_type(t, (unsigned)i);
+      H5T_class_t c = m >= 0 ? H5Tget_class(m) : H5T_NO_CLASS;
+      size_t sz = m >= 0 ? H5Tget_size(m) : 0;
+      int numeric = (c == H5T_INTEGER && (sz == 1 || sz == 2 || sz == 4 || sz == 8)) ||
+                    (c == H5T_FLOAT && (sz == 4 || sz == 8));
+      if (!mn || m < 0) {
+        count = -1;
+      } else if (numeric) {
+        size_t l = strlen(mn) + 1;
+        if (*len + l > cap) {
+          size_t nc = (*len + l) * 2;
+          char *nb = realloc(*names, nc);
+          if (!nb) {
+            count = -1;
+          } else {
+            *names = nb;
+            cap = nc;
+          }
+        }
+        if (count >= 0) {
+          memcpy(*names + *len, mn, l);
+          *len += l;
+          count++;
+        }
+      } else if (!(c == H5T_STRING && H5Tis_variable_str(m) == 0)) {
+        unsupported = 1;
+      }
+      if (m >= 0)
+        H5Tclose(m);
+      if (mn)
+        H5free_memory(mn);
+    }
+  }
+  if (t >= 0)
+    H5Tclose(t);
+  if (d >= 0)
+    H5Dclose(d);
+  if (f >= 0)
+    H5Fclose(f);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  H5Eclear2(H5E_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, efunc, edata);
+  if (globbed)
+    globfree(&gl);
+  free(file);
+  if (count < 0 || !unsupported) {
+    free(*names);
+    *names = NULL;
+    *len = 0;
+    return -1;
+  }
+  return count;
 }
 
 static int parse_range(const char *s, double *lo, double *hi) {
@@ -489,13 +730,54 @@ int main(int argc, char **argv) {
   char *fcopy = fields_arg ? strdup(fields_arg) : NULL;
   if (fcopy) {
     sel = calloc(strlen(fcopy) + 1, sizeof *sel);
-    for (char *save = NULL, *t = strtok_r(fcopy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-      sel[nsel++] = t;
+    if (sel)
+      nsel = split_fields(fcopy, sel);
+  }
+  /* without --fields: skip members of types sluice cannot read (rank 0 looks, all agree) */
+  char *auto_names = NULL, **auto_sel = NULL;
+  long nauto = -1;
+  if (!fields_arg) {
+    size_t alen = 0;
+    if (root)
+      nauto = numeric_members(spec, &auto_names, &alen);
+    uint64_t hdr[2] = {(uint64_t)(nauto + 1), alen};
+    MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, comm);
+    nauto = (long)hdr[0] - 1;
+    alen = (size_t)hdr[1];
+    if (alen && !root)
+      auto_names = malloc(alen);
+    if (nauto > 0)
+      auto_sel = calloc((size_t)nauto, sizeof *auto_sel);
+    if ((alen && !auto_names) || (nauto > 0 && !auto_sel)) { /* the others wait in MPI_Bcast */
+      fprintf(stderr, "%s: error: out of memory\n", prog);
+      MPI_Abort(comm, 1);
+    }
+    if (alen)
+      MPI_Bcast(auto_names, (int)alen, MPI_CHAR, 0, comm);
+    if (nauto > 0) {
+      for (size_t p = 0, i = 0; i < (size_t)nauto; i++) {
+        auto_sel[i] = auto_names + p;
+        p += strlen(auto_names + p) + 1;
+      }
+    }
   }
   sl_h5_opts o = {0};
   o.fields = (const char *const *)sel;
   o.nfields = nsel;
   o.transfer = transfer;
+  if (nauto == 0) {
+    if (root)
+      fprintf(stderr, "%s: error: '%s' has no numeric field\n", prog, spec);
+    free(auto_names);
+    free(sel);
+    free(fcopy);
+    sl_finalize(&ctx);
+    return sl_exit_status(SL_ERR_TYPE);
+  }
+  if (nauto > 0) {
+    o.fields = (const char *const *)auto_sel;
+    o.nfields = (size_t)nauto;
+  }
   job j;
   memset(&j, 0, sizeof j);
   sl_h5_layout *full = NULL;
@@ -565,15 +847,15 @@ int main(int argc, char **argv) {
       g = calloc(j.nf, sizeof *g);
       if (!all || !g)
         rc = SL_ERR_NOMEM;
-      if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * 6), MPI_DOUBLE, all, (int)(j.nf * 6),
-                                       MPI_DOUBLE, comm) != MPI_SUCCESS)
+      if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, all,
+                                       (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, comm) != MPI_SUCCESS)
         rc = SL_ERR_MPI;
       for (int r = 0; rc == SL_OK && r < size; r++)
         for (size_t k = 0; k < j.nf; k++)
           merge(&g[k], &all[(size_t)r * j.nf + k]);
       free(all);
     }
-    if (rc == SL_OK && !have_range) {
+    if (rc == SL_OK && !have_range) { /* the finite min..max: infinities are not binned */
       j.do_hist = 1;
       for (size_t k = 0; k < j.nf; k++) {
         j.lo[k] = g[k].n ? g[k].min : 0;
@@ -597,20 +879,17 @@ int main(int argc, char **argv) {
       printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
              "std");
       for (size_t k = 0; k < j.nf; k++) {
-        const acc *a = &g[k];
-        printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j.f[k].name, a->n, a->nan,
-               a->n ? a->min : NAN, a->n ? a->max : NAN, a->n ? a->mean : NAN,
-               a->n ? sqrt(a->m2 / a->n) : NAN);
+        result v = report(&g[k]);
+        printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j.f[k].name, v.count, v.nan,
+               v.min, v.max, v.mean, v.std);
       }
       for (size_t k = 0; k < j.nf; k++) {
         printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j.f[k].name, j.bins, j.lo[k],
                j.hi[k]);
-        for (int b = 0; b < j.bins && b < 1000; b++) {
-          double w = (j.hi[k] - j.lo[k]) / j.bins;
-          printf("  [%14.9g, %14.9g%s %llu\n", j.lo[k] + w * b,
-                 b == j.bins - 1 ? j.hi[k] : j.lo[k] + w * (b + 1), b == j.bins - 1 ? "]" : ")",
+        for (int b = 0; b < j.bins && b < 1000; b++)
+          printf("  [%14.9g, %14.9g%s %llu\n", edge(&j, k, b), edge(&j, k, b + 1),
+                 b == j.bins - 1 ? "]" : ")",
                  (unsigned long long)j.hist[k * (size_t)j.bins + (size_t)b]);
-        }
         if (j.bins > 1000)
           printf("  ... (%d bins; see -o for all)\n", j.bins);
       }
@@ -641,6 +920,8 @@ int main(int argc, char **argv) {
   free(j.hi);
   free(sel);
   free(fcopy);
+  free(auto_sel);
+  free(auto_names);
   sl_finalize(&ctx);
   return sl_exit_status(rc);
 }
