@@ -17,21 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fails = 0;
-#define FAILF(...)                                                                                 \
-  do {                                                                                             \
-    fprintf(stderr, "h5oracle: MISMATCH: " __VA_ARGS__);                                           \
-    fprintf(stderr, "\n");                                                                         \
-    fails++;                                                                                       \
-  } while (0)
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    if ((expr) < 0) {                                                                              \
-      fprintf(stderr, "h5oracle: HDF5 call failed at line %d: %s\n", __LINE__, #expr);             \
-      H5Eprint2(H5E_DEFAULT, stderr);                                                              \
-      exit(3);                                                                                     \
-    }                                                                                              \
-  } while (0)
+#define ORACLE_NAME "h5oracle"
+#include "oracle.h"
 
 /* ---- inputs ---- */
 typedef struct trow {

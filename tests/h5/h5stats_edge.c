@@ -27,21 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fails = 0;
-#define FAILF(...)                                                                                 \
-  do {                                                                                             \
-    fprintf(stderr, "h5stats_edge: MISMATCH: " __VA_ARGS__);                                       \
-    fprintf(stderr, "\n");                                                                         \
-    fails++;                                                                                       \
-  } while (0)
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    if ((expr) < 0) {                                                                              \
-      fprintf(stderr, "h5stats_edge: HDF5 call failed at line %d: %s\n", __LINE__, #expr);         \
-      H5Eprint2(H5E_DEFAULT, stderr);                                                              \
-      exit(3);                                                                                     \
-    }                                                                                              \
-  } while (0)
+#define ORACLE_NAME "h5stats_edge"
+#include "oracle.h"
 
 #define NROWS 1000
 
