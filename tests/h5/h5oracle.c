@@ -342,30 +342,8 @@ static int stats(int argc, char **argv) {
   hid_t of = H5Fopen(out, H5F_ACC_RDONLY, fapl);
   OK(of);
   H5Pclose(fapl);
-  typedef struct srow {
-    char field[256];
-    uint64_t count, nan_count;
-    double min, max, mean, std;
-  } srow;
-  hid_t s256 = H5Tcopy(H5T_C_S1);
-  H5Tset_size(s256, 256);
-  H5Tset_strpad(s256, H5T_STR_NULLTERM);
-  hid_t st = H5Tcreate(H5T_COMPOUND, sizeof(srow));
-  H5Tinsert(st, "field", offsetof(srow, field), s256);
-  H5Tinsert(st, "count", offsetof(srow, count), H5T_NATIVE_UINT64);
-  H5Tinsert(st, "nan_count", offsetof(srow, nan_count), H5T_NATIVE_UINT64);
-  H5Tinsert(st, "min", offsetof(srow, min), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "max", offsetof(srow, max), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "mean", offsetof(srow, mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "std", offsetof(srow, std), H5T_NATIVE_DOUBLE);
-  hid_t sd = H5Dopen2(of, "/stats", H5P_DEFAULT);
-  OK(sd);
-  hid_t ssp = H5Dget_space(sd);
   hsize_t sn = 0;
-  H5Sget_simple_extent_dims(ssp, &sn, NULL);
-  srow *rows = calloc(sn + 1, sizeof *rows);
-  if (sn)
-    OK(H5Dread(sd, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows));
+  srow *rows = read_stats(of, &sn);
   if ((int)sn != nf)
     FAILF("/stats has %llu rows, expected %d", (unsigned long long)sn, nf);
   for (int k = 0; k < nf && k < (int)sn; k++) {
@@ -467,10 +445,6 @@ static int stats(int argc, char **argv) {
     free(c.s);
   }
   free(rows);
-  H5Sclose(ssp);
-  H5Dclose(sd);
-  H5Tclose(st);
-  H5Tclose(s256);
   H5Fclose(of);
   H5Dclose(d);
   H5Fclose(fid);

@@ -211,12 +211,6 @@ static void encode(const char *name, char *buf) {
   *buf = 0;
 }
 
-typedef struct srow {
-  char field[256];
-  uint64_t count, nan_count;
-  double min, max, mean, std;
-} srow;
-
 static int check(int argc, char **argv) {
   const char *in = argv[2], *out = argv[3];
   char *names[64];
@@ -255,26 +249,8 @@ static int check(int argc, char **argv) {
   }
   hid_t of = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
   OK(of);
-  hid_t s256 = H5Tcopy(H5T_C_S1);
-  H5Tset_size(s256, 256);
-  H5Tset_strpad(s256, H5T_STR_NULLTERM);
-  hid_t st = H5Tcreate(H5T_COMPOUND, sizeof(srow));
-  H5Tinsert(st, "field", HOFFSET(srow, field), s256);
-  H5Tinsert(st, "count", HOFFSET(srow, count), H5T_NATIVE_UINT64);
-  H5Tinsert(st, "nan_count", HOFFSET(srow, nan_count), H5T_NATIVE_UINT64);
-  H5Tinsert(st, "min", HOFFSET(srow, min), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "max", HOFFSET(srow, max), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "mean", HOFFSET(srow, mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(st, "std", HOFFSET(srow, std), H5T_NATIVE_DOUBLE);
-  hid_t sd = H5Dopen2(of, "/stats", H5P_DEFAULT);
-  OK(sd);
-  hid_t ssp = H5Dget_space(sd);
   hsize_t sn = 0;
-  H5Sget_simple_extent_dims(ssp, &sn, NULL);
-  H5Sclose(ssp);
-  srow *rows = calloc(sn + 1, sizeof *rows);
-  if (sn)
-    OK(H5Dread(sd, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows));
+  srow *rows = read_stats(of, &sn);
   if ((int)sn != nf)
     FAILF("/stats has %llu rows, expected %d", (unsigned long long)sn, nf);
   for (int k = 0; k < nf && k < (int)sn; k++) {
@@ -409,9 +385,6 @@ static int check(int argc, char **argv) {
     free(v);
   }
   free(rows);
-  H5Dclose(sd);
-  H5Tclose(st);
-  H5Tclose(s256);
   H5Fclose(of);
   H5Dclose(d);
   H5Fclose(fid);

@@ -10,23 +10,8 @@ O=$B/tests/h5/h5oracle
 D=$(mktemp -d "${TMPDIR:-/tmp}/sluice-h5apps.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 fail=0
-run() { # ranks, command...
-  n=$1
-  shift
-  # shellcheck disable=SC2086
-  timeout 120 "$SLUICE_MPIEXEC" $SLUICE_MPIEXEC_NP "$n" $SLUICE_MPIEXEC_FLAGS "$@"
-}
-check() { # what, command...
-  what=$1
-  shift
-  if "$@" >"$D/log" 2>&1; then
-    echo "ok: $what"
-  else
-    echo "FAIL: $what"
-    cat "$D/log"
-    fail=1
-  fi
-}
+# shellcheck source=tests/h5/h5test.sh
+. "$(dirname "$0")/h5test.sh"
 "$O" make "$D" || { echo "FAIL: cannot write the inputs"; exit 1; }
 for app in "$S" "$G"; do
   check "$(basename "$app") --help" sh -c "'$app' --help | grep -q '^usage:'"

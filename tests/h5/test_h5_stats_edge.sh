@@ -12,23 +12,8 @@ E=$B/tests/h5/h5stats_edge
 D=$(mktemp -d "${TMPDIR:-/tmp}/sluice-h5stats-edge.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 fail=0
-run() { # ranks, command...
-  n=$1
-  shift
-  # shellcheck disable=SC2086
-  timeout 120 "$SLUICE_MPIEXEC" $SLUICE_MPIEXEC_NP "$n" $SLUICE_MPIEXEC_FLAGS "$@"
-}
-check() { # what, command...
-  what=$1
-  shift
-  if "$@" >"$D/log" 2>&1; then
-    echo "ok: $what"
-  else
-    echo "FAIL: $what"
-    cat "$D/log"
-    fail=1
-  fi
-}
+# shellcheck source=tests/h5/h5test.sh
+. "$(dirname "$0")/h5test.sh"
 expect() { # what, expected exit code, stderr pattern (grep -E), command...
   what=$1 want=$2 pat=$3
   shift 3

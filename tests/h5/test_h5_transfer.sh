@@ -10,12 +10,8 @@ O=$B/tests/h5/h5oracle
 D=$(mktemp -d "${TMPDIR:-/tmp}/sluice-h5xfer.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 fail=0
-run() { # ranks, command...
-  n=$1
-  shift
-  # shellcheck disable=SC2086
-  timeout 120 "$SLUICE_MPIEXEC" $SLUICE_MPIEXEC_NP "$n" $SLUICE_MPIEXEC_FLAGS "$@"
-}
+# shellcheck source=tests/h5/h5test.sh
+. "$(dirname "$0")/h5test.sh"
 "$O" make "$D" >/dev/null || { echo "FAIL: cannot write the inputs"; exit 1; }
 if "$S" --help | grep -q -- '--transfer independent|collective'; then
   echo "ok: --help names --transfer"
