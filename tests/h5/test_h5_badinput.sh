@@ -70,6 +70,16 @@ expect "float key" 2 "key field 'x' is a 8-byte float (expected an integer or fi
   "$G" "$D/table.h5:/t" --key x --agg count -o "$OUT:/g"
 expect "filter not available" 2 "filter.h5' dataset '/v': uses filter 32001.*cannot decode" "$OUT" -- \
   "$S" "$D/filter.h5:/v" -o "$OUT"
+# the output is the input file, even with --force: refused before any work, input intact
+cp "$D/table.h5" "$D/same.h5"
+expect "output is the input (--force)" 2 "is also an input of this job" - -- \
+  "$G" "$D/same.h5:/t" --key cell --agg count -o "$D/same.h5:/g" --force
+if cmp -s "$D/table.h5" "$D/same.h5"; then
+  echo "ok: the input is intact"
+else
+  echo "FAIL: the input was changed"
+  fail=1
+fi
 expect "output directory missing" 2 "output directory '$D/nodir' does not exist" "$D/nodir/o.h5" -- \
   "$S" "$D/table.h5:/v" -o "$D/nodir/o.h5"
 expect "output directory missing (groupby)" 2 "output directory '$D/nodir' does not exist" "$D/nodir/o.h5" -- \

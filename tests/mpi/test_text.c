@@ -715,6 +715,19 @@ static void test_to_text_bad_directory(void) {
   snprintf(out, sizeof out, "%s/%s/out.txt", dir, c.names[s]);
   EXPECT_INT(lines_to_text(&c, dir, s, s + 3, out, 1, 0), SL_ERR_USAGE);
   EXPECT_INT(lines_to_text(&c, dir, s, s + 3, dir, 1, 0), SL_ERR_USAGE);
+  /* an input of the flow, even with overwrite: refused, the input left as it was */
+  char in[512];
+  snprintf(in, sizeof in, "%s/%s", dir, c.names[s + 1]);
+  size_t before = 0, after = 0;
+  char *was = g_rank == 0 ? mt_read_file(in, &before) : NULL;
+  EXPECT_INT(lines_to_text(&c, dir, s, s + 3, in, 1, 0), SL_ERR_USAGE);
+  if (g_rank == 0) {
+    char *now = mt_read_file(in, &after);
+    EXPECT_TRUE(was && now && before == after && memcmp(was, now, before) == 0,
+                "the input %s changed", in);
+    free(was);
+    free(now);
+  }
   if (g_rank == 0)
     EXPECT_INT(mt_dir_entries(dir), c.n);
   /* a directory nobody may write into: mode 0555, or (root ignores modes) immutable */

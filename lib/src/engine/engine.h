@@ -315,9 +315,10 @@ int sl__sort_step_push(sl__part *p, int i, const sl_record *rec);
 int sl__sort_step_drain(sl__part *p, int i, int *finished);
 
 /* ---- sinks (sinks/sink.c) ---- */
-/* sinks/output.c: checks a file sink's destination (rank 0, before any work) and names
- * its temporary file next to it; SL_ERR_USAGE / SL_ERR_EXISTS with the reason. */
-int sl__output_check(const char *path, int overwrite, char *tmp, size_t cap);
+/* sinks/output.c: checks a file sink's destination (rank 0, after the sources' prepare,
+ * before any work; never one of flow's inputs) and names its temporary file next to it;
+ * SL_ERR_USAGE / SL_ERR_EXISTS with the reason. */
+int sl__output_check(const sl_flow *flow, const char *path, int overwrite, char *tmp, size_t cap);
 int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
 int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */

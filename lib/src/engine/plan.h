@@ -59,6 +59,9 @@ typedef struct sl__source_vt {
   const char *name;
   /* Collective check before the run (all ranks): files exist, sizes, ... */
   int (*prepare)(sl__source *src, sl_ctx *ctx);
+  /* Optional, after prepare, on rank 0: does the source read the file with this device and
+   * inode? (A sink refuses to replace an input.) */
+  int (*reads_file)(const sl__source *src, unsigned long long dev, unsigned long long ino);
   int (*open)(sl__source *src, int partition, int partitions, void **state);
   /* Emit a bounded amount; stop early when sl__part_blocked(part). Set *done at end. */
   int (*pull)(void *state, sl__part *part, sl_emitter *out, int *done);

@@ -151,7 +151,7 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   int rc = SL_OK;
   char tmp[4200] = {0};
   if (sl_rank(ctx) == 0)
-    rc = sl__output_check(s->path, s->opts.overwrite, tmp, sizeof tmp);
+    rc = sl__output_check(run->flow, s->path, s->opts.overwrite, tmp, sizeof tmp);
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, sl_comm(ctx)));
   if (agreed)

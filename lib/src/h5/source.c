@@ -1130,8 +1130,19 @@ static void h5_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
+static int h5_reads_file(const sl__source *src, unsigned long long dev, unsigned long long ino) {
+  const sl__h5src *s = src->impl;
+  struct stat sb;
+  for (size_t i = 0; i < s->nfiles; i++)
+    if (stat(s->files[i].path, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+        (unsigned long long)sb.st_ino == ino)
+      return 1;
+  return 0;
+}
+
 const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                         .prepare = h5_prepare,
+                                        .reads_file = h5_reads_file,
                                         .open = h5_open,
                                         .pull = h5_pull,
                                         .close = h5_close,

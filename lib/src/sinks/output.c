@@ -1,7 +1,8 @@
 /* The destination of a file sink, checked once on rank 0 before any work: the same rules
  * and messages for every sink, so that a user's mistake in an output path (a missing or
- * unwritable directory, a path that is a directory, a file that exists) is reported as bad
- * usage up front rather than as an I/O failure at the final rename, after the work. */
+ * unwritable directory, a path that is a directory, a file that exists, a file the job
+ * reads) is reported as bad usage up front rather than as an I/O failure at the final
+ * rename, after the work, or as a lost input. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libgen.h>
@@ -12,7 +13,7 @@
 
 #include "engine/engine.h"
 
-int sl__output_check(const char *path, int overwrite, char *tmp, size_t cap) {
+int sl__output_check(const sl_flow *flow, const char *path, int overwrite, char *tmp, size_t cap) {
   struct stat sb;
   char d[4096], b[4096];
   if (snprintf(d, sizeof d, "%s", path) >= (int)sizeof d)
@@ -24,6 +25,17 @@ int sl__output_check(const char *path, int overwrite, char *tmp, size_t cap) {
       SL__FAIL(SL_ERR_USAGE, "output '%s' is a directory (expected a file name)", path);
     if (!overwrite)
       SL__FAIL(SL_ERR_EXISTS, "output '%s' already exists (refusing to overwrite it)", path);
+    /* replacing a file the flow reads would lose the input (and, for HDF5, every other
+     * dataset in it) once the output is renamed over it */
+    for (int i = 0; flow != NULL && i < flow->nstages; i++) {
+      const sl__source *src = &flow->stages[i].source;
+      if (src->vt && src->vt->reads_file &&
+          src->vt->reads_file(src, (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino))
+        SL__FAIL(SL_ERR_USAGE,
+                 "output '%s' is also an input of this job (refusing to replace it, even when "
+                 "overwriting: write to another file)",
+                 path);
+    }
   }
   if (stat(dir, &sb) != 0)
     SL__FAIL(SL_ERR_USAGE, "output directory '%s' does not exist", dir);

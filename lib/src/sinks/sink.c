@@ -189,7 +189,7 @@ int sl__sink_prepare(sl__run *run) {
   int rc = SL_OK;
   char tmp[4200] = {0};
   if (run->rank == 0)
-    rc = sl__output_check(def->path, def->overwrite, tmp, sizeof tmp);
+    rc = sl__output_check(run->flow, def->path, def->overwrite, tmp, sizeof tmp);
   int agreed = rc;
   SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, run->comm));
   if (agreed)

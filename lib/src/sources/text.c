@@ -289,8 +289,19 @@ static void text_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
+static int text_reads_file(const sl__source *src, unsigned long long dev, unsigned long long ino) {
+  const text_src *t = src->impl;
+  struct stat sb;
+  for (size_t i = 0; i < t->count; i++)
+    if (stat(t->paths[i], &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+        (unsigned long long)sb.st_ino == ino)
+      return 1;
+  return 0;
+}
+
 static const sl__source_vt text_vt = {.name = "text files",
                                       .prepare = text_prepare,
+                                      .reads_file = text_reads_file,
                                       .open = text_open,
                                       .pull = text_pull,
                                       .close = text_close,
