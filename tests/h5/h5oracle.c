@@ -285,12 +285,6 @@ static double colv(const col *c, uint64_t r) {
   return c->kind == 2 ? c->d[r] : (double)c->i[r];
 }
 
-static int close_rel(double a, double b, double tol) {
-  if (isnan(a) && isnan(b))
-    return 1;
-  return fabs(a - b) <= tol * (1.0 + fabs(a) + fabs(b));
-}
-
 /* ---- stats ---- */
 static int stats(int argc, char **argv) {
   const char *in = argv[2], *out = argv[3], *fields = NULL;
@@ -350,96 +344,13 @@ static int stats(int argc, char **argv) {
     col c;
     memset(&c, 0, sizeof c);
     uint64_t n = read_col(d, names[k], &c);
-    uint64_t cnt = 0, nan = 0;
-    double mn = 0, mx = 0, sum = 0;
-    for (uint64_t r = 0; r < n; r++) {
-      double x = colv(&c, r);
-      if (isnan(x)) {
-        nan++;
-        continue;
-      }
-      if (!cnt || x < mn)
-        mn = x;
-      if (!cnt || x > mx)
-        mx = x;
-      cnt++;
-      sum += x;
-    }
-    double mean = cnt ? sum / (double)cnt : NAN, ss = 0;
-    for (uint64_t r = 0; r < n; r++) {
-      double x = colv(&c, r);
-      if (!isnan(x))
-        ss += (x - mean) * (x - mean);
-    }
-    double sdv = cnt ? sqrt(ss / (double)cnt) : NAN;
-    srow *o = &rows[k];
-    if (strcmp(o->field, names[k]))
-      FAILF("/stats row %d: field '%s', expected '%s'", k, o->field, names[k]);
-    if (o->count != cnt)
-      FAILF("%s: count %llu, expected %llu", names[k], (unsigned long long)o->count,
-            (unsigned long long)cnt);
-    if (o->nan_count != nan)
-      FAILF("%s: nan_count %llu, expected %llu", names[k], (unsigned long long)o->nan_count,
-            (unsigned long long)nan);
-    if (cnt && (o->min != mn || o->max != mx))
-      FAILF("%s: min/max %.17g/%.17g, expected %.17g/%.17g", names[k], o->min, o->max, mn, mx);
-    if (!close_rel(o->mean, mean, 1e-9))
-      FAILF("%s: mean %.17g, expected %.17g", names[k], o->mean, mean);
-    if (!close_rel(o->std, sdv, 1e-9))
-      FAILF("%s: std %.17g, expected %.17g", names[k], o->std, sdv);
-    /* histogram with the same rule: [lo, hi], last bin closed */
-    double lo = have_range ? rlo : (cnt ? mn : 0), hi = have_range ? rhi : (cnt ? mx : 0);
-    uint64_t *h = calloc((size_t)bins, sizeof *h), *got = calloc((size_t)bins, sizeof *got);
-    for (uint64_t r = 0; r < n; r++) {
-      double x = colv(&c, r);
-      if (isnan(x) || x < lo || x > hi)
-        continue;
-      long b = x == hi ? bins - 1 : (long)((x - lo) / (hi - lo) * bins);
-      if (b >= bins)
-        b = bins - 1;
-      if (b < 0)
-        b = 0;
-      h[b]++;
-    }
-    char hp[300];
-    snprintf(hp, sizeof hp, "/histogram/%s", names[k]);
-    hid_t hd = H5Dopen2(of, hp, H5P_DEFAULT);
-    if (hd < 0) {
-      FAILF("%s missing", hp);
-    } else {
-      hid_t hs = H5Dget_space(hd);
-      hsize_t hn = 0;
-      H5Sget_simple_extent_dims(hs, &hn, NULL);
-      if ((int)hn != bins)
-        FAILF("%s: %llu bins, expected %d", hp, (unsigned long long)hn, bins);
-      else {
-        OK(H5Dread(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, got));
-        for (int b = 0; b < bins; b++)
-          if (got[b] != h[b])
-            FAILF("%s: bin %d has %llu, expected %llu", hp, b, (unsigned long long)got[b],
-                  (unsigned long long)h[b]);
-      }
-      hid_t a = H5Aopen(hd, "edges", H5P_DEFAULT);
-      if (a < 0)
-        FAILF("%s: no attribute edges", hp);
-      else {
-        hid_t as = H5Aget_space(a);
-        hsize_t an = 0;
-        H5Sget_simple_extent_dims(as, &an, NULL);
-        double *e = calloc(an + 1, sizeof *e);
-        OK(H5Aread(a, H5T_NATIVE_DOUBLE, e));
-        if ((int)an != bins + 1 || e[0] != lo || e[bins] != hi)
-          FAILF("%s: edges (%llu of them, %g..%g), expected %d over %g..%g", hp,
-                (unsigned long long)an, e[0], an ? e[an - 1] : 0, bins + 1, lo, hi);
-        free(e);
-        H5Sclose(as);
-        H5Aclose(a);
-      }
-      H5Sclose(hs);
-      H5Dclose(hd);
-    }
-    free(h);
-    free(got);
+    double *v = calloc(n + 1, sizeof *v);
+    if (!v)
+      exit(3);
+    for (uint64_t r = 0; r < n; r++)
+      v[r] = colv(&c, r);
+    check_field(of, &rows[k], names[k], v, (size_t)n, bins, have_range, rlo, rhi);
+    free(v);
     free(c.d);
     free(c.i);
     free(c.s);
@@ -598,7 +509,7 @@ static int groupby(int argc, char **argv) {
     for (int q = 0; q < na; q++) {
       /* sums of floats may differ in the last bits: the order of additions differs */
       double tol = !strcmp(ops[q], "sum") || !strcmp(ops[q], "mean") ? 1e-9 : 0;
-      if (!close_rel(o[r].v[q], g[r].v[q], tol) && !(tol == 0 && o[r].v[q] == g[r].v[q]))
+      if (!same(o[r].v[q], g[r].v[q], tol) && !(tol == 0 && o[r].v[q] == g[r].v[q]))
         FAILF("group %s: %s = %.17g, expected %.17g", g[r].key, an[q], o[r].v[q], g[r].v[q]);
     }
   }
