@@ -9,5 +9,6 @@
 #include "sluice/sl_context.h"
 #include "sluice/sl_flow.h"
 #include "sluice/sl_h5.h"
+#include "sluice/sl_output.h"
 
 #endif

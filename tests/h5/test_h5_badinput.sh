@@ -95,7 +95,7 @@ else
   if [ -d /proc ] && ! touch /proc/.sluice-probe 2>/dev/null; then
     expect "output directory not writable (root: /proc)" 1 "cannot write output '/proc/sl-h5.h5'" /proc/sl-h5.h5 -- \
       "$S" "$D/table.h5:/v" -o /proc/sl-h5.h5
-    expect "output directory not writable (root: /proc, groupby)" 1 "cannot create HDF5 output '/proc/sl-h5.h5'" \
+    expect "output directory not writable (root: /proc, groupby)" 1 "cannot create output '/proc/sl-h5.h5'" \
       /proc/sl-h5.h5 -- "$G" "$D/table.h5:/t" --key cell --agg count -o /proc/sl-h5.h5:/g
   else
     echo "skip: output directory not writable (running as root, and /proc is not available to fail a create)"

@@ -263,14 +263,15 @@ typedef struct sink {
   int spill_files; /* spill files open in g_tmpdir at the first record */
 } sink;
 
-/* Spill files are unlinked at once but stay open while they are merged: count this
- * process's open files whose (deleted) path is in g_tmpdir. -1 where /proc is missing. */
+/* Spill files have no name (O_TMPFILE, or unlinked at once) but stay open while they are
+ * merged: count this process's open files in g_tmpdir that are "(deleted)". -1 where /proc
+ * is missing. */
 static int count_spill_files(void) {
   DIR *d = opendir("/proc/self/fd");
   if (!d)
     return -1;
   char prefix[300];
-  snprintf(prefix, sizeof prefix, "%s/.sluice-sort-", g_tmpdir);
+  snprintf(prefix, sizeof prefix, "%s/", g_tmpdir);
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
@@ -282,7 +283,9 @@ static int count_spill_files(void) {
     if (l <= 0)
       continue;
     target[l] = 0;
-    if (!strncmp(target, prefix, strlen(prefix)))
+    size_t tl = (size_t)l, dl = strlen(" (deleted)");
+    if (!strncmp(target, prefix, strlen(prefix)) && tl > dl &&
+        !strcmp(target + tl - dl, " (deleted)"))
       n++;
   }
   closedir(d);
@@ -539,8 +542,8 @@ static void run_case(const scase *c) {
                 st.reduce_state_hwm, bound);
   }
   /* nothing left behind in the spill folder */
-  EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what, mt_dir_entries(g_tmpdir),
-              g_tmpdir);
+  EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: %d files left in %s", what,
+              mt_dir_entries(g_tmpdir), g_tmpdir);
 
   gathered g;
   gather0(&s, &g);

@@ -103,6 +103,11 @@ static int alloc_fail(void) {
   SL__CHECK_ALLOC(p);
   return SL_OK;
 }
+static int alloc_fail_for(void) {
+  void *p = NULL;
+  SL__CHECK_ALLOC_FOR(p, "the output buffer", 3u << 20, "--sl-output-buffer-bytes");
+  return SL_OK;
+}
 static int mpi_fail(void) {
   SL__CHECK_MPI(MPI_ERR_ARG);
   return SL_OK;
@@ -180,7 +185,14 @@ static void test_report_line(void) {
   free(out);
 
   EXPECT_INT(alloc_fail(), SL_ERR_NOMEM);
-  EXPECT_CONTAINS(sl__error_message(), "out of memory (p)");
+  /* never the name of a variable: what was allocated, and the option that bounds it */
+  EXPECT_CONTAINS(sl__error_message(), "out of memory allocating internal state");
+  CU_ASSERT(strstr(sl__error_message(), "(p)") == NULL);
+  sl__error_clear();
+  EXPECT_INT(alloc_fail_for(), SL_ERR_NOMEM);
+  EXPECT_CONTAINS(sl__error_message(),
+                  "out of memory allocating the output buffer (3.0 MiB, set by "
+                  "--sl-output-buffer-bytes)");
   sl__error_clear();
   EXPECT_INT(mpi_fail(), SL_ERR_MPI);
   EXPECT_CONTAINS(sl__error_message(), "MPI_ERR_ARG failed");

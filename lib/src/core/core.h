@@ -39,11 +39,37 @@ int sl__error_mpi(int mpi_code, const char *file, int line, const char *expr);
     if (sl__mrc_ != MPI_SUCCESS)                                                                   \
       return sl__error_mpi(sl__mrc_, __FILE__, __LINE__, #expr);                                   \
   } while (0)
+/* Out of memory: what was being allocated, how large, and the option that bounds it
+ * (NULL when none does). */
+int sl__error_nomem(const char *file, int line, const char *what, uint64_t bytes,
+                    const char *option);
+/* A small allocation of internal state: no option bounds it. */
 #define SL__CHECK_ALLOC(ptr)                                                                       \
   do {                                                                                             \
     if ((ptr) == NULL)                                                                             \
-      SL__FAIL(SL_ERR_NOMEM, "out of memory (%s)", #ptr);                                          \
+      return sl__error_nomem(__FILE__, __LINE__, "internal state", 0, NULL);                       \
   } while (0)
+/* A buffer sized by the input or by an option: say which. */
+#define SL__CHECK_ALLOC_FOR(ptr, what, bytes, option)                                              \
+  do {                                                                                             \
+    if ((ptr) == NULL)                                                                             \
+      return sl__error_nomem(__FILE__, __LINE__, (what), (uint64_t)(bytes), (option));             \
+  } while (0)
+
+/* ---- files (fileio.c) ---- */
+/* "1.5 MiB" */
+void sl__fmt_bytes(uint64_t n, char *buf, size_t cap);
+/* Write all n bytes (short writes and EINTR retried). The error says how much got out:
+ * "No space left on device while writing WHAT: 2.0 MiB of 4.1 MiB written". */
+int sl__write_all(int fd, const void *p, size_t n, const char *what);
+/* Read exactly n bytes at off; a short file is an error. */
+int sl__pread_all(int fd, void *p, size_t n, uint64_t off, const char *what);
+/* A spill file for `what` (named in messages): in --sl-tmpdir, else the directory of
+ * `near` (an output path), else $TMPDIR or /tmp. It has no name once open (O_TMPFILE, or
+ * unlinked at once), so nothing is left behind whatever ends the run. */
+int sl__spill_create(const sl_ctx *ctx, const char *near, const char *what, int *fd);
+/* fsync the directory that holds `path` (after a rename into it). */
+int sl__fsync_dir(const char *path);
 
 /* ---- options ----
  * One table (options.c) holds every runtime knob: name, type, default, help text. The

@@ -318,7 +318,16 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished);
 /* sinks/output.c: checks a file sink's destination (rank 0, after the sources' prepare,
  * before any work; never one of flow's inputs) and names its temporary file next to it;
  * SL_ERR_USAGE / SL_ERR_EXISTS with the reason. */
-int sl__output_check(const sl_flow *flow, const char *path, int overwrite, char *tmp, size_t cap);
+/* sinks/output.c: the output file's life (sl_output.h). Collective over the context's
+ * communicator: open (rank 0 checks the destination, removes dead runs' temporaries,
+ * creates ours; inputs: the flow's sources and/or a list of paths), reserve (rank 0 makes
+ * sure `bytes` fit before collective writes: a full disk is found there, outside any
+ * collective, and agreed), commit (agree, sync, rename). */
+int sl__output_open(sl_ctx *ctx, const sl_flow *flow, const char *path, int overwrite,
+                    const char *const *inputs, int ninputs, sl_output **out);
+int sl__output_reserve(sl_output *o, uint64_t bytes);
+int sl__output_commit(sl_output *o, int local_rc);
+const char *sl__output_path(const sl_output *o);
 int sl__sink_prepare(sl__run *run); /* collective, before the loop */
 int sl__sink_push(sl__part *p, const sl_record *rec);
 int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */

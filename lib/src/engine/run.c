@@ -184,6 +184,19 @@ static int agree(sl__run *run, int local) {
   return code;
 }
 
+/* After a step every rank took: *rc becomes SL_ERR_REMOTE where only another rank failed.
+ * Returns SL_ERR_MPI (recorded) when the agreement itself failed. */
+static int all_agree(sl__run *run, int *rc) {
+  int bad = *rc != SL_OK, any = 1;
+  if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS) {
+    *rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree between the ranks");
+    return SL_ERR_MPI;
+  }
+  if (any && *rc == SL_OK)
+    *rc = SL_ERR_REMOTE;
+  return SL_OK;
+}
+
 int sl_run(sl_flow *flow) {
   if (!flow)
     SL__FAIL(SL_ERR_INVAL, "sl_run: NULL flow");
@@ -217,26 +230,26 @@ int sl_run(sl_flow *flow) {
 
   /* Phase 1 (collective): the same plan everywhere, inputs and outputs checked. */
   uint64_t fp = rc == SL_OK ? plan_fingerprint(flow) : 0, fmin = 0, fmax = 0;
-  MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm);
-  MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm);
+  if (MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm) != MPI_SUCCESS ||
+      MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm) != MPI_SUCCESS)
+    return sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot compare the ranks' flows");
   if (rc == SL_OK && fmin != fmax)
     rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                        "ranks built different flows (every rank must build the same flow)");
-  int any = rc != SL_OK, anyall = 0;
-  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
-  if (anyall)
-    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
+    return agree(run, rc);
   for (int s = 0; s < flow->nstages && rc == SL_OK; s++) {
     sl__source *src = &flow->stages[s].source;
     if (src->vt && src->vt->prepare)
       rc = src->vt->prepare(src, ctx);
   }
-  if (rc == SL_OK)
-    rc = sl__sink_prepare(run);
-  any = rc != SL_OK;
-  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
-  if (anyall)
-    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+  /* The sink's preparation is collective: a rank whose source failed alone must not skip
+   * it while the others wait inside it. Agree first. */
+  if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
+    return agree(run, rc);
+  rc = sl__sink_prepare(run);
+  if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
+    return agree(run, rc);
   for (int s = 0; s < flow->nstages; s++)
     run->total_input += flow->stages[s].source.total_bytes;
 
@@ -246,12 +259,10 @@ int sl_run(sl_flow *flow) {
     rc = sl__sort_setup(run);
   if (rc == SL_OK)
     rc = sl__transport_start(run);
-  any = rc != SL_OK;
-  MPI_Allreduce(&any, &anyall, 1, MPI_INT, MPI_MAX, run->comm);
-  if (anyall) {
+  if (all_agree(run, &rc) != SL_OK || rc != SL_OK) {
     if (run->nring || run->nctrl)
       (void)sl__transport_finish(run);
-    return agree(run, rc == SL_OK ? SL_ERR_REMOTE : rc);
+    return agree(run, rc);
   }
 
   /* Phase 3: the event loop, then the drain and the outcome. */
@@ -277,8 +288,9 @@ int sl_run(sl_flow *flow) {
     frc = sl__transport_finish(run);
   if (rc == SL_OK)
     rc = frc;
-  int flags = rc != SL_OK, failed = 0;
-  MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm);
+  int flags = rc != SL_OK, failed = 1;
+  if (MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS && rc == SL_OK)
+    rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the run's outcome");
   int src = sl__sink_finish(run, failed);
   if (rc == SL_OK)
     rc = src;

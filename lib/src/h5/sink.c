@@ -53,12 +53,13 @@ typedef struct h5_sink {
   /* per run */
   sl_ctx *ctx;
   char *inputs;
-  char tmp_path[4200];
+  sl_output *out;
+  const char *tmp_path; /* the output's temporary (owned by out) */
+  uint64_t chunk_rows;  /* of the dataset, once created */
   char *buf;
   size_t len, cap; /* bytes; in rounds mode len may pass cap by one record's fan-out */
   size_t alloc;    /* bytes allocated for buf */
   int spill_fd;
-  char spill_path[4300];
   uint64_t spill_bytes;
   /* rounds mode */
   MPI_Comm comm; /* a duplicate of the run's: rounds never meet other collectives */
@@ -74,41 +75,18 @@ typedef struct h5_sink {
 } h5_sink;
 
 static void drop_spill(h5_sink *s) {
-  if (s->spill_fd >= 0) {
+  if (s->spill_fd >= 0)
     close(s->spill_fd);
-    unlink(s->spill_path);
-  }
   s->spill_fd = -1;
   s->spill_bytes = 0;
-}
-
-static int write_all(int fd, const char *p, size_t n, const char *path) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      SL__FAIL(SL_ERR_IO, "cannot write the HDF5 output's spill file '%s': %s", path,
-               strerror(errno));
-    p += w;
-    n -= (size_t)w;
-  }
-  return SL_OK;
 }
 
 static int spill(h5_sink *s) {
   if (!s->len)
     return SL_OK;
-  if (s->spill_fd < 0) {
-    char base[4096];
-    snprintf(base, sizeof base, "%s", s->path);
-    const char *dir = s->ctx->opt.tmpdir[0] ? s->ctx->opt.tmpdir : dirname(base);
-    snprintf(s->spill_path, sizeof s->spill_path, "%s/.sluice-h5spill-XXXXXX", dir);
-    s->spill_fd = mkstemp(s->spill_path);
-    if (s->spill_fd < 0)
-      SL__FAIL(SL_ERR_IO, "cannot create spill file '%s': %s", s->spill_path, strerror(errno));
-  }
-  SL__CHECK(write_all(s->spill_fd, s->buf, s->len, s->spill_path));
+  if (s->spill_fd < 0)
+    SL__CHECK(sl__spill_create(s->ctx, s->path, "the HDF5 output", &s->spill_fd));
+  SL__CHECK(sl__write_all(s->spill_fd, s->buf, s->len, "the HDF5 output's spill file"));
   s->spill_bytes += s->len;
   s->len = 0;
   return SL_OK;
@@ -120,6 +98,18 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   s->ctx = ctx;
   drop_spill(s);
   s->len = 0;
+  s->over = 0;
+  s->file_open = 0;
+  s->written = 0;
+  s->nrounds = 0;
+  /* The collective steps first (the destination, the rounds' communicator), then what can
+   * fail on one rank alone: a rank must not leave the others inside a collective. */
+  sl_output_destroy(&s->out);
+  s->tmp_path = NULL;
+  SL__CHECK(sl__output_open(ctx, run->flow, s->path, s->opts.overwrite, NULL, 0, &s->out));
+  s->tmp_path = sl_output_tmp_path(s->out);
+  if (s->rounds && s->comm == MPI_COMM_NULL)
+    SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
   size_t rs = s->layout->row_size;
   uint64_t cap = ctx->opt.output_buffer_bytes / rs;
   if (cap < 1)
@@ -128,11 +118,7 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   s->cap = (size_t)cap * rs;
   s->alloc = s->cap;
   s->buf = malloc(s->cap);
-  SL__CHECK_ALLOC(s->buf);
-  s->over = 0;
-  s->file_open = 0;
-  s->written = 0;
-  s->nrounds = 0;
+  SL__CHECK_ALLOC_FOR(s->buf, "the HDF5 output's buffer", s->cap, "--sl-output-buffer-bytes");
   /* provenance: the inputs of an HDF5 source */
   free(s->inputs);
   s->inputs = NULL;
@@ -147,23 +133,10 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
     s->inputs = strdup("");
   }
   SL__CHECK_ALLOC(s->inputs);
-  /* rank 0 checks the destination and names the temporary file */
-  int rc = SL_OK;
-  char tmp[4200] = {0};
-  if (sl_rank(ctx) == 0)
-    rc = sl__output_check(run->flow, s->path, s->opts.overwrite, tmp, sizeof tmp);
-  int agreed = rc;
-  SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, sl_comm(ctx)));
-  if (agreed)
-    return rc ? rc : SL_ERR_REMOTE;
-  SL__CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, sl_comm(ctx)));
-  memcpy(s->tmp_path, tmp, sizeof tmp);
   if (s->rounds) {
     free(s->counts);
     s->counts = malloc(2 * sizeof *s->counts * (size_t)sl_size(ctx));
     SL__CHECK_ALLOC(s->counts);
-    if (s->comm == MPI_COMM_NULL)
-      SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
   }
   return SL_OK;
 }
@@ -270,12 +243,72 @@ static int agree_step(MPI_Comm comm, int rc) {
   return ok ? SL_OK : rc != SL_OK ? rc : SL_ERR_REMOTE;
 }
 
+/* The most file space `rows` more rows can take: every chunk they touch written whole
+ * (HDF5 allocates unfiltered chunks whole; a filtered chunk rewritten by a later round
+ * moves), deflate's worst-case growth, and room for the metadata (chunk index, attributes,
+ * superblock) that the close writes. Reserved before the collective writes, so that a full
+ * disk is found by rank 0 alone and agreed, never inside HDF5's collective calls, where a
+ * failure on one rank leaves the others waiting (H5Fclose's metadata flush). */
+static uint64_t space_bound(const h5_sink *s, uint64_t rows) {
+  uint64_t cr = s->chunk_rows ? s->chunk_rows : 1, chunk = cr * s->layout->row_size;
+  if (s->layout->array == 2)
+    chunk *= s->layout->n;
+  uint64_t chunks = rows / cr + 2;
+  uint64_t per = chunk + chunk / 500 + 128;
+  return chunks * per + (1u << 20) + 2 * (s->inputs ? strlen(s->inputs) : 0) + 8192;
+}
+
+/* Collective: make sure `rows` more rows fit (see space_bound). */
+static int reserve_rows(h5_sink *s, hid_t fid, uint64_t rows) {
+  uint64_t now = 0;
+  if (sl_rank(s->ctx) == 0 && fid >= 0) {
+    hsize_t sz = 0;
+    if (H5Fget_filesize(fid, &sz) >= 0)
+      now = sz;
+  }
+  return sl__output_reserve(s->out, now + space_bound(s, rows));
+}
+
+/* Rank 0 creates the empty HDF5 file alone, with the serial driver, and every rank then
+ * opens it through MPI-IO: created through MPI-IO, the file would be truncated, and the
+ * space reserved for it given back. */
+static int create_serial(const h5_sink *s) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fid = -1;
+  /* HDF5's flock() would meet the output's lock where flock is emulated with fcntl (NFS) */
+  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) >= 0)
+    fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  char m[512] = "";
+  if (fid < 0)
+    sl__h5_errstr(m, sizeof m);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  if (fid < 0)
+    SL__FAIL(SL_ERR_IO, "cannot create HDF5 output '%s' (as '%s'): %s", s->path, s->tmp_path, m);
+  if (H5Fclose(fid) < 0) {
+    sl__h5_errstr(m, sizeof m);
+    SL__FAIL(SL_ERR_IO, "cannot write HDF5 output '%s' (as '%s'): %s", s->path, s->tmp_path, m);
+  }
+  return SL_OK;
+}
+
 /* Create the file and the dataset with `extent` rows (collective). total: the rows it
- * will hold when known (caps the default chunk), else 0. */
+ * will hold when known (caps the default chunk; its space is reserved), else 0. */
 static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, uint64_t total) {
   const sl_h5_layout *l = s->layout;
   size_t rs = l->row_size;
   int rc = SL_OK;
+  uint64_t cr = s->opts.chunk_rows;
+  if (!cr) {
+    cr = (1u << 20) / rs;
+    if (cr < 1)
+      cr = 1;
+    if (total && cr > total)
+      cr = total;
+  }
+  s->chunk_rows = cr;
+  rc = sl_rank(s->ctx) == 0 ? create_serial(s) : SL_OK;
+  SL__CHECK(agree_step(comm, rc));
+  SL__CHECK(reserve_rows(s, -1, total));
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
       H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
@@ -291,7 +324,7 @@ static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, ui
     H5Pclose(fapl);
     return rc;
   }
-  w->fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  w->fid = H5Fopen(s->tmp_path, H5F_ACC_RDWR, fapl);
   char m[512] = "";
   if (w->fid < 0)
     sl__h5_errstr(m, sizeof m);
@@ -305,14 +338,6 @@ static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, ui
   /* the dataset: 1-D rows (table or 1-D array) or 2-D rows x columns */
   int nd = l->array == 2 ? 2 : 1;
   hsize_t dims[2] = {extent, l->n}, maxd[2] = {H5S_UNLIMITED, l->n}, chunk[2];
-  uint64_t cr = s->opts.chunk_rows;
-  if (!cr) {
-    cr = (1u << 20) / rs;
-    if (cr < 1)
-      cr = 1;
-    if (total && cr > total)
-      cr = total;
-  }
   chunk[0] = cr;
   chunk[1] = l->n;
   w->mtype = sl__h5_mem_type(l);
@@ -464,19 +489,9 @@ static int write_file(h5_sink *s, wctx *w) {
   for (uint64_t r = 0; r < rounds; r++) {
     uint64_t k = mine - done < per_round ? mine - done : per_round;
     /* rows of this round: from the spill file, or the buffer when nothing spilled */
-    if (k && s->spill_fd >= 0) {
-      size_t want = (size_t)(k * rs), got = 0;
-      while (got < want && rc == SL_OK) {
-        ssize_t n = pread(s->spill_fd, s->buf + got, want - got, (off_t)(done * rs + got));
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0)
-          rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s': %s",
-                             s->spill_path, n < 0 ? strerror(errno) : "short file");
-        else
-          got += (size_t)n;
-      }
-    }
+    if (k && s->spill_fd >= 0 && rc == SL_OK)
+      rc = sl__pread_all(s->spill_fd, s->buf, (size_t)(k * rs), done * rs,
+                         "the HDF5 output's spill file");
     rc = write_rows(s, w, off + done, k, s->buf, rc);
     done += k;
     test_abort_hook(s);
@@ -535,6 +550,7 @@ static int run_round(h5_sink *s, int final, int failed) {
     wctx *w = &s->w;
     int nd = s->layout->array == 2 ? 2 : 1;
     hsize_t dims[2] = {s->written + total, s->layout->n};
+    SL__CHECK(reserve_rows(s, w->fid, total));
     int rc = SL_OK;
     if (H5Dset_extent(w->did, dims) < 0) {
       rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
@@ -653,8 +669,8 @@ static void rounds_free(h5_sink *s) {
 }
 
 static int h5sink_finish(void *impl, sl_ctx *ctx, int job_failed) {
+  (void)ctx;
   h5_sink *s = impl;
-  MPI_Comm comm = sl_comm(ctx);
   int err = SL_OK;
   if (s->rounds) {
     /* the rows are written; every rank opened the file in the same round */
@@ -665,7 +681,7 @@ static int h5sink_finish(void *impl, sl_ctx *ctx, int job_failed) {
       char m[512];
       sl__h5_errstr(m, sizeof m);
       err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close HDF5 output '%s': %s",
-                          s->tmp_path, m);
+                          s->path, m);
     }
     s->file_open = 0;
     rounds_free(s);
@@ -677,27 +693,13 @@ static int h5sink_finish(void *impl, sl_ctx *ctx, int job_failed) {
       char m[512];
       sl__h5_errstr(m, sizeof m);
       err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close HDF5 output '%s': %s",
-                          s->tmp_path, m);
+                          s->path, m);
     }
   }
   drop_spill(s);
-  int failed = err != SL_OK || job_failed, any = 0;
-  SL__CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm));
-  int renamed = SL_OK;
-  if (sl_rank(ctx) == 0) {
-    if (any) {
-      unlink(s->tmp_path);
-    } else if (rename(s->tmp_path, s->path) != 0) {
-      renamed = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
-                              s->tmp_path, s->path, strerror(errno));
-      unlink(s->tmp_path);
-    }
-  }
-  SL__CHECK_MPI(MPI_Bcast(&renamed, 1, MPI_INT, 0, comm));
-  if (err == SL_OK && renamed != SL_OK)
-    err = sl_rank(ctx) == 0 ? renamed : SL_ERR_REMOTE;
-  if (err == SL_OK && any && !job_failed)
-    err = SL_ERR_REMOTE;
+  err = sl__output_commit(s->out, job_failed && err == SL_OK ? SL_ERR_REMOTE : err);
+  sl_output_destroy(&s->out);
+  s->tmp_path = NULL;
   return err;
 }
 
@@ -707,6 +709,7 @@ static void h5sink_destroy(void *impl) {
     return;
   drop_spill(s);
   rounds_free(s);
+  sl_output_destroy(&s->out);
   free(s->path);
   free(s->dset);
   free(s->inputs);

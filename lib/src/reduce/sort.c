@@ -196,16 +196,8 @@ static size_t budget(const sl__part *p) {
 
 /* ---- temporary files ---- */
 static int spill_open(sl__run *run, FILE **out) {
-  const char *dir = run->ctx->opt.tmpdir[0] ? run->ctx->opt.tmpdir : getenv("TMPDIR");
-  if (!dir || !*dir)
-    dir = "/tmp";
-  char path[4200];
-  snprintf(path, sizeof path, "%s/.sluice-sort-XXXXXX", dir);
-  int fd = mkstemp(path);
-  if (fd < 0)
-    SL__FAIL(SL_ERR_IO, "sort: cannot create a spill file in '%s': %s (set --sl-tmpdir)", dir,
-             strerror(errno));
-  unlink(path); /* anonymous from now on */
+  int fd;
+  SL__CHECK(sl__spill_create(run->ctx, NULL, "the sort", &fd));
   FILE *f = fdopen(fd, "w+b");
   if (!f) {
     close(fd);
@@ -217,7 +209,8 @@ static int spill_open(sl__run *run, FILE **out) {
 
 static int write_bytes(FILE *f, const void *p, size_t n) {
   if (n && fwrite(p, 1, n, f) != n)
-    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+    SL__FAIL(SL_ERR_IO, "%s while writing the sort's spill file (in --sl-tmpdir, else $TMPDIR)",
+             strerror(errno));
   return SL_OK;
 }
 
@@ -231,7 +224,7 @@ static int run_new(sl__run *r, sort_state *st, int packed, uint32_t klen, uint32
     st->runs = n;
     st->capruns = cap;
   }
-  FILE *f;
+  FILE *f = NULL;
   SL__CHECK(spill_open(r, &f));
   run rn = {f, packed, klen, vlen};
   st->runs[st->nruns++] = rn;

@@ -35,9 +35,8 @@ typedef struct sink_rt {
   char *buf;
   size_t len, cap;
   int spill_fd;
-  char spill_path[4200];
   uint64_t spill_bytes;
-  char tmp_path[4200];
+  sl_output *out;
   size_t ncoll, capoffs;
   size_t *offs;
 } sink_rt;
@@ -130,36 +129,12 @@ void sl_collection_destroy(sl_collection **c) {
 }
 
 /* ---- text output helpers ---- */
-static int write_all(int fd, const char *p, size_t n, const char *what) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      SL__FAIL(SL_ERR_IO, "cannot write %s: %s", what, strerror(errno));
-    p += w;
-    n -= (size_t)w;
-  }
-  return SL_OK;
-}
-
 static int spill(sink_rt *s, sl__run *run) {
   if (!s->len)
     return SL_OK;
-  if (s->spill_fd < 0) {
-    const char *dir = run->ctx->opt.tmpdir[0] ? run->ctx->opt.tmpdir : NULL;
-    char base[4096];
-    if (dir) {
-      snprintf(s->spill_path, sizeof s->spill_path, "%s/.sluice-spill-XXXXXX", dir);
-    } else {
-      snprintf(base, sizeof base, "%s", s->def->path);
-      snprintf(s->spill_path, sizeof s->spill_path, "%s/.sluice-spill-XXXXXX", dirname(base));
-    }
-    s->spill_fd = mkstemp(s->spill_path);
-    if (s->spill_fd < 0)
-      SL__FAIL(SL_ERR_IO, "cannot create spill file '%s': %s", s->spill_path, strerror(errno));
-  }
-  SL__CHECK(write_all(s->spill_fd, s->buf, s->len, "the output spill file"));
+  if (s->spill_fd < 0)
+    SL__CHECK(sl__spill_create(run->ctx, s->def->path, "the text output", &s->spill_fd));
+  SL__CHECK(sl__write_all(s->spill_fd, s->buf, s->len, "the text output's spill file"));
   s->spill_bytes += s->len;
   s->len = 0;
   return SL_OK;
@@ -168,34 +143,38 @@ static int spill(sink_rt *s, sl__run *run) {
 int sl__sink_prepare(sl__run *run) {
   const sl__sinkdef *def = &run->flow->sink;
   sink_rt *s = calloc(1, sizeof *s);
-  SL__CHECK_ALLOC(s);
-  s->def = def;
-  s->spill_fd = -1;
+  /* No return between here and the sink's collectives below: a rank that left early would
+   * leave the others inside them. Failures are carried to sl_run's agreement. */
+  int rc = s ? SL_OK : sl__error_nomem(__FILE__, __LINE__, "internal state", 0, NULL);
+  if (s) {
+    s->def = def;
+    s->spill_fd = -1;
+  }
   run->sink = s;
   if (def->kind == SL__SINK_EXT) {
     run->sink_blocked = def->ext->blocked;
     run->sink_push = def->ext->push;
     run->sink_impl = def->ext_impl;
-    return def->ext->prepare(def->ext_impl, run->ctx, run);
+    int r = def->ext->prepare(def->ext_impl, run->ctx, run);
+    return rc != SL_OK ? rc : r;
   }
   if (def->kind != SL__SINK_TEXT)
-    return SL_OK;
+    return rc;
+  if (def->path) {
+    sl_output *out = NULL;
+    int r = sl__output_open(run->ctx, run->flow, def->path, def->overwrite, NULL, 0, &out);
+    if (s)
+      s->out = out;
+    else
+      sl_output_destroy(&out);
+    if (rc == SL_OK)
+      rc = r;
+  }
+  if (rc != SL_OK)
+    return rc;
   s->cap = (size_t)run->ctx->opt.output_buffer_bytes;
   s->buf = malloc(s->cap);
-  SL__CHECK_ALLOC(s->buf);
-  if (!def->path)
-    return SL_OK;
-  /* Rank 0 checks the destination once and names the temporary file for everyone. */
-  int rc = SL_OK;
-  char tmp[4200] = {0};
-  if (run->rank == 0)
-    rc = sl__output_check(run->flow, def->path, def->overwrite, tmp, sizeof tmp);
-  int agreed = rc;
-  SL__CHECK_MPI(MPI_Bcast(&agreed, 1, MPI_INT, 0, run->comm));
-  if (agreed)
-    return rc ? rc : SL_ERR_REMOTE;
-  SL__CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, run->comm));
-  memcpy(s->tmp_path, tmp, sizeof tmp);
+  SL__CHECK_ALLOC_FOR(s->buf, "the text output's buffer", s->cap, "--sl-output-buffer-bytes");
   return SL_OK;
 }
 
@@ -268,46 +247,75 @@ int sl__sink_push(sl__part *p, const sl_record *rec) {
   }
 }
 
+/* An MPI-IO failure as the user needs it: a full disk or quota by name. */
+static void mpi_io_reason(int mrc, char *buf, size_t cap) {
+  int cls = 0, n = 0;
+  MPI_Error_class(mrc, &cls);
+  if (cls == MPI_ERR_NO_SPACE)
+    snprintf(buf, cap, "%s", strerror(ENOSPC));
+  else if (cls == MPI_ERR_QUOTA)
+    snprintf(buf, cap, "%s", strerror(EDQUOT));
+  else if (MPI_Error_string(mrc, buf, &n) != MPI_SUCCESS)
+    snprintf(buf, cap, "MPI error %d", mrc);
+}
+
+/* One checked write of this rank's part: the count MPI reports must be what was asked. */
+static int write_part(sink_rt *s, MPI_File fh, uint64_t at, const char *p, size_t n, uint64_t done,
+                      uint64_t part) {
+  MPI_Status st;
+  int mrc = MPI_File_write_at(fh, (MPI_Offset)at, p, (int)n, MPI_BYTE, &st), got = 0;
+  char why[MPI_MAX_ERROR_STRING] = "";
+  if (mrc != MPI_SUCCESS)
+    mpi_io_reason(mrc, why, sizeof why);
+  else if (MPI_Get_count(&st, MPI_BYTE, &got) != MPI_SUCCESS || got != (int)n)
+    snprintf(why, sizeof why, "short write (%d of %zu bytes)", got, n);
+  else
+    return SL_OK;
+  char a[32], b[32];
+  sl__fmt_bytes(done + (uint64_t)(got > 0 ? got : 0), a, sizeof a);
+  sl__fmt_bytes(part, b, sizeof b);
+  SL__FAIL(SL_ERR_IO, "%s while writing '%s': %s of this rank's %s written", why, s->def->path, a,
+           b);
+}
+
+/* Collective: every rank writes its part at its offset (independent writes), then closes.
+ * The whole size is reserved first, so a full disk is found before any byte is written. */
 static int text_write_file(sl__run *run, sink_rt *s) {
-  uint64_t mine = s->spill_bytes + s->len, off = 0;
+  uint64_t mine = s->spill_bytes + s->len, off = 0, total = 0;
   SL__CHECK_MPI(MPI_Exscan(&mine, &off, 1, MPI_UINT64_T, MPI_SUM, run->comm));
   if (run->rank == 0)
     off = 0;
+  SL__CHECK_MPI(MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, run->comm));
+  SL__CHECK(sl__output_reserve(s->out, total));
+  const char *tmp = sl_output_tmp_path(s->out);
   MPI_File fh;
-  int rc =
-      MPI_File_open(run->comm, s->tmp_path, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
-  if (rc != MPI_SUCCESS) {
+  int rc = MPI_File_open(run->comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+  if (rc != MPI_SUCCESS) { /* a collective failure: every rank returns here */
     char msg[MPI_MAX_ERROR_STRING];
-    int n;
-    MPI_Error_string(rc, msg, &n);
-    SL__FAIL(SL_ERR_IO, "cannot create output '%s': %s", s->tmp_path, msg);
+    mpi_io_reason(rc, msg, sizeof msg);
+    SL__FAIL(SL_ERR_IO, "cannot open output '%s' (as '%s'): %s", s->def->path, tmp, msg);
   }
   int err = SL_OK;
-  if (MPI_File_set_size(fh, 0) != MPI_SUCCESS)
-    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot truncate output");
-  /* independent writes: each rank streams its spill file, then its buffer */
   /* The buffered tail first (it sits after the spilled bytes), so the buffer is then free
    * to carry the spill file back, block by block: no extra memory. */
-  if (err == SL_OK && s->len &&
-      MPI_File_write_at(fh, (MPI_Offset)(off + s->spill_bytes), s->buf, (int)s->len, MPI_BYTE,
-                        MPI_STATUS_IGNORE) != MPI_SUCCESS)
-    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
+  if (s->len)
+    err = write_part(s, fh, off + s->spill_bytes, s->buf, s->len, s->spill_bytes, mine);
   for (uint64_t done = 0; err == SL_OK && s->spill_fd >= 0 && done < s->spill_bytes;) {
     size_t want = s->cap;
     if (want > s->spill_bytes - done)
       want = (size_t)(s->spill_bytes - done);
-    ssize_t r = pread(s->spill_fd, s->buf, want, (off_t)done);
-    if (r != (ssize_t)want)
-      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot read back spill file '%s'",
-                          s->spill_path);
-    else if (MPI_File_write_at(fh, (MPI_Offset)(off + done), s->buf, (int)want, MPI_BYTE,
-                               MPI_STATUS_IGNORE) != MPI_SUCCESS)
-      err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write output '%s'", s->def->path);
+    err = sl__pread_all(s->spill_fd, s->buf, want, done, "the text output's spill file");
+    if (err == SL_OK)
+      err = write_part(s, fh, off + done, s->buf, want, done, mine);
     done += want;
   }
   rc = MPI_File_close(&fh);
-  if (rc != MPI_SUCCESS && err == SL_OK)
-    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot close output '%s'", s->def->path);
+  if (rc != MPI_SUCCESS && err == SL_OK) {
+    char msg[MPI_MAX_ERROR_STRING];
+    mpi_io_reason(rc, msg, sizeof msg);
+    err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "%s while closing output '%s'", msg,
+                        s->def->path);
+  }
   return err;
 }
 
@@ -368,25 +376,7 @@ int sl__sink_finish(sl__run *run, int job_failed) {
   } else if (def->kind == SL__SINK_TEXT) {
     if (!job_failed)
       err = text_write_file(run, s);
-    int failed = err != SL_OK || job_failed, any = 0;
-    SL__CHECK_MPI(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, run->comm));
-    if (run->rank == 0) {
-      if (any) {
-        unlink(s->tmp_path);
-      } else if (rename(s->tmp_path, def->path) != 0) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
-                            s->tmp_path, def->path, strerror(errno));
-        unlink(s->tmp_path);
-      }
-    }
-    if (!any) {
-      int e = err, agreed;
-      SL__CHECK_MPI(MPI_Allreduce(&e, &agreed, 1, MPI_INT, MPI_MIN, run->comm));
-      if (agreed && !err)
-        err = SL_ERR_REMOTE;
-    } else if (!err && !job_failed) {
-      err = SL_ERR_REMOTE;
-    }
+    err = sl__output_commit(s->out, job_failed && err == SL_OK ? SL_ERR_REMOTE : err);
   }
   return err;
 }
@@ -395,10 +385,9 @@ void sl__sink_destroy(sl__run *run) {
   sink_rt *s = run->sink;
   if (!s)
     return;
-  if (s->spill_fd >= 0) {
+  if (s->spill_fd >= 0)
     close(s->spill_fd);
-    unlink(s->spill_path);
-  }
+  sl_output_destroy(&s->out);
   free(s->line.p);
   free(s->buf);
   free(s->offs);
