@@ -283,9 +283,10 @@ int sl_run(sl_flow *flow) {
   int krc = sl__sink_settle(run, loop_failed);
   if (rc == SL_OK)
     rc = krc;
-  int frc = sl__sort_settle(run); /* complete the sort collectives every rank posted */
+  int frc = sl__sort_settle(run);      /* complete the sort collectives every rank posted */
+  int trc = sl__transport_finish(run); /* collective: every rank, whatever happened */
   if (frc == SL_OK)
-    frc = sl__transport_finish(run);
+    frc = trc;
   if (rc == SL_OK)
     rc = frc;
   int flags = rc != SL_OK, failed = 1;

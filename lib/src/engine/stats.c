@@ -177,10 +177,17 @@ int sl__stats_report(sl__run *run) {
   int S = run->nstages, per = NT + S * NF;
   double *mine = calloc((size_t)per, sizeof *mine);
   double *all = run->rank == 0 ? calloc((size_t)per * (size_t)run->size, sizeof *all) : NULL;
-  if (!mine || (run->rank == 0 && !all)) {
+  /* agree before the gather: a rank short of memory must not leave rank 0 inside it */
+  int bad = !mine || (run->rank == 0 && !all), any = 1;
+  int arc = MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, run->comm);
+  if (arc != MPI_SUCCESS || any) {
     free(mine);
     free(all);
-    SL__FAIL(SL_ERR_NOMEM, "out of memory for statistics");
+    if (arc != MPI_SUCCESS)
+      return sl__error_mpi(arc, __FILE__, __LINE__, "MPI_Allreduce");
+    return bad ? sl__error_nomem(__FILE__, __LINE__, "the run's statistics",
+                                 (uint64_t)per * sizeof *mine, NULL)
+               : SL_ERR_REMOTE;
   }
   mine[T_HWM] = (double)run->mem_hwm;
   mine[T_STATE] = (double)run->state_hwm;

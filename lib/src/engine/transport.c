@@ -882,10 +882,18 @@ int sl__transport_finish(sl__run *run) {
   int P = run->size;
   uint64_t *sent = malloc(2 * (size_t)P * sizeof *sent);
   uint64_t *expect = malloc(2 * (size_t)P * sizeof *expect);
-  if (!sent || !expect) {
+  /* agree before the all-to-all: a rank short of memory must not leave the others in it */
+  int bad = !sent || !expect, any = 1;
+  int arc = MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, run->comm);
+  if (arc != MPI_SUCCESS || any) {
     free(sent);
     free(expect);
-    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+    if (arc != MPI_SUCCESS)
+      return sl__error_mpi(arc, __FILE__, __LINE__, "MPI_Allreduce");
+    if (bad)
+      return sl__error_nomem(__FILE__, __LINE__, "the end-of-run message counts",
+                             4 * (uint64_t)P * sizeof *sent, NULL);
+    return SL_ERR_REMOTE;
   }
   for (int r = 0; r < P; r++) {
     sent[2 * r] = run->data_sent[r];
