@@ -557,7 +557,7 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
   }
   if (!d->cur) {
     d->cur = out_get(o);
-    SL__CHECK_ALLOC(d->cur);
+    SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = INT64_MAX;
   }
@@ -565,7 +565,7 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
                         rec->value, rec->value_len)) {
     sl__buf *full = d->cur;
     d->cur = out_get(o);
-    SL__CHECK_ALLOC(d->cur);
+    SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = o->cur_t;
     sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
@@ -631,7 +631,7 @@ static int ring_post(sl__run *run, int slot) {
     run->recv_free = b->next;
   } else {
     b = buf_new(run, run->recv_cap, 1);
-    SL__CHECK_ALLOC(b);
+    SL__CHECK_ALLOC_FOR(b, "a receive buffer (one batch)", run->recv_cap, "--sl-batch-bytes");
   }
   b->next = NULL;
   b->owner = NULL;

@@ -247,7 +247,7 @@ static size_t read_buf_size(const sl__part *p, int nruns) {
 static int reader_open_file(reader *r, const run *rn, size_t bufsz) {
   memset(r, 0, sizeof *r);
   r->buf = malloc(bufsz);
-  SL__CHECK_ALLOC(r->buf);
+  SL__CHECK_ALLOC_FOR(r->buf, "a read buffer of the sort's merge", bufsz, "--sl-sort-memory-bytes");
   r->cap = bufsz;
   r->f = rn->f;
   r->packed = rn->packed;
@@ -521,7 +521,7 @@ static int hold_put(sl__part *p, sort_state *st, const sl_record *r) {
   if (cap < need)
     cap = need;
   block *nb = block_alloc(cap);
-  SL__CHECK_ALLOC(nb);
+  SL__CHECK_ALLOC_FOR(nb, "a block of the sort's held records", cap, "--sl-sort-memory-bytes");
   nb->next = NULL;
   nb->len = 0;
   nb->cap = cap;
@@ -612,7 +612,8 @@ static int sort_mem(sl__part *p, sort_state *st) {
       free(st->scratch);
       st->capscratch = 0;
       st->scratch = malloc(st->mem.len);
-      SL__CHECK_ALLOC(st->scratch);
+      SL__CHECK_ALLOC_FOR(st->scratch, "the sort's scratch space", st->mem.len,
+                          "--sl-sort-memory-bytes");
       st->capscratch = st->mem.len;
       account(p, st);
     }

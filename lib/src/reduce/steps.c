@@ -251,7 +251,10 @@ int sl__step_push_inner(sl__part *p, int i, const sl_record *rec) {
     uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
     void *st = sl__htab_upsert(&ss->t, rec->key, rec->key_len, h, &created);
     if (!st)
-      SL__FAIL(SL_ERR_NOMEM, "out of memory in step '%s' (%zu keys)", s->name, ss->t.count);
+      SL__FAIL(SL_ERR_NOMEM,
+               "out of memory in step '%s': its state holds %zu keys on this partition (a "
+               "reduce keeps one state per key: use more ranks or partitions)",
+               s->name, ss->t.count);
     if (created && (rc = s->agg.init(st, s->agg.arg)))
       return user_fail(p, i, rc);
     if (s->agg.kind == SL_AGG_COUNT && !(s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input)) {
@@ -278,7 +281,10 @@ int sl__step_push_inner(sl__part *p, int i, const sl_record *rec) {
     uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
     vec *v = sl__htab_upsert(&ss->t, rec->key, rec->key_len, h, &created);
     if (!v)
-      SL__FAIL(SL_ERR_NOMEM, "out of memory in step '%s'", s->name);
+      SL__FAIL(SL_ERR_NOMEM,
+               "out of memory in step '%s': its groups hold %zu keys on this partition (a "
+               "group keeps its values in memory: use more ranks or partitions)",
+               s->name, ss->t.count);
     uint32_t n = (uint32_t)rec->value_len;
     size_t before = v->cap;
     SL__CHECK(vec_append(v, &n, 4));
