@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- the corpus */
 
@@ -762,6 +764,131 @@ static void test_to_text_bad_directory(void) {
   mt_rmtree(dir);
 }
 
+/* ---------------------------------------------------------------- inputs not as they were */
+
+/* Inputs that are not regular files are refused before anything opens them (an open() of
+ * a FIFO without a writer blocks; ctest's timeout fails a hang): bad usage, the same code
+ * on every rank. */
+static void test_input_not_regular(void) {
+  char dir[256], fifo[512], good[512];
+  mt_tmpdir(dir);
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  snprintf(good, sizeof good, "%s/good.txt", dir);
+  if (g_rank == 0) {
+    mt_write_file(good, "one\ntwo\n", 8);
+    if (mkfifo(fifo, 0600) != 0)
+      MPI_Abort(MPI_COMM_WORLD, 3);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const char *only_fifo[] = {fifo};
+  const char *second_fifo[] = {good, fifo};
+  const char *device[] = {"/dev/zero"};
+  struct stat dsb;
+  int have_dev = stat(device[0], &dsb) == 0 && S_ISCHR(dsb.st_mode); /* not in every sandbox */
+  struct {
+    const char *const *paths;
+    size_t n;
+    const char *what;
+  } cases[] = {{only_fifo, 1, "a FIFO without a writer"},
+               {second_fifo, 2, "a FIFO after a regular file"},
+               {device, 1, "a character device (/dev/zero)"}};
+  for (int k = 0; k < 3 - !mt_all_true(have_dev); k++) {
+    uint64_t count = 0;
+    sl_flow *f = NULL;
+    EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+    EXPECT_RC(sl_flow_from_text_files(f, cases[k].paths, cases[k].n, 0), SL_OK);
+    EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
+    int rc = sl_run(f);
+    sl_flow_destroy(&f);
+    EXPECT_RC(rc, SL_ERR_USAGE);
+    EXPECT_TRUE(mt_same_everywhere(rc), "%s: ranks returned different codes", cases[k].what);
+  }
+  mt_rmtree(dir);
+}
+
+enum { CH_NONE, CH_TRUNCATE, CH_GROW, CH_TOUCH, CH_REPLACE };
+
+typedef struct changer {
+  int kind;
+  const char *path;
+  uint64_t seen;
+} changer;
+
+/* Rank 0 changes the input at its 50th line, while its partition still has blocks to read. */
+static int map_change(const sl_record *in, sl_record *out, void *arg) {
+  changer *c = arg;
+  *out = *in;
+  if (g_rank != 0 || c->kind == CH_NONE || ++c->seen != 50)
+    return 0;
+  struct stat sb;
+  if (stat(c->path, &sb) != 0)
+    return -1;
+  if (c->kind == CH_TRUNCATE && truncate(c->path, sb.st_size - 100) != 0)
+    return -1;
+  if (c->kind == CH_GROW) {
+    FILE *fp = fopen(c->path, "ab");
+    if (!fp || fputs("appended line\n", fp) < 0 || fclose(fp) != 0)
+      return -1;
+  }
+  if (c->kind == CH_TOUCH) { /* rewritten in place: same size, a new modification time */
+    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+    ts[1].tv_sec += 7;
+    if (utimensat(AT_FDCWD, c->path, ts, 0) != 0)
+      return -1;
+  }
+  if (c->kind == CH_REPLACE) { /* an identical copy (size, times) renamed over it */
+    char tmp[600], cmd[1300];
+    snprintf(tmp, sizeof tmp, "%s.copy", c->path);
+    snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", c->path, tmp);
+    if (system(cmd) != 0 || rename(tmp, c->path) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* A text input changed while it is read fails the run with SL_ERR_IO on every rank: its
+ * lines would mix two versions of the file. Unchanged, every line is counted once. */
+static void test_input_changed_while_read(void) {
+  char dir[256], path[512];
+  mt_tmpdir(dir);
+  snprintf(path, sizeof path, "%s/in.txt", dir);
+  mt_saved_opt sr;
+  mt_opt_set(&sr, "read-block-bytes", "256");
+  const char *kinds[] = {"unchanged", "truncated", "grown", "rewritten (new mtime)",
+                         "replaced by a copy"};
+  for (int kind = CH_NONE; kind <= CH_REPLACE; kind++) {
+    if (g_rank == 0) {
+      mt_buf b = {0};
+      for (int i = 0; i < 4000; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "line %d of the input\n", i);
+        mt_buf_add(&b, line, (size_t)n);
+      }
+      unlink(path);
+      mt_write_file(path, b.p, b.len);
+      free(b.p);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    const char *paths[] = {path};
+    changer c = {kind, path, 0};
+    uint64_t count = 0;
+    sl_flow *f = NULL;
+    EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+    EXPECT_RC(sl_flow_from_text_files(f, paths, 1, 0), SL_OK);
+    EXPECT_RC(sl_flow_map(f, map_change, &c), SL_OK);
+    EXPECT_RC(sl_flow_to_count(f, &count), SL_OK);
+    int rc = sl_run(f);
+    sl_flow_destroy(&f);
+    EXPECT_TRUE(rc == (kind == CH_NONE ? SL_OK : SL_ERR_IO), "%s: got %s", kinds[kind],
+                sl_err_name(rc));
+    EXPECT_TRUE(mt_same_everywhere(rc), "%s: ranks returned different codes", kinds[kind]);
+    if (kind == CH_NONE)
+      EXPECT_U64(count, 4000);
+  }
+  mt_opt_restore(&sr);
+  mt_rmtree(dir);
+}
+
 static const mt_test tests[] = {
     {"lines_edge_files", test_lines_edge_files},
     {"lines_tiny_input", test_lines_tiny_input},
@@ -775,6 +902,8 @@ static const mt_test tests[] = {
     {"to_text_roundtrip", test_to_text_roundtrip},
     {"to_text_overwrite", test_to_text_overwrite},
     {"to_text_bad_directory", test_to_text_bad_directory},
+    {"input_not_regular", test_input_not_regular},
+    {"input_changed_while_read", test_input_changed_while_read},
     {NULL, NULL},
 };
 

@@ -10,6 +10,28 @@ int sl__source_array(sl__source *src, const sl_record *records, size_t count);
 int sl__source_callback(sl__source *src, sl_source_fn fn, void *arg);
 int sl__source_text(sl__source *src, const char *const *paths, size_t count);
 
+/* ---- input files (input.c) ----
+ * What an input file was when the job started: rank 0's view at prepare (size,
+ * modification time, inode; broadcast), and the device number as this rank first saw it. */
+struct stat;
+typedef struct sl__input_id {
+  uint64_t size, mtime_s, mtime_ns, ino;
+  uint64_t dev;
+  int have_dev;
+} sl__input_id;
+/* "directory", "FIFO", "character device", ... for st_mode. */
+const char *sl__input_kind(unsigned mode);
+/* The error for an input that is not a regular file: SL_ERR_FORMAT for a directory,
+ * SL_ERR_USAGE (exit 2) for a FIFO, device or socket. */
+int sl__input_not_regular(const char *path, unsigned mode);
+void sl__input_id_set(sl__input_id *id, const struct stat *sb);
+/* Collective: rank 0's identities to every rank. */
+int sl__input_id_bcast(sl__input_id *ids, size_t n, int rank, MPI_Comm comm);
+/* SL_OK when sb (or stat(path)) shows the file as it was; else SL_ERR_IO naming the file
+ * and what changed (expected vs found). */
+int sl__input_id_check(const char *path, sl__input_id *id, const struct stat *sb);
+int sl__input_id_check_path(const char *path, sl__input_id *id);
+
 /* Records a source emits per pull call before it returns to the event loop. */
 #define SL__PULL_RECORDS 4096
 

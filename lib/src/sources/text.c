@@ -17,6 +17,7 @@ typedef struct text_src {
   char **paths;
   size_t count;
   uint64_t *sizes;
+  sl__input_id *ids; /* what each file was at prepare (checked at open and after reading) */
   uint64_t total;
   size_t block;
 } text_src;
@@ -43,9 +44,9 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
   int rc = SL_OK;
   if (sl_rank(ctx) == 0) {
     for (size_t i = 0; i < t->count && rc == SL_OK; i++) {
-      struct stat sb;
-      int fd = open(t->paths[i], O_RDONLY);
-      if (fd < 0) {
+      /* stat first: open() of a FIFO without a writer would block before any check */
+      struct stat sb, fsb;
+      if (stat(t->paths[i], &sb) != 0) {
         /* a missing or unreadable input is the user's to fix (exit 2), not a failure */
         int e = errno;
         rc = sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
@@ -55,15 +56,29 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
                            strerror(e));
         break;
       }
-      if (fstat(fd, &sb) != 0) {
+      if (!S_ISREG(sb.st_mode)) {
+        rc = sl__input_not_regular(t->paths[i], sb.st_mode);
+        break;
+      }
+      /* O_NONBLOCK: a FIFO put in its place since the stat must not block here either */
+      int fd = open(t->paths[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) {
+        int e = errno;
+        rc = sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
+                           : e == EACCES || e == EPERM ? SL_ERR_USAGE
+                                                       : SL_ERR_IO,
+                           __FILE__, __LINE__, "cannot open input '%s': %s", t->paths[i],
+                           strerror(e));
+        break;
+      }
+      if (fstat(fd, &fsb) != 0) {
         rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot stat input '%s': %s", t->paths[i],
                            strerror(errno));
-      } else if (!S_ISREG(sb.st_mode)) {
-        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
-                           "input '%s': expected a regular file, found a %s", t->paths[i],
-                           S_ISDIR(sb.st_mode) ? "directory" : "special file");
+      } else if (!S_ISREG(fsb.st_mode)) {
+        rc = sl__input_not_regular(t->paths[i], fsb.st_mode);
       } else {
-        t->sizes[i] = (uint64_t)sb.st_size;
+        t->sizes[i] = (uint64_t)fsb.st_size;
+        sl__input_id_set(&t->ids[i], &fsb);
       }
       close(fd);
     }
@@ -74,6 +89,7 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
     return rc != SL_OK ? rc : SL_ERR_REMOTE;
   if (t->count)
     SL__CHECK_MPI(MPI_Bcast(t->sizes, (int)t->count, MPI_UINT64_T, 0, sl_comm(ctx)));
+  SL__CHECK(sl__input_id_bcast(t->ids, t->count, sl_rank(ctx), sl_comm(ctx)));
   t->total = 0;
   for (size_t i = 0; i < t->count; i++)
     t->total += t->sizes[i];
@@ -148,9 +164,18 @@ static int next_segment(text_state *st, int *any) {
     if (!st->seg_open && fe > st->lo && fb < st->hi && fe > fb) {
       uint64_t a = (st->lo > fb ? st->lo : fb) - fb;
       uint64_t b = (st->hi < fe ? st->hi : fe) - fb;
-      st->fd = open(t->paths[st->file], O_RDONLY);
+      /* non-blocking, then checked: the file may have been replaced (by a FIFO even)
+       * since prepare, and this partition must read the file every other one reads */
+      st->fd = open(t->paths[st->file], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
       if (st->fd < 0)
         SL__FAIL(SL_ERR_IO, "cannot open input '%s': %s", t->paths[st->file], strerror(errno));
+      struct stat sb;
+      if (fstat(st->fd, &sb) != 0)
+        SL__FAIL(SL_ERR_IO, "cannot stat input '%s': %s", t->paths[st->file], strerror(errno));
+      SL__CHECK(sl__input_id_check(t->paths[st->file], &t->ids[st->file], &sb));
+      int fl = fcntl(st->fd, F_GETFL);
+      if (fl >= 0)
+        (void)fcntl(st->fd, F_SETFL, fl & ~O_NONBLOCK);
       (void)posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
       st->fsize = t->sizes[st->file];
       st->blen = 0;
@@ -201,6 +226,9 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
         close(st->fd);
         st->fd = -1;
         st->seg_open = 0;
+        /* after this partition's last read of the file: a change since prepare (data
+         * appended or rewritten in place, the file replaced) makes its lines suspect */
+        SL__CHECK(sl__input_id_check_path(st->src->paths[st->file], &st->src->ids[st->file]));
         st->fbase += st->src->sizes[st->file];
         st->file++;
       }
@@ -285,6 +313,7 @@ static void text_destroy(sl__source *src) {
     free(t->paths[i]);
   free(t->paths);
   free(t->sizes);
+  free(t->ids);
   free(t);
   src->impl = NULL;
 }
@@ -313,9 +342,10 @@ int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   t->count = count;
   t->paths = calloc(count ? count : 1, sizeof *t->paths);
   t->sizes = calloc(count ? count : 1, sizeof *t->sizes);
+  t->ids = calloc(count ? count : 1, sizeof *t->ids);
   src->vt = &text_vt;
   src->impl = t;
-  if (!t->paths || !t->sizes)
+  if (!t->paths || !t->sizes || !t->ids)
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < count; i++) {
     if (!paths[i])
