@@ -12,22 +12,42 @@ void sl__h5_quiet(void) {
 
 typedef struct errwalk {
   char inner[512];
+  hid_t maj, min;
   int n;
 } errwalk;
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
   errwalk *w = data;
-  if (n == 0 && e && e->desc)
-    snprintf(w->inner, sizeof w->inner, "%s", e->desc);
+  if (n == 0 && e) {
+    snprintf(w->inner, sizeof w->inner, "%s", e->desc ? e->desc : "");
+    w->maj = e->maj_num;
+    w->min = e->min_num;
+  }
   w->n++;
   return 0;
 }
 
+/* One line, never HDF5's own stack dump: the innermost entry's description (it names the
+ * object or the offsets) and its major and minor messages ("Dataset / Read failed"). */
 void sl__h5_errstr(char *buf, size_t cap) {
-  errwalk w = {{0}, 0};
+  errwalk w = {{0}, -1, -1, 0};
   (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &w);
+  char maj[128] = "", min[128] = "";
+  if (w.maj >= 0 && H5Eget_msg(w.maj, NULL, maj, sizeof maj) < 0)
+    maj[0] = 0;
+  if (w.min >= 0 && H5Eget_msg(w.min, NULL, min, sizeof min) < 0)
+    min[0] = 0;
   (void)H5Eclear2(H5E_DEFAULT);
-  snprintf(buf, cap, "%s", w.inner[0] ? w.inner : "no HDF5 error detail");
+  if (!w.inner[0] && !maj[0])
+    snprintf(buf, cap, "no HDF5 error detail");
+  else if (!maj[0])
+    snprintf(buf, cap, "%s", w.inner);
+  else
+    snprintf(buf, cap, "%s%s(HDF5: %s%s%s)", w.inner, w.inner[0] ? " " : "", maj,
+             min[0] ? " / " : "", min);
+  for (char *p = buf; *p; p++) /* one line */
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
 }
 
 hid_t sl__h5_field_type(const sl__h5_fld *f) {

@@ -28,6 +28,10 @@ typedef struct h5_file {
   uint64_t rows, base;
   uint64_t chunk_rows;  /* 0: not chunked */
   uint64_t chunk_bytes; /* bytes of one chunk (for the chunk cache) */
+  /* collective transfers: 0 when the chunk addresses could not be checked cheaply at
+   * prepare (see check_storage), so this file is read with independent transfers */
+  int coll;
+  sl__input_id id; /* the file at prepare: checked at every open and after the last read */
 } h5_file;
 
 typedef struct h5_handle h5_handle;
@@ -254,16 +258,128 @@ static int select_fields(const sl__h5src *s, sl_h5_layout *all, sl_h5_layout *ou
   return SL_OK;
 }
 
+/* Chunks whose address and size put them past the end of the file: a corrupt chunk index
+ * (an address overwritten). Independent reads fail on them inside HDF5 (each chunk is
+ * checked against the end of the file), but a collective read of 1.10 checks only the
+ * lowest address of its whole selection, and the MPI-IO driver fills what lies past the
+ * end with zeros: wrong rows, no error. So files read collectively have every chunk
+ * checked once, here. HDF5 >= 1.10.10 / 1.12.3 / 1.14.1 walks the index once
+ * (H5Dchunk_iter); older ones only look a chunk up by its index, walking the index
+ * from the start each time, so the scan is quadratic: n chunks cost n^2/2 steps of the
+ * walk (about 6 ns each, measured), and all the files of a job share a budget of
+ * SL__H5_CHUNK_SCAN_BUDGET steps (4096 chunks in one file: 0.1 s). A file beyond the budget
+ * is read with independent transfers, which check each chunk (docs/hdf5.md). */
+#define SL__H5_CHUNK_SCAN_BUDGET ((uint64_t)4096 * 4097 / 2)
+#if H5_VERSION_GE(1, 14, 1) || (H5_VERSION_GE(1, 12, 3) && !H5_VERSION_GE(1, 13, 0)) ||            \
+    (H5_VERSION_GE(1, 10, 10) && !H5_VERSION_GE(1, 11, 0))
+#define SL__H5_HAVE_CHUNK_ITER 1
+#endif
+
+typedef struct chunk_scan {
+  haddr_t eoa;
+  hsize_t row, addr, size; /* the first chunk found past the end */
+  int bad;
+} chunk_scan;
+
+static int chunk_past_end(chunk_scan *c, const hsize_t *offset, haddr_t addr, hsize_t size) {
+  if (addr == HADDR_UNDEF) /* not allocated: reads as the fill value */
+    return 0;
+  if (addr + size < addr || addr + size > c->eoa) {
+    c->row = offset[0];
+    c->addr = addr;
+    c->size = size;
+    c->bad = 1;
+    return 1;
+  }
+  return 0;
+}
+
+#ifdef SL__H5_HAVE_CHUNK_ITER
+static int chunk_iter_cb(const hsize_t *offset, unsigned filter_mask, haddr_t addr, hsize_t size,
+                         void *data) {
+  (void)filter_mask;
+  return chunk_past_end(data, offset, addr, size);
+}
+#endif
+
+/* Does the dataset's data lie inside the file (eoa: the end HDF5 allows reads up to)?
+ * Sets hf->coll for collective transfers. */
+static int check_storage(const sl__h5src *s, h5_file *hf, hid_t did, hid_t dcpl, hid_t space,
+                         haddr_t eoa, uint64_t *budget) {
+  const char *file = hf->path, *dset = hf->dset;
+  hf->coll = 1;
+  H5D_layout_t lay = H5Pget_layout(dcpl);
+  if (lay == H5D_CONTIGUOUS) {
+    /* cheap, so for every transfer mode: one address and one size */
+    haddr_t off = H5Dget_offset(did);
+    hsize_t n = H5Dget_storage_size(did);
+    H5Eclear2(H5E_DEFAULT); /* no offset: not allocated yet, or external storage */
+    if (off != HADDR_UNDEF && (off + n < off || off + n > eoa))
+      SL__FAIL(SL_ERR_FORMAT,
+               "'%s' dataset '%s': its data (%llu bytes at byte %llu) lies past the end of the "
+               "file (%llu bytes): the file is damaged",
+               file, dset, (unsigned long long)n, (unsigned long long)off, (unsigned long long)eoa);
+    return SL_OK;
+  }
+  if (lay != H5D_CHUNKED || s->transfer != SL_H5_XFER_COLLECTIVE)
+    return SL_OK;
+  chunk_scan c = {eoa, 0, 0, 0, 0};
+#ifdef SL__H5_HAVE_CHUNK_ITER
+  (void)space;
+  (void)budget;
+  if (H5Dchunk_iter(did, H5P_DEFAULT, chunk_iter_cb, &c) < 0 && !c.bad) {
+    char m[512];
+    sl__h5_errstr(m, sizeof m);
+    SL__FAIL(SL_ERR_FORMAT, "'%s' dataset '%s': cannot read its chunk index: %s", file, dset, m);
+  }
+#else
+  hsize_t nchunks = 0;
+  if (H5Dget_num_chunks(did, space, &nchunks) < 0) {
+    char m[512];
+    sl__h5_errstr(m, sizeof m);
+    SL__FAIL(SL_ERR_FORMAT, "'%s' dataset '%s': cannot read its chunk index: %s", file, dset, m);
+  }
+  uint64_t cost = nchunks * (nchunks + 1) / 2;
+  if (nchunks > SL__H5_CHUNK_SCAN_BUDGET || cost > *budget) {
+    hf->coll = 0;
+    return SL_OK;
+  }
+  *budget -= cost;
+  for (hsize_t i = 0; i < nchunks && !c.bad; i++) {
+    hsize_t offset[H5S_MAX_RANK] = {0}, size = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask = 0;
+    if (H5Dget_chunk_info(did, space, i, offset, &mask, &addr, &size) < 0) {
+      char m[512];
+      sl__h5_errstr(m, sizeof m);
+      SL__FAIL(SL_ERR_FORMAT, "'%s' dataset '%s': cannot read chunk %llu of its index: %s", file,
+               dset, (unsigned long long)i, m);
+    }
+    chunk_past_end(&c, offset, addr, size);
+  }
+#endif
+  if (c.bad)
+    SL__FAIL(SL_ERR_FORMAT,
+             "'%s' dataset '%s': the chunk at row %llu (%llu bytes at byte %llu) lies past the "
+             "end of the file (%llu bytes): the file is damaged",
+             file, dset, (unsigned long long)c.row, (unsigned long long)c.size,
+             (unsigned long long)c.addr, (unsigned long long)eoa);
+  return SL_OK;
+}
+
 /* Inspect one file's dataset: rows, chunking, layout (with the field selection). */
-static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
+static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64_t *budget) {
   const char *file = hf->path, *dset = hf->dset;
   struct stat sb;
+  /* stat before HDF5 opens anything: open() of a FIFO without a writer would block */
   if (stat(file, &sb) != 0)
-    SL__FAIL(errno == ENOENT ? SL_ERR_NOTFOUND : SL_ERR_IO,
+    SL__FAIL(errno == ENOENT || errno == ENOTDIR ? SL_ERR_NOTFOUND
+             : errno == EACCES || errno == EPERM ? SL_ERR_USAGE
+                                                 : SL_ERR_IO,
              "cannot open input '%s' (dataset '%s'): %s", file, dset, strerror(errno));
   if (!S_ISREG(sb.st_mode))
-    SL__FAIL(SL_ERR_FORMAT, "input '%s': expected a regular file, found a %s", file,
-             S_ISDIR(sb.st_mode) ? "directory" : "special file");
+    return sl__input_not_regular(file, sb.st_mode);
+  sl__input_id_set(&hf->id, &sb);
 #if H5_VERSION_GE(1, 12, 0)
   htri_t is = H5Fis_accessible(file, H5P_DEFAULT);
 #else
@@ -295,7 +411,17 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
   hid_t did = -1, type = -1, space = -1, dcpl = -1;
   sl_h5_layout all;
   memset(&all, 0, sizeof all);
-  int rc = check_path(fid, file, dset);
+  /* the end of the file as HDF5 allows reads: past it the MPI-IO driver reads zeros */
+  haddr_t eoa = HADDR_UNDEF;
+  int rc = SL_OK;
+  if (H5Fget_eoa(fid, &eoa) < 0 || eoa == HADDR_UNDEF)
+    rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "input '%s': cannot read its size", file);
+  else if ((uint64_t)eoa > (uint64_t)sb.st_size)
+    rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                       "input '%s' is truncated: HDF5 needs %llu bytes, the file has %llu", file,
+                       (unsigned long long)eoa, (unsigned long long)sb.st_size);
+  if (rc == SL_OK)
+    rc = check_path(fid, file, dset);
   if (rc == SL_OK && (did = H5Dopen2(fid, dset, H5P_DEFAULT)) < 0) {
     char m[512];
     sl__h5_errstr(m, sizeof m);
@@ -308,6 +434,8 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout) {
                        "'%s' dataset '%s': cannot read its type, shape or properties", file, dset);
   if (rc == SL_OK)
     rc = check_filters(dcpl, file, dset);
+  if (rc == SL_OK)
+    rc = check_storage(s, hf, did, dcpl, space, eoa, budget);
   int nd = 0;
   hsize_t dims[H5S_MAX_RANK];
   if (rc == SL_OK) {
@@ -494,11 +622,11 @@ static int root_scan(sl__h5src *s) {
     free(dset);
     SL__CHECK(rc);
   }
-  uint64_t base = 0;
+  uint64_t base = 0, budget = SL__H5_CHUNK_SCAN_BUDGET;
   for (size_t i = 0; i < s->nfiles; i++) {
     sl_h5_layout l;
     memset(&l, 0, sizeof l);
-    int rc = inspect(s, &s->files[i], &l);
+    int rc = inspect(s, &s->files[i], &l, &budget);
     if (rc == SL_OK && i > 0 && sl__h5_layout_cmp(&l, &s->layout)) {
       char a[1024], b[1024];
       sl__h5_layout_desc(&s->layout, a, sizeof a);
@@ -562,12 +690,20 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
     h5_file *f = &s->files[i];
     SL__CHECK(bcast_str(&f->path, comm, rank));
     SL__CHECK(bcast_str(&f->dset, comm, rank));
-    uint64_t v[4] = {f->rows, f->base, f->chunk_rows, f->chunk_bytes};
-    SL__CHECK_MPI(MPI_Bcast(v, 4, MPI_UINT64_T, 0, comm));
+    uint64_t v[9] = {f->rows,    f->base,       f->chunk_rows,  f->chunk_bytes, (uint64_t)f->coll,
+                     f->id.size, f->id.mtime_s, f->id.mtime_ns, f->id.ino};
+    SL__CHECK_MPI(MPI_Bcast(v, 9, MPI_UINT64_T, 0, comm));
     f->rows = v[0];
     f->base = v[1];
     f->chunk_rows = v[2];
     f->chunk_bytes = v[3];
+    f->coll = (int)v[4];
+    f->id.size = v[5];
+    f->id.mtime_s = v[6];
+    f->id.mtime_ns = v[7];
+    f->id.ino = v[8];
+    if (rank != 0)
+      f->id.have_dev = 0; /* a device number is this node's: set at this rank's first look */
   }
   SL__CHECK(sl__h5_layout_bcast(&s->layout, 0, comm));
   s->block_bytes = (size_t)ctx->opt.read_block_bytes;
@@ -686,20 +822,47 @@ static int coll_agree(int coll, MPI_Comm comm, int rc) {
   return rc != SL_OK ? rc : all ? SL_OK : SL_ERR_REMOTE;
 }
 
+/* The local part of opening a dataset for reads: its space, the memory type, the transfer
+ * property list (cx: collective), and the row count prepare saw. */
+static int read_setup(const sl__h5src *s, const h5_file *f, h5_handle *h, int cx) {
+  h->fspace = H5Dget_space(h->did);
+  h->mtype = sl__h5_mem_type(&s->layout);
+  h->xfer = H5Pcreate(H5P_DATASET_XFER);
+  if (h->fspace < 0 || h->mtype < 0 || h->xfer < 0)
+    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot set up the read (space, memory type)", f->path,
+             f->dset);
+  hsize_t dims[H5S_MAX_RANK];
+  if (H5Sget_simple_extent_ndims(h->fspace) >= 1 &&
+      H5Sget_simple_extent_dims(h->fspace, dims, NULL) >= 0 && dims[0] != f->rows)
+    SL__FAIL(SL_ERR_IO,
+             "input '%s' changed while the job read it: dataset '%s' had %llu rows, found %llu",
+             f->path, f->dset, (unsigned long long)f->rows, (unsigned long long)dims[0]);
+  if ((s->transfer == SL_H5_XFER_COLLECTIVE || s->driver == SL_H5_READ_MPIO) &&
+      H5Pset_dxpl_mpio(h->xfer, cx ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0)
+    SL__FAIL(SL_ERR_HDF5, "cannot set %s transfers for '%s'", cx ? "collective" : "independent",
+             f->path);
+  return SL_OK;
+}
+
 /* Open file k for reading: sec2, MPI-IO on MPI_COMM_SELF (independent transfers), or
  * MPI-IO on comm with collective transfers (then collective: every rank of comm, agreeing
  * before the file and the dataset are opened; on failure h may hold the open file). */
 static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h) {
-  const h5_file *f = &s->files[k];
+  h5_file *f = &s->files[k];
   int coll = s->transfer == SL_H5_XFER_COLLECTIVE, rc = SL_OK;
+  /* the file prepare inspected, still a regular file (stat before HDF5 opens it: a FIFO
+   * in its place would block the open) */
+  rc = sl__input_id_check_path(f->path, &f->id);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   herr_t e = fapl < 0                       ? -1
              : coll                         ? H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL)
              : s->driver == SL_H5_READ_MPIO ? H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL)
                                             : H5Pset_fapl_sec2(fapl);
-  if (e >= 0 && coll)
+  /* a file read with independent transfers (f->coll 0) must read its chunk index
+   * independently too: each rank looks up different chunks */
+  if (e >= 0 && coll && f->coll)
     e = H5Pset_all_coll_metadata_ops(fapl, 1);
-  if (e < 0)
+  if (e < 0 && rc == SL_OK)
     rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot set the file driver for '%s'",
                        f->path);
   rc = coll_agree(coll, comm, rc);
@@ -745,20 +908,36 @@ static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h
   if (h->did < 0)
     sl__h5_errstr(m, sizeof m);
   H5Pclose(dapl);
-  if (h->did < 0) {
-    SL__FAIL(SL_ERR_IO, "cannot open dataset '%s' in '%s': %s", f->dset, f->path, m);
+  /* from here on no early return in collective mode: every rank makes the same agreements
+   * (one more below, one in coll_round after this) whatever failed where */
+  if (h->did < 0)
+    rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot open dataset '%s' in '%s': %s",
+                       f->dset, f->path, m);
+  if (rc == SL_OK)
+    rc = read_setup(s, f, h, coll && f->coll);
+  if (!coll)
+    return rc;
+  rc = coll_agree(1, comm, rc);
+  if (rc == SL_OK && f->coll && f->chunk_rows) {
+    /* Walk the chunk index now, while every rank is here: its nodes enter the metadata
+     * cache, so a collective read looks no chunk up in the file. A lookup inside the read
+     * fails on the rank that makes it (a file truncated meanwhile) while the others wait
+     * in the read's MPI-IO collective: a hang. One pass over the index, once per open. */
+    hsize_t n = 0;
+    if (H5Dget_num_chunks(h->did, h->fspace, &n) < 0) {
+      sl__h5_errstr(m, sizeof m);
+      rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__,
+                         "'%s' dataset '%s': cannot read its chunk index: %s", f->path, f->dset, m);
+    }
   }
-  h->fspace = H5Dget_space(h->did);
-  h->mtype = sl__h5_mem_type(&s->layout);
-  h->xfer = H5Pcreate(H5P_DATASET_XFER);
-  if (h->fspace < 0 || h->mtype < 0 || h->xfer < 0)
-    SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot set up the read (space, memory type)", f->path,
-             f->dset);
-  if ((coll || s->driver == SL_H5_READ_MPIO) &&
-      H5Pset_dxpl_mpio(h->xfer, coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0)
-    SL__FAIL(SL_ERR_HDF5, "cannot set %s transfers for '%s'", coll ? "collective" : "independent",
-             f->path);
-  return SL_OK;
+  return rc;
+}
+
+/* After a last read of file k through a handle: rows read from a file that changed since
+ * prepare (truncated: the drivers read zeros past its end; rewritten; replaced) are not
+ * the file's rows. */
+static int read_done(const sl__h5src *s, size_t k) {
+  return sl__input_id_check_path(s->files[k].path, &s->files[k].id);
 }
 
 /* A read block large enough for file k's blocks. */
@@ -816,6 +995,9 @@ static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
     sl__h5_errstr(m, sizeof m);
   H5Sclose(ms);
   if (e < 0) {
+    /* a file changed under the read (truncated: a chunk index node read as zeros) is the
+     * cause to report, not HDF5's symptom */
+    SL__CHECK(read_done(s, h->file));
     SL__FAIL(SL_ERR_IO, "'%s' dataset '%s': cannot read rows %llu..%llu: %s", f->path, f->dset,
              (unsigned long long)start[0], (unsigned long long)(start[0] + k), m);
   }
@@ -865,8 +1047,11 @@ static int read_block(h5_state *st) {
   if (k >= s->nfiles)
     SL__FAIL(SL_ERR_INTERNAL, "HDF5 source: row %llu past the last file",
              (unsigned long long)st->cur);
-  if (st->h.is_open && st->h.file != k)
+  if (st->h.is_open && st->h.file != k) {
+    size_t was = st->h.file;
     close_handle(&st->h);
+    SL__CHECK(read_done(s, was));
+  }
   if (!st->h.is_open)
     SL__CHECK(open_handle(s, k, MPI_COMM_SELF, &st->h));
   SL__CHECK(ensure_buf(st, k));
@@ -899,8 +1084,11 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       continue;
     }
     if (st->cur >= st->hi) {
-      if (st->h.is_open)
+      if (st->h.is_open) {
+        size_t was = st->h.file;
         close_handle(&st->h);
+        SL__CHECK(read_done(st->src, was));
+      }
       *done = 1;
       return SL_OK;
     }
@@ -948,6 +1136,10 @@ static int coll_round(sl__h5src *s, int64_t file) {
     if (close_handle(&s->ch)) /* collective */
       rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot close input '%s'",
                          s->files[s->ch_last].path);
+    /* agreed, so that a file changed under one rank ends the round on every rank */
+    int vrc = coll_agree(1, s->comm, read_done(s, s->ch_last));
+    if (vrc != SL_OK)
+      return rc != SL_OK ? rc : vrc;
   }
   if (!s->ch.is_open) {
     int orc = open_handle(s, (size_t)file, s->comm, &s->ch); /* collective */
@@ -1047,9 +1239,15 @@ static int h5_progress(sl__source *src, sl__run *run, int *progress) {
   (*progress)++;
   if (s->agree_out[1] == 0 || s->agree_out[2] == 0) { /* no rows left, or every rank stopped */
     s->coll_done = 1;
-    if (s->ch.is_open && close_handle(&s->ch)) /* collective */
-      SL__FAIL(SL_ERR_HDF5, "cannot close input '%s'", s->files[s->ch_last].path);
-    return SL_OK;
+    if (!s->ch.is_open)
+      return SL_OK;
+    int rc = SL_OK;
+    if (close_handle(&s->ch)) /* collective */
+      rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot close input '%s'",
+                         s->files[s->ch_last].path);
+    /* every rank is here (the same agreement), the file's last read done everywhere */
+    int vrc = coll_agree(1, s->comm, read_done(s, s->ch_last));
+    return rc != SL_OK ? rc : vrc;
   }
   if (s->agree_out[0] >= (int64_t)s->nfiles)
     return SL_OK; /* rows left, but every rank is held by backpressure: agree again */
