@@ -177,10 +177,10 @@ static int map_watch(const sl_record *in, sl_record *out, void *arg) {
 
 /* source -> map (sums; changes the file on rank 0) -> count; every rank's code checked;
  * on success, every row once. */
-static void run_case(const char *path, uint64_t rows, int transfer, int kind, int want,
-                     const char *what) {
+static void run_spec(const char *files, int nfiles, const char *path, uint64_t rows, int transfer,
+                     int kind, int want, const char *what) {
   char spec[4400], label[600];
-  snprintf(spec, sizeof spec, "%s:/v", path);
+  snprintf(spec, sizeof spec, "%s:/v", files);
   snprintf(label, sizeof label, "%s, %s, %s", what, change_name[kind],
            transfer == SL_H5_XFER_COLLECTIVE ? "collective" : "independent");
   const char *specs[1] = {spec};
@@ -200,10 +200,16 @@ static void run_case(const char *path, uint64_t rows, int transfer, int kind, in
   if (want == SL_OK) {
     double sum = 0;
     MPI_Allreduce(&w.sum, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    double exp = (double)rows * (double)(rows + 1) / 2;
-    T_CHECK(count == rows && sum == exp, "%s: %llu rows summing to %.17g, expected %llu and %.17g",
-            label, (unsigned long long)count, sum, (unsigned long long)rows, exp);
+    double exp = nfiles * ((double)rows * (double)(rows + 1) / 2);
+    T_CHECK(count == nfiles * rows && sum == exp,
+            "%s: %llu rows summing to %.17g, expected %llu and %.17g", label,
+            (unsigned long long)count, sum, (unsigned long long)(nfiles * rows), exp);
   }
+}
+
+static void run_case(const char *path, uint64_t rows, int transfer, int kind, int want,
+                     const char *what) {
+  run_spec(path, 1, path, rows, transfer, kind, want, what);
 }
 
 /* rank 0 writes (and maybe corrupts) path; every rank waits */
@@ -249,8 +255,10 @@ int main(int argc, char **argv) {
   rank = sl_rank(ctx);
   size = sl_size(ctx);
   h5t_workdir(argc, argv, "h5inputs", size, dir, sizeof dir);
-  char path[4300];
+  char path[4300], path2[4300], glob[4300];
   snprintf(path, sizeof path, "%s/in.h5", dir);
+  snprintf(path2, sizeof path2, "%s/in2.h5", dir);
+  snprintf(glob, sizeof glob, "%s/in*.h5", dir);
 
   const int xfers[2] = {SL_H5_XFER_INDEPENDENT, SL_H5_XFER_COLLECTIVE};
   for (int x = 0; x < 2; x++) {
@@ -260,6 +268,15 @@ int main(int argc, char **argv) {
     }
     make_input(path, ROWS, 0, -1);
     run_case(path, ROWS, xfers[x], TRUNCATE, SL_ERR_IO, "contiguous");
+    /* two files (a glob): the first changes while read, found when the reads move on to
+     * the second (collective: an agreed check at the file switch) or at the end */
+    make_input(path, ROWS, CHUNK, -1);
+    make_input(path2, ROWS, CHUNK, -1);
+    run_spec(glob, 2, path, ROWS, xfers[x], NONE, SL_OK, "two files");
+    for (int kind = TRUNCATE; kind <= REPLACE; kind++) {
+      make_input(path, ROWS, CHUNK, -1);
+      run_spec(glob, 2, path, ROWS, xfers[x], kind, SL_ERR_IO, "two files, the first");
+    }
   }
 
   /* a chunk address past the end of the file */
@@ -287,6 +304,7 @@ int main(int argc, char **argv) {
   MPI_Allreduce(&h5t_failures, &tot, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0) {
     unlink(path);
+    unlink(path2);
     rmdir(dir);
     printf("test_h5_inputs: %d ranks, %d failure(s)\n", size, tot);
   }
