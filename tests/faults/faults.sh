@@ -148,6 +148,7 @@ _fx_cmdline() { # NP WRAPPER CMD...
   shift 2
   # shellcheck disable=SC2206
   local flags=($MPIFLAGS)
+  # shellcheck disable=SC2206
   FX_CMD=(timeout -k 5 $((FX_TIMEOUT + 10)) "$MPIEXEC" $MPINP "$np" "${flags[@]}"
     --timeout "$FX_TIMEOUT" -x FX_RUNID)
   local v
@@ -387,6 +388,7 @@ fx_rerun() { # NP -- CMD...
 
 # ---- faults ----
 # a tmpfs of SIZE at DIR (created), unmounted at exit; 1 (with FX_WHY) when not possible
+# shellcheck disable=SC2034
 fx_mount_tmpfs() { # DIR SIZE
   mkdir -p "$1"
   if [ "$(id -u)" -ne 0 ]; then FX_WHY="not root: cannot mount a tmpfs"; return 1; fi

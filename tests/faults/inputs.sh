@@ -15,7 +15,6 @@ fx_gen_text u.txt 4M --vocab 400000 --zipf 0 --seed 3
 fx_gen_text v.txt 4M --vocab 400000 --zipf 0 --seed 9
 fx_gen_particles p.h5 200000 --cells 1000 --chunk 8192 --seed 5
 fx_gen_particles q.h5 200000 --cells 1000 --chunk 8192 --seed 6
-C=$W/cases
 
 # change_case NAME KIND ACTION -- : KIND text|h5, ACTION truncate|delete|replace
 change_case() {
