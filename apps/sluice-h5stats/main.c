@@ -13,11 +13,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,68 +223,80 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
 }
 
 /* ---- output file (rank 0; small) ---- */
-static int check_output(const char *out, int force, char *tmp, size_t cap) {
-  struct stat sb;
-  char d[4096], b[4096];
-  snprintf(d, sizeof d, "%s", out);
-  snprintf(b, sizeof b, "%s", out);
-  const char *dir = dirname(d);
-  if (stat(out, &sb) == 0 && !force) {
-    fprintf(stderr, "%s: error: output '%s' already exists (use --force to overwrite it)\n", prog,
-            out);
-    return SL_ERR_EXISTS;
-  }
-  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-    fprintf(stderr, "%s: error: output directory '%s' does not exist\n", prog, dir);
-    return SL_ERR_USAGE;
-  }
-  if (access(dir, W_OK) != 0) {
-    fprintf(stderr, "%s: error: output directory '%s' is not writable: %s\n", prog, dir,
-            strerror(errno));
-    return SL_ERR_USAGE;
-  }
-  snprintf(tmp, cap, "%s/.%s.sluice-tmp-%ld", dir, basename(b), (long)getpid());
-  return SL_OK;
-}
-
 typedef struct srow {
   uint64_t count, nan_count;
   double min, max, mean, std;
 } srow;
 
-/* HDF5's innermost error description (the cause), then the stack is cleared. A failure
- * whose stack was cleared by the cleanup calls after it leaves its cause in h5_saved. */
-static char h5_saved[512];
-static herr_t h5_inner(unsigned n, const H5E_error2_t *e, void *data) {
-  if (n == 0 && e->desc)
-    snprintf(data, 512, "%s", e->desc);
+/* HDF5's error stack in one line: the system's message when a low-level call failed (the
+ * sec2 driver's description also dumps buffer addresses and byte counts, which mean nothing
+ * to a user), else the innermost description, then HDF5's major and minor messages. The
+ * first failure's cause is kept in h5_saved, since the cleanup calls after it clear the
+ * stack. */
+typedef struct h5err {
+  char desc[512], sys[256];
+  hid_t maj, min;
+} h5err;
+static char h5_saved[768];
+static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
+  h5err *w = data;
+  const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
+  if (n == 0) {
+    snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
+    w->maj = e->maj_num;
+    w->min = e->min_num;
+  }
+  if (m && !w->sys[0]) {
+    m += strlen("error message = '");
+    snprintf(w->sys, sizeof w->sys, "%.*s", (int)strcspn(m, "'"), m);
+  }
   return 0;
 }
-static const char *h5_cause(char *buf) {
+static void h5_errline(char *buf, size_t cap) {
+  h5err w = {"", "", -1, -1};
+  char maj[128] = "", min[128] = "";
   buf[0] = 0;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_inner, buf);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
+  if (w.maj >= 0 && H5Eget_msg(w.maj, NULL, maj, sizeof maj) < 0)
+    maj[0] = 0;
+  if (w.min >= 0 && H5Eget_msg(w.min, NULL, min, sizeof min) < 0)
+    min[0] = 0;
   H5Eclear2(H5E_DEFAULT);
-  if (!buf[0] && h5_saved[0])
-    snprintf(buf, 512, "%s", h5_saved);
+  const char *what = w.sys[0] ? w.sys : strstr(w.desc, "buf = ") ? "" : w.desc;
+  if (!what[0] && !maj[0])
+    return;
+  snprintf(buf, cap, "%s%s%s%s%s%s", what,
+           what[0] && maj[0] ? " (HDF5: "
+           : maj[0]          ? "HDF5: "
+                             : "",
+           maj, min[0] ? " / " : "", min, what[0] && maj[0] ? ")" : "");
+  for (char *p = buf; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+}
+static const char *h5_cause(char *buf, size_t cap) {
+  h5_errline(buf, cap);
+  if (h5_saved[0])
+    snprintf(buf, cap, "%s", h5_saved);
   h5_saved[0] = 0;
   return buf[0] ? buf : "no detail from HDF5";
 }
 static void h5_save(void) {
-  char c[512] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_inner, c);
+  char c[sizeof h5_saved];
+  h5_errline(c, sizeof c);
   if (c[0] && !h5_saved[0])
     snprintf(h5_saved, sizeof h5_saved, "%s", c);
 }
 
-/* expr < 0: "cannot write output 'OUT' (as 'TMP'): <what>: <HDF5's cause>", then fail */
+/* expr < 0: "cannot write OUT: <what>: <HDF5's cause>", then fail */
 #define H5TRY(expr, ...)                                                                           \
   do {                                                                                             \
     if ((expr) < 0) {                                                                              \
-      char cause_[512], what_[2600];                                                               \
+      char cause_[sizeof h5_saved], what_[2600];                                                   \
       h5_save();                                                                                   \
       snprintf(what_, sizeof what_, __VA_ARGS__);                                                  \
-      fprintf(stderr, "%s: error: cannot write output '%s' (as '%s'): %s: %s\n", prog, out, tmp,   \
-              what_, h5_cause(cause_));                                                            \
+      fprintf(stderr, "%s: error: cannot write %s: %s: %s\n", prog, out, what_,                    \
+              h5_cause(cause_, sizeof cause_));                                                    \
       goto fail;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -295,12 +309,34 @@ static int str_attr(hid_t obj, const char *name, const char *v) {
   ok = ok && a >= 0 && H5Awrite(a, t, v) >= 0;
   if (!ok)
     h5_save(); /* the closes below clear the error stack */
-  if (a >= 0)
-    H5Aclose(a);
+  /* an attribute is written to the file at its close */
+  if (a >= 0 && H5Aclose(a) < 0 && ok) {
+    h5_save();
+    ok = 0;
+  }
   if (sp >= 0)
     H5Sclose(sp);
   if (t >= 0)
     H5Tclose(t);
+  return ok ? 0 : -1;
+}
+
+/* A 1-D float64 dataset `name` under grp with the attribute 'field' = field. */
+static int f64_dataset(hid_t grp, const char *name, const double *v, hsize_t n, const char *field) {
+  hid_t sp = H5Screate_simple(1, &n, NULL), d = -1;
+  int ok = sp >= 0;
+  if (ok)
+    d = H5Dcreate2(grp, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+  if (!ok)
+    h5_save();
+  ok = ok && str_attr(d, "field", field) == 0;
+  if (d >= 0 && H5Dclose(d) < 0 && ok) {
+    h5_save();
+    ok = 0;
+  }
+  if (sp >= 0)
+    H5Sclose(sp);
   return ok ? 0 : -1;
 }
 
@@ -322,19 +358,26 @@ static void hist_name(const char *name, char *buf, size_t cap) {
   buf[w] = 0;
 }
 
+/* Rank 0 writes the whole file to tmp (the output's temporary); `edges` holds bins + 1
+ * doubles (allocated before the work). Returns SL_OK, or SL_ERR_HDF5 / SL_ERR_NOMEM after
+ * printing one line. */
 static int write_output(const char *tmp, const char *out, const job *j, const acc *g,
-                        const char *spec, const char *cmdline, int nranks) {
-  hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, fld = -1;
-  hid_t hs = -1, es = -1, hd = -1;
-  double *edges = NULL;
+                        const char *spec, const char *cmdline, int nranks, double *edges) {
+  hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, egrp = -1, fld = -1;
+  hid_t hs = -1, hd = -1;
   size_t namelen = 1;
   for (size_t k = 0; k < j->nf; k++)
     if (strlen(j->f[k].name) + 1 > namelen)
       namelen = strlen(j->f[k].name) + 1;
   size_t rs = namelen + sizeof(srow);
   char *rows = calloc(j->nf ? j->nf : 1, rs);
-  if (!rows)
+  if (!rows) {
+    fprintf(
+        stderr,
+        "%s: error: cannot write %s: out of memory for the /stats table (%zu rows of %zu bytes)\n",
+        prog, out, j->nf, rs);
     return SL_ERR_NOMEM;
+  }
   for (size_t k = 0; k < j->nf; k++) {
     result v = report(&g[k]);
     srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
@@ -343,6 +386,8 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
   }
   H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list");
   H5TRY(H5Pset_fapl_sec2(fapl), "cannot select the sec2 driver");
+  /* sl_output holds a lock on the temporary; HDF5's own (flock) is not needed beside it */
+  H5TRY(H5Pset_file_locking(fapl, 0, 1), "cannot turn off HDF5's file locking");
   H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "cannot create the file");
   H5TRY(fld = H5Tcopy(H5T_C_S1), "cannot create the /stats field type");
   H5TRY(H5Tset_size(fld, namelen), "cannot size the /stats field type (%zu bytes)", namelen);
@@ -384,8 +429,10 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
     int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &nr) >= 0;
     if (!ok)
       h5_save();
-    if (a >= 0)
-      H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0 && ok) {
+      h5_save();
+      ok = 0;
+    }
     if (asp >= 0)
       H5Sclose(asp);
     H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
@@ -396,14 +443,11 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
   sp = -1;
   H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         "cannot create group /histogram");
+  /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
+  H5TRY(egrp = H5Gcreate2(f, "/edges", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        "cannot create group /edges");
   hsize_t nb = (hsize_t)j->bins, ne = nb + 1;
-  edges = malloc((size_t)ne * sizeof *edges);
-  if (!edges) {
-    fprintf(stderr, "%s: error: cannot write output '%s': out of memory\n", prog, out);
-    goto fail;
-  }
   H5TRY(hs = H5Screate_simple(1, &nb, NULL), "cannot create the histogram dataspace");
-  H5TRY(es = H5Screate_simple(1, &ne, NULL), "cannot create the edges dataspace");
   for (size_t k = 0; k < j->nf; k++) {
     char hn[4 * 256 + 8];
     hist_name(j->f[k].name, hn, sizeof hn);
@@ -414,45 +458,37 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
     H5TRY(H5Dwrite(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                    j->hist + k * (size_t)j->bins),
           "cannot write dataset '/histogram/%s'", hn);
-    hid_t a = H5Acreate2(hd, "edges", H5T_NATIVE_DOUBLE, es, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, edges) >= 0;
-    if (!ok)
-      h5_save();
-    if (a >= 0)
-      H5Aclose(a);
-    H5TRY(ok ? 0 : -1, "cannot write attribute 'edges' of '/histogram/%s'", hn);
     H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
           hn);
     H5TRY(H5Dclose(hd), "cannot close dataset '/histogram/%s'", hn);
     hd = -1;
+    H5TRY(f64_dataset(egrp, hn, edges, ne, j->f[k].name),
+          "cannot write dataset '/edges/%s' (%llu edges of field '%s')", hn, (unsigned long long)ne,
+          j->f[k].name);
   }
   H5TRY(H5Sclose(hs), "cannot close the histogram dataspace");
   hs = -1;
-  H5TRY(H5Sclose(es), "cannot close the edges dataspace");
-  es = -1;
+  H5TRY(H5Gclose(egrp), "cannot close group /edges");
+  egrp = -1;
   H5TRY(H5Gclose(grp), "cannot close group /histogram");
   grp = -1;
   H5TRY(H5Tclose(mt), "cannot close the /stats row type");
   mt = -1;
+  H5TRY(H5Tclose(fld), "cannot close the /stats field type");
+  fld = -1;
+  /* the file's metadata reaches the disk here: a full disk often shows only now */
   H5TRY(H5Fclose(f), "cannot close the file");
   f = -1;
-  H5Tclose(fld);
   H5Pclose(fapl);
   free(rows);
-  free(edges);
-  if (rename(tmp, out) != 0) {
-    fprintf(stderr, "%s: error: cannot rename '%s' to '%s': %s\n", prog, tmp, out, strerror(errno));
-    unlink(tmp);
-    return SL_ERR_IO;
-  }
   return SL_OK;
 fail:
   if (hd >= 0)
     H5Dclose(hd);
   if (hs >= 0)
     H5Sclose(hs);
-  if (es >= 0)
-    H5Sclose(es);
+  if (egrp >= 0)
+    H5Gclose(egrp);
   if (grp >= 0)
     H5Gclose(grp);
   if (d >= 0)
@@ -468,8 +504,7 @@ fail:
   if (fapl >= 0)
     H5Pclose(fapl);
   free(rows);
-  free(edges);
-  unlink(tmp);
+  H5Eclear2(H5E_DEFAULT);
   return SL_ERR_HDF5;
 }
 
@@ -595,6 +630,163 @@ static long numeric_members(const char *spec, char **names, size_t *len) {
   return count;
 }
 
+/* Option argv[*i] when it is one of `names` (NULL-terminated), as "--opt VALUE" or
+ * "--opt=VALUE": *name becomes the option's name (static), *value its value, and *i moves
+ * past it; returns 1, 0 when argv[*i] is none of them, -1 when the value is missing. */
+static int opt_value(int argc, char **argv, int *i, const char **name, const char **value,
+                     const char *const *names) {
+  const char *a = argv[*i];
+  for (const char *const *n = names; *n; n++) {
+    size_t l = strlen(*n);
+    if (strncmp(a, *n, l))
+      continue;
+    if (a[l] == '=' && a[1] == '-') {
+      *name = *n;
+      *value = a + l + 1;
+      return 1;
+    }
+    if (a[l])
+      continue;
+    *name = *n;
+    if (*i + 1 >= argc)
+      return -1;
+    *value = argv[++*i];
+    return 1;
+  }
+  return 0;
+}
+
+/* 1 when ok on every rank. Collective. */
+static int all_ok(MPI_Comm comm, int ok) {
+  int mine = ok ? 1 : 0, all = 0;
+  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    return 0;
+  return all;
+}
+
+/* 1 when this rank is the lowest one where ok is false: it alone prints the line, so that
+ * a failure all ranks share is reported once. Collective. */
+static int first_failed(MPI_Comm comm, int ok) {
+  int me = 0, mine, first = -1;
+  MPI_Comm_rank(comm, &me);
+  mine = ok ? INT_MAX : me;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    return !ok;
+  return first == me;
+}
+
+static uint64_t read_u64(const char *path) {
+  FILE *f = fopen(path, "r");
+  unsigned long long v = 0;
+  int ok = f && fscanf(f, "%llu", &v) == 1; /* "max" (no limit) does not parse */
+  if (f)
+    fclose(f);
+  return ok ? (uint64_t)v : UINT64_MAX;
+}
+
+/* The memory this rank may count on: the lowest of its address-space and data limits and
+ * its share of the node's memory or memory cgroup limit (split among the ranks on the
+ * node). *why names the bound. Collective (finds the ranks on the node). */
+static uint64_t rank_memory(MPI_Comm comm, const char **why) {
+  MPI_Comm node;
+  int per_node = 1;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_size(node, &per_node);
+    MPI_Comm_free(&node);
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+  uint64_t lim =
+      pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / (uint64_t)per_node : UINT64_MAX;
+  *why = "the node's memory shared by its ranks";
+  uint64_t cg = read_u64("/sys/fs/cgroup/memory.max");
+  if (cg == UINT64_MAX)
+    cg = read_u64("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (cg != UINT64_MAX && cg / (uint64_t)per_node < lim) {
+    lim = cg / (uint64_t)per_node;
+    *why = "the memory cgroup's limit shared by the node's ranks";
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+    lim = rl.rlim_cur;
+    *why = "the address-space limit (ulimit -v)";
+  }
+  if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+    lim = rl.rlim_cur;
+    *why = "the data-size limit (ulimit -d)";
+  }
+  return lim;
+}
+
+static void human(double b, char *buf, size_t cap) {
+  const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (b >= 1024 && i < 4) {
+    b /= 1024;
+    i++;
+  }
+  snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* The per-field accumulators and ranges, the histograms (nf x bins counters, most of the
+ * memory) and, on the rank that writes the output, the edges: refused up front, on every
+ * rank, when more than half of what a rank may use (the rest is for the flow's batches and
+ * MPI), so that a large --bins fails here with a clear message rather than in the middle. */
+static int alloc_histograms(MPI_Comm comm, job *j, int writer, double **edges) {
+  const char *why = "";
+  uint64_t lim = rank_memory(comm, &why);
+  double need = (double)j->nf * j->bins * sizeof *j->hist + (writer ? (j->bins + 1.0) * 8 : 0);
+  char h1[32], h2[32];
+  human(need, h1, sizeof h1);
+  human((double)lim, h2, sizeof h2);
+  int fits = need <= (double)lim / 2;
+  if (!all_ok(comm, fits)) {
+    if (first_failed(comm, fits))
+      fprintf(stderr,
+              "%s: error: --bins %d: the histograms need %zu fields x %d bins x 8 bytes%s = %s per "
+              "rank, more than half of the %s this rank may use (%s); give fewer --bins or "
+              "--fields\n",
+              prog, j->bins, j->nf, j->bins, writer ? " and the edges" : "", h1, h2, why);
+    return SL_ERR_USAGE;
+  }
+  j->a = calloc(j->nf, sizeof *j->a);
+  j->hist = calloc(j->nf * (size_t)j->bins, sizeof *j->hist);
+  j->lo = calloc(j->nf, sizeof *j->lo);
+  j->hi = calloc(j->nf, sizeof *j->hi);
+  if (writer)
+    *edges = malloc(((size_t)j->bins + 1) * sizeof **edges);
+  int ok = j->a && j->hist && j->lo && j->hi && (!writer || *edges);
+  if (!all_ok(comm, ok)) {
+    if (first_failed(comm, ok))
+      fprintf(stderr,
+              "%s: error: out of memory for the histograms: %zu fields x %d bins x 8 bytes = %s "
+              "(--bins and --fields bound it)\n",
+              prog, j->nf, j->bins, h1);
+    return SL_ERR_NOMEM;
+  }
+  return SL_OK;
+}
+
+/* The files of FILE:/dataset (FILE may be a glob), for the output's input-is-output check.
+ * Returns how many; a glob's names are in gl (*globbed = 1), else the one name is in
+ * one[0] (malloc'd, or NULL). */
+static int input_files(const char *spec, glob_t *gl, int *globbed, const char **one) {
+  const char *sep = NULL;
+  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
+    sep = p;
+  *globbed = 0;
+  one[0] = NULL;
+  char *file = sep ? strndup(spec, (size_t)(sep - spec)) : NULL;
+  if (!file)
+    return 0;
+  if (strpbrk(file, "*?[") && glob(file, 0, NULL, gl) == 0) {
+    *globbed = 1;
+    free(file);
+    return (int)gl->gl_pathc;
+  }
+  one[0] = file;
+  return 1;
+}
+
 static int parse_range(const char *s, double *lo, double *hi) {
   char *end;
   errno = 0;
@@ -624,8 +816,11 @@ int main(int argc, char **argv) {
   long bins = 10;
   double rlo = 0, rhi = 0;
   const char *spec = NULL, *out = NULL, *fields_arg = NULL;
+  static const char *const valued[] = {"-o",      "--output",   "--fields", "--bins",
+                                       "--range", "--transfer", NULL};
   for (int i = 1; i < argc && !bad; i++) {
-    const char *a = argv[i];
+    const char *a = argv[i], *v = NULL;
+    int nv;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       if (root)
         usage(stdout);
@@ -638,15 +833,13 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--force")) {
       force = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--fields") ||
-               !strcmp(a, "--bins") || !strcmp(a, "--range") || !strcmp(a, "--transfer")) {
-      if (i + 1 >= argc) {
+    } else if ((nv = opt_value(argc, argv, &i, &a, &v, valued)) != 0) {
+      if (nv < 0) {
         if (root)
           fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
         bad = 1;
         break;
       }
-      const char *v = argv[++i];
       if (!strcmp(a, "--fields")) {
         fields_arg = v;
       } else if (!strcmp(a, "--bins")) {
@@ -712,15 +905,26 @@ int main(int argc, char **argv) {
     return sl_exit_status(SL_ERR_USAGE);
   }
   MPI_Comm comm = sl_comm(ctx);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failures are reported in one line each */
 
-  /* the output is checked before any work, on rank 0, and the verdict shared */
-  char tmp[4200] = "";
+  /* the output is checked before any work (on rank 0: its directory, not a directory
+   * itself, not one of the input files even with --force), and its temporary made */
+  sl_output *outp = NULL;
   if (out) {
-    int orc = root ? check_output(out, force, tmp, sizeof tmp) : SL_OK;
-    MPI_Bcast(&orc, 1, MPI_INT, 0, comm);
-    if (orc != SL_OK) {
+    glob_t gl;
+    int globbed = 0;
+    const char *one[1];
+    const char *const *inputs = one;
+    int ninputs = input_files(spec, &gl, &globbed, one);
+    if (globbed)
+      inputs = (const char *const *)gl.gl_pathv;
+    rc = sl_output_create(ctx, out, force, inputs, ninputs, &outp);
+    if (globbed)
+      globfree(&gl);
+    free((char *)one[0]);
+    if (rc != SL_OK) {
       sl_finalize(&ctx);
-      return sl_exit_status(orc);
+      return sl_exit_status(rc);
     }
   }
 
@@ -748,9 +952,18 @@ int main(int argc, char **argv) {
       auto_names = malloc(alen);
     if (nauto > 0)
       auto_sel = calloc((size_t)nauto, sizeof *auto_sel);
-    if ((alen && !auto_names) || (nauto > 0 && !auto_sel)) { /* the others wait in MPI_Bcast */
-      fprintf(stderr, "%s: error: out of memory\n", prog);
-      MPI_Abort(comm, 1);
+    /* agreed before the broadcast, which a rank that failed here would not join */
+    if (!all_ok(comm, !((alen && !auto_names) || (nauto > 0 && !auto_sel)))) {
+      if ((alen && !auto_names) || (nauto > 0 && !auto_sel))
+        fprintf(stderr, "%s: error: out of memory for the names of %ld fields (%zu bytes)\n", prog,
+                nauto, alen + (size_t)(nauto > 0 ? nauto : 0) * sizeof *auto_sel);
+      free(auto_names);
+      free(auto_sel);
+      free(sel);
+      free(fcopy);
+      sl_output_destroy(&outp);
+      sl_finalize(&ctx);
+      return sl_exit_status(SL_ERR_NOMEM);
     }
     if (alen)
       MPI_Bcast(auto_names, (int)alen, MPI_CHAR, 0, comm);
@@ -771,6 +984,7 @@ int main(int argc, char **argv) {
     free(auto_names);
     free(sel);
     free(fcopy);
+    sl_output_destroy(&outp);
     sl_finalize(&ctx);
     return sl_exit_status(SL_ERR_TYPE);
   }
@@ -780,6 +994,7 @@ int main(int argc, char **argv) {
   }
   job j;
   memset(&j, 0, sizeof j);
+  double *edges = NULL;
   sl_h5_layout *full = NULL;
   rc = sl_h5_describe(ctx, spec, &o, &j.layout);
   if (rc == SL_OK) {
@@ -824,12 +1039,7 @@ int main(int argc, char **argv) {
       for (size_t k = 0; k < j.nf; k++)
         sl_h5_layout_field(j.layout, k, &j.f[k]);
       j.bins = (int)bins;
-      j.a = calloc(j.nf, sizeof *j.a);
-      j.hist = calloc(j.nf * (size_t)bins, sizeof *j.hist);
-      j.lo = calloc(j.nf, sizeof *j.lo);
-      j.hi = calloc(j.nf, sizeof *j.hi);
-      if (!j.a || !j.hist || !j.lo || !j.hi)
-        rc = SL_ERR_NOMEM;
+      rc = alloc_histograms(comm, &j, root && out, &edges);
     }
     if (rc == SL_OK) {
       j.do_hist = have_range;
@@ -845,8 +1055,14 @@ int main(int argc, char **argv) {
       int size = sl_size(ctx);
       acc *all = malloc((size_t)size * j.nf * sizeof *all);
       g = calloc(j.nf, sizeof *g);
-      if (!all || !g)
+      if (!all_ok(comm, all && g)) {
+        if (!all || !g)
+          fprintf(stderr,
+                  "%s: error: out of memory for the accumulators of %zu fields from %d ranks "
+                  "(%zu bytes)\n",
+                  prog, j.nf, size, ((size_t)size + 1) * j.nf * sizeof *all);
         rc = SL_ERR_NOMEM;
+      }
       if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, all,
                                        (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, comm) != MPI_SUCCESS)
         rc = SL_ERR_MPI;
@@ -863,17 +1079,14 @@ int main(int argc, char **argv) {
       }
       rc = run_pass(ctx, spec, &o, histogram, &j);
     }
-    if (rc == SL_OK) {
-      uint64_t *h = malloc(j.nf * (size_t)bins * sizeof *h);
-      if (!h)
-        rc = SL_ERR_NOMEM;
-      else if (MPI_Allreduce(j.hist, h, (int)(j.nf * (size_t)bins), MPI_UINT64_T, MPI_SUM, comm) !=
-               MPI_SUCCESS)
+    /* in place (no second copy of what may be most of a rank's memory), in pieces that an
+     * int count can hold */
+    for (size_t done = 0, total = j.nf * (size_t)bins; rc == SL_OK && done < total;) {
+      size_t n = total - done < ((size_t)1 << 30) ? total - done : (size_t)1 << 30;
+      if (MPI_Allreduce(MPI_IN_PLACE, j.hist + done, (int)n, MPI_UINT64_T, MPI_SUM, comm) !=
+          MPI_SUCCESS)
         rc = SL_ERR_MPI;
-      if (h) {
-        free(j.hist);
-        j.hist = h;
-      }
+      done += n;
     }
     if (rc == SL_OK && root) {
       printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
@@ -902,11 +1115,10 @@ int main(int argc, char **argv) {
         size_t pos = 0;
         for (int i = 0; i < argc && pos < sizeof cmd - 1; i++)
           pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, "%s%s", i ? " " : "", argv[i]);
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        wrc = write_output(tmp, out, &j, g, spec, cmd, sl_size(ctx));
+        wrc = write_output(sl_output_tmp_path(outp), out, &j, g, spec, cmd, sl_size(ctx), edges);
       }
-      MPI_Bcast(&wrc, 1, MPI_INT, 0, comm);
-      rc = wrc;
+      /* collective: the others wait here for rank 0's outcome; published only on success */
+      rc = sl_output_commit(outp, wrc);
     }
     free(g);
     free(numeric);
@@ -922,6 +1134,8 @@ int main(int argc, char **argv) {
   free(fcopy);
   free(auto_sel);
   free(auto_names);
+  free(edges);
+  sl_output_destroy(&outp);
   sl_finalize(&ctx);
   return sl_exit_status(rc);
 }
