@@ -520,9 +520,11 @@ static void run_case(const scase *c) {
 
   if (c->spill) {
     set_opt("sort-memory-bytes", "256M");
-    /* Records well over the budget reached this rank: the merge read spilled runs. */
+    /* Records well over the budget reached this rank: the merge read spilled runs (one
+     * at least: a merge pass, which bounds the open runs, may have just combined them all
+     * into one). */
     if (s.len > 4 * 8192 && s.spill_files >= 0)
-      EXPECT_TRUE(s.spill_files >= 2,
+      EXPECT_TRUE(s.spill_files >= 1,
                   "%s: %zu bytes of records on this rank but %d spill runs open at the merge", what,
                   s.len, s.spill_files);
     sl_stats st;
@@ -1227,8 +1229,8 @@ static void check_layout(const char *what, int desc, int spill) {
   EXPECT_RC(sl_run(f), SL_OK);
   if (spill) {
     set_opt("sort-memory-bytes", "256M");
-    if (s.len > 4 * 8192 && s.spill_files >= 0)
-      EXPECT_TRUE(s.spill_files >= 2, "%s: %zu bytes here but %d spill runs at the merge", what,
+    if (s.len > 4 * 8192 && s.spill_files >= 0) /* one at least: see run_case */
+      EXPECT_TRUE(s.spill_files >= 1, "%s: %zu bytes here but %d spill runs at the merge", what,
                   s.len, s.spill_files);
   }
   EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: files left in %s", what, g_tmpdir);

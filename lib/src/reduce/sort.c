@@ -18,6 +18,11 @@
  * SORT_LOCAL its records plus the sort's scratch (packed: as many bytes again; general: an
  * 8-byte offset per record). Beyond it, it spills.
  *
+ * Open files: a step keeps at most max_open_runs spill files open (64, fewer under a low
+ * 'ulimit -n'); when its runs reach that, a pass combines the newest ones into one run
+ * (bound_runs: SORT_LOCAL merges them, stably; SORT_SPLIT, which only replays its runs,
+ * concatenates them), so a big input on a small budget does not run out of descriptors.
+ *
  * Partition p of the sorted stage is on rank p, and sinks write partitions in rank order,
  * so the output is globally sorted. Spill files are unlinked as soon as they are created:
  * nothing is left behind, even after a crash. */
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -40,17 +46,21 @@
 #define BLOCK_MMAP_MIN (64u << 10) /* blocks of this size and more are mapped */
 #define READ_BUF_MAX (1u << 20)    /* a run's read buffer */
 #define READ_BUF_MIN 256u
+#define OPEN_RUNS_MAX 64 /* spill files open at once per sort step: see max_open_runs */
+#define OPEN_RUNS_MIN 4
 
 typedef struct vec {
   char *p;
   size_t len, cap;
 } vec;
 
-/* A spilled run: packed records (klen + vlen bytes each) or general ones. */
+/* A spilled run: packed records (klen + vlen bytes each) or general ones. level: how many
+ * merge passes its records went through (0: written from memory); see bound_runs. */
 typedef struct run {
   FILE *f;
   int packed;
   uint32_t klen, vlen;
+  int level;
 } run;
 
 /* Reads a run through a buffer: a file, or (f NULL) sorted packed records in memory. */
@@ -77,9 +87,10 @@ typedef struct block {
 typedef struct sort_state {
   const sl__step *step;
   int phase;
-  run *runs;
+  run *runs; /* in arrival order: a run holds records that arrived after the previous run's */
   int nruns, capruns;
-  int run_i; /* SORT_SPLIT: the run being replayed */
+  int maxopen; /* spill files open at once, at most (max_open_runs; 0: not computed yet) */
+  int run_i;   /* SORT_SPLIT: the run being replayed */
   reader rd;
   /* SORT_SPLIT */
   int passthrough; /* one destination partition: no hold, no sample */
@@ -195,22 +206,37 @@ static size_t budget(const sl__part *p) {
 }
 
 /* ---- temporary files ---- */
+/* What to do about a failed spill file operation: out of file descriptors is the
+ * per-process limit (as sl__spill_create says), not the folder; anything else is about
+ * the folder the spill files are in. */
+static const char *spill_hint(int e) {
+  if (e == EMFILE || e == ENFILE)
+    return "the per-process open file limit: raise it with 'ulimit -n'";
+  if (e == ENOSPC || e == EDQUOT)
+    return "spill files are in --sl-tmpdir, else $TMPDIR: free space there or set --sl-tmpdir";
+  return "spill files are in --sl-tmpdir, else $TMPDIR";
+}
+
 static int spill_open(sl__run *run, FILE **out) {
   int fd;
-  SL__CHECK(sl__spill_create(run->ctx, NULL, "the sort", &fd));
+  SL__CHECK(
+      sl__spill_create(run->ctx, NULL, "the sort's records beyond --sl-sort-memory-bytes", &fd));
   FILE *f = fdopen(fd, "w+b");
   if (!f) {
+    int e = errno;
     close(fd);
-    SL__FAIL(SL_ERR_IO, "sort: cannot open a spill file: %s", strerror(errno));
+    SL__FAIL(SL_ERR_IO, "sort: cannot open a stream on a new spill file: %s (%s)", strerror(e),
+             spill_hint(e));
   }
   *out = f;
   return SL_OK;
 }
 
 static int write_bytes(FILE *f, const void *p, size_t n) {
-  if (n && fwrite(p, 1, n, f) != n)
-    SL__FAIL(SL_ERR_IO, "%s while writing the sort's spill file (in --sl-tmpdir, else $TMPDIR)",
-             strerror(errno));
+  if (n && fwrite(p, 1, n, f) != n) {
+    int e = errno;
+    SL__FAIL(SL_ERR_IO, "%s while writing the sort's spill file (%s)", strerror(e), spill_hint(e));
+  }
   return SL_OK;
 }
 
@@ -226,15 +252,17 @@ static int run_new(sl__run *r, sort_state *st, int packed, uint32_t klen, uint32
   }
   FILE *f = NULL;
   SL__CHECK(spill_open(r, &f));
-  run rn = {f, packed, klen, vlen};
+  run rn = {f, packed, klen, vlen, 0};
   st->runs[st->nruns++] = rn;
   *out = f;
   return SL_OK;
 }
 
 static int run_done(FILE *f) {
-  if (fflush(f) != 0)
-    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s", strerror(errno));
+  if (fflush(f) != 0) {
+    int e = errno;
+    SL__FAIL(SL_ERR_IO, "sort: cannot write a spill file: %s (%s)", strerror(e), spill_hint(e));
+  }
   return SL_OK;
 }
 
@@ -290,8 +318,10 @@ static int reader_fill(reader *r, size_t need, int *have) {
   while (r->len < need) {
     size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
     if (got == 0) {
-      if (ferror(r->f))
-        SL__FAIL(SL_ERR_IO, "sort: cannot read a spill file: %s", strerror(errno));
+      if (ferror(r->f)) {
+        int e = errno;
+        SL__FAIL(SL_ERR_IO, "sort: cannot read a spill file: %s (%s)", strerror(e), spill_hint(e));
+      }
       break;
     }
     r->len += got;
@@ -333,6 +363,8 @@ static int reader_next(reader *r) {
   r->valid = 1;
   return SL_OK;
 }
+
+static int bound_runs(sl__part *p, sort_state *st);
 
 static void account(sl__part *p, sort_state *st) {
   uint64_t now = st->mem.cap + st->capidx * sizeof(size_t) + st->capscratch + st->bcap +
@@ -539,14 +571,14 @@ static int hold_put(sl__part *p, sort_state *st, const sl_record *r) {
 
 /* Writes the blocks to a new run (packed if they all are, with the same lengths) and
  * frees them. */
-static int spill_hold(sl__run *run, sort_state *st) {
+static int spill_hold(sl__part *p, sort_state *st) {
   if (!st->head)
     return SL_OK;
   int packed = 1;
   for (block *b = st->head; b; b = b->next)
     packed &= b->packed && b->klen == st->head->klen && b->vlen == st->head->vlen;
   FILE *f;
-  SL__CHECK(run_new(run, st, packed, st->head->klen, st->head->vlen, &f));
+  SL__CHECK(run_new(p->run, st, packed, st->head->klen, st->head->vlen, &f));
   for (block *b = st->head; b; b = b->next) {
     if (packed || !b->packed) {
       SL__CHECK(write_bytes(f, b->data, b->len));
@@ -561,7 +593,7 @@ static int spill_hold(sl__run *run, sort_state *st) {
   }
   SL__CHECK(run_done(f));
   free_blocks(st);
-  return SL_OK;
+  return bound_runs(p, st);
 }
 
 /* ================================================================ SORT_LOCAL: collecting */
@@ -656,7 +688,7 @@ static int spill_mem(sl__part *p, sort_state *st) {
   SL__CHECK(run_done(f));
   st->mem.len = 0;
   st->n = 0;
-  return SL_OK;
+  return bound_runs(p, st);
 }
 
 static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
@@ -703,7 +735,7 @@ int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
     SL__CHECK(hold_put(p, st, rec));
     SL__CHECK(sample(p, st, rec));
     if (st->bcap >= budget(p))
-      SL__CHECK(spill_hold(p->run, st));
+      SL__CHECK(spill_hold(p, st));
   } else {
     SL__CHECK(local_put(p, st, rec));
   }
@@ -746,6 +778,185 @@ static void heap_down(sort_state *st, int i) {
     st->heap[m] = t;
     i = m;
   }
+}
+
+/* ---- a bounded number of open runs: merge passes ---- */
+
+/* The spill files one sort step keeps open at once: its runs, and during a merge pass the
+ * run the pass writes. File descriptors are limited per process (RLIMIT_NOFILE, 'ulimit
+ * -n': often 1024, on some systems 256), and a rank shares its limit with MPI (shared
+ * memory segments, sockets, pipes), its sources and sinks, HDF5 and the user's code, which
+ * the sort cannot count; each rank is a process with a limit of its own. So the sort steps
+ * of the rank's partitions (counted as sl__sort_setup counts them for the memory budget)
+ * take at most half of the limit together, in equal shares:
+ *   cap = (soft RLIMIT_NOFILE / 2) / sort steps, within [OPEN_RUNS_MIN, OPEN_RUNS_MAX].
+ * 64 at the usual limit of 1024 with one sort: more would gain little, since a merge's read
+ * buffers (budget / (runs + 1) each) would get small and its reads many. At least 4, so
+ * that a pass combines at least two runs while it writes another; a limit too low for that
+ * fails in sl__spill_create with its 'ulimit -n' hint. */
+static int max_open_runs(const sl__run *run) {
+  int steps = 0;
+  for (int s = 0; s < run->nstages; s++)
+    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
+      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
+          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
+        steps += run->stages[s].nlocal;
+  if (steps < 1)
+    steps = 1;
+  uint64_t lim = 1024;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    lim = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+  uint64_t cap = lim / 2 / (uint64_t)steps;
+  return cap < OPEN_RUNS_MIN ? OPEN_RUNS_MIN : cap > OPEN_RUNS_MAX ? OPEN_RUNS_MAX : (int)cap;
+}
+
+/* A pass's read buffers: half of the budget over the runs read and the run written (the
+ * other half is SORT_LOCAL's record buffer, kept for the records still to come). */
+static size_t pass_buf_size(const sl__part *p, int nruns) {
+  size_t b = budget(p) / 2 / (size_t)(nruns + 1);
+  return b < READ_BUF_MIN ? READ_BUF_MIN : b > READ_BUF_MAX ? READ_BUF_MAX : b;
+}
+
+/* Writes the reader's current record to a run: packed (then the reader's run is packed
+ * with the same lengths) or in the general encoding. A record in a reader's buffer is
+ * contiguous: key then value, after its header in a general run. */
+static int put_rec(FILE *out, int packed, const reader *rd) {
+  const sl_record *r = &rd->cur;
+  size_t kv = r->key_len + r->value_len;
+  if (packed)
+    return write_bytes(out, r->key, kv);
+  if (!rd->packed)
+    return write_bytes(out, (const char *)r->key - SL__REC_HDR, SL__REC_HDR + kv);
+  uint32_t hdr[2] = {(uint32_t)r->key_len, (uint32_t)r->value_len};
+  SL__CHECK(write_bytes(out, hdr, sizeof hdr));
+  return write_bytes(out, r->key, kv);
+}
+
+/* SORT_LOCAL: merges runs [s, e) into out with the final merge's heap (st->rds and
+ * st->heap are free until the drain). Reader r reads run s + r, and ties go to the lower
+ * reader, i.e. the earlier run: equal records keep their arrival order. */
+static int merge_runs(sl__part *p, sort_state *st, int s, int e, FILE *out, int packed) {
+  int k = e - s;
+  st->rds = calloc((size_t)k, sizeof *st->rds);
+  st->heap = calloc((size_t)k, sizeof *st->heap);
+  SL__CHECK_ALLOC(st->rds);
+  SL__CHECK_ALLOC(st->heap);
+  st->nrds = k;
+  st->nheap = 0;
+  size_t bufsz = pass_buf_size(p, k);
+  for (int r = 0; r < k; r++)
+    SL__CHECK(reader_open_file(&st->rds[r], &st->runs[s + r], bufsz));
+  account(p, st);
+  for (int r = 0; r < k; r++) {
+    SL__CHECK(merge_next(st, &st->rds[r]));
+    if (st->rds[r].valid)
+      st->heap[st->nheap++] = r;
+  }
+  for (int h = st->nheap / 2 - 1; h >= 0; h--)
+    heap_down(st, h);
+  while (st->nheap > 0) {
+    int top = st->heap[0];
+    SL__CHECK(put_rec(out, packed, &st->rds[top]));
+    SL__CHECK(merge_next(st, &st->rds[top]));
+    if (!st->rds[top].valid)
+      st->heap[0] = st->heap[--st->nheap];
+    heap_down(st, 0);
+  }
+  return SL_OK;
+}
+
+/* SORT_SPLIT: its runs are only replayed, oldest first, so runs [s, e) become one by
+ * concatenation: the bytes as they are where the encodings agree, else record by record
+ * (a packed run into a general one). */
+static int concat_runs(sl__part *p, sort_state *st, int s, int e, FILE *out, int packed) {
+  for (int r = s; r < e; r++) {
+    SL__CHECK(reader_open_file(&st->rd, &st->runs[r], pass_buf_size(p, 1)));
+    account(p, st);
+    if (packed || !st->rd.packed) {
+      size_t got;
+      while ((got = fread(st->rd.buf, 1, st->rd.cap, st->rd.f)) > 0)
+        SL__CHECK(write_bytes(out, st->rd.buf, got));
+      if (ferror(st->rd.f)) {
+        int e2 = errno;
+        SL__FAIL(SL_ERR_IO, "sort: cannot read a spill file: %s (%s)", strerror(e2),
+                 spill_hint(e2));
+      }
+    } else {
+      for (;;) {
+        SL__CHECK(reader_next(&st->rd));
+        if (!st->rd.valid)
+          break;
+        SL__CHECK(put_rec(out, 0, &st->rd));
+      }
+    }
+    reader_close(&st->rd);
+  }
+  return SL_OK;
+}
+
+/* Keeps the step's spill files under st->maxopen. When a spill has left maxopen - 1 runs,
+ * a pass combines the newest runs into one new run, which takes their place in the arrival
+ * order; so a spill opens at most maxopen - 1 runs, and a pass at most maxopen files (the
+ * runs it reads and the one it writes). SORT_LOCAL merges the runs (ties to the earlier
+ * run: stable, like the final merge); SORT_SPLIT concatenates them.
+ *
+ * Which runs: those of the newest run's level (the runs written since the last pass), and
+ * while that is a single run, also the runs of the next level up: a tiered merge, so a
+ * record is rewritten about log(runs) / log(maxopen) times, where combining all the runs
+ * every time would rewrite the oldest records on every pass. Levels never rise from an
+ * older run to a newer one (a pass's run has a level above those it replaces and at most
+ * that of the run before them), so the runs combined are always the newest ones, next to
+ * each other in arrival order.
+ *
+ * With few runs (the usual case: the default budget) nothing happens here. */
+static int bound_runs(sl__part *p, sort_state *st) {
+  if (!st->maxopen)
+    st->maxopen = max_open_runs(p->run);
+  if (st->nruns < st->maxopen - 1)
+    return SL_OK;
+  int e = st->nruns, s = e - 1;
+  while (s > 0 && st->runs[s - 1].level == st->runs[e - 1].level)
+    s--;
+  while (e - s < 2) { /* maxopen - 1 >= 3 runs: there is a level up */
+    int l = st->runs[s - 1].level;
+    while (s > 0 && st->runs[s - 1].level == l)
+      s--;
+  }
+  int packed = 1;
+  for (int r = s; r < e; r++)
+    packed &= st->runs[r].packed && st->runs[r].klen == st->runs[s].klen &&
+              st->runs[r].vlen == st->runs[s].vlen;
+  int level = st->runs[s].level + 1;
+  /* No sorting during a pass: SORT_LOCAL's scratch goes back (sort_mem allocates it again
+   * at the next spill), so the pass's buffers stay within the budget. */
+  free(st->scratch);
+  st->scratch = NULL;
+  st->capscratch = 0;
+  /* the new run is registered (runs[e]) before it is written: closed with the state on a
+   * failure, like every run */
+  FILE *out;
+  SL__CHECK(run_new(p->run, st, packed, st->runs[s].klen, st->runs[s].vlen, &out));
+  int rc = st->step->kind == SL__STEP_SORT_SPLIT ? concat_runs(p, st, s, e, out, packed)
+                                                 : merge_runs(p, st, s, e, out, packed);
+  for (int r = 0; r < st->nrds; r++)
+    reader_close(&st->rds[r]);
+  free(st->rds);
+  st->rds = NULL;
+  st->nrds = 0;
+  free(st->heap);
+  st->heap = NULL;
+  st->nheap = 0;
+  reader_close(&st->rd);
+  account(p, st);
+  SL__CHECK(rc);
+  SL__CHECK(run_done(out));
+  for (int r = s; r < e; r++)
+    fclose(st->runs[r].f);
+  st->runs[s] = st->runs[e];
+  st->runs[s].level = level;
+  st->nruns = s + 1;
+  return SL_OK;
 }
 
 static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
