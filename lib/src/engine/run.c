@@ -260,8 +260,8 @@ int sl_run(sl_flow *flow) {
   if (rc == SL_OK)
     rc = sl__transport_start(run);
   if (all_agree(run, &rc) != SL_OK || rc != SL_OK) {
-    if (run->nring || run->nctrl)
-      (void)sl__transport_finish(run);
+    /* every rank, started or not: the finish is collective */
+    (void)sl__transport_finish(run);
     return agree(run, rc);
   }
 

@@ -659,16 +659,25 @@ int sl__transport_start(sl__run *run) {
   if (run->nring) {
     run->ring = calloc((size_t)run->nring, sizeof *run->ring);
     run->ring_req = malloc((size_t)run->nring * sizeof *run->ring_req);
+    if (!run->ring || !run->ring_req)
+      run->nring = 0; /* sl__transport_finish must not walk a ring that is not there */
     SL__CHECK_ALLOC(run->ring);
     SL__CHECK_ALLOC(run->ring_req);
+    /* a failure part-way leaves the rest unposted: finish skips them */
+    for (int i = 0; i < run->nring; i++)
+      run->ring_req[i] = MPI_REQUEST_NULL;
     for (int i = 0; i < run->nring; i++)
       SL__CHECK(ring_post(run, i));
   }
   run->nctrl = 8;
   run->ctrl_buf = calloc((size_t)run->nctrl, sizeof *run->ctrl_buf);
   run->ctrl_req = malloc((size_t)run->nctrl * sizeof *run->ctrl_req);
+  if (!run->ctrl_buf || !run->ctrl_req)
+    run->nctrl = 0;
   SL__CHECK_ALLOC(run->ctrl_buf);
   SL__CHECK_ALLOC(run->ctrl_req);
+  for (int i = 0; i < run->nctrl; i++)
+    run->ctrl_req[i] = MPI_REQUEST_NULL;
   for (int i = 0; i < run->nctrl; i++)
     SL__CHECK_MPI(MPI_Irecv(&run->ctrl_buf[i], (int)sizeof(sl__ctrlmsg), MPI_BYTE, MPI_ANY_SOURCE,
                             SL__TAG_CTRL, run->comm, &run->ctrl_req[i]));
@@ -876,8 +885,9 @@ static int cancel_recv(sl__run *run, MPI_Request *req, int tag, const void *buf)
   return SL_OK;
 }
 
-/* End of a run, normal or not (collective): every message sent is received, every request
- * completed, so nothing is left for the next run on this communicator. */
+/* End of a run, normal or not (collective: every rank calls it, also one whose transport
+ * never started): every message sent is received, every request completed, so nothing is
+ * left for the next run on this communicator. */
 int sl__transport_finish(sl__run *run) {
   int P = run->size;
   uint64_t *sent = malloc(2 * (size_t)P * sizeof *sent);
@@ -895,9 +905,11 @@ int sl__transport_finish(sl__run *run) {
                              4 * (uint64_t)P * sizeof *sent, NULL);
     return SL_ERR_REMOTE;
   }
+  /* a rank whose setup failed early may have no counters: it sent nothing */
+  int counted = run->data_sent && run->ctrl_sent && run->data_recv && run->ctrl_recv;
   for (int r = 0; r < P; r++) {
-    sent[2 * r] = run->data_sent[r];
-    sent[2 * r + 1] = run->ctrl_sent[r];
+    sent[2 * r] = counted ? run->data_sent[r] : 0;
+    sent[2 * r + 1] = counted ? run->ctrl_sent[r] : 0;
   }
   int rc = MPI_Alltoall(sent, 2, MPI_UINT64_T, expect, 2, MPI_UINT64_T, run->comm);
   free(sent);
@@ -908,11 +920,12 @@ int sl__transport_finish(sl__run *run) {
   int err = SL_OK;
   for (int i = 0; i < run->nring && err == SL_OK; i++) {
     int slot = (run->ring_head + i) % run->nring;
-    err = cancel_recv(run, &run->ring_req[slot], SL__TAG_DATA, run->ring[slot]->data);
+    if (run->ring[slot])
+      err = cancel_recv(run, &run->ring_req[slot], SL__TAG_DATA, run->ring[slot]->data);
   }
   for (int i = 0; i < run->nctrl && err == SL_OK; i++)
     err = cancel_recv(run, &run->ctrl_req[i], SL__TAG_CTRL, NULL);
-  for (int r = 0; r < P && err == SL_OK; r++) {
+  for (int r = 0; r < P && err == SL_OK && counted; r++) {
     if (expect[2 * r] > run->data_recv[r])
       err = drain_from(run, r, SL__TAG_DATA, expect[2 * r] - run->data_recv[r]);
     if (err == SL_OK && expect[2 * r + 1] > run->ctrl_recv[r])
