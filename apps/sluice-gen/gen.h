@@ -46,10 +46,12 @@ int gen_all_ok(const gen_common *g, int ok);
  * Collective. */
 int gen_agree(const gen_common *g, int ok, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Refuse an existing output unless force, then agree on a temporary name next to it
- * (made on rank 0, broadcast). Returns GEN_EXIT_OK or GEN_EXIT_FAIL. Collective. */
+/* Check the output (sl_output_create: exit 2 for a directory, a missing or unwritable
+ * directory, an existing file without force) and create its temporary, whose name goes to
+ * tmp (the file exists: open it without an exclusive-create flag). Returns GEN_EXIT_OK or
+ * the exit code. Collective. */
 int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp, size_t cap);
-/* If ok on every rank, rename tmp to path, else remove tmp. Returns the exit code.
+/* If ok on every rank, sync and rename tmp to path, else remove tmp. Returns the exit code.
  * Collective; call after every rank has closed the file. */
 int gen_output_end(const gen_common *g, const char *path, const char *tmp, int ok);
 

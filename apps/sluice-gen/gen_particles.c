@@ -161,7 +161,10 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
   /* Metadata through one collective path instead of every rank reading it. */
   GEN_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
   GEN_H5(H5Pset_coll_metadata_write(fapl, 1));
-  file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  /* the temporary exists (sl_output made it, and holds a lock on it; HDF5's own is not
+   * needed beside that) */
+  GEN_H5(H5Pset_file_locking(fapl, 0, 1));
+  file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (!gen_agree(g, file >= 0, "cannot create '%s': %s", path, file >= 0 ? "" : h5_error_text(why)))
     goto fail;
 

@@ -221,8 +221,7 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
 
   MPI_File fh = MPI_FILE_NULL;
   if (gen_all_ok(g, ok)) {
-    int mrc = MPI_File_open(g->comm, tmp, MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
-                            MPI_INFO_NULL, &fh);
+    int mrc = MPI_File_open(g->comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
     char es[MPI_MAX_ERROR_STRING] = "";
     int el = 0;
     if (mrc != MPI_SUCCESS)

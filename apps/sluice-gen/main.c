@@ -180,54 +180,42 @@ int gen_agree(const gen_common *g, int ok, const char *fmt, ...) {
   return 0;
 }
 
+/* The one output of this run (sluice-gen writes one file). */
+static sl_output *gen_out = NULL;
+
 int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp, size_t cap) {
-  /* buf[0]: 0 ok / 1 exists / 2 name too long; then the temporary name. */
-  char buf[4097];
-  memset(buf, 0, sizeof buf);
-  if (g->rank == 0) {
-    struct stat st;
-    int n = snprintf(buf + 1, sizeof buf - 1, "%s.sluice-gen-tmp.%ld", path, (long)getpid());
-    if (!force && lstat(path, &st) == 0)
-      buf[0] = 1;
-    else if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof buf - 1)
-      buf[0] = 2;
+  /* sl_output checks the destination on rank 0 before any work (a directory, a missing or
+   * unwritable directory, an existing file without --force are bad usage, exit 2) and makes
+   * the temporary beside it; it prints the one line itself */
+  int rc = sl_output_create(g->ctx, path, force, NULL, 0, &gen_out);
+  if (rc != SL_OK) {
+    /* rank 0 has the cause, the others SL_ERR_REMOTE: every rank exits with rank 0's status,
+     * since mpirun reports the first rank to exit */
+    int r0 = rc;
+    MPI_Bcast(&r0, 1, MPI_INT, 0, g->comm);
+    return sl_exit_status(r0 != SL_ERR_REMOTE && r0 != SL_OK ? r0 : rc);
   }
-  if (MPI_Bcast(buf, (int)sizeof buf, MPI_CHAR, 0, g->comm) != MPI_SUCCESS) {
-    gen_error(g, "MPI_Bcast failed");
-    return GEN_EXIT_FAIL;
-  }
-  if (buf[0] == 1) {
-    if (g->rank == 0)
-      gen_error(g, "output '%s' exists (use --force to replace it)", path);
-    return GEN_EXIT_FAIL;
-  }
-  if (buf[0] == 2) {
+  const char *t = sl_output_tmp_path(gen_out);
+  if (strlen(t) >= cap) {
     if (g->rank == 0)
       gen_error(g, "output path too long: '%s'", path);
-    return GEN_EXIT_FAIL;
+    sl_output_destroy(&gen_out);
+    return GEN_EXIT_USAGE;
   }
-  memcpy(tmp, buf + 1, strlen(buf + 1) + 1);
+  memcpy(tmp, t, strlen(t) + 1);
   return GEN_EXIT_OK;
 }
 
 int gen_output_end(const gen_common *g, const char *path, const char *tmp, int ok) {
-  int all = gen_all_ok(g, ok);
-  int done = 1;
-  if (g->rank == 0) {
-    if (!all) {
-      unlink(tmp);
-      done = 0;
-    } else if (rename(tmp, path) != 0) {
-      gen_error(g, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-      unlink(tmp);
-      done = 0;
-    }
-  }
-  /* The other ranks return only once the output is in place (or known failed), so a
-   * script that runs the next step right after mpirun sees the final file. */
-  if (MPI_Bcast(&done, 1, MPI_INT, 0, g->comm) != MPI_SUCCESS)
-    done = 0;
-  return done ? GEN_EXIT_OK : GEN_EXIT_FAIL;
+  (void)g;
+  (void)path;
+  (void)tmp;
+  /* Collective: synced and renamed only when every rank's part is complete; the other
+   * ranks return only once the output is in place (or known failed), so a script that runs
+   * the next step right after mpirun sees the final file. A rank that failed printed why. */
+  int rc = sl_output_commit(gen_out, ok ? SL_OK : SL_ERR_IO);
+  sl_output_destroy(&gen_out);
+  return rc == SL_OK ? GEN_EXIT_OK : GEN_EXIT_FAIL;
 }
 
 void gen_progress_start(gen_progress *p, const gen_common *g, const char *what) {

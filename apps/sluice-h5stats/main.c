@@ -46,15 +46,18 @@ static void usage(FILE *f) {
              "options:\n"
              "  --fields a,b     only these fields (each must be numeric); write '\\,' for a\n"
              "                   comma and '\\\\' for a backslash inside a name\n"
-             "  --bins N         histogram bins (default 10)\n"
+             "  --bins N         histogram bins (default 10; up to 100000000, and fields x N x 8\n"
+             "                   bytes must fit in half of a rank's memory)\n"
              "  --range LO:HI    histogram range for every field (default: each field's finite\n"
              "                   min..max, which costs a second pass over the data). Values\n"
              "                   outside [LO, HI] are not binned; the last bin is closed.\n"
              "  -o, --output F   also write the results to the HDF5 file F: a compound dataset\n"
              "                   /stats (field, count, nan_count, min, max, mean, std) and\n"
-             "                   /histogram/FIELD (uint64 counts, attribute 'edges': N+1 float64,\n"
-             "                   attribute 'field': the name; in FIELD, '%%' is written %%25,\n"
-             "                   '/' %%2F, and a name '.' as %%2E)\n"
+             "                   /histogram/FIELD (uint64 counts) and /edges/FIELD (N+1 float64\n"
+             "                   bin edges), each with attribute 'field': the name; in FIELD,\n"
+             "                   '%%' is written %%25, '/' %%2F, and a name '.' as %%2E. Refused\n"
+             "                   before any work when F is a directory, one of the inputs\n"
+             "                   (even with --force), or in a missing directory\n"
              "  --force          overwrite F if it exists\n"
              "  --transfer M     how the ranks read the input: 'independent' (each rank on\n"
              "                   its own) or 'collective' (MPI-IO collective reads in rounds\n"
@@ -923,6 +926,12 @@ int main(int argc, char **argv) {
       globfree(&gl);
     free((char *)one[0]);
     if (rc != SL_OK) {
+      /* rank 0 has the cause, the others SL_ERR_REMOTE: every rank exits with rank 0's
+       * status, since mpirun reports the first rank to exit */
+      int r0 = rc;
+      MPI_Bcast(&r0, 1, MPI_INT, 0, comm);
+      if (r0 != SL_ERR_REMOTE && r0 != SL_OK)
+        rc = r0;
       sl_finalize(&ctx);
       return sl_exit_status(rc);
     }

@@ -28,10 +28,10 @@ ok() { printf "ok: %s\n" "$*"; }
 run() {
   n=$1; shift
   if [ "$n" -eq 1 ]; then
-    timeout 120 "$GEN" "$@"
+    timeout -k 5 120 "$GEN" "$@"
   else
     # shellcheck disable=SC2086 # the flags are a space-separated list on purpose
-    timeout 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$GEN" "$@"
+    timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$GEN" "$@"
   fi
 }
 
@@ -105,15 +105,31 @@ run 2 particles --rows 7 --contiguous -o pc.h5 && h5dump -p -H pc.h5 | grep -q C
 cp p1.h5 keep.h5
 run 1 particles --rows 10 -o p1.h5 2>err.txt
 rc=$?
-if [ $rc -eq 1 ] && grep -q "exists" err.txt && cmp -s p1.h5 keep.h5; then
-  ok "existing output refused (exit 1, file untouched)"
+if [ $rc -eq 2 ] && grep -q "exists" err.txt && cmp -s p1.h5 keep.h5; then
+  ok "existing output refused (exit 2, file untouched)"
 else fail "existing output: exit $rc, $(cat err.txt)"; fi
 run 1 text --size 10 -o t1.txt 2>/dev/null && fail "existing text output not refused" ||
   ok "existing text output refused"
 run 2 particles --rows 10 --force -o p1.h5 && h5dump -H p1.h5 | grep -qF "( 10 ) / ( 10 )" &&
   ok "--force replaces the output" || fail "--force"
+# a bad destination is bad usage found before any work (it used to fail at the final
+# rename, after writing everything, with exit 1)
+mkdir -p outdir
+for n in 2 4; do
+  for cmd in "particles --rows 100000" "text --size 4M"; do
+    for force in "" --force; do
+      run $n $cmd -o outdir $force 2>err.txt; rc=$?
+      if [ $rc -eq 2 ] && [ "$(grep -c "error:" err.txt)" -eq 1 ] && grep -q "is a directory" err.txt &&
+        [ -z "$(ls -A outdir)" ]; then ok "np$n $cmd -o DIR $force: exit 2, one line"
+      else fail "np$n $cmd -o DIR $force: expected exit 2 and one line 'is a directory', found exit $rc: $(head -3 err.txt)"; fi
+    done
+    run $n $cmd -o nosuchdir/x.out 2>err.txt; rc=$?
+    if [ $rc -eq 2 ] && grep -q "does not exist" err.txt && [ ! -e nosuchdir ]; then ok "np$n $cmd: missing output directory: exit 2"
+    else fail "np$n $cmd: missing output directory: expected exit 2 'does not exist', found exit $rc: $(head -3 err.txt)"; fi
+  done
+done
 leftover=0
-for f in *.sluice-gen-tmp.*; do [ -e "$f" ] && leftover=$((leftover + 1)); done
+for f in *.sluice-gen-tmp.* .*.sluice-tmp-*; do [ -e "$f" ] && leftover=$((leftover + 1)); done
 [ "$leftover" -eq 0 ] && ok "no temporary files left" || fail "$leftover temporary files left"
 
 if [ $failures -ne 0 ]; then
