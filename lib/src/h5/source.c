@@ -947,8 +947,8 @@ static int ensure_buf(h5_state *st, size_t k) {
     free(st->buf);
     st->block_rows = br;
     st->buf = malloc((size_t)br * st->read_row);
-    if (!st->buf)
-      SL__FAIL(SL_ERR_NOMEM, "out of memory for a read block of %llu rows", (unsigned long long)br);
+    SL__CHECK_ALLOC_FOR(st->buf, "a read block of HDF5 rows", (uint64_t)br * st->read_row,
+                        "--sl-read-block-bytes");
   }
   return SL_OK;
 }

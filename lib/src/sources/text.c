@@ -105,16 +105,18 @@ static int text_open(sl__source *src, int partition, int partitions, void **stat
   st->src = t;
   st->fd = -1;
   sl__share(t->total, partition, partitions, &st->lo, &st->hi);
-  st->buf = malloc(t->block);
-  if (!st->buf) {
-    free(st);
-    SL__FAIL(SL_ERR_NOMEM, "out of memory for a %zu-byte read block", t->block);
-  }
+  /* the read block is allocated at the first read (fill): a failure there ends the run
+   * through the event loop like a read error, on one rank as on all */
   *state = st;
   return SL_OK;
 }
 
 static int fill(text_state *st, uint64_t off) {
+  if (!st->buf) {
+    st->buf = malloc(st->src->block);
+    SL__CHECK_ALLOC_FOR(st->buf, "a read block of the text input", st->src->block,
+                        "--sl-read-block-bytes");
+  }
   size_t want = st->src->block;
   if (off + want > st->fsize)
     want = (size_t)(st->fsize - off);
