@@ -317,6 +317,14 @@ static int is_dataset_spec(const char *spec) {
   return sep && sep != spec && sep[2];
 }
 
+/* 1 when ok on every rank. Collective. */
+static int all_ok(MPI_Comm comm, int ok) {
+  int mine = ok ? 1 : 0, all = 0;
+  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    return 0;
+  return all;
+}
+
 static const char *cls_desc(const sl_h5_field *f, char *buf, size_t cap) {
   static const char *n[] = {"integer", "unsigned integer", "float", "string"};
   snprintf(buf, cap, "a %zu-byte %s", f->size, n[f->cls]);
@@ -338,7 +346,19 @@ int main(int argc, char **argv) {
   long deflate = 0;
   const char *spec = NULL, *out = NULL, *keys_arg = NULL, *aggs_arg = NULL;
   for (int i = 1; i < argc && !bad; i++) {
-    const char *a = argv[i];
+    const char *a = argv[i], *inl = NULL;
+    char opt[32];
+    /* --opt=value is --opt value */
+    const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+    if (eq && (size_t)(eq - a) < sizeof opt) {
+      static const char *const valued[] = {"-o", "--output", "--key", "--agg", "--deflate", NULL};
+      snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
+      for (const char *const *n = valued; *n; n++)
+        if (!strcmp(opt, *n)) {
+          a = opt;
+          inl = eq + 1;
+        }
+    }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       if (root)
         usage(stdout);
@@ -353,13 +373,13 @@ int main(int argc, char **argv) {
       force = 1;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--key") ||
                !strcmp(a, "--agg") || !strcmp(a, "--deflate")) {
-      if (i + 1 >= argc) {
+      if (!inl && i + 1 >= argc) {
         if (root)
           fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
         bad = 1;
         break;
       }
-      const char *v = argv[++i];
+      const char *v = inl ? inl : argv[++i];
       if (!strcmp(a, "--key"))
         keys_arg = v;
       else if (!strcmp(a, "--agg"))
@@ -418,6 +438,18 @@ int main(int argc, char **argv) {
 
   plan *p = calloc(1, sizeof *p);
   char *kcopy = strdup(keys_arg), *acopy = strdup(aggs_arg);
+  /* agreed: a rank that left here would strand the others in the collectives below */
+  if (!all_ok(sl_comm(ctx), p && kcopy && acopy)) {
+    if (!p || !kcopy || !acopy)
+      fprintf(stderr,
+              "%s: error: out of memory for the plan (%zu bytes) and the --key/--agg lists\n", prog,
+              sizeof *p);
+    free(p);
+    free(kcopy);
+    free(acopy);
+    sl_finalize(&ctx);
+    return sl_exit_status(SL_ERR_NOMEM);
+  }
   const char *keys[64], *vals[64], *sel[128];
   char *agg_field[256];
   size_t nkeys = 0, nvals = 0;
@@ -607,9 +639,16 @@ int main(int argc, char **argv) {
   if (rc == SL_OK) {
     size_t st = 8 + 8 * ST_SLOTS * p->nval;
     p->state_size = st > 8 * p->nagg ? st : 8 * p->nagg;
-    p->scratch = malloc(p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8);
-    if (!p->scratch)
+    size_t sb = p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8;
+    p->scratch = malloc(sb);
+    if (!all_ok(sl_comm(ctx), p->scratch != NULL)) {
+      if (!p->scratch)
+        fprintf(stderr,
+                "%s: error: out of memory for one output row (%zu bytes: the --key fields and "
+                "--agg values)\n",
+                prog, sb);
       rc = SL_ERR_NOMEM;
+    }
   }
   if (rc == SL_OK) {
     sl_flow *flow = NULL;

@@ -6,6 +6,7 @@
  * broken by the row index (a stable sort) -> one output dataset written by all ranks in
  * rank order. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,19 @@ int main(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *key = NULL;
   int descending = 0, force = 0, deflate = 0, bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
-    const char *a = argv[i];
+    const char *a = argv[i], *inl = NULL;
+    char opt[32];
+    /* --opt=value is --opt value */
+    const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+    if (eq && (size_t)(eq - a) < sizeof opt) {
+      static const char *const valued[] = {"--key", "-o", "--output", "--deflate", NULL};
+      snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
+      for (const char *const *n = valued; *n; n++)
+        if (!strcmp(opt, *n)) {
+          a = opt;
+          inl = eq + 1;
+        }
+    }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       if (root)
         usage(stdout);
@@ -117,19 +130,20 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
                !strcmp(a, "--deflate")) {
-      if (i + 1 >= argc) {
+      if (!inl && i + 1 >= argc) {
         if (root)
           fprintf(stderr, "sluice-h5sort: error: %s needs a value (see --help)\n", a);
         bad = 1;
         break;
       }
-      const char *v = argv[++i];
+      const char *v = inl ? inl : argv[++i];
       if (!strcmp(a, "--key"))
         key = v;
       else if (!strcmp(a, "--deflate")) {
         char *end;
+        errno = 0;
         long l = strtol(v, &end, 10);
-        if (*end || l < 0 || l > 9) {
+        if (errno || end == v || *end || l < 0 || l > 9) { /* '' is not 0 */
           if (root)
             fprintf(stderr, "sluice-h5sort: error: --deflate expects a level 0-9, found '%s'\n", v);
           bad = 1;
@@ -137,10 +151,6 @@ int main(int argc, char **argv) {
         deflate = (int)l;
       } else
         out = v;
-    } else if (!strncmp(a, "--key=", 6)) {
-      key = a + 6;
-    } else if (!strncmp(a, "--output=", 9)) {
-      out = a + 9;
     } else if (!strcmp(a, "--descending")) {
       descending = 1;
     } else if (!strcmp(a, "--force")) {

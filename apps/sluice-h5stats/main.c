@@ -12,6 +12,7 @@
  * MPI_Allreduce. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <libgen.h>
@@ -361,6 +362,31 @@ static void hist_name(const char *name, char *buf, size_t cap) {
   buf[w] = 0;
 }
 
+/* The file image to tmp (the temporary sl_output made); frees image. One line on failure. */
+static int write_image(const char *tmp, const char *out, char *image, size_t n) {
+  size_t done = 0;
+  int fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC), e = 0;
+  if (fd < 0)
+    e = errno;
+  while (!e && done < n) {
+    ssize_t w = write(fd, image + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      e = w < 0 ? errno : ENOSPC; /* no progress: a full device */
+    else
+      done += (size_t)w;
+  }
+  if (fd >= 0 && close(fd) != 0 && !e)
+    e = errno;
+  free(image);
+  if (!e)
+    return SL_OK;
+  fprintf(stderr, "%s: error: cannot write %s: %s (%zu of %zu bytes written)\n", prog, out,
+          strerror(e), done, n);
+  return SL_ERR_IO;
+}
+
 /* Rank 0 writes the whole file to tmp (the output's temporary); `edges` holds bins + 1
  * doubles (allocated before the work). Returns SL_OK, or SL_ERR_HDF5 / SL_ERR_NOMEM after
  * printing one line. */
@@ -368,6 +394,7 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
                         const char *spec, const char *cmdline, int nranks, double *edges) {
   hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, egrp = -1, fld = -1;
   hid_t hs = -1, hd = -1;
+  char *image = NULL;
   size_t namelen = 1;
   for (size_t k = 0; k < j->nf; k++)
     if (strlen(j->f[k].name) + 1 > namelen)
@@ -388,9 +415,10 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
     memcpy(rows + k * rs + namelen, &r, sizeof r);
   }
   H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list");
-  H5TRY(H5Pset_fapl_sec2(fapl), "cannot select the sec2 driver");
-  /* sl_output holds a lock on the temporary; HDF5's own (flock) is not needed beside it */
-  H5TRY(H5Pset_file_locking(fapl, 0, 1), "cannot turn off HDF5's file locking");
+  /* Built in memory and written out with checked write(2) calls: a full disk is then one
+   * errno, never a failed H5Fclose (after which HDF5 1.10 crashes at exit, closing the
+   * half-closed file again). The image's memory is in alloc_histograms' bound. */
+  H5TRY(H5Pset_fapl_core(fapl, 1 << 20, 0), "cannot select the in-memory (core) driver");
   H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "cannot create the file");
   H5TRY(fld = H5Tcopy(H5T_C_S1), "cannot create the /stats field type");
   H5TRY(H5Tset_size(fld, namelen), "cannot size the /stats field type (%zu bytes)", namelen);
@@ -440,10 +468,16 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
       H5Sclose(asp);
     H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
   }
-  H5TRY(H5Dclose(d), "cannot close dataset /stats");
-  d = -1;
-  H5TRY(H5Sclose(sp), "cannot close the /stats dataspace");
-  sp = -1;
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Dclose(d);
+    d = -1;
+    H5TRY(c_, "cannot close dataset /stats");
+  }
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Sclose(sp);
+    sp = -1;
+    H5TRY(c_, "cannot close the /stats dataspace");
+  }
   H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         "cannot create group /histogram");
   /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
@@ -463,28 +497,60 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
           "cannot write dataset '/histogram/%s'", hn);
     H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
           hn);
-    H5TRY(H5Dclose(hd), "cannot close dataset '/histogram/%s'", hn);
-    hd = -1;
+    { /* a failed close is not retried: HDF5 released the identifier */
+      herr_t c_ = H5Dclose(hd);
+      hd = -1;
+      H5TRY(c_, "cannot close dataset '/histogram/%s'", hn);
+    }
     H5TRY(f64_dataset(egrp, hn, edges, ne, j->f[k].name),
           "cannot write dataset '/edges/%s' (%llu edges of field '%s')", hn, (unsigned long long)ne,
           j->f[k].name);
   }
-  H5TRY(H5Sclose(hs), "cannot close the histogram dataspace");
-  hs = -1;
-  H5TRY(H5Gclose(egrp), "cannot close group /edges");
-  egrp = -1;
-  H5TRY(H5Gclose(grp), "cannot close group /histogram");
-  grp = -1;
-  H5TRY(H5Tclose(mt), "cannot close the /stats row type");
-  mt = -1;
-  H5TRY(H5Tclose(fld), "cannot close the /stats field type");
-  fld = -1;
-  /* the file's metadata reaches the disk here: a full disk often shows only now */
-  H5TRY(H5Fclose(f), "cannot close the file");
-  f = -1;
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Sclose(hs);
+    hs = -1;
+    H5TRY(c_, "cannot close the histogram dataspace");
+  }
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Gclose(egrp);
+    egrp = -1;
+    H5TRY(c_, "cannot close group /edges");
+  }
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Gclose(grp);
+    grp = -1;
+    H5TRY(c_, "cannot close group /histogram");
+  }
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Tclose(mt);
+    mt = -1;
+    H5TRY(c_, "cannot close the /stats row type");
+  }
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Tclose(fld);
+    fld = -1;
+    H5TRY(c_, "cannot close the /stats field type");
+  }
+  ssize_t isz;
+  H5TRY(H5Fflush(f, H5F_SCOPE_GLOBAL), "cannot flush the file");
+  H5TRY(isz = H5Fget_file_image(f, NULL, 0), "cannot size the file image");
+  image = malloc((size_t)isz ? (size_t)isz : 1);
+  if (!image) {
+    fprintf(stderr, "%s: error: cannot write %s: out of memory for its image (%zd bytes)\n", prog,
+            out, isz);
+    goto fail;
+  }
+  H5TRY(H5Fget_file_image(f, image, (size_t)isz), "cannot copy the file image");
+  { /* a failed close is not retried: HDF5 released the identifier */
+    herr_t c_ = H5Fclose(f);
+    f = -1;
+    H5TRY(c_, "cannot close the file");
+  }
   H5Pclose(fapl);
+  fapl = -1;
   free(rows);
-  return SL_OK;
+  rows = NULL;
+  return write_image(tmp, out, image, (size_t)isz);
 fail:
   if (hd >= 0)
     H5Dclose(hd);
@@ -507,6 +573,7 @@ fail:
   if (fapl >= 0)
     H5Pclose(fapl);
   free(rows);
+  free(image);
   H5Eclear2(H5E_DEFAULT);
   return SL_ERR_HDF5;
 }
@@ -737,7 +804,9 @@ static void human(double b, char *buf, size_t cap) {
 static int alloc_histograms(MPI_Comm comm, job *j, int writer, double **edges) {
   const char *why = "";
   uint64_t lim = rank_memory(comm, &why);
-  double need = (double)j->nf * j->bins * sizeof *j->hist + (writer ? (j->bins + 1.0) * 8 : 0);
+  /* the writer also holds the edges and the file's image (counts and edges again) */
+  double need = (double)j->nf * j->bins * sizeof *j->hist +
+                (writer ? (j->bins + 1.0) * 8 + j->nf * (2.0 * j->bins + 1) * 8 : 0);
   char h1[32], h2[32];
   human(need, h1, sizeof h1);
   human((double)lim, h2, sizeof h2);
@@ -748,7 +817,8 @@ static int alloc_histograms(MPI_Comm comm, job *j, int writer, double **edges) {
               "%s: error: --bins %d: the histograms need %zu fields x %d bins x 8 bytes%s = %s per "
               "rank, more than half of the %s this rank may use (%s); give fewer --bins or "
               "--fields\n",
-              prog, j->bins, j->nf, j->bins, writer ? " and the edges" : "", h1, h2, why);
+              prog, j->bins, j->nf, j->bins,
+              writer ? " (and the edges and the output's image on rank 0)" : "", h1, h2, why);
     return SL_ERR_USAGE;
   }
   j->a = calloc(j->nf, sizeof *j->a);
