@@ -1,0 +1,51 @@
+#!/bin/sh
+# test_signals.sh BUILD_DIR: how a stop signal reaches sluice-wordcount under mpirun, at 2
+# and 4 ranks, as docs/cluster.md states it: SIGUSR1 to mpirun (forwarded) and SIGTERM to
+# the ranks give exit 3; SIGTERM to mpirun gives 1 (Open MPI's mpirun sets its own status
+# to 1 when it aborts on SIGTERM) while the ranks still stop cleanly. Every case: nothing
+# under the output name, no temporary left, no rank left running.
+# shellcheck disable=SC2086
+set -u
+BUILD=$(cd "${1:?usage: test_signals.sh BUILD_DIR}" && pwd) || exit 1
+WC=$BUILD/apps/sluice-wordcount/sluice-wordcount
+GEN=$BUILD/apps/sluice-gen/sluice-gen
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIEXEC=${SLUICE_MPIEXEC:-mpirun}
+NP=${SLUICE_MPIEXEC_NP:--n}
+MPIFLAGS=${SLUICE_MPIEXEC_FLAGS:---oversubscribe}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_signals.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+failures=0
+fail() { printf "FAIL: %s\n" "$*"; failures=$((failures + 1)); }
+ok() { printf "ok: %s\n" "$*"; }
+timeout -k 5 120 "$GEN" text --size 200M --seed 5 -o big.txt >/dev/null 2>&1 || { echo "FAIL: generate"; exit 1; }
+
+# stop(N, WHO, SIG, EXPECTED_RC): start a long count, signal WHO (mpirun | ranks) after 2 s
+stop() {
+  n=$1 who=$2 sig=$3 want=$4
+  rm -f out.tsv
+  timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$WC" big.txt big.txt big.txt big.txt big.txt \
+    big.txt -o out.tsv >log.txt 2>&1 &
+  pid=$!
+  sleep 2
+  # timeout's child is mpirun; the ranks are mpirun's children
+  mp=$(pgrep -P "$pid" | head -1)
+  if [ "$who" = mpirun ]; then kill -s "$sig" "$mp"
+  else for r in $(pgrep -P "$mp" -f sluice-wordcount); do kill -s "$sig" "$r"; done; fi
+  wait "$pid"
+  rc=$?
+  left=$(ls -A | grep -c "sluice-tmp")
+  alive=$(pgrep -f "$WC big.txt" | wc -l)
+  if [ $rc -ne "$want" ]; then fail "np$n $sig to $who: exit $rc, expected $want: $(grep error: log.txt | head -2)"
+  elif ! grep -q "stopped by a signal" log.txt; then fail "np$n $sig to $who: the ranks did not stop cleanly: $(head -3 log.txt)"
+  elif [ -e out.tsv ] || [ "$left" -ne 0 ] || [ "$alive" -ne 0 ]; then fail "np$n $sig to $who: output $([ -e out.tsv ] && echo present), $left temporaries, $alive ranks alive"
+  else ok "np$n $sig to $who: exit $rc, stopped cleanly, nothing left"; fi
+}
+for n in 2 4; do
+  stop $n mpirun USR1 3
+  stop $n ranks TERM 3
+  stop $n mpirun TERM 1
+done
+echo "test_signals: $failures failure(s)"
+[ $failures -eq 0 ]
