@@ -93,7 +93,7 @@ else
   # root may write anywhere a permission bit forbids, so use a directory no one can create
   # files in: the check passes and the create itself fails (a runtime failure, exit 1)
   if [ -d /proc ] && ! touch /proc/.sluice-probe 2>/dev/null; then
-    expect "output directory not writable (root: /proc)" 1 "cannot write output '/proc/sl-h5.h5'" /proc/sl-h5.h5 -- \
+    expect "output directory not writable (root: /proc)" 1 "cannot create output '/proc/sl-h5.h5'" /proc/sl-h5.h5 -- \
       "$S" "$D/table.h5:/v" -o /proc/sl-h5.h5
     expect "output directory not writable (root: /proc, groupby)" 1 "cannot create output '/proc/sl-h5.h5'" \
       /proc/sl-h5.h5 -- "$G" "$D/table.h5:/t" --key cell --agg count -o /proc/sl-h5.h5:/g
