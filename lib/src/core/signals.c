@@ -64,6 +64,12 @@ void sl__signals_restore(sl_ctx *ctx) {
   ctx->signals_installed = 0;
   if (--installs > 0)
     return;
+  /* After a stop, the process is on its way out with status 3, and the launcher may signal
+   * it again meanwhile: mpirun answers the first rank's nonzero exit by sending SIGTERM to
+   * the others, which would turn their clean exit into death by signal (status 143). The
+   * flag handler stays. */
+  if (sl__stop_flag)
+    return;
   /* Nothing useful to do if restoring fails: the process keeps a harmless flag handler. */
   for (size_t i = 0; i < SL__NSIG; i++)
     (void)sigaction(stop_signals[i], &saved[i], NULL);
