@@ -1016,6 +1016,17 @@ int main(int argc, char **argv) {
     if (sel)
       nsel = split_fields(fcopy, sel);
   }
+  int fok = !fields_arg || (fcopy && sel);
+  if (!all_ok(comm, fok)) { /* agreed: the others would go on into sl_h5_describe */
+    if (!fok)
+      fprintf(stderr, "%s: error: out of memory for the --fields list (%zu names)\n", prog,
+              strlen(fields_arg) + 1);
+    free(sel);
+    free(fcopy);
+    sl_output_destroy(&outp);
+    sl_finalize(&ctx);
+    return sl_exit_status(SL_ERR_NOMEM);
+  }
   /* without --fields: skip members of types sluice cannot read (rank 0 looks, all agree) */
   char *auto_names = NULL, **auto_sel = NULL;
   long nauto = -1;
@@ -1078,8 +1089,14 @@ int main(int argc, char **argv) {
   rc = sl_h5_describe(ctx, spec, &o, &j.layout);
   if (rc == SL_OK) {
     size_t n = sl_h5_layout_nfields(j.layout);
-    j.f = calloc(n, sizeof *j.f);
-    const char **numeric = calloc(n, sizeof *numeric);
+    j.f = calloc(n ? n : 1, sizeof *j.f);
+    const char **numeric = calloc(n ? n : 1, sizeof *numeric);
+    if (!all_ok(comm, j.f && numeric)) { /* agreed: the others would go on into the flow */
+      if (!j.f || !numeric)
+        fprintf(stderr, "%s: error: out of memory for the descriptions of %zu fields\n", prog, n);
+      rc = SL_ERR_NOMEM;
+      n = 0;
+    }
     for (size_t k = 0; k < n; k++) {
       sl_h5_field f;
       sl_h5_layout_field(j.layout, k, &f);

@@ -115,7 +115,12 @@ int main(int argc, char **argv) {
   long long top = -1;
   int force = 0, nfiles = 0;
   const char **files = calloc((size_t)argc, sizeof *files);
-  int bad = files == NULL;
+  if (!files) { /* every rank parses the same command line: every rank fails here */
+    fprintf(stderr, "sluice-wordcount: error: out of memory for the list of %d arguments\n", argc);
+    sl_finalize(&ctx);
+    return sl_exit_status(SL_ERR_NOMEM);
+  }
+  int bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
