@@ -630,6 +630,11 @@ static long numeric_members(const char *spec, char **names, size_t *len) {
     globbed = 1;
     path = gl.gl_pathc ? gl.gl_pathv[0] : NULL;
   }
+  /* only a regular file is opened here: a FIFO without a writer would block the open;
+   * sl_h5_describe reports what the path is */
+  struct stat sb;
+  if (path && (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)))
+    path = NULL;
   H5E_auto2_t efunc = NULL;
   void *edata = NULL;
   H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);

@@ -8,8 +8,9 @@
 source "$(dirname "$0")/faults.sh"
 fx_setup signals "${1:-${SLUICE_BINARY_DIR:?usage: signals.sh BUILD_DIR}}"
 IN=$W/in
-fx_gen_text u.txt 3M --vocab 400000 --zipf 0 --seed 3
-fx_gen_particles p.h5 200000 --cells 1000 --chunk 8192 --seed 5
+fx_gen_text u.txt 12M --vocab 400000 --zipf 0 --seed 3
+# large enough that the slowed runs last well over a second (the phase is polled)
+fx_gen_particles p.h5 600000 --cells 1000 --chunk 8192 --seed 5
 
 # sig_case NAME SIGNAL TARGET OPEN FINAL CHECK -- CMD...: once every rank has a path
 # containing OPEN open, SIGNAL goes to TARGET: "ranks" (each rank), "rank1", "mpirun"
@@ -29,15 +30,33 @@ sig_case() {
     esac
   fi
   fx_wait
-  fx_expect_rc 3
+  if [ "$target" = mpirun ] && [ "$sig" = TERM ]; then
+    # Open MPI 4.1's mpirun sets its own status to 1 when SIGTERM aborts the job, whatever
+    # the ranks exit with (docs/cluster.md); the ranks still stop cleanly
+    fx_expect_rc 1
+  else
+    fx_expect_rc 3
+  fi
   local n
   n=$(fx_error_lines | grep -c 'error:')
   [ "$n" -le 1 ] || fx_fail "$n 'error:' lines on stderr, expected at most 1"
-  # shellcheck disable=SC2086
-  fx_expect_absent $final
-  fx_expect_clean "$CD/out" "$CD/tmp" "$IN" "$W/tmp"
+  if [ "$target" = mpirun ] && [ "$sig" = TERM ] && [ -e "$final" ]; then
+    # mpirun may not relay SIGTERM before the ranks finish (it aborts on its own, status 1):
+    # then what was published must be the whole, correct output
+    eval "$check" || fx_fail "the output published despite SIGTERM to mpirun is wrong"
+    rm -f "$final"
+  else
+    # shellcheck disable=SC2086
+    fx_expect_absent $final
+  fi
+  local abort=""
+  [ "$target" = mpirun ] && [ "$sig" = TERM ] && abort=1
+  # SIGTERM to mpirun is an abort (SIGKILL follows after odls_base_sigkill_timeout): like
+  # any kill it may leave the output's temporary, which the rerun must remove
+  [ -n "$abort" ] || fx_expect_clean "$CD/out" "$CD/tmp" "$IN" "$W/tmp"
   fx_expect_no_procs
   fx_rerun "$np" -- "$@" && eval "$check"
+  [ -z "$abort" ] || fx_expect_clean "$CD/out" "$CD/tmp" "$IN" "$W/tmp"
   fx_end
 }
 C=$W/cases

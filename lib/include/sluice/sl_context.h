@@ -60,7 +60,9 @@ SL_EXPORT void sl_log(const sl_ctx *ctx, sl_log_level level, const char *fmt, ..
 
 /* Stop handling: after a SIGTERM or SIGUSR1 (installed by sl_init unless
  * --sl-stop-signals=off), running flows stop cleanly on every rank with SL_ERR_STOPPED.
- * Local. */
+ * Once a run has stopped, this is true on every rank, and sl_finalize leaves the handlers
+ * in place (the process is on its way out; a launcher's second SIGTERM must not kill it
+ * before it exits with its status). Local. */
 SL_EXPORT int sl_stop_requested(const sl_ctx *ctx);
 
 /* The library version string, e.g. "0.1.0". Local. */

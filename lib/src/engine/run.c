@@ -175,8 +175,13 @@ static int agree(sl__run *run, int local) {
     return SL_OK;
   if (first == run->rank)
     sl__report_error(run->ctx, local);
-  if (any[1])
+  if (any[1]) {
+    /* the job is stopping: every rank behaves as if it got the signal (sl_stop_requested;
+     * sl_finalize keeps the flag handler, so the launcher's own SIGTERM to the ranks still
+     * finishing cannot turn their exit 3 into death by signal) */
+    sl__stop_flag = 1;
     return SL_ERR_STOPPED;
+  }
   /* Every rank returns the first failing rank's code, so all exit alike. */
   int code = local;
   if (MPI_Bcast(&code, 1, MPI_INT, first, run->comm) != MPI_SUCCESS)

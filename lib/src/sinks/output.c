@@ -209,7 +209,8 @@ int sl__output_open(sl_ctx *ctx, const sl_flow *flow, const char *path, int over
   if (r0 != SL_OK || rc != SL_OK) {
     if (o)
       sl_output_destroy(&o);
-    return rank == 0 ? r0 : rc != SL_OK ? rc : SL_ERR_REMOTE;
+    /* rank 0's code everywhere: every rank exits with the status of a bad destination */
+    return r0 != SL_OK ? r0 : rc;
   }
   *out = o;
   return SL_OK;
