@@ -53,6 +53,9 @@ int gen_agree(const gen_common *g, int ok, const char *fmt, ...)
 int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp, size_t cap);
 /* If ok on every rank, sync and rename tmp to path, else remove tmp. Returns the exit code.
  * Collective; call after every rank has closed the file. */
+/* Collective: reserve `bytes` for the output before the collective writes, so that a
+ * full disk is found here on every rank alike (1 when it fits or cannot be reserved). */
+int gen_output_reserve(const gen_common *g, uint64_t bytes);
 int gen_output_end(const gen_common *g, const char *path, const char *tmp, int ok);
 
 /* ---- progress (rank 0, at most once per second) ---- */

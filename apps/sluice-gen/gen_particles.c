@@ -167,6 +167,12 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
   file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (!gen_agree(g, file >= 0, "cannot create '%s': %s", path, file >= 0 ? "" : h5_error_text(why)))
     goto fail;
+  /* the space first: a full disk inside the collective H5Dwrite or H5Fclose fails on some
+   * ranks only and leaves the others waiting. The rows, deflate's worst-case growth, and
+   * room for the chunk index and the metadata. */
+  uint64_t data = c->rows * REC_SIZE, nchunks = c->contiguous ? 1 : c->rows / c->chunk + 2;
+  if (!gen_output_reserve(g, data + data / 500 + nchunks * 128 + (1u << 20)))
+    goto fail;
 
   GEN_H5(type = H5Tcreate(H5T_COMPOUND, REC_SIZE));
   GEN_H5(H5Tinsert(type, "id", OFF_ID, H5T_NATIVE_INT64));

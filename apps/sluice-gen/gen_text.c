@@ -220,7 +220,7 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
     gen_error(g, "out of memory for a vocabulary of %llu words", (unsigned long long)vocab);
 
   MPI_File fh = MPI_FILE_NULL;
-  if (gen_all_ok(g, ok)) {
+  if (gen_all_ok(g, ok) && gen_output_reserve(g, size)) {
     int mrc = MPI_File_open(g->comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
     char es[MPI_MAX_ERROR_STRING] = "";
     int el = 0;

@@ -206,6 +206,12 @@ int gen_output_begin(const gen_common *g, const char *path, int force, char *tmp
   return GEN_EXIT_OK;
 }
 
+int gen_output_reserve(const gen_common *g, uint64_t bytes) {
+  (void)g;
+  /* collective; the one line is printed by sl_output_reserve */
+  return sl_output_reserve(gen_out, bytes) == SL_OK;
+}
+
 int gen_output_end(const gen_common *g, const char *path, const char *tmp, int ok) {
   (void)g;
   (void)path;

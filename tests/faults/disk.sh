@@ -61,6 +61,19 @@ for np in 2 4; do
     -- "$STATS" "$IN/p.h5:/particles" --bins 8000 -o "$M/st.h5"
 done
 
+# sluice-gen's own writes (through sl_output, space reserved first): 8 MB of text and an
+# 8.4 MB table on a 2 MB disk (before: text crashed in Open MPI, particles hung)
+for np in 2 4; do
+  M=$W/cases/disk.gen.text.np$np/disk
+  disk_case disk.gen.text.np$np $np 2m "$M/t.txt" \
+    '[ "$(stat -c %s "$M/t.txt")" = 8388608 ] && "$GEN" text --size 8M --seed 9 -o "$CD/ref.txt" && cmp -s "$M/t.txt" "$CD/ref.txt"' \
+    -- "$GEN" text --size 8M --seed 9 -o "$M/t.txt"
+  M=$W/cases/disk.gen.particles.np$np/disk
+  disk_case disk.gen.particles.np$np $np 2m "$M/p.h5" \
+    '[ "$(h5dump -H "$M/p.h5" | grep -c "DATASPACE  SIMPLE { ( 200000 )")" = 1 ]' \
+    -- "$GEN" particles --rows 200000 --seed 9 -o "$M/p.h5"
+done
+
 # spills on a full --sl-tmpdir: the text sink's output spill (64 KB buffers)
 M=$W/cases/disk.wordcount.spill.np2/disk
 disk_case disk.wordcount.spill.np2 2 2m "$W/cases/disk.wordcount.spill.np2/out/wc.tsv" \

@@ -8,11 +8,13 @@
  * next run to the same output removes it (rank 0 holds a lock on it while the run lives).
  * The library's text and HDF5 sinks use it; so can a program that writes its own file.
  *
- * Lifecycle: sl_output_create -> write to sl_output_tmp_path -> sl_output_commit ->
- * sl_output_destroy.
+ * Lifecycle: sl_output_create -> [sl_output_reserve] -> write to sl_output_tmp_path ->
+ * sl_output_commit -> sl_output_destroy.
  */
 #ifndef SLUICE_SL_OUTPUT_H
 #define SLUICE_SL_OUTPUT_H
+
+#include <stdint.h>
 
 #include "sluice/sl_context.h"
 #include "sluice/sl_export.h"
@@ -34,6 +36,14 @@ SL_EXPORT int sl_output_create(sl_ctx *ctx, const char *path, int overwrite,
 
 /* The temporary file every rank writes to. Local. */
 SL_EXPORT const char *sl_output_tmp_path(const sl_output *out);
+
+/* Collective. Makes sure `bytes` fit in the file before the ranks write it: rank 0
+ * reserves them (fallocate, the file's size unchanged) and every rank gets the outcome. A
+ * full disk or quota is found here, on every rank alike, with one line printed, rather
+ * than inside a collective write or close, where it can fail on some ranks only and leave
+ * the others waiting. Space reserved past the file's end is given back at commit. Where
+ * the file system cannot reserve, SL_OK (the writes are still to be checked). */
+SL_EXPORT int sl_output_reserve(sl_output *out, uint64_t bytes);
 
 /* Collective. local_rc is this rank's outcome of writing its part (SL_OK when its part is
  * complete and every write and close was checked). When every rank succeeded, rank 0

@@ -356,6 +356,15 @@ const char *sl_output_tmp_path(const sl_output *out) {
   return out ? out->tmp : NULL;
 }
 
+int sl_output_reserve(sl_output *out, uint64_t bytes) {
+  if (!out)
+    SL__FAIL(SL_ERR_INVAL, "sl_output_reserve: NULL output");
+  int rc = sl__output_reserve(out, bytes);
+  if (rc != SL_OK)
+    report_first(out->ctx, rc);
+  return rc;
+}
+
 int sl_output_commit(sl_output *out, int local_rc) {
   if (!out)
     SL__FAIL(SL_ERR_INVAL, "sl_output_commit: NULL output");
