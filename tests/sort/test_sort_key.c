@@ -211,8 +211,10 @@ static void run_check(const tcase *tc, const char *name, int desc, int spill, in
   EXPECT_RC(sl_run(f), SL_OK);
   sl_flow_destroy(&f);
   set_opt("sort-memory-bytes", "256M");
+  /* the merge read spilled runs: one at least (a merge pass, which bounds the open runs,
+   * may have just combined them all into one) */
   if (spill && s.recs.len > 4 * 8192 && s.spill_files >= 0)
-    EXPECT_TRUE(s.spill_files >= 2, "%s: %zu bytes here but %d spill runs at the merge", what,
+    EXPECT_TRUE(s.spill_files >= 1, "%s: %zu bytes here but %d spill runs at the merge", what,
                 s.recs.len, s.spill_files);
   EXPECT_TRUE(mt_dir_entries(g_tmpdir) == 0, "%s: files left in %s", what, g_tmpdir);
   uint64_t mine = s.recs.n, *cnt = xcalloc((size_t)g_size, sizeof *cnt);
