@@ -39,17 +39,10 @@
 
 #include "sluice.h"
 #include "../mpi/mpi_test.h" /* the MPI CUnit harness: assertions, mt_main */
-
-static char g_tmpdir[256]; /* this rank's --sl-tmpdir (spill files) */
+#include "sort_test.h"
 
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
-  if (!p)
-    mt_oom();
-  return p;
-}
-static void *xcalloc(size_t n, size_t s) {
-  void *p = calloc(n ? n : 1, s ? s : 1);
   if (!p)
     mt_oom();
   return p;
@@ -102,12 +95,6 @@ static size_t make_key(int kind, int64_t i, int64_t n, unsigned char *k) {
   return 8;
 }
 
-static void be64(unsigned char *p, uint64_t v) {
-  for (int j = 7; j >= 0; j--) {
-    p[j] = (unsigned char)(v & 0xff);
-    v >>= 8;
-  }
-}
 static uint64_t rd_be64(const void *q) {
   const unsigned char *p = q;
   uint64_t v = 0;
@@ -262,35 +249,6 @@ typedef struct sink {
   int probed;
   int spill_files; /* spill files open in g_tmpdir at the first record */
 } sink;
-
-/* Spill files have no name (O_TMPFILE, or unlinked at once) but stay open while they are
- * merged: count this process's open files in g_tmpdir that are "(deleted)". -1 where /proc
- * is missing. */
-static int count_spill_files(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return -1;
-  char prefix[300];
-  snprintf(prefix, sizeof prefix, "%s/", g_tmpdir);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    char path[300], target[PATH_MAX];
-    snprintf(path, sizeof path, "/proc/self/fd/%.255s", e->d_name);
-    ssize_t l = readlink(path, target, sizeof target - 1);
-    if (l <= 0)
-      continue;
-    target[l] = 0;
-    size_t tl = (size_t)l, dl = strlen(" (deleted)");
-    if (!strncmp(target, prefix, strlen(prefix)) && tl > dl &&
-        !strcmp(target + tl - dl, " (deleted)"))
-      n++;
-  }
-  closedir(d);
-  return n;
-}
 
 static void sink_add(sink *s, const sl_record *r) {
   size_t need = 8 + r->key_len + r->value_len;

@@ -37,23 +37,12 @@
 
 #include "sluice.h"
 #include "../mpi/mpi_test.h" /* the harness (and CUnit, MPI, the C headers): mt_main_with */
+#include "sort_test.h"
 
 #define RECS_PER_RANK 64000 /* 1 MB of 16-byte records: ~250 runs of 4K at 8K */
 #define DISTINCT 1000       /* keys: many ties, so the order among equal keys is seen */
 #define SAMPLE_EVERY 512
 
-static char g_tmpdir[256]; /* this rank's --sl-tmpdir (spill files) */
-
-static void *xcalloc(size_t n, size_t s) {
-  void *p = calloc(n ? n : 1, s ? s : 1);
-  if (!p)
-    mt_oom();
-  return p;
-}
-static void be64(unsigned char *p, uint64_t v) {
-  for (int j = 7; j >= 0; j--, v >>= 8)
-    p[j] = (unsigned char)(v & 0xff);
-}
 static uint64_t rd_be(const unsigned char *p, size_t n) {
   uint64_t v = 0;
   for (size_t j = 0; j < n; j++)
@@ -62,33 +51,6 @@ static uint64_t rd_be(const unsigned char *p, size_t n) {
 }
 
 /* ------------------------------------------------------------------ open spill files */
-/* Spill files have no name (O_TMPFILE, or unlinked at once): this process's open files in
- * g_tmpdir that are "(deleted)". -1 where /proc is missing. */
-static int count_spill_files(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return -1;
-  char prefix[300];
-  snprintf(prefix, sizeof prefix, "%s/", g_tmpdir);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    char path[300], target[PATH_MAX];
-    snprintf(path, sizeof path, "/proc/self/fd/%.255s", e->d_name);
-    ssize_t l = readlink(path, target, sizeof target - 1);
-    if (l <= 0)
-      continue;
-    target[l] = 0;
-    size_t tl = (size_t)l, dl = strlen(" (deleted)");
-    if (!strncmp(target, prefix, strlen(prefix)) && tl > dl &&
-        !strcmp(target + tl - dl, " (deleted)"))
-      n++;
-  }
-  closedir(d);
-  return n;
-}
 
 /* All of this process's open files (for the message about the low limit). */
 static int count_fds(void) {

@@ -19,19 +19,8 @@
 
 #include "sluice.h"
 #include "../mpi/mpi_test.h" /* the harness (and CUnit, MPI, the C headers): mt_main_with */
+#include "sort_test.h"
 
-static char g_tmpdir[256]; /* this rank's --sl-tmpdir (spill files) */
-
-static void *xcalloc(size_t n, size_t s) {
-  void *p = calloc(n ? n : 1, s ? s : 1);
-  if (!p)
-    mt_oom();
-  return p;
-}
-static void be64(unsigned char *p, uint64_t v) {
-  for (int j = 7; j >= 0; j--, v >>= 8)
-    p[j] = (unsigned char)(v & 0xff);
-}
 static uint64_t rd_be64(const unsigned char *p) {
   uint64_t v = 0;
   for (int j = 0; j < 8; j++)
@@ -141,26 +130,6 @@ static int gen_fn(int64_t i, sl_emitter *out, void *arg) {
   return sl_emit(out, r->key, r->key_len, r->value, r->value_len);
 }
 
-/* Spill files are unlinked at once but stay open while merged: this process's open files
- * under g_tmpdir (-1 without /proc). */
-static int count_spill_files(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    char path[300], target[PATH_MAX];
-    snprintf(path, sizeof path, "/proc/self/fd/%.255s", e->d_name);
-    ssize_t l = e->d_name[0] == '.' ? -1 : readlink(path, target, sizeof target - 1);
-    if (l > 0) {
-      target[l] = 0;
-      n += !strncmp(target, g_tmpdir, strlen(g_tmpdir)) && target[strlen(g_tmpdir)] == '/';
-    }
-  }
-  closedir(d);
-  return n;
-}
 typedef struct sink {
   mt_recs recs;
   int probed, spill_files;
