@@ -372,11 +372,11 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
   const char *file = hf->path, *dset = hf->dset;
   struct stat sb;
   /* stat before HDF5 opens anything: open() of a FIFO without a writer would block */
-  if (stat(file, &sb) != 0)
-    SL__FAIL(errno == ENOENT || errno == ENOTDIR ? SL_ERR_NOTFOUND
-             : errno == EACCES || errno == EPERM ? SL_ERR_USAGE
-                                                 : SL_ERR_IO,
-             "cannot open input '%s' (dataset '%s'): %s", file, dset, strerror(errno));
+  if (stat(file, &sb) != 0) {
+    char what[300];
+    snprintf(what, sizeof what, " (dataset '%s')", dset);
+    return sl__input_open_error(file, what, errno);
+  }
   if (!S_ISREG(sb.st_mode))
     return sl__input_not_regular(file, sb.st_mode);
   sl__input_id_set(&hf->id, &sb);

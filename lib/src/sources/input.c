@@ -21,6 +21,15 @@ const char *sl__input_kind(unsigned mode) {
                           : "special file";
 }
 
+int sl__input_open_error(const char *path, const char *what, int e) {
+  /* a missing or unreadable input is the user's to fix (exit 2), not a failure */
+  return sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
+                       : e == EACCES || e == EPERM ? SL_ERR_USAGE
+                                                   : SL_ERR_IO,
+                       __FILE__, __LINE__, "cannot open input '%s'%s: %s", path, what ? what : "",
+                       strerror(e));
+}
+
 int sl__input_not_regular(const char *path, unsigned mode) {
   /* a directory was always a format error (test_errors relies on it); a FIFO, device or
    * socket cannot be split into byte ranges at all, so naming one is bad usage */

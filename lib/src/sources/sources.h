@@ -21,6 +21,10 @@ typedef struct sl__input_id {
 } sl__input_id;
 /* "directory", "FIFO", "character device", ... for st_mode. */
 const char *sl__input_kind(unsigned mode);
+/* The error for an input that cannot be stat'ed or opened (errno e): SL_ERR_NOTFOUND or
+ * SL_ERR_USAGE (exit 2) for a missing or unreadable one, else SL_ERR_IO. what: text after
+ * the path in the message ("" or e.g. " (dataset '/x')"). */
+int sl__input_open_error(const char *path, const char *what, int e);
 /* The error for an input that is not a regular file: SL_ERR_FORMAT for a directory,
  * SL_ERR_USAGE (exit 2) for a FIFO, device or socket. */
 int sl__input_not_regular(const char *path, unsigned mode);

@@ -47,13 +47,7 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
       /* stat first: open() of a FIFO without a writer would block before any check */
       struct stat sb, fsb;
       if (stat(t->paths[i], &sb) != 0) {
-        /* a missing or unreadable input is the user's to fix (exit 2), not a failure */
-        int e = errno;
-        rc = sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
-                           : e == EACCES || e == EPERM ? SL_ERR_USAGE
-                                                       : SL_ERR_IO,
-                           __FILE__, __LINE__, "cannot open input '%s': %s", t->paths[i],
-                           strerror(e));
+        rc = sl__input_open_error(t->paths[i], "", errno);
         break;
       }
       if (!S_ISREG(sb.st_mode)) {
@@ -63,12 +57,7 @@ static int text_prepare(sl__source *src, sl_ctx *ctx) {
       /* O_NONBLOCK: a FIFO put in its place since the stat must not block here either */
       int fd = open(t->paths[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
       if (fd < 0) {
-        int e = errno;
-        rc = sl__error_set(e == ENOENT || e == ENOTDIR ? SL_ERR_NOTFOUND
-                           : e == EACCES || e == EPERM ? SL_ERR_USAGE
-                                                       : SL_ERR_IO,
-                           __FILE__, __LINE__, "cannot open input '%s': %s", t->paths[i],
-                           strerror(e));
+        rc = sl__input_open_error(t->paths[i], "", errno);
         break;
       }
       if (fstat(fd, &fsb) != 0) {
