@@ -406,14 +406,8 @@ static void free_blocks(sort_state *st) {
 }
 
 /* Gives back everything the step holds (the sample's offsets stay). */
-static void release_all(sort_state *st) {
-  for (int r = 0; r < st->nruns; r++)
-    if (st->runs[r].f)
-      fclose(st->runs[r].f);
-  free(st->runs);
-  st->runs = NULL;
-  st->nruns = st->capruns = 0;
-  reader_close(&st->rd);
+/* The readers and the heap of a merge (the final one or a pass), given back. */
+static void merge_free(sort_state *st) {
   for (int r = 0; r < st->nrds; r++)
     reader_close(&st->rds[r]);
   free(st->rds);
@@ -422,6 +416,17 @@ static void release_all(sort_state *st) {
   free(st->heap);
   st->heap = NULL;
   st->nheap = 0;
+}
+
+static void release_all(sort_state *st) {
+  for (int r = 0; r < st->nruns; r++)
+    if (st->runs[r].f)
+      fclose(st->runs[r].f);
+  free(st->runs);
+  st->runs = NULL;
+  st->nruns = st->capruns = 0;
+  reader_close(&st->rd);
+  merge_free(st);
   free_blocks(st);
   free(st->mem.p);
   st->mem = (vec){0};
@@ -939,14 +944,7 @@ static int bound_runs(sl__part *p, sort_state *st) {
   SL__CHECK(run_new(p->run, st, packed, st->runs[s].klen, st->runs[s].vlen, &out));
   int rc = st->step->kind == SL__STEP_SORT_SPLIT ? concat_runs(p, st, s, e, out, packed)
                                                  : merge_runs(p, st, s, e, out, packed);
-  for (int r = 0; r < st->nrds; r++)
-    reader_close(&st->rds[r]);
-  free(st->rds);
-  st->rds = NULL;
-  st->nrds = 0;
-  free(st->heap);
-  st->heap = NULL;
-  st->nheap = 0;
+  merge_free(st);
   reader_close(&st->rd);
   account(p, st);
   SL__CHECK(rc);
