@@ -106,7 +106,14 @@ for n in 2 4; do
 done
 
 # histograms that cannot fit are refused before any work, not found missing half-way
+# (ulimit -v cannot apply under ASan, which reserves terabytes of address space)
+asan=""
+ldd "$STATS" 2>/dev/null | grep -q libasan && asan=1
 for n in 2 4; do
+  if [ -n "$asan" ]; then
+    ok "np$n h5stats --bins beyond memory: skipped (built with ASan: ulimit -v cannot apply)"
+    continue
+  fi
   rm -f mem.h5
   run $n sh -c "ulimit -v 3000000 && exec '$STATS' in.h5:/particles --bins 100000000 -o mem.h5" >/dev/null 2>err.txt
   rc=$?
