@@ -304,6 +304,13 @@ static void h5_save(void) {
       goto fail;                                                                                   \
     }                                                                                              \
   } while (0)
+/* Close an HDF5 object once: a failed close is not retried (HDF5 released the identifier). */
+#define H5CLOSE(fn, id, ...)                                                                       \
+  do {                                                                                             \
+    herr_t c_ = fn(id);                                                                            \
+    id = -1;                                                                                       \
+    H5TRY(c_, __VA_ARGS__);                                                                        \
+  } while (0)
 
 static int str_attr(hid_t obj, const char *name, const char *v) {
   hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
@@ -468,16 +475,8 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
       H5Sclose(asp);
     H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
   }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Dclose(d);
-    d = -1;
-    H5TRY(c_, "cannot close dataset /stats");
-  }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Sclose(sp);
-    sp = -1;
-    H5TRY(c_, "cannot close the /stats dataspace");
-  }
+  H5CLOSE(H5Dclose, d, "cannot close dataset /stats");
+  H5CLOSE(H5Sclose, sp, "cannot close the /stats dataspace");
   H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         "cannot create group /histogram");
   /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
@@ -497,40 +496,16 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
           "cannot write dataset '/histogram/%s'", hn);
     H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
           hn);
-    { /* a failed close is not retried: HDF5 released the identifier */
-      herr_t c_ = H5Dclose(hd);
-      hd = -1;
-      H5TRY(c_, "cannot close dataset '/histogram/%s'", hn);
-    }
+    H5CLOSE(H5Dclose, hd, "cannot close dataset '/histogram/%s'", hn);
     H5TRY(f64_dataset(egrp, hn, edges, ne, j->f[k].name),
           "cannot write dataset '/edges/%s' (%llu edges of field '%s')", hn, (unsigned long long)ne,
           j->f[k].name);
   }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Sclose(hs);
-    hs = -1;
-    H5TRY(c_, "cannot close the histogram dataspace");
-  }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Gclose(egrp);
-    egrp = -1;
-    H5TRY(c_, "cannot close group /edges");
-  }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Gclose(grp);
-    grp = -1;
-    H5TRY(c_, "cannot close group /histogram");
-  }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Tclose(mt);
-    mt = -1;
-    H5TRY(c_, "cannot close the /stats row type");
-  }
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Tclose(fld);
-    fld = -1;
-    H5TRY(c_, "cannot close the /stats field type");
-  }
+  H5CLOSE(H5Sclose, hs, "cannot close the histogram dataspace");
+  H5CLOSE(H5Gclose, egrp, "cannot close group /edges");
+  H5CLOSE(H5Gclose, grp, "cannot close group /histogram");
+  H5CLOSE(H5Tclose, mt, "cannot close the /stats row type");
+  H5CLOSE(H5Tclose, fld, "cannot close the /stats field type");
   ssize_t isz;
   H5TRY(H5Fflush(f, H5F_SCOPE_GLOBAL), "cannot flush the file");
   H5TRY(isz = H5Fget_file_image(f, NULL, 0), "cannot size the file image");
@@ -541,11 +516,7 @@ static int write_output(const char *tmp, const char *out, const job *j, const ac
     goto fail;
   }
   H5TRY(H5Fget_file_image(f, image, (size_t)isz), "cannot copy the file image");
-  { /* a failed close is not retried: HDF5 released the identifier */
-    herr_t c_ = H5Fclose(f);
-    f = -1;
-    H5TRY(c_, "cannot close the file");
-  }
+  H5CLOSE(H5Fclose, f, "cannot close the file");
   H5Pclose(fapl);
   fapl = -1;
   free(rows);

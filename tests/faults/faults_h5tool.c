@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int chunk_info(const char *file, const char *dset, hsize_t idx, haddr_t *addr, hsize_t *size) {
+static int chunk_info(const char *file, const char *dset, hsize_t idx, haddr_t *addr,
+                      hsize_t *size) {
   hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0)
     return -1;

@@ -9,8 +9,9 @@
  * Waits (at most SECONDS) until a file whose name contains SUBSTR is created (create) or
  * written (modify) in DIR, or (fd) until process WPID has a file open whose path contains
  * SUBSTR (polled every millisecond; a file opened with O_TMPFILE reads "DIR/#N (deleted)"),
- * or (rchar) until process WPID has read at least BYTES bytes in all (its rchar), then sends SIGNUM to every PID. Prints "fired NAME" and exits 0, or exits 1 on time out
- * (or when WPID is gone), 2 on bad usage. The watch is in place when it prints "ready". */
+ * or (rchar) until process WPID has read at least BYTES bytes in all (its rchar), then sends SIGNUM
+ * to every PID. Prints "fired NAME" and exits 0, or exits 1 on time out (or when WPID is gone), 2
+ * on bad usage. The watch is in place when it prints "ready". */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <signal.h>
