@@ -787,6 +787,18 @@ static void heap_down(sort_state *st, int i) {
 
 /* ---- a bounded number of open runs: merge passes ---- */
 
+/* The sort steps of this rank's partitions: the memory budget and the open spill files are
+ * shared among them. */
+static int sort_steps(const sl__run *run) {
+  int steps = 0;
+  for (int s = 0; s < run->nstages; s++)
+    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
+      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
+          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
+        steps += run->stages[s].nlocal;
+  return steps;
+}
+
 /* The spill files one sort step keeps open at once: its runs, and during a merge pass the
  * run the pass writes. File descriptors are limited per process (RLIMIT_NOFILE, 'ulimit
  * -n': often 1024, on some systems 256), and a rank shares its limit with MPI (shared
@@ -800,12 +812,7 @@ static void heap_down(sort_state *st, int i) {
  * that a pass combines at least two runs while it writes another; a limit too low for that
  * fails in sl__spill_create with its 'ulimit -n' hint. */
 static int max_open_runs(const sl__run *run) {
-  int steps = 0;
-  for (int s = 0; s < run->nstages; s++)
-    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
-      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
-          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
-        steps += run->stages[s].nlocal;
+  int steps = sort_steps(run);
   if (steps < 1)
     steps = 1;
   uint64_t lim = 1024;
@@ -1119,12 +1126,7 @@ int sl__sort_setup(sl__run *run) {
   /* The budget: the option, or with "auto" the rank's sort memory shared among the sort
    * steps of its partitions (a stage before a sort may have several partitions per rank,
    * a flow several sorts), so that together they stay within it. */
-  int steps = 0;
-  for (int s = 0; s < run->nstages; s++)
-    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
-      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
-          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
-        steps += run->stages[s].nlocal;
+  int steps = sort_steps(run);
   run->sort_budget = sl__sort_memory_bytes(run->ctx, steps);
   for (int s = 0; s < run->nstages; s++) {
     int t = run->flow->stages[s].target;
