@@ -275,7 +275,11 @@ static int reserve_rows(h5_sink *s, hid_t fid, uint64_t rows) {
 static int create_serial(const h5_sink *s) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fid = -1;
   /* HDF5's flock() would meet the output's lock where flock is emulated with fcntl (NFS) */
+#if H5_VERSION_GE(1, 10, 7)
   if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) >= 0)
+#else
+  if (fapl >= 0) /* older HDF5: HDF5_USE_FILE_LOCKING=FALSE in the environment does it */
+#endif
     fid = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   char m[512] = "";
   if (fid < 0)
