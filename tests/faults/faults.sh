@@ -170,7 +170,8 @@ _fx_args() { # parses [-w WRAPPER] -- ; sets FX_WRAP and FX_NSHIFT
   done
 }
 
-fx_mpi() { # NP [-w WRAPPER] -- CMD...
+# the command line of a run (FX_CMD, saved to $CD/cmd), its id and start time
+_fx_prepare() { # NP [-w WRAPPER] -- CMD...
   local np=$1
   shift
   _fx_args "$@"
@@ -179,20 +180,17 @@ fx_mpi() { # NP [-w WRAPPER] -- CMD...
   _fx_cmdline "$np" "$FX_WRAP" "$@"
   printf '%s\n' "${FX_CMD[*]}" >"$CD/cmd"
   FX_T0=$(date +%s)
+}
+
+fx_mpi() { # NP [-w WRAPPER] -- CMD...
+  _fx_prepare "$@"
   FX_RUNID=$FX_RUNID "${FX_CMD[@]}" >"$CD/stdout" 2>"$CD/stderr" </dev/null
   FX_RC=$?
   FX_SECS=$(($(date +%s) - FX_T0))
 }
 
 fx_mpi_bg() { # NP [-w WRAPPER] -- CMD...
-  local np=$1
-  shift
-  _fx_args "$@"
-  shift "$FX_NSHIFT"
-  FX_RUNID="fx-$$-$RANDOM$RANDOM"
-  _fx_cmdline "$np" "$FX_WRAP" "$@"
-  printf '%s\n' "${FX_CMD[*]}" >"$CD/cmd"
-  FX_T0=$(date +%s)
+  _fx_prepare "$@"
   FX_RUNID=$FX_RUNID "${FX_CMD[@]}" >"$CD/stdout" 2>"$CD/stderr" </dev/null &
   FX_BG=$!
 }
