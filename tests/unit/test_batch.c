@@ -2,7 +2,7 @@
  * used for routing and tables (sl__hash_bytes, sl__hash_partition). */
 #include <stdlib.h>
 
-#include "engine/batch.h"
+#include "core/batch.h"
 #include "unit.h"
 
 /* xorshift64*: deterministic test data */

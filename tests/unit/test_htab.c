@@ -2,8 +2,8 @@
  * group_by_key and uniq (reduce/htab.c), against a naive oracle. */
 #include <stdlib.h>
 
-#include "engine/batch.h"
-#include "reduce/htab.h"
+#include "core/batch.h"
+#include "algo/htab.h"
 #include "unit.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;

@@ -140,15 +140,15 @@ static void test_set_sizes(void) {
    * and a set size still has to reach the minimum. */
   o = fresh();
   char buf[64];
-  EXPECT_U64(o.sort_memory_bytes, 0);
+  EXPECT_U64(o.held_memory_bytes, 0);
   EXPECT_INT(sl__options_get(&o, "sort-memory-bytes", buf, sizeof buf), SL_OK);
   EXPECT_STR(buf, "auto");
   EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "64M"), SL_OK);
-  EXPECT_U64(o.sort_memory_bytes, 64u << 20);
+  EXPECT_U64(o.held_memory_bytes, 64u << 20);
   EXPECT_INT(sl__options_get(&o, "sort-memory-bytes", buf, sizeof buf), SL_OK);
   EXPECT_STR(buf, "64M");
   EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "auto"), SL_OK);
-  EXPECT_U64(o.sort_memory_bytes, 0);
+  EXPECT_U64(o.held_memory_bytes, 0);
   EXPECT_INT(sl__options_set(&o, "sort-memory-bytes", "0"), SL_ERR_OPTION);
   sl__error_clear();
   EXPECT_INT(sl__options_set(&o, "batch-bytes", "auto"), SL_ERR_OPTION);
@@ -188,16 +188,16 @@ static void test_memory_limit(void) {
   memset(&ctx, 0, sizeof ctx);
   ctx.node_size = 4;
   sl__memory_resolve(&ctx);
-  CU_ASSERT(ctx.sort_memory_auto >= (128u << 20));
-  CU_ASSERT(ctx.sort_memory_auto % (1u << 20) == 0);
-  CU_ASSERT(ctx.sort_memory_auto <= lim / 4 / 4 || ctx.sort_memory_auto == (128u << 20));
-  ctx.sort_memory_auto = (uint64_t)1 << 30;
-  EXPECT_U64(sl__sort_memory_bytes(&ctx, 2), 512u << 20);
-  EXPECT_U64(sl__sort_memory_bytes(&ctx, 3), 341u << 20); /* whole MiB */
-  EXPECT_U64(sl__sort_memory_bytes(&ctx, 1000), 16u << 20);
-  EXPECT_U64(sl__sort_memory_bytes(&ctx, 0), (uint64_t)1 << 30);
-  ctx.opt.sort_memory_bytes = 8192;
-  EXPECT_U64(sl__sort_memory_bytes(&ctx, 7), 8192);
+  CU_ASSERT(ctx.held_memory_auto >= (128u << 20));
+  CU_ASSERT(ctx.held_memory_auto % (1u << 20) == 0);
+  CU_ASSERT(ctx.held_memory_auto <= lim / 4 / 4 || ctx.held_memory_auto == (128u << 20));
+  ctx.held_memory_auto = (uint64_t)1 << 30;
+  EXPECT_U64(sl__held_memory_bytes(&ctx, 2), 512u << 20);
+  EXPECT_U64(sl__held_memory_bytes(&ctx, 3), 341u << 20); /* whole MiB */
+  EXPECT_U64(sl__held_memory_bytes(&ctx, 1000), 16u << 20);
+  EXPECT_U64(sl__held_memory_bytes(&ctx, 0), (uint64_t)1 << 30);
+  ctx.opt.held_memory_bytes = 8192;
+  EXPECT_U64(sl__held_memory_bytes(&ctx, 7), 8192);
 }
 
 static void test_set_int_bool_enum_string(void) {

@@ -342,7 +342,13 @@ SL_EXPORT int sl_flow_join(sl_flow *left, sl_flow *right, sl_join_mode mode, int
 /* ---- sinks: exactly one, last ---- */
 /* Count the records; *count is set on every rank after sl_run. */
 SL_EXPORT int sl_flow_to_count(sl_flow *flow, uint64_t *count);
-/* Gather the records to rank 0. For SMALL results only: they are held in rank 0's memory. */
+/* Gather the records to rank 0. For SMALL results only: they are held in rank 0's memory.
+ * Lifetimes: *out is set to NULL here, and `out` itself must stay valid until sl_run
+ * returns (sl_run writes through it). When the run succeeds, sl_run stores a new collection
+ * in *out on every rank (rank 0 holds the records, the other ranks an empty one); after a
+ * failed run *out stays NULL. The caller owns the collection: it does not point into the
+ * flow, outlives sl_flow_destroy, and is freed with sl_collection_destroy. Records from
+ * sl_collection_get point into the collection and live as long as it does. Local (SPMD). */
 typedef struct sl_collection sl_collection;
 SL_EXPORT int sl_flow_to_collect(sl_flow *flow, sl_collection **out);
 SL_EXPORT size_t sl_collection_count(const sl_collection *c);
@@ -382,7 +388,8 @@ typedef struct sl_stats {
   uint64_t inflight_hwm;     /* high-water mark of batch buffer bytes (send+receive) */
   uint64_t reduce_state_hwm; /* high-water mark of reduce/combiner state bytes */
   double stall_seconds;      /* time a producer waited for credit */
-  double user_seconds;       /* time in user callbacks (sampled per batch) */
+  double work_seconds;       /* time the stage's partitions spent working: pulling input,
+                                running its steps (user callbacks included), draining */
   double wall_seconds;
   uint64_t late_dropped; /* records dropped by fixed windows: later than allowed */
   uint64_t triggers;     /* triggers fired by windowed reducers */

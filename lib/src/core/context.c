@@ -11,7 +11,7 @@
 
 /* Joins argv for logs and statistics; quoted so the line can be pasted back into a shell.
  * Truncated with "..." when it does not fit. */
-static void join_command_line(int argc, char **argv, char *buf, size_t cap) {
+static void format_command_line(int argc, char **argv, char *buf, size_t cap) {
   size_t used = 0;
   buf[0] = '\0';
   for (int i = 0; i < argc && argv[i] != NULL; i++) {
@@ -176,7 +176,7 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
   int rc = sl__options_defaults(&ctx->opt);
   /* Before MPI_Init and option removal, so the record shows what the user typed. */
   if (argc != NULL && argv != NULL && *argv != NULL) {
-    join_command_line(*argc, *argv, ctx->command_line, sizeof ctx->command_line);
+    format_command_line(*argc, *argv, ctx->command_line, sizeof ctx->command_line);
   }
   if (rc == SL_OK)
     rc = start_mpi(ctx, argc, argv, comm);
@@ -200,9 +200,9 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
            ctx->command_line);
   }
   sl_log(ctx, SL_LOG_INFO, "binding: %s", ctx->binding_desc);
-  if (ctx->rank == 0 && ctx->opt.sort_memory_bytes == 0) {
+  if (ctx->rank == 0 && ctx->opt.held_memory_bytes == 0) {
     char b[32];
-    sl__opt_format_size(ctx->sort_memory_auto, b, sizeof b);
+    sl__opt_format_size(ctx->held_memory_auto, b, sizeof b);
     sl_log(ctx, SL_LOG_INFO,
            "sort memory (auto): %s per rank, shared by its sort steps (%d ranks on rank 0's "
            "node)",

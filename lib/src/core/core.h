@@ -56,6 +56,20 @@ int sl__error_nomem(const char *file, int line, const char *what, uint64_t bytes
       return sl__error_nomem(__FILE__, __LINE__, (what), (uint64_t)(bytes), (option));             \
   } while (0)
 
+/* ---- a growable byte buffer (bytes.c): the one every module uses ---- */
+typedef struct sl__bytes {
+  char *p;
+  size_t len, cap;
+} sl__bytes;
+/* Room for `more` bytes after len (doubling; never past soft_max when that is enough, 0:
+ * no such cap). SL_ERR_NOMEM recorded. */
+int sl__bytes_reserve(sl__bytes *b, size_t more, size_t soft_max);
+/* Append n bytes (p may be NULL when n is 0). */
+int sl__bytes_append(sl__bytes *b, const void *p, size_t n);
+/* Append one record in the batch encoding (core/batch.h). */
+int sl__bytes_put_record(sl__bytes *b, const sl_record *r);
+void sl__bytes_free(sl__bytes *b);
+
 /* ---- files (fileio.c) ---- */
 /* "1.5 MiB" */
 void sl__fmt_bytes(uint64_t n, char *buf, size_t cap);
@@ -82,7 +96,7 @@ typedef struct sl__options {
   uint64_t read_block_bytes;    /* --sl-read-block-bytes */
   uint64_t combiner_bytes;      /* --sl-combiner-bytes */
   uint64_t output_buffer_bytes; /* --sl-output-buffer-bytes */
-  uint64_t sort_memory_bytes;   /* --sl-sort-memory-bytes */
+  uint64_t held_memory_bytes;   /* --sl-sort-memory-bytes */
   int pin;                      /* --sl-pin */
   char stats_file[4096];        /* --sl-stats ("" = none) */
   int log_view;                 /* --sl-log-view */
@@ -121,7 +135,8 @@ struct sl_ctx {
   char binding_desc[128];
   char slurm_job_id[64];
   char command_line[4096];
-  uint64_t sort_memory_auto; /* the rank's memory for sorts (auto), by sl__memory_resolve */
+  uint64_t held_memory_auto; /* the rank's memory for operators that hold records (sorts), with
+                                "auto", by sl__memory_resolve */
 };
 
 /* memory.c: the memory this process may use (physical, or a lower cgroup or Slurm
@@ -129,9 +144,10 @@ struct sl_ctx {
 uint64_t sl__memory_limit_bytes(void);
 /* Resolves the "auto" budgets from that and the ranks on the node (after node_size). */
 void sl__memory_resolve(sl_ctx *ctx);
-/* The budget of each of `steps` sort steps on this rank: the option, or with "auto" the
- * rank's sort memory divided among them (at least 16M each). */
-uint64_t sl__sort_memory_bytes(const sl_ctx *ctx, int steps);
+/* The budget of each of `shares` steps on this rank that hold records (the engine counts
+ * the steps that ask for a share): the option, or with "auto" the rank's memory for held
+ * records divided among them (at least 16M each). */
+uint64_t sl__held_memory_bytes(const sl_ctx *ctx, int shares);
 
 /* hwloc: bind the calling process to one core (see docs/architecture.md). */
 int sl__pin(sl_ctx *ctx);

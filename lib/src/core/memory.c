@@ -16,10 +16,10 @@
 #include "core/core.h"
 
 #define SL__MIB ((uint64_t)1 << 20)
-#define SL__AUTO_SHARE 4                 /* sorts: a quarter of the rank's memory */
+#define SL__AUTO_SHARE 4                 /* held records: a quarter of the memory */
 #define SL__AUTO_UNKNOWN (512 * SL__MIB) /* ... when no limit is known */
 #define SL__AUTO_MIN (128 * SL__MIB)     /* ... at least */
-#define SL__AUTO_STEP_MIN (16 * SL__MIB) /* per sort step, at least */
+#define SL__AUTO_STEP_MIN (16 * SL__MIB) /* per step that holds records, at least */
 
 /* The number in file (a limit), or UINT64_MAX if absent, "max" or unreadable. */
 static uint64_t read_limit(const char *file) {
@@ -108,10 +108,10 @@ uint64_t sl__memory_limit_bytes(void) {
   return lim;
 }
 
-uint64_t sl__sort_memory_bytes(const sl_ctx *ctx, int steps) {
-  if (ctx->opt.sort_memory_bytes != 0)
-    return ctx->opt.sort_memory_bytes;
-  uint64_t each = ctx->sort_memory_auto / (uint64_t)(steps > 1 ? steps : 1);
+uint64_t sl__held_memory_bytes(const sl_ctx *ctx, int shares) {
+  if (ctx->opt.held_memory_bytes != 0)
+    return ctx->opt.held_memory_bytes;
+  uint64_t each = ctx->held_memory_auto / (uint64_t)(shares > 1 ? shares : 1);
   each &= ~(SL__MIB - 1);
   return each > SL__AUTO_STEP_MIN ? each : SL__AUTO_STEP_MIN;
 }
@@ -122,5 +122,5 @@ void sl__memory_resolve(sl_ctx *ctx) {
   if (lim != UINT64_MAX)
     pool = lim / (uint64_t)(ctx->node_size > 0 ? ctx->node_size : 1) / SL__AUTO_SHARE;
   pool &= ~(SL__MIB - 1); /* whole MiB: printed as such */
-  ctx->sort_memory_auto = pool > SL__AUTO_MIN ? pool : SL__AUTO_MIN;
+  ctx->held_memory_auto = pool > SL__AUTO_MIN ? pool : SL__AUTO_MIN;
 }

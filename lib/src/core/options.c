@@ -48,7 +48,7 @@ const sl__opt_desc sl__option_table[] = {
     {"sort-memory-bytes", SL__OPT_SIZE, "auto", "SIZE",
      "records a sort holds in memory per partition, more spill to --sl-tmpdir; auto: 1/4 of a "
      "rank's share of node memory (or cgroup/Slurm limit), split among its sort steps",
-     SL__FIELD(sort_memory_bytes), 4096, UINT64_MAX, NULL, size_auto},
+     SL__FIELD(held_memory_bytes), 4096, UINT64_MAX, NULL, size_auto},
     {"output-buffer-bytes", SL__OPT_SIZE, "8M", "SIZE",
      "bytes a file sink buffers per partition before each write", SL__FIELD(output_buffer_bytes), 1,
      SL__MPI_COUNT_MAX, SL__MPI_COUNT_WHY, NULL},

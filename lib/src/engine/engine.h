@@ -12,8 +12,8 @@
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
-#include "engine/batch.h"
-#include "engine/plan.h"
+#include "core/batch.h"
+#include "plan/plan.h"
 
 /* Message types on the data tag (ordered per sender) and the control tag. */
 enum { SL__TAG_DATA = 101, SL__TAG_BIG = 102, SL__TAG_CTRL = 103 };
@@ -28,7 +28,7 @@ typedef struct sl__msghdr {
   uint64_t len; /* payload bytes (for BIG: bytes of the payload message) */
   int32_t slot; /* the sending stage's input slot in the receiving stage */
   int32_t pad;
-  int64_t wm; /* the sending rank's event-time watermark (fixed windows), INT64_MIN if none */
+  int64_t wm; /* the sending rank's event-time watermark (sl__stage.event_time), or INT64_MIN */
 } sl__msghdr;
 
 /* stage/part: the receiving partition; slot: the sending stage's input slot there. */
@@ -37,7 +37,6 @@ typedef struct sl__ctrlmsg {
 } sl__ctrlmsg;
 
 typedef struct sl__out sl__out;
-typedef struct sl__sortsync sl__sortsync;
 
 /* A batch buffer: message header followed by up to cap payload bytes. */
 typedef struct sl__buf {
@@ -53,7 +52,7 @@ typedef struct sl__buf {
   int pending;    /* outbound: MPI requests not yet complete */
   int slot;       /* inbound: input slot of the sending stage */
   int64_t wm;     /* inbound: the sender's watermark */
-  int64_t tmin;   /* outbound toward a fixed window: the oldest event time in it */
+  int64_t tmin;   /* outbound, with event time: the oldest event time in it */
   struct sl__buf *next;
 } sl__buf;
 
@@ -77,10 +76,14 @@ struct sl__out {
   int target;             /* receiving stage */
   int slot;               /* the sending stage's input slot in the receiving stage */
   int ndest;              /* partitions of the receiving stage */
-  sl_event_time_fn wtime; /* the receiving stage has a fixed window: its event time */
-  void *wtime_arg;
-  int64_t cur_t; /* event time of the record being emitted (wtime set) */
+  sl_event_time_fn etime; /* the receiving stage tracks event time: the records' */
+  void *etime_arg;
+  int64_t cur_t; /* event time of the record being emitted (etime set) */
   sl__boundary boundary;
+  /* the edge's router: the destination partition of a record (key hash, user hash, round
+   * robin, single, or one an operator installed: sl__out_set_router) */
+  int (*route)(void *arg, const sl_record *rec, int ndest);
+  void *route_arg;
   sl_hash_fn hash;
   void *hash_arg;
   sl__dest *dest;
@@ -91,7 +94,6 @@ struct sl__out {
   sl__buf *free;
   uint64_t rr;
   double stall_since; /* when it last became blocked (0 if not blocked) */
-  sl__sortsync *sort; /* SL__BOUND_RANGE: the splitters */
 };
 
 /* Credit state of a receiving partition (see docs/architecture.md, "credits"). */
@@ -112,12 +114,16 @@ typedef struct sl__credits {
 
 typedef struct sl__stepinst {
   const sl__step *step;
-  void *state;
+  const struct sl__op_vt *op;    /* what the engine calls: the step's operator, or the
+                                    stage's wrapper around it */
+  const struct sl__op_vt *inner; /* wrapped: the step's own operator, else NULL */
+  int (*push)(sl__part *p, int i, const sl_record *rec); /* op->push, asked per record */
+  void *state;                                           /* the (inner) operator's state */
+  void *wrap;                                            /* wrapped: the wrapper's state */
+  /* How a wrapper asks the inner operator to drain: */
   int draining;      /* a drain is in progress (cursor in state) */
-  int force_capture; /* drain into the part's capture buffer and stop there (on_trigger) */
-  int keep_open;     /* the trigger being drained does not end the window (joins hold on to
-                        unmatched records) */
-  void *win;         /* windowed: the windows (reduce/window.c); state is the current one's */
+  int force_capture; /* drain into the part's capture buffer and stop there */
+  int keep_open;     /* the state lives on after this drain (hold unmatched records) */
 } sl__stepinst;
 
 struct sl_emitter {
@@ -134,7 +140,7 @@ typedef struct sl__stagestats {
   uint64_t records_in, records_out, bytes_sent, bytes_received, batches_sent, batches_received;
   uint64_t input_bytes;
   uint64_t late_dropped, triggers;
-  double stall, user;
+  double stall, work; /* seconds a producer waited for credit; seconds partitions worked */
 } sl__stagestats;
 
 struct sl__part {
@@ -154,41 +160,19 @@ struct sl__part {
   int finish_step; /* next step to finish after input ended */
   int flush_step;  /* a step that asked to drain mid-stream (combiner full), or -1 */
   int done;
-  int waiting;     /* a step waits for something other than data (sort splitters) */
-  int emit_err;    /* the engine error an sl_emit returned to a callback, if any */
-  int cur_slot;    /* input slot of the batch being consumed (joins) */
-  int cur_sender;  /* its sender id, or -1 in a source stage */
-  int64_t wm_sent; /* latest event time sent to a stage with a fixed window */
-  int wstep;       /* index of the windowed step, or -1 */
-  int wpending;    /* the windowed step has triggers to fire: its index, or -1 */
+  int waiting;      /* a step waits for something other than data (a collective) */
+  int emit_err;     /* the engine error an sl_emit returned to a callback, if any */
+  int cur_slot;     /* input slot of the batch being consumed (a stage with several inputs) */
+  int cur_sender;   /* its sender id, or -1 in a source stage */
+  int64_t wm_sent;  /* latest event time sent to a stage that tracks event time */
+  int wm_step;      /* index of the step with a watermark or tick hook, or -1 */
+  int pending_step; /* a step has output queued to emit before more input: its index, or -1 */
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
-  char *capture;
-  size_t capture_len, capture_cap;
+  sl__bytes capture;
 };
 
 #define SL__CAPTURE (-1)
-
-/* The splitters of a sort: sampled by the partitions of the stage before the sort and
- * exchanged with two non-blocking collectives (sizes, then samples). Every rank posts
- * them in stage order, so they match even on ranks with no partition of that stage. */
-struct sl__sortsync {
-  int phase; /* 0 sampling, 1 sizes exchanged, 2 samples exchanged, 3 splitters ready */
-  int nready;
-  char *mine;
-  size_t mine_len, mine_cap;
-  int mine_int;
-  int *counts, *displs;
-  char *all;
-  MPI_Request req;
-  sl_cmp_fn cmp; /* or key */
-  sl_sort_key_fn key;
-  void *arg;
-  int descending;
-  sl_record *split; /* nsplit records pointing into `all` */
-  int nsplit;
-  uint64_t rr;
-};
 
 typedef struct sl__srun {
   sl__part **parts; /* local partitions of this stage */
@@ -196,7 +180,7 @@ typedef struct sl__srun {
   int nopen;
   sl__out *out;
   sl__stagestats st;
-  sl__sortsync *sort; /* when the next stage is a sort */
+  void **rstate; /* per step of the stage: its run-wide state (sl__op_vt.run_setup) */
 } sl__srun;
 
 typedef struct sl__sendreq {
@@ -233,13 +217,13 @@ struct sl__run {
   uint64_t *data_sent, *data_recv, *ctrl_sent, *ctrl_recv;
   /* memory accounting of batch buffers */
   uint64_t mem_cur, mem_hwm, state_cur, state_hwm;
-  uint64_t sort_budget; /* bytes a sort step of one partition may hold (sl__sort_setup) */
+  int held_shares;      /* partitions' steps on this rank that asked for memory (SL__OPF_MEMORY) */
+  uint64_t held_budget; /* bytes each of them may hold (sl__held_memory_bytes) */
   int err;              /* local error code */
   int remote_abort;     /* another rank failed */
   int stopped;
-  /* sink */
-  void *sink;
-  /* an ext sink's blocked hook and its argument, cached: asked once per record */
+  /* the sink (the flow's), its hooks asked once per record cached */
+  const sl__sink_vt *sink;
   int (*sink_blocked)(void *impl, const sl__part *part);
   int (*sink_push)(void *impl, sl__part *part, const sl_record *rec);
   void *sink_impl;
@@ -250,7 +234,14 @@ struct sl__run {
 };
 
 /* ---- engine/part.c ---- */
-int sl__push(sl__part *p, int step, const sl_record *rec);
+/* A record out of the stage's last step: to the next stage's batches or the sink. */
+int sl__push_out(sl__part *p, const sl_record *rec);
+/* A record into step i of the partition (i == nsteps: out of the stage). */
+static inline int sl__push(sl__part *p, int i, const sl_record *rec) {
+  if (i == p->nsteps)
+    return sl__push_out(p, rec);
+  return p->steps[i].push(p, i, rec);
+}
 /* May a drain of step k emit now? (output not blocked, no later step flushing) */
 int sl__part_drain_blocked(const sl__part *p, int k);
 int sl__part_work(sl__part *p, int *progress);
@@ -277,66 +268,10 @@ void sl__credits_free(sl__credits *c);
 void sl__mem_add(sl__run *run, int64_t bytes);
 void sl__state_add(sl__run *run, int64_t bytes);
 
-/* ---- steps (reduce/steps.c) ---- */
-int sl__step_create(sl__run *run, const sl__step *step, sl__stepinst *si);
-void sl__step_destroy(sl__run *run, sl__stepinst *si);
-int sl__step_push(sl__part *p, int i, const sl_record *rec);
-/* Drain step i's state into step i+1; *finished = 1 when all emitted. */
-int sl__step_drain(sl__part *p, int i, int *finished);
-int sl__step_has_state(const sl__step *step);
+/* ---- engine/part.c: what operators use ---- */
 int sl__callback_failed(sl__part *p, int i, int rc);
+/* A callback returned rc: an sl_emit failure inside it is the cause, else the callback. */
 int sl__callback_result(sl__part *p, int i, int rc);
-
-/* ---- windows (reduce/window.c) and joins (reduce/join.c) ---- */
-int sl__window_create(sl__run *run, sl__part *p, int i);
-void sl__window_destroy(sl__run *run, sl__stepinst *si);
-int sl__window_push(sl__part *p, int i, const sl_record *rec);
-int sl__window_drain(sl__part *p, int i, int *finished);
-int sl__window_watermark(sl__part *p, int sender, int64_t wm); /* a batch or EOS consumed */
-int sl__window_tick(sl__part *p);                              /* processing-time timers */
-int sl__step_drain_inner(sl__part *p, int i, int *finished);
-int sl__step_push_inner(sl__part *p, int i, const sl_record *rec);
-void **sl__step_reducer_acc(void *state);
-int sl__join_create(sl__run *run, const sl__step *step, sl__stepinst *si);
-void sl__join_destroy(sl__run *run, sl__stepinst *si);
-int sl__join_push(sl__part *p, int i, const sl_record *rec);
-int sl__join_drain(sl__part *p, int i, int *finished);
-
-/* ---- sort (reduce/sort.c) ---- */
-int sl__sort_setup(sl__run *run);
-int sl__sort_progress(sl__run *run, int *progress);
-int sl__sort_settle(sl__run *run); /* after a failure: complete posted collectives */
-int sl__sort_all_ready(const sl__run *run);
-void sl__sort_free(sl__run *run);
-int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest);
-int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si);
-void sl__sort_step_destroy(sl__run *run, sl__stepinst *si);
-int sl__sort_step_push(sl__part *p, int i, const sl_record *rec);
-int sl__sort_step_drain(sl__part *p, int i, int *finished);
-
-/* ---- sinks (sinks/sink.c) ---- */
-/* sinks/output.c: checks a file sink's destination (rank 0, after the sources' prepare,
- * before any work; never one of flow's inputs) and names its temporary file next to it;
- * SL_ERR_USAGE / SL_ERR_EXISTS with the reason. */
-/* sinks/output.c: the output file's life (sl_output.h). Collective over the context's
- * communicator: open (rank 0 checks the destination, removes dead runs' temporaries,
- * creates ours; inputs: the flow's sources and/or a list of paths), reserve (rank 0 makes
- * sure `bytes` fit before collective writes: a full disk is found there, outside any
- * collective, and agreed), commit (agree, sync, rename). */
-int sl__output_open(sl_ctx *ctx, const sl_flow *flow, const char *path, int overwrite,
-                    const char *const *inputs, int ninputs, sl_output **out);
-int sl__output_reserve(sl_output *o, uint64_t bytes);
-int sl__output_commit(sl_output *o, int local_rc);
-const char *sl__output_path(const sl_output *o);
-int sl__sink_prepare(sl__run *run); /* collective, before the loop */
-int sl__sink_push(sl__part *p, const sl_record *rec);
-int sl__sink_finish(sl__run *run, int job_failed); /* collective, after the loop */
-/* A count sink takes n records at once (returns 1); any other sink returns 0. */
-int sl__sink_count_rows(sl__part *p, size_t n);
-int sl__sink_progress(sl__run *run, int *progress); /* every loop turn */
-int sl__sink_quiescent(sl__run *run);               /* may the loop end? */
-int sl__sink_settle(sl__run *run, int failed);      /* collective, after the loop */
-void sl__sink_destroy(sl__run *run);
 
 /* ---- stats (engine/stats.c) ---- */
 int sl__stats_report(sl__run *run); /* collective */
@@ -347,7 +282,7 @@ void sl__progress_tick(sl__run *run, int force);
 static inline int sl__out_blocked(const sl__out *o) {
   return o->free == NULL && o->nalloc >= o->nbufs;
 }
-/* An ext sink's buffer is full (its blocked hook). */
+/* The sink's buffer is full (its blocked hook). */
 static inline int sl__sink_blocked(const sl__part *p) {
   const sl__run *run = p->run;
   return run->sink_blocked && run->sink_blocked(run->sink_impl, p);
@@ -355,7 +290,7 @@ static inline int sl__sink_blocked(const sl__part *p) {
 /* The partition must not take input now: a drain or a trigger is pending, or its output
  * (the next stage's batches or the sink) is full. */
 static inline int sl__part_blocked(const sl__part *p) {
-  return p->flush_step >= 0 || p->wpending >= 0 ||
+  return p->flush_step >= 0 || p->pending_step >= 0 ||
          (p->out ? sl__out_blocked(p->out) : sl__sink_blocked(p));
 }
 

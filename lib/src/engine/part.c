@@ -1,9 +1,10 @@
-/* A partition at run time: pulls its input, pushes records through the fused steps, and
- * finishes its steps in order once every upstream sender has ended. */
+/* A partition at run time: pulls its input, pushes records through the fused steps (each
+ * an operator: engine/op.h), and finishes its steps in order once every upstream sender has
+ * ended. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "engine/op.h"
 
 static int output_blocked(const sl__part *p) {
   return p->out ? sl__out_blocked(p->out) : sl__sink_blocked(p);
@@ -14,19 +15,10 @@ int sl__part_drain_blocked(const sl__part *p, int k) {
 }
 
 static int capture_append(sl__part *p, const sl_record *r) {
-  size_t need = sl__rec_size(r->key_len, r->value_len);
-  if (p->capture_cap - p->capture_len < need) {
-    size_t cap = p->capture_cap ? p->capture_cap : 4096;
-    while (cap - p->capture_len < need)
-      cap *= 2;
-    char *n = realloc(p->capture, cap);
-    SL__CHECK_ALLOC(n);
-    sl__state_add(p->run, (int64_t)(cap - p->capture_cap));
-    p->capture = n;
-    p->capture_cap = cap;
-  }
-  sl__batch_append(p->capture, p->capture_cap, &p->capture_len, r->key, r->key_len, r->value,
-                   r->value_len);
+  size_t before = p->capture.cap;
+  SL__CHECK(sl__bytes_put_record(&p->capture, r));
+  if (p->capture.cap != before)
+    sl__state_add(p->run, (int64_t)(p->capture.cap - before));
   return SL_OK;
 }
 
@@ -70,58 +62,43 @@ int sl__callback_failed(sl__part *p, int i, int rc) {
                        p->stage->index, p->stage->name, p->index, step, rc);
 }
 
-int sl__push(sl__part *p, int i, const sl_record *rec) {
-  if (i == p->nsteps) {
-    p->st->records_out++;
-    if (!p->out) {
-      sl__run *run = p->run;
-      return run->sink_push ? run->sink_push(run->sink_impl, p, rec) : sl__sink_push(p, rec);
-    }
-    if (p->out->wtime) { /* the next stage has a fixed window: track our watermark */
-      int64_t t;
-      int rc = p->out->wtime(rec, &t, p->out->wtime_arg);
-      if (rc)
-        return sl__error_set(SL_ERR_CALLBACK, __FILE__, __LINE__,
-                             "stage %d '%s', partition %d: event-time function failed "
-                             "(returned %d)",
-                             p->stage->index, p->stage->name, p->index, rc);
-      if (t > p->wm_sent)
-        p->wm_sent = t;
-      p->out->cur_t = t;
-    }
-    return sl__out_emit(p->out, rec);
+int sl__push_out(sl__part *p, const sl_record *rec) {
+  p->st->records_out++;
+  if (!p->out) {
+    sl__run *run = p->run;
+    return run->sink_push(run->sink_impl, p, rec);
   }
-  const sl__step *s = p->steps[i].step;
-  int rc;
-  switch (s->kind) {
-  case SL__STEP_MAP: {
-    sl_record o = {0};
-    rc = ((sl_map_fn)s->fn)(rec, &o, s->arg);
+  if (p->out->etime) { /* the next stage tracks event time: keep our watermark */
+    int64_t t;
+    int rc = p->out->etime(rec, &t, p->out->etime_arg);
     if (rc)
-      return sl__callback_failed(p, i, rc);
-    return sl__push(p, i + 1, &o);
+      return sl__error_set(SL_ERR_CALLBACK, __FILE__, __LINE__,
+                           "stage %d '%s', partition %d: event-time function failed "
+                           "(returned %d)",
+                           p->stage->index, p->stage->name, p->index, rc);
+    if (t > p->wm_sent)
+      p->wm_sent = t;
+    p->out->cur_t = t;
   }
-  case SL__STEP_FLAT_MAP:
-    rc = ((sl_flat_map_fn)s->fn)(rec, &p->em[i + 1], s->arg);
-    if (rc)
-      return sl__callback_result(p, i, rc);
-    return SL_OK;
-  case SL__STEP_FILTER:
-  case SL__STEP_REJECT:
-    rc = ((sl_filter_fn)s->fn)(rec, s->arg);
-    if (rc < 0)
-      return sl__callback_failed(p, i, rc);
-    if ((rc > 0) == (s->kind == SL__STEP_FILTER))
-      return sl__push(p, i + 1, rec);
-    return SL_OK;
-  case SL__STEP_EACH:
-    rc = ((sl_each_fn)s->fn)(rec, s->arg);
-    if (rc)
-      return sl__callback_failed(p, i, rc);
-    return sl__push(p, i + 1, rec);
-  default:
-    return sl__step_push(p, i, rec);
+  return sl__out_emit(p->out, rec);
+}
+
+/* Step i's instance: its operator, or the stage's wrapper around the first step it applies
+ * to (e.g. windows around the stage's reducer: sl__stage.wrap). */
+static int step_setup(sl__part *p, int i, int *wrapped) {
+  const sl__stage *st = p->stage;
+  sl__stepinst *si = &p->steps[i];
+  si->step = &st->steps[i];
+  si->op = si->step->op;
+  if (st->wrap && (si->step->flags & SL__OPF_WRAPPABLE) && !*wrapped) {
+    si->inner = si->op;
+    si->op = st->wrap;
+    *wrapped = 1;
   }
+  si->push = si->op->push;
+  if ((si->op->watermark || si->op->tick) && p->wm_step < 0)
+    p->wm_step = i;
+  return si->op->create ? si->op->create(p, i) : SL_OK;
 }
 
 int sl__part_setup(sl__run *run, sl__part *p) {
@@ -129,8 +106,8 @@ int sl__part_setup(sl__run *run, sl__part *p) {
   p->run = run;
   p->nsteps = st->nsteps;
   p->flush_step = -1;
-  p->wstep = -1;
-  p->wpending = -1;
+  p->wm_step = -1;
+  p->pending_step = -1;
   p->cur_sender = -1;
   p->wm_sent = INT64_MIN;
   p->steps = calloc((size_t)st->nsteps + 1, sizeof *p->steps);
@@ -139,25 +116,16 @@ int sl__part_setup(sl__run *run, sl__part *p) {
   SL__CHECK_ALLOC(p->em);
   for (int i = 0; i <= st->nsteps; i++)
     p->em[i] = (sl_emitter){p, i};
-  for (int i = 0; i < st->nsteps; i++) {
-    SL__CHECK(sl__step_create(run, &st->steps[i], &p->steps[i]));
-    if (st->windowed && p->wstep < 0 &&
-        (sl__step_kind_is_reducer(st->steps[i].kind) || st->steps[i].kind == SL__STEP_JOIN))
-      p->wstep = i;
-  }
+  /* the credits first: a step may size its state by the senders (watermarks per sender) */
+  if (!st->source.vt)
+    SL__CHECK(sl__credits_init(run, p));
+  int wrapped = 0;
+  for (int i = 0; i < st->nsteps; i++)
+    SL__CHECK(step_setup(p, i, &wrapped));
   if (st->source.vt) {
     const sl__source *src = &st->source;
     SL__CHECK(src->vt->open((sl__source *)src, p->index, st->partitions, &p->src_state));
-  } else {
-    SL__CHECK(sl__credits_init(run, p));
   }
-  if (st->windowed && p->wstep < 0)
-    SL__FAIL(SL_ERR_STATE,
-             "stage %d '%s' has a window or on_trigger but no reducer to apply it to (add "
-             "sl_flow_reduce, reduce_by_key, group_by_key or a join to the stage)",
-             st->index, st->name);
-  if (p->wstep >= 0)
-    SL__CHECK(sl__window_create(run, p, p->wstep));
   return SL_OK;
 }
 
@@ -167,8 +135,9 @@ void sl__part_teardown(sl__part *p) {
   sl__run *run = p->run;
   if (p->src_state)
     p->stage->source.vt->close(p->src_state);
-  for (int i = 0; i < p->nsteps; i++)
-    sl__step_destroy(run, &p->steps[i]);
+  for (int i = 0; p->steps && i < p->nsteps; i++)
+    if (p->steps[i].op && p->steps[i].op->destroy)
+      p->steps[i].op->destroy(p, i);
   while (p->in_head) {
     sl__buf *b = p->in_head;
     p->in_head = b->next;
@@ -177,27 +146,19 @@ void sl__part_teardown(sl__part *p) {
   sl__credits_free(&p->cr);
   free(p->steps);
   free(p->em);
-  free(p->capture);
+  sl__bytes_free(&p->capture);
   free(p);
-}
-
-/* Whole-batch input for a stage that starts with map_batch. */
-static int run_map_batch(sl__part *p, sl__buf *b) {
-  const sl__step *s = p->steps[0].step;
-  sl_batch batch = {sl__buf_payload(b), b->len, 0};
-  p->st->records_in += b->nrec;
-  int rc = ((sl_map_batch_fn)s->fn)(&batch, &p->em[1], s->arg);
-  if (rc)
-    return sl__callback_result(p, 0, rc);
-  b->pos = b->len;
-  return SL_OK;
 }
 
 static int consume(sl__part *p, sl__buf *b) {
   p->cur_slot = b->slot;
   p->cur_sender = p->cr.base[b->slot] + b->src_rank;
-  if (b->pos == 0 && p->nsteps && p->steps[0].step->kind == SL__STEP_MAP_BATCH)
-    return run_map_batch(p, b);
+  if (b->pos == 0 && p->nsteps && p->steps[0].op->push_batch) { /* the whole batch at once */
+    p->st->records_in += b->nrec;
+    SL__CHECK(p->steps[0].op->push_batch(p, 0, sl__buf_payload(b), b->len, b->nrec));
+    b->pos = b->len;
+    return SL_OK;
+  }
   const char *data = sl__buf_payload(b);
   while (b->pos < b->len) {
     if (sl__part_blocked(p))
@@ -210,6 +171,13 @@ static int consume(sl__part *p, sl__buf *b) {
     SL__CHECK(sl__push(p, 0, &rec));
   }
   return SL_OK;
+}
+
+/* A sender's watermark rose (a batch or its end of stream consumed). */
+static int watermark(sl__part *p, int sender, int64_t wm) {
+  if (p->wm_step < 0 || !p->steps[p->wm_step].op->watermark)
+    return SL_OK;
+  return p->steps[p->wm_step].op->watermark(p, p->wm_step, sender, wm);
 }
 
 static void pop_input(sl__part *p) {
@@ -226,8 +194,8 @@ int sl__part_work(sl__part *p, int *progress) {
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
   int rc = SL_OK;
-  if (p->wstep >= 0 && !p->input_ended)
-    rc = sl__window_tick(p);
+  if (p->wm_step >= 0 && !p->input_ended && p->steps[p->wm_step].op->tick)
+    rc = p->steps[p->wm_step].op->tick(p, p->wm_step);
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
     sl__out *o = p->out;
     if (o && sl__out_blocked(o)) {
@@ -242,11 +210,11 @@ int sl__part_work(sl__part *p, int *progress) {
       p->st->stall += sl__now() - o->stall_since;
       o->stall_since = 0;
     }
-    if (p->flush_step < 0 && p->wpending >= 0)
-      p->flush_step = p->wpending;
+    if (p->flush_step < 0 && p->pending_step >= 0)
+      p->flush_step = p->pending_step;
     if (p->flush_step >= 0) {
       int fin = 0, k = p->flush_step;
-      rc = sl__step_drain(p, k, &fin);
+      rc = p->steps[k].op->drain(p, k, &fin);
       if (fin && p->flush_step == k) /* a later step may have asked to drain meanwhile */
         p->flush_step = -1;
       (*progress)++;
@@ -275,8 +243,8 @@ int sl__part_work(sl__part *p, int *progress) {
         p->eos_count++;
         int sender = p->cr.base[b->slot] + b->src_rank;
         rc = sl__credits_eos(run, p, sender);
-        if (rc == SL_OK && p->wstep >= 0)
-          rc = sl__window_watermark(p, sender, INT64_MAX);
+        if (rc == SL_OK)
+          rc = watermark(p, sender, INT64_MAX);
         sl__buf_release(run, b);
         (*progress)++;
         continue;
@@ -286,8 +254,8 @@ int sl__part_work(sl__part *p, int *progress) {
         pop_input(p);
         int sender = p->cr.base[b->slot] + b->src_rank;
         rc = sl__credits_consumed(run, p, sender);
-        if (rc == SL_OK && p->wstep >= 0 && b->wm != INT64_MIN)
-          rc = sl__window_watermark(p, sender, b->wm);
+        if (rc == SL_OK && b->wm != INT64_MIN)
+          rc = watermark(p, sender, b->wm);
         sl__buf_release(run, b);
       }
       (*progress)++;
@@ -295,11 +263,12 @@ int sl__part_work(sl__part *p, int *progress) {
     }
     if (p->finish_step < p->nsteps) {
       int fin = 1;
+      const sl__stepinst *si = &p->steps[p->finish_step];
       p->waiting = 0;
-      if (sl__step_has_state(p->steps[p->finish_step].step))
-        rc = sl__step_drain(p, p->finish_step, &fin);
+      if (si->op->drain)
+        rc = si->op->drain(p, p->finish_step, &fin);
       if (p->waiting)
-        break; /* e.g. a sort waiting for its splitters */
+        break; /* e.g. waiting for a collective of its operator */
       if (fin)
         p->finish_step++;
       (*progress)++;
@@ -312,6 +281,6 @@ int sl__part_work(sl__part *p, int *progress) {
     (*progress)++;
     break;
   }
-  p->st->user += sl__now() - t0;
+  p->st->work += sl__now() - t0;
   return rc;
 }

@@ -5,9 +5,7 @@
 #include "engine/rows.h"
 
 int sl__rows_unbounded(const sl__part *p) {
-  const sl__sinkdef *sk = &p->run->flow->sink;
-  return p->nsteps == 0 && !p->out && p->flush_step < 0 &&
-         !(sk->kind == SL__SINK_EXT && sk->ext && sk->ext->blocked);
+  return p->nsteps == 0 && !p->out && p->flush_step < 0 && !p->run->sink_blocked;
 }
 
 int sl__push_rows(sl__part *p, const char *rows, size_t n, size_t row_size, int with_index,
@@ -16,14 +14,16 @@ int sl__push_rows(sl__part *p, const char *rows, size_t n, size_t row_size, int 
   sl_record r = {with_index ? &idx : NULL, with_index ? 8 : 0, rows, row_size};
   size_t i = 0;
   int rc = SL_OK;
-  if (sl__rows_unbounded(p) && sl__sink_count_rows(p, n)) {
+  sl__run *run = p->run;
+  if (sl__rows_unbounded(p) && run->sink->count_rows &&
+      run->sink->count_rows(run->sink_impl, p, n)) {
     i = n; /* a count sink takes the block at once */
     p->st->records_out += n;
   } else if (sl__rows_unbounded(p)) {
     /* straight into the sink: nothing can block or flush between two rows */
     for (; i < n; i++, idx++) {
       r.value = rows + i * row_size;
-      rc = sl__sink_push(p, &r);
+      rc = run->sink_push(run->sink_impl, p, &r);
       if (rc != SL_OK)
         break;
     }

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/engine.h"
+#include "engine/op.h"
 
-void sl__run_destroy(sl__run *run) {
+static void sl__run_destroy(sl__run *run) {
   if (!run)
     return;
   /* Partitions first: after a failure their input queues may still hold buffers that
@@ -18,38 +18,22 @@ void sl__run_destroy(sl__run *run) {
     for (int i = 0; i < run->stages[s].nlocal; i++)
       sl__part_teardown(run->stages[s].parts[i]);
   for (int s = 0; s < run->nstages; s++) {
-    sl__out_destroy(run->stages[s].out);
-    free(run->stages[s].parts);
+    const sl__stage *st = &run->flow->stages[s];
+    sl__srun *sr = &run->stages[s];
+    for (int i = 0; sr->rstate && i < st->nsteps; i++)
+      if (sr->rstate[i] && st->steps[i].op->run_free)
+        st->steps[i].op->run_free(run, sr->rstate[i]);
+    free(sr->rstate);
+    sl__out_destroy(sr->out);
+    free(sr->parts);
   }
   sl__transport_free(run);
-  sl__sort_free(run);
-  sl__sink_destroy(run);
   free(run->stages);
   free(run->data_sent);
   free(run->data_recv);
   free(run->ctrl_sent);
   free(run->ctrl_recv);
   free(run);
-}
-
-/* Every rank must have built the same plan; compare a fingerprint. */
-static uint64_t plan_fingerprint(const sl_flow *f) {
-  uint64_t h = 1469598103934665603ull;
-#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
-  MIX(f->nstages);
-  MIX(f->sink.kind);
-  for (int s = 0; s < f->nstages; s++) {
-    MIX(f->stages[s].partitions);
-    MIX(f->stages[s].boundary);
-    MIX(f->stages[s].target);
-    MIX(f->stages[s].windowed);
-    MIX(f->stages[s].window.kind);
-    MIX(f->stages[s].nsteps);
-    for (int i = 0; i < f->stages[s].nsteps; i++)
-      MIX(f->stages[s].steps[i].kind);
-  }
-#undef MIX
-  return h;
 }
 
 static int setup(sl__run *run) {
@@ -82,19 +66,94 @@ static int setup(sl__run *run) {
       SL__CHECK(sl__part_setup(run, p));
     }
     sr->nopen = nlocal;
+    sr->rstate = calloc((size_t)(st->nsteps ? st->nsteps : 1), sizeof *sr->rstate);
+    SL__CHECK_ALLOC(sr->rstate);
+    for (int i = 0; i < st->nsteps; i++)
+      if (st->steps[i].flags & SL__OPF_MEMORY)
+        run->held_shares += nlocal;
+  }
+  /* Memory for held records: the option, or with "auto" the rank's share divided among the
+   * steps of its partitions that asked (a stage may have several partitions per rank, a
+   * flow several such steps), so that together they stay within it. */
+  run->held_budget = sl__held_memory_bytes(run->ctx, run->held_shares);
+  return SL_OK;
+}
+
+/* The operators' run-wide setup, in plan order, on every rank; then every routed edge must
+ * have its router. */
+static int ops_setup(sl__run *run) {
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__stage *st = &run->flow->stages[s];
+    for (int i = 0; i < st->nsteps; i++)
+      if (st->steps[i].op->run_setup)
+        SL__CHECK(st->steps[i].op->run_setup(run, s, i, &run->stages[s].rstate[i]));
+  }
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__out *o = run->stages[s].out;
+    if (o && !o->route)
+      SL__FAIL(SL_ERR_INTERNAL, "stage %d '%s': no operator installed the router of its output", s,
+               run->flow->stages[s].name);
   }
   return SL_OK;
 }
 
+void *sl__run_state(const sl__run *run, int stage, int step) {
+  return run->stages[stage].rstate[step];
+}
+
+/* Each step's run-wide hooks, in plan order. Collectives must be posted in the same order
+ * on every rank: a step still in flight holds the later ones back. */
+static int ops_progress(sl__run *run, int *progress) {
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__stage *st = &run->flow->stages[s];
+    for (int i = 0; i < st->nsteps; i++) {
+      const sl__op_vt *op = st->steps[i].op;
+      void *rs = run->stages[s].rstate[i];
+      if (op->run_progress)
+        SL__CHECK(op->run_progress(run, s, rs, progress));
+      if (op->run_quiescent && !op->run_quiescent(run, rs))
+        return SL_OK;
+    }
+  }
+  return SL_OK;
+}
+
+static int ops_quiescent(const sl__run *run) {
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__stage *st = &run->flow->stages[s];
+    for (int i = 0; i < st->nsteps; i++)
+      if (st->steps[i].op->run_quiescent &&
+          !st->steps[i].op->run_quiescent(run, run->stages[s].rstate[i]))
+        return 0;
+  }
+  return 1;
+}
+
+/* After the loop, on every rank: complete what the operators posted. The first error. */
+static int ops_settle(sl__run *run) {
+  int err = SL_OK;
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__stage *st = &run->flow->stages[s];
+    for (int i = 0; run->stages[s].rstate && i < st->nsteps; i++) {
+      if (!st->steps[i].op->run_settle)
+        continue;
+      int rc = st->steps[i].op->run_settle(run, s, run->stages[s].rstate[i]);
+      if (rc && !err)
+        err = rc;
+    }
+  }
+  return err;
+}
+
 static int all_done(sl__run *run) {
-  if (!sl__sort_all_ready(run))
+  if (!ops_quiescent(run))
     return 0;
   for (int s = 0; s < run->nstages; s++) {
     sl__source *src = &run->flow->stages[s].source;
     if (src->vt && src->vt->quiescent && !src->vt->quiescent(src, run))
       return 0;
   }
-  if (!sl__sink_quiescent(run))
+  if (run->sink->quiescent && !run->sink->quiescent(run->sink_impl, run))
     return 0;
   for (int s = 0; s < run->nstages; s++) {
     const sl__srun *sr = &run->stages[s];
@@ -126,14 +185,14 @@ static int loop(sl__run *run) {
     int progress = 0;
     int rc = sl__transport_poll(run, &progress);
     if (rc == SL_OK)
-      rc = sl__sort_progress(run, &progress);
+      rc = ops_progress(run, &progress);
     for (int s = 0; s < run->nstages && rc == SL_OK; s++) {
       sl__source *src = &run->flow->stages[s].source;
       if (src->vt && src->vt->progress)
         rc = src->vt->progress(src, run, &progress);
     }
-    if (rc == SL_OK)
-      rc = sl__sink_progress(run, &progress);
+    if (rc == SL_OK && run->sink->progress)
+      rc = run->sink->progress(run->sink_impl, run, &progress);
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
       sl__srun *sr = &run->stages[s];
       for (int i = 0; i < sr->nlocal && rc == SL_OK; i++)
@@ -216,15 +275,19 @@ int sl_run(sl_flow *flow) {
     rc = flow->build_error;
   else if (!flow->nstages)
     rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__, "sl_run: the flow has no source");
-  else if (flow->sink.kind == SL__SINK_NONE)
+  else if (!flow->sink.vt)
     rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                        "sl_run: the flow has no sink (call one sl_flow_to_*)");
+  else
+    rc = sl__plan_check(flow);
   flow->ran = 1;
   sl__run *run = calloc(1, sizeof *run);
   if (!run)
     return SL_ERR_NOMEM;
-  sl__run_destroy(flow->last);
+  if (flow->last && flow->last_free)
+    flow->last_free(flow->last);
   flow->last = run;
+  flow->last_free = sl__run_destroy;
   run->flow = flow;
   run->ctx = ctx;
   run->comm = sl_comm(ctx);
@@ -234,7 +297,7 @@ int sl_run(sl_flow *flow) {
   run->total.bound_core = ctx->bound_core;
 
   /* Phase 1 (collective): the same plan everywhere, inputs and outputs checked. */
-  uint64_t fp = rc == SL_OK ? plan_fingerprint(flow) : 0, fmin = 0, fmax = 0;
+  uint64_t fp = rc == SL_OK ? sl__plan_fingerprint(flow) : 0, fmin = 0, fmax = 0;
   if (MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm) != MPI_SUCCESS ||
       MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm) != MPI_SUCCESS)
     return sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot compare the ranks' flows");
@@ -252,7 +315,11 @@ int sl_run(sl_flow *flow) {
    * it while the others wait inside it. Agree first. */
   if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
     return agree(run, rc);
-  rc = sl__sink_prepare(run);
+  run->sink = flow->sink.vt;
+  run->sink_impl = flow->sink.impl;
+  run->sink_push = run->sink->push;
+  run->sink_blocked = run->sink->blocked;
+  rc = run->sink->prepare(run->sink_impl, ctx, run);
   if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
     return agree(run, rc);
   for (int s = 0; s < flow->nstages; s++)
@@ -261,7 +328,7 @@ int sl_run(sl_flow *flow) {
   /* Phase 2 (local): partitions and buffers; then agree before any data moves. */
   rc = setup(run);
   if (rc == SL_OK)
-    rc = sl__sort_setup(run);
+    rc = ops_setup(run);
   if (rc == SL_OK)
     rc = sl__transport_start(run);
   if (all_agree(run, &rc) != SL_OK || rc != SL_OK) {
@@ -273,7 +340,7 @@ int sl_run(sl_flow *flow) {
   /* Phase 3: the event loop, then the drain and the outcome. */
   rc = loop(run);
   /* Complete the collectives every rank posted in the loop (sources' and sinks' I/O
-   * rounds, the sort's splitters): the loop may have ended early on some ranks only.
+   * rounds, operators' collectives): the loop may have ended early on some ranks only.
    * No blocking collective may come first: a rank still inside a collective read waits
    * for this one to settle its round. */
   int loop_failed = rc != SL_OK;
@@ -285,10 +352,10 @@ int sl_run(sl_flow *flow) {
         rc = r;
     }
   }
-  int krc = sl__sink_settle(run, loop_failed);
+  int krc = run->sink->settle ? run->sink->settle(run->sink_impl, run, loop_failed) : SL_OK;
   if (rc == SL_OK)
     rc = krc;
-  int frc = sl__sort_settle(run);      /* complete the sort collectives every rank posted */
+  int frc = ops_settle(run);           /* complete the operators' collectives every rank posted */
   int trc = sl__transport_finish(run); /* collective: every rank, whatever happened */
   if (frc == SL_OK)
     frc = trc;
@@ -297,7 +364,7 @@ int sl_run(sl_flow *flow) {
   int flags = rc != SL_OK, failed = 1;
   if (MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS && rc == SL_OK)
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the run's outcome");
-  int src = sl__sink_finish(run, failed);
+  int src = run->sink->finish(run->sink_impl, ctx, failed);
   if (rc == SL_OK)
     rc = src;
   if (run->rank == 0)

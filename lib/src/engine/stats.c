@@ -16,14 +16,14 @@ enum {
   F_BATCH_RECV,
   F_INPUT,
   F_STALL,
-  F_USER,
+  F_WORK,
   F_LATE,
   F_TRIGGERS,
   NF
 };
 static const char *fnames[NF] = {"records_in",     "records_out",   "bytes_sent",
                                  "bytes_received", "batches_sent",  "batches_received",
-                                 "input_bytes",    "stall_seconds", "user_seconds",
+                                 "input_bytes",    "stall_seconds", "work_seconds",
                                  "late_dropped",   "triggers"};
 enum { T_HWM = 0, T_STATE, T_WALL, T_CORE, NT };
 static const char *tnames[NT] = {"inflight_hwm_bytes", "reduce_state_hwm_bytes", "wall_seconds",
@@ -38,7 +38,7 @@ static void stage_vals(const sl__stagestats *s, double *v) {
   v[F_BATCH_RECV] = (double)s->batches_received;
   v[F_INPUT] = (double)s->input_bytes;
   v[F_STALL] = s->stall;
-  v[F_USER] = s->user;
+  v[F_WORK] = s->work;
   v[F_LATE] = (double)s->late_dropped;
   v[F_TRIGGERS] = (double)s->triggers;
 }
@@ -57,7 +57,7 @@ static void fill_totals(sl__run *run) {
     t->batches_received += st->batches_received;
     t->input_bytes += st->input_bytes;
     t->stall_seconds += st->stall;
-    t->user_seconds += st->user;
+    t->work_seconds += st->work;
     t->late_dropped += st->late_dropped;
     t->triggers += st->triggers;
   }
@@ -95,7 +95,7 @@ int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats) {
   stats->batches_received = st->batches_received;
   stats->input_bytes = st->input_bytes;
   stats->stall_seconds = st->stall;
-  stats->user_seconds = st->user;
+  stats->work_seconds = st->work;
   stats->late_dropped = st->late_dropped;
   stats->triggers = st->triggers;
   stats->wall_seconds = run->total.wall_seconds;

@@ -293,6 +293,42 @@ static int credits_eos(sl__run *run, sl__part *p, int s) {
   return serve_queue(run, p);
 }
 
+/* ---- routers: where a record goes among the receiving stage's ndest partitions ---- */
+/* by key: the key hash's well-mixed high bits */
+static int route_key(void *arg, const sl_record *rec, int ndest) {
+  (void)arg;
+  return sl__hash_partition(sl__hash_bytes(rec->key, rec->key_len), ndest);
+}
+
+/* A user hash picks the partition modulo P (as Flow's :hash picks it directly), so a hash
+ * of small integers spreads too. */
+static int route_user_hash(void *arg, const sl_record *rec, int ndest) {
+  const sl__out *o = arg;
+  return (int)(o->hash(rec, o->hash_arg) % (uint64_t)ndest);
+}
+
+static int route_round_robin(void *arg, const sl_record *rec, int ndest) {
+  sl__out *o = arg;
+  (void)rec;
+  return (int)(o->rr++ % (uint64_t)ndest);
+}
+
+static int route_single(void *arg, const sl_record *rec, int ndest) {
+  (void)arg;
+  (void)rec;
+  (void)ndest;
+  return 0;
+}
+
+void sl__out_set_router(sl__run *run, int stage, int (*route)(void *, const sl_record *, int),
+                        void *arg) {
+  sl__out *o = run->stages[stage].out;
+  if (o) {
+    o->route = route;
+    o->route_arg = arg;
+  }
+}
+
 /* ---- outs (sender side) ---- */
 int sl__out_create(sl__run *run, int stage, sl__out **out) {
   sl__out *o = calloc(1, sizeof *o);
@@ -303,14 +339,26 @@ int sl__out_create(sl__run *run, int stage, sl__out **out) {
   o->stage = stage;
   o->target = cur->target;
   o->slot = cur->target_slot;
-  if (next->windowed && next->window.kind == SL_WINDOW_FIXED) {
-    o->wtime = next->window.time;
-    o->wtime_arg = next->window.time_arg;
-  }
+  o->etime = next->event_time;
+  o->etime_arg = next->event_time_arg;
   o->ndest = next->partitions;
   o->boundary = next->boundary;
   o->hash = next->hash;
   o->hash_arg = next->hash_arg;
+  o->route_arg = o;
+  switch (next->boundary) {
+  case SL__BOUND_HASH:
+    o->route = next->hash ? route_user_hash : route_key;
+    break;
+  case SL__BOUND_SHUFFLE:
+    o->route = route_round_robin;
+    break;
+  case SL__BOUND_SINGLE:
+    o->route = route_single;
+    break;
+  default:
+    o->route = NULL; /* routed: an operator installs it (sl__out_set_router) */
+  }
   o->cap = edge_cap(run, o->target);
   uint64_t nb = run->ctx->opt.send_budget_bytes / o->cap;
   o->nbufs = nb < 2 ? 2 : (nb > 1 << 20 ? 1 << 20 : (int)nb);
@@ -394,7 +442,8 @@ static sl__buf *out_get(sl__out *o) {
   return b;
 }
 
-/* This rank's watermark toward destination q of a fixed window, sent with a batch: no
+/* This rank's watermark toward destination q of a stage that tracks event time, sent with a
+ * batch: no
  * record older than it will follow. That is the oldest of the latest event times its
  * partitions of the sending stage have emitted (an ended partition holds nothing back;
  * each partition emits in time order), lowered to the oldest record still buffered for q
@@ -420,7 +469,7 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
   sl__run *run = o->run;
   sl__dest *d = &o->dest[q];
   sl__msghdr h = {(uint32_t)b->type, o->target, q, b->nrec, b->len, o->slot, 0, INT64_MIN};
-  if (o->wtime)
+  if (o->etime)
     h.wm = b->type == SL__MSG_EOS ? INT64_MAX : out_watermark(o, q);
   if (b->data)
     memcpy(b->data, &h, sizeof h);
@@ -520,21 +569,7 @@ static int dest_ready(sl__out *o, int q, sl__buf *b) {
 }
 
 int sl__out_emit(sl__out *o, const sl_record *rec) {
-  int q;
-  if (o->boundary == SL__BOUND_HASH) {
-    /* A user hash picks the partition modulo P (as Flow's :hash picks it directly), so a
-     * hash of small integers spreads too; the key hash uses its well-mixed high bits. */
-    if (o->hash)
-      q = (int)(o->hash(rec, o->hash_arg) % (uint64_t)o->ndest);
-    else
-      q = sl__hash_partition(sl__hash_bytes(rec->key, rec->key_len), o->ndest);
-  } else if (o->boundary == SL__BOUND_RANGE) {
-    q = sl__sort_route(o->sort, rec, o->ndest);
-  } else if (o->boundary == SL__BOUND_SHUFFLE) {
-    q = (int)(o->rr++ % (uint64_t)o->ndest);
-  } else {
-    q = 0;
-  }
+  int q = o->route(o->route_arg, rec, o->ndest);
   sl__dest *d = &o->dest[q];
   size_t need = sl__rec_size(rec->key_len, rec->value_len);
   if (need > o->cap) {

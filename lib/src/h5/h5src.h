@@ -2,7 +2,7 @@
 #ifndef SLUICE_H5SRC_H
 #define SLUICE_H5SRC_H
 
-#include "engine/plan.h"
+#include "plan/plan.h"
 #include "h5/h5int.h"
 
 /* The file access the source uses when opts ask for the default (docs/hdf5.md has the
@@ -12,7 +12,6 @@
 #define SL__H5_XFER_DEFAULT_MODE SL_H5_XFER_INDEPENDENT
 
 typedef struct sl__h5src sl__h5src;
-extern const sl__source_vt sl__h5_source_vt;
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts, sl__h5src **out);
 void sl__h5src_free(sl__h5src *s);

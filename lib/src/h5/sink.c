@@ -38,6 +38,7 @@
 
 #include "engine/engine.h"
 #include "h5/h5int.h"
+#include "sinks/output.h"
 #include "h5/h5src.h"
 
 typedef struct wctx {
@@ -124,13 +125,11 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   s->inputs = NULL;
   if (s->inputs_opt) {
     s->inputs = strdup(s->inputs_opt);
-  } else if (run->flow->stages[0].source.vt == &sl__h5_source_vt) {
-    size_t n = sl__h5src_inputs(run->flow->stages[0].source.impl, NULL, 0);
+  } else { /* what the flow's source reads, if it says */
+    size_t n = sl__plan_inputs(run->flow, NULL, 0);
     s->inputs = malloc(n + 1);
     if (s->inputs)
-      sl__h5src_inputs(run->flow->stages[0].source.impl, s->inputs, n + 1);
-  } else {
-    s->inputs = strdup("");
+      sl__plan_inputs(run->flow, s->inputs, n + 1);
   }
   SL__CHECK_ALLOC(s->inputs);
   if (s->rounds) {
@@ -741,24 +740,10 @@ static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
 
 /* Must the output be in rank order (the spill mode)? When the last stage is sorted
  * (sl_flow_sort: its partitions hold consecutive key ranges, rank order is key order;
- * sluice-h5sort and sluice-h5groupby rely on it), and when an HDF5 source feeds the flow:
- * a copy keeps its input's order, and the source's collective read rounds, agreed
- * separately, could meet the sink's rounds in different orders on two ranks. */
-static int rank_ordered(const sl_flow *flow) {
-  if (!flow->nstages)
-    return 1;
-  const sl__stage *last = &flow->stages[flow->nstages - 1];
-  if (last->boundary == SL__BOUND_RANGE)
-    return 1;
-  for (int i = 0; i < last->nsteps; i++)
-    if (last->steps[i].kind == SL__STEP_SORT_LOCAL)
-      return 1;
-  for (int s = 0; s < flow->nstages; s++)
-    if (flow->stages[s].source.vt == &sl__h5_source_vt)
-      return 1;
-  return 0;
-}
-
+ * sluice-h5sort and sluice-h5groupby rely on it), and when a source with an order feeds
+ * the flow (an HDF5 table): a copy keeps its input's order, and the source's collective
+ * read rounds, agreed separately, could meet the sink's rounds in different orders on two
+ * ranks. The plan answers (sl__plan_ordered_output). */
 int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
                   const sl_h5_sink_opts *opts) {
   if (!flow)
@@ -770,7 +755,7 @@ int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
     s->comm = MPI_COMM_NULL;
     s->req = MPI_REQUEST_NULL;
     s->w = (wctx){-1, -1, -1, -1, -1, -1};
-    s->rounds = !rank_ordered(flow);
+    s->rounds = !sl__plan_ordered_output(flow);
     if (opts)
       s->opts = *opts;
     s->opts.inputs = NULL;
@@ -793,6 +778,5 @@ int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
       flow->build_error = rc;
     return rc;
   }
-  return sl__flow_set_ext_sink(flow, s->rounds ? &h5_sink_rounds_vt : &h5_sink_vt, s,
-                               "sl_flow_to_h5");
+  return sl__flow_set_sink(flow, s->rounds ? &h5_sink_rounds_vt : &h5_sink_vt, s, "sl_flow_to_h5");
 }

@@ -1182,24 +1182,10 @@ static int coll_check(sl__h5src *s, sl__run *run) {
   s->checked = 1;
   if (!run || !run->flow)
     return SL_OK;
-  int n = 0;
-  for (int i = 0; i < run->flow->nstages; i++) {
-    const sl__source *o = &run->flow->stages[i].source;
-    if (o->vt == &sl__h5_source_vt && o->impl &&
-        ((const sl__h5src *)o->impl)->transfer == SL_H5_XFER_COLLECTIVE)
-      n++;
-  }
-  if (n < 2)
+  int n = sl__plan_collective_sources(run->flow);
+  if (n < 2 || s->transfer != SL_H5_XFER_COLLECTIVE)
     return SL_OK;
-  for (int i = 0; i < run->flow->nstages; i++) {
-    const sl__source *o = &run->flow->stages[i].source;
-    if (o->vt == &sl__h5_source_vt && o->impl &&
-        ((const sl__h5src *)o->impl)->transfer == SL_H5_XFER_COLLECTIVE) {
-      sl__h5src *h = o->impl;
-      h->checked = 1;
-      h->coll_done = 1; /* no rounds, nothing to settle */
-    }
-  }
+  s->coll_done = 1; /* no rounds, nothing to settle: every such source refuses alike */
   SL__FAIL(SL_ERR_UNSUPPORTED,
            "collective HDF5 transfer: only one HDF5 source per flow may read collectively "
            "(found %d); use independent transfer (sl_h5_opts.transfer = "
@@ -1338,16 +1324,29 @@ static int h5_reads_file(const sl__source *src, unsigned long long dev, unsigned
   return 0;
 }
 
-const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
-                                        .prepare = h5_prepare,
-                                        .reads_file = h5_reads_file,
-                                        .open = h5_open,
-                                        .pull = h5_pull,
-                                        .close = h5_close,
-                                        .destroy = h5_destroy,
-                                        .progress = h5_progress,
-                                        .quiescent = h5_quiescent,
-                                        .settle = sl__h5src_settle};
+static size_t h5_inputs(const sl__source *src, char *buf, size_t cap) {
+  return sl__h5src_inputs(src->impl, buf, cap);
+}
+
+static int h5_collective(const sl__source *src) {
+  const sl__h5src *s = src->impl;
+  return s && s->transfer == SL_H5_XFER_COLLECTIVE;
+}
+
+static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
+                                               .prepare = h5_prepare,
+                                               .reads_file = h5_reads_file,
+                                               .open = h5_open,
+                                               .pull = h5_pull,
+                                               .close = h5_close,
+                                               .destroy = h5_destroy,
+                                               .progress = h5_progress,
+                                               .quiescent = h5_quiescent,
+                                               .settle = sl__h5src_settle,
+                                               /* a copy keeps a table's row order */
+                                               .caps = SL__SRC_ORDERED,
+                                               .inputs = h5_inputs,
+                                               .collective = h5_collective};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {

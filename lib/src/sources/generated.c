@@ -117,3 +117,30 @@ int sl__source_array(sl__source *src, const sl_record *records, size_t count) {
 int sl__source_callback(sl__source *src, sl_source_fn fn, void *arg) {
   return make(src, &callback_vt, (gen_src){.kind = 3, .cb = fn, .arg = arg});
 }
+
+/* ---- builders ---- */
+int sl_flow_from_range(sl_flow *flow, int64_t first, int64_t last, int partitions) {
+  SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_range"));
+  return sl__builder_fail(flow, sl__source_range(&flow->stages[0].source, first, last));
+}
+
+int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn, void *arg, int partitions) {
+  if (!fn)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_generator: NULL function");
+  SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_generator"));
+  return sl__builder_fail(flow, sl__source_generator(&flow->stages[0].source, n, fn, arg));
+}
+
+int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count, int partitions) {
+  if (!records && count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_array: NULL records");
+  SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_array"));
+  return sl__builder_fail(flow, sl__source_array(&flow->stages[0].source, records, count));
+}
+
+int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions) {
+  if (!fn)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_callback: NULL function");
+  SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_callback"));
+  return sl__builder_fail(flow, sl__source_callback(&flow->stages[0].source, fn, arg));
+}

@@ -2,7 +2,7 @@
 #ifndef SLUICE_SOURCES_H
 #define SLUICE_SOURCES_H
 
-#include "engine/plan.h"
+#include "plan/builder.h"
 
 int sl__source_range(sl__source *src, int64_t first, int64_t last);
 int sl__source_generator(sl__source *src, int64_t n, sl_generate_fn fn, void *arg);

@@ -346,3 +346,10 @@ int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   }
   return SL_OK;
 }
+
+int sl_flow_from_text_files(sl_flow *flow, const char *const *paths, size_t count, int partitions) {
+  if (!paths && count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_from_text_files: NULL paths");
+  SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_text_files"));
+  return sl__builder_fail(flow, sl__source_text(&flow->stages[0].source, paths, count));
+}

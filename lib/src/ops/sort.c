@@ -24,8 +24,8 @@
  * concatenates them), so a big input on a small budget does not run out of descriptors.
  *
  * Partition p of the sorted stage is on rank p, and sinks write partitions in rank order,
- * so the output is globally sorted. Spill files are unlinked as soon as they are created:
- * nothing is left behind, even after a crash. */
+ * so the output is globally sorted (the sorted stage's operator is SL__OPF_ORDERED). Spill files
+ * are unlinked as soon as they are created: nothing is left behind, even after a crash. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -34,8 +34,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
-#include "reduce/sort_fixed.h"
+#include "algo/sort_fixed.h"
+#include "ops/ops.h"
 
 /* reservoir samples per source partition: SAMPLES_TOTAL / ranks within [MIN, MAX], and no
  * more than an eighth of the budget holds (by the first record's size; MIN at least) */
@@ -49,10 +49,27 @@
 #define OPEN_RUNS_MAX 64 /* spill files open at once per sort step: see max_open_runs */
 #define OPEN_RUNS_MIN 4
 
-typedef struct vec {
-  char *p;
-  size_t len, cap;
-} vec;
+/* The splitters of a sort: sampled by the partitions of the stage before the sort and
+ * exchanged with two non-blocking collectives (sizes, then samples): SORT_SPLIT's run-wide
+ * state. Every rank posts them in plan order (the engine holds later steps' collectives
+ * back until this one is quiescent), so they match even on ranks with no partition of
+ * that stage. */
+typedef struct sortsync {
+  int phase; /* 0 sampling, 1 sizes exchanged, 2 samples exchanged, 3 splitters ready */
+  int nready;
+  sl__bytes mine;
+  int mine_int;
+  int *counts, *displs;
+  char *all;
+  MPI_Request req;
+  sl_cmp_fn cmp; /* or key */
+  sl_sort_key_fn key;
+  void *arg;
+  int descending;
+  sl_record *split; /* nsplit records pointing into `all` */
+  int nsplit;
+  uint64_t rr;
+} sortsync;
 
 /* A spilled run: packed records (klen + vlen bytes each) or general ones. level: how many
  * merge passes its records went through (0: written from memory); see bound_runs. */
@@ -98,15 +115,15 @@ typedef struct sort_state {
   size_t held; /* bytes of records in the blocks */
   size_t bcap; /* bytes allocated for blocks */
   size_t cursor;
-  vec samples; /* encoded reservoir, records at soff[0..nsample) (and dead ones) */
+  sl__bytes samples; /* encoded reservoir, records at soff[0..nsample) (and dead ones) */
   size_t *soff;
   size_t nsample, maxsample;
   size_t live; /* bytes of the records in the reservoir */
   uint64_t seen, rng;
   /* SORT_LOCAL */
-  vec mem;    /* the records: packed, or general encoding */
-  size_t n;   /* records in mem */
-  int packed; /* mem holds packed records of klen + vlen bytes */
+  sl__bytes mem; /* the records: packed, or general encoding */
+  size_t n;      /* records in mem */
+  int packed;    /* mem holds packed records of klen + vlen bytes */
   uint32_t klen, vlen;
   size_t *idx; /* general: offsets of the records in mem, sorted at the end */
   size_t capidx;
@@ -119,29 +136,7 @@ typedef struct sort_state {
   uint64_t accounted;
 } sort_state;
 
-static int vec_reserve(vec *v, size_t more, size_t soft_max) {
-  if (v->cap - v->len >= more)
-    return SL_OK;
-  size_t cap = v->cap ? v->cap : 4096;
-  while (cap - v->len < more)
-    cap *= 2;
-  /* do not double past the budget's share when less is enough */
-  if (soft_max && cap > soft_max && v->len + more <= soft_max)
-    cap = soft_max;
-  char *n = realloc(v->p, cap);
-  SL__CHECK_ALLOC(n);
-  v->p = n;
-  v->cap = cap;
-  return SL_OK;
-}
-
-static int vec_put(vec *v, const sl_record *r) {
-  SL__CHECK(vec_reserve(v, sl__rec_size(r->key_len, r->value_len), 0));
-  sl__batch_append(v->p, v->cap, &v->len, r->key, r->key_len, r->value, r->value_len);
-  return SL_OK;
-}
-
-/* The record encoded at base+off (written by vec_put, so well-formed). */
+/* The record encoded at base+off (written by sl__bytes_put_record, so well-formed). */
 static sl_record rec_at(const char *base, size_t off) {
   uint32_t k, v;
   memcpy(&k, base + off, 4);
@@ -197,12 +192,12 @@ static int cmpdir(const sl__step *s, const sl_record *a, const sl_record *b) {
   return order((sl_cmp_fn)s->fn, s->sort_key, s->arg, s->descending, a, b);
 }
 
-static int sync_cmp(const sl__sortsync *ss, const sl_record *a, const sl_record *b) {
+static int sync_cmp(const sortsync *ss, const sl_record *a, const sl_record *b) {
   return order(ss->cmp, ss->key, ss->arg, ss->descending, a, b);
 }
 
 static size_t budget(const sl__part *p) {
-  return (size_t)p->run->sort_budget;
+  return (size_t)p->run->held_budget;
 }
 
 /* ---- temporary files ---- */
@@ -429,7 +424,7 @@ static void release_all(sort_state *st) {
   merge_free(st);
   free_blocks(st);
   free(st->mem.p);
-  st->mem = (vec){0};
+  st->mem = (sl__bytes){0};
   st->n = 0;
   free(st->idx);
   st->idx = NULL;
@@ -438,15 +433,16 @@ static void release_all(sort_state *st) {
   st->scratch = NULL;
   st->capscratch = 0;
   free(st->samples.p);
-  st->samples = (vec){0};
+  st->samples = (sl__bytes){0};
 }
 
 /* ---- step lifecycle ---- */
-int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
+static int sort_create(sl__part *p, int i) {
+  sl__run *run = p->run;
   sort_state *st = calloc(1, sizeof *st);
   SL__CHECK_ALLOC(st);
-  st->step = step;
-  st->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)si;
+  st->step = p->steps[i].step;
+  st->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&p->steps[i];
   /* More samples make the sorted partitions more even (a partition's size is off from
    * the mean by about 1 / sqrt(samples per partition)); fewer keep the exchange of all
    * samples with every rank small on many ranks. */
@@ -454,20 +450,20 @@ int sl__sort_step_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
   st->maxsample = ns < SAMPLES_MIN ? SAMPLES_MIN : ns > SAMPLES_MAX ? SAMPLES_MAX : ns;
   st->soff = calloc(st->maxsample, sizeof *st->soff);
   st->passthrough = -1; /* decided at the first record or the drain */
-  si->state = st;
+  p->steps[i].state = st;
   SL__CHECK_ALLOC(st->soff);
   return SL_OK;
 }
 
-void sl__sort_step_destroy(sl__run *run, sl__stepinst *si) {
-  sort_state *st = si->state;
+static void sort_destroy(sl__part *p, int i) {
+  sort_state *st = p->steps[i].state;
   if (!st)
     return;
   release_all(st);
-  sl__state_add(run, -(int64_t)st->accounted);
+  sl__state_add(p->run, -(int64_t)st->accounted);
   free(st->soff);
   free(st);
-  si->state = NULL;
+  p->steps[i].state = NULL;
 }
 
 static uint64_t next_rand(uint64_t *s) {
@@ -491,7 +487,7 @@ static int sample(sl__part *p, sort_state *st, const sl_record *r) {
   if (st->nsample < st->maxsample) {
     st->soff[st->nsample++] = st->samples.len;
     st->live += sz;
-    return vec_put(&st->samples, r);
+    return sl__bytes_put_record(&st->samples, r);
   }
   /* uniform in [0, seen): the high half of a 64x64-bit product, no division per record */
   uint64_t j = (uint64_t)(((unsigned __int128)next_rand(&st->rng) * st->seen) >> 64);
@@ -506,11 +502,11 @@ static int sample(sl__part *p, sort_state *st, const sl_record *r) {
   }
   st->live += sz - osz;
   if (st->samples.len > 2 * st->live + 4096) { /* compact: re-encode the live records */
-    vec nv = {0};
+    sl__bytes nv = {0};
     for (size_t i = 0; i < st->nsample; i++) {
       sl_record x = rec_at(st->samples.p, st->soff[i]);
       size_t at = nv.len;
-      int rc = vec_put(&nv, &x);
+      int rc = sl__bytes_put_record(&nv, &x);
       if (rc) {
         free(nv.p);
         return rc;
@@ -521,7 +517,7 @@ static int sample(sl__part *p, sort_state *st, const sl_record *r) {
     st->samples = nv;
   }
   st->soff[j] = st->samples.len;
-  return vec_put(&st->samples, r);
+  return sl__bytes_put_record(&st->samples, r);
 }
 
 static int emit_next(sl__part *p, int i, const sl_record *r) {
@@ -606,13 +602,13 @@ static int spill_hold(sl__part *p, sort_state *st) {
 /* The packed records become general ones (a record of other lengths arrived). */
 static int to_general(sort_state *st) {
   size_t w = (size_t)st->klen + st->vlen;
-  vec nv = {0};
+  sl__bytes nv = {0};
   size_t *idx = malloc((st->n ? st->n : 1) * sizeof *idx);
   SL__CHECK_ALLOC(idx);
   for (size_t i = 0; i < st->n; i++) {
     sl_record r = rec_packed(st->mem.p + i * w, st->klen, st->vlen);
     idx[i] = nv.len;
-    int rc = vec_put(&nv, &r);
+    int rc = sl__bytes_put_record(&nv, &r);
     if (rc) {
       free(nv.p);
       free(idx);
@@ -708,7 +704,7 @@ static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
   size_t used;
   if (st->packed) {
     /* the records and the sort's scratch: half of the budget each */
-    SL__CHECK(vec_reserve(&st->mem, rec->key_len + rec->value_len, budget(p) / 2));
+    SL__CHECK(sl__bytes_reserve(&st->mem, rec->key_len + rec->value_len, budget(p) / 2));
     put_kv(st->mem.p + st->mem.len, rec);
     st->mem.len += rec->key_len + rec->value_len;
     st->n++;
@@ -722,7 +718,7 @@ static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
       st->capidx = cap;
     }
     st->idx[st->n++] = st->mem.len;
-    SL__CHECK(vec_put(&st->mem, rec));
+    SL__CHECK(sl__bytes_put_record(&st->mem, rec));
     used = st->mem.len + st->n * sizeof(size_t);
   }
   if (used >= budget(p))
@@ -730,7 +726,7 @@ static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
   return SL_OK;
 }
 
-int sl__sort_step_push(sl__part *p, int i, const sl_record *rec) {
+static int sort_push(sl__part *p, int i, const sl_record *rec) {
   sort_state *st = p->steps[i].state;
   if (st->step->kind == SL__STEP_SORT_SPLIT) {
     if (st->passthrough < 0) /* one partition after the boundary: nothing to split */
@@ -787,24 +783,13 @@ static void heap_down(sort_state *st, int i) {
 
 /* ---- a bounded number of open runs: merge passes ---- */
 
-/* The sort steps of this rank's partitions: the memory budget and the open spill files are
- * shared among them. */
-static int sort_steps(const sl__run *run) {
-  int steps = 0;
-  for (int s = 0; s < run->nstages; s++)
-    for (int i = 0; i < run->flow->stages[s].nsteps; i++)
-      if (run->flow->stages[s].steps[i].kind == SL__STEP_SORT_SPLIT ||
-          run->flow->stages[s].steps[i].kind == SL__STEP_SORT_LOCAL)
-        steps += run->stages[s].nlocal;
-  return steps;
-}
-
 /* The spill files one sort step keeps open at once: its runs, and during a merge pass the
  * run the pass writes. File descriptors are limited per process (RLIMIT_NOFILE, 'ulimit
  * -n': often 1024, on some systems 256), and a rank shares its limit with MPI (shared
  * memory segments, sockets, pipes), its sources and sinks, HDF5 and the user's code, which
  * the sort cannot count; each rank is a process with a limit of its own. So the sort steps
- * of the rank's partitions (counted as sl__sort_setup counts them for the memory budget)
+ * of the rank's partitions (counted as the engine counts them for the memory budget:
+ * run->held_shares)
  * take at most half of the limit together, in equal shares:
  *   cap = (soft RLIMIT_NOFILE / 2) / sort steps, within [OPEN_RUNS_MIN, OPEN_RUNS_MAX].
  * 64 at the usual limit of 1024 with one sort: more would gain little, since a merge's read
@@ -812,7 +797,7 @@ static int sort_steps(const sl__run *run) {
  * that a pass combines at least two runs while it writes another; a limit too low for that
  * fails in sl__spill_create with its 'ulimit -n' hint. */
 static int max_open_runs(const sl__run *run) {
-  int steps = sort_steps(run);
+  int steps = run->held_shares;
   if (steps < 1)
     steps = 1;
   uint64_t lim = 1024;
@@ -965,22 +950,12 @@ static int bound_runs(sl__part *p, sort_state *st) {
 }
 
 static int drain_split(sl__part *p, int i, sort_state *st, int *finished) {
-  sl__sortsync *ss = p->run->stages[p->stage->index].sort;
+  sortsync *ss = sl__run_state(p->run, p->stage->index, i);
   if (st->phase == 0) { /* contribute the sample, then wait for the splitters */
-    size_t need = st->live;
-    if (ss->mine_cap - ss->mine_len < need) {
-      size_t cap = ss->mine_cap ? ss->mine_cap : 4096;
-      while (cap - ss->mine_len < need)
-        cap *= 2;
-      char *n = realloc(ss->mine, cap);
-      SL__CHECK_ALLOC(n);
-      ss->mine = n;
-      ss->mine_cap = cap;
-    }
+    SL__CHECK(sl__bytes_reserve(&ss->mine, st->live, 0));
     for (size_t k = 0; k < st->nsample; k++) {
       sl_record x = rec_at(st->samples.p, st->soff[k]);
-      sl__batch_append(ss->mine, ss->mine_cap, &ss->mine_len, x.key, x.key_len, x.value,
-                       x.value_len);
+      SL__CHECK(sl__bytes_put_record(&ss->mine, &x));
     }
     ss->nready++;
     st->phase = 1;
@@ -1113,7 +1088,7 @@ static int drain_local(sl__part *p, int i, sort_state *st, int *finished) {
   return SL_OK;
 }
 
-int sl__sort_step_drain(sl__part *p, int i, int *finished) {
+static int sort_drain(sl__part *p, int i, int *finished) {
   sort_state *st = p->steps[i].state;
   *finished = 0;
   if (st->step->kind == SL__STEP_SORT_SPLIT)
@@ -1121,57 +1096,44 @@ int sl__sort_step_drain(sl__part *p, int i, int *finished) {
   return drain_local(p, i, st, finished);
 }
 
-/* ---- splitters ---- */
-int sl__sort_setup(sl__run *run) {
-  /* The budget: the option, or with "auto" the rank's sort memory shared among the sort
-   * steps of its partitions (a stage before a sort may have several partitions per rank,
-   * a flow several sorts), so that together they stay within it. */
-  int steps = sort_steps(run);
-  run->sort_budget = sl__sort_memory_bytes(run->ctx, steps);
-  for (int s = 0; s < run->nstages; s++) {
-    int t = run->flow->stages[s].target;
-    const sl__stage *next = t >= 0 ? &run->flow->stages[t] : NULL;
-    if (!next || next->boundary != SL__BOUND_RANGE)
-      continue;
-    sl__sortsync *ss = calloc(1, sizeof *ss);
-    SL__CHECK_ALLOC(ss);
-    run->stages[s].sort = ss;
-    ss->cmp = next->range_cmp;
-    ss->key = next->range_key;
-    ss->arg = next->range_arg;
-    ss->descending = next->range_descending;
-    ss->req = MPI_REQUEST_NULL;
-    ss->counts = calloc((size_t)run->size, sizeof *ss->counts);
-    ss->displs = calloc((size_t)run->size, sizeof *ss->displs);
-    SL__CHECK_ALLOC(ss->counts);
-    SL__CHECK_ALLOC(ss->displs);
-    if (run->stages[s].out)
-      run->stages[s].out->sort = ss;
-  }
+/* ---- splitters: SORT_SPLIT's run-wide hooks ---- */
+static int sort_route(void *arg, const sl_record *rec, int ndest);
+
+static int split_run_setup(sl__run *run, int stage, int step, void **rstate) {
+  const sl__step *s = &run->flow->stages[stage].steps[step];
+  sortsync *ss = calloc(1, sizeof *ss);
+  SL__CHECK_ALLOC(ss);
+  *rstate = ss;
+  ss->cmp = (sl_cmp_fn)s->fn;
+  ss->key = s->sort_key;
+  ss->arg = s->arg;
+  ss->descending = s->descending;
+  ss->req = MPI_REQUEST_NULL;
+  ss->counts = calloc((size_t)run->size, sizeof *ss->counts);
+  ss->displs = calloc((size_t)run->size, sizeof *ss->displs);
+  SL__CHECK_ALLOC(ss->counts);
+  SL__CHECK_ALLOC(ss->displs);
+  sl__out_set_router(run, stage, sort_route, ss);
   return SL_OK;
 }
 
-void sl__sort_free(sl__run *run) {
-  for (int s = 0; s < run->nstages; s++) {
-    sl__sortsync *ss = run->stages[s].sort;
-    if (!ss)
-      continue;
-    free(ss->mine);
-    free(ss->counts);
-    free(ss->displs);
-    free(ss->all);
-    free(ss->split);
-    free(ss);
-    run->stages[s].sort = NULL;
-  }
+static void split_run_free(sl__run *run, void *rstate) {
+  sortsync *ss = rstate;
+  (void)run;
+  sl__bytes_free(&ss->mine);
+  free(ss->counts);
+  free(ss->displs);
+  free(ss->all);
+  free(ss->split);
+  free(ss);
 }
 
-static const sl__sortsync *qsync;
+static const sortsync *qsync;
 static int sample_cmp(const void *a, const void *b) {
   return sync_cmp(qsync, (const sl_record *)a, (const sl_record *)b);
 }
 
-static int pick_splitters(sl__run *run, sl__sortsync *ss, int ndest) {
+static int pick_splitters(sl__run *run, sortsync *ss, int ndest) {
   size_t total = 0;
   for (int r = 0; r < run->size; r++)
     total += (size_t)ss->counts[r];
@@ -1208,12 +1170,12 @@ static int wait_or_test(MPI_Request *req, int wait, int *flag) {
   return SL_OK;
 }
 
-static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progress) {
+static int advance(sl__run *run, int s, sortsync *ss, int wait, int *progress) {
   int flag = 0;
   if (ss->phase == 0) {
-    if (ss->mine_len > (size_t)INT32_MAX)
+    if (ss->mine.len > (size_t)INT32_MAX)
       SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
-    ss->mine_int = (int)ss->mine_len;
+    ss->mine_int = (int)ss->mine.len;
     SL__CHECK_MPI(
         MPI_Iallgather(&ss->mine_int, 1, MPI_INT, ss->counts, 1, MPI_INT, run->comm, &ss->req));
     ss->phase = 1;
@@ -1232,8 +1194,8 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
       SL__FAIL(SL_ERR_UNSUPPORTED, "sort: samples over 2 GiB (records too large)");
     ss->all = malloc(total ? total : 1);
     SL__CHECK_ALLOC(ss->all);
-    SL__CHECK_MPI(MPI_Iallgatherv(ss->mine, ss->mine_int, MPI_BYTE, ss->all, ss->counts, ss->displs,
-                                  MPI_BYTE, run->comm, &ss->req));
+    SL__CHECK_MPI(MPI_Iallgatherv(ss->mine.p, ss->mine_int, MPI_BYTE, ss->all, ss->counts,
+                                  ss->displs, MPI_BYTE, run->comm, &ss->req));
     ss->phase = 2;
     (*progress)++;
   }
@@ -1248,41 +1210,26 @@ static int advance(sl__run *run, int s, sl__sortsync *ss, int wait, int *progres
   return SL_OK;
 }
 
-int sl__sort_progress(sl__run *run, int *progress) {
-  for (int s = 0; s < run->nstages; s++) {
-    sl__sortsync *ss = run->stages[s].sort;
-    if (!ss || ss->phase == 3)
-      continue;
-    if (ss->phase == 0 && ss->nready < run->stages[s].nlocal)
-      return SL_OK; /* keep stage order */
-    SL__CHECK(advance(run, s, ss, 0, progress));
-    if (ss->phase < 3)
-      return SL_OK;
-  }
-  return SL_OK;
+static int split_run_progress(sl__run *run, int stage, void *rstate, int *progress) {
+  sortsync *ss = rstate;
+  if (ss->phase == 3 || (ss->phase == 0 && ss->nready < run->stages[stage].nlocal))
+    return SL_OK; /* done, or this rank's partitions are still sampling */
+  return advance(run, stage, ss, 0, progress);
 }
 
-int sl__sort_settle(sl__run *run) {
-  int dummy = 0, err = SL_OK;
-  for (int s = 0; s < run->nstages; s++) {
-    sl__sortsync *ss = run->stages[s].sort;
-    if (ss && ss->phase < 3) {
-      int rc = advance(run, s, ss, 1, &dummy);
-      if (rc && !err)
-        err = rc;
-    }
-  }
-  return err;
+static int split_run_quiescent(const sl__run *run, const void *rstate) {
+  (void)run;
+  return ((const sortsync *)rstate)->phase == 3;
 }
 
-int sl__sort_all_ready(const sl__run *run) {
-  for (int s = 0; s < run->nstages; s++)
-    if (run->stages[s].sort && run->stages[s].sort->phase < 3)
-      return 0;
-  return 1;
+static int split_run_settle(sl__run *run, int stage, void *rstate) {
+  sortsync *ss = rstate;
+  int dummy = 0;
+  return ss->phase < 3 ? advance(run, stage, ss, 1, &dummy) : SL_OK;
 }
 
-int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest) {
+static int sort_route(void *arg, const sl_record *rec, int ndest) {
+  sortsync *ss = arg;
   if (ss->nsplit <= 0)
     return 0;
   /* a: first splitter >= rec; b: first splitter > rec. The search for a saw whether
@@ -1315,4 +1262,54 @@ int sl__sort_route(sl__sortsync *ss, const sl_record *rec, int ndest) {
    * heavy duplicates from piling onto one rank, and the order is still right. */
   int q = b > a ? a + (int)(ss->rr++ % (uint64_t)(b - a + 1)) : a;
   return q < ndest ? q : ndest - 1;
+}
+
+const sl__op_vt sl__op_sort_sample = {.name = "sort_sample",
+                                      .flags = SL__OPF_MEMORY,
+                                      .create = sort_create,
+                                      .destroy = sort_destroy,
+                                      .push = sort_push,
+                                      .drain = sort_drain,
+                                      .run_setup = split_run_setup,
+                                      .run_progress = split_run_progress,
+                                      .run_quiescent = split_run_quiescent,
+                                      .run_settle = split_run_settle,
+                                      .run_free = split_run_free};
+
+const sl__op_vt sl__op_sort = {.name = "sort",
+                               .flags = SL__OPF_MEMORY | SL__OPF_ORDERED,
+                               .create = sort_create,
+                               .destroy = sort_destroy,
+                               .push = sort_push,
+                               .drain = sort_drain};
+
+/* ---- building ---- */
+/* The two steps and the routed boundary of a sort, ordered by cmp or by key. */
+static int add_sort(sl_flow *flow, sl_cmp_fn cmp, sl_sort_key_fn key, void *arg, int descending) {
+  sl__step *st = NULL;
+  SL__CHECK(sl__ops_add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
+  st->descending = descending;
+  st->sort_key = key;
+  sl__stage *s = NULL;
+  SL__CHECK(sl__add_stage(flow, SL__BOUND_ROUTED, sl_size(flow->ctx), &s));
+  SL__CHECK(sl__ops_add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
+  st->descending = descending;
+  st->sort_key = key;
+  return SL_OK;
+}
+
+int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_sort"));
+  if (!cmp)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort: NULL compare function"));
+  return add_sort(flow, cmp, NULL, arg, descending);
+}
+
+int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descending) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_sort_by_key"));
+  if (!key)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort_by_key: NULL key function"));
+  return add_sort(flow, NULL, key, arg, descending);
 }

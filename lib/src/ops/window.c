@@ -1,12 +1,14 @@
-/* Windows and triggers of a reducer step (Flow.Window), per partition.
+/* Windows and triggers of a reducer step (Flow.Window), per partition: an operator that
+ * wraps the stage's first wrappable step (a reducer or a join; engine/op.h, the stage's
+ * `wrap`).
  *
- * Each open window owns a state of the reducer (made by sl__step_create, as an unwindowed
- * reducer's); the step instance's state is swapped to the window being folded into or
- * emitted. A trigger is queued, not run in place: records arriving while triggers wait
- * (from the same input record's fan-out) are held in a small replay buffer, and the
- * partition stops taking input (p->wpending) until the queue is empty, so every trigger
- * sees exactly the records before it, and its emission can pause when the output is
- * blocked and resume.
+ * Each open window owns a state of the wrapped operator (made by its create, as an
+ * unwindowed step's); the step instance's state is swapped to the window being folded into
+ * or emitted, and the wrapped operator's push and drain run on it. A trigger is queued, not run in
+ * place: records arriving while triggers wait (from the same input record's fan-out) are held in a
+ * small replay buffer, and the partition stops taking input (p->pending_step) until the queue is
+ * empty, so every trigger sees exactly the records before it, and its emission can pause when the
+ * output is blocked and resume.
  *
  * Event time (fixed windows): the watermark is the minimum over the senders of the latest
  * event time each has sent. It rises with each record folded (that sender's running
@@ -19,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "ops/ops.h"
 
 typedef struct win {
   int64_t id;
@@ -63,7 +65,7 @@ typedef struct wstate {
 } wstate;
 
 static wstate *ws_of(sl__part *p, int i) {
-  return p->steps[i].win;
+  return p->steps[i].wrap;
 }
 
 /* floor(t / d) * d (saturated at INT64_MIN), and a + b saturated, for any int64 time */
@@ -83,17 +85,22 @@ static int64_t add_sat(int64_t a, int64_t b) {
 
 /* ---- window states ---- */
 static int state_new(sl__part *p, int i, void **state) {
-  sl__stepinst tmp = {0};
-  SL__CHECK(sl__step_create(p->run, p->steps[i].step, &tmp));
-  *state = tmp.state;
-  return SL_OK;
+  sl__stepinst *si = &p->steps[i];
+  void *cur = si->state;
+  si->state = NULL;
+  int rc = si->inner->create ? si->inner->create(p, i) : SL_OK;
+  *state = si->state;
+  si->state = cur;
+  return rc;
 }
 
 static void state_free(sl__part *p, int i, void *state) {
-  sl__stepinst tmp = {0};
-  tmp.step = p->steps[i].step;
-  tmp.state = state;
-  sl__step_destroy(p->run, &tmp);
+  sl__stepinst *si = &p->steps[i];
+  void *cur = si->state;
+  si->state = state;
+  if (si->inner->destroy)
+    si->inner->destroy(p, i);
+  si->state = cur;
 }
 
 static win *find(wstate *ws, int64_t id) {
@@ -156,7 +163,7 @@ static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *na
   }
   ws->q[(ws->qhead + ws->qlen) % ws->qcap] = (fire){id, name, reset, close};
   ws->qlen++;
-  p->wpending = i;
+  p->pending_step = i;
   return SL_OK;
 }
 
@@ -232,13 +239,13 @@ static int advance(sl__part *p, int i, wstate *ws, int sender, int64_t t, int fr
   return queue_passed(p, i, ws);
 }
 
-int sl__window_watermark(sl__part *p, int sender, int64_t wm) {
-  wstate *ws = ws_of(p, p->wstep);
+static int window_watermark(sl__part *p, int i, int sender, int64_t wm) {
+  wstate *ws = ws_of(p, i);
   if (ws->w->kind != SL_WINDOW_FIXED)
     return SL_OK;
   if (pending(ws)) /* after the records that arrived before it */
     return pend_add(ws, PEND_WATERMARK, 0, sender, wm, NULL);
-  return advance(p, p->wstep, ws, sender, wm, 0);
+  return advance(p, i, ws, sender, wm, 0);
 }
 
 /* ---- folding one record ---- */
@@ -280,7 +287,7 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
   }
   si->state = w->state;
   si->draining = 0;
-  rc = sl__step_push_inner(p, i, rec);
+  rc = si->inner->push(p, i, rec);
   w->state = si->state;
   si->state = NULL;
   if (rc)
@@ -304,7 +311,7 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
   return SL_OK;
 }
 
-int sl__window_push(sl__part *p, int i, const sl_record *rec) {
+static int window_push(sl__part *p, int i, const sl_record *rec) {
   wstate *ws = ws_of(p, i);
   if (pending(ws)) /* triggers wait: keep the order */
     return pend_add(ws, 0, p->cur_slot, p->cur_sender, 0, rec);
@@ -357,22 +364,21 @@ static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, in
   si->keep_open = !(f->close || f->reset); /* a reset drops what is unmatched: emit it */
   *fin = 1;
   if (st->on_trigger && si->step->kind == SL__STEP_REDUCE) {
-    rc = st->on_trigger(sl__step_reducer_acc(si->state), NULL, &info, &p->em[i + 1],
-                        st->on_trigger_arg);
+    rc = st->on_trigger(sl__reduce_acc(si->state), NULL, &info, &p->em[i + 1], st->on_trigger_arg);
     if (rc)
       rc = sl__callback_result(p, i, rc);
   } else if (st->on_trigger) {
     si->force_capture = 1; /* the events, then the callback */
-    rc = sl__step_drain_inner(p, i, fin);
+    rc = si->inner->drain(p, i, fin);
     si->force_capture = 0;
     if (rc == SL_OK && *fin) {
-      sl_batch b = {p->capture, p->capture_len, 0};
+      sl_batch b = {p->capture.p, p->capture.len, 0};
       rc = st->on_trigger(NULL, &b, &info, &p->em[i + 1], st->on_trigger_arg);
       if (rc)
         rc = sl__callback_result(p, i, rc);
     }
   } else {
-    rc = sl__step_drain_inner(p, i, fin);
+    rc = si->inner->drain(p, i, fin);
   }
   w->state = si->state;
   w->draining = si->draining;
@@ -398,7 +404,7 @@ static int queue_final(sl__part *p, int i, wstate *ws) {
   return SL_OK;
 }
 
-int sl__window_drain(sl__part *p, int i, int *finished) {
+static int window_drain(sl__part *p, int i, int *finished) {
   wstate *ws = ws_of(p, i);
   *finished = 0;
   for (;;) {
@@ -407,7 +413,7 @@ int sl__window_drain(sl__part *p, int i, int *finished) {
       win *w = find(ws, f.id);
       if (w) {
         if (!ws->firing && p->stage->on_trigger)
-          p->capture_len = 0;
+          p->capture.len = 0;
         ws->firing = 1;
         int fin;
         SL__CHECK(emit_window(p, i, ws, w, &f, &fin));
@@ -438,13 +444,12 @@ int sl__window_drain(sl__part *p, int i, int *finished) {
     }
     break;
   }
-  p->wpending = -1;
+  p->pending_step = -1;
   *finished = 1;
   return SL_OK;
 }
 
-int sl__window_tick(sl__part *p) {
-  int i = p->wstep;
+static int window_tick(sl__part *p, int i) {
   wstate *ws = ws_of(p, i);
   const sl_window *W = ws->w;
   if (W->kind != SL_WINDOW_PERIODIC && W->trigger != 2)
@@ -472,16 +477,13 @@ int sl__window_tick(sl__part *p) {
   return SL_OK;
 }
 
-int sl__window_create(sl__run *run, sl__part *p, int i) {
+/* The windows make their own states of the wrapped operator: none is made for the step. */
+static int window_create(sl__part *p, int i) {
+  sl__run *run = p->run;
   sl__stepinst *si = &p->steps[i];
   wstate *ws = calloc(1, sizeof *ws);
   SL__CHECK_ALLOC(ws);
-  si->win = ws;
-  /* The windows make their own states: the one made for the unwindowed step goes. */
-  sl__stepinst tmp = *si;
-  tmp.win = NULL;
-  sl__step_destroy(run, &tmp);
-  si->state = NULL;
+  si->wrap = ws;
   ws->w = &p->stage->window;
   ws->replay_at = SIZE_MAX;
   ws->wm = ws->own_wm = INT64_MIN;
@@ -503,17 +505,14 @@ int sl__window_create(sl__run *run, sl__part *p, int i) {
   return SL_OK;
 }
 
-void sl__window_destroy(sl__run *run, sl__stepinst *si) {
-  wstate *ws = si->win;
-  (void)run;
+static void window_destroy(sl__part *p, int i) {
+  sl__stepinst *si = &p->steps[i];
+  wstate *ws = si->wrap;
   if (!ws)
     return;
-  si->win = NULL;
+  si->wrap = NULL;
   for (int k = 0; k < ws->nwins; k++) {
-    sl__stepinst tmp = {0};
-    tmp.step = si->step;
-    tmp.state = ws->wins[k].state;
-    sl__step_destroy(run, &tmp);
+    state_free(p, i, ws->wins[k].state);
     free(ws->wins[k].tstate);
   }
   free(ws->wins);
@@ -522,4 +521,87 @@ void sl__window_destroy(sl__run *run, sl__stepinst *si) {
   free(ws->swm);
   free(ws->sone);
   free(ws);
+}
+
+const sl__op_vt sl__op_window = {.name = "window",
+                                 .create = window_create,
+                                 .destroy = window_destroy,
+                                 .push = window_push,
+                                 .drain = window_drain,
+                                 .watermark = window_watermark,
+                                 .tick = window_tick};
+
+/* ---- building ---- */
+static int check_window(const sl_window *w) {
+  switch (w->kind) {
+  case SL_WINDOW_GLOBAL:
+    break;
+  case SL_WINDOW_COUNT:
+    if (w->count <= 0)
+      SL__FAIL(SL_ERR_INVAL, "count window: the count must be positive, got %lld",
+               (long long)w->count);
+    break;
+  case SL_WINDOW_FIXED:
+    if (w->duration <= 0 || !w->time)
+      SL__FAIL(SL_ERR_INVAL, "fixed window: needs a positive duration and an event-time function");
+    break;
+  case SL_WINDOW_PERIODIC:
+    if (!(w->period > 0))
+      SL__FAIL(SL_ERR_INVAL, "periodic window: the period must be positive");
+    break;
+  default:
+    SL__FAIL(SL_ERR_INVAL, "unknown window kind %d", (int)w->kind);
+  }
+  if (w->lateness && w->kind != SL_WINDOW_FIXED)
+    SL__FAIL(SL_ERR_INVAL, "only fixed windows have an allowed lateness");
+  return SL_OK;
+}
+
+/* A windowed reducer must see every record: take the map-side combiner out again. */
+static void drop_combiners(sl_flow *f, sl__stage *s) {
+  for (int i = 0; i < s->nsteps; i++) {
+    if (s->steps[i].kind != SL__STEP_REDUCE_BY_KEY || !s->steps[i].merge_input)
+      continue;
+    s->steps[i].merge_input = 0;
+    for (int j = 0; j < s->ninputs; j++) {
+      sl__stage *in = &f->stages[s->inputs[j]];
+      if (in->nsteps && in->steps[in->nsteps - 1].kind == SL__STEP_COMBINER)
+        in->nsteps--;
+    }
+  }
+}
+
+int sl_flow_window(sl_flow *flow, const sl_window *w) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_window"));
+  if (!w)
+    return sl__builder_fail(
+        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_window: NULL window"));
+  int rc = check_window(w);
+  if (rc != SL_OK)
+    return sl__builder_fail(flow, rc);
+  sl__stage *s = sl__flow_last_stage(flow);
+  s->window = *w;
+  s->windowed = 1;
+  s->wrap = &sl__op_window;
+  s->event_time = w->kind == SL_WINDOW_FIXED ? w->time : NULL;
+  s->event_time_arg = w->kind == SL_WINDOW_FIXED ? w->time_arg : NULL;
+  drop_combiners(flow, s);
+  return SL_OK;
+}
+
+int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_on_trigger"));
+  if (!fn)
+    return sl__builder_fail(
+        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_on_trigger: NULL function"));
+  sl__stage *s = sl__flow_last_stage(flow);
+  s->on_trigger = fn;
+  s->on_trigger_arg = arg;
+  if (!s->windowed) {
+    s->window = sl_window_global();
+    s->windowed = 1;
+    s->wrap = &sl__op_window;
+  }
+  drop_combiners(flow, s);
+  return SL_OK;
 }

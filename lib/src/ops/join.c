@@ -6,14 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
-#include "reduce/htab.h"
+#include "algo/htab.h"
+#include "ops/ops.h"
 
 /* A side's records of one key: entries [u32 len][u8 matched][bytes]. */
-typedef struct jvec {
-  char *p;
-  size_t len, cap;
-} jvec;
+typedef sl__bytes jvec;
 
 typedef struct jstate {
   sl__htab side[2];
@@ -24,30 +21,28 @@ typedef struct jstate {
 
 enum { ENTRY_HDR = 5 };
 
-int sl__join_create(sl__run *run, const sl__step *step, sl__stepinst *si) {
-  (void)run;
-  si->step = step;
+static int join_create(sl__part *p, int i) {
   jstate *js = calloc(1, sizeof *js);
   SL__CHECK_ALLOC(js);
-  si->state = js;
+  p->steps[i].state = js;
   if (sl__htab_init(&js->side[0], sizeof(jvec)) || sl__htab_init(&js->side[1], sizeof(jvec)))
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   return SL_OK;
 }
 
-void sl__join_destroy(sl__run *run, sl__stepinst *si) {
-  jstate *js = si->state;
+static void join_destroy(sl__part *p, int i) {
+  jstate *js = p->steps[i].state;
   if (!js)
     return;
   for (int s = 0; s < 2; s++) {
-    for (size_t i = 0; i < js->side[s].cap; i++)
-      if (sl__htab_slot(&js->side[s], i)->hash)
-        free(((jvec *)sl__htab_val(&js->side[s], i))->p);
+    for (size_t k = 0; k < js->side[s].cap; k++)
+      if (sl__htab_slot(&js->side[s], k)->hash)
+        sl__bytes_free(sl__htab_val(&js->side[s], k));
     sl__htab_free(&js->side[s]);
   }
-  sl__state_add(run, -(int64_t)js->state_bytes);
+  sl__state_add(p->run, -(int64_t)js->state_bytes);
   free(js);
-  si->state = NULL;
+  p->steps[i].state = NULL;
 }
 
 /* Emit one joined record: the user's function, or the default encoding. */
@@ -77,15 +72,7 @@ static int emit_pair(sl__part *p, int i, sl_emitter *em, const sl_record *l, con
 
 static int jvec_add(jvec *v, const void *val, size_t len, size_t *at) {
   size_t need = ENTRY_HDR + len;
-  if (v->cap - v->len < need) {
-    size_t cap = v->cap ? v->cap : 64;
-    while (cap - v->len < need)
-      cap *= 2;
-    char *n = realloc(v->p, cap);
-    SL__CHECK_ALLOC(n);
-    v->p = n;
-    v->cap = cap;
-  }
+  SL__CHECK(sl__bytes_reserve(v, need, 0));
   uint32_t l32 = (uint32_t)len;
   *at = v->len;
   memcpy(v->p + v->len, &l32, 4);
@@ -102,7 +89,7 @@ static size_t entry_len(const jvec *v, size_t off) {
   return l32;
 }
 
-int sl__join_push(sl__part *p, int i, const sl_record *rec) {
+static int join_push(sl__part *p, int i, const sl_record *rec) {
   jstate *js = p->steps[i].state;
   int side = p->cur_slot == 1 ? 1 : 0;
   uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
@@ -112,9 +99,7 @@ int sl__join_push(sl__part *p, int i, const sl_record *rec) {
     SL__FAIL(SL_ERR_NOMEM, "out of memory in step '%s'", p->steps[i].step->name);
   size_t before = mine->cap, at = 0;
   SL__CHECK(jvec_add(mine, rec->value, rec->value_len, &at));
-  uint64_t now = js->state_bytes + (mine->cap - before) + (created ? 64 : 0);
-  sl__state_add(p->run, (int64_t)(now - js->state_bytes));
-  js->state_bytes = now;
+  sl__op_account(p, &js->state_bytes, js->state_bytes + (mine->cap - before) + (created ? 64 : 0));
   jvec *other = sl__htab_find(&js->side[1 - side], rec->key, rec->key_len, h);
   if (!other || !other->len)
     return SL_OK;
@@ -130,7 +115,7 @@ int sl__join_push(sl__part *p, int i, const sl_record *rec) {
   return SL_OK;
 }
 
-int sl__join_drain(sl__part *p, int i, int *finished) {
+static int join_drain(sl__part *p, int i, int *finished) {
   sl__stepinst *si = &p->steps[i];
   jstate *js = si->state;
   sl_join_mode mode = si->step->join_mode;
@@ -140,7 +125,7 @@ int sl__join_drain(sl__part *p, int i, int *finished) {
   if (si->keep_open || mode == SL_JOIN_INNER)
     js->phase = 2; /* unmatched records may still match: nothing to emit */
   if (capture && !si->draining)
-    p->capture_len = 0;
+    p->capture.len = 0;
   si->draining = 1;
   for (; js->phase < 2; js->phase++, js->slot = 0, js->off = 0) {
     int side = js->phase;
@@ -169,5 +154,26 @@ int sl__join_drain(sl__part *p, int i, int *finished) {
   js->slot = js->off = 0;
   si->draining = 0;
   *finished = 1;
+  return SL_OK;
+}
+
+const sl__op_vt sl__op_join = {.name = "join",
+                               .flags = SL__OPF_WRAPPABLE,
+                               .create = join_create,
+                               .destroy = join_destroy,
+                               .push = join_push,
+                               .drain = join_drain};
+
+int sl_flow_join(sl_flow *left, sl_flow *right, sl_join_mode mode, int partitions, sl_join_fn fn,
+                 void *arg) {
+  SL__CHECK(sl__check_open(left, "sl_flow_join"));
+  if (mode < SL_JOIN_INNER || mode > SL_JOIN_FULL)
+    return sl__builder_fail(left, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_join: unknown mode %d", (int)mode));
+  sl_flow *r[1] = {right};
+  SL__CHECK(sl_flow_merge(left, r, 1, partitions, NULL, NULL));
+  sl__step *st = NULL;
+  SL__CHECK(sl__ops_add_step(left, SL__STEP_JOIN, (void *)fn, arg, &st));
+  st->join_mode = mode;
   return SL_OK;
 }

@@ -1,4 +1,4 @@
-#include "reduce/htab.h"
+#include "algo/htab.h"
 
 #include <stdlib.h>
 #include <string.h>

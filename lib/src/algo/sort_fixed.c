@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "reduce/sort_fixed.h"
+#include "algo/sort_fixed.h"
 
 #define SORT_RUN 8
 #define SORT_BLOCK_BYTES (256u << 10)

@@ -1,10 +1,10 @@
-/* Building windows, triggers, merges and joins: the parts of Flow's model that go beyond
- * one linear chain of stages with one window. What they do at run time is in
- * reduce/window.c and reduce/join.c. */
+/* Building windows and merges: the parts of Flow's model that go beyond one linear chain
+ * of stages, as plan data (the window operator and its builders: ops/window.c; joins:
+ * ops/join.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "flow/builder.h"
+#include "plan/builder.h"
 
 /* ---- windows ---- */
 sl_window sl_window_global(void) {
@@ -93,89 +93,6 @@ int sl_window_trigger(sl_window *w, sl_trigger_fn fn, size_t state_size, const c
   return SL_OK;
 }
 
-static int check_window(const sl_window *w) {
-  switch (w->kind) {
-  case SL_WINDOW_GLOBAL:
-    break;
-  case SL_WINDOW_COUNT:
-    if (w->count <= 0)
-      SL__FAIL(SL_ERR_INVAL, "count window: the count must be positive, got %lld",
-               (long long)w->count);
-    break;
-  case SL_WINDOW_FIXED:
-    if (w->duration <= 0 || !w->time)
-      SL__FAIL(SL_ERR_INVAL, "fixed window: needs a positive duration and an event-time function");
-    break;
-  case SL_WINDOW_PERIODIC:
-    if (!(w->period > 0))
-      SL__FAIL(SL_ERR_INVAL, "periodic window: the period must be positive");
-    break;
-  default:
-    SL__FAIL(SL_ERR_INVAL, "unknown window kind %d", (int)w->kind);
-  }
-  if (w->lateness && w->kind != SL_WINDOW_FIXED)
-    SL__FAIL(SL_ERR_INVAL, "only fixed windows have an allowed lateness");
-  return SL_OK;
-}
-
-/* A windowed reducer must see every record: take the map-side combiner out again. */
-static void drop_combiners(sl_flow *f, sl__stage *s) {
-  for (int i = 0; i < s->nsteps; i++) {
-    if (s->steps[i].kind != SL__STEP_REDUCE_BY_KEY || !s->steps[i].merge_input)
-      continue;
-    s->steps[i].merge_input = 0;
-    for (int j = 0; j < s->ninputs; j++) {
-      sl__stage *in = &f->stages[s->inputs[j]];
-      if (in->nsteps && in->steps[in->nsteps - 1].kind == SL__STEP_COMBINER)
-        in->nsteps--;
-    }
-  }
-}
-
-int sl_flow_window(sl_flow *flow, const sl_window *w) {
-  SL__CHECK(sl__check_open(flow, "sl_flow_window"));
-  if (!w)
-    return sl__builder_fail(
-        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_window: NULL window"));
-  int rc = check_window(w);
-  if (rc != SL_OK)
-    return sl__builder_fail(flow, rc);
-  sl__stage *s = sl__flow_last_stage(flow);
-  s->window = *w;
-  s->windowed = 1;
-  drop_combiners(flow, s);
-  return SL_OK;
-}
-
-int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg) {
-  SL__CHECK(sl__check_open(flow, "sl_flow_on_trigger"));
-  if (!fn)
-    return sl__builder_fail(
-        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_on_trigger: NULL function"));
-  sl__stage *s = sl__flow_last_stage(flow);
-  s->on_trigger = fn;
-  s->on_trigger_arg = arg;
-  if (!s->windowed) {
-    s->window = sl_window_global();
-    s->windowed = 1;
-  }
-  drop_combiners(flow, s);
-  return SL_OK;
-}
-
-int sl_flow_emit_and_reduce(sl_flow *flow, const sl_reducer *reducer, sl_fold_emit_fn fold) {
-  SL__CHECK(sl__check_reducer_slot(flow, "sl_flow_emit_and_reduce"));
-  if (!reducer || !reducer->init || !reducer->emit || !fold)
-    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                                "sl_flow_emit_and_reduce: init, emit and fold are "
-                                                "required"));
-  sl__step *st = NULL;
-  SL__CHECK(sl__add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
-  st->reducer = *reducer;
-  st->fold_emit = fold;
-  return SL_OK;
-}
-
 /* ---- merge and join ---- */
 
 /* Move the stages of `o` to the end of f's list (renumbered), leaving o empty. */
@@ -214,7 +131,7 @@ static int check_other(sl_flow *f, sl_flow *o, const char *what) {
     return o->build_error;
   if (!o->nstages)
     SL__FAIL(SL_ERR_STATE, "%s: a flow to merge has no source (or was merged already)", what);
-  if (o->sink.kind != SL__SINK_NONE || o->ran)
+  if (o->sink.vt || o->ran)
     SL__FAIL(SL_ERR_STATE, "%s: a flow to merge already has a sink or has run", what);
   return SL_OK;
 }
@@ -252,19 +169,5 @@ int sl_flow_merge(sl_flow *flow, sl_flow *const *others, int n, int partitions, 
     flow->stages[lasts[j]].target = s->index;
     flow->stages[lasts[j]].target_slot = j;
   }
-  return SL_OK;
-}
-
-int sl_flow_join(sl_flow *left, sl_flow *right, sl_join_mode mode, int partitions, sl_join_fn fn,
-                 void *arg) {
-  SL__CHECK(sl__check_open(left, "sl_flow_join"));
-  if (mode < SL_JOIN_INNER || mode > SL_JOIN_FULL)
-    return sl__builder_fail(left, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
-                                                "sl_flow_join: unknown mode %d", (int)mode));
-  sl_flow *r[1] = {right};
-  SL__CHECK(sl_flow_merge(left, r, 1, partitions, NULL, NULL));
-  sl__step *st = NULL;
-  SL__CHECK(sl__add_step(left, SL__STEP_JOIN, (void *)fn, arg, &st));
-  st->join_mode = mode;
   return SL_OK;
 }

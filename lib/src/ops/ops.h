@@ -1,0 +1,45 @@
+/* sluice internal: what the built-in operators share (ops/). Each operator is one file:
+ * its table (sl__op_NAME, engine/op.h) and its builder (sl_flow_NAME). */
+#ifndef SLUICE_OPS_H
+#define SLUICE_OPS_H
+
+#include "engine/op.h"
+#include "plan/builder.h"
+
+#define SL__OP_DECLARE(K, name) extern const sl__op_vt sl__op_##name;
+SL__OPERATORS(SL__OP_DECLARE)
+#undef SL__OP_DECLARE
+
+/* ---- registry.c: adding steps of built-in kinds ---- */
+/* Append a step of `kind` to stage s (its table, flags and name from the registry). */
+int sl__ops_add_step_to(sl_flow *f, sl__stage *s, sl__step_kind kind, void *fn, void *arg,
+                        sl__step **out);
+/* The same, to the flow's last stage. */
+int sl__ops_add_step(sl_flow *f, sl__step_kind kind, void *fn, void *arg, sl__step **out);
+/* A builder of a step around one user function: the flow is open, fn is not NULL. */
+int sl__ops_add_fn(sl_flow *f, sl__step_kind kind, void *fn, void *arg, const char *what);
+/* Append a step running an operator outside the registry (an extension, or the example of
+ * docs/architecture.md) to the flow's last stage. */
+int sl__ops_add_extern(sl_flow *f, const sl__op_vt *op, void *fn, void *arg, sl__step **out);
+
+/* ---- emit.c: how a reducer's drain emits (sl_flow_emit's modes, and a wrapper's
+ * force_capture) ---- */
+/* Start or resume a drain of reducer step i. Returns 1 when there is nothing to emit (mode
+ * "nothing": *finished is set), else 0 with *capture: emit into the partition's capture
+ * buffer instead of the next step. */
+int sl__reducer_drain_begin(sl__part *p, int i, int *capture, int *finished);
+/* One record out of the drain of step i (to step i + 1, or captured). */
+int sl__drain_emit(sl__part *p, int i, int capture, const void *k, size_t kl, const void *v,
+                   size_t vl);
+/* All emitted: mode "state" sends the captured records on as one record. */
+int sl__reducer_drain_end(sl__part *p, int i, int capture, int *finished);
+/* Keep the run's state accounting in step with an operator's: *accounted becomes now. */
+void sl__op_account(sl__part *p, uint64_t *accounted, uint64_t now);
+/* A failure of an aggregator or reducer's callback (built-in aggregators set their own). */
+int sl__reducer_failed(sl__part *p, int i, int rc);
+
+/* ---- reduce.c ---- */
+/* The accumulator of a user reducer's state (a window's on_trigger gets it). */
+void **sl__reduce_acc(void *state);
+
+#endif

@@ -1,0 +1,173 @@
+/* reduce_by_key: one aggregator state per key (Flow.reduce by key, as in a word count),
+ * in two halves when partial states can be merged: the combiner at the end of the stage
+ * before (map side: it folds records into states, flushes them downstream when it holds
+ * more than --sl-combiner-bytes, and starts afresh) and the reducer, which then merges
+ * states instead of folding records. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "algo/htab.h"
+#include "ops/ops.h"
+
+typedef struct keyed {
+  sl__htab t;
+  size_t cursor; /* drain position in the table */
+  char *tmp;     /* finalize scratch (state_size) */
+  uint64_t state_bytes;
+} keyed;
+
+static int keyed_create(sl__part *p, int i) {
+  const sl__step *s = p->steps[i].step;
+  keyed *k = calloc(1, sizeof *k);
+  SL__CHECK_ALLOC(k);
+  p->steps[i].state = k;
+  if (sl__htab_init(&k->t, s->agg.state_size))
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  k->tmp = malloc(s->agg.state_size);
+  SL__CHECK_ALLOC(k->tmp);
+  return SL_OK;
+}
+
+static void keyed_destroy(sl__part *p, int i) {
+  keyed *k = p->steps[i].state;
+  if (!k)
+    return;
+  sl__htab_free(&k->t);
+  sl__state_add(p->run, -(int64_t)k->state_bytes);
+  free(k->tmp);
+  free(k);
+  p->steps[i].state = NULL;
+}
+
+static int keyed_push(sl__part *p, int i, const sl_record *rec) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  int created, rc;
+  uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
+  void *st = sl__htab_upsert(&k->t, rec->key, rec->key_len, h, &created);
+  if (!st)
+    SL__FAIL(SL_ERR_NOMEM,
+             "out of memory in step '%s': its state holds %zu keys on this partition (a "
+             "reduce keeps one state per key: use more ranks or partitions)",
+             s->name, k->t.count);
+  if (created && (rc = s->agg.init(st, s->agg.arg)))
+    return sl__reducer_failed(p, i, rc);
+  int merge = s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input;
+  if (s->agg.kind == SL_AGG_COUNT && !merge) {
+    ++*(uint64_t *)st; /* the hot path of every word count: no call (slot values are 8-aligned) */
+    rc = SL_OK;
+  } else if (merge) {
+    if (rec->value_len != s->agg.state_size)
+      SL__FAIL(SL_ERR_INTERNAL, "combined state of %zu bytes, expected %zu", rec->value_len,
+               s->agg.state_size);
+    rc = s->agg.merge(st, rec->value, s->agg.arg);
+  } else {
+    rc = s->agg.update(st, rec, s->agg.arg);
+  }
+  if (rc)
+    return sl__reducer_failed(p, i, rc);
+  if (created) {
+    sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
+    if (s->kind == SL__STEP_COMBINER && k->state_bytes > p->run->ctx->opt.combiner_bytes)
+      p->flush_step = i; /* full: drain it downstream before more input */
+  }
+  return SL_OK;
+}
+
+static int reduce_by_key_drain(sl__part *p, int i, int *finished) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  int capture;
+  if (sl__reducer_drain_begin(p, i, &capture, finished))
+    return SL_OK;
+  for (; k->cursor < k->t.cap; k->cursor++) {
+    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
+    if (!sl->hash)
+      continue;
+    if (!capture && sl__part_drain_blocked(p, i))
+      return SL_OK;
+    size_t len = s->agg.state_size;
+    memcpy(k->tmp, sl__htab_val(&k->t, k->cursor), len);
+    int rc = s->agg.finalize(k->tmp, &len, s->agg.arg);
+    if (rc)
+      return sl__reducer_failed(p, i, rc);
+    if (len > s->agg.state_size)
+      SL__FAIL(SL_ERR_CALLBACK, "step '%s': finalize returned %zu bytes, more than the state (%zu)",
+               s->name, len, s->agg.state_size);
+    SL__CHECK(sl__drain_emit(p, i, capture, sl__hslot_key(sl), sl->klen, k->tmp, len));
+  }
+  k->cursor = 0;
+  return sl__reducer_drain_end(p, i, capture, finished);
+}
+
+/* The combiner sends its partial states on (never captured: they are not results). */
+static int combiner_drain(sl__part *p, int i, int *finished) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  *finished = 0;
+  for (; k->cursor < k->t.cap; k->cursor++) {
+    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
+    if (!sl->hash)
+      continue;
+    if (sl__part_drain_blocked(p, i))
+      return SL_OK;
+    SL__CHECK(sl__drain_emit(p, i, 0, sl__hslot_key(sl), sl->klen, sl__htab_val(&k->t, k->cursor),
+                             s->agg.state_size));
+  }
+  sl__htab_clear(&k->t); /* flushed: start afresh */
+  sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
+  k->cursor = 0;
+  *finished = 1;
+  return SL_OK;
+}
+
+const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
+                                        .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
+                                        .create = keyed_create,
+                                        .destroy = keyed_destroy,
+                                        .push = keyed_push,
+                                        .drain = reduce_by_key_drain};
+
+const sl__op_vt sl__op_combiner = {.name = "combiner",
+                                   .create = keyed_create,
+                                   .destroy = keyed_destroy,
+                                   .push = keyed_push,
+                                   .drain = combiner_drain};
+
+int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {
+  SL__CHECK(sl__check_reducer_slot(flow, "sl_flow_reduce_by_key"));
+  if (!agg)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_reduce_by_key: NULL aggregator"));
+  sl_aggregator a = *agg;
+  if (a.kind != SL_AGG_USER) {
+    a = sl_aggregator_builtin(agg->kind);
+  } else if (!a.init || !a.update || !a.finalize || a.state_size == 0) {
+    return sl__builder_fail(
+        flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                            "sl_flow_reduce_by_key: a user aggregator needs state_size, "
+                            "init, update and finalize"));
+  }
+  sl__stage *s = sl__flow_last_stage(flow);
+  /* Combine map-side when it cannot change the result: the reducer is the first step of a
+   * stage whose records are routed by key alone, and partial states can be merged. */
+  int combine = a.merge && s->nsteps == 0 && s->index > 0 &&
+                ((s->boundary == SL__BOUND_HASH && !s->hash) || s->boundary == SL__BOUND_SINGLE);
+  /* The combiner goes at the end of every stage feeding this one (several after a merge);
+   * if such a stage has a reducer after which steps follow, combining is still right (it
+   * sees its output). A wrapped reducer (windows) must see records one by one: no
+   * combiner. */
+  if (s->wrap)
+    combine = 0;
+  for (int j = 0; combine && j < s->ninputs; j++) {
+    sl__step *cst = NULL;
+    SL__CHECK(sl__ops_add_step_to(flow, &flow->stages[s->inputs[j]], SL__STEP_COMBINER, NULL, a.arg,
+                                  &cst));
+    cst->agg = a;
+  }
+  sl__step *st = NULL;
+  SL__CHECK(sl__ops_add_step(flow, SL__STEP_REDUCE_BY_KEY, NULL, a.arg, &st));
+  st->agg = a;
+  st->merge_input = combine;
+  return SL_OK;
+}

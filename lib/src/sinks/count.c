@@ -1,0 +1,55 @@
+/* The count sink: the number of records that reach the end of the flow, on every rank. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/engine.h"
+
+typedef struct count_sink {
+  uint64_t *out;
+  uint64_t n; /* this rank's */
+} count_sink;
+
+static int count_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
+  (void)ctx;
+  (void)run;
+  ((count_sink *)impl)->n = 0;
+  return SL_OK;
+}
+
+static int count_push(void *impl, sl__part *part, const sl_record *rec) {
+  (void)part;
+  (void)rec;
+  ((count_sink *)impl)->n++;
+  return SL_OK;
+}
+
+static int count_rows(void *impl, sl__part *part, size_t n) {
+  (void)part;
+  ((count_sink *)impl)->n += n;
+  return 1;
+}
+
+static int count_finish(void *impl, sl_ctx *ctx, int job_failed) {
+  count_sink *c = impl;
+  uint64_t total = 0;
+  SL__CHECK_MPI(MPI_Allreduce(&c->n, &total, 1, MPI_UINT64_T, MPI_SUM, sl_comm(ctx)));
+  if (!job_failed)
+    *c->out = total;
+  return SL_OK;
+}
+
+static const sl__sink_vt count_vt = {.name = "count",
+                                     .prepare = count_prepare,
+                                     .push = count_push,
+                                     .finish = count_finish,
+                                     .destroy = free,
+                                     .count_rows = count_rows};
+
+int sl_flow_to_count(sl_flow *flow, uint64_t *count) {
+  if (!count)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_to_count: NULL count");
+  count_sink *c = calloc(1, sizeof *c);
+  SL__CHECK_ALLOC(c);
+  c->out = count;
+  return sl__flow_set_sink(flow, &count_vt, c, "sl_flow_to_count");
+}
