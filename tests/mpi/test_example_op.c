@@ -2,8 +2,9 @@
  * outside the registry and run at 1-4 ranks: per key, the largest value, checked against a
  * sequential oracle. Once with the default batches, once with batches and credits so small
  * that the operator's drain must pause and resume many times. */
+#include "mpi_test.h" /* first: it sets _GNU_SOURCE */
+
 #include "example_op.h"
-#include "mpi_test.h"
 
 #define N 200000
 #define KEYS 997

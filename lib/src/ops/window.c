@@ -49,8 +49,8 @@ typedef struct wstate {
   int nwins, capwins;
   fire *q; /* FIFO of triggers to fire */
   int qhead, qlen, qcap;
-  char *pend; /* entries: [u8 flags][i32 slot][i32 sender][i64 wm][record] */
-  size_t pend_len, pend_cap, pend_pos;
+  sl__bytes pend; /* entries: [u8 flags][i32 slot][i32 sender][i64 wm][record] */
+  size_t pend_pos;
   int64_t cur_id;    /* count / periodic: the current window */
   int64_t in_window; /* count: records in the current window */
   double t0, next_window_tick, next_trigger_tick;
@@ -170,31 +170,23 @@ static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *na
 /* ---- the replay buffer ---- */
 static int pend_add(wstate *ws, int flags, int slot, int sender, int64_t wm, const sl_record *r) {
   size_t need = 1 + 4 + 4 + 8 + (r ? sl__rec_size(r->key_len, r->value_len) : 0);
-  if (ws->pend_cap - ws->pend_len < need) {
-    size_t cap = ws->pend_cap ? ws->pend_cap : 1024;
-    while (cap - ws->pend_len < need)
-      cap *= 2;
-    char *n = realloc(ws->pend, cap);
-    SL__CHECK_ALLOC(n);
-    ws->pend = n;
-    ws->pend_cap = cap;
-  }
-  char *e = ws->pend + ws->pend_len;
+  SL__CHECK(sl__bytes_reserve(&ws->pend, need, 0));
+  char *e = ws->pend.p + ws->pend.len;
   unsigned char f = (unsigned char)flags;
   int32_t s32 = slot, n32 = sender;
   memcpy(e, &f, 1);
   memcpy(e + 1, &s32, 4);
   memcpy(e + 5, &n32, 4);
   memcpy(e + 9, &wm, 8);
-  ws->pend_len += 17;
+  ws->pend.len += 17;
   if (r)
-    sl__batch_append(ws->pend, ws->pend_cap, &ws->pend_len, r->key, r->key_len, r->value,
+    sl__batch_append(ws->pend.p, ws->pend.cap, &ws->pend.len, r->key, r->key_len, r->value,
                      r->value_len);
   return SL_OK;
 }
 
 static int pending(const wstate *ws) {
-  return ws->qlen > 0 || ws->pend_pos < ws->pend_len;
+  return ws->qlen > 0 || ws->pend_pos < ws->pend.len;
 }
 
 /* ---- watermark (fixed windows) ---- */
@@ -278,7 +270,7 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
     if (tr & SL_TRIGGER_FIRE_BEFORE) { /* fire, then fold it */
       SL__CHECK(queue_fire(p, i, ws, id, W->trigger_name, !!(tr & SL_TRIGGER_RESET_FLAG), 0));
       if (ws->replay_at != SIZE_MAX) { /* held already: fold it again from where it is */
-        ws->pend[ws->replay_at] = PEND_SKIP_TRIGGER;
+        ws->pend.p[ws->replay_at] = PEND_SKIP_TRIGGER;
         ws->pend_pos = ws->replay_at;
         return SL_OK;
       }
@@ -322,9 +314,9 @@ static int window_push(sl__part *p, int i, const sl_record *rec) {
 static int replay(sl__part *p, int i, wstate *ws) {
   int slot = p->cur_slot, sender = p->cur_sender;
   int rc = SL_OK;
-  while (rc == SL_OK && ws->qlen == 0 && ws->pend_pos < ws->pend_len) {
+  while (rc == SL_OK && ws->qlen == 0 && ws->pend_pos < ws->pend.len) {
     size_t start = ws->pend_pos;
-    const char *e = ws->pend + ws->pend_pos;
+    const char *e = ws->pend.p + ws->pend_pos;
     unsigned char f;
     int32_t s32, n32;
     int64_t wm;
@@ -338,7 +330,7 @@ static int replay(sl__part *p, int i, wstate *ws) {
       continue;
     }
     sl_record r;
-    if (sl__batch_next(ws->pend, ws->pend_len, &ws->pend_pos, &r) != 1)
+    if (sl__batch_next(ws->pend.p, ws->pend.len, &ws->pend_pos, &r) != 1)
       SL__FAIL(SL_ERR_INTERNAL, "window replay buffer is corrupt");
     p->cur_slot = s32;
     p->cur_sender = n32;
@@ -348,8 +340,8 @@ static int replay(sl__part *p, int i, wstate *ws) {
   }
   p->cur_slot = slot;
   p->cur_sender = sender;
-  if (ws->pend_pos >= ws->pend_len)
-    ws->pend_pos = ws->pend_len = 0;
+  if (ws->pend_pos >= ws->pend.len)
+    ws->pend_pos = ws->pend.len = 0;
   return rc;
 }
 
@@ -433,7 +425,7 @@ static int window_drain(sl__part *p, int i, int *finished) {
       ws->qlen--;
       continue;
     }
-    if (ws->pend_pos < ws->pend_len) {
+    if (ws->pend_pos < ws->pend.len) {
       SL__CHECK(replay(p, i, ws));
       continue;
     }
@@ -517,7 +509,7 @@ static void window_destroy(sl__part *p, int i) {
   }
   free(ws->wins);
   free(ws->q);
-  free(ws->pend);
+  sl__bytes_free(&ws->pend);
   free(ws->swm);
   free(ws->sone);
   free(ws);

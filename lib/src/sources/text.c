@@ -33,8 +33,7 @@ typedef struct text_state {
   char *buf;
   uint64_t boff;
   size_t blen;
-  char *line;
-  size_t line_len, line_cap;
+  sl__bytes line; /* a line longer than a block, assembled */
 } text_state;
 
 static int text_prepare(sl__source *src, sl_ctx *ctx) {
@@ -195,18 +194,7 @@ static int next_segment(text_state *st, int *any) {
 }
 
 static int append_line(text_state *st, const char *p, size_t n) {
-  if (st->line_len + n > st->line_cap) {
-    size_t cap = st->line_cap ? st->line_cap : 4096;
-    while (cap < st->line_len + n)
-      cap *= 2;
-    char *nb = realloc(st->line, cap);
-    SL__CHECK_ALLOC(nb);
-    st->line = nb;
-    st->line_cap = cap;
-  }
-  memcpy(st->line + st->line_len, p, n);
-  st->line_len += n;
-  return SL_OK;
+  return sl__bytes_append(&st->line, p, n);
 }
 
 static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
@@ -255,7 +243,7 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
     } else {
       /* A line longer than a block: assemble it. */
       uint64_t nl = st->fsize;
-      st->line_len = 0;
+      st->line.len = 0;
       SL__CHECK(append_line(st, st->buf, st->blen));
       uint64_t from = st->boff + st->blen;
       for (;;) {
@@ -273,8 +261,8 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
           break;
         }
       }
-      line = st->line;
-      len = st->line_len;
+      line = st->line.p;
+      len = st->line.len;
       next = nl + 1 > st->fsize ? st->fsize : nl + 1;
     }
     part->st->input_bytes += next - start;
@@ -292,7 +280,7 @@ static void text_close(void *state) {
   if (st->fd >= 0)
     close(st->fd);
   free(st->buf);
-  free(st->line);
+  sl__bytes_free(&st->line);
   free(st);
 }
 
