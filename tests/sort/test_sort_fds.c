@@ -3,7 +3,7 @@
  * records for well over 3 times the cap of runs on every rank (a sorted run at 8K is 4K of
  * records: 256 records of 16 bytes).
  *
- * The cap (lib/src/reduce/sort.c, max_open_runs): a sort step keeps at most
+ * The cap (lib/src/ops/sort_runs.c, max_open_runs): a sort step keeps at most
  *   cap = (soft RLIMIT_NOFILE / 2) / (sort steps of the rank), within [4, 64]
  * spill files open; the sort steps of a rank are its local source partitions (SORT_SPLIT)
  * and its partition of the sorted stage (SORT_LOCAL). The test counts this process's open
