@@ -1,5 +1,5 @@
 /* Unit tests of the open-addressing hash table behind reduce_by_key, the combiner,
- * group_by_key and uniq (reduce/htab.c), against a naive oracle. */
+ * group_by_key and uniq (algo/htab.c), against a naive oracle. */
 #include <stdlib.h>
 
 #include "core/batch.h"
