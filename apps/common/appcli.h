@@ -121,7 +121,7 @@ typedef struct app_cli {
 /* One run of an app. */
 typedef struct app {
   const char *prog;
-  const app_cli *cli; /* set by app_parse */
+  const app_cli *cli; /* set by app_parse; valid while that cli lives */
   sl_ctx *ctx;
   MPI_Comm comm; /* the context's communicator */
   int rank, size;
