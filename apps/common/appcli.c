@@ -164,15 +164,23 @@ int app_parse_double(const char *s, double *out) {
 
 /* ---- parsing ---- */
 
-/* n with the largest binary suffix that is exact ("1G"), else plain. */
+/* n as the user would write it: "1G" (a suffix, when exact and below 1024 of it), "2^62" (a
+ * larger power of two), else the digits. */
 static void format_size(uint64_t n, char *buf, size_t cap) {
-  static const char suffix[] = "TGMK";
-  for (int i = 0; i < 4; i++) {
-    int shift = 10 * (4 - i);
-    if (n && n % ((uint64_t)1 << shift) == 0) {
-      snprintf(buf, cap, "%" PRIu64 "%c", n >> shift, suffix[i]);
+  static const char suffix[] = "KMGT";
+  for (int i = 3; i >= 0; i--) {
+    uint64_t unit = (uint64_t)1 << (10 * (i + 1));
+    if (n && n % unit == 0 && n / unit < 1024) {
+      snprintf(buf, cap, "%" PRIu64 "%c", n / unit, suffix[i]);
       return;
     }
+  }
+  if (n >= ((uint64_t)1 << 20) && (n & (n - 1)) == 0) {
+    int k = 0;
+    while (((uint64_t)1 << k) != n)
+      k++;
+    snprintf(buf, cap, "2^%d", k);
+    return;
   }
   snprintf(buf, cap, "%" PRIu64, n);
 }

@@ -92,6 +92,11 @@ typedef struct app_opt {
     .name = "output", .short_name = 'o', .kind = APP_STRING, .dest = (dest_), .arg = (arg_),       \
     .help = (help_)                                                                                \
   }
+#define APP_OPT_OUTPUT_REQUIRED(dest_, arg_, help_)                                                \
+  {                                                                                                \
+    .name = "output", .short_name = 'o', .kind = APP_STRING, .dest = (dest_), .arg = (arg_),       \
+    .required = 1, .help = (help_)                                                                 \
+  }
 #define APP_OPT_FORCE(dest_, help_)                                                                \
   { .name = "force", .kind = APP_FLAG, .dest = (dest_), .help = (help_) }
 #define APP_OPT_DEFLATE(dest_)                                                                     \
