@@ -35,13 +35,9 @@ static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
        .arg = "LIST",
        .required = 1,
        .help = "aggregates (see above)"},
-      {.name = "output",
-       .short_name = 'o',
-       .kind = APP_STRING,
-       .dest = &o->out,
-       .arg = "OUT.h5:/dataset",
-       .required = 1,
-       .help = "the output (written under a temporary name and renamed when complete)"},
+      APP_OPT_OUTPUT_REQUIRED(
+          &o->out, "OUT.h5:/dataset",
+          "the output (written under a temporary name and renamed when complete)"),
       APP_OPT_FORCE(&o->force, "overwrite the output file if it exists"),
       APP_OPT_DEFLATE(&o->deflate),
       APP_OPT_END};

@@ -71,14 +71,10 @@ static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
        .required = 1,
        .help = "the field to sort by"},
       {.name = "descending", .kind = APP_FLAG, .dest = &o->descending, .help = "largest first"},
-      {.name = "output",
-       .short_name = 'o',
-       .kind = APP_STRING,
-       .dest = &o->out,
-       .arg = "OUT.h5:/dataset",
-       .required = 1,
-       .help = "the output; written under a temporary name and renamed when complete, with "
-               "provenance attributes"},
+      APP_OPT_OUTPUT_REQUIRED(
+          &o->out, "OUT.h5:/dataset",
+          "the output; written under a temporary name and renamed when complete, with "
+          "provenance attributes"),
       APP_OPT_FORCE(&o->force, "overwrite OUT.h5 if it exists"),
       APP_OPT_DEFLATE(&o->deflate),
       APP_OPT_END};
