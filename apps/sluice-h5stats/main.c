@@ -12,20 +12,15 @@
  * MPI_Allreduce. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <sluice.h>
 
 static const char *prog = "sluice-h5stats";
@@ -226,130 +221,13 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
   return rc;
 }
 
-/* ---- output file (rank 0; small) ---- */
+/* ---- output file ---- */
 typedef struct srow {
   uint64_t count, nan_count;
   double min, max, mean, std;
 } srow;
 
-/* HDF5's error stack in one line: the system's message when a low-level call failed (the
- * sec2 driver's description also dumps buffer addresses and byte counts, which mean nothing
- * to a user), else the innermost description, then HDF5's major and minor messages. The
- * first failure's cause is kept in h5_saved, since the cleanup calls after it clear the
- * stack. */
-typedef struct h5err {
-  char desc[512], sys[256];
-  hid_t maj, min;
-} h5err;
-static char h5_saved[768];
-static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
-  h5err *w = data;
-  const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
-  if (n == 0) {
-    snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
-    w->maj = e->maj_num;
-    w->min = e->min_num;
-  }
-  if (m && !w->sys[0]) {
-    m += strlen("error message = '");
-    snprintf(w->sys, sizeof w->sys, "%.*s", (int)strcspn(m, "'"), m);
-  }
-  return 0;
-}
-static void h5_errline(char *buf, size_t cap) {
-  h5err w = {"", "", -1, -1};
-  char maj[128] = "", min[128] = "";
-  buf[0] = 0;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
-  if (w.maj >= 0 && H5Eget_msg(w.maj, NULL, maj, sizeof maj) < 0)
-    maj[0] = 0;
-  if (w.min >= 0 && H5Eget_msg(w.min, NULL, min, sizeof min) < 0)
-    min[0] = 0;
-  H5Eclear2(H5E_DEFAULT);
-  const char *what = w.sys[0] ? w.sys : strstr(w.desc, "buf = ") ? "" : w.desc;
-  if (!what[0] && !maj[0])
-    return;
-  snprintf(buf, cap, "%s%s%s%s%s%s", what,
-           what[0] && maj[0] ? " (HDF5: "
-           : maj[0]          ? "HDF5: "
-                             : "",
-           maj, min[0] ? " / " : "", min, what[0] && maj[0] ? ")" : "");
-  for (char *p = buf; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
-}
-static const char *h5_cause(char *buf, size_t cap) {
-  h5_errline(buf, cap);
-  if (h5_saved[0])
-    snprintf(buf, cap, "%s", h5_saved);
-  h5_saved[0] = 0;
-  return buf[0] ? buf : "no detail from HDF5";
-}
-static void h5_save(void) {
-  char c[sizeof h5_saved];
-  h5_errline(c, sizeof c);
-  if (c[0] && !h5_saved[0])
-    snprintf(h5_saved, sizeof h5_saved, "%s", c);
-}
-
-/* expr < 0: "cannot write OUT: <what>: <HDF5's cause>", then fail */
-#define H5TRY(expr, ...)                                                                           \
-  do {                                                                                             \
-    if ((expr) < 0) {                                                                              \
-      char cause_[sizeof h5_saved], what_[2600];                                                   \
-      h5_save();                                                                                   \
-      snprintf(what_, sizeof what_, __VA_ARGS__);                                                  \
-      fprintf(stderr, "%s: error: cannot write %s: %s: %s\n", prog, out, what_,                    \
-              h5_cause(cause_, sizeof cause_));                                                    \
-      goto fail;                                                                                   \
-    }                                                                                              \
-  } while (0)
-/* Close an HDF5 object once: a failed close is not retried (HDF5 released the identifier). */
-#define H5CLOSE(fn, id, ...)                                                                       \
-  do {                                                                                             \
-    herr_t c_ = fn(id);                                                                            \
-    id = -1;                                                                                       \
-    H5TRY(c_, __VA_ARGS__);                                                                        \
-  } while (0)
-
-static int str_attr(hid_t obj, const char *name, const char *v) {
-  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
-  int ok = t >= 0 && sp >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0;
-  if (ok)
-    a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  ok = ok && a >= 0 && H5Awrite(a, t, v) >= 0;
-  if (!ok)
-    h5_save(); /* the closes below clear the error stack */
-  /* an attribute is written to the file at its close */
-  if (a >= 0 && H5Aclose(a) < 0 && ok) {
-    h5_save();
-    ok = 0;
-  }
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (t >= 0)
-    H5Tclose(t);
-  return ok ? 0 : -1;
-}
-
-/* A 1-D float64 dataset `name` under grp with the attribute 'field' = field. */
-static int f64_dataset(hid_t grp, const char *name, const double *v, hsize_t n, const char *field) {
-  hid_t sp = H5Screate_simple(1, &n, NULL), d = -1;
-  int ok = sp >= 0;
-  if (ok)
-    d = H5Dcreate2(grp, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
-  if (!ok)
-    h5_save();
-  ok = ok && str_attr(d, "field", field) == 0;
-  if (d >= 0 && H5Dclose(d) < 0 && ok) {
-    h5_save();
-    ok = 0;
-  }
-  if (sp >= 0)
-    H5Sclose(sp);
-  return ok ? 0 : -1;
-}
+static int all_ok(MPI_Comm comm, int ok);
 
 /* The name of field `name`'s histogram dataset under /histogram: the field name with '%'
  * written as %25 and '/' (a path separator to HDF5) as %2F; "." (the group itself) as %2E.
@@ -369,184 +247,83 @@ static void hist_name(const char *name, char *buf, size_t cap) {
   buf[w] = 0;
 }
 
-/* The file image to tmp (the temporary sl_output made); frees image. One line on failure. */
-static int write_image(const char *tmp, const char *out, char *image, size_t n) {
-  size_t done = 0;
-  int fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC), e = 0;
-  if (fd < 0)
-    e = errno;
-  while (!e && done < n) {
-    ssize_t w = write(fd, image + done, n - done);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      e = w < 0 ? errno : ENOSPC; /* no progress: a full device */
-    else
-      done += (size_t)w;
-  }
-  if (fd >= 0 && close(fd) != 0 && !e)
-    e = errno;
-  free(image);
-  if (!e)
-    return SL_OK;
-  fprintf(stderr, "%s: error: cannot write %s: %s (%zu of %zu bytes written)\n", prog, out,
-          strerror(e), done, n);
-  return SL_ERR_IO;
+/* The /stats row layout: field (a NUL-terminated string of namelen bytes), count,
+ * nan_count (uint64), min, max, mean, std (float64); packed, so srow follows the name. */
+static int stats_layout(size_t namelen, sl_h5_layout **l) {
+  static const char *const num[] = {"min", "max", "mean", "std"};
+  int rc = sl_h5_layout_create(l);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "field", SL_H5_STRING, namelen);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_set_strpad(*l, 0, SL_H5_NULLTERM);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "count", SL_H5_UINT, 8);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "nan_count", SL_H5_UINT, 8);
+  for (int i = 0; i < 4 && rc == SL_OK; i++)
+    rc = sl_h5_layout_add(*l, num[i], SL_H5_FLOAT, 8);
+  return rc;
 }
 
-/* Rank 0 writes the whole file to tmp (the output's temporary); `edges` holds bins + 1
- * doubles (allocated before the work). Returns SL_OK, or SL_ERR_HDF5 / SL_ERR_NOMEM after
- * printing one line. */
-static int write_output(const char *tmp, const char *out, const job *j, const acc *g,
-                        const char *spec, const char *cmdline, int nranks, double *edges) {
-  hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, egrp = -1, fld = -1;
-  hid_t hs = -1, hd = -1;
-  char *image = NULL;
+/* The results into the output (collective: every rank calls; rank 0's data is written):
+ * /stats with the provenance attributes (and 'input': the spec as given), then per field
+ * /histogram/NAME and /edges/NAME with the attribute 'field'. `edges` (bins + 1 doubles,
+ * allocated before the work) is rank 0's. The library prints the one error line. */
+static int write_output(sl_ctx *ctx, sl_h5_file *out, const char *path, const job *j, const acc *g,
+                        const char *spec, const char *inputs, double *edges) {
   size_t namelen = 1;
   for (size_t k = 0; k < j->nf; k++)
     if (strlen(j->f[k].name) + 1 > namelen)
       namelen = strlen(j->f[k].name) + 1;
   size_t rs = namelen + sizeof(srow);
   char *rows = calloc(j->nf ? j->nf : 1, rs);
-  if (!rows) {
-    fprintf(
-        stderr,
-        "%s: error: cannot write %s: out of memory for the /stats table (%zu rows of %zu bytes)\n",
-        prog, out, j->nf, rs);
-    return SL_ERR_NOMEM;
+  sl_h5_layout *sl = NULL, *hl = NULL, *el = NULL;
+  int lrc = stats_layout(namelen, &sl);
+  if (lrc == SL_OK)
+    lrc = sl_h5_layout_create_array(&hl, SL_H5_UINT, 8);
+  if (lrc == SL_OK)
+    lrc = sl_h5_layout_create_array(&el, SL_H5_FLOAT, 8);
+  int rc = SL_OK;
+  if (!all_ok(sl_comm(ctx), rows && lrc == SL_OK)) { /* agreed: the others would write */
+    if (!rows || lrc != SL_OK)
+      fprintf(stderr,
+              "%s: error: cannot write %s: out of memory for the /stats table (%zu rows "
+              "of %zu bytes)\n",
+              prog, path, j->nf, rs);
+    rc = SL_ERR_NOMEM;
   }
-  for (size_t k = 0; k < j->nf; k++) {
+  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
     result v = report(&g[k]);
     srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
     memcpy(rows + k * rs, j->f[k].name, strlen(j->f[k].name));
     memcpy(rows + k * rs + namelen, &r, sizeof r);
   }
-  H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list");
-  /* Built in memory and written out with checked write(2) calls: a full disk is then one
-   * errno, never a failed H5Fclose (after which HDF5 1.10 crashes at exit, closing the
-   * half-closed file again). The image's memory is in alloc_histograms' bound. */
-  H5TRY(H5Pset_fapl_core(fapl, 1 << 20, 0), "cannot select the in-memory (core) driver");
-  H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "cannot create the file");
-  H5TRY(fld = H5Tcopy(H5T_C_S1), "cannot create the /stats field type");
-  H5TRY(H5Tset_size(fld, namelen), "cannot size the /stats field type (%zu bytes)", namelen);
-  H5TRY(H5Tset_strpad(fld, H5T_STR_NULLTERM), "cannot set the /stats field type's padding");
-  H5TRY(mt = H5Tcreate(H5T_COMPOUND, rs), "cannot create the /stats row type");
-  H5TRY(H5Tinsert(mt, "field", 0, fld), "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "count", namelen + offsetof(srow, count), H5T_NATIVE_UINT64),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "nan_count", namelen + offsetof(srow, nan_count), H5T_NATIVE_UINT64),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "min", namelen + offsetof(srow, min), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "max", namelen + offsetof(srow, max), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "mean", namelen + offsetof(srow, mean), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "std", namelen + offsetof(srow, std), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  hsize_t n = j->nf;
-  H5TRY(sp = H5Screate_simple(1, &n, NULL), "cannot create the /stats dataspace");
-  H5TRY(d = H5Dcreate2(f, "/stats", mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create dataset /stats");
-  H5TRY(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), "cannot write dataset /stats");
-  H5TRY(str_attr(d, "input", spec), "cannot write attribute 'input' of /stats");
-  H5TRY(str_attr(d, "command_line", cmdline), "cannot write attribute 'command_line' of /stats");
-  H5TRY(str_attr(d, "sluice_version", sl_version()),
-        "cannot write attribute 'sluice_version' of /stats");
-  {
-    char when[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    H5TRY(str_attr(d, "created_utc", when), "cannot write attribute 'created_utc' of /stats");
-    int64_t nr = nranks;
-    hid_t asp = H5Screate(H5S_SCALAR);
-    hid_t a =
-        asp >= 0 ? H5Acreate2(d, "ranks", H5T_NATIVE_INT64, asp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &nr) >= 0;
-    if (!ok)
-      h5_save();
-    if (a >= 0 && H5Aclose(a) < 0 && ok) {
-      h5_save();
-      ok = 0;
-    }
-    if (asp >= 0)
-      H5Sclose(asp);
-    H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
-  }
-  H5CLOSE(H5Dclose, d, "cannot close dataset /stats");
-  H5CLOSE(H5Sclose, sp, "cannot close the /stats dataspace");
-  H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create group /histogram");
+  const char *in_name[] = {"input"}, *in_value[] = {spec};
+  sl_h5_table_opts so = {1, inputs, in_name, in_value, 1};
+  if (rc == SL_OK)
+    rc = sl_h5_file_write_table(out, "/stats", sl, rows, j->nf, &so);
   /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
-  H5TRY(egrp = H5Gcreate2(f, "/edges", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create group /edges");
-  hsize_t nb = (hsize_t)j->bins, ne = nb + 1;
-  H5TRY(hs = H5Screate_simple(1, &nb, NULL), "cannot create the histogram dataspace");
-  for (size_t k = 0; k < j->nf; k++) {
-    char hn[4 * 256 + 8];
+  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
+    char hn[4 * 256 + 8], path[4 * 256 + 32];
     hist_name(j->f[k].name, hn, sizeof hn);
-    for (hsize_t e = 0; e < ne; e++)
-      edges[e] = edge(j, k, (long)e);
-    H5TRY(hd = H5Dcreate2(grp, hn, H5T_NATIVE_UINT64, hs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-          "cannot create dataset '/histogram/%s' (field '%s')", hn, j->f[k].name);
-    H5TRY(H5Dwrite(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                   j->hist + k * (size_t)j->bins),
-          "cannot write dataset '/histogram/%s'", hn);
-    H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
-          hn);
-    H5CLOSE(H5Dclose, hd, "cannot close dataset '/histogram/%s'", hn);
-    H5TRY(f64_dataset(egrp, hn, edges, ne, j->f[k].name),
-          "cannot write dataset '/edges/%s' (%llu edges of field '%s')", hn, (unsigned long long)ne,
-          j->f[k].name);
+    for (long e = 0; edges && e <= j->bins; e++)
+      edges[e] = edge(j, k, e);
+    const char *f_name[] = {"field"}, *f_value[] = {j->f[k].name};
+    sl_h5_table_opts fo = {0, NULL, f_name, f_value, 1};
+    snprintf(path, sizeof path, "/histogram/%s", hn);
+    rc = sl_h5_file_write_table(out, path, hl, j->hist + k * (size_t)j->bins, (uint64_t)j->bins,
+                                &fo);
+    snprintf(path, sizeof path, "/edges/%s", hn);
+    if (rc == SL_OK)
+      rc = sl_h5_file_write_table(out, path, el, edges, (uint64_t)j->bins + 1, &fo);
   }
-  H5CLOSE(H5Sclose, hs, "cannot close the histogram dataspace");
-  H5CLOSE(H5Gclose, egrp, "cannot close group /edges");
-  H5CLOSE(H5Gclose, grp, "cannot close group /histogram");
-  H5CLOSE(H5Tclose, mt, "cannot close the /stats row type");
-  H5CLOSE(H5Tclose, fld, "cannot close the /stats field type");
-  ssize_t isz;
-  H5TRY(H5Fflush(f, H5F_SCOPE_GLOBAL), "cannot flush the file");
-  H5TRY(isz = H5Fget_file_image(f, NULL, 0), "cannot size the file image");
-  image = malloc((size_t)isz ? (size_t)isz : 1);
-  if (!image) {
-    fprintf(stderr, "%s: error: cannot write %s: out of memory for its image (%zd bytes)\n", prog,
-            out, isz);
-    goto fail;
-  }
-  H5TRY(H5Fget_file_image(f, image, (size_t)isz), "cannot copy the file image");
-  H5CLOSE(H5Fclose, f, "cannot close the file");
-  H5Pclose(fapl);
-  fapl = -1;
+  if (rc == SL_OK)
+    rc = sl_h5_file_commit(out);
   free(rows);
-  rows = NULL;
-  return write_image(tmp, out, image, (size_t)isz);
-fail:
-  if (hd >= 0)
-    H5Dclose(hd);
-  if (hs >= 0)
-    H5Sclose(hs);
-  if (egrp >= 0)
-    H5Gclose(egrp);
-  if (grp >= 0)
-    H5Gclose(grp);
-  if (d >= 0)
-    H5Dclose(d);
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (mt >= 0)
-    H5Tclose(mt);
-  if (fld >= 0)
-    H5Tclose(fld);
-  if (f >= 0)
-    H5Fclose(f);
-  if (fapl >= 0)
-    H5Pclose(fapl);
-  free(rows);
-  free(image);
-  H5Eclear2(H5E_DEFAULT);
-  return SL_ERR_HDF5;
+  sl_h5_layout_destroy(&sl);
+  sl_h5_layout_destroy(&hl);
+  sl_h5_layout_destroy(&el);
+  return rc;
 }
 
 /* --fields: split s in place at commas; "\," is a comma and "\\" a backslash inside a
@@ -570,110 +347,6 @@ static size_t split_fields(char *s, char **out) {
     }
   }
   return n;
-}
-
-/* Without --fields, on rank 0: the numeric members of a compound dataset (in the first
- * file of a glob) when it also has members sluice cannot read (enums, arrays, nested
- * compounds, variable-length strings, ...), which are then skipped like string members
- * (sl_h5_describe refuses them unless a selection leaves them out). Returns the number of
- * numeric members, their names NUL-separated in *names (*len bytes); or -1 when there is
- * nothing to skip or the dataset cannot be inspected here (sl_h5_describe then reads
- * every member and reports any error). */
-static long numeric_members(const char *spec, char **names, size_t *len) {
-  const char *sep = NULL;
-  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
-    sep = p;
-  *names = NULL;
-  *len = 0;
-  if (!sep || sep == spec || !sep[2])
-    return -1;
-  char *file = strndup(spec, (size_t)(sep - spec));
-  if (!file)
-    return -1;
-  const char *dset = sep + 1, *path = file;
-  glob_t gl;
-  int globbed = 0;
-  if (strpbrk(file, "*?[")) {
-    if (glob(file, 0, NULL, &gl) != 0) {
-      free(file);
-      return -1;
-    }
-    globbed = 1;
-    path = gl.gl_pathc ? gl.gl_pathv[0] : NULL;
-  }
-  /* only a regular file is opened here: a FIFO without a writer would block the open;
-   * sl_h5_describe reports what the path is */
-  struct stat sb;
-  if (path && (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)))
-    path = NULL;
-  H5E_auto2_t efunc = NULL;
-  void *edata = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  long count = -1;
-  int unsupported = 0;
-  size_t cap = 0;
-  hid_t fapl = -1, f = -1, d = -1, t = -1;
-  if (path && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0 && H5Pset_fapl_sec2(fapl) >= 0 &&
-      (f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0 && (d = H5Dopen2(f, dset, H5P_DEFAULT)) >= 0 &&
-      (t = H5Dget_type(d)) >= 0 && H5Tget_class(t) == H5T_COMPOUND) {
-    int nm = H5Tget_nmembers(t);
-    count = 0;
-    for (int i = 0; i < nm && count >= 0; i++) {
-      char *mn = H5Tget_member_name(t, (unsigned)i);
-      hid_t m = H5Tget_member_type(t, (unsigned)i);
-      H5T_class_t c = m >= 0 ? H5Tget_class(m) : H5T_NO_CLASS;
-      size_t sz = m >= 0 ? H5Tget_size(m) : 0;
-      int numeric = (c == H5T_INTEGER && (sz == 1 || sz == 2 || sz == 4 || sz == 8)) ||
-                    (c == H5T_FLOAT && (sz == 4 || sz == 8));
-      if (!mn || m < 0) {
-        count = -1;
-      } else if (numeric) {
-        size_t l = strlen(mn) + 1;
-        if (*len + l > cap) {
-          size_t nc = (*len + l) * 2;
-          char *nb = realloc(*names, nc);
-          if (!nb) {
-            count = -1;
-          } else {
-            *names = nb;
-            cap = nc;
-          }
-        }
-        if (count >= 0) {
-          memcpy(*names + *len, mn, l);
-          *len += l;
-          count++;
-        }
-      } else if (!(c == H5T_STRING && H5Tis_variable_str(m) == 0)) {
-        unsupported = 1;
-      }
-      if (m >= 0)
-        H5Tclose(m);
-      if (mn)
-        H5free_memory(mn);
-    }
-  }
-  if (t >= 0)
-    H5Tclose(t);
-  if (d >= 0)
-    H5Dclose(d);
-  if (f >= 0)
-    H5Fclose(f);
-  if (fapl >= 0)
-    H5Pclose(fapl);
-  H5Eclear2(H5E_DEFAULT);
-  H5Eset_auto2(H5E_DEFAULT, efunc, edata);
-  if (globbed)
-    globfree(&gl);
-  free(file);
-  if (count < 0 || !unsupported) {
-    free(*names);
-    *names = NULL;
-    *len = 0;
-    return -1;
-  }
-  return count;
 }
 
 /* Option argv[*i] when it is one of `names` (NULL-terminated), as "--opt VALUE" or
@@ -815,25 +488,37 @@ static int alloc_histograms(MPI_Comm comm, job *j, int writer, double **edges) {
   return SL_OK;
 }
 
-/* The files of FILE:/dataset (FILE may be a glob), for the output's input-is-output check.
- * Returns how many; a glob's names are in gl (*globbed = 1), else the one name is in
- * one[0] (malloc'd, or NULL). */
-static int input_files(const char *spec, glob_t *gl, int *globbed, const char **one) {
+/* The output, checked before any work (on rank 0: its directory, not a directory itself,
+ * not one of the input files even with --force), and *inputs, its provenance: the files of
+ * FILE:/dataset (FILE may be a glob) as "FILE:/dataset" lines, like the HDF5 sink's.
+ * Collective; the library prints the one error line. */
+static int open_output(sl_ctx *ctx, const char *spec, const char *out, int force, sl_h5_file **file,
+                       char **inputs) {
   const char *sep = NULL;
   for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
     sep = p;
-  *globbed = 0;
-  one[0] = NULL;
-  char *file = sep ? strndup(spec, (size_t)(sep - spec)) : NULL;
-  if (!file)
-    return 0;
-  if (strpbrk(file, "*?[") && glob(file, 0, NULL, gl) == 0) {
-    *globbed = 1;
-    free(file);
-    return (int)gl->gl_pathc;
+  char *name = strndup(spec, (size_t)(sep - spec)); /* main checked that spec has ":/" */
+  glob_t gl;
+  int globbed = name && strpbrk(name, "*?[") && glob(name, 0, NULL, &gl) == 0;
+  const char *one[1] = {name};
+  const char *const *files = globbed ? (const char *const *)gl.gl_pathv : one;
+  int n = globbed ? (int)gl.gl_pathc : name ? 1 : 0;
+  int rc = sl_h5_file_create(ctx, out, force, files, n, file);
+  size_t len = 1;
+  for (int i = 0; i < n; i++)
+    len += strlen(files[i]) + strlen(sep + 1) + 2;
+  *inputs = rc == SL_OK ? malloc(len) : NULL;
+  if (*inputs) {
+    size_t pos = 0;
+    (*inputs)[0] = 0;
+    for (int i = 0; i < n; i++)
+      pos +=
+          (size_t)snprintf(*inputs + pos, len - pos, "%s%s:%s", i ? "\n" : "", files[i], sep + 1);
   }
-  one[0] = file;
-  return 1;
+  if (globbed)
+    globfree(&gl);
+  free(name);
+  return rc;
 }
 
 static int parse_range(const char *s, double *lo, double *hi) {
@@ -847,6 +532,28 @@ static int parse_range(const char *s, double *lo, double *hi) {
   if (errno || end == t || *end || !(*hi > *lo) || !isfinite(*lo) || !isfinite(*hi))
     return -1;
   return 0;
+}
+
+/* The table and the histograms (at most 1000 bins each) on stdout. */
+static void print_results(const job *j, const acc *g) {
+  printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
+         "std");
+  for (size_t k = 0; k < j->nf; k++) {
+    result v = report(&g[k]);
+    printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j->f[k].name, v.count, v.nan, v.min,
+           v.max, v.mean, v.std);
+  }
+  for (size_t k = 0; k < j->nf; k++) {
+    printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j->f[k].name, j->bins, j->lo[k],
+           j->hi[k]);
+    for (int b = 0; b < j->bins && b < 1000; b++)
+      printf("  [%14.9g, %14.9g%s %llu\n", edge(j, k, b), edge(j, k, b + 1),
+             b == j->bins - 1 ? "]" : ")",
+             (unsigned long long)j->hist[k * (size_t)j->bins + (size_t)b]);
+    if (j->bins > 1000)
+      printf("  ... (%d bins; see -o for all)\n", j->bins);
+  }
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -954,36 +661,14 @@ int main(int argc, char **argv) {
     return sl_exit_status(SL_ERR_USAGE);
   }
   MPI_Comm comm = sl_comm(ctx);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failures are reported in one line each */
-
-  /* the output is checked before any work (on rank 0: its directory, not a directory
-   * itself, not one of the input files even with --force), and its temporary made */
-  sl_output *outp = NULL;
-  if (out) {
-    glob_t gl;
-    int globbed = 0;
-    const char *one[1];
-    const char *const *inputs = one;
-    int ninputs = input_files(spec, &gl, &globbed, one);
-    if (globbed)
-      inputs = (const char *const *)gl.gl_pathv;
-    rc = sl_output_create(ctx, out, force, inputs, ninputs, &outp);
-    if (globbed)
-      globfree(&gl);
-    free((char *)one[0]);
-    if (rc != SL_OK) {
-      /* rank 0 has the cause, the others SL_ERR_REMOTE: every rank exits with rank 0's
-       * status, since mpirun reports the first rank to exit */
-      int r0 = rc;
-      MPI_Bcast(&r0, 1, MPI_INT, 0, comm);
-      if (r0 != SL_ERR_REMOTE && r0 != SL_OK)
-        rc = r0;
-      sl_finalize(&ctx);
-      return sl_exit_status(rc);
-    }
+  sl_h5_file *outf = NULL;
+  char *inputs = NULL;
+  if (out && (rc = open_output(ctx, spec, out, force, &outf, &inputs)) != SL_OK) {
+    sl_finalize(&ctx);
+    return sl_exit_status(rc);
   }
 
-  /* the fields */
+  /* the fields: --fields, or every numeric one (the library skips strings, enums, ...) */
   char **sel = NULL;
   size_t nsel = 0;
   char *fcopy = fields_arg ? strdup(fields_arg) : NULL;
@@ -993,210 +678,97 @@ int main(int argc, char **argv) {
       nsel = split_fields(fcopy, sel);
   }
   int fok = !fields_arg || (fcopy && sel);
-  if (!all_ok(comm, fok)) { /* agreed: the others would go on into sl_h5_describe */
+  if (!all_ok(comm, fok)) { /* agreed: the others would go on into sl_h5_describe_numeric */
     if (!fok)
       fprintf(stderr, "%s: error: out of memory for the --fields list (%zu names)\n", prog,
               strlen(fields_arg) + 1);
-    free(sel);
-    free(fcopy);
-    sl_output_destroy(&outp);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_NOMEM);
-  }
-  /* without --fields: skip members of types sluice cannot read (rank 0 looks, all agree) */
-  char *auto_names = NULL, **auto_sel = NULL;
-  long nauto = -1;
-  if (!fields_arg) {
-    size_t alen = 0;
-    if (root)
-      nauto = numeric_members(spec, &auto_names, &alen);
-    uint64_t hdr[2] = {(uint64_t)(nauto + 1), alen};
-    MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, comm);
-    nauto = (long)hdr[0] - 1;
-    alen = (size_t)hdr[1];
-    if (alen && !root)
-      auto_names = malloc(alen);
-    if (nauto > 0)
-      auto_sel = calloc((size_t)nauto, sizeof *auto_sel);
-    /* agreed before the broadcast, which a rank that failed here would not join */
-    if (!all_ok(comm, !((alen && !auto_names) || (nauto > 0 && !auto_sel)))) {
-      if ((alen && !auto_names) || (nauto > 0 && !auto_sel))
-        fprintf(stderr, "%s: error: out of memory for the names of %ld fields (%zu bytes)\n", prog,
-                nauto, alen + (size_t)(nauto > 0 ? nauto : 0) * sizeof *auto_sel);
-      free(auto_names);
-      free(auto_sel);
-      free(sel);
-      free(fcopy);
-      sl_output_destroy(&outp);
-      sl_finalize(&ctx);
-      return sl_exit_status(SL_ERR_NOMEM);
-    }
-    if (alen)
-      MPI_Bcast(auto_names, (int)alen, MPI_CHAR, 0, comm);
-    if (nauto > 0) {
-      for (size_t p = 0, i = 0; i < (size_t)nauto; i++) {
-        auto_sel[i] = auto_names + p;
-        p += strlen(auto_names + p) + 1;
-      }
-    }
+    rc = SL_ERR_NOMEM;
   }
   sl_h5_opts o = {0};
   o.fields = (const char *const *)sel;
   o.nfields = nsel;
   o.transfer = transfer;
-  if (nauto == 0) {
-    if (root)
-      fprintf(stderr, "%s: error: '%s' has no numeric field\n", prog, spec);
-    free(auto_names);
-    free(sel);
-    free(fcopy);
-    sl_output_destroy(&outp);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_TYPE);
-  }
-  if (nauto > 0) {
-    o.fields = (const char *const *)auto_sel;
-    o.nfields = (size_t)nauto;
-  }
   job j;
   memset(&j, 0, sizeof j);
   double *edges = NULL;
-  sl_h5_layout *full = NULL;
-  rc = sl_h5_describe(ctx, spec, &o, &j.layout);
-  if (rc == SL_OK) {
-    size_t n = sl_h5_layout_nfields(j.layout);
-    j.f = calloc(n ? n : 1, sizeof *j.f);
-    const char **numeric = calloc(n ? n : 1, sizeof *numeric);
-    if (!all_ok(comm, j.f && numeric)) { /* agreed: the others would go on into the flow */
-      if (!j.f || !numeric)
-        fprintf(stderr, "%s: error: out of memory for the descriptions of %zu fields\n", prog, n);
+  const char **names = NULL;
+  acc *g = NULL;
+  if (rc == SL_OK)
+    rc = sl_h5_describe_numeric(ctx, spec, &o, &j.layout);
+  if (rc == SL_OK) { /* the flows read exactly these fields */
+    j.nf = sl_h5_layout_nfields(j.layout);
+    j.f = calloc(j.nf, sizeof *j.f);
+    names = calloc(j.nf, sizeof *names);
+    if (!all_ok(comm, j.f && names)) { /* agreed: the others would go on into the flow */
+      if (!j.f || !names)
+        fprintf(stderr, "%s: error: out of memory for the descriptions of %zu fields\n", prog,
+                j.nf);
       rc = SL_ERR_NOMEM;
-      n = 0;
     }
-    for (size_t k = 0; k < n; k++) {
-      sl_h5_field f;
-      sl_h5_layout_field(j.layout, k, &f);
-      if (f.cls == SL_H5_STRING && nsel) {
-        if (root)
-          fprintf(stderr,
-                  "%s: error: '%s': field '%s' is a %zu-byte string (expected a numeric field for "
-                  "statistics)\n",
-                  prog, spec, f.name, f.size);
-        rc = SL_ERR_TYPE;
-        break;
-      }
-      if (f.cls != SL_H5_STRING)
-        numeric[j.nf++] = f.name;
+    for (size_t k = 0; rc == SL_OK && k < j.nf; k++) {
+      sl_h5_layout_field(j.layout, k, &j.f[k]);
+      names[k] = j.f[k].name;
     }
-    if (rc == SL_OK && j.nf == 0) {
-      if (root)
-        fprintf(stderr, "%s: error: '%s' has no numeric field\n", prog, spec);
-      rc = SL_ERR_TYPE;
-    }
-    /* read only the numeric fields */
-    if (rc == SL_OK && j.nf != n) {
-      sl_h5_layout *l2 = NULL;
-      sl_h5_opts o2 = {0};
-      o2.fields = numeric;
-      o2.nfields = j.nf;
-      o2.transfer = transfer;
-      rc = sl_h5_describe(ctx, spec, &o2, &l2);
-      if (rc == SL_OK) { /* the names in `numeric` belong to the first layout: keep it */
-        full = j.layout;
-        j.layout = l2;
-        o = o2;
-      }
-    }
-    if (rc == SL_OK) {
-      for (size_t k = 0; k < j.nf; k++)
-        sl_h5_layout_field(j.layout, k, &j.f[k]);
-      j.bins = (int)bins;
-      rc = alloc_histograms(comm, &j, root && out, &edges);
-    }
-    if (rc == SL_OK) {
-      j.do_hist = have_range;
-      for (size_t k = 0; k < j.nf; k++) {
-        j.lo[k] = rlo;
-        j.hi[k] = rhi;
-      }
-      rc = run_pass(ctx, spec, &o, fold, &j);
-    }
-    /* merge the ranks' accumulators (same order everywhere: identical results) */
-    acc *g = NULL;
-    if (rc == SL_OK) {
-      int size = sl_size(ctx);
-      acc *all = malloc((size_t)size * j.nf * sizeof *all);
-      g = calloc(j.nf, sizeof *g);
-      if (!all_ok(comm, all && g)) {
-        if (!all || !g)
-          fprintf(stderr,
-                  "%s: error: out of memory for the accumulators of %zu fields from %d ranks "
-                  "(%zu bytes)\n",
-                  prog, j.nf, size, ((size_t)size + 1) * j.nf * sizeof *all);
-        rc = SL_ERR_NOMEM;
-      }
-      if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, all,
-                                       (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, comm) != MPI_SUCCESS)
-        rc = SL_ERR_MPI;
-      for (int r = 0; rc == SL_OK && r < size; r++)
-        for (size_t k = 0; k < j.nf; k++)
-          merge(&g[k], &all[(size_t)r * j.nf + k]);
-      free(all);
-    }
-    if (rc == SL_OK && !have_range) { /* the finite min..max: infinities are not binned */
-      j.do_hist = 1;
-      for (size_t k = 0; k < j.nf; k++) {
-        j.lo[k] = g[k].n ? g[k].min : 0;
-        j.hi[k] = g[k].n ? g[k].max : 0;
-      }
-      rc = run_pass(ctx, spec, &o, histogram, &j);
-    }
-    /* in place (no second copy of what may be most of a rank's memory), in pieces that an
-     * int count can hold */
-    for (size_t done = 0, total = j.nf * (size_t)bins; rc == SL_OK && done < total;) {
-      size_t n = total - done < ((size_t)1 << 30) ? total - done : (size_t)1 << 30;
-      if (MPI_Allreduce(MPI_IN_PLACE, j.hist + done, (int)n, MPI_UINT64_T, MPI_SUM, comm) !=
-          MPI_SUCCESS)
-        rc = SL_ERR_MPI;
-      done += n;
-    }
-    if (rc == SL_OK && root) {
-      printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
-             "std");
-      for (size_t k = 0; k < j.nf; k++) {
-        result v = report(&g[k]);
-        printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j.f[k].name, v.count, v.nan,
-               v.min, v.max, v.mean, v.std);
-      }
-      for (size_t k = 0; k < j.nf; k++) {
-        printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j.f[k].name, j.bins, j.lo[k],
-               j.hi[k]);
-        for (int b = 0; b < j.bins && b < 1000; b++)
-          printf("  [%14.9g, %14.9g%s %llu\n", edge(&j, k, b), edge(&j, k, b + 1),
-                 b == j.bins - 1 ? "]" : ")",
-                 (unsigned long long)j.hist[k * (size_t)j.bins + (size_t)b]);
-        if (j.bins > 1000)
-          printf("  ... (%d bins; see -o for all)\n", j.bins);
-      }
-      fflush(stdout);
-    }
-    if (rc == SL_OK && out) {
-      int wrc = SL_OK;
-      if (root) {
-        char cmd[8192] = "";
-        size_t pos = 0;
-        for (int i = 0; i < argc && pos < sizeof cmd - 1; i++)
-          pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, "%s%s", i ? " " : "", argv[i]);
-        wrc = write_output(sl_output_tmp_path(outp), out, &j, g, spec, cmd, sl_size(ctx), edges);
-      }
-      /* collective: the others wait here for rank 0's outcome; published only on success */
-      rc = sl_output_commit(outp, wrc);
-    }
-    free(g);
-    free(numeric);
+    o.fields = names;
+    o.nfields = j.nf;
   }
+  if (rc == SL_OK) {
+    j.bins = (int)bins;
+    rc = alloc_histograms(comm, &j, root && out, &edges);
+  }
+  if (rc == SL_OK) {
+    j.do_hist = have_range;
+    for (size_t k = 0; k < j.nf; k++) {
+      j.lo[k] = rlo;
+      j.hi[k] = rhi;
+    }
+    rc = run_pass(ctx, spec, &o, fold, &j);
+  }
+  /* merge the ranks' accumulators (same order everywhere: identical results) */
+  if (rc == SL_OK) {
+    int size = sl_size(ctx);
+    acc *all = malloc((size_t)size * j.nf * sizeof *all);
+    g = calloc(j.nf, sizeof *g);
+    if (!all_ok(comm, all && g)) {
+      if (!all || !g)
+        fprintf(stderr,
+                "%s: error: out of memory for the accumulators of %zu fields from %d ranks "
+                "(%zu bytes)\n",
+                prog, j.nf, size, ((size_t)size + 1) * j.nf * sizeof *all);
+      rc = SL_ERR_NOMEM;
+    }
+    if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, all,
+                                     (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, comm) != MPI_SUCCESS)
+      rc = SL_ERR_MPI;
+    for (int r = 0; rc == SL_OK && r < size; r++)
+      for (size_t k = 0; k < j.nf; k++)
+        merge(&g[k], &all[(size_t)r * j.nf + k]);
+    free(all);
+  }
+  if (rc == SL_OK && !have_range) { /* the finite min..max: infinities are not binned */
+    j.do_hist = 1;
+    for (size_t k = 0; k < j.nf; k++) {
+      j.lo[k] = g[k].n ? g[k].min : 0;
+      j.hi[k] = g[k].n ? g[k].max : 0;
+    }
+    rc = run_pass(ctx, spec, &o, histogram, &j);
+  }
+  /* in place (no second copy of what may be most of a rank's memory), in pieces that an
+   * int count can hold */
+  for (size_t done = 0, total = j.nf * (size_t)bins; rc == SL_OK && done < total;) {
+    size_t n = total - done < ((size_t)1 << 30) ? total - done : (size_t)1 << 30;
+    if (MPI_Allreduce(MPI_IN_PLACE, j.hist + done, (int)n, MPI_UINT64_T, MPI_SUM, comm) !=
+        MPI_SUCCESS)
+      rc = SL_ERR_MPI;
+    done += n;
+  }
+  if (rc == SL_OK && root)
+    print_results(&j, g);
+  if (rc == SL_OK && out)
+    rc = write_output(ctx, outf, out, &j, g, spec, inputs ? inputs : spec, edges);
+  free(g);
+  free(names);
   sl_h5_layout_destroy(&j.layout);
-  sl_h5_layout_destroy(&full);
   free(j.f);
   free(j.a);
   free(j.hist);
@@ -1204,10 +776,9 @@ int main(int argc, char **argv) {
   free(j.hi);
   free(sel);
   free(fcopy);
-  free(auto_sel);
-  free(auto_names);
   free(edges);
-  sl_output_destroy(&outp);
+  free(inputs);
+  sl_h5_file_destroy(&outf);
   sl_finalize(&ctx);
   return sl_exit_status(rc);
 }
