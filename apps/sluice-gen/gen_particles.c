@@ -34,25 +34,82 @@ typedef struct rowgen {
   gen_zipf zipf;
 } rowgen;
 
-void gen_particles_usage(void) {
-  printf("sluice-gen particles --rows N [--cells C] [--skew S] [--seed N]\n"
-         "                     [--chunk ROWS | --contiguous] [--deflate LEVEL] [--shuffle]\n"
-         "                     [--force] -o FILE.h5[:/DATASET]\n"
-         "  --rows N        number of rows (required, >= 1)\n"
-         "  --cells C       cell ids are 0..C-1 (default 4096, at most 2^31-1)\n"
-         "  --skew S        cell k has probability ~ (k+1)^-S; 0 is uniform (default 0)\n"
-         "  --seed N        random seed (default 1)\n"
-         "  --chunk ROWS    chunked layout, ROWS rows per chunk (default 65536; clamped to N)\n"
-         "  --contiguous    contiguous layout (no filters possible)\n"
-         "  --deflate LEVEL gzip filter, level 0-9\n"
-         "  --shuffle       byte-shuffle filter (before deflate)\n"
-         "  --force         replace FILE if it exists (the whole file, not just the dataset)\n"
-         "  -o FILE.h5[:/DATASET]  output file and dataset path (default /particles;\n"
-         "                  missing groups are created)\n"
-         "  Fields: id int64 (the row index), cell int32, x, y, z float64 uniform in [0,1),\n"
-         "  mass float32 uniform in (0,10]. Attributes on the dataset: seed, cells, skew.\n"
-         "  Under mpirun every rank writes its share collectively (MPI-IO).\n");
-}
+typedef struct pconf {
+  uint64_t rows, cells, seed, chunk;
+  double skew;
+  int contiguous, deflate, shuffle;
+  const char *file, *dataset;
+} pconf;
+
+/* ---- the command line ---- */
+static pconf conf = {
+    .cells = 4096, .seed = 1, .chunk = GEN_P_DEFAULT_CHUNK, .deflate = -1, .dataset = "/particles"};
+static int have_chunk, force;
+static const char *out;
+
+static const app_opt particles_opts[] = {
+    {.name = "rows",
+     .kind = APP_SIZE,
+     .dest = &conf.rows,
+     .arg = "N",
+     .required = 1,
+     .help = "number of rows (1 to 2^62)",
+     APP_RANGE_U(1, UINT64_C(1) << 62)},
+    {.name = "cells",
+     .kind = APP_SIZE,
+     .dest = &conf.cells,
+     .arg = "C",
+     .help = "cell ids are 0..C-1 (default 4096, at most 2^31-1)",
+     APP_RANGE_U(1, INT32_MAX)},
+    {.name = "skew",
+     .kind = APP_DOUBLE,
+     .dest = &conf.skew,
+     .arg = "S",
+     .help = "cell k has probability ~ (k+1)^-S; 0 is uniform (default 0)",
+     APP_RANGE_D(0, 100)},
+    {.name = "seed",
+     .kind = APP_SIZE,
+     .dest = &conf.seed,
+     .arg = "N",
+     .help = "random seed (default 1)"},
+    {.name = "chunk",
+     .kind = APP_SIZE,
+     .dest = &conf.chunk,
+     .seen = &have_chunk,
+     .arg = "ROWS",
+     .help = "chunked layout, ROWS rows per chunk (default 65536; clamped to N)",
+     /* HDF5 limits a chunk to 4 GiB */
+     APP_RANGE_U(1, (UINT64_C(1) << 32) / REC_SIZE)},
+    {.name = "contiguous",
+     .kind = APP_FLAG,
+     .dest = &conf.contiguous,
+     .help = "contiguous layout (no filters possible)"},
+    {.name = "deflate",
+     .kind = APP_INT,
+     .dest = &conf.deflate,
+     .arg = "LEVEL",
+     .help = "gzip filter, level 0-9",
+     APP_RANGE_I(0, 9)},
+    {.name = "shuffle",
+     .kind = APP_FLAG,
+     .dest = &conf.shuffle,
+     .help = "byte-shuffle filter (before deflate)"},
+    APP_OPT_FORCE(&force, "replace FILE if it exists (the whole file, not just the dataset)"),
+    APP_OPT_OUTPUT_REQUIRED(&out, "FILE.h5[:/DATASET]",
+                            "output file and dataset path (default /particles; missing groups "
+                            "are created)"),
+    APP_OPT_END};
+
+const app_cli gen_particles_cli = {
+    .prog = "sluice-gen",
+    .cmd = "particles",
+    .opts = particles_opts,
+    .about = "An HDF5 compound table of particles, written collectively. The output depends only\n"
+             "on the options and the seed, never on the number of MPI ranks. Numbers accept the\n"
+             "binary suffixes K, M, G, T (1K = 1024).\n",
+    .epilog = "  Fields: id int64 (the row index), cell int32, x, y, z float64 uniform in [0,1),\n"
+              "  mass float32 uniform in (0,10]. Attributes on the dataset: seed, cells, skew.\n"
+              "  Under mpirun every rank writes its share collectively (MPI-IO).\n"};
 
 static void fill_rows(const rowgen *rg, uint64_t first, size_t n, unsigned char *out) {
   for (size_t i = 0; i < n; i++, out += REC_SIZE) {
@@ -99,7 +156,7 @@ static const char *base_name(const char *path) {
   do {                                                                                             \
     if ((expr) < 0) {                                                                              \
       char why_[512];                                                                              \
-      gen_error(g, "HDF5: %s failed (%s:%d): %s", #expr, base_name(__FILE__), __LINE__,            \
+      app_error(g->app, "HDF5: %s failed (%s:%d): %s", #expr, base_name(__FILE__), __LINE__,       \
                 h5_error_text(why_));                                                              \
       goto fail;                                                                                   \
     }                                                                                              \
@@ -121,13 +178,6 @@ fail:
   return ok;
 }
 
-typedef struct pconf {
-  uint64_t rows, cells, seed, chunk;
-  double skew;
-  int contiguous, deflate, shuffle;
-  const char *file, *dataset;
-} pconf;
-
 /* Write the table into the (temporary) file `path`. Collective. Returns 1 if this rank
  * saw no failure; the caller agrees with the others. */
 static int write_particles(const gen_common *g, const pconf *c, const char *path) {
@@ -143,17 +193,17 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
 
   int ready = 1;
   if (rg.skewed && gen_zipf_init(&rg.zipf, (uint32_t)c->cells, c->skew) != 0) {
-    gen_error(g, "out of memory for a table of %llu cells", (unsigned long long)c->cells);
+    app_error(g->app, "out of memory for a table of %llu cells", (unsigned long long)c->cells);
     ready = 0;
   }
   buf = malloc(GEN_P_BLOCK * REC_SIZE);
   if (!buf) {
-    gen_error(g, "out of memory for a block of %llu rows", (unsigned long long)GEN_P_BLOCK);
+    app_error(g->app, "out of memory for a block of %llu rows", (unsigned long long)GEN_P_BLOCK);
     ready = 0;
   }
   /* A local failure must stop every rank before the collective H5Fcreate. (The HDF5
    * calls below are collective and fail alike on every rank.) */
-  if (!gen_all_ok(g, ready))
+  if (!app_all_ok(g->app, ready))
     goto fail;
 
   GEN_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
@@ -165,7 +215,8 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
    * needed beside that) */
   GEN_H5(H5Pset_file_locking(fapl, 0, 1));
   file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (!gen_agree(g, file >= 0, "cannot create '%s': %s", path, file >= 0 ? "" : h5_error_text(why)))
+  if (!app_agree(g->app, file >= 0, "cannot create '%s': %s", path,
+                 file >= 0 ? "" : h5_error_text(why)))
     goto fail;
   /* the space first: a full disk inside the collective H5Dwrite or H5Fclose fails on some
    * ranks only and leaves the others waiting. The rows, deflate's worst-case growth, and
@@ -241,15 +292,15 @@ static int write_particles(const gen_common *g, const pconf *c, const char *path
       step_ok = 0;
     }
     if (!step_ok) {
-      gen_error(g, "HDF5: selection failed in round %llu: %s", (unsigned long long)r,
+      app_error(g->app, "HDF5: selection failed in round %llu: %s", (unsigned long long)r,
                 h5_error_text(why));
     } else if (H5Dwrite(dset, type, mspace, fspace, dxpl, buf) < 0) {
-      gen_error(g, "HDF5: H5Dwrite of rows %llu..%llu failed: %s", (unsigned long long)first,
+      app_error(g->app, "HDF5: H5Dwrite of rows %llu..%llu failed: %s", (unsigned long long)first,
                 (unsigned long long)(first + n), h5_error_text(why));
       step_ok = 0;
     }
     /* Stop together: a rank that left the loop would hang the others' next collective. */
-    if (!gen_all_ok(g, step_ok))
+    if (!app_all_ok(g->app, step_ok))
       goto fail;
     gen_progress_update(&pr,
                         (r + 1) * GEN_P_BLOCK * P < c->rows ? (r + 1) * GEN_P_BLOCK * P : c->rows,
@@ -265,7 +316,7 @@ fail:
     H5Sclose(mspace);
   /* Closing flushes the last chunks, so it can fail like a write. */
   if (dset >= 0 && H5Dclose(dset) < 0) {
-    gen_error(g, "HDF5: H5Dclose failed: %s", h5_error_text(why));
+    app_error(g->app, "HDF5: H5Dclose failed: %s", h5_error_text(why));
     ok = 0;
   }
   if (lcpl >= 0)
@@ -277,7 +328,7 @@ fail:
   if (type >= 0)
     H5Tclose(type);
   if (file >= 0 && H5Fclose(file) < 0) {
-    gen_error(g, "HDF5: H5Fclose failed: %s", h5_error_text(why));
+    app_error(g->app, "HDF5: H5Fclose failed: %s", h5_error_text(why));
     ok = 0;
   }
   if (fapl >= 0)
@@ -287,99 +338,43 @@ fail:
   return ok;
 }
 
-int gen_particles_main(const gen_common *g, int argc, char **argv) {
-  pconf c = {.cells = 4096,
-             .seed = 1,
-             .chunk = GEN_P_DEFAULT_CHUNK,
-             .deflate = -1,
-             .dataset = "/particles"};
-  int have_rows = 0, have_chunk = 0, force = 0;
-  uint64_t level = 0;
-  const char *out = NULL;
-  for (int i = 1; i < argc;) {
-    const char *v;
-    int m;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      if (g->rank == 0)
-        gen_particles_usage();
-      return GEN_EXIT_OK;
-    } else if (strcmp(argv[i], "--force") == 0) {
-      force = 1, i++;
-    } else if (strcmp(argv[i], "--contiguous") == 0) {
-      c.contiguous = 1, i++;
-    } else if (strcmp(argv[i], "--shuffle") == 0) {
-      c.shuffle = 1, i++;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--rows", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--rows", v, &c.rows))
-        return GEN_EXIT_USAGE;
-      have_rows = 1;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--cells", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--cells", v, &c.cells))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--skew", &v)) != 0) {
-      if (m < 0 || gen_parse_double(g, "--skew", v, &c.skew))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--seed", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--seed", v, &c.seed))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--chunk", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--chunk", v, &c.chunk))
-        return GEN_EXIT_USAGE;
-      have_chunk = 1;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--deflate", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--deflate", v, &level))
-        return GEN_EXIT_USAGE;
-      if (level > 9)
-        return gen_usage_error(g, "particles: --deflate LEVEL must be 0-9");
-      c.deflate = (int)level;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "-o", &v)) != 0 ||
-               (m = gen_opt_value(g, argc, argv, &i, "--output", &v)) != 0) {
-      if (m < 0)
-        return GEN_EXIT_USAGE;
-      out = v;
-    } else if (argv[i][0] == '-') {
-      return gen_usage_error(g, "particles: unknown option '%s'", argv[i]);
-    } else {
-      return gen_usage_error(g, "particles: unexpected argument '%s'", argv[i]);
-    }
-  }
-  if (!have_rows)
-    return gen_usage_error(g, "particles: --rows is required");
-  if (c.rows < 1 || c.rows > (UINT64_C(1) << 62))
-    return gen_usage_error(g, "particles: --rows must be between 1 and 2^62");
-  if (c.cells < 1 || c.cells > INT32_MAX)
-    return gen_usage_error(g, "particles: --cells must be between 1 and 2^31-1");
-  if (c.skew < 0 || c.skew > 100)
-    return gen_usage_error(g, "particles: --skew must be in [0, 100]");
-  if (c.contiguous && have_chunk)
-    return gen_usage_error(g, "particles: --chunk and --contiguous exclude each other");
-  if (c.contiguous && (c.shuffle || c.deflate >= 0))
-    return gen_usage_error(g, "particles: filters (--deflate, --shuffle) need a chunked layout");
-  /* HDF5 limits a chunk to 4 GiB. */
-  if (c.chunk < 1 || c.chunk > (UINT64_C(1) << 32) / REC_SIZE)
-    return gen_usage_error(g, "particles: --chunk must be between 1 and %llu rows",
-                           (unsigned long long)((UINT64_C(1) << 32) / REC_SIZE));
-  if (!out || !*out)
-    return gen_usage_error(g, "particles: -o FILE.h5[:/DATASET] is required");
-
-  /* FILE.h5:/path/to/dataset: the first ":/" separates them. */
-  char file[4096];
-  const char *sep = strstr(out, ":/");
-  size_t flen = sep ? (size_t)(sep - out) : strlen(out);
-  if (flen == 0 || flen >= sizeof file)
-    return gen_usage_error(g, "particles: bad output '%s'", out);
+/* -o FILE.h5[:/DATASET] into file and c->dataset. GEN_EXIT_OK or GEN_EXIT_USAGE (printed). */
+static int split_output(const gen_common *g, pconf *c, char *file, size_t cap) {
+  size_t flen;
+  const char *path;
+  if (!app_spec_split(out, &flen, &path))
+    flen = strlen(out);
+  else
+    c->dataset = path;
+  if (flen == 0 || flen >= cap)
+    return app_usage_error(g->app, "particles: bad output '%s'", out);
   memcpy(file, out, flen);
   file[flen] = '\0';
-  if (sep)
-    c.dataset = sep + 1;
-  if (strlen(c.dataset) < 2 || c.dataset[strlen(c.dataset) - 1] == '/')
-    return gen_usage_error(g, "particles: bad dataset path '%s'", c.dataset);
+  if (strlen(c->dataset) < 2 || c->dataset[strlen(c->dataset) - 1] == '/')
+    return app_usage_error(g->app, "particles: bad dataset path '%s'", c->dataset);
+  return GEN_EXIT_OK;
+}
+
+int gen_particles_main(const gen_common *g, int argc, char **argv) {
+  int code = app_parse(g->app, &gen_particles_cli, argc, argv, 1);
+  if (code != APP_RUN)
+    return code;
+  pconf c = conf;
+  if (c.contiguous && have_chunk)
+    return app_usage_error(g->app, "particles: --chunk and --contiguous exclude each other");
+  if (c.contiguous && (c.shuffle || c.deflate >= 0))
+    return app_usage_error(g->app,
+                           "particles: filters (--deflate, --shuffle) need a chunked layout");
+  char file[4096];
+  code = split_output(g, &c, file, sizeof file);
+  if (code != GEN_EXIT_OK)
+    return code;
   if (c.deflate >= 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
-    return gen_usage_error(g, "particles: this HDF5 has no deflate filter");
+    return app_usage_error(g->app, "particles: this HDF5 has no deflate filter");
   c.file = file;
 
   char tmp[4096];
-  int code = gen_output_begin(g, file, force, tmp, sizeof tmp);
+  code = gen_output_begin(g, file, force, tmp, sizeof tmp);
   if (code != GEN_EXIT_OK)
     return code;
   /* The HDF5 error stack is printed by GEN_H5 only where a call fails. */

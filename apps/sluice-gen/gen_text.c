@@ -36,18 +36,52 @@ typedef struct text_gen {
   gen_zipf zipf;
 } text_gen;
 
-void gen_text_usage(void) {
-  printf("sluice-gen text --size BYTES [--seed N] [--vocab N] [--zipf S] [--force] -o FILE\n"
-         "  --size BYTES  exact size of FILE (required); it ends with '\\n' unless empty\n"
-         "  --seed N      random seed (default 1)\n"
-         "  --vocab N     number of distinct words, 1 to 2^30 (default 1000000); word k\n"
-         "                is 1-15 letters a-z, fixed by the seed\n"
-         "  --zipf S      word k has probability ~ (k+1)^-S; 0 is uniform (default 1.1)\n"
-         "  --force       replace FILE if it exists\n"
-         "  -o FILE       output file\n"
-         "  Lines are 8-16 words separated by single spaces. The last line of every 4 MiB\n"
-         "  segment is cut or lengthened by one letter to fill the segment exactly.\n");
-}
+/* ---- the command line ---- */
+static struct text_conf {
+  uint64_t size, seed, vocab;
+  double zipf;
+  int force;
+  const char *out;
+} conf = {.seed = 1, .vocab = 1000000, .zipf = 1.1};
+
+static const app_opt text_opts[] = {
+    {.name = "size",
+     .kind = APP_SIZE,
+     .dest = &conf.size,
+     .arg = "BYTES",
+     .required = 1,
+     .help = "exact size of FILE; it ends with '\\n' unless empty"},
+    {.name = "seed",
+     .kind = APP_SIZE,
+     .dest = &conf.seed,
+     .arg = "N",
+     .help = "random seed (default 1)"},
+    {.name = "vocab",
+     .kind = APP_SIZE,
+     .dest = &conf.vocab,
+     .arg = "N",
+     .help = "number of distinct words, 1 to 2^30 (default 1000000); word k is 1-15 letters a-z, "
+             "fixed by the seed",
+     APP_RANGE_U(1, GEN_TEXT_MAX_VOCAB)},
+    {.name = "zipf",
+     .kind = APP_DOUBLE,
+     .dest = &conf.zipf,
+     .arg = "S",
+     .help = "word k has probability ~ (k+1)^-S; 0 is uniform (default 1.1)",
+     APP_RANGE_D(0, 100)},
+    APP_OPT_FORCE(&conf.force, "replace FILE if it exists"),
+    APP_OPT_OUTPUT_REQUIRED(&conf.out, "FILE", "output file"),
+    APP_OPT_END};
+
+const app_cli gen_text_cli = {
+    .prog = "sluice-gen",
+    .cmd = "text",
+    .opts = text_opts,
+    .about = "Zipf-distributed words, an exact number of bytes. The output depends only on the\n"
+             "options and the seed, never on the number of MPI ranks. Numbers accept the binary\n"
+             "suffixes K, M, G, T (1K = 1024).\n",
+    .epilog = "  Lines are 8-16 words separated by single spaces. The last line of every 4 MiB\n"
+              "  segment is cut or lengthened by one letter to fill the segment exactly.\n"};
 
 static uint64_t word_hash(const gen_word *w) {
   uint64_t a, b;
@@ -150,62 +184,22 @@ static int write_wait(const gen_common *g, MPI_Request *req, size_t want) {
   int written = 0;
   if (MPI_Wait(req, &st) != MPI_SUCCESS || MPI_Get_count(&st, MPI_BYTE, &written) != MPI_SUCCESS ||
       (size_t)written != want) {
-    gen_error(g, "a write of %zu bytes failed (%d written)", want, written);
+    app_error(g->app, "a write of %zu bytes failed (%d written)", want, written);
     return 0;
   }
   return 1;
 }
 
 int gen_text_main(const gen_common *g, int argc, char **argv) {
-  uint64_t size = 0, seed = 1, vocab = 1000000;
-  double zipf = 1.1;
-  int have_size = 0, force = 0;
-  const char *out = NULL;
-  for (int i = 1; i < argc;) {
-    const char *v;
-    int m;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      if (g->rank == 0)
-        gen_text_usage();
-      return GEN_EXIT_OK;
-    } else if (strcmp(argv[i], "--force") == 0) {
-      force = 1;
-      i++;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--size", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--size", v, &size))
-        return GEN_EXIT_USAGE;
-      have_size = 1;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--seed", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--seed", v, &seed))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--vocab", &v)) != 0) {
-      if (m < 0 || gen_parse_u64(g, "--vocab", v, &vocab))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "--zipf", &v)) != 0) {
-      if (m < 0 || gen_parse_double(g, "--zipf", v, &zipf))
-        return GEN_EXIT_USAGE;
-    } else if ((m = gen_opt_value(g, argc, argv, &i, "-o", &v)) != 0 ||
-               (m = gen_opt_value(g, argc, argv, &i, "--output", &v)) != 0) {
-      if (m < 0)
-        return GEN_EXIT_USAGE;
-      out = v;
-    } else if (argv[i][0] == '-') {
-      return gen_usage_error(g, "text: unknown option '%s'", argv[i]);
-    } else {
-      return gen_usage_error(g, "text: unexpected argument '%s'", argv[i]);
-    }
-  }
-  if (!have_size)
-    return gen_usage_error(g, "text: --size is required");
-  if (!out || !*out)
-    return gen_usage_error(g, "text: -o FILE is required");
-  if (vocab < 1 || vocab > GEN_TEXT_MAX_VOCAB)
-    return gen_usage_error(g, "text: --vocab must be between 1 and %u", GEN_TEXT_MAX_VOCAB);
-  if (zipf < 0 || zipf > 100)
-    return gen_usage_error(g, "text: --zipf must be in [0, 100]");
+  int code = app_parse(g->app, &gen_text_cli, argc, argv, 1);
+  if (code != APP_RUN)
+    return code;
+  uint64_t size = conf.size, seed = conf.seed, vocab = conf.vocab;
+  double zipf = conf.zipf;
+  const char *out = conf.out;
 
   char tmp[4096];
-  int code = gen_output_begin(g, out, force, tmp, sizeof tmp);
+  code = gen_output_begin(g, out, conf.force, tmp, sizeof tmp);
   if (code != GEN_EXIT_OK)
     return code;
 
@@ -217,17 +211,17 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
   for (int b = 0; b < 2 && ok; b++)
     ok = (buf[b] = malloc(GEN_TEXT_SEGMENT + 1 + GEN_TEXT_SLACK)) != NULL;
   if (!ok)
-    gen_error(g, "out of memory for a vocabulary of %llu words", (unsigned long long)vocab);
+    app_error(g->app, "out of memory for a vocabulary of %llu words", (unsigned long long)vocab);
 
   MPI_File fh = MPI_FILE_NULL;
-  if (gen_all_ok(g, ok) && gen_output_reserve(g, size)) {
+  if (app_all_ok(g->app, ok) && gen_output_reserve(g, size)) {
     int mrc = MPI_File_open(g->comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
     char es[MPI_MAX_ERROR_STRING] = "";
     int el = 0;
     if (mrc != MPI_SUCCESS)
       MPI_Error_string(mrc, es, &el);
     /* Open is collective but its failure need not be: agree before writing. */
-    ok = gen_agree(g, mrc == MPI_SUCCESS, "cannot create '%s': %s", tmp, es);
+    ok = app_agree(g->app, mrc == MPI_SUCCESS, "cannot create '%s': %s", tmp, es);
     if (!ok && mrc == MPI_SUCCESS)
       MPI_File_close(&fh);
   } else {
@@ -256,7 +250,7 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
       want[b] = len;
       if (ok && MPI_File_iwrite_at(fh, (MPI_Offset)off, buf[b], (int)len, MPI_BYTE, &req[b]) !=
                     MPI_SUCCESS) {
-        gen_error(g, "write of %zu bytes at offset %llu failed", len, (unsigned long long)off);
+        app_error(g->app, "write of %zu bytes at offset %llu failed", len, (unsigned long long)off);
         ok = 0;
       }
       /* Rank 0's share stands for everyone's: the ranks go at the same pace. */
@@ -267,7 +261,7 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
       if (!write_wait(g, &req[b], want[b]))
         ok = 0;
     if (MPI_File_close(&fh) != MPI_SUCCESS) {
-      gen_error(g, "closing '%s' failed", tmp);
+      app_error(g->app, "closing '%s' failed", tmp);
       ok = 0;
     }
     if (ok)

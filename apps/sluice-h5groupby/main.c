@@ -7,322 +7,209 @@
  * 8-byte value per aggregated field) -> partition by key hash -> reduce_by_key with a user
  * aggregator that has merge, so a bounded map-side combiner folds skewed keys before the
  * shuffle -> map to output rows -> sl_flow_to_h5 (one dataset, written by all ranks). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <math.h>
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice.h>
+#include "appcli.h"
+#include "groupby.h"
 
-static const char *prog = "sluice-h5groupby";
+/* ---- the command line ---- */
+typedef struct gb_args {
+  const char *in, *out, *keys, *aggs;
+  int force, deflate;
+} gb_args;
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: mpirun -n N sluice-h5groupby FILE:/dataset --key F[,F...]\n"
-             "           --agg count,sum:F,mean:F,min:F,max:F -o OUT.h5:/dataset [--force]\n"
-             "\n"
-             "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
-             "one or more key fields (integer or fixed-length string fields) and write one row\n"
-             "per group to a compound dataset: the key fields (input names and types), then the\n"
-             "aggregates in the order given:\n"
-             "  count    uint64 number of rows           -> field 'count'\n"
-             "  sum:F    sum of F (int64 for an integer F, else float64)   -> 'sum_F'\n"
-             "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
-             "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
-             "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
-             "Integer fields are aggregated as int64: sum wraps around on overflow and a uint64\n"
-             "above 2^63-1 wraps in sum, min and max; mean divides the exact sum, so it does\n"
-             "not wrap. Float NaN values propagate into sum and mean and are ignored by min and\n"
-             "max (NaN for a group whose values are all NaN).\n"
-             "Groups are written in the order of their keys (integers by value, strings\n"
-             "bytewise).\n"
-             "\n"
-             "options:\n"
-             "  --key F,...      key fields\n"
-             "  --agg LIST       aggregates (see above)\n"
-             "  -o, --output S   output FILE.h5:/dataset (written under a temporary name and\n"
-             "                   renamed when complete)\n"
-             "  --force          overwrite the output file if it exists\n"
-             "  --deflate L      compress the output (deflate level 1-9)\n"
-             "  -h, --help       this help\n"
-             "  --version        print the version\n"
-             "  --sl-help        sluice's runtime options, e.g. --sl-progress=on\n"
-             "\n"
-             "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
-             "             3 stopped by SIGTERM/SIGUSR1\n");
+static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
+  const app_opt opts[] = {
+      {.name = "key",
+       .kind = APP_STRING,
+       .dest = &o->keys,
+       .arg = "F[,F...]",
+       .required = 1,
+       .help = "key fields"},
+      {.name = "agg",
+       .kind = APP_STRING,
+       .dest = &o->aggs,
+       .arg = "LIST",
+       .required = 1,
+       .help = "aggregates (see above)"},
+      APP_OPT_OUTPUT_REQUIRED(
+          &o->out, "OUT.h5:/dataset",
+          "the output (written under a temporary name and renamed when complete)"),
+      APP_OPT_FORCE(&o->force, "overwrite the output file if it exists"),
+      APP_OPT_DEFLATE(&o->deflate),
+      APP_OPT_END};
+  const app_cli cli = {
+      .prog = "sluice-h5groupby",
+      .mpi = 1,
+      .opts = opts,
+      .args = "FILE:/dataset",
+      .args_first = 1,
+      .min_args = 1,
+      .max_args = 1,
+      .args_note = "quote a glob",
+      .about =
+          "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
+          "one or more key fields (integer or fixed-length string fields) and write one row\n"
+          "per group to a compound dataset: the key fields (input names and types), then the\n"
+          "aggregates in the order given:\n"
+          "  count    uint64 number of rows           -> field 'count'\n"
+          "  sum:F    sum of F (int64 for an integer F, else float64)   -> 'sum_F'\n"
+          "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
+          "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
+          "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
+          "Integer fields are aggregated as int64: sum wraps around on overflow and a uint64\n"
+          "above 2^63-1 wraps in sum, min and max; mean divides the exact sum, so it does\n"
+          "not wrap. Float NaN values propagate into sum and mean and are ignored by min and\n"
+          "max (NaN for a group whose values are all NaN).\n"
+          "Groups are written in the order of their keys (integers by value, strings\n"
+          "bytewise).\n"};
+  int code = app_start(a, &cli, argc, argv);
+  if (code != APP_RUN)
+    return code;
+  o->in = a->args[0];
+  if (app_spec_check(a, "input", o->in, "FILE:/path/to/dataset") ||
+      app_spec_check(a, "output", o->out, "FILE.h5:/path/to/dataset"))
+    return APP_EXIT_USAGE;
+  return APP_RUN;
 }
 
-enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX };
+/* ---- the job: what --key and --agg ask for, and the layouts ---- */
+typedef struct job {
+  plan *p;             /* the aggregator's plan (large: allocated) */
+  char *kcopy, *acopy; /* --key and --agg, split in place */
+  const char *keys[GB_MAX_KEYS], *vals[GB_MAX_VALS];
+  const char *agg_field[GB_MAX_AGGS]; /* the field of each aggregate (NULL for count) */
+  const char *sel[GB_MAX_KEYS + GB_MAX_VALS];
+  size_t nkeys, nvals;
+  sl_h5_opts hopts; /* the fields to read */
+  sl_h5_layout *in, *out;
+} job;
 
-typedef struct aggdef {
-  int op;
-  int vf; /* index into the value fields (-1 for count) */
-} aggdef;
+static const char *const op_names[] = {"count", "sum", "mean", "min", "max"};
 
-typedef struct plan {
-  size_t nkey, nval, nagg;
-  sl_h5_field key[64];
-  sl_h5_field val[64]; /* aggregated fields, as read */
-  int val_int[64];     /* 1: aggregated as int64 */
-  aggdef agg[256];
-  size_t key_bytes;
-  char *scratch; /* map output */
-  size_t state_size;
-} plan;
-
-/* state: uint64 count, then per value field four 8-byte slots: sum, min, max (int64 or
- * double), and for an integer field the high 64 bits of its exact 128-bit sum (slot 0 holds
- * the low 64 bits, which are the int64 sum, wrapped, that sum:F reports; mean:F divides the
- * exact sum, so it does not depend on int64 wrap-around). For a float field min > max
- * means no non-NaN value was seen (min and max are then NaN).
- * states may sit at any alignment in the engine's tables: memcpy, never casts */
-#define ST_SLOTS 4
-__extension__ typedef __int128 i128;
-__extension__ typedef unsigned __int128 u128;
-static uint64_t st_count(const void *s) {
-  uint64_t n;
-  memcpy(&n, s, 8);
-  return n;
-}
-static void st_set_count(void *s, uint64_t n) {
-  memcpy(s, &n, 8);
-}
-#define ST_SLOT(s, v, k) ((char *)(s) + 8 + ((size_t)(v)*ST_SLOTS + (size_t)(k)) * 8)
-
-/* the exact sum of an integer field: slot 0 (low 64 bits) and slot 3 (high 64 bits) */
-static u128 st_isum(const void *s, size_t v) {
-  uint64_t lo, hi;
-  memcpy(&lo, ST_SLOT(s, v, 0), 8);
-  memcpy(&hi, ST_SLOT(s, v, 3), 8);
-  return (u128)hi << 64 | lo;
-}
-static void st_set_isum(void *s, size_t v, u128 x) {
-  uint64_t lo = (uint64_t)x, hi = (uint64_t)(x >> 64);
-  memcpy(ST_SLOT(s, v, 0), &lo, 8);
-  memcpy(ST_SLOT(s, v, 3), &hi, 8);
-}
-
-static int to_kv(const sl_record *in, sl_record *out, void *arg) {
-  plan *p = arg;
-  const char *row = in->value;
-  char *v = p->scratch;
-  for (size_t i = 0; i < p->nval; i++) {
-    const sl_h5_field *f = &p->val[i];
-    if (p->val_int[i]) {
-      int64_t x = sl_h5_get_i64(f, row);
-      memcpy(v + 8 * i, &x, 8);
-    } else {
-      double x = sl_h5_get_f64(f, row);
-      memcpy(v + 8 * i, &x, 8);
-    }
-  }
-  out->key = row; /* the key fields come first in the row, packed */
-  out->key_len = p->key_bytes;
-  out->value = v;
-  out->value_len = 8 * p->nval;
-  return 0;
-}
-
-static int st_init(void *state, void *arg) {
-  plan *p = arg;
-  memset(state, 0, p->state_size);
-  for (size_t i = 0; i < p->nval; i++) {
-    if (p->val_int[i]) {
-      int64_t lo = INT64_MAX, hi = INT64_MIN;
-      memcpy(ST_SLOT(state, i, 1), &lo, 8);
-      memcpy(ST_SLOT(state, i, 2), &hi, 8);
-    } else {
-      double lo = INFINITY, hi = -INFINITY;
-      memcpy(ST_SLOT(state, i, 1), &lo, 8);
-      memcpy(ST_SLOT(state, i, 2), &hi, 8);
-    }
-  }
-  return 0;
-}
-
-static void fold_one(plan *p, void *state, size_t i, const char *x8) {
-  if (p->val_int[i]) {
-    int64_t x, lo, hi;
-    memcpy(&x, x8, 8);
-    memcpy(&lo, ST_SLOT(state, i, 1), 8);
-    memcpy(&hi, ST_SLOT(state, i, 2), 8);
-    /* a uint64 field's value came as its bit pattern: widen it unsigned for the exact sum */
-    u128 wide = p->val[i].cls == SL_H5_UINT ? (u128)(uint64_t)x : (u128)(i128)x;
-    st_set_isum(state, i, st_isum(state, i) + wide);
-    if (x < lo)
-      lo = x;
-    if (x > hi)
-      hi = x;
-    memcpy(ST_SLOT(state, i, 1), &lo, 8);
-    memcpy(ST_SLOT(state, i, 2), &hi, 8);
-  } else {
-    double x, s, lo, hi;
-    memcpy(&x, x8, 8);
-    memcpy(&s, ST_SLOT(state, i, 0), 8);
-    memcpy(&lo, ST_SLOT(state, i, 1), 8);
-    memcpy(&hi, ST_SLOT(state, i, 2), 8);
-    s += x;
-    lo = fmin(lo, x);
-    hi = fmax(hi, x);
-    memcpy(ST_SLOT(state, i, 0), &s, 8);
-    memcpy(ST_SLOT(state, i, 1), &lo, 8);
-    memcpy(ST_SLOT(state, i, 2), &hi, 8);
-  }
-}
-
-static int st_update(void *state, const sl_record *in, void *arg) {
-  plan *p = arg;
-  if (in->value_len != 8 * p->nval)
-    return -1;
-  st_set_count(state, st_count(state) + 1);
-  for (size_t i = 0; i < p->nval; i++)
-    fold_one(p, state, i, (const char *)in->value + 8 * i);
-  return 0;
-}
-
-static int st_merge(void *state, const void *other, void *arg) {
-  plan *p = arg;
-  st_set_count(state, st_count(state) + st_count(other));
-  for (size_t i = 0; i < p->nval; i++) {
-    if (p->val_int[i]) {
-      int64_t a, b;
-      st_set_isum(state, i, st_isum(state, i) + st_isum(other, i));
-      memcpy(&a, ST_SLOT(state, i, 1), 8);
-      memcpy(&b, ST_SLOT(other, i, 1), 8);
-      if (b < a)
-        memcpy(ST_SLOT(state, i, 1), &b, 8);
-      memcpy(&a, ST_SLOT(state, i, 2), 8);
-      memcpy(&b, ST_SLOT(other, i, 2), 8);
-      if (b > a)
-        memcpy(ST_SLOT(state, i, 2), &b, 8);
-    } else {
-      double a, b;
-      memcpy(&a, ST_SLOT(state, i, 0), 8);
-      memcpy(&b, ST_SLOT(other, i, 0), 8);
-      a += b;
-      memcpy(ST_SLOT(state, i, 0), &a, 8);
-      memcpy(&a, ST_SLOT(state, i, 1), 8);
-      memcpy(&b, ST_SLOT(other, i, 1), 8);
-      a = fmin(a, b);
-      memcpy(ST_SLOT(state, i, 1), &a, 8);
-      memcpy(&a, ST_SLOT(state, i, 2), 8);
-      memcpy(&b, ST_SLOT(other, i, 2), 8);
-      a = fmax(a, b);
-      memcpy(ST_SLOT(state, i, 2), &a, 8);
-    }
-  }
-  return 0;
-}
-
-static int st_finalize(void *state, size_t *value_len, void *arg) {
-  plan *p = arg;
-  char out[256 * 8];
-  uint64_t n = st_count(state);
-  for (size_t a = 0; a < p->nagg; a++) {
-    const aggdef *d = &p->agg[a];
-    char *o = out + 8 * a;
-    if (d->op == A_COUNT) {
-      memcpy(o, &n, 8);
-      continue;
-    }
-    int isint = p->val_int[d->vf];
-    switch (d->op) {
-    case A_SUM:
-      memcpy(o, ST_SLOT(state, d->vf, 0), 8);
-      break;
-    case A_MIN:
-    case A_MAX:
-      if (!isint) {
-        /* min > max: every value of the group was NaN (fmin/fmax skipped them all) */
-        double lo, hi, nan = NAN;
-        memcpy(&lo, ST_SLOT(state, d->vf, 1), 8);
-        memcpy(&hi, ST_SLOT(state, d->vf, 2), 8);
-        if (lo > hi) {
-          memcpy(o, &nan, 8);
-          break;
-        }
+/* --key F[,F...]: into j->keys. SL_OK or SL_ERR_USAGE (printed). */
+static int parse_keys(const app *a, job *j) {
+  for (char *s = NULL, *t = strtok_r(j->kcopy, ",", &s); t; t = strtok_r(NULL, ",", &s)) {
+    for (size_t i = 0; i < j->nkeys; i++)
+      if (!strcmp(j->keys[i], t)) {
+        app_usage_error(a, "--key: field '%s' given twice", t);
+        return SL_ERR_USAGE;
       }
-      memcpy(o, ST_SLOT(state, d->vf, d->op == A_MIN ? 1 : 2), 8);
-      break;
-    case A_MEAN: {
-      double m;
-      if (isint) {
-        /* the exact sum divided exactly: quotient plus remainder / n */
-        i128 s = (i128)st_isum(state, (size_t)d->vf);
-        if (n) {
-          i128 q = s / (i128)n, r = s % (i128)n;
-          m = (double)q + (double)r / (double)n;
-        } else {
-          m = NAN;
-        }
-      } else {
-        double s;
-        memcpy(&s, ST_SLOT(state, d->vf, 0), 8);
-        m = n ? s / (double)n : NAN;
+    if (j->nkeys == GB_MAX_KEYS) {
+      app_usage_error(a, "--key: at most %d key fields", GB_MAX_KEYS);
+      return SL_ERR_USAGE;
+    }
+    j->keys[j->nkeys++] = t;
+  }
+  if (!j->nkeys) {
+    app_usage_error(a, "--key: no field given");
+    return SL_ERR_USAGE;
+  }
+  return SL_OK;
+}
+
+/* One aggregate of --agg, "count" or "OP:FIELD", as p->agg[p->nagg]. SL_OK or SL_ERR_USAGE
+ * (printed). */
+static int parse_agg(const app *a, job *j, char *t) {
+  plan *p = j->p;
+  aggdef *d = &p->agg[p->nagg];
+  char *colon = strchr(t, ':');
+  j->agg_field[p->nagg] = NULL;
+  if (!strcmp(t, "count")) {
+    for (size_t q = 0; q < p->nagg; q++)
+      if (p->agg[q].op == A_COUNT) {
+        app_usage_error(a, "--agg: 'count' given twice");
+        return SL_ERR_USAGE;
       }
-      memcpy(o, &m, 8);
-      break;
-    }
-    }
+    d->op = A_COUNT;
+    d->vf = -1;
+    p->nagg++;
+    return SL_OK;
   }
-  memcpy(state, out, 8 * p->nagg);
-  *value_len = 8 * p->nagg;
-  return 0;
-}
-
-/* Order of the output rows: by the key fields, in --key order (integers by value,
- * strings bytewise), so the output does not depend on the number of ranks. */
-static int by_key(const sl_record *a, const sl_record *b, void *arg) {
-  const plan *p = arg;
-  size_t off = 0;
-  for (size_t i = 0; i < p->nkey; i++) {
-    sl_h5_field f = p->key[i];
-    f.offset = off; /* the record key holds the key fields packed */
-    int c;
-    if (f.cls == SL_H5_INT) {
-      int64_t x = sl_h5_get_i64(&f, a->key), y = sl_h5_get_i64(&f, b->key);
-      c = (x > y) - (x < y);
-    } else if (f.cls == SL_H5_UINT) {
-      uint64_t x = sl_h5_get_u64(&f, a->key), y = sl_h5_get_u64(&f, b->key);
-      c = (x > y) - (x < y);
-    } else {
-      c = memcmp((const char *)a->key + off, (const char *)b->key + off, f.size);
-    }
-    if (c)
-      return c;
-    off += f.size;
+  if (!colon || !colon[1]) {
+    app_usage_error(a, "--agg: '%s' is not count or OP:FIELD", t);
+    return SL_ERR_USAGE;
   }
-  return 0;
+  *colon = 0;
+  const char *field = colon + 1;
+  d->op = -1;
+  for (int op = A_SUM; op <= A_MAX; op++)
+    if (!strcmp(t, op_names[op]))
+      d->op = op;
+  if (d->op < 0) {
+    app_usage_error(a, "--agg: unknown aggregate '%s' (expected count, sum, mean, min, max)", t);
+    return SL_ERR_USAGE;
+  }
+  size_t k = 0;
+  while (k < j->nvals && strcmp(j->vals[k], field))
+    k++;
+  if (k == j->nvals) {
+    if (j->nvals == GB_MAX_VALS) {
+      app_usage_error(a, "--agg: at most %d aggregated fields", GB_MAX_VALS);
+      return SL_ERR_USAGE;
+    }
+    j->vals[j->nvals++] = field;
+  }
+  d->vf = (int)k;
+  for (size_t q = 0; q < p->nagg; q++)
+    if (p->agg[q].op == d->op && p->agg[q].vf == d->vf) {
+      app_usage_error(a, "--agg: '%s:%s' given twice", t, field);
+      return SL_ERR_USAGE;
+    }
+  j->agg_field[p->nagg++] = field;
+  return SL_OK;
 }
 
-static int to_row(const sl_record *in, sl_record *out, void *arg) {
-  plan *p = arg;
-  if (in->key_len != p->key_bytes || in->value_len != 8 * p->nagg)
-    return -1;
-  memcpy(p->scratch, in->key, in->key_len);
-  memcpy(p->scratch + in->key_len, in->value, in->value_len);
-  out->key = NULL;
-  out->key_len = 0;
-  out->value = p->scratch;
-  out->value_len = in->key_len + in->value_len;
-  return 0;
+/* --agg LIST: into j->p->agg and j->vals. SL_OK or SL_ERR_USAGE (printed). */
+static int parse_aggs(const app *a, job *j) {
+  for (char *s = NULL, *t = strtok_r(j->acopy, ",", &s); t; t = strtok_r(NULL, ",", &s)) {
+    if (j->p->nagg == GB_MAX_AGGS) {
+      app_usage_error(a, "--agg: at most %d aggregates", GB_MAX_AGGS);
+      return SL_ERR_USAGE;
+    }
+    int rc = parse_agg(a, j, t);
+    if (rc != SL_OK)
+      return rc;
+  }
+  if (!j->p->nagg) {
+    app_usage_error(a, "--agg: no aggregate given");
+    return SL_ERR_USAGE;
+  }
+  return SL_OK;
 }
 
-/* FILE:/path with a non-empty FILE and path, split at the last ":/" (as sluice does) */
-static int is_dataset_spec(const char *spec) {
-  const char *sep = NULL;
-  for (const char *q = spec; (q = strstr(q, ":/")) != NULL; q++)
-    sep = q;
-  return sep && sep != spec && sep[2];
-}
-
-/* 1 when ok on every rank. Collective. */
-static int all_ok(MPI_Comm comm, int ok) {
-  int mine = ok ? 1 : 0, all = 0;
-  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return 0;
-  return all;
+/* The plan from --key and --agg, and the fields to read: the keys, then the aggregated
+ * fields that are not keys. Collective (the allocations are agreed: a rank that left here
+ * would strand the others in the collectives after it). */
+static int job_plan(const app *a, const gb_args *o, job *j) {
+  j->p = calloc(1, sizeof *j->p);
+  j->kcopy = strdup(o->keys);
+  j->acopy = strdup(o->aggs);
+  int ok = j->p && j->kcopy && j->acopy;
+  if (!app_agree(a, ok, "out of memory for the plan (%zu bytes) and the --key/--agg lists",
+                 sizeof *j->p))
+    return SL_ERR_NOMEM;
+  int rc = parse_keys(a, j);
+  if (rc == SL_OK)
+    rc = parse_aggs(a, j);
+  if (rc != SL_OK)
+    return rc;
+  size_t nsel = 0;
+  for (size_t i = 0; i < j->nkeys; i++)
+    j->sel[nsel++] = j->keys[i];
+  for (size_t i = 0; i < j->nvals; i++) {
+    int dup = 0;
+    for (size_t k = 0; k < j->nkeys; k++)
+      dup |= !strcmp(j->keys[k], j->vals[i]);
+    if (!dup)
+      j->sel[nsel++] = j->vals[i];
+  }
+  j->hopts.fields = j->sel;
+  j->hopts.nfields = nsel;
+  return SL_OK;
 }
 
 static const char *cls_desc(const sl_h5_field *f, char *buf, size_t cap) {
@@ -331,377 +218,168 @@ static const char *cls_desc(const sl_h5_field *f, char *buf, size_t cap) {
   return buf;
 }
 
-int main(int argc, char **argv) {
-  sl_ctx *ctx = NULL;
-  int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
-  if (rc != SL_OK) {
-    sl_finalize(&ctx);
-    return sl_exit_status(rc);
-  }
-  if (sl_help_requested(ctx)) {
-    sl_finalize(&ctx);
-    return 0;
-  }
-  int root = sl_rank(ctx) == 0, force = 0, bad = 0;
-  long deflate = 0;
-  const char *spec = NULL, *out = NULL, *keys_arg = NULL, *aggs_arg = NULL;
-  for (int i = 1; i < argc && !bad; i++) {
-    const char *a = argv[i], *inl = NULL;
-    char opt[32];
-    /* --opt=value is --opt value */
-    const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
-    if (eq && (size_t)(eq - a) < sizeof opt) {
-      static const char *const valued[] = {"-o", "--output", "--key", "--agg", "--deflate", NULL};
-      snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
-      for (const char *const *n = valued; *n; n++)
-        if (!strcmp(opt, *n)) {
-          a = opt;
-          inl = eq + 1;
-        }
+/* The input's layout; the key fields must be integers or strings, the aggregated fields
+ * numeric. SL_OK or an error (printed). Collective. */
+static int job_fields(const app *a, const gb_args *o, job *j) {
+  plan *p = j->p;
+  char desc[64];
+  int rc = sl_h5_describe(a->ctx, o->in, &j->hopts, &j->in);
+  if (rc != SL_OK)
+    return rc;
+  p->nkey = j->nkeys;
+  p->nval = j->nvals;
+  for (size_t i = 0; i < j->nkeys; i++) {
+    sl_h5_layout_field(j->in, i, &p->key[i]);
+    if (p->key[i].cls == SL_H5_FLOAT) {
+      app_root_error(a,
+                     "'%s': key field '%s' is %s (expected an integer or fixed-length string "
+                     "field)",
+                     o->in, j->keys[i], cls_desc(&p->key[i], desc, sizeof desc));
+      return SL_ERR_TYPE;
     }
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      if (root)
-        usage(stdout);
-      sl_finalize(&ctx);
-      return 0;
-    } else if (!strcmp(a, "--version")) {
-      if (root)
-        printf("%s %s\n", prog, sl_version());
-      sl_finalize(&ctx);
-      return 0;
-    } else if (!strcmp(a, "--force")) {
-      force = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--key") ||
-               !strcmp(a, "--agg") || !strcmp(a, "--deflate")) {
-      if (!inl && i + 1 >= argc) {
-        if (root)
-          fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
-        bad = 1;
-        break;
-      }
-      const char *v = inl ? inl : argv[++i];
-      if (!strcmp(a, "--key"))
-        keys_arg = v;
-      else if (!strcmp(a, "--agg"))
-        aggs_arg = v;
-      else if (!strcmp(a, "--deflate")) {
-        char *end;
-        errno = 0;
-        deflate = strtol(v, &end, 10);
-        if (errno || end == v || *end || deflate < 0 || deflate > 9) {
-          if (root)
-            fprintf(stderr, "%s: error: --deflate expects a level 0-9, found '%s'\n", prog, v);
-          bad = 1;
-        }
-      } else
-        out = v;
-    } else if (a[0] == '-' && a[1]) {
-      if (root)
-        fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n", prog, a);
-      bad = 1;
-    } else if (spec) {
-      if (root)
-        fprintf(stderr, "%s: error: more than one input given ('%s' and '%s'; quote a glob)\n",
-                prog, spec, a);
-      bad = 1;
-    } else {
-      spec = a;
-    }
+    p->key_bytes += p->key[i].size;
   }
-  if (!bad && (!spec || !keys_arg || !aggs_arg || !out)) {
-    if (root)
-      fprintf(
-          stderr,
-          "%s: error: missing %s (usage: %s FILE:/dataset --key F --agg LIST -o OUT.h5:/dataset)\n",
-          prog,
-          !spec       ? "the input"
-          : !keys_arg ? "--key"
-          : !aggs_arg ? "--agg"
-                      : "-o",
-          prog);
-    bad = 1;
-  }
-  if (!bad && !is_dataset_spec(spec)) {
-    if (root)
-      fprintf(stderr, "%s: error: input '%s': expected FILE:/path/to/dataset\n", prog, spec);
-    bad = 1;
-  }
-  if (!bad && !is_dataset_spec(out)) {
-    if (root)
-      fprintf(stderr, "%s: error: output '%s': expected FILE.h5:/path/to/dataset\n", prog, out);
-    bad = 1;
-  }
-  if (bad) {
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_USAGE);
-  }
-
-  plan *p = calloc(1, sizeof *p);
-  char *kcopy = strdup(keys_arg), *acopy = strdup(aggs_arg);
-  /* agreed: a rank that left here would strand the others in the collectives below */
-  if (!all_ok(sl_comm(ctx), p && kcopy && acopy)) {
-    if (!p || !kcopy || !acopy)
-      fprintf(stderr,
-              "%s: error: out of memory for the plan (%zu bytes) and the --key/--agg lists\n", prog,
-              sizeof *p);
-    free(p);
-    free(kcopy);
-    free(acopy);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_NOMEM);
-  }
-  const char *keys[64], *vals[64], *sel[128];
-  char *agg_field[256];
-  size_t nkeys = 0, nvals = 0;
-  /* parse --key and --agg */
-  for (char *s = NULL, *t = strtok_r(kcopy, ",", &s); t && !bad; t = strtok_r(NULL, ",", &s)) {
-    for (size_t i = 0; i < nkeys; i++)
-      if (!strcmp(keys[i], t)) {
-        if (root)
-          fprintf(stderr, "%s: error: --key: field '%s' given twice\n", prog, t);
-        bad = 1;
-      }
-    if (nkeys == 64) {
-      if (root)
-        fprintf(stderr, "%s: error: --key: at most 64 key fields\n", prog);
-      bad = 1;
-    }
-    if (!bad)
-      keys[nkeys++] = t;
-  }
-  if (!bad && !nkeys) {
-    if (root)
-      fprintf(stderr, "%s: error: --key: no field given\n", prog);
-    bad = 1;
-  }
-  for (char *s = NULL, *t = strtok_r(acopy, ",", &s); t && !bad; t = strtok_r(NULL, ",", &s)) {
-    if (p->nagg == 256) {
-      if (root)
-        fprintf(stderr, "%s: error: --agg: at most 256 aggregates\n", prog);
-      bad = 1;
-      break;
-    }
-    aggdef *d = &p->agg[p->nagg];
-    char *colon = strchr(t, ':');
-    agg_field[p->nagg] = NULL;
-    if (!strcmp(t, "count")) {
-      d->op = A_COUNT;
-      d->vf = -1;
-    } else if (colon && colon[1]) {
-      *colon = 0;
-      if (!strcmp(t, "sum"))
-        d->op = A_SUM;
-      else if (!strcmp(t, "mean"))
-        d->op = A_MEAN;
-      else if (!strcmp(t, "min"))
-        d->op = A_MIN;
-      else if (!strcmp(t, "max"))
-        d->op = A_MAX;
-      else {
-        if (root)
-          fprintf(
-              stderr,
-              "%s: error: --agg: unknown aggregate '%s' (expected count, sum, mean, min, max)\n",
-              prog, t);
-        bad = 1;
-        break;
-      }
-      agg_field[p->nagg] = colon + 1;
-      size_t k = 0;
-      while (k < nvals && strcmp(vals[k], colon + 1))
-        k++;
-      if (k == nvals) {
-        if (nvals == 64) {
-          if (root)
-            fprintf(stderr, "%s: error: --agg: at most 64 aggregated fields\n", prog);
-          bad = 1;
+  for (size_t i = 0; i < j->nvals; i++) {
+    size_t k;
+    sl_h5_layout_find(j->in, j->vals[i], &k);
+    sl_h5_layout_field(j->in, k, &p->val[i]);
+    if (p->val[i].cls == SL_H5_STRING) {
+      const char *op = "sum";
+      for (size_t q = 0; q < p->nagg; q++)
+        if (p->agg[q].vf == (int)i) {
+          op = op_names[p->agg[q].op];
           break;
         }
-        vals[nvals++] = colon + 1;
-      }
-      d->vf = (int)k;
-      for (size_t q = 0; q < p->nagg; q++)
-        if (p->agg[q].op == d->op && p->agg[q].vf == d->vf) {
-          if (root)
-            fprintf(stderr, "%s: error: --agg: '%s:%s' given twice\n", prog, t, colon + 1);
-          bad = 1;
-        }
-    } else {
-      if (root)
-        fprintf(stderr, "%s: error: --agg: '%s' is not count or OP:FIELD\n", prog, t);
-      bad = 1;
-      break;
+      app_root_error(a, "'%s': %s:%s: field '%s' is %s (expected a numeric field)", o->in, op,
+                     j->vals[i], j->vals[i], cls_desc(&p->val[i], desc, sizeof desc));
+      return SL_ERR_TYPE;
     }
-    if (d->op == A_COUNT)
-      for (size_t q = 0; q < p->nagg; q++)
-        if (p->agg[q].op == A_COUNT) {
-          if (root)
-            fprintf(stderr, "%s: error: --agg: 'count' given twice\n", prog);
-          bad = 1;
-        }
-    p->nagg++;
+    p->val_int[i] = p->val[i].cls == SL_H5_INT || p->val[i].cls == SL_H5_UINT;
   }
-  if (!bad && !p->nagg) {
-    if (root)
-      fprintf(stderr, "%s: error: --agg: no aggregate given\n", prog);
-    bad = 1;
-  }
-  if (bad) {
-    free(kcopy);
-    free(acopy);
-    free(p);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_USAGE);
-  }
-  /* the fields to read: keys, then aggregated fields that are not keys */
-  size_t nsel = 0;
-  for (size_t i = 0; i < nkeys; i++)
-    sel[nsel++] = keys[i];
-  for (size_t i = 0; i < nvals; i++) {
-    int dup = 0;
-    for (size_t k = 0; k < nkeys; k++)
-      if (!strcmp(keys[k], vals[i]))
-        dup = 1;
-    if (!dup)
-      sel[nsel++] = vals[i];
-  }
-  sl_h5_opts o = {0};
-  o.fields = sel;
-  o.nfields = nsel;
-  sl_h5_layout *in = NULL, *outl = NULL;
-  rc = sl_h5_describe(ctx, spec, &o, &in);
-  char desc[64];
-  if (rc == SL_OK) {
-    p->nkey = nkeys;
-    p->nval = nvals;
-    for (size_t i = 0; i < nkeys && rc == SL_OK; i++) {
-      sl_h5_layout_field(in, i, &p->key[i]);
-      if (p->key[i].cls == SL_H5_FLOAT) {
-        if (root)
-          fprintf(stderr,
-                  "%s: error: '%s': key field '%s' is %s (expected an integer or fixed-length "
-                  "string field)\n",
-                  prog, spec, keys[i], cls_desc(&p->key[i], desc, sizeof desc));
-        rc = SL_ERR_TYPE;
-      }
-      p->key_bytes += p->key[i].size;
-    }
-    for (size_t i = 0; i < nvals && rc == SL_OK; i++) {
-      size_t k;
-      sl_h5_layout_find(in, vals[i], &k);
-      sl_h5_layout_field(in, k, &p->val[i]);
-      if (p->val[i].cls == SL_H5_STRING) {
-        const char *op = "sum";
-        for (size_t q = 0; q < p->nagg; q++)
-          if (p->agg[q].vf == (int)i) {
-            static const char *ops[] = {"count", "sum", "mean", "min", "max"};
-            op = ops[p->agg[q].op];
-            break;
-          }
-        if (root)
-          fprintf(stderr, "%s: error: '%s': %s:%s: field '%s' is %s (expected a numeric field)\n",
-                  prog, spec, op, vals[i], vals[i], cls_desc(&p->val[i], desc, sizeof desc));
-        rc = SL_ERR_TYPE;
-      }
-      p->val_int[i] = p->val[i].cls == SL_H5_INT || p->val[i].cls == SL_H5_UINT;
-    }
-  }
-  /* the output layout */
-  if (rc == SL_OK)
-    rc = sl_h5_layout_create(&outl);
-  for (size_t i = 0; i < nkeys && rc == SL_OK; i++)
-    rc = sl_h5_layout_add(outl, p->key[i].name, p->key[i].cls, p->key[i].size);
-  for (size_t a = 0; a < p->nagg && rc == SL_OK; a++) {
-    const aggdef *d = &p->agg[a];
+  return SL_OK;
+}
+
+/* The output's layout: the key fields, then one field per aggregate. SL_OK or an error
+ * (printed: sl_h5_layout_add does not print). */
+static int job_out_layout(const app *a, job *j) {
+  const plan *p = j->p;
+  static const char *const prefix[] = {"count", "sum_", "mean_", "min_", "max_"};
+  int rc = sl_h5_layout_create(&j->out);
+  for (size_t i = 0; i < j->nkeys && rc == SL_OK; i++)
+    rc = sl_h5_layout_add(j->out, p->key[i].name, p->key[i].cls, p->key[i].size);
+  for (size_t g = 0; g < p->nagg && rc == SL_OK; g++) {
+    const aggdef *d = &p->agg[g];
     char name[600];
-    static const char *pre[] = {"count", "sum_", "mean_", "min_", "max_"};
     if (d->op == A_COUNT) {
       snprintf(name, sizeof name, "count");
-      rc = sl_h5_layout_add(outl, name, SL_H5_UINT, 8);
+      rc = sl_h5_layout_add(j->out, name, SL_H5_UINT, 8);
     } else {
-      snprintf(name, sizeof name, "%s%s", pre[d->op], agg_field[a]);
+      snprintf(name, sizeof name, "%s%s", prefix[d->op], j->agg_field[g]);
       int isint = p->val_int[d->vf] && d->op != A_MEAN;
-      rc = sl_h5_layout_add(outl, name, isint ? SL_H5_INT : SL_H5_FLOAT, 8);
+      rc = sl_h5_layout_add(j->out, name, isint ? SL_H5_INT : SL_H5_FLOAT, 8);
     }
-    /* sl_h5_layout_add does not print: every failure gets its one line here */
-    if (rc != SL_OK && root) {
+    if (rc != SL_OK) {
       int clash = 0;
-      for (size_t k = 0; k < nkeys; k++)
-        clash |= !strcmp(keys[k], name);
+      for (size_t k = 0; k < j->nkeys; k++)
+        clash |= !strcmp(j->keys[k], name);
       if (clash)
-        fprintf(stderr, "%s: error: output field '%s' clashes with a key field of the same name\n",
-                prog, name);
+        app_root_error(a, "output field '%s' clashes with a key field of the same name", name);
       else
-        fprintf(stderr, "%s: error: cannot add output field '%s' (%s)\n", prog, name,
-                sl_strerror(rc));
+        app_root_error(a, "cannot add output field '%s' (%s)", name, sl_strerror(rc));
     }
   }
+  return rc;
+}
+
+/* The states' size and the callbacks' scratch row. Collective (agreed). */
+static int job_buffers(const app *a, job *j) {
+  plan *p = j->p;
+  p->state_size = gb_state_size(p);
+  size_t sb = p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8;
+  p->scratch = malloc(sb);
+  if (!app_agree(a, p->scratch != NULL,
+                 "out of memory for one output row (%zu bytes: the --key fields and --agg "
+                 "values)",
+                 sb))
+    return SL_ERR_NOMEM;
+  return SL_OK;
+}
+
+/* The flow: rows -> (key, values) -> partition by key -> reduce (combined map-side) ->
+ * sort by key -> output rows -> one dataset. Prints the summary. Collective. */
+static int job_run(const app *a, const gb_args *o, job *j) {
+  plan *p = j->p;
+  sl_aggregator ag = {SL_AGG_USER, p->state_size, gb_init, gb_update, gb_merge, gb_finalize, p};
+  sl_h5_sink_opts so = {0};
+  so.overwrite = o->force;
+  so.deflate = o->deflate;
+  double t0 = MPI_Wtime();
+  sl_flow *flow = NULL;
+  int rc = sl_flow_create(a->ctx, &flow);
+  /* builder errors are remembered by the flow: sl_run returns (and prints) the first */
+  int b = rc;
+  if (!b)
+    b = sl_flow_from_h5(flow, &o->in, 1, &j->hopts, 0);
+  if (!b)
+    b = sl_flow_map(flow, gb_to_kv, p);
+  if (!b)
+    b = sl_flow_name(flow, "key");
+  if (!b)
+    b = sl_flow_partition(flow, 0, NULL, NULL);
+  if (!b)
+    b = sl_flow_reduce_by_key(flow, &ag);
+  if (!b)
+    b = sl_flow_name(flow, "aggregate");
+  if (!b)
+    b = sl_flow_sort(flow, gb_by_key, p, 0);
+  if (!b)
+    b = sl_flow_map(flow, gb_to_row, p);
+  if (!b)
+    b = sl_flow_name(flow, "row");
+  if (!b)
+    b = sl_flow_to_h5(flow, o->out, j->out, &so);
+  if (!rc)
+    rc = sl_run(flow);
   if (rc == SL_OK) {
-    size_t st = 8 + 8 * ST_SLOTS * p->nval;
-    p->state_size = st > 8 * p->nagg ? st : 8 * p->nagg;
-    size_t sb = p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8;
-    p->scratch = malloc(sb);
-    if (!all_ok(sl_comm(ctx), p->scratch != NULL)) {
-      if (!p->scratch)
-        fprintf(stderr,
-                "%s: error: out of memory for one output row (%zu bytes: the --key fields and "
-                "--agg values)\n",
-                prog, sb);
-      rc = SL_ERR_NOMEM;
-    }
+    sl_stats st;
+    int ns = 0;
+    sl_flow_stage_count(flow, &ns);
+    sl_flow_get_stats(flow, ns - 1, &st);
+    uint64_t groups = st.records_out, g = 0;
+    MPI_Reduce(&groups, &g, 1, MPI_UINT64_T, MPI_SUM, 0, a->comm);
+    app_note(a, "%llu rows, %llu groups, %.3f s", (unsigned long long)sl_h5_layout_rows(j->in),
+             (unsigned long long)g, MPI_Wtime() - t0);
   }
-  if (rc == SL_OK) {
-    sl_flow *flow = NULL;
-    const char *specs[1] = {spec};
-    sl_aggregator ag = {SL_AGG_USER, p->state_size, st_init, st_update, st_merge, st_finalize, p};
-    sl_h5_sink_opts so = {0};
-    so.overwrite = force;
-    so.deflate = (int)deflate;
-    double t0 = MPI_Wtime();
-    rc = sl_flow_create(ctx, &flow);
-    /* builder errors are remembered by the flow: sl_run returns (and prints) the first */
-    int b = rc;
-    if (!b)
-      b = sl_flow_from_h5(flow, specs, 1, &o, 0);
-    if (!b)
-      b = sl_flow_map(flow, to_kv, p);
-    if (!b)
-      b = sl_flow_name(flow, "key");
-    if (!b)
-      b = sl_flow_partition(flow, 0, NULL, NULL);
-    if (!b)
-      b = sl_flow_reduce_by_key(flow, &ag);
-    if (!b)
-      b = sl_flow_name(flow, "aggregate");
-    if (!b)
-      b = sl_flow_sort(flow, by_key, p, 0);
-    if (!b)
-      b = sl_flow_map(flow, to_row, p);
-    if (!b)
-      b = sl_flow_name(flow, "row");
-    if (!b)
-      b = sl_flow_to_h5(flow, out, outl, &so);
-    if (!rc)
-      rc = sl_run(flow);
-    if (rc == SL_OK) {
-      sl_stats st;
-      int ns = 0;
-      sl_flow_stage_count(flow, &ns);
-      sl_flow_get_stats(flow, ns - 1, &st);
-      uint64_t groups = st.records_out, g = 0;
-      MPI_Reduce(&groups, &g, 1, MPI_UINT64_T, MPI_SUM, 0, sl_comm(ctx));
-      if (root)
-        fprintf(stderr, "%s: %llu rows, %llu groups, %.3f s\n", prog,
-                (unsigned long long)sl_h5_layout_rows(in), (unsigned long long)g, MPI_Wtime() - t0);
-    }
-    sl_flow_destroy(&flow);
-  }
-  sl_h5_layout_destroy(&in);
-  sl_h5_layout_destroy(&outl);
-  free(p->scratch);
-  free(p);
-  free(kcopy);
-  free(acopy);
-  sl_finalize(&ctx);
+  sl_flow_destroy(&flow);
+  return rc;
+}
+
+static int groupby_main(const app *a, const gb_args *o) {
+  job j = {0};
+  int rc = job_plan(a, o, &j);
+  if (rc == SL_OK)
+    rc = job_fields(a, o, &j);
+  if (rc == SL_OK)
+    rc = job_out_layout(a, &j);
+  if (rc == SL_OK)
+    rc = job_buffers(a, &j);
+  if (rc == SL_OK)
+    rc = job_run(a, o, &j);
+  sl_h5_layout_destroy(&j.in);
+  sl_h5_layout_destroy(&j.out);
+  if (j.p)
+    free(j.p->scratch);
+  free(j.p);
+  free(j.kcopy);
+  free(j.acopy);
   return sl_exit_status(rc);
+}
+
+int main(int argc, char **argv) {
+  app a;
+  gb_args o = {0};
+  int code = parse_args(&a, &argc, &argv, &o);
+  if (code == APP_RUN)
+    code = groupby_main(&a, &o);
+  return app_finish(&a, code);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-h5stats: count, NaN count, min, max, mean, standard deviation and a histogram
  * of every numeric field of an HDF5 dataset, on MPI ranks.
  *
@@ -9,68 +10,18 @@
  * accumulators are merged with Chan et al.'s pairwise formula, in rank order, identically
  * on every rank. Pass 2 (a second flow, skipped when --range is given, which fills the
  * histogram in pass 1): N-bin histograms over the finite [min, max], summed with
- * MPI_Allreduce. */
+ * MPI_Allreduce. The fields come from sl_h5_describe_numeric and the output file is the
+ * library's small result file (sl_h5_file_*): the app calls no HDF5 function. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
-#include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <hdf5.h>
-#include <sluice.h>
-
-static const char *prog = "sluice-h5stats";
-
-static void usage(FILE *f) {
-  fprintf(f, "usage: mpirun -n N sluice-h5stats FILE:/dataset [--fields a,b] [--bins N]\n"
-             "                                  [--range LO:HI] [-o OUT.h5] [--force]\n"
-             "                                  [--transfer independent|collective]\n"
-             "\n"
-             "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
-             "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
-             "NaN count, min, max, mean, population standard deviation, and an N-bin histogram.\n"
-             "Members of other types (strings, enums, arrays, ...) are skipped. NaN values are\n"
-             "counted apart and excluded from everything else. Infinities count, and give min\n"
-             "and max, but stay out of the mean and std: mean is +inf or -inf when only one\n"
-             "sign of infinity occurs, NaN when both do; std is NaN when any infinity occurs;\n"
-             "they are never binned. FILE may be a glob (quote it); all matching files are read.\n"
-             "\n"
-             "options:\n"
-             "  --fields a,b     only these fields (each must be numeric); write '\\,' for a\n"
-             "                   comma and '\\\\' for a backslash inside a name\n"
-             "  --bins N         histogram bins (default 10; up to 100000000, and fields x N x 8\n"
-             "                   bytes must fit in half of a rank's memory)\n"
-             "  --range LO:HI    histogram range for every field (default: each field's finite\n"
-             "                   min..max, which costs a second pass over the data). Values\n"
-             "                   outside [LO, HI] are not binned; the last bin is closed.\n"
-             "  -o, --output F   also write the results to the HDF5 file F: a compound dataset\n"
-             "                   /stats (field, count, nan_count, min, max, mean, std) and\n"
-             "                   /histogram/FIELD (uint64 counts) and /edges/FIELD (N+1 float64\n"
-             "                   bin edges), each with attribute 'field': the name; in FIELD,\n"
-             "                   '%%' is written %%25, '/' %%2F, and a name '.' as %%2E. Refused\n"
-             "                   before any work when F is a directory, one of the inputs\n"
-             "                   (even with --force), or in a missing directory\n"
-             "  --force          overwrite F if it exists\n"
-             "  --transfer M     how the ranks read the input: 'independent' (each rank on\n"
-             "                   its own) or 'collective' (MPI-IO collective reads in rounds\n"
-             "                   all ranks agree on); default: the library's measured default\n"
-             "                   (docs/hdf5.md). The results are the same either way.\n"
-             "  -h, --help       this help\n"
-             "  --version        print the version\n"
-             "  --sl-help        sluice's runtime options, e.g. --sl-progress=on\n"
-             "\n"
-             "exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
-             "             3 stopped by SIGTERM/SIGUSR1\n");
-}
+#include "appcli.h"
 
 /* ---- accumulators ---- */
 /* n, mean, m2, min and max cover the finite values only; infinities and NaNs are counted
@@ -226,327 +177,97 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
   return rc;
 }
 
-/* ---- output file (rank 0; small) ---- */
-typedef struct srow {
-  uint64_t count, nan_count;
-  double min, max, mean, std;
-} srow;
+/* ---- the command line ---- */
+typedef struct stats_args {
+  const char *in, *out, *fields, *range;
+  int bins, force, transfer; /* transfer: -1 (the library's default), 0 or 1 (choices) */
+  int have_range;
+  double lo, hi;
+} stats_args;
 
-/* HDF5's error stack in one line: the system's message when a low-level call failed (the
- * sec2 driver's description also dumps buffer addresses and byte counts, which mean nothing
- * to a user), else the innermost description, then HDF5's major and minor messages. The
- * first failure's cause is kept in h5_saved, since the cleanup calls after it clear the
- * stack. */
-typedef struct h5err {
-  char desc[512], sys[256];
-  hid_t maj, min;
-} h5err;
-static char h5_saved[768];
-static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
-  h5err *w = data;
-  const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
-  if (n == 0) {
-    snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
-    w->maj = e->maj_num;
-    w->min = e->min_num;
-  }
-  if (m && !w->sys[0]) {
-    m += strlen("error message = '");
-    snprintf(w->sys, sizeof w->sys, "%.*s", (int)strcspn(m, "'"), m);
-  }
+static int parse_range(const char *s, double *lo, double *hi) {
+  char *end;
+  errno = 0;
+  *lo = strtod(s, &end);
+  if (errno || end == s || *end != ':')
+    return -1;
+  const char *t = end + 1;
+  *hi = strtod(t, &end);
+  if (errno || end == t || *end || !(*hi > *lo) || !isfinite(*lo) || !isfinite(*hi))
+    return -1;
   return 0;
 }
-static void h5_errline(char *buf, size_t cap) {
-  h5err w = {"", "", -1, -1};
-  char maj[128] = "", min[128] = "";
-  buf[0] = 0;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
-  if (w.maj >= 0 && H5Eget_msg(w.maj, NULL, maj, sizeof maj) < 0)
-    maj[0] = 0;
-  if (w.min >= 0 && H5Eget_msg(w.min, NULL, min, sizeof min) < 0)
-    min[0] = 0;
-  H5Eclear2(H5E_DEFAULT);
-  const char *what = w.sys[0] ? w.sys : strstr(w.desc, "buf = ") ? "" : w.desc;
-  if (!what[0] && !maj[0])
-    return;
-  snprintf(buf, cap, "%s%s%s%s%s%s", what,
-           what[0] && maj[0] ? " (HDF5: "
-           : maj[0]          ? "HDF5: "
-                             : "",
-           maj, min[0] ? " / " : "", min, what[0] && maj[0] ? ")" : "");
-  for (char *p = buf; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
-}
-static const char *h5_cause(char *buf, size_t cap) {
-  h5_errline(buf, cap);
-  if (h5_saved[0])
-    snprintf(buf, cap, "%s", h5_saved);
-  h5_saved[0] = 0;
-  return buf[0] ? buf : "no detail from HDF5";
-}
-static void h5_save(void) {
-  char c[sizeof h5_saved];
-  h5_errline(c, sizeof c);
-  if (c[0] && !h5_saved[0])
-    snprintf(h5_saved, sizeof h5_saved, "%s", c);
-}
 
-/* expr < 0: "cannot write OUT: <what>: <HDF5's cause>", then fail */
-#define H5TRY(expr, ...)                                                                           \
-  do {                                                                                             \
-    if ((expr) < 0) {                                                                              \
-      char cause_[sizeof h5_saved], what_[2600];                                                   \
-      h5_save();                                                                                   \
-      snprintf(what_, sizeof what_, __VA_ARGS__);                                                  \
-      fprintf(stderr, "%s: error: cannot write %s: %s: %s\n", prog, out, what_,                    \
-              h5_cause(cause_, sizeof cause_));                                                    \
-      goto fail;                                                                                   \
-    }                                                                                              \
-  } while (0)
-/* Close an HDF5 object once: a failed close is not retried (HDF5 released the identifier). */
-#define H5CLOSE(fn, id, ...)                                                                       \
-  do {                                                                                             \
-    herr_t c_ = fn(id);                                                                            \
-    id = -1;                                                                                       \
-    H5TRY(c_, __VA_ARGS__);                                                                        \
-  } while (0)
-
-static int str_attr(hid_t obj, const char *name, const char *v) {
-  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
-  int ok = t >= 0 && sp >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0;
-  if (ok)
-    a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  ok = ok && a >= 0 && H5Awrite(a, t, v) >= 0;
-  if (!ok)
-    h5_save(); /* the closes below clear the error stack */
-  /* an attribute is written to the file at its close */
-  if (a >= 0 && H5Aclose(a) < 0 && ok) {
-    h5_save();
-    ok = 0;
-  }
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (t >= 0)
-    H5Tclose(t);
-  return ok ? 0 : -1;
-}
-
-/* A 1-D float64 dataset `name` under grp with the attribute 'field' = field. */
-static int f64_dataset(hid_t grp, const char *name, const double *v, hsize_t n, const char *field) {
-  hid_t sp = H5Screate_simple(1, &n, NULL), d = -1;
-  int ok = sp >= 0;
-  if (ok)
-    d = H5Dcreate2(grp, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
-  if (!ok)
-    h5_save();
-  ok = ok && str_attr(d, "field", field) == 0;
-  if (d >= 0 && H5Dclose(d) < 0 && ok) {
-    h5_save();
-    ok = 0;
-  }
-  if (sp >= 0)
-    H5Sclose(sp);
-  return ok ? 0 : -1;
-}
-
-/* The name of field `name`'s histogram dataset under /histogram: the field name with '%'
- * written as %25 and '/' (a path separator to HDF5) as %2F; "." (the group itself) as %2E.
- * Decoding %XX gives the field name back; the attribute 'field' holds it too. */
-static void hist_name(const char *name, char *buf, size_t cap) {
-  size_t w = 0;
-  if (!strcmp(name, ".")) {
-    snprintf(buf, cap, "%%2E");
-    return;
-  }
-  for (const char *p = name; *p && w + 4 < cap; p++) {
-    if (*p == '%' || *p == '/')
-      w += (size_t)snprintf(buf + w, cap - w, "%%%02X", (unsigned char)*p);
-    else
-      buf[w++] = *p;
-  }
-  buf[w] = 0;
-}
-
-/* The file image to tmp (the temporary sl_output made); frees image. One line on failure. */
-static int write_image(const char *tmp, const char *out, char *image, size_t n) {
-  size_t done = 0;
-  int fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC), e = 0;
-  if (fd < 0)
-    e = errno;
-  while (!e && done < n) {
-    ssize_t w = write(fd, image + done, n - done);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      e = w < 0 ? errno : ENOSPC; /* no progress: a full device */
-    else
-      done += (size_t)w;
-  }
-  if (fd >= 0 && close(fd) != 0 && !e)
-    e = errno;
-  free(image);
-  if (!e)
-    return SL_OK;
-  fprintf(stderr, "%s: error: cannot write %s: %s (%zu of %zu bytes written)\n", prog, out,
-          strerror(e), done, n);
-  return SL_ERR_IO;
-}
-
-/* Rank 0 writes the whole file to tmp (the output's temporary); `edges` holds bins + 1
- * doubles (allocated before the work). Returns SL_OK, or SL_ERR_HDF5 / SL_ERR_NOMEM after
- * printing one line. */
-static int write_output(const char *tmp, const char *out, const job *j, const acc *g,
-                        const char *spec, const char *cmdline, int nranks, double *edges) {
-  hid_t fapl = -1, f = -1, mt = -1, sp = -1, d = -1, grp = -1, egrp = -1, fld = -1;
-  hid_t hs = -1, hd = -1;
-  char *image = NULL;
-  size_t namelen = 1;
-  for (size_t k = 0; k < j->nf; k++)
-    if (strlen(j->f[k].name) + 1 > namelen)
-      namelen = strlen(j->f[k].name) + 1;
-  size_t rs = namelen + sizeof(srow);
-  char *rows = calloc(j->nf ? j->nf : 1, rs);
-  if (!rows) {
-    fprintf(
-        stderr,
-        "%s: error: cannot write %s: out of memory for the /stats table (%zu rows of %zu bytes)\n",
-        prog, out, j->nf, rs);
-    return SL_ERR_NOMEM;
-  }
-  for (size_t k = 0; k < j->nf; k++) {
-    result v = report(&g[k]);
-    srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
-    memcpy(rows + k * rs, j->f[k].name, strlen(j->f[k].name));
-    memcpy(rows + k * rs + namelen, &r, sizeof r);
-  }
-  H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list");
-  /* Built in memory and written out with checked write(2) calls: a full disk is then one
-   * errno, never a failed H5Fclose (after which HDF5 1.10 crashes at exit, closing the
-   * half-closed file again). The image's memory is in alloc_histograms' bound. */
-  H5TRY(H5Pset_fapl_core(fapl, 1 << 20, 0), "cannot select the in-memory (core) driver");
-  H5TRY(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "cannot create the file");
-  H5TRY(fld = H5Tcopy(H5T_C_S1), "cannot create the /stats field type");
-  H5TRY(H5Tset_size(fld, namelen), "cannot size the /stats field type (%zu bytes)", namelen);
-  H5TRY(H5Tset_strpad(fld, H5T_STR_NULLTERM), "cannot set the /stats field type's padding");
-  H5TRY(mt = H5Tcreate(H5T_COMPOUND, rs), "cannot create the /stats row type");
-  H5TRY(H5Tinsert(mt, "field", 0, fld), "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "count", namelen + offsetof(srow, count), H5T_NATIVE_UINT64),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "nan_count", namelen + offsetof(srow, nan_count), H5T_NATIVE_UINT64),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "min", namelen + offsetof(srow, min), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "max", namelen + offsetof(srow, max), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "mean", namelen + offsetof(srow, mean), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  H5TRY(H5Tinsert(mt, "std", namelen + offsetof(srow, std), H5T_NATIVE_DOUBLE),
-        "cannot build the /stats row type");
-  hsize_t n = j->nf;
-  H5TRY(sp = H5Screate_simple(1, &n, NULL), "cannot create the /stats dataspace");
-  H5TRY(d = H5Dcreate2(f, "/stats", mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create dataset /stats");
-  H5TRY(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), "cannot write dataset /stats");
-  H5TRY(str_attr(d, "input", spec), "cannot write attribute 'input' of /stats");
-  H5TRY(str_attr(d, "command_line", cmdline), "cannot write attribute 'command_line' of /stats");
-  H5TRY(str_attr(d, "sluice_version", sl_version()),
-        "cannot write attribute 'sluice_version' of /stats");
-  {
-    char when[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    H5TRY(str_attr(d, "created_utc", when), "cannot write attribute 'created_utc' of /stats");
-    int64_t nr = nranks;
-    hid_t asp = H5Screate(H5S_SCALAR);
-    hid_t a =
-        asp >= 0 ? H5Acreate2(d, "ranks", H5T_NATIVE_INT64, asp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &nr) >= 0;
-    if (!ok)
-      h5_save();
-    if (a >= 0 && H5Aclose(a) < 0 && ok) {
-      h5_save();
-      ok = 0;
-    }
-    if (asp >= 0)
-      H5Sclose(asp);
-    H5TRY(ok ? 0 : -1, "cannot write attribute 'ranks' of /stats");
-  }
-  H5CLOSE(H5Dclose, d, "cannot close dataset /stats");
-  H5CLOSE(H5Sclose, sp, "cannot close the /stats dataspace");
-  H5TRY(grp = H5Gcreate2(f, "/histogram", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create group /histogram");
-  /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
-  H5TRY(egrp = H5Gcreate2(f, "/edges", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        "cannot create group /edges");
-  hsize_t nb = (hsize_t)j->bins, ne = nb + 1;
-  H5TRY(hs = H5Screate_simple(1, &nb, NULL), "cannot create the histogram dataspace");
-  for (size_t k = 0; k < j->nf; k++) {
-    char hn[4 * 256 + 8];
-    hist_name(j->f[k].name, hn, sizeof hn);
-    for (hsize_t e = 0; e < ne; e++)
-      edges[e] = edge(j, k, (long)e);
-    H5TRY(hd = H5Dcreate2(grp, hn, H5T_NATIVE_UINT64, hs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-          "cannot create dataset '/histogram/%s' (field '%s')", hn, j->f[k].name);
-    H5TRY(H5Dwrite(hd, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                   j->hist + k * (size_t)j->bins),
-          "cannot write dataset '/histogram/%s'", hn);
-    H5TRY(str_attr(hd, "field", j->f[k].name), "cannot write attribute 'field' of '/histogram/%s'",
-          hn);
-    H5CLOSE(H5Dclose, hd, "cannot close dataset '/histogram/%s'", hn);
-    H5TRY(f64_dataset(egrp, hn, edges, ne, j->f[k].name),
-          "cannot write dataset '/edges/%s' (%llu edges of field '%s')", hn, (unsigned long long)ne,
-          j->f[k].name);
-  }
-  H5CLOSE(H5Sclose, hs, "cannot close the histogram dataspace");
-  H5CLOSE(H5Gclose, egrp, "cannot close group /edges");
-  H5CLOSE(H5Gclose, grp, "cannot close group /histogram");
-  H5CLOSE(H5Tclose, mt, "cannot close the /stats row type");
-  H5CLOSE(H5Tclose, fld, "cannot close the /stats field type");
-  ssize_t isz;
-  H5TRY(H5Fflush(f, H5F_SCOPE_GLOBAL), "cannot flush the file");
-  H5TRY(isz = H5Fget_file_image(f, NULL, 0), "cannot size the file image");
-  image = malloc((size_t)isz ? (size_t)isz : 1);
-  if (!image) {
-    fprintf(stderr, "%s: error: cannot write %s: out of memory for its image (%zd bytes)\n", prog,
-            out, isz);
-    goto fail;
-  }
-  H5TRY(H5Fget_file_image(f, image, (size_t)isz), "cannot copy the file image");
-  H5CLOSE(H5Fclose, f, "cannot close the file");
-  H5Pclose(fapl);
-  fapl = -1;
-  free(rows);
-  rows = NULL;
-  return write_image(tmp, out, image, (size_t)isz);
-fail:
-  if (hd >= 0)
-    H5Dclose(hd);
-  if (hs >= 0)
-    H5Sclose(hs);
-  if (egrp >= 0)
-    H5Gclose(egrp);
-  if (grp >= 0)
-    H5Gclose(grp);
-  if (d >= 0)
-    H5Dclose(d);
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (mt >= 0)
-    H5Tclose(mt);
-  if (fld >= 0)
-    H5Tclose(fld);
-  if (f >= 0)
-    H5Fclose(f);
-  if (fapl >= 0)
-    H5Pclose(fapl);
-  free(rows);
-  free(image);
-  H5Eclear2(H5E_DEFAULT);
-  return SL_ERR_HDF5;
+static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
+  static const char *const transfers[] = {"independent", "collective", NULL};
+  const app_opt opts[] = {
+      {.name = "fields",
+       .kind = APP_STRING,
+       .dest = &o->fields,
+       .arg = "a,b",
+       .help = "only these fields (each must be numeric); write '\\,' for a comma and '\\\\' "
+               "for a backslash inside a name"},
+      {.name = "bins",
+       .kind = APP_INT,
+       .dest = &o->bins,
+       .arg = "N",
+       .help = "histogram bins (default 10; up to 100000000, and fields x N x 8 bytes must fit "
+               "in half of a rank's memory)",
+       APP_RANGE_I(1, 100000000)},
+      {.name = "range",
+       .kind = APP_STRING,
+       .dest = &o->range,
+       .seen = &o->have_range,
+       .arg = "LO:HI",
+       .help = "histogram range for every field (default: each field's finite min..max, which "
+               "costs a second pass over the data). Values outside [LO, HI] are not binned; the "
+               "last bin is closed."},
+      APP_OPT_OUTPUT(&o->out, "OUT.h5",
+                     "also write the results to the HDF5 file OUT.h5: a compound dataset /stats "
+                     "(field, count, nan_count, min, max, mean, std) and /histogram/FIELD (uint64 "
+                     "counts) and /edges/FIELD (N+1 float64 bin edges), each with attribute "
+                     "'field': the name; in FIELD, '%' is written %25, '/' %2F, and a name '.' as "
+                     "%2E. Refused before any work when OUT.h5 is a directory, one of the inputs "
+                     "(even with --force), or in a missing directory"),
+      APP_OPT_FORCE(&o->force, "overwrite OUT.h5 if it exists"),
+      {.name = "transfer",
+       .kind = APP_CHOICE,
+       .dest = &o->transfer,
+       .choices = transfers,
+       .arg = "independent|collective",
+       .help = "how the ranks read the input: 'independent' (each rank on its own) or "
+               "'collective' (MPI-IO collective reads in rounds all ranks agree on); default: "
+               "the library's measured default (docs/hdf5.md). The results are the same either "
+               "way."},
+      APP_OPT_END};
+  const app_cli cli = {
+      .prog = "sluice-h5stats",
+      .mpi = 1,
+      .opts = opts,
+      .args = "FILE:/dataset",
+      .args_first = 1,
+      .min_args = 1,
+      .max_args = 1,
+      .args_note = "quote a glob",
+      .about =
+          "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
+          "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
+          "NaN count, min, max, mean, population standard deviation, and an N-bin histogram.\n"
+          "Members of other types (strings, enums, arrays, ...) are skipped. NaN values are\n"
+          "counted apart and excluded from everything else. Infinities count, and give min\n"
+          "and max, but stay out of the mean and std: mean is +inf or -inf when only one\n"
+          "sign of infinity occurs, NaN when both do; std is NaN when any infinity occurs;\n"
+          "they are never binned. FILE may be a glob (quote it); all matching files are read.\n",
+      .epilog = "Runtime options of note: --sl-read-block-bytes, --sl-progress=on.\n"};
+  int code = app_start(a, &cli, argc, argv);
+  if (code != APP_RUN)
+    return code;
+  o->in = a->args[0];
+  if (app_spec_check(a, "input", o->in, "FILE:/path/to/dataset"))
+    return APP_EXIT_USAGE;
+  if (o->have_range && parse_range(o->range, &o->lo, &o->hi))
+    return app_usage_error(a, "--range expects LO:HI with finite LO < HI, found '%s'", o->range);
+  return APP_RUN;
 }
 
 /* --fields: split s in place at commas; "\," is a comma and "\\" a backslash inside a
@@ -572,155 +293,7 @@ static size_t split_fields(char *s, char **out) {
   return n;
 }
 
-/* Without --fields, on rank 0: the numeric members of a compound dataset (in the first
- * file of a glob) when it also has members sluice cannot read (enums, arrays, nested
- * compounds, variable-length strings, ...), which are then skipped like string members
- * (sl_h5_describe refuses them unless a selection leaves them out). Returns the number of
- * numeric members, their names NUL-separated in *names (*len bytes); or -1 when there is
- * nothing to skip or the dataset cannot be inspected here (sl_h5_describe then reads
- * every member and reports any error). */
-static long numeric_members(const char *spec, char **names, size_t *len) {
-  const char *sep = NULL;
-  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
-    sep = p;
-  *names = NULL;
-  *len = 0;
-  if (!sep || sep == spec || !sep[2])
-    return -1;
-  char *file = strndup(spec, (size_t)(sep - spec));
-  if (!file)
-    return -1;
-  const char *dset = sep + 1, *path = file;
-  glob_t gl;
-  int globbed = 0;
-  if (strpbrk(file, "*?[")) {
-    if (glob(file, 0, NULL, &gl) != 0) {
-      free(file);
-      return -1;
-    }
-    globbed = 1;
-    path = gl.gl_pathc ? gl.gl_pathv[0] : NULL;
-  }
-  /* only a regular file is opened here: a FIFO without a writer would block the open;
-   * sl_h5_describe reports what the path is */
-  struct stat sb;
-  if (path && (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)))
-    path = NULL;
-  H5E_auto2_t efunc = NULL;
-  void *edata = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  long count = -1;
-  int unsupported = 0;
-  size_t cap = 0;
-  hid_t fapl = -1, f = -1, d = -1, t = -1;
-  if (path && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0 && H5Pset_fapl_sec2(fapl) >= 0 &&
-      (f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0 && (d = H5Dopen2(f, dset, H5P_DEFAULT)) >= 0 &&
-      (t = H5Dget_type(d)) >= 0 && H5Tget_class(t) == H5T_COMPOUND) {
-    int nm = H5Tget_nmembers(t);
-    count = 0;
-    for (int i = 0; i < nm && count >= 0; i++) {
-      char *mn = H5Tget_member_name(t, (unsigned)i);
-      hid_t m = H5Tget_member_type(t, (unsigned)i);
-      H5T_class_t c = m >= 0 ? H5Tget_class(m) : H5T_NO_CLASS;
-      size_t sz = m >= 0 ? H5Tget_size(m) : 0;
-      int numeric = (c == H5T_INTEGER && (sz == 1 || sz == 2 || sz == 4 || sz == 8)) ||
-                    (c == H5T_FLOAT && (sz == 4 || sz == 8));
-      if (!mn || m < 0) {
-        count = -1;
-      } else if (numeric) {
-        size_t l = strlen(mn) + 1;
-        if (*len + l > cap) {
-          size_t nc = (*len + l) * 2;
-          char *nb = realloc(*names, nc);
-          if (!nb) {
-            count = -1;
-          } else {
-            *names = nb;
-            cap = nc;
-          }
-        }
-        if (count >= 0) {
-          memcpy(*names + *len, mn, l);
-          *len += l;
-          count++;
-        }
-      } else if (!(c == H5T_STRING && H5Tis_variable_str(m) == 0)) {
-        unsupported = 1;
-      }
-      if (m >= 0)
-        H5Tclose(m);
-      if (mn)
-        H5free_memory(mn);
-    }
-  }
-  if (t >= 0)
-    H5Tclose(t);
-  if (d >= 0)
-    H5Dclose(d);
-  if (f >= 0)
-    H5Fclose(f);
-  if (fapl >= 0)
-    H5Pclose(fapl);
-  H5Eclear2(H5E_DEFAULT);
-  H5Eset_auto2(H5E_DEFAULT, efunc, edata);
-  if (globbed)
-    globfree(&gl);
-  free(file);
-  if (count < 0 || !unsupported) {
-    free(*names);
-    *names = NULL;
-    *len = 0;
-    return -1;
-  }
-  return count;
-}
-
-/* Option argv[*i] when it is one of `names` (NULL-terminated), as "--opt VALUE" or
- * "--opt=VALUE": *name becomes the option's name (static), *value its value, and *i moves
- * past it; returns 1, 0 when argv[*i] is none of them, -1 when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char **name, const char **value,
-                     const char *const *names) {
-  const char *a = argv[*i];
-  for (const char *const *n = names; *n; n++) {
-    size_t l = strlen(*n);
-    if (strncmp(a, *n, l))
-      continue;
-    if (a[l] == '=' && a[1] == '-') {
-      *name = *n;
-      *value = a + l + 1;
-      return 1;
-    }
-    if (a[l])
-      continue;
-    *name = *n;
-    if (*i + 1 >= argc)
-      return -1;
-    *value = argv[++*i];
-    return 1;
-  }
-  return 0;
-}
-
-/* 1 when ok on every rank. Collective. */
-static int all_ok(MPI_Comm comm, int ok) {
-  int mine = ok ? 1 : 0, all = 0;
-  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return 0;
-  return all;
-}
-
-/* 1 when this rank is the lowest one where ok is false: it alone prints the line, so that
- * a failure all ranks share is reported once. Collective. */
-static int first_failed(MPI_Comm comm, int ok) {
-  int me = 0, mine, first = -1;
-  MPI_Comm_rank(comm, &me);
-  mine = ok ? INT_MAX : me;
-  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return !ok;
-  return first == me;
-}
-
+/* ---- memory ---- */
 static uint64_t read_u64(const char *path) {
   FILE *f = fopen(path, "r");
   unsigned long long v = 0;
@@ -777,437 +350,317 @@ static void human(double b, char *buf, size_t cap) {
  * memory) and, on the rank that writes the output, the edges: refused up front, on every
  * rank, when more than half of what a rank may use (the rest is for the flow's batches and
  * MPI), so that a large --bins fails here with a clear message rather than in the middle. */
-static int alloc_histograms(MPI_Comm comm, job *j, int writer, double **edges) {
+static int alloc_histograms(const app *a, job *j, int writer, double **edges) {
   const char *why = "";
-  uint64_t lim = rank_memory(comm, &why);
+  uint64_t lim = rank_memory(a->comm, &why);
   /* the writer also holds the edges and the file's image (counts and edges again) */
   double need = (double)j->nf * j->bins * sizeof *j->hist +
                 (writer ? (j->bins + 1.0) * 8 + j->nf * (2.0 * j->bins + 1) * 8 : 0);
   char h1[32], h2[32];
   human(need, h1, sizeof h1);
   human((double)lim, h2, sizeof h2);
-  int fits = need <= (double)lim / 2;
-  if (!all_ok(comm, fits)) {
-    if (first_failed(comm, fits))
-      fprintf(stderr,
-              "%s: error: --bins %d: the histograms need %zu fields x %d bins x 8 bytes%s = %s per "
-              "rank, more than half of the %s this rank may use (%s); give fewer --bins or "
-              "--fields\n",
-              prog, j->bins, j->nf, j->bins,
-              writer ? " (and the edges and the output's image on rank 0)" : "", h1, h2, why);
+  if (!app_agree(a, need <= (double)lim / 2,
+                 "--bins %d: the histograms need %zu fields x %d bins x 8 bytes%s = %s per rank, "
+                 "more than half of the %s this rank may use (%s); give fewer --bins or --fields",
+                 j->bins, j->nf, j->bins,
+                 writer ? " (and the edges and the output's image on rank 0)" : "", h1, h2, why))
     return SL_ERR_USAGE;
-  }
   j->a = calloc(j->nf, sizeof *j->a);
   j->hist = calloc(j->nf * (size_t)j->bins, sizeof *j->hist);
   j->lo = calloc(j->nf, sizeof *j->lo);
   j->hi = calloc(j->nf, sizeof *j->hi);
   if (writer)
     *edges = malloc(((size_t)j->bins + 1) * sizeof **edges);
-  int ok = j->a && j->hist && j->lo && j->hi && (!writer || *edges);
-  if (!all_ok(comm, ok)) {
-    if (first_failed(comm, ok))
-      fprintf(stderr,
-              "%s: error: out of memory for the histograms: %zu fields x %d bins x 8 bytes = %s "
-              "(--bins and --fields bound it)\n",
-              prog, j->nf, j->bins, h1);
+  if (!app_agree(a, j->a && j->hist && j->lo && j->hi && (!writer || *edges),
+                 "out of memory for the histograms: %zu fields x %d bins x 8 bytes = %s (--bins "
+                 "and --fields bound it)",
+                 j->nf, j->bins, h1))
     return SL_ERR_NOMEM;
+  return SL_OK;
+}
+
+/* ---- the output file ---- */
+typedef struct srow {
+  uint64_t count, nan_count;
+  double min, max, mean, std;
+} srow;
+
+/* The name of field `name`'s histogram dataset under /histogram: the field name with '%'
+ * written as %25 and '/' (a path separator to HDF5) as %2F; "." (the group itself) as %2E.
+ * Decoding %XX gives the field name back; the attribute 'field' holds it too. */
+static void hist_name(const char *name, char *buf, size_t cap) {
+  size_t w = 0;
+  if (!strcmp(name, ".")) {
+    snprintf(buf, cap, "%%2E");
+    return;
+  }
+  for (const char *p = name; *p && w + 4 < cap; p++) {
+    if (*p == '%' || *p == '/')
+      w += (size_t)snprintf(buf + w, cap - w, "%%%02X", (unsigned char)*p);
+    else
+      buf[w++] = *p;
+  }
+  buf[w] = 0;
+}
+
+/* The output, checked before any work (on rank 0: its directory, not a directory itself,
+ * not one of the input files even with --force), and *inputs, its provenance: the files of
+ * FILE:/dataset (a glob expanded) as "FILE:/dataset" lines, like the HDF5 sink's.
+ * Collective; the library prints the one error line. */
+static int open_output(const app *a, const stats_args *o, sl_h5_file **file, char **inputs) {
+  char **files = NULL;
+  int n = app_spec_files(&o->in, 1, &files);
+  if (!app_agree(a, n >= 0, "out of memory for the list of input files"))
+    return SL_ERR_NOMEM;
+  int rc = sl_h5_file_create(a->ctx, o->out, o->force, (const char *const *)files, n, file);
+  size_t flen = 0;
+  const char *dset = "";
+  if (app_spec_split(o->in, &flen, &dset)) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+      len += strlen(files[i]) + strlen(dset) + 2;
+    *inputs = rc == SL_OK ? malloc(len) : NULL; /* NULL: the spec as given */
+    for (int i = 0, pos = 0; *inputs && i < n; i++)
+      pos += snprintf(*inputs + pos, len - (size_t)pos, "%s%s:%s", i ? "\n" : "", files[i], dset);
+  }
+  app_files_free(files, n);
+  return rc;
+}
+
+/* The /stats row layout: field (a NUL-terminated string of namelen bytes), count,
+ * nan_count (uint64), min, max, mean, std (float64); packed, so srow follows the name. */
+static int stats_layout(size_t namelen, sl_h5_layout **l) {
+  static const char *const num[] = {"min", "max", "mean", "std"};
+  int rc = sl_h5_layout_create(l);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "field", SL_H5_STRING, namelen);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_set_strpad(*l, 0, SL_H5_NULLTERM);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "count", SL_H5_UINT, 8);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "nan_count", SL_H5_UINT, 8);
+  for (int i = 0; i < 4 && rc == SL_OK; i++)
+    rc = sl_h5_layout_add(*l, num[i], SL_H5_FLOAT, 8);
+  return rc;
+}
+
+/* The results into the output (collective: every rank calls; rank 0's data is written):
+ * /stats with the provenance attributes (and 'input': the spec as given), then per field
+ * /histogram/NAME and /edges/NAME with the attribute 'field'. `edges` (bins + 1 doubles,
+ * allocated before the work) is rank 0's. The library prints the one error line. */
+static int write_output(const app *a, const stats_args *o, sl_h5_file *out, const char *inputs,
+                        const job *j, const acc *g, double *edges) {
+  size_t namelen = 1;
+  for (size_t k = 0; k < j->nf; k++)
+    if (strlen(j->f[k].name) + 1 > namelen)
+      namelen = strlen(j->f[k].name) + 1;
+  size_t rs = namelen + sizeof(srow);
+  char *rows = calloc(j->nf ? j->nf : 1, rs);
+  sl_h5_layout *sl = NULL, *hl = NULL, *el = NULL;
+  int lrc = stats_layout(namelen, &sl);
+  if (lrc == SL_OK)
+    lrc = sl_h5_layout_create_array(&hl, SL_H5_UINT, 8);
+  if (lrc == SL_OK)
+    lrc = sl_h5_layout_create_array(&el, SL_H5_FLOAT, 8);
+  int rc = SL_OK;
+  if (!app_agree(a, rows && lrc == SL_OK,
+                 "cannot write %s: out of memory for the /stats table (%zu rows of %zu bytes)",
+                 o->out, j->nf, rs))
+    rc = SL_ERR_NOMEM;
+  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
+    result v = report(&g[k]);
+    srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
+    memcpy(rows + k * rs, j->f[k].name, strlen(j->f[k].name));
+    memcpy(rows + k * rs + namelen, &r, sizeof r);
+  }
+  const char *in_name[] = {"input"}, *in_value[] = {o->in};
+  sl_h5_table_opts so = {1, inputs ? inputs : o->in, in_name, in_value, 1};
+  if (rc == SL_OK)
+    rc = sl_h5_file_write_table(out, "/stats", sl, rows, j->nf, &so);
+  /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
+  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
+    char hn[4 * 256 + 8], path[4 * 256 + 32];
+    hist_name(j->f[k].name, hn, sizeof hn);
+    for (long e = 0; edges && e <= j->bins; e++)
+      edges[e] = edge(j, k, e);
+    const char *f_name[] = {"field"}, *f_value[] = {j->f[k].name};
+    sl_h5_table_opts fo = {0, NULL, f_name, f_value, 1};
+    snprintf(path, sizeof path, "/histogram/%s", hn);
+    rc = sl_h5_file_write_table(out, path, hl, j->hist + k * (size_t)j->bins, (uint64_t)j->bins,
+                                &fo);
+    snprintf(path, sizeof path, "/edges/%s", hn);
+    if (rc == SL_OK)
+      rc = sl_h5_file_write_table(out, path, el, edges, (uint64_t)j->bins + 1, &fo);
+  }
+  if (rc == SL_OK)
+    rc = sl_h5_file_commit(out);
+  free(rows);
+  sl_h5_layout_destroy(&sl);
+  sl_h5_layout_destroy(&hl);
+  sl_h5_layout_destroy(&el);
+  return rc;
+}
+
+/* ---- the job ---- */
+
+/* The fields to read: --fields, or every numeric one (the library skips strings, enums,
+ * arrays, ...); j->f and *names (the flows' selection) describe them. Collective. */
+static int describe_fields(const app *a, const stats_args *o, sl_h5_opts *h, job *j,
+                           const char ***names) {
+  char *fcopy = o->fields ? strdup(o->fields) : NULL;
+  char **sel = fcopy ? calloc(strlen(fcopy) + 1, sizeof *sel) : NULL;
+  int rc = SL_OK;
+  if (!app_agree(a, !o->fields || sel, "out of memory for the --fields list (%zu names)",
+                 o->fields ? strlen(o->fields) + 1 : 0))
+    rc = SL_ERR_NOMEM;
+  h->fields = (const char *const *)sel;
+  h->nfields = rc == SL_OK && sel ? split_fields(fcopy, sel) : 0;
+  if (rc == SL_OK)
+    rc = sl_h5_describe_numeric(a->ctx, o->in, h, &j->layout);
+  free(sel);
+  free(fcopy);
+  h->fields = NULL;
+  h->nfields = 0;
+  if (rc != SL_OK)
+    return rc;
+  j->nf = sl_h5_layout_nfields(j->layout);
+  j->f = calloc(j->nf, sizeof *j->f);
+  *names = calloc(j->nf, sizeof **names);
+  if (!app_agree(a, j->f && *names, "out of memory for the descriptions of %zu fields", j->nf))
+    return SL_ERR_NOMEM;
+  for (size_t k = 0; k < j->nf; k++) {
+    sl_h5_layout_field(j->layout, k, &j->f[k]);
+    (*names)[k] = j->f[k].name;
+  }
+  h->fields = *names; /* the flows read exactly these fields */
+  h->nfields = j->nf;
+  return SL_OK;
+}
+
+/* The ranks' accumulators merged into g (the same order everywhere: identical results). */
+static int merge_ranks(const app *a, const job *j, acc *g) {
+  acc *all = malloc((size_t)a->size * j->nf * sizeof *all);
+  if (!app_agree(a, all != NULL,
+                 "out of memory for the accumulators of %zu fields from %d ranks (%zu bytes)",
+                 j->nf, a->size, (size_t)a->size * j->nf * sizeof *all))
+    return SL_ERR_NOMEM;
+  int rc = MPI_Allgather(j->a, (int)(j->nf * ACC_DOUBLES), MPI_DOUBLE, all,
+                         (int)(j->nf * ACC_DOUBLES), MPI_DOUBLE, a->comm) == MPI_SUCCESS
+               ? SL_OK
+               : SL_ERR_MPI;
+  for (int r = 0; rc == SL_OK && r < a->size; r++)
+    for (size_t k = 0; k < j->nf; k++)
+      merge(&g[k], &all[(size_t)r * j->nf + k]);
+  free(all);
+  return rc;
+}
+
+/* The ranks' histograms summed in place (no second copy of what may be most of a rank's
+ * memory), in pieces that an int count can hold. */
+static int sum_histograms(const app *a, job *j) {
+  for (size_t done = 0, total = j->nf * (size_t)j->bins; done < total;) {
+    size_t n = total - done < ((size_t)1 << 30) ? total - done : (size_t)1 << 30;
+    if (MPI_Allreduce(MPI_IN_PLACE, j->hist + done, (int)n, MPI_UINT64_T, MPI_SUM, a->comm) !=
+        MPI_SUCCESS)
+      return SL_ERR_MPI;
+    done += n;
   }
   return SL_OK;
 }
 
-/* The files of FILE:/dataset (FILE may be a glob), for the output's input-is-output check.
- * Returns how many; a glob's names are in gl (*globbed = 1), else the one name is in
- * one[0] (malloc'd, or NULL). */
-static int input_files(const char *spec, glob_t *gl, int *globbed, const char **one) {
-  const char *sep = NULL;
-  for (const char *p = spec; (p = strstr(p, ":/")) != NULL; p++)
-    sep = p;
-  *globbed = 0;
-  one[0] = NULL;
-  char *file = sep ? strndup(spec, (size_t)(sep - spec)) : NULL;
-  if (!file)
-    return 0;
-  if (strpbrk(file, "*?[") && glob(file, 0, NULL, gl) == 0) {
-    *globbed = 1;
-    free(file);
-    return (int)gl->gl_pathc;
+/* The two passes (one with --range): the merged accumulators in g, the histograms summed. */
+static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
+  j->do_hist = o->have_range;
+  for (size_t k = 0; k < j->nf; k++) {
+    j->lo[k] = o->lo;
+    j->hi[k] = o->hi;
   }
-  one[0] = file;
-  return 1;
-}
-
-static int parse_range(const char *s, double *lo, double *hi) {
-  char *end;
-  errno = 0;
-  *lo = strtod(s, &end);
-  if (errno || end == s || *end != ':')
-    return -1;
-  const char *t = end + 1;
-  *hi = strtod(t, &end);
-  if (errno || end == t || *end || !(*hi > *lo) || !isfinite(*lo) || !isfinite(*hi))
-    return -1;
-  return 0;
-}
-
-int main(int argc, char **argv) {
-  sl_ctx *ctx = NULL;
-  int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
-  if (rc != SL_OK) {
-    sl_finalize(&ctx);
-    return sl_exit_status(rc);
-  }
-  if (sl_help_requested(ctx)) {
-    sl_finalize(&ctx);
-    return 0;
-  }
-  int root = sl_rank(ctx) == 0, force = 0, have_range = 0, bad = 0;
-  int transfer = SL_H5_XFER_DEFAULT;
-  long bins = 10;
-  double rlo = 0, rhi = 0;
-  const char *spec = NULL, *out = NULL, *fields_arg = NULL;
-  static const char *const valued[] = {"-o",      "--output",   "--fields", "--bins",
-                                       "--range", "--transfer", NULL};
-  for (int i = 1; i < argc && !bad; i++) {
-    const char *a = argv[i], *v = NULL;
-    int nv;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      if (root)
-        usage(stdout);
-      sl_finalize(&ctx);
-      return 0;
-    } else if (!strcmp(a, "--version")) {
-      if (root)
-        printf("%s %s\n", prog, sl_version());
-      sl_finalize(&ctx);
-      return 0;
-    } else if (!strcmp(a, "--force")) {
-      force = 1;
-    } else if ((nv = opt_value(argc, argv, &i, &a, &v, valued)) != 0) {
-      if (nv < 0) {
-        if (root)
-          fprintf(stderr, "%s: error: %s needs a value (see --help)\n", prog, a);
-        bad = 1;
-        break;
-      }
-      if (!strcmp(a, "--fields")) {
-        fields_arg = v;
-      } else if (!strcmp(a, "--bins")) {
-        char *end;
-        errno = 0;
-        bins = strtol(v, &end, 10);
-        if (errno || end == v || *end || bins < 1 || bins > 100000000) {
-          if (root)
-            fprintf(stderr,
-                    "%s: error: --bins expects an integer from 1 to 100000000, found '%s'\n", prog,
-                    v);
-          bad = 1;
-        }
-      } else if (!strcmp(a, "--transfer")) {
-        if (!strcmp(v, "independent")) {
-          transfer = SL_H5_XFER_INDEPENDENT;
-        } else if (!strcmp(v, "collective")) {
-          transfer = SL_H5_XFER_COLLECTIVE;
-        } else {
-          if (root)
-            fprintf(stderr,
-                    "%s: error: --transfer expects 'independent' or 'collective', found '%s'\n",
-                    prog, v);
-          bad = 1;
-        }
-      } else if (!strcmp(a, "--range")) {
-        if (parse_range(v, &rlo, &rhi)) {
-          if (root)
-            fprintf(stderr, "%s: error: --range expects LO:HI with finite LO < HI, found '%s'\n",
-                    prog, v);
-          bad = 1;
-        }
-        have_range = 1;
-      } else {
-        out = v;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      if (root)
-        fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n", prog, a);
-      bad = 1;
-    } else if (spec) {
-      if (root)
-        fprintf(stderr, "%s: error: more than one input given ('%s' and '%s'; quote a glob)\n",
-                prog, spec, a);
-      bad = 1;
-    } else {
-      spec = a;
-    }
-  }
-  if (!bad && !spec) {
-    if (root)
-      fprintf(stderr, "%s: error: no input given (usage: %s FILE:/dataset [options]; see --help)\n",
-              prog, prog);
-    bad = 1;
-  }
-  if (!bad && !strstr(spec, ":/")) {
-    if (root)
-      fprintf(stderr, "%s: error: input '%s': expected FILE:/path/to/dataset\n", prog, spec);
-    bad = 1;
-  }
-  if (bad) {
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_USAGE);
-  }
-  MPI_Comm comm = sl_comm(ctx);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failures are reported in one line each */
-
-  /* the output is checked before any work (on rank 0: its directory, not a directory
-   * itself, not one of the input files even with --force), and its temporary made */
-  sl_output *outp = NULL;
-  if (out) {
-    glob_t gl;
-    int globbed = 0;
-    const char *one[1];
-    const char *const *inputs = one;
-    int ninputs = input_files(spec, &gl, &globbed, one);
-    if (globbed)
-      inputs = (const char *const *)gl.gl_pathv;
-    rc = sl_output_create(ctx, out, force, inputs, ninputs, &outp);
-    if (globbed)
-      globfree(&gl);
-    free((char *)one[0]);
-    if (rc != SL_OK) {
-      /* rank 0 has the cause, the others SL_ERR_REMOTE: every rank exits with rank 0's
-       * status, since mpirun reports the first rank to exit */
-      int r0 = rc;
-      MPI_Bcast(&r0, 1, MPI_INT, 0, comm);
-      if (r0 != SL_ERR_REMOTE && r0 != SL_OK)
-        rc = r0;
-      sl_finalize(&ctx);
-      return sl_exit_status(rc);
-    }
-  }
-
-  /* the fields */
-  char **sel = NULL;
-  size_t nsel = 0;
-  char *fcopy = fields_arg ? strdup(fields_arg) : NULL;
-  if (fcopy) {
-    sel = calloc(strlen(fcopy) + 1, sizeof *sel);
-    if (sel)
-      nsel = split_fields(fcopy, sel);
-  }
-  int fok = !fields_arg || (fcopy && sel);
-  if (!all_ok(comm, fok)) { /* agreed: the others would go on into sl_h5_describe */
-    if (!fok)
-      fprintf(stderr, "%s: error: out of memory for the --fields list (%zu names)\n", prog,
-              strlen(fields_arg) + 1);
-    free(sel);
-    free(fcopy);
-    sl_output_destroy(&outp);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_NOMEM);
-  }
-  /* without --fields: skip members of types sluice cannot read (rank 0 looks, all agree) */
-  char *auto_names = NULL, **auto_sel = NULL;
-  long nauto = -1;
-  if (!fields_arg) {
-    size_t alen = 0;
-    if (root)
-      nauto = numeric_members(spec, &auto_names, &alen);
-    uint64_t hdr[2] = {(uint64_t)(nauto + 1), alen};
-    MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, comm);
-    nauto = (long)hdr[0] - 1;
-    alen = (size_t)hdr[1];
-    if (alen && !root)
-      auto_names = malloc(alen);
-    if (nauto > 0)
-      auto_sel = calloc((size_t)nauto, sizeof *auto_sel);
-    /* agreed before the broadcast, which a rank that failed here would not join */
-    if (!all_ok(comm, !((alen && !auto_names) || (nauto > 0 && !auto_sel)))) {
-      if ((alen && !auto_names) || (nauto > 0 && !auto_sel))
-        fprintf(stderr, "%s: error: out of memory for the names of %ld fields (%zu bytes)\n", prog,
-                nauto, alen + (size_t)(nauto > 0 ? nauto : 0) * sizeof *auto_sel);
-      free(auto_names);
-      free(auto_sel);
-      free(sel);
-      free(fcopy);
-      sl_output_destroy(&outp);
-      sl_finalize(&ctx);
-      return sl_exit_status(SL_ERR_NOMEM);
-    }
-    if (alen)
-      MPI_Bcast(auto_names, (int)alen, MPI_CHAR, 0, comm);
-    if (nauto > 0) {
-      for (size_t p = 0, i = 0; i < (size_t)nauto; i++) {
-        auto_sel[i] = auto_names + p;
-        p += strlen(auto_names + p) + 1;
-      }
-    }
-  }
-  sl_h5_opts o = {0};
-  o.fields = (const char *const *)sel;
-  o.nfields = nsel;
-  o.transfer = transfer;
-  if (nauto == 0) {
-    if (root)
-      fprintf(stderr, "%s: error: '%s' has no numeric field\n", prog, spec);
-    free(auto_names);
-    free(sel);
-    free(fcopy);
-    sl_output_destroy(&outp);
-    sl_finalize(&ctx);
-    return sl_exit_status(SL_ERR_TYPE);
-  }
-  if (nauto > 0) {
-    o.fields = (const char *const *)auto_sel;
-    o.nfields = (size_t)nauto;
-  }
-  job j;
-  memset(&j, 0, sizeof j);
-  double *edges = NULL;
-  sl_h5_layout *full = NULL;
-  rc = sl_h5_describe(ctx, spec, &o, &j.layout);
+  int rc = run_pass(a->ctx, o->in, h, fold, j);
   if (rc == SL_OK) {
-    size_t n = sl_h5_layout_nfields(j.layout);
-    j.f = calloc(n ? n : 1, sizeof *j.f);
-    const char **numeric = calloc(n ? n : 1, sizeof *numeric);
-    if (!all_ok(comm, j.f && numeric)) { /* agreed: the others would go on into the flow */
-      if (!j.f || !numeric)
-        fprintf(stderr, "%s: error: out of memory for the descriptions of %zu fields\n", prog, n);
+    *g = calloc(j->nf, sizeof **g);
+    if (!app_agree(a, *g != NULL, "out of memory for the results of %zu fields", j->nf))
       rc = SL_ERR_NOMEM;
-      n = 0;
-    }
-    for (size_t k = 0; k < n; k++) {
-      sl_h5_field f;
-      sl_h5_layout_field(j.layout, k, &f);
-      if (f.cls == SL_H5_STRING && nsel) {
-        if (root)
-          fprintf(stderr,
-                  "%s: error: '%s': field '%s' is a %zu-byte string (expected a numeric field for "
-                  "statistics)\n",
-                  prog, spec, f.name, f.size);
-        rc = SL_ERR_TYPE;
-        break;
-      }
-      if (f.cls != SL_H5_STRING)
-        numeric[j.nf++] = f.name;
-    }
-    if (rc == SL_OK && j.nf == 0) {
-      if (root)
-        fprintf(stderr, "%s: error: '%s' has no numeric field\n", prog, spec);
-      rc = SL_ERR_TYPE;
-    }
-    /* read only the numeric fields */
-    if (rc == SL_OK && j.nf != n) {
-      sl_h5_layout *l2 = NULL;
-      sl_h5_opts o2 = {0};
-      o2.fields = numeric;
-      o2.nfields = j.nf;
-      o2.transfer = transfer;
-      rc = sl_h5_describe(ctx, spec, &o2, &l2);
-      if (rc == SL_OK) { /* the names in `numeric` belong to the first layout: keep it */
-        full = j.layout;
-        j.layout = l2;
-        o = o2;
-      }
-    }
-    if (rc == SL_OK) {
-      for (size_t k = 0; k < j.nf; k++)
-        sl_h5_layout_field(j.layout, k, &j.f[k]);
-      j.bins = (int)bins;
-      rc = alloc_histograms(comm, &j, root && out, &edges);
-    }
-    if (rc == SL_OK) {
-      j.do_hist = have_range;
-      for (size_t k = 0; k < j.nf; k++) {
-        j.lo[k] = rlo;
-        j.hi[k] = rhi;
-      }
-      rc = run_pass(ctx, spec, &o, fold, &j);
-    }
-    /* merge the ranks' accumulators (same order everywhere: identical results) */
-    acc *g = NULL;
-    if (rc == SL_OK) {
-      int size = sl_size(ctx);
-      acc *all = malloc((size_t)size * j.nf * sizeof *all);
-      g = calloc(j.nf, sizeof *g);
-      if (!all_ok(comm, all && g)) {
-        if (!all || !g)
-          fprintf(stderr,
-                  "%s: error: out of memory for the accumulators of %zu fields from %d ranks "
-                  "(%zu bytes)\n",
-                  prog, j.nf, size, ((size_t)size + 1) * j.nf * sizeof *all);
-        rc = SL_ERR_NOMEM;
-      }
-      if (rc == SL_OK && MPI_Allgather(j.a, (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, all,
-                                       (int)(j.nf * ACC_DOUBLES), MPI_DOUBLE, comm) != MPI_SUCCESS)
-        rc = SL_ERR_MPI;
-      for (int r = 0; rc == SL_OK && r < size; r++)
-        for (size_t k = 0; k < j.nf; k++)
-          merge(&g[k], &all[(size_t)r * j.nf + k]);
-      free(all);
-    }
-    if (rc == SL_OK && !have_range) { /* the finite min..max: infinities are not binned */
-      j.do_hist = 1;
-      for (size_t k = 0; k < j.nf; k++) {
-        j.lo[k] = g[k].n ? g[k].min : 0;
-        j.hi[k] = g[k].n ? g[k].max : 0;
-      }
-      rc = run_pass(ctx, spec, &o, histogram, &j);
-    }
-    /* in place (no second copy of what may be most of a rank's memory), in pieces that an
-     * int count can hold */
-    for (size_t done = 0, total = j.nf * (size_t)bins; rc == SL_OK && done < total;) {
-      size_t n = total - done < ((size_t)1 << 30) ? total - done : (size_t)1 << 30;
-      if (MPI_Allreduce(MPI_IN_PLACE, j.hist + done, (int)n, MPI_UINT64_T, MPI_SUM, comm) !=
-          MPI_SUCCESS)
-        rc = SL_ERR_MPI;
-      done += n;
-    }
-    if (rc == SL_OK && root) {
-      printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
-             "std");
-      for (size_t k = 0; k < j.nf; k++) {
-        result v = report(&g[k]);
-        printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j.f[k].name, v.count, v.nan,
-               v.min, v.max, v.mean, v.std);
-      }
-      for (size_t k = 0; k < j.nf; k++) {
-        printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j.f[k].name, j.bins, j.lo[k],
-               j.hi[k]);
-        for (int b = 0; b < j.bins && b < 1000; b++)
-          printf("  [%14.9g, %14.9g%s %llu\n", edge(&j, k, b), edge(&j, k, b + 1),
-                 b == j.bins - 1 ? "]" : ")",
-                 (unsigned long long)j.hist[k * (size_t)j.bins + (size_t)b]);
-        if (j.bins > 1000)
-          printf("  ... (%d bins; see -o for all)\n", j.bins);
-      }
-      fflush(stdout);
-    }
-    if (rc == SL_OK && out) {
-      int wrc = SL_OK;
-      if (root) {
-        char cmd[8192] = "";
-        size_t pos = 0;
-        for (int i = 0; i < argc && pos < sizeof cmd - 1; i++)
-          pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, "%s%s", i ? " " : "", argv[i]);
-        wrc = write_output(sl_output_tmp_path(outp), out, &j, g, spec, cmd, sl_size(ctx), edges);
-      }
-      /* collective: the others wait here for rank 0's outcome; published only on success */
-      rc = sl_output_commit(outp, wrc);
-    }
-    free(g);
-    free(numeric);
   }
+  if (rc == SL_OK)
+    rc = merge_ranks(a, j, *g);
+  if (rc == SL_OK && !o->have_range) { /* the finite min..max: infinities are not binned */
+    j->do_hist = 1;
+    for (size_t k = 0; k < j->nf; k++) {
+      j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
+      j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
+    }
+    rc = run_pass(a->ctx, o->in, h, histogram, j);
+  }
+  if (rc == SL_OK)
+    rc = sum_histograms(a, j);
+  return rc;
+}
+
+/* The table and the histograms (at most 1000 bins each) on stdout. */
+static void print_results(const job *j, const acc *g) {
+  printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
+         "std");
+  for (size_t k = 0; k < j->nf; k++) {
+    result v = report(&g[k]);
+    printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j->f[k].name, v.count, v.nan, v.min,
+           v.max, v.mean, v.std);
+  }
+  for (size_t k = 0; k < j->nf; k++) {
+    printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j->f[k].name, j->bins, j->lo[k],
+           j->hi[k]);
+    for (int b = 0; b < j->bins && b < 1000; b++)
+      printf("  [%14.9g, %14.9g%s %llu\n", edge(j, k, b), edge(j, k, b + 1),
+             b == j->bins - 1 ? "]" : ")",
+             (unsigned long long)j->hist[k * (size_t)j->bins + (size_t)b]);
+    if (j->bins > 1000)
+      printf("  ... (%d bins; see -o for all)\n", j->bins);
+  }
+  fflush(stdout);
+}
+
+static int stats_main(const app *a, const stats_args *o) {
+  sl_h5_file *out = NULL;
+  char *inputs = NULL;
+  int rc = o->out ? open_output(a, o, &out, &inputs) : SL_OK;
+  sl_h5_opts h = {0};
+  h.transfer = o->transfer == 1   ? SL_H5_XFER_COLLECTIVE
+               : o->transfer == 0 ? SL_H5_XFER_INDEPENDENT
+                                  : SL_H5_XFER_DEFAULT;
+  job j = {0};
+  j.bins = o->bins;
+  const char **names = NULL;
+  double *edges = NULL;
+  acc *g = NULL;
+  if (rc == SL_OK)
+    rc = describe_fields(a, o, &h, &j, &names);
+  if (rc == SL_OK)
+    rc = alloc_histograms(a, &j, a->root && o->out, &edges);
+  if (rc == SL_OK)
+    rc = compute(a, o, &h, &j, &g);
+  if (rc == SL_OK && a->root)
+    print_results(&j, g);
+  if (rc == SL_OK && out)
+    rc = write_output(a, o, out, inputs, &j, g, edges);
+  sl_h5_file_destroy(&out);
   sl_h5_layout_destroy(&j.layout);
-  sl_h5_layout_destroy(&full);
   free(j.f);
   free(j.a);
   free(j.hist);
   free(j.lo);
   free(j.hi);
-  free(sel);
-  free(fcopy);
-  free(auto_sel);
-  free(auto_names);
+  free(names);
   free(edges);
-  sl_output_destroy(&outp);
-  sl_finalize(&ctx);
+  free(inputs);
+  free(g);
   return sl_exit_status(rc);
+}
+
+int main(int argc, char **argv) {
+  app a;
+  stats_args o = {.bins = 10, .transfer = -1};
+  int code = parse_args(&a, &argc, &argv, &o);
+  if (code == APP_RUN)
+    code = stats_main(&a, &o);
+  return app_finish(&a, code);
 }

@@ -91,6 +91,23 @@ SL_EXPORT int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *op
 SL_EXPORT int sl_h5_layout_create(sl_h5_layout **layout);
 SL_EXPORT int sl_h5_layout_add(sl_h5_layout *layout, const char *name, sl_h5_class cls,
                                size_t size);
+/* A layout of one field "value" of class cls and `size` bytes, written as a plain 1-D
+ * dataset (not a compound) by sl_flow_to_h5 and sl_h5_file_write_table: the layout
+ * sl_h5_describe gives a 1-D numeric or string dataset. Local. SL_ERR_INVAL for a NULL
+ * argument, SL_ERR_TYPE for a class and size sl_h5_layout_add refuses, SL_ERR_NOMEM. */
+SL_EXPORT int sl_h5_layout_create_array(sl_h5_layout **layout, sl_h5_class cls, size_t size);
+
+/* How a fixed-length string field is padded in the file: the values of HDF5's H5T_str_t. */
+typedef enum sl_h5_strpad {
+  SL_H5_NULLTERM = 0, /* NUL-terminated, like C strings (room for the NUL included) */
+  SL_H5_NULLPAD = 1,  /* NUL-padded, no terminator when the string fills the field */
+  SL_H5_SPACEPAD = 2  /* space-padded, like Fortran strings */
+} sl_h5_strpad;
+/* The padding of string field i of a layout (sl_h5_layout_add gives SL_H5_NULLPAD; a
+ * described layout has the file's). Used when the layout is written; the bytes of a row are
+ * unchanged. Local. SL_ERR_INVAL: NULL layout, i out of range, not a string field, or an
+ * unknown pad. */
+SL_EXPORT int sl_h5_layout_set_strpad(sl_h5_layout *layout, size_t i, sl_h5_strpad pad);
 /* Copy (local). */
 SL_EXPORT int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out);
 /* Accepts NULL and *layout == NULL; sets *layout to NULL. Local. */
@@ -107,12 +124,29 @@ SL_EXPORT int sl_h5_layout_field(const sl_h5_layout *layout, size_t i, sl_h5_fie
 SL_EXPORT int sl_h5_layout_find(const sl_h5_layout *layout, const char *name, size_t *index);
 /* Comma-separated field names, for messages. Local. */
 SL_EXPORT int sl_h5_layout_names(const sl_h5_layout *layout, char *buf, size_t cap);
+/* 1 when cls is numeric (SL_H5_INT, SL_H5_UINT or SL_H5_FLOAT), else 0. Local. */
+SL_EXPORT int sl_h5_class_is_numeric(sl_h5_class cls);
 /* Value of a numeric field of a packed row as a double (NaN for a string field). Local. */
 SL_EXPORT double sl_h5_get_f64(const sl_h5_field *field, const void *row);
 /* Value of an integer field (SL_H5_INT or SL_H5_UINT, any size) of a packed row, widened
  * to int64 / uint64 (0 for other classes). Local. */
 SL_EXPORT int64_t sl_h5_get_i64(const sl_h5_field *field, const void *row);
 SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
+
+/* The numeric fields (SL_H5_INT, SL_H5_UINT, SL_H5_FLOAT) of the rows a spec yields, for
+ * statistics and aggregates: with opts->fields, those fields in that order, each of which
+ * must be numeric (SL_ERR_TYPE naming the first that is a string; one of a type the source
+ * cannot read is SL_ERR_TYPE from sl_h5_describe); without, every numeric field in order,
+ * fields of other types skipped: fixed-length strings, and the compound members the source
+ * cannot read (enums, such as h5py's booleans, arrays, nested compounds, variable-length
+ * strings, ...), which a plain sl_h5_describe refuses. A dataset without a numeric field is
+ * SL_ERR_TYPE. The layout is what sl_h5_describe gives for opts with exactly these fields
+ * selected: pass its names as sl_h5_opts.fields to sl_flow_from_h5 to read them. Rank 0
+ * looks at the first matching file's members, then describes. Collective over
+ * sl_comm(ctx), like sl_h5_describe: every rank gets the same layout or the same code, and
+ * the failing rank prints the one error line. Codes: those of sl_h5_describe. */
+SL_EXPORT int sl_h5_describe_numeric(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts,
+                                     sl_h5_layout **layout);
 
 /* Source: rows of one or more datasets (specs, each possibly a glob). All files must
  * yield the same layout. Rows are split across partitions (partitions <= 0: one per
@@ -144,6 +178,72 @@ typedef struct sl_h5_sink_opts {
  * refused (SL_ERR_EXISTS) unless overwrite. The layout is copied. Local. */
 SL_EXPORT int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
                             const sl_h5_sink_opts *opts);
+
+/* ---- Small result files ----
+ * A file of a few small datasets (a summary table, histograms) that a program writes at the
+ * end of a job: rank 0 builds it in memory with the serial HDF5 library, and it is published
+ * through sl_output (sluice/sl_output.h): the destination is checked before any work, the
+ * file is written under a temporary name, its space reserved, and it appears under its final
+ * name only when complete and on disk; a failure anywhere leaves nothing under that name.
+ * The datasets are contiguous and fixed in size, so they are bounded by rank 0's memory
+ * (twice their size at the commit, when the image is copied out); sl_flow_to_h5 is for
+ * output of any size.
+ *
+ * Lifecycle: sl_h5_file_create -> sl_h5_file_write_table (any number) -> sl_h5_file_commit
+ * -> sl_h5_file_destroy. The collective calls are made by every rank with the same
+ * arguments (only rank 0's rows are read), and every rank returns the same code: the lowest
+ * failing rank prints the one error line ("cannot write OUT: ..."). After a failure the
+ * file is failed: later calls return the same code at once and the commit publishes
+ * nothing. */
+typedef struct sl_h5_file sl_h5_file;
+
+/* Options of one dataset. A zeroed struct (or NULL) means none. */
+typedef struct sl_h5_table_opts {
+  /* Nonzero: the provenance attributes sl_flow_to_h5 writes (sluice_version, command_line,
+   * ranks, inputs, rows, created_utc, slurm_job_id when set). */
+  int provenance;
+  const char *inputs; /* the provenance attribute "inputs" (NULL: "") */
+  /* Scalar string attributes, names[i] = values[i]. */
+  const char *const *attr_names;
+  const char *const *attr_values;
+  size_t nattrs;
+} sl_h5_table_opts;
+
+/* Collective over sl_comm(ctx). Checks the destination `path` as sl_output_create does
+ * (its directory exists and is writable; not a directory; not existing unless overwrite;
+ * none of the ninputs files in `inputs`, even with overwrite), creates its temporary, and
+ * starts the file in rank 0's memory. Codes: SL_ERR_INVAL (NULL ctx or file: returned at
+ * once, nothing printed), SL_ERR_USAGE or SL_ERR_EXISTS (a bad destination), SL_ERR_IO,
+ * SL_ERR_HDF5, SL_ERR_NOMEM, SL_ERR_MPI. */
+SL_EXPORT int sl_h5_file_create(sl_ctx *ctx, const char *path, int overwrite,
+                                const char *const *inputs, int ninputs, sl_h5_file **file);
+
+/* Collective over the file's context. Rank 0 writes nrows rows of `layout` from `rows`
+ * (packed as the layout says: sl_h5_layout_row_size bytes each; other ranks' rows are not
+ * read and may be NULL) as dataset `dset` (an absolute path such as "/stats" or
+ * "/histogram/x"; missing groups are created): a compound dataset of nrows rows for a
+ * table layout, a 1-D dataset for a layout of sl_h5_layout_create_array (or of a 1-D
+ * dataset), nrows x columns for the columns of an N-D dataset; integers and floats in native
+ * byte order, strings with their size and padding (sl_h5_layout_set_strpad). opts adds the
+ * provenance and string attributes. Codes: SL_ERR_INVAL (NULL file, layout or rows, empty
+ * layout, a dset not starting with '/', attributes without names or values), SL_ERR_HDF5
+ * (the dataset exists already, a bad name, another HDF5 failure), SL_ERR_NOMEM, SL_ERR_MPI,
+ * or the code of an earlier failure. */
+SL_EXPORT int sl_h5_file_write_table(sl_h5_file *file, const char *dset, const sl_h5_layout *layout,
+                                     const void *rows, uint64_t nrows,
+                                     const sl_h5_table_opts *opts);
+
+/* Collective. Rank 0 reserves the file's space (a full disk is found here, before any
+ * write), writes it to the temporary with checked writes, and the ranks publish it
+ * (sl_output_commit: sync, rename, sync the directory). Returns SL_OK on every rank, or
+ * the same failure on every rank with nothing under the final name: SL_ERR_IO (a full disk,
+ * a failed write, sync or rename), SL_ERR_HDF5, SL_ERR_NOMEM (the image), SL_ERR_MPI,
+ * SL_ERR_STATE (committed already), or the code of an earlier failure. */
+SL_EXPORT int sl_h5_file_commit(sl_h5_file *file);
+
+/* Local. Removes the temporary unless committed. Accepts NULL and *file == NULL; sets
+ * *file to NULL. */
+SL_EXPORT void sl_h5_file_destroy(sl_h5_file **file);
 
 #ifdef __cplusplus
 }

@@ -46,5 +46,38 @@ int sl__h5_layout_push(sl_h5_layout *l, const sl__h5_fld *f);
 int sl__h5_split_spec(const char *spec, char **file, char **dset);
 /* Serialize (bcast) a layout from root. */
 int sl__h5_layout_bcast(sl_h5_layout *l, int root, MPI_Comm comm);
+/* The sl_h5_class an HDF5 datatype is read as (an integer of 1, 2, 4 or 8 bytes, a float
+ * of 4 or 8 bytes, a fixed-length string), or -1 for a type the source cannot read (other
+ * sizes; enums, arrays, compounds, variable-length strings, ...). Local. */
+int sl__h5_type_class(hid_t t);
+/* The numeric fields of src (SL_H5_INT, SL_H5_UINT, SL_H5_FLOAT) in their order, packed
+ * anew, as a selection of them would read (rows and array kind kept). Local. */
+int sl__h5_layout_numeric(const sl_h5_layout *src, sl_h5_layout **out);
+
+/* The code of the lowest rank of sl_comm(ctx) that failed (a rank's own failure before
+ * SL_ERR_REMOTE), returned on every rank; that rank prints its one error line, the other
+ * ranks forget theirs. SL_OK when every rank passed SL_OK. Collective. */
+int sl__h5_agree(sl_ctx *ctx, int rc);
+
+/* ---- provenance (provenance.c): the attributes every dataset sluice writes carries ---- */
+typedef struct sl__h5_prov {
+  char when[64];      /* created_utc: ISO 8601, UTC, to the second */
+  char cmd[4096];     /* command_line */
+  char job[64];       /* slurm_job_id; "" outside Slurm (then not written) */
+  int64_t ranks;      /* ranks */
+  const char *inputs; /* inputs ("" when none) */
+  uint64_t rows;      /* rows */
+} sl__h5_prov;
+/* This rank's values (now, ctx's command line and Slurm job, its size). Local. */
+void sl__h5_prov_init(sl__h5_prov *p, const sl_ctx *ctx, const char *inputs, uint64_t rows);
+/* Rank 0's time, command line and job on every rank (collective metadata writes need the
+ * same values everywhere). Collective over comm. */
+int sl__h5_prov_bcast(sl__h5_prov *p, MPI_Comm comm);
+/* Writes sluice_version, command_line, ranks, inputs, rows, created_utc and slurm_job_id
+ * (when set) on obj. Local (collective where obj's file is open with MPI-IO: the same
+ * values on every rank). SL_OK or SL_ERR_HDF5 naming the attribute and HDF5's cause. */
+int sl__h5_put_provenance(hid_t obj, const sl__h5_prov *p);
+/* A scalar fixed-length (NUL-terminated) string attribute. SL_OK or SL_ERR_HDF5. */
+int sl__h5_put_str_attr(hid_t obj, const char *name, const char *v);
 
 #endif

@@ -249,6 +249,35 @@ int sl_h5_layout_add(sl_h5_layout *l, const char *name, sl_h5_class cls, size_t 
   return sl__h5_layout_push(l, &f);
 }
 
+int sl_h5_layout_create_array(sl_h5_layout **layout, sl_h5_class cls, size_t size) {
+  if (!layout)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_create_array: NULL argument");
+  sl_h5_layout *l = NULL;
+  SL__CHECK(sl_h5_layout_create(&l));
+  int rc = sl_h5_layout_add(l, "value", cls, size);
+  if (rc != SL_OK) {
+    sl_h5_layout_destroy(&l);
+    return rc;
+  }
+  l->array = 1; /* a 1-D dataset of one element per row */
+  l->ncols_src = 1;
+  *layout = l;
+  return SL_OK;
+}
+
+int sl_h5_layout_set_strpad(sl_h5_layout *l, size_t i, sl_h5_strpad pad) {
+  if (!l || i >= l->n)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_set_strpad: field index %zu out of range (%zu fields)", i,
+             l ? l->n : 0);
+  if (l->f[i].cls != SL_H5_STRING)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_set_strpad: field '%s' is not a string", l->f[i].name);
+  if (pad != SL_H5_NULLTERM && pad != SL_H5_NULLPAD && pad != SL_H5_SPACEPAD)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_set_strpad: unknown pad %d", (int)pad);
+  /* the same values as H5T_str_t */
+  l->f[i].strpad = (int32_t)pad;
+  return SL_OK;
+}
+
 int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out) {
   if (!src || !out)
     SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_copy: NULL argument");
@@ -322,6 +351,47 @@ int sl_h5_layout_names(const sl_h5_layout *l, char *buf, size_t cap) {
     }
     pos += (size_t)w;
   }
+  return SL_OK;
+}
+
+int sl_h5_class_is_numeric(sl_h5_class cls) {
+  return cls == SL_H5_INT || cls == SL_H5_UINT || cls == SL_H5_FLOAT;
+}
+
+int sl__h5_type_class(hid_t t) {
+  size_t size = H5Tget_size(t);
+  switch (H5Tget_class(t)) {
+  case H5T_INTEGER: {
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+      return -1;
+    H5T_sign_t s = H5Tget_sign(t);
+    return s < 0 ? -1 : s == H5T_SGN_NONE ? SL_H5_UINT : SL_H5_INT;
+  }
+  case H5T_FLOAT:
+    return size == 4 || size == 8 ? SL_H5_FLOAT : -1;
+  case H5T_STRING:
+    return H5Tis_variable_str(t) == 0 ? SL_H5_STRING : -1;
+  default:
+    return -1;
+  }
+}
+
+int sl__h5_layout_numeric(const sl_h5_layout *src, sl_h5_layout **out) {
+  sl_h5_layout *l = calloc(1, sizeof *l);
+  SL__CHECK_ALLOC(l);
+  l->rows = src->rows;
+  l->array = src->array;
+  l->ncols_src = src->ncols_src;
+  for (size_t i = 0; i < src->n; i++) {
+    if (!sl_h5_class_is_numeric((sl_h5_class)src->f[i].cls))
+      continue;
+    int rc = sl__h5_layout_push(l, &src->f[i]);
+    if (rc != SL_OK) {
+      sl_h5_layout_destroy(&l);
+      return rc;
+    }
+  }
+  *out = l;
   return SL_OK;
 }
 

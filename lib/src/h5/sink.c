@@ -172,38 +172,6 @@ static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
   return SL_OK;
 }
 
-/* A scalar fixed-length string attribute. */
-static int put_str_attr(hid_t obj, const char *name, const char *v) {
-  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
-  int ok = t >= 0 && sp >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0 &&
-           H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0;
-  if (ok)
-    a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  ok = ok && a >= 0 && H5Awrite(a, t, v) >= 0;
-  if (a >= 0 && H5Aclose(a) < 0)
-    ok = 0;
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (t >= 0)
-    H5Tclose(t);
-  if (!ok)
-    SL__FAIL(SL_ERR_HDF5, "cannot write attribute '%s'", name);
-  return SL_OK;
-}
-
-static int put_num_attr(hid_t obj, const char *name, hid_t type, const void *v) {
-  hid_t sp = H5Screate(H5S_SCALAR), a = -1;
-  int ok = sp >= 0 && (a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
-           H5Awrite(a, type, v) >= 0;
-  if (a >= 0 && H5Aclose(a) < 0)
-    ok = 0;
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (!ok)
-    SL__FAIL(SL_ERR_HDF5, "cannot write attribute '%s'", name);
-  return SL_OK;
-}
-
 /* Create parent groups of the dataset path (collective). */
 static int make_parents(hid_t fid, const char *dset) {
   char *p = strdup(dset);
@@ -382,40 +350,12 @@ static int create_output(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t extent, ui
   return agree_step(comm, rc);
 }
 
-/* Provenance (collective metadata writes: the same values on every rank). */
+/* Provenance (collective metadata writes: rank 0's values on every rank; provenance.c). */
 static int put_provenance(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t total) {
-  sl_ctx *ctx = s->ctx;
-  char when[64] = "";
-  if (sl_rank(ctx) == 0) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  }
-  SL__CHECK_MPI(MPI_Bcast(when, (int)sizeof when, MPI_CHAR, 0, comm));
-  char cmd[4096];
-  memcpy(cmd, ctx->command_line, sizeof cmd);
-  cmd[sizeof cmd - 1] = 0;
-  SL__CHECK_MPI(MPI_Bcast(cmd, (int)sizeof cmd, MPI_CHAR, 0, comm));
-  char job[64];
-  memcpy(job, ctx->slurm_job_id, sizeof job);
-  job[sizeof job - 1] = 0;
-  SL__CHECK_MPI(MPI_Bcast(job, (int)sizeof job, MPI_CHAR, 0, comm));
-  int64_t nranks = sl_size(ctx);
-  int rc = put_str_attr(w->did, "sluice_version", sl_version());
-  if (rc == SL_OK)
-    rc = put_str_attr(w->did, "command_line", cmd);
-  if (rc == SL_OK)
-    rc = put_num_attr(w->did, "ranks", H5T_NATIVE_INT64, &nranks);
-  if (rc == SL_OK)
-    rc = put_str_attr(w->did, "inputs", s->inputs);
-  if (rc == SL_OK)
-    rc = put_num_attr(w->did, "rows", H5T_NATIVE_UINT64, &total);
-  if (rc == SL_OK)
-    rc = put_str_attr(w->did, "created_utc", when);
-  if (rc == SL_OK && job[0])
-    rc = put_str_attr(w->did, "slurm_job_id", job);
-  return agree_step(comm, rc);
+  sl__h5_prov p;
+  sl__h5_prov_init(&p, s->ctx, s->inputs, total);
+  SL__CHECK(sl__h5_prov_bcast(&p, comm));
+  return agree_step(comm, sl__h5_put_provenance(w->did, &p));
 }
 
 /* One collective H5Dwrite: k rows from `rows` at row `first`, or an empty selection when
