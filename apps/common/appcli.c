@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* appcli: the command line every sluice app shares. See appcli.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "appcli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* appcli: the command line every sluice app shares (static library sluice_appcli, not
  * installed; apps/common).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen: what main.c shares with the subcommands.
  *
  * Error rule (apps/common/appcli.h): every rank parses the same command line, so a usage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen particles: an HDF5 compound table written collectively.
  *
  * Row i's values come from a counter-based stream keyed by (seed, i), so a rank can make

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen text: Zipf-distributed words.
  *
  * The file is cut into fixed segments of GEN_TEXT_SEGMENT bytes (the last one shorter;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen: synthetic inputs for sluice's tests and benchmarks.
  *
  *   sluice-gen text      Zipf-distributed words, an exact number of bytes

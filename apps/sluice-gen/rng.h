@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen: the random number generators.
  *
  * Output must be a pure function of the seed, never of the rank count, so every stream is

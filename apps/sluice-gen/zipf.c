@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen: tiered Zipf alias tables (Vose's construction per tier). */
 #include "zipf.h"
 

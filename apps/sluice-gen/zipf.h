@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-gen: Zipf sampling with Walker's alias method, in tiers.
  *
  * Rank k (0-based) of n has probability proportional to (k+1)^-s; s = 0 is uniform.

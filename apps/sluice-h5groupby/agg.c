@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-h5groupby: the aggregator and the flow's record callbacks (see groupby.h). */
 #include <math.h>
 #include <stdint.h>

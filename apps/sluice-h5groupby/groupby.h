@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-h5groupby: the aggregator (state, update, merge, finalize) and the flow's record
  * callbacks, shared by main.c and agg.c. */
 #ifndef SLUICE_H5GROUPBY_H

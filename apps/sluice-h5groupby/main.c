@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-h5groupby: group the rows of an HDF5 table by key fields and aggregate.
  *
  *   mpirun -n N sluice-h5groupby FILE:/dataset --key F[,F...] --agg count,sum:F,mean:F,min:F,max:F

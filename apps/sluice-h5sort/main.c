@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-h5sort: sort the rows of an HDF5 dataset by one field, on MPI ranks.
  *
  *   mpirun -n N sluice-h5sort FILE:/dataset --key FIELD [--descending] -o OUT.h5:/dataset

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice-wordcount: count the words of text files on MPI ranks.
  *
  *   mpirun -n N sluice-wordcount [--top K] [-o OUT.tsv] [--force] FILE...

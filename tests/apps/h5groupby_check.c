@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* h5groupby_check: inputs for sluice-h5groupby's edge cases and an oracle for its output,
  * with HDF5's own API, independently of sluice.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* h5sort_check IN.h5 /in OUT.h5 /out KEY [desc]: checks sluice-h5sort's output with
  * HDF5's own API, independently of sluice: the output holds exactly the input rows
  * (matched by their "id", which sluice-gen sets to the row index), ordered by KEY

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # test_cli.sh BUILD_DIR: the command line every app shares (apps/common), table-driven, for
 # sluice-wordcount, sluice-gen (text, particles), sluice-h5sort, sluice-h5groupby and
 # sluice-h5stats, at 2 ranks:

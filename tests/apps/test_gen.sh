@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_gen.sh BUILD_DIR: checks sluice-gen's outputs and their independence from the
 # number of ranks. Needs mpirun, h5dump and h5diff (hdf5-tools).
 # "A && ok || fail" is safe here: ok and fail always return 0.

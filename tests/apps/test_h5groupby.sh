@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_h5groupby.sh BUILD_DIR: sluice-h5groupby's edge cases at 1, 2 and 4 ranks, checked by
 # h5groupby_check (HDF5's own API): int64 means whose int64 sums overflow, uint64 values
 # above 2^63-1, all-NaN / partly NaN / all-inf float groups (min and max of an all-NaN

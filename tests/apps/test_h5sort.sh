@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_h5sort.sh BUILD_DIR: sluice-h5sort at 1, 2 and 4 ranks on generated particle tables
 # (contiguous, chunked + deflate), several key types, descending, with spilling; results
 # checked by h5sort_check (HDF5's own API). Bad input: one error line, exit 2, no output.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_outputs.sh BUILD_DIR: every app's output destination and what can be written, at 2
 # and 4 ranks. A bad destination (the input itself, with and without --force; a directory,
 # with and without --force; a missing directory) is refused before any work: exit 2, one

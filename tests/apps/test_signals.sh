@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_signals.sh BUILD_DIR: how a stop signal reaches sluice-wordcount under mpirun, at 2
 # and 4 ranks, as docs/cluster.md states it: SIGUSR1 to mpirun (forwarded) and SIGTERM to
 # the ranks give exit 3; SIGTERM to mpirun gives 1 (Open MPI's mpirun sets its own status

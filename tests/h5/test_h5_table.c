@@ -625,7 +625,7 @@ static void write_inputs(void) {
   H5_OK(H5Tinsert(t2, "name", 0, s6));
   H5_OK(H5Tinsert(t2, "flag", 6, en));
   d = H5Dcreate2(fid, "/nonum", t2, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  char *z = calloc(MROWS, 8);
+  char *z = calloc(MROWS, 12); /* the widest row below: /plain */
   H5_OK(H5Dwrite(d, t2, H5S_ALL, H5S_ALL, H5P_DEFAULT, z));
   H5Dclose(d);
   /* a 1-D string dataset, and a compound of numbers only */
