@@ -83,43 +83,39 @@ struct h5_state {
 };
 
 /* ---- inspection on rank 0 ---- */
+/* The field's class by the library's one rule (sl__h5_type_class); where it has none, the
+ * error says what was found and what is expected. */
 static int classify(hid_t t, const char *what, const char *file, const char *dset, sl__h5_fld *f) {
   H5T_class_t c = H5Tget_class(t);
   size_t size = H5Tget_size(t);
   memset(f, 0, sizeof *f);
   f->size = size;
-  switch (c) {
-  case H5T_INTEGER: {
-    if (size != 1 && size != 2 && size != 4 && size != 8)
-      SL__FAIL(SL_ERR_TYPE,
-               "'%s' dataset '%s': %s is a %zu-byte integer (expected 1, 2, 4 or 8 bytes)", file,
-               dset, what, size);
-    H5T_sign_t s = H5Tget_sign(t);
-    if (s < 0)
-      SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read the sign of %s", file, dset, what);
-    f->cls = s == H5T_SGN_NONE ? SL_H5_UINT : SL_H5_INT;
+  int cls = sl__h5_type_class(t);
+  if (cls >= 0) {
+    f->cls = cls;
+    if (cls == SL_H5_STRING) {
+      f->strpad = (int32_t)H5Tget_strpad(t);
+      f->cset = (int32_t)H5Tget_cset(t);
+    }
     return SL_OK;
   }
+  switch (c) {
+  case H5T_INTEGER:
+    if (H5Tget_sign(t) < 0)
+      SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot read the sign of %s", file, dset, what);
+    SL__FAIL(SL_ERR_TYPE,
+             "'%s' dataset '%s': %s is a %zu-byte integer (expected 1, 2, 4 or 8 bytes)", file,
+             dset, what, size);
   case H5T_FLOAT:
-    if (size != 4 && size != 8)
-      SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a %zu-byte float (expected 4 or 8 bytes)",
-               file, dset, what, size);
-    f->cls = SL_H5_FLOAT;
-    return SL_OK;
-  case H5T_STRING: {
-    htri_t v = H5Tis_variable_str(t);
-    if (v < 0)
+    SL__FAIL(SL_ERR_TYPE, "'%s' dataset '%s': %s is a %zu-byte float (expected 4 or 8 bytes)", file,
+             dset, what, size);
+  case H5T_STRING:
+    if (H5Tis_variable_str(t) < 0)
       SL__FAIL(SL_ERR_HDF5, "'%s' dataset '%s': cannot inspect the string type of %s", file, dset,
                what);
-    if (v)
-      SL__FAIL(SL_ERR_TYPE,
-               "'%s' dataset '%s': %s is a variable-length string (expected a fixed-length string)",
-               file, dset, what);
-    f->cls = SL_H5_STRING;
-    f->strpad = (int32_t)H5Tget_strpad(t);
-    f->cset = (int32_t)H5Tget_cset(t);
-    return SL_OK;
-  }
+    SL__FAIL(SL_ERR_TYPE,
+             "'%s' dataset '%s': %s is a variable-length string (expected a fixed-length string)",
+             file, dset, what);
   default: {
     static const char *names[] = {"integer",  "float",           "time",     "string",
                                   "bitfield", "opaque",          "compound", "reference",
