@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Sourced by .ci/test and .ci/setup: environment and the main build.
 # shellcheck shell=bash
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # FindCUnit
 # ---------
 # Finds the CUnit unit-testing library: first through pkg-config (module "cunit"),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # SluiceTesting: helpers that register sluice's tests with CTest.
 #
 #   sl_add_unit_test(NAME <name> SOURCES <src>... [LIBS <lib>...] [INTERNAL]

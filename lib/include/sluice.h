@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: Flow-style batch processing of large datasets on MPI ranks.
  * Umbrella header: include this one. */
 #ifndef SLUICE_H

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # batch_size_bench.sh BUILD_DIR [RECORDS_PER_RANK=4000000] [RANKS=2]: times an all-to-all
 # shuffle (shuffle_bench) for several --sl-batch-bytes values, interleaved, 3 runs each,
 # and prints the median wall time of sl_run and the rate per batch size.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # publish_bench.sh BASE_BUILD NEW_BUILD [DIR]: the cost of publishing outputs safely (space
 # reserved, every write checked, fsync of the file and its directory) against a baseline
 # build, on whole app runs whose output is large: sluice-h5sort of an 8M-row table (320 MB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* shuffle_bench N: an all-to-all shuffle of N 16-byte records per rank (generator ->
  * partition by key -> count), the traffic pattern the batch size matters most for.
  * Prints the wall time of sl_run on rank 0. Used by batch_size_bench.sh to pick the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sort_bench: the global-sort benchmark of docs/benchmarks.md (run by sort_bench.sh).
  *
  *   sort_bench qsort N [SEED]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # sort_bench.sh BUILD_DIR [SIZE]: the global-sort benchmark (docs/benchmarks.md, "Sort").
 #
 # Sorts SIZE bytes (default 1G; suffixes K/M/G) of 16-byte records {uint64 key, uint64

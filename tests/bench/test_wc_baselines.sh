@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # test_wc_baselines.sh BIN_DIR: wc_plain and wc_tuned must give the same counts as each
 # other and as a coreutils oracle on the inputs wc_tricky writes (NUL, bytes >= 0x80,
 # words across read blocks, a 3 MiB word, no final newline, empty input), and the same

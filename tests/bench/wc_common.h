@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared by the word-count baselines wc_plain.c and wc_tuned.c: the command line, input
  * files, and the output contract, so the two differ only in how they scan and count.
  *

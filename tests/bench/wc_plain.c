@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* wc_plain: the sequential word-count baseline, written the way one would without
  * tuning: a byte loop, FNV-1a, and a linear-probing table of keys kept in an arena.
  * It is the reference the benchmark compares sluice-wordcount against (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* wc_tricky DIR: writes the inputs on which the word-count baselines must agree with
  * each other and with a coreutils oracle (test_wc_baselines.sh). Deterministic, so a
  * failure reproduces. Each file aims at a way a fast scanner goes wrong:

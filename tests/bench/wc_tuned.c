@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* wc_tuned: the word-count baseline tuned for one core, the per-core limit sluice's
  * per-rank throughput is measured against (docs/benchmarks.md). Same output contract as
  * wc_plain (wc_common.h). Where the time goes in wc_plain, and what replaces it:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # wordcount_bench.sh BUILD_DIR [SIZE]: the word-count benchmark (docs/benchmarks.md).
 #
 # Generates a Zipf text corpus of SIZE bytes (default 1G; suffixes K/M/G) with sluice-gen,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.disk: a full disk (a tiny tmpfs mounted here; root only, SKIP otherwise) during
 # the spill and during the final write of every sink, at 2 and 4 ranks. Expected: exit 1,
 # one error line naming the cause ("No space left on device"), nothing under the final

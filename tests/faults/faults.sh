@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # shellcheck shell=bash
 # The fault-injection harness, sourced by the group scripts of tests/faults/ (disk.sh,
 # mem.sh, kill.sh, signals.sh, inputs.sh, outputs.sh). See README.md for the cases.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faults_h5tool: HDF5 helpers of the fault-injection suite (serial HDF5 only).
  *
  *   faults_h5tool chunk FILE DSET IDX        print "OFFSET SIZE" of chunk IDX of DSET

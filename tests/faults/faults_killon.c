@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faults_killon: send a signal to processes the moment a file appears or is written in a
  * folder (inotify), so that a test can kill a rank inside a short phase (the final write of
  * an output) that polling would miss.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.inputs: inputs truncated, deleted or replaced while read (text and HDF5, a slow
 # reader: tiny read blocks), a FIFO given as input, a corrupt chunk address read with
 # collective and independent transfers.

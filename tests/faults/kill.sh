@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.kill: one rank killed (SIGKILL) while reading, spilling, sorting and writing.
 # Expected: a non-zero exit, no hang, nothing under the final name, no process left, and
 # nothing left but (at most) the output's hidden temporary .NAME.sluice-tmp-* (spill and

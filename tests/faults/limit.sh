@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Run by mpirun before the app: applies resource limits to one rank or to all, then execs.
 #   FX_LIMIT_RANK  the rank to limit (unset or empty: every rank)
 #   FX_LIMIT_VKB   ulimit -v in KiB (virtual memory)

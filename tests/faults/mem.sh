@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.mem: memory limits (ulimit -v) that fail one rank or all ranks inside sluice (a
 # buffer sized by an option exceeds the limit; MPI_Init fits in it), and an open-file
 # limit under a sort with many spilled runs.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.outputs: outputs that must be refused before any work: the output is one of the
 # inputs (same name, or a hard link: same device and inode), with and without --force, for
 # every app; the output is a directory (-o DIR --force); and --bins too large for the

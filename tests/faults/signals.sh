@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # faults.signals: SIGTERM to every rank, to one rank, and to mpirun; SIGUSR1 to mpirun
 # (which forwards it). Expected: exit 3 (stopped), at most one error line, nothing under
 # the final name, nothing left behind (a stop is clean), no process left, no hang; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* HDF5 read and write paths against raw parallel HDF5 (docs/benchmarks.md, "HDF5").
  * Driven by tests/h5/bench_h5.sh; every mode prints one line
  *   "bench_h5 MODE ranks=N rows=R bytes=B seconds=S [...] ok"

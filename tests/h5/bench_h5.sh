@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench_h5.sh BUILD_DIR [ROWS]: the HDF5 benchmark (docs/benchmarks.md, "HDF5").
 #
 # ROWS particle rows of 40 bytes (default 26843545 = 1 GiB; a plain count, or with a K/M

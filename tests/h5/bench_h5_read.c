@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Read throughput of the HDF5 source: sl_flow_from_h5 -> count, with the sec2 (POSIX)
  * and the MPI-IO (independent) drivers, alternating, best of R runs each; with OUT.h5,
  * also a copy through the sink (sl_flow_to_h5, collective rounds), best of R.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* h5oracle: test inputs and sequential oracles for the HDF5 app tests (serial HDF5 only).
  *
  *   h5oracle make DIR                     inputs: DIR/table.h5 (/t compound, /grid 2-D,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* h5stats_edge: inputs and an independent oracle for sluice-h5stats' edge cases
  * (serial HDF5 only; test_h5_stats_edge.sh drives it).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the HDF5 tests: checks that count failures and agree across ranks. */
 #ifndef SLUICE_H5TEST_H
 #define SLUICE_H5TEST_H

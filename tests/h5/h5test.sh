@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the HDF5 app test scripts: run(RANKS, CMD...) runs CMD on RANKS ranks under
 # a timeout (CTest's launcher settings); check(WHAT, CMD...) prints ok/FAIL for CMD and
 # shows its output on failure, setting fail=1. The script sets D (a scratch directory) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* For the serial HDF5 oracle programs of the tests (h5oracle.c, h5stats_edge.c): a
  * mismatch is printed with the program's name and counted in `fails`; a failing HDF5 call
  * prints HDF5's error stack and ends the program with status 3. Define ORACLE_NAME first. */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # A job killed mid-write leaves nothing under the final output name: rank 1 aborts the
 # whole job (MPI_Abort) after the first collective write round of the HDF5 sink
 # (SLUICE_TEST_ABORT_RANK, a test hook of the sink), in rank-order mode (sluice-h5groupby,

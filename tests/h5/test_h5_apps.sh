@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # sluice-h5stats and sluice-h5groupby at 1-4 ranks against the sequential oracles of
 # h5oracle (which also writes the inputs with the serial HDF5 API).
 #   test_h5_apps.sh BUILD_DIR

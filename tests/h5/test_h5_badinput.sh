@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Bad inputs to the HDF5 apps: each case must fail on EVERY rank with the expected exit
 # code, print one error line naming the file/dataset and what was expected vs found, and
 # leave nothing under the output name. Every run is under a timeout.

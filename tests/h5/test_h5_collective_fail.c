@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Collective HDF5 reads that end early on one rank: every rank must return the same error,
  * and none may hang inside a collective read (the source's settle hook joins the rounds
  * the others are in). Also: two HDF5 sources reading collectively in one flow are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* HDF5 inputs are checked to be what they were (issue 10, point 3):
  *  - a file changed while it is read (truncated, grown, rewritten in place, replaced by a
  *    copy or by a FIFO) fails the run with SL_ERR_IO on every rank, with independent and

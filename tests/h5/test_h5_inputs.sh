@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Damaged and special HDF5 inputs through the apps, as a user sees them: a chunk address
 # past the end of the file read with --transfer collective and independent at 1, 2 and 4
 # ranks, the same with more chunks than the source's prepare scan checks, and a FIFO as

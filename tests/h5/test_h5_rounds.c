@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The HDF5 sink's write rounds (flows whose output order across ranks does not matter):
  * rows of {partition, sequence number} from a callback source, written by all ranks in
  * collective rounds agreed in the event loop (docs/hdf5.md, "The sink"). Checks, reading

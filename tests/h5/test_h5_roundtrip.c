@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Round trips through sl_flow_from_h5 -> sl_flow_to_h5 at any rank count: contiguous,
  * chunked and compressed datasets, native and big-endian types, 1-D, 2-D and compound
  * (with a field selection), several files by glob, zero rows, the row index key.

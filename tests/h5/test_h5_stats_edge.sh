@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # sluice-h5stats' edge cases at 1, 2 and 4 ranks against the independent oracle of
 # h5stats_edge (which also writes the inputs with the serial HDF5 API): +inf only, -inf
 # only, both, NaN too, a rank with infinities only, no finite value (auto range and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # sluice-h5stats --transfer: independent and collective reads give identical output at
 # 1-4 ranks (with large and with tiny read blocks, so many collective rounds), and a bad
 # value is refused with exit status 2.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install a sluice build into a temporary prefix and use it from outside, the way users
 # do: find_package(sluice) + sluice::sluice, and pkg-config --cflags --libs sluice.
 #   usage: run.sh <sluice build dir> <scratch dir>

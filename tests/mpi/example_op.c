@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The example operator of docs/architecture.md, "Adding an operator": max_by_key keeps,
  * for each key, the largest value (an 8-byte unsigned integer) of its partition, and emits
  * one record per key once its input has ended. A reducer: put it after sl_flow_partition,

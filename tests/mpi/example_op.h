@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The example operator of docs/architecture.md (example_op.c). */
 #ifndef SLUICE_TESTS_EXAMPLE_OP_H
 #define SLUICE_TESTS_EXAMPLE_OP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared by the MPI test programs in tests/mpi: a CUnit main that runs one suite on every
  * rank and sums the failures over the ranks, assertions that print the rank and both
  * sides, record multisets (build, sort, gather to rank 0, compare), temporary folders and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of failure handling: a user callback that fails on one record (on one rank)
  * makes sl_run return SL_ERR_CALLBACK on every rank without hanging; missing inputs and
  * bad outputs fail everywhere alike; and after any failure the same context runs the next

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The example operator of docs/architecture.md ("Adding an operator", example_op.c) built
  * outside the registry and run at 1-4 ranks: per key, the largest value, checked against a
  * sequential oracle. Once with the default batches, once with batches and credits so small

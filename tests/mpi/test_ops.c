@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of the sources, the per-record operators, repartitioning and the sinks, each
  * compared with a sequential oracle computed here; and the statistics' bookkeeping. */
 #include "mpi_test.h"

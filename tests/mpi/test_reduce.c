@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of the reducers: user reduce, reduce_by_key with every built-in aggregator and
  * user aggregators (with and without merge, i.e. with and without the map-side combiner),
  * group_by_key, uniq, uniq_by, take_sort and the emit modes; each against an oracle. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of text input and output: from_text_files on the awkward cases (empty files,
  * fewer bytes than ranks, no final newline, lines longer than a batch and than a read
  * block, NUL and high bytes, CRLF, many small files), to_text (read back, overwrite rules,

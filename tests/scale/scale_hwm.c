@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* scale_hwm [RECORDS_PER_RANK]: weak scaling of the batch-buffer memory.
  *
  * Every rank's source partition generates the same number of small records (default

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # scale_hwm.sh SCALE_HWM_BINARY [RECORDS_PER_RANK]
 # Weak scaling of batch-buffer memory: runs scale_hwm at 4 and at 32 ranks with the same
 # options and checks that the largest inflight_hwm of any rank does not grow with the

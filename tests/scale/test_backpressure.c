@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Backpressure, proven: a fast source, a slow consumer, and memory that stays bounded.
  *
  * One source partition (rank 0) generates ~20 MB of 1 KB records and partitions them by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reduce_by_key with the map-side combiner, through the public API, against an oracle.
  *
  * A generator emits N records whose keys are drawn (skewed) from K keys of lengths 0..30

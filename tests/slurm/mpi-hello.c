@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mpi-hello: a tiny MPI program that proves the Slurm test harness and template.sbatch
  * without sluice.
  *

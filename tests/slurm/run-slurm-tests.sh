@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # run-slurm-tests.sh BUILD_DIR -- test the jobscripts under a real Slurm.
 #
 # Starts a private one-node Slurm cluster in a temporary folder (slurm-up.sh), submits the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # shellcheck disable=SC2046  # pid lists are split into words on purpose
 # slurm-down.sh DIR -- stop the private cluster that slurm-up.sh DIR started.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # slurm-up.sh DIR -- start a private one-node Slurm cluster on this machine.
 #
 # Writes DIR/slurm.conf for this host (node name `hostname -s`, address 127.0.0.1,

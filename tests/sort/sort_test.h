@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What the sort tests share beside the MPI harness: allocation that fails the test, the
  * big-endian bytes the tests' keys are made of, and the count of open spill files.
  * Include after ../mpi/mpi_test.h. */

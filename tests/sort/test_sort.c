@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of the global sort (sl_flow_sort) and of take_sort, run at 1, 2 and 4 ranks.
  *
  * Every rank generates the same input and computes the sequential oracle itself (qsort of

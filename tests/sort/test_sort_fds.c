@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of the global sort's bound on open spill files (merge passes), at 1, 2 and 4
  * ranks: sl_flow_sort and sl_flow_sort_by_key with --sl-sort-memory-bytes=8K and enough
  * records for well over 3 times the cap of runs on every rank (a sorted run at 8K is 4K of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of sl_flow_sort_by_key (radix sort of records of one size, comparison sort of
  * mixed sizes, spilled runs merged by a heap) at 1, 2 and 4 ranks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Writes docs/options.md from the options table, or with --check FILE fails when FILE
  * differs from what it would write (registered as the unit test unit_options_doc, so the
  * reference cannot drift from the code). */

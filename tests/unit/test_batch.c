@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the batch wire format (sl__batch_append / sl__batch_next) and of the hash
  * used for routing and tables (sl__hash_bytes, sl__hash_partition). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the credit protocol of engine/transport.c, receiver and sender side:
  * sl__credits_init, sl__credits_consumed, sl__credits_eos, the control messages (REQUEST,
  * GRANT and, where the engine has it, RELEASE) handled by sl__transport_poll, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of error codes, the first-error record and the one-line report. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the open-addressing hash table behind reduce_by_key, the combiner,
  * group_by_key and uniq (algo/htab.c), against a naive oracle. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the options table: size parsing, typed values, env and argv sources. */
 #define _POSIX_C_SOURCE 200809L
 

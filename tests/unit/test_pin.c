@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the core-binding plan on synthetic topologies (no real binding). */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The text source's newline-aligned split (sources/text.c), through the public API.
  *
  * For random sets of files (random line lengths, empty lines, lines longer than the read

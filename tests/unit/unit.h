@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared by the CUnit unit tests: assertions that print both sides on failure, and a main
  * that runs one suite and exits nonzero on any failure. */
 #ifndef SLUICE_TESTS_UNIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of sl_flow_join (inner / left / right / full outer, duplicate keys on both
  * sides, keys on one side only, empty sides, the default encoding and a join function,
  * window_join with fixed windows) and of sl_flow_merge (several sources with different

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MPI tests of windows and triggers (Flow.Window): count, fixed (event time, watermark,
  * late records, allowed lateness) and periodic windows; trigger_every (keep / reset),
  * custom triggers (fire after / before, reset flag, per-window state), periodic triggers;

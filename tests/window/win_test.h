@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the window/trigger tests (test_window.c) and the join/merge tests
  * (test_join.c): small input arrays, a summing user reducer, on_trigger callbacks that
  * tag every emission with its trigger identity as text, and collection of the results as

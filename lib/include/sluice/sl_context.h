@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: the context (MPI, options, pinning, logging).
  *
  * Lifecycle: sl_init -> (build and run flows) -> sl_finalize.

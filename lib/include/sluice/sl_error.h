@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: error codes.
  *
  * The error rule, stated once: every public sluice function returns an int that is

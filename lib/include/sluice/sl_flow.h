@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: flows (sources -> per-record operators -> partitioning -> reduction -> sinks).
  *
  * Lifecycle: sl_flow_create -> sl_flow_from_* -> operators / partition / reduce ... ->

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: HDF5 datasets as a source and as a sink (see docs/hdf5.md).
  *
  * Dataset specs are strings "FILE:/path/to/dataset" (split at the last ":/"). FILE may be

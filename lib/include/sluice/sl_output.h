@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: publishing an output file, the contract behind "exit 0 is a promise".
  *
  * Every file sluice writes goes through this. Rank 0 checks the destination before any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Built-in aggregators for reduce_by_key. Values are 8-byte native numbers; states are
  * fixed-size so the hash table can hold them inline. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "algo/htab.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: an open-addressing hash table from byte-string keys to fixed-size
  * values, the state behind reduce_by_key, the combiner, group_by_key and uniq. Keys live
  * in the slot when short, else in an arena; each slot holds the full hash and the value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The local sorts of packed fixed-size records (see sort_fixed.h): by a compare function,
  * a stable merge sort; by a 64-bit key, a radix sort (further down).
  *

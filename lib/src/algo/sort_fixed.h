@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the local sort of records that all have the same key and value lengths
  * (rows, fixed structs: the common case of a sort), stored packed as key|value without the
  * record header. A stable merge sort that calls the user's comparator directly:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the wire format of a batch and the hash used for routing and tables.
  *
  * A batch is a sequence of records, each [uint32 key_len][uint32 value_len][key][value]

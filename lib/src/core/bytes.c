@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The growable byte buffer: reduce states, the sort's held records, line buffers, capture
  * buffers and collections all grow through it. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The context: MPI setup, options, launcher checks, pinning and signals (sl_init), and
  * their teardown (sl_finalize). */
 #define _POSIX_C_SOURCE 200809L

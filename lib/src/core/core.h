@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the context, options, errors and logging shared by every module. */
 #ifndef SLUICE_CORE_H
 #define SLUICE_CORE_H

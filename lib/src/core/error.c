@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Error codes as text, and the per-rank record of the first failure.
  *
  * The record keeps the first message because the deepest failure is the one that explains

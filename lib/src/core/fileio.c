@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* File utilities every module shares: complete writes and reads, spill files that cannot
  * be left behind, directory sync, byte counts for messages, and the out-of-memory line.
  *

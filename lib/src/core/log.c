@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rank-prefixed log lines on stderr, and the monotonic clock. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* How much memory a rank may plan on, for budgets set to "auto". A batch job rarely owns
  * the whole node: Slurm (and containers) confine it to a control group whose limit is
  * below the physical memory, and exceeding it gets the job killed rather than swapped.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The options table: every runtime knob, its default and help text, in one place, and
  * the typed access to it (defaults, set, get, cross-option checks).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Public access to a context's options (sl_option_set, sl_option_get, help). */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Options printed for people: the --sl-help table and the markdown reference. */
 #include <inttypes.h>
 #include <stdio.h>

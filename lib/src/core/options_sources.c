@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Options from the environment (SLUICE_NAME) and the command line (--sl-NAME). */
 #include <stdio.h>
 #include <stdlib.h>

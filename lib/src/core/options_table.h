@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the options table, shared by the files that parse, set, read and print
  * options (options*.c). Nothing outside lib/src/core/options*.c should need this. */
 #ifndef SLUICE_CORE_OPTIONS_TABLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Option values: parsing user text into typed fields and formatting them back. */
 #define _POSIX_C_SOURCE 200809L
 

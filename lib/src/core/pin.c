@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Pinning each rank to one core.
  *
  * Why: a rank that migrates between cores loses its caches and, on multi-socket nodes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the core-binding decision, apart from the system calls so that tests
  * can run it on synthetic topologies (hwloc_topology_set_synthetic). */
 #ifndef SLUICE_CORE_PIN_H

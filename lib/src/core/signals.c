@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Stop signals: SIGTERM (scancel, mpirun forwarding) and SIGUSR1 (sbatch --signal=USR1@T,
  * sent before the time limit) ask running flows to stop cleanly. The handler only sets a
  * flag; the engine polls it and agrees on the stop with the other ranks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the runtime of one sl_run (see docs/architecture.md).
  *
  * Every rank runs one single-threaded event loop over its local partitions. A partition

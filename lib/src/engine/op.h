@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the operator interface. Every step kind of a plan (map, filter, the
  * reducers, and every other step kind) is one table of this type, in ops/ (one
  * operator a file, registered in ops/registry.c); the engine calls operators only through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A partition at run time: pulls its input, pushes records through the fused steps (each
  * an operator: engine/op.h), and finishes its steps in order once every upstream sender has
  * ended. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A source's fast path for fixed-size rows (HDF5 tables): one call per block instead of
  * one sl_emit per row. The records are the same as sl_emit would make; only the checks
  * that cannot fail (lengths, NULL data) and the blocked tests that cannot change are left

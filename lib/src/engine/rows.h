@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: a source's fast path for fixed-size rows (see rows.c). */
 #ifndef SLUICE_ROWS_H
 #define SLUICE_ROWS_H

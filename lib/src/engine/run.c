@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sl_run: set up the partitions of every stage on this rank, run the event loop until
  * every partition has ended, then agree on the outcome with the other ranks. */
 #define _POSIX_C_SOURCE 200809L

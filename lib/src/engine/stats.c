@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Statistics: per-rank and per-stage counters, the --sl-stats JSON file, the
  * --sl-log-view summary (max/min ratios across ranks) and the progress line. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Batches between ranks: send pools, the receive ring, credits and the end-of-run drain.
  *
  * Data messages travel on one tag and are received into a ring of receives posted with

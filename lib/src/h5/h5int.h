@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: HDF5 source and sink shared pieces (layouts, specs, error text). */
 #ifndef SLUICE_H5INT_H
 #define SLUICE_H5INT_H

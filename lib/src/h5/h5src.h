@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the HDF5 source, as seen by the sink (provenance) and describe. */
 #ifndef SLUICE_H5SRC_H
 #define SLUICE_H5SRC_H

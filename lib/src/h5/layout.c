@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* HDF5 row layouts: the packed native representation of a dataset's rows. */
 #define _GNU_SOURCE
 #include <math.h>

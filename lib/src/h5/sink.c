@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* HDF5 output: ONE dataset written by all ranks in parallel, chunked and extendible, in
  * collective rounds, so memory stays one buffer per rank whatever the output size.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* HDF5 datasets as a source: rows along dimension 0, split across partitions in
  * contiguous ranges aligned to chunk boundaries, read in bounded blocks only while
  * downstream has room (see docs/hdf5.md).

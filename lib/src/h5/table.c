@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "sinks/output.h"
 #include "h5/h5int.h"
 
 struct sl_h5_file {

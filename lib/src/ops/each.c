@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* each: call the user's function on every record and pass it on (Flow.each). */
 #include "ops/ops.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* How reducers emit when they drain: to the next step, or (sl_flow_emit(SL_EMIT_STATE), or a
  * window's on_trigger) into the partition's capture buffer; SL_EMIT_NOTHING emits nothing. */
 #include "ops/ops.h"

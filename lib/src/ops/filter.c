@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* filter and reject: keep the records the predicate accepts, or the ones it refuses
  * (Flow.filter, Flow.reject). One operator with two polarities. */
 #include "ops/ops.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* flat_map: a record in, any number out through the emitter (Flow.flat_map). */
 #include "ops/ops.h"
 

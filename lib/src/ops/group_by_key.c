@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* group_by_key: every value of a key, in arrival order, emitted as one record per key whose
  * value is the values as [u32 length][bytes] (Flow.group_by_key). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The join step (Flow's bounded_join / window_join): a symmetric hash join of the stage's
  * two inputs, slot 0 the left flow and slot 1 the right. Each side keeps its records by key;
  * a record that arrives is matched at once against the other side's records of the same

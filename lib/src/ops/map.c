@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* map: one record in, one record out (Flow.map). */
 #include "ops/ops.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* map_batch: the user's function gets a whole batch of records at once. First in a stage
  * fed by another stage, it gets each arriving batch as it is (push_batch); fed by a source,
  * it gathers records into batches of --sl-batch-bytes first. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: what the built-in operators share (ops/). Each operator is one file:
  * its table (sl__op_NAME, engine/op.h) and its builder (sl_flow_NAME). */
 #ifndef SLUICE_OPS_H

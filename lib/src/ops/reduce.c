@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reduce: the user's reducer folds every record of the partition into one accumulator and
  * emits it at the end (Flow.reduce); emit_and_reduce folds and may emit as it goes
  * (Flow.emit_and_reduce). */

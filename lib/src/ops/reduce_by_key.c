@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reduce_by_key: one aggregator state per key (Flow.reduce by key, as in a word count),
  * in two halves when partial states can be merged: the combiner at the end of the stage
  * before (map side: it folds records into states, flushes them downstream when it holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The registry of built-in operators: one table per kind of plan/plan.h's SL__OPERATORS
  * list, made from that same list, so that every kind has exactly one operator. */
 #include <stdio.h>

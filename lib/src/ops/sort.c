@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The second half of the sort, SORT_LOCAL, first in the sorted stage: collect the records
  * (sorting and spilling runs beyond the memory budget), then emit them in order, merging
  * the runs. Its partitions hold consecutive ranges (the splitters), so the sorted stage is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The sort's records on disk and their state: spill runs, reading them back, passes that
  * keep the open spill files bounded, and the step's state (see sort_runs.h). */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the global sort (sample sort), what its two operators share. The sort is
  * two steps around a routed boundary:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The first half of the sort, SORT_SPLIT, at the end of the stage before it: hold the
  * records (memory blocks, then spill runs), keep a reservoir sample; when every local
  * partition has sampled, the ranks exchange samples (two non-blocking collectives: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* take_sort: the k best records of the partition by the user's order, emitted sorted
  * (Flow.take_sort). A max-heap of the k kept: the worst kept record is on top. */
 #define _GNU_SOURCE

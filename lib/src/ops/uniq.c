@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* uniq and uniq_by: pass on the first record of each key (or of each whole record), drop
  * the others (Flow.uniq, Flow.uniq_by). Emits as records come; holds the keys seen. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Windows and triggers of a reducer step (Flow.Window), per partition: an operator that
  * wraps the stage's first wrappable step (a reducer or a join; engine/op.h, the stage's
  * `wrap`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The flow builder: turns sl_flow_* calls into a plan of stages and steps. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the builder's shared helpers (plan/builder.c), used by the builders of
  * operators (ops/), sources and sinks, and of merges (plan/compose.c). */
 #ifndef SLUICE_BUILDER_H

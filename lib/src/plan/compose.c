@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Building windows and merges: the parts of Flow's model that go beyond one linear chain
  * of stages, as plan data (the window operator and its builders: ops/window.c; joins:
  * ops/join.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the plan a flow builds (stages of fused steps) before it runs.
  *
  * A flow is a list of stages. Stage 0 has a source; every later stage receives the

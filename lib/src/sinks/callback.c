@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The callback sink: the user's function gets every record, on the rank of its partition. */
 #include <stdio.h>
 #include <stdlib.h>

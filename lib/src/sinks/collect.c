@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The collect sink: the records of a flow's one last partition, in memory on rank 0 (for
  * small results: sl_flow_to_collect departitions the flow first). */
 #include <stdio.h>

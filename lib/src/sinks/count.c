@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The count sink: the number of records that reach the end of the flow, on every rank. */
 #include <stdio.h>
 #include <stdlib.h>

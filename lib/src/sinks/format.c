@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Formatting records as text lines: sl_text and the built-in formats of sl_flow_to_text. */
 #include <stdio.h>
 #include <string.h>

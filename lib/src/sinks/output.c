@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Publishing an output file (sl_output.h): the destination checked before any work, a
  * temporary beside it that a later run can tell from a live one, space reserved before
  * collective writes, and a rename only after every rank agreed that its part is complete

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the output file's life (sinks/output.c; the public face is sl_output.h).
  * Collective over the context's communicator: open (rank 0 checks the destination, removes
  * dead runs' temporaries, creates ours; inputs: the flow's sources and/or a list of paths),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: what the built-in sinks share (sinks/). */
 #ifndef SLUICE_SINKS_H
 #define SLUICE_SINKS_H

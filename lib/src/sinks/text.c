@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The text sink: one line per record (the user's format, a newline added), into ONE file
  * written by all ranks, or to standard output from the flow's one last partition.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Sources whose records are computed, not read: integer ranges, generators, in-memory
  * arrays and user callbacks. Each partition takes one contiguous equal share. */
 #include <stdlib.h>

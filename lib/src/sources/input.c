@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Input files as they were when the job started. A file changed while it is read would give
  * rows that never existed together (zeros where it was truncated, a mix of two versions),
  * so each source records what rank 0 saw at prepare and compares it whenever a partition

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: constructors of the built-in sources. */
 #ifndef SLUICE_SOURCES_H
 #define SLUICE_SOURCES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Text files as line records. The files are one virtual byte space split into equal
  * ranges; a line belongs to the partition where it starts, so a partition skips the
  * partial line at the start of its range and reads past its end to finish its last line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* An outside program built against an installed sluice (see tests/install/run.sh). */
 #include <stdio.h>
 #include <string.h>
