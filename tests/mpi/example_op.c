@@ -52,20 +52,24 @@ static int max_push(sl__part *p, int i, const sl_record *rec) {
   return SL_OK;
 }
 
+/* A reducer honours sl_flow_emit: nothing, each key (default), or the state as one record
+ * (captured: sl__reducer_drain_begin/_end do the bookkeeping). */
 static int max_drain(sl__part *p, int i, int *finished) {
   maxes *m = p->steps[i].state;
-  *finished = 0;
+  int capture;
+  if (sl__reducer_drain_begin(p, i, &capture, finished))
+    return SL_OK; /* SL_EMIT_NOTHING */
   for (; m->cursor < m->t.cap; m->cursor++) {
     const sl__hslot *slot = sl__htab_slot(&m->t, m->cursor);
     if (!slot->hash)
       continue;
-    if (sl__part_drain_blocked(p, i))
+    if (!capture && sl__part_drain_blocked(p, i))
       return SL_OK; /* the output is full: the engine calls again, we go on from cursor */
     const void *v = sl__htab_val(&m->t, m->cursor);
-    SL__CHECK(sl_emit(&p->em[i + 1], sl__hslot_key(slot), slot->klen, v, 8));
+    SL__CHECK(sl__drain_emit(p, i, capture, sl__hslot_key(slot), slot->klen, v, 8));
   }
-  *finished = 1;
-  return SL_OK;
+  m->cursor = 0;
+  return sl__reducer_drain_end(p, i, capture, finished);
 }
 
 static const sl__op_vt max_by_key = {.name = "max_by_key",

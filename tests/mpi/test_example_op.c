@@ -78,6 +78,42 @@ static void test_max_by_key_tiny_batches(void) {
   EXPECT_RC(sl_option_set(g_ctx, "credits-per-edge", "4"), SL_OK);
 }
 
+/* A reducer honours sl_flow_emit: SL_EMIT_NOTHING emits nothing, SL_EMIT_STATE one record
+ * per partition that holds keys, whose records are every key once. */
+static void test_max_by_key_emit_modes(void) {
+  for (int mode = 0; mode < 2; mode++) {
+    sl_flow *f = NULL;
+    sl_collection *c = NULL;
+    EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+    EXPECT_RC(sl_flow_from_generator(f, N, gen, NULL, 0), SL_OK);
+    EXPECT_RC(sl_flow_partition(f, 3, NULL, NULL), SL_OK);
+    EXPECT_RC(example_flow_max_by_key(f), SL_OK);
+    EXPECT_RC(sl_flow_emit(f, mode == 0 ? SL_EMIT_NOTHING : SL_EMIT_STATE), SL_OK);
+    EXPECT_RC(sl_flow_to_collect(f, &c), SL_OK);
+    EXPECT_RC(sl_run(f), SL_OK);
+    if (g_rank == 0 && c) {
+      size_t n = sl_collection_count(c), keys = 0;
+      EXPECT_U64(n, mode == 0 ? 0 : 3);
+      for (size_t j = 0; j < n; j++) {
+        sl_record r;
+        EXPECT_RC(sl_collection_get(c, j, &r), SL_OK);
+        /* the state record: the partition's records, batch-encoded [u32 kl][u32 vl][k][v] */
+        for (size_t pos = 0; pos + 8 <= r.value_len; keys++) {
+          uint32_t kl, vl;
+          memcpy(&kl, (const char *)r.value + pos, 4);
+          memcpy(&vl, (const char *)r.value + pos + 4, 4);
+          EXPECT_U64(vl, 8);
+          pos += 8 + (size_t)kl + vl;
+        }
+      }
+      if (mode == 1)
+        EXPECT_U64(keys, KEYS);
+    }
+    sl_collection_destroy(&c);
+    sl_flow_destroy(&f);
+  }
+}
+
 static void test_max_by_key_one_reducer(void) {
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -90,6 +126,7 @@ static void test_max_by_key_one_reducer(void) {
 static const mt_test tests[] = {
     {"max_by_key", test_max_by_key},
     {"max_by_key_tiny_batches", test_max_by_key_tiny_batches},
+    {"max_by_key_emit_modes", test_max_by_key_emit_modes},
     {"max_by_key_one_reducer", test_max_by_key_one_reducer},
     {NULL, NULL},
 };

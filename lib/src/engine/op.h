@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the operator interface. Every step kind of a plan (map, filter, the
- * reducers, and every other step kind) is one table of this type, in ops/ (one
- * operator a file, registered in ops/registry.c); the engine calls operators only through
- * it and never names one. docs/architecture.md, "Adding an operator", walks through one.
+ * reducers, and every other step kind) is one table of this type, in ops/ (one operator a
+ * file, registered in ops/registry.c), and so is a stage's wrapper (windows: its state is
+ * in p->steps[i].wrap, the wrapped operator's in .state, made once per window); the engine
+ * calls operators only through it and never names one. docs/architecture.md, "Adding an operator",
+ * walks through one.
  *
  * Per partition: the engine makes a state for each step of the stage (create), hands each
  * record to push, and once every input has ended calls drain until it says finished; then
@@ -17,12 +19,14 @@
  *   - A push may ask for its step to be drained before more input (a combiner that is full)
  *     by setting p->flush_step = i; a step with output queued for later (triggers) sets
  *     p->pending_step = i and clears it when its drain finished.
- *   - Collectives: only in the run-wide hooks, non-blocking, and in the same order on every
- *     rank: the engine calls run_progress of the plan's steps in plan order and stops at
- *     the first one that is not yet quiescent, so collectives of later steps wait.
- *     run_settle may block: every rank calls it once its loop has ended.
+ *   - Collectives: only in run_progress and run_settle, non-blocking in run_progress, and in
+ *     the same order on every rank: the engine calls run_progress of the plan's steps in
+ *     plan order and stops at the first one that is not yet quiescent, so collectives of
+ *     later steps wait. run_settle may block: every rank calls it once its loop has ended.
+ *     run_setup posts none (a failed setup skips the settle).
  *   - Memory: state grows only with what the operator must hold (reduce state); an operator
- *     with SL__OPF_MEMORY holds at most run->held_budget bytes per partition and spills the
+ *     with SL__OPF_MEMORY holds at most run->held_budget bytes per partition and step (set before
+ *     any create), and spills the
  *     rest (--sl-tmpdir, through sl__spill_create). Account state with sl__state_add.
  *   - Errors: return an sl_error code set with SL__FAIL / sl__error_set (one line: what,
  *     where, expected vs found); a user callback's failure through sl__callback_failed.

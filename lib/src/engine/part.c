@@ -98,7 +98,7 @@ static int step_setup(sl__part *p, int i, int *wrapped) {
   }
   si->push = si->op->push;
   if ((si->op->watermark || si->op->tick) && p->wm_step < 0)
-    p->wm_step = i;
+    p->wm_step = i; /* the first step with time hooks: the loops below start there */
   return si->op->create ? si->op->create(p, i) : SL_OK;
 }
 
@@ -176,9 +176,10 @@ static int consume(sl__part *p, sl__buf *b) {
 
 /* A sender's watermark rose (a batch or its end of stream consumed). */
 static int watermark(sl__part *p, int sender, int64_t wm) {
-  if (p->wm_step < 0 || !p->steps[p->wm_step].op->watermark)
-    return SL_OK;
-  return p->steps[p->wm_step].op->watermark(p, p->wm_step, sender, wm);
+  for (int i = p->wm_step; i >= 0 && i < p->nsteps; i++)
+    if (p->steps[i].op->watermark)
+      SL__CHECK(p->steps[i].op->watermark(p, i, sender, wm));
+  return SL_OK;
 }
 
 static void pop_input(sl__part *p) {
@@ -195,8 +196,9 @@ int sl__part_work(sl__part *p, int *progress) {
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
   int rc = SL_OK;
-  if (p->wm_step >= 0 && !p->input_ended && p->steps[p->wm_step].op->tick)
-    rc = p->steps[p->wm_step].op->tick(p, p->wm_step);
+  for (int i = p->wm_step; i >= 0 && i < p->nsteps && !p->input_ended && rc == SL_OK; i++)
+    if (p->steps[i].op->tick)
+      rc = p->steps[i].op->tick(p, i);
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
     sl__out *o = p->out;
     if (o && sl__out_blocked(o)) {
@@ -214,8 +216,9 @@ int sl__part_work(sl__part *p, int *progress) {
     if (p->flush_step < 0 && p->pending_step >= 0)
       p->flush_step = p->pending_step;
     if (p->flush_step >= 0) {
-      int fin = 0, k = p->flush_step;
-      rc = p->steps[k].op->drain(p, k, &fin);
+      int fin = 1, k = p->flush_step;
+      if (p->steps[k].op->drain) /* a step without one holds nothing to flush */
+        rc = p->steps[k].op->drain(p, k, &fin);
       if (fin && p->flush_step == k) /* a later step may have asked to drain meanwhile */
         p->flush_step = -1;
       (*progress)++;

@@ -37,20 +37,35 @@ static void sl__run_destroy(sl__run *run) {
   free(run);
 }
 
+/* Partitions of stage st on this rank: p on rank p mod size. */
+static int local_partitions(const sl__run *run, const sl__stage *st) {
+  return st->partitions > run->rank ? (st->partitions - 1 - run->rank) / run->size + 1 : 0;
+}
+
 static int setup(sl__run *run) {
   sl_flow *f = run->flow;
-  run->nstages = f->nstages;
   run->stages = calloc((size_t)f->nstages, sizeof *run->stages);
+  if (run->stages)
+    run->nstages = f->nstages;
   run->data_sent = calloc((size_t)run->size, sizeof(uint64_t));
   run->data_recv = calloc((size_t)run->size, sizeof(uint64_t));
   run->ctrl_sent = calloc((size_t)run->size, sizeof(uint64_t));
   run->ctrl_recv = calloc((size_t)run->size, sizeof(uint64_t));
   if (!run->stages || !run->data_sent || !run->data_recv || !run->ctrl_sent || !run->ctrl_recv)
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  /* Memory for held records: the option, or with "auto" the rank's share divided among the
+   * steps of its partitions that ask for one (a stage may have several partitions per
+   * rank, a flow several such steps), so that together they stay within it. Known before
+   * any partition is made: an operator may size its state by it. */
+  for (int s = 0; s < f->nstages; s++)
+    for (int i = 0; i < f->stages[s].nsteps; i++)
+      if (f->stages[s].steps[i].flags & SL__OPF_MEMORY)
+        run->held_shares += local_partitions(run, &f->stages[s]);
+  run->held_budget = sl__held_memory_bytes(run->ctx, run->held_shares);
   for (int s = 0; s < f->nstages; s++) {
     const sl__stage *st = &f->stages[s];
     sl__srun *sr = &run->stages[s];
-    int nlocal = st->partitions > run->rank ? (st->partitions - 1 - run->rank) / run->size + 1 : 0;
+    int nlocal = local_partitions(run, st);
     sr->parts = calloc((size_t)(nlocal ? nlocal : 1), sizeof *sr->parts);
     SL__CHECK_ALLOC(sr->parts);
     if (nlocal && st->target >= 0)
@@ -69,14 +84,7 @@ static int setup(sl__run *run) {
     sr->nopen = nlocal;
     sr->rstate = calloc((size_t)(st->nsteps ? st->nsteps : 1), sizeof *sr->rstate);
     SL__CHECK_ALLOC(sr->rstate);
-    for (int i = 0; i < st->nsteps; i++)
-      if (st->steps[i].flags & SL__OPF_MEMORY)
-        run->held_shares += nlocal;
   }
-  /* Memory for held records: the option, or with "auto" the rank's share divided among the
-   * steps of its partitions that asked (a stage may have several partitions per rank, a
-   * flow several such steps), so that together they stay within it. */
-  run->held_budget = sl__held_memory_bytes(run->ctx, run->held_shares);
   return SL_OK;
 }
 

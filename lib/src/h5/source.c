@@ -1413,8 +1413,8 @@ size_t sl__h5src_inputs(const sl__h5src *s, char *buf, size_t cap) {
   if (cap)
     buf[0] = 0;
   for (size_t i = 0; i < s->nfiles; i++) {
-    int w = snprintf(buf + pos, cap > pos ? cap - pos : 0, "%s%s:%s", i ? "\n" : "",
-                     s->files[i].path, s->files[i].dset);
+    int w = snprintf(cap > pos ? buf + pos : NULL, cap > pos ? cap - pos : 0, "%s%s:%s",
+                     i ? "\n" : "", s->files[i].path, s->files[i].dset);
     if (w < 0)
       break;
     pos += (size_t)w;

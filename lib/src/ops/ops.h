@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice internal: what the built-in operators share (ops/). Each operator is one file:
- * its table (sl__op_NAME, engine/op.h) and its builder (sl_flow_NAME). */
+/* sluice internal: what the built-in operators share (ops/). An operator is one file: its
+ * table (sl__op_NAME, engine/op.h) and its builder (sl_flow_NAME). Two halves of one
+ * operator share a file (reduce_by_key and its combiner; filter and reject) or a header
+ * (the sort: sort_sample.c, sort.c, sort_runs.h). */
 #ifndef SLUICE_OPS_H
 #define SLUICE_OPS_H
 
@@ -10,6 +12,8 @@
 #define SL__OP_DECLARE(K, name) extern const sl__op_vt sl__op_##name;
 SL__OPERATORS(SL__OP_DECLARE)
 #undef SL__OP_DECLARE
+/* Wrappers are not step kinds: a stage's `wrap` names one (ops/window.c). */
+extern const sl__op_vt sl__op_window;
 
 /* ---- registry.c: adding steps of built-in kinds ---- */
 /* Append a step of `kind` to stage s (its table, flags and name from the registry). */

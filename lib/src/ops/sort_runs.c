@@ -318,8 +318,8 @@ void sl__sort_heap_down(sort_state *st, int i) {
 
 /* ---- a bounded number of open runs: merge passes ---- */
 
-/* The spill files one sort step keeps open at once: its runs, and during a merge pass the
- * run the pass writes. File descriptors are limited per process (RLIMIT_NOFILE, 'ulimit
+/* The spill files one sort step keeps open at once (max_open_runs): its runs, and during a merge
+ * pass the run the pass writes. File descriptors are limited per process (RLIMIT_NOFILE, 'ulimit
  * -n': often 1024, on some systems 256), and a rank shares its limit with MPI (shared
  * memory segments, sockets, pipes), its sources and sinks, HDF5 and the user's code, which
  * the sort cannot count; each rank is a process with a limit of its own. So the sort steps

@@ -20,8 +20,8 @@
  * SORT_LOCAL its records plus the sort's scratch (packed: as many bytes again; general: an
  * 8-byte offset per record). Beyond it, it spills.
  *
- * Open files: a step keeps at most max_open_runs spill files open (64, fewer under a low
- * 'ulimit -n'); when its runs reach that, a pass combines the newest ones into one run
+ * Open files: a step keeps at most max_open_runs() (sort_runs.c) spill files open (64, fewer under
+ * a low 'ulimit -n'); when its runs reach that, a pass combines the newest ones into one run
  * (sl__sort_bound_runs: SORT_LOCAL merges them, stably; SORT_SPLIT, which only replays its runs,
  * concatenates them), so a big input on a small budget does not run out of descriptors.
  *
@@ -53,7 +53,7 @@
 #define OPEN_RUNS_MIN 4
 
 /* A spilled run: packed records (klen + vlen bytes each) or general ones. level: how many
- * merge passes its records went through (0: written from memory); see bound_runs. */
+ * merge passes its records went through (0: written from memory); see sl__sort_bound_runs. */
 typedef struct run {
   FILE *f;
   int packed;

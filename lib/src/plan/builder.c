@@ -295,8 +295,11 @@ uint64_t sl__plan_fingerprint(const sl_flow *f) {
     MIX(f->stages[s].wrap != NULL);
     MIX(f->stages[s].window.kind);
     MIX(f->stages[s].nsteps);
-    for (int i = 0; i < f->stages[s].nsteps; i++)
+    for (int i = 0; i < f->stages[s].nsteps; i++) {
       MIX(f->stages[s].steps[i].kind);
+      for (const char *c = f->stages[s].steps[i].opname; c && *c; c++)
+        MIX(*c); /* operators outside the registry share one kind */
+    }
   }
 #undef MIX
   return h;
@@ -307,8 +310,6 @@ int sl__plan_ordered_output(const sl_flow *flow) {
   if (!flow->nstages)
     return 1;
   const sl__stage *last = &flow->stages[flow->nstages - 1];
-  if (last->boundary == SL__BOUND_ROUTED)
-    return 1;
   for (int i = 0; i < last->nsteps; i++)
     if (last->steps[i].flags & SL__OPF_ORDERED)
       return 1;
@@ -329,14 +330,23 @@ int sl__plan_collective_sources(const sl_flow *flow) {
 }
 
 size_t sl__plan_inputs(const sl_flow *flow, char *buf, size_t cap) {
-  for (int s = 0; s < flow->nstages; s++) {
-    const sl__source *src = &flow->stages[s].source;
-    if (src->vt && src->vt->inputs)
-      return src->vt->inputs(src, buf, cap);
-  }
+  size_t pos = 0;
   if (cap)
     buf[0] = 0;
-  return 0;
+  for (int s = 0; s < flow->nstages; s++) {
+    const sl__source *src = &flow->stages[s].source;
+    if (!src->vt || !src->vt->inputs)
+      continue;
+    if (pos) { /* one input a line */
+      if (pos + 1 < cap) {
+        buf[pos] = '\n';
+        buf[pos + 1] = 0;
+      }
+      pos++;
+    }
+    pos += src->vt->inputs(src, pos < cap ? buf + pos : NULL, pos < cap ? cap - pos : 0);
+  }
+  return pos;
 }
 
 int sl__plan_check(const sl_flow *flow) {
@@ -348,7 +358,8 @@ int sl__plan_check(const sl_flow *flow) {
     if (st->wrap && !wrappable)
       SL__FAIL(SL_ERR_STATE,
                "stage %d '%s' has a window or on_trigger but no reducer to apply it to (add "
-               "sl_flow_reduce, reduce_by_key, group_by_key or a join to the stage)",
+               "sl_flow_reduce, reduce_by_key, group_by_key, take_sort or a join to the "
+               "stage)",
                st->index, st->name);
     if (st->boundary == SL__BOUND_ROUTED && (s == 0 || !st->ninputs))
       SL__FAIL(SL_ERR_INTERNAL, "stage %d '%s': a routed boundary without a stage before it",

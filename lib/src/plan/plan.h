@@ -38,8 +38,7 @@ typedef enum sl__boundary {
   X(TOPK, take_sort)                                                                               \
   X(SORT_SPLIT, sort_sample) /* end of the stage before a sort: hold, sample, then replay */       \
   X(SORT_LOCAL, sort)        /* start of the sorted stage: sort (spilling runs), emit in order */  \
-  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */                   \
-  X(WINDOW, window)          /* wraps a stage's reducer: windows and triggers */
+  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */
 
 typedef enum sl__step_kind {
 #define SL__KIND_ENUM(K, name) SL__STEP_##K,
@@ -49,7 +48,12 @@ typedef enum sl__step_kind {
   SL__STEP_EXTERN = SL__STEP_KIND_COUNT /* an operator outside the registry (its table given) */
 } sl__step_kind;
 
-/* What the plan and other modules may ask of an operator (its table's flags). */
+/* What the plan and other modules may ask of an operator (its table's flags).
+ * SL__OPF_REDUCER: sl_flow_emit's modes apply to it, so its drain goes through
+ * sl__reducer_drain_begin/_end (ops/ops.h). SL__OPF_WRAPPABLE: a wrapper (windows) makes and
+ * destroys its state once per window, mid-run, with p->steps[i].state swapped, and drains
+ * it with force_capture, keep_open and draining set (engine/engine.h): the operator honours
+ * them and resets its drain cursor when finished. */
 enum {
   SL__OPF_REDUCER = 1u << 0,   /* fills the stage's one reducer slot (as in Flow) */
   SL__OPF_WRAPPABLE = 1u << 1, /* a stage wrapper (windows) applies to it */
@@ -216,13 +220,13 @@ int sl__flow_set_source(sl_flow *flow, int partitions, const sl__source_vt *vt, 
 /* Install the flow's sink (takes ownership of impl, also on failure). */
 int sl__flow_set_sink(sl_flow *flow, const sl__sink_vt *vt, void *impl, const char *what);
 /* Questions about the plan that sinks and sources ask. */
-/* Must the output be written in rank order? An SL__OPF_ORDERED step in the last stage, a
- * routed boundary into it, or an SL__SRC_ORDERED source anywhere. */
+/* Must the output be written in rank order? An SL__OPF_ORDERED step in the last stage, or
+ * an SL__SRC_ORDERED source anywhere. */
 int sl__plan_ordered_output(const sl_flow *flow);
 /* Sources of the flow that read in collective rounds (their collective hook says 1). */
 int sl__plan_collective_sources(const sl_flow *flow);
-/* The inputs of the flow's first source with an inputs hook, for provenance (as that hook);
- * 0 and "" when none. */
+/* The inputs of the flow's sources, for provenance: every source's inputs hook, in stage
+ * order, one input a line; 0 and "" when none has one. Returns the length it needs. */
 size_t sl__plan_inputs(const sl_flow *flow, char *buf, size_t cap);
 /* Every rank must build the same plan: sl_run compares this. */
 uint64_t sl__plan_fingerprint(const sl_flow *flow);
