@@ -207,11 +207,15 @@ int sl__output_open(sl_ctx *ctx, const sl_flow *flow, const char *path, int over
   SL__CHECK_MPI(MPI_Bcast(&r0, 1, MPI_INT, 0, comm));
   if (r0 == SL_OK)
     SL__CHECK_MPI(MPI_Bcast(w->tmp, (int)sizeof w->tmp, MPI_CHAR, 0, comm));
-  if (r0 != SL_OK || rc != SL_OK) {
+  /* a rank that failed alone (its allocation): every rank learns it, so that none goes on
+   * into the caller's next collective while another has returned */
+  int bad = rc != SL_OK, any = 0;
+  SL__CHECK_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm));
+  if (r0 != SL_OK || any) {
     if (o)
       sl_output_destroy(&o);
     /* rank 0's code everywhere: every rank exits with the status of a bad destination */
-    return r0 != SL_OK ? r0 : rc;
+    return r0 != SL_OK ? r0 : rc != SL_OK ? rc : SL_ERR_REMOTE;
   }
   *out = o;
   return SL_OK;
