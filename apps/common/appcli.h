@@ -124,6 +124,12 @@ typedef struct app_cli {
   const char *epilog;    /* printed after the options (NULL: nothing) */
 } app_cli;
 
+/* The positional arguments of the HDF5 apps, in an app_cli initializer: one FILE:/dataset
+ * spec, first (FILE may be a quoted glob). */
+#define APP_ARGS_ONE_SPEC                                                                          \
+  .args = "FILE:/dataset", .args_first = 1, .min_args = 1, .max_args = 1,                          \
+  .args_note = "quote a glob"
+
 /* One run of an app. */
 typedef struct app {
   const char *prog;

@@ -46,11 +46,7 @@ static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
       .prog = "sluice-h5groupby",
       .mpi = 1,
       .opts = opts,
-      .args = "FILE:/dataset",
-      .args_first = 1,
-      .min_args = 1,
-      .max_args = 1,
-      .args_note = "quote a glob",
+      APP_ARGS_ONE_SPEC,
       .about =
           "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
           "one or more key fields (integer or fixed-length string fields) and write one row\n"

@@ -83,11 +83,7 @@ static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
       .prog = "sluice-h5sort",
       .mpi = 1,
       .opts = opts,
-      .args = "FILE:/dataset",
-      .args_first = 1,
-      .min_args = 1,
-      .max_args = 1,
-      .args_note = "quote a glob",
+      APP_ARGS_ONE_SPEC,
       .about = "Sort the rows of an HDF5 dataset by one field and write them, in order, to one\n"
                "dataset. The sort is stable: rows with equal keys keep their input order (also\n"
                "with --descending). NaN keys go last. Integer, float and fixed-length string\n"

@@ -244,11 +244,7 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
       .prog = "sluice-h5stats",
       .mpi = 1,
       .opts = opts,
-      .args = "FILE:/dataset",
-      .args_first = 1,
-      .min_args = 1,
-      .max_args = 1,
-      .args_note = "quote a glob",
+      APP_ARGS_ONE_SPEC,
       .about =
           "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
           "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
