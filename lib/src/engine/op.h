@@ -3,8 +3,8 @@
  * reducers, and every other step kind) is one table of this type, in ops/ (one operator a
  * file, registered in ops/registry.c), and so is a stage's wrapper (windows: its state is
  * in p->steps[i].wrap, the wrapped operator's in .state, made once per window); the engine
- * calls operators only through it and never names one. docs/architecture.md, "Adding an operator",
- * walks through one.
+ * calls operators only through it and never names one. docs/architecture.md, "Adding an
+ * operator", walks through one.
  *
  * Per partition: the engine makes a state for each step of the stage (create), hands each
  * record to push, and once every input has ended calls drain until it says finished; then
@@ -25,9 +25,9 @@
  *     later steps wait. run_settle may block: every rank calls it once its loop has ended.
  *     run_setup posts none (a failed setup skips the settle).
  *   - Memory: state grows only with what the operator must hold (reduce state); an operator
- *     with SL__OPF_MEMORY holds at most run->held_budget bytes per partition and step (set before
- *     any create), and spills the
- *     rest (--sl-tmpdir, through sl__spill_create). Account state with sl__state_add.
+ *     with SL__OPF_MEMORY holds at most run->held_budget bytes per partition and step (set
+ *     before any create), and spills the rest (--sl-tmpdir, through sl__spill_create).
+ *     Account state with sl__state_add.
  *   - Errors: return an sl_error code set with SL__FAIL / sl__error_set (one line: what,
  *     where, expected vs found); a user callback's failure through sl__callback_failed.
  *
