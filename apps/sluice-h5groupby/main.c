@@ -317,6 +317,8 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   int b = rc;
   if (!b)
     b = sl_flow_from_h5(flow, &o->in, 1, &j->hopts, 0);
+  if (!b) /* stage names: the log view, the run record and the trace show them */
+    b = sl_flow_name_stage(flow, "read");
   if (!b)
     b = sl_flow_map(flow, gb_to_kv, p);
   if (!b)
@@ -324,11 +326,15 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   if (!b)
     b = sl_flow_partition(flow, 0, NULL, NULL);
   if (!b)
+    b = sl_flow_name_stage(flow, "group");
+  if (!b)
     b = sl_flow_reduce_by_key(flow, &ag);
   if (!b)
     b = sl_flow_name(flow, "aggregate");
   if (!b)
     b = sl_flow_sort(flow, gb_by_key, p, 0);
+  if (!b)
+    b = sl_flow_name_stage(flow, "sort+write");
   if (!b)
     b = sl_flow_map(flow, gb_to_row, p);
   if (!b)

@@ -123,8 +123,12 @@ static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
   int rc = sl_flow_create(a->ctx, &flow);
   if (!rc)
     rc = sl_flow_from_h5(flow, &o->in, 1, hopts, 0);
+  if (!rc) /* stage names: the log view, the run record and the trace show them */
+    rc = sl_flow_name_stage(flow, "read+sample");
   if (!rc)
     rc = sl_flow_sort(flow, by_key_then_row, kd, 0);
+  if (!rc)
+    rc = sl_flow_name_stage(flow, "sort+write");
   if (!rc)
     rc = sl_flow_to_h5(flow, o->out, layout, &so);
   if (!rc)

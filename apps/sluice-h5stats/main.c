@@ -161,7 +161,8 @@ static void merge(acc *a, const acc *b) {
   a->n = n;
 }
 
-static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j) {
+static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j,
+                    const char *label) {
   sl_flow *flow = NULL;
   uint64_t count = 0;
   const char *specs[1] = {spec};
@@ -169,8 +170,10 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
   if (rc)
     return rc;
   /* builder errors are remembered by the flow: sl_run returns (and prints) them */
+  /* the stage's name and the pass: the log view, progress, the run record and the trace */
   if (!sl_flow_from_h5(flow, specs, 1, o, 0) && !sl_flow_each(flow, fn, j))
-    (void)sl_flow_name(flow, fn == fold ? "welford" : "histogram");
+    (void)sl_flow_name_stage(flow, fn == fold ? "read+welford" : "read+histogram");
+  (void)sl_flow_set_label(flow, label);
   (void)sl_flow_to_count(flow, &count);
   rc = sl_run(flow);
   sl_flow_destroy(&flow);
@@ -572,7 +575,7 @@ static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *
     j->lo[k] = o->lo;
     j->hi[k] = o->hi;
   }
-  int rc = run_pass(a->ctx, o->in, h, fold, j);
+  int rc = run_pass(a->ctx, o->in, h, fold, j, o->have_range ? "pass 1 of 1" : "pass 1 of 2");
   if (rc == SL_OK) {
     *g = calloc(j->nf, sizeof **g);
     if (!app_agree(a, *g != NULL, "out of memory for the results of %zu fields", j->nf))
@@ -586,7 +589,7 @@ static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *
       j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
       j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
     }
-    rc = run_pass(a->ctx, o->in, h, histogram, j);
+    rc = run_pass(a->ctx, o->in, h, histogram, j, "pass 2 of 2");
   }
   if (rc == SL_OK)
     rc = sum_histograms(a, j);

@@ -104,12 +104,16 @@ static int parse_args(app *a, int *argc, char ***argv, wc_args *o) {
 /* The flow: text lines -> tokenize -> partition by word -> count [-> top K] -> TSV. */
 static int build_flow(sl_flow *flow, const app *a, const wc_args *o, counters *cnt) {
   int rc = sl_flow_from_text_files(flow, (const char *const *)a->args, (size_t)a->nargs, 0);
+  if (!rc) /* stage names: the log view, the run record and the trace show them */
+    rc = sl_flow_name_stage(flow, "read+tokenize");
   if (!rc)
     rc = sl_flow_flat_map(flow, tokenize, cnt);
   if (!rc)
     rc = sl_flow_name(flow, "tokenize");
   if (!rc)
     rc = sl_flow_partition(flow, 0, NULL, NULL);
+  if (!rc)
+    rc = sl_flow_name_stage(flow, "count");
   if (!rc) {
     sl_aggregator count = sl_aggregator_builtin(SL_AGG_COUNT);
     rc = sl_flow_reduce_by_key(flow, &count);
@@ -120,6 +124,8 @@ static int build_flow(sl_flow *flow, const app *a, const wc_args *o, counters *c
     rc = sl_flow_each(flow, count_distinct, cnt);
   if (!rc && o->have_top)
     rc = sl_flow_take_sort(flow, (size_t)o->top, by_count_then_word, NULL);
+  if (!rc && o->have_top)
+    rc = sl_flow_name_stage(flow, "top");
   if (!rc)
     rc = sl_flow_to_text(flow, o->out ? o->out : "-", sl_format_tsv_u64, NULL, o->force);
   return rc;

@@ -32,6 +32,12 @@ static void write_doc(FILE *out) {
         "makes `sl_init` fail with `SL_ERR_OPTION` and one line naming the option, the value\n"
         "and what was expected. `--sl-recv-budget-bytes` and `--sl-send-budget-bytes` must\n"
         "each hold at least one batch (`--sl-batch-bytes`).\n"
+        "\n"
+        "`--sl-stats`, `--sl-log-view`, `--sl-progress`, `--sl-progress-interval` and\n"
+        "`--sl-trace*` are described in [observability.md](observability.md): the run\n"
+        "record's fields, the log view's columns, the progress line, the trace's tracks and\n"
+        "`sluice-report`. In the `--sl-stats` and `--sl-trace` file names, `%j` becomes\n"
+        "the Slurm job id (`SLURM_JOB_ID`; `nojob` outside Slurm) and `%%` a `%`.\n"
         "\n",
         out);
   sl__options_markdown(out);

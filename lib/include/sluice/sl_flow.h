@@ -54,6 +54,13 @@ SL_EXPORT int sl_flow_create(sl_ctx *ctx, sl_flow **flow);
 SL_EXPORT int sl_flow_destroy(sl_flow **flow);
 /* Names the most recently added stage step (used in errors, stats and describe). Local. */
 SL_EXPORT int sl_flow_name(sl_flow *flow, const char *name);
+/* Names the current stage (the one the next operator joins; by default "stage<N>"): the
+ * log view, the run record and the trace show it (rank 0's names). Up to 63 bytes are
+ * kept. Local. */
+SL_EXPORT int sl_flow_name_stage(sl_flow *flow, const char *name);
+/* A label for the run, such as "pass 1 of 2", shown by progress lines, the log view, the
+ * run record and the trace. Up to 127 bytes are kept. Local. */
+SL_EXPORT int sl_flow_set_label(sl_flow *flow, const char *label);
 
 /* ---- sources (exactly one per flow, first). partitions <= 0 means one per rank. ---- */
 /* Integers first..last-1, as records with an empty key and an 8-byte native int64 value. */

@@ -147,7 +147,38 @@ static int agree(sl_ctx *ctx, int rc) {
   return SL_OK;
 }
 
+int sl__expand_name(const sl_ctx *ctx, const char *option, const char *tmpl, char *out,
+                    size_t cap) {
+  /* Outside Slurm there is no job id; "nojob" says so in the name (documented with the
+   * options) rather than inventing a number that looks like one. */
+  const char *job = ctx->slurm_job_id[0] ? ctx->slurm_job_id : "nojob";
+  size_t n = 0;
+  for (const char *p = tmpl; *p; p++) {
+    const char *add = p;
+    size_t len = 1;
+    if (p[0] == '%' && p[1] == 'j') {
+      add = job, len = strlen(job), p++;
+    } else if (p[0] == '%' && p[1] == '%') {
+      p++;
+    }
+    if (n + len >= cap)
+      SL__FAIL(SL_ERR_OPTION, "%s='%s': the name with %%j expanded is longer than %zu bytes",
+               option, tmpl, cap - 1);
+    memcpy(out + n, add, len);
+    n += len;
+  }
+  out[n] = '\0';
+  return SL_OK;
+}
+
+static void free_trace(sl_ctx *ctx) {
+  if (ctx->trace && ctx->trace_free)
+    ctx->trace_free(ctx->trace);
+  ctx->trace = NULL;
+}
+
 static void destroy(sl_ctx *ctx) {
+  free_trace(ctx);
   sl__signals_restore(ctx);
   int finalized = 0;
   if (MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) {
@@ -218,6 +249,7 @@ int sl_finalize(sl_ctx **pctx) {
     return SL_OK;
   sl_ctx *ctx = *pctx;
   int rc = SL_OK;
+  free_trace(ctx);
   sl__signals_restore(ctx);
   int finalized = 0;
   int mrc = MPI_Finalized(&finalized);

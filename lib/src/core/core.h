@@ -71,6 +71,17 @@ int sl__bytes_append(sl__bytes *b, const void *p, size_t n);
 int sl__bytes_put_record(sl__bytes *b, const sl_record *r);
 void sl__bytes_free(sl__bytes *b);
 
+/* ---- JSON output (json.c): appended to a buffer, SL_ERR_NOMEM recorded ----
+ * Strings are escaped (quote, backslash, control characters; invalid UTF-8 becomes
+ * U+FFFD), so any name parses back; NaN and infinities are written as null. _key and the
+ * k* forms write `,"key":` (no comma when first is nonzero). */
+int sl__json_raw(sl__bytes *b, const char *s);
+int sl__json_str(sl__bytes *b, const char *s);
+int sl__json_num(sl__bytes *b, double v);
+int sl__json_key(sl__bytes *b, int first, const char *key);
+int sl__json_kstr(sl__bytes *b, int first, const char *key, const char *v);
+int sl__json_knum(sl__bytes *b, int first, const char *key, double v);
+
 /* ---- files (fileio.c) ---- */
 /* "1.5 MiB" */
 void sl__fmt_bytes(uint64_t n, char *buf, size_t cap);
@@ -99,9 +110,13 @@ typedef struct sl__options {
   uint64_t output_buffer_bytes; /* --sl-output-buffer-bytes */
   uint64_t held_memory_bytes;   /* --sl-sort-memory-bytes */
   int pin;                      /* --sl-pin */
-  char stats_file[4096];        /* --sl-stats ("" = none) */
+  char stats_file[4096];        /* --sl-stats ("" = none; %j: the job id) */
   int log_view;                 /* --sl-log-view */
-  int progress;                 /* --sl-progress: -1 auto (stderr is a tty), 0 off, 1 on */
+  int progress;                 /* --sl-progress: -1 auto, 0 off, 1 on */
+  int progress_interval;        /* --sl-progress-interval: seconds between plain lines */
+  char trace_file[4096];        /* --sl-trace ("" = none; %j: the job id) */
+  int trace_merge_us;           /* --sl-trace-merge-us: spans closer than this are merged */
+  int trace_max_spans;          /* --sl-trace-max-spans: per rank, the merge gap grows past it */
   int log_level;                /* --sl-log-level: sl_log_level */
   int stop_signals;             /* --sl-stop-signals */
   char tmpdir[4096];            /* --sl-tmpdir ("" = next to the output) */
@@ -138,7 +153,16 @@ struct sl_ctx {
   char command_line[4096];
   uint64_t held_memory_auto; /* the rank's memory for operators that hold records (sorts), with
                                 "auto", by sl__memory_resolve */
+  uint64_t bytes_written;    /* output bytes this rank wrote (sinks count them; run records) */
+  int runs;                  /* sl_run calls so far on this context */
+  /* the trace of every run so far (--sl-trace): kept by the engine, freed at sl_finalize */
+  void *trace;
+  void (*trace_free)(void *trace);
 };
+
+/* A file name with %j replaced by the Slurm job id ("nojob" outside Slurm) and %% by %.
+ * SL_ERR_OPTION (recorded, naming `option`) when the result does not fit in cap. */
+int sl__expand_name(const sl_ctx *ctx, const char *option, const char *tmpl, char *out, size_t cap);
 
 /* memory.c: the memory this process may use (physical, or a lower cgroup or Slurm
  * limit; UINT64_MAX if none is known) */
@@ -162,6 +186,9 @@ void sl__report_error(const sl_ctx *ctx, int code);
 
 /* ---- time ---- */
 double sl__now(void); /* monotonic seconds */
+/* Wall-clock seconds since the epoch (UTC), and as ISO 8601 "2026-12-07T12:58:15.123Z". */
+double sl__wall_now(void);
+void sl__utc_string(double wall, char *buf, size_t cap);
 
 /* ---- stop signals (SIGTERM, SIGUSR1) ---- */
 int sl__signals_install(sl_ctx *ctx);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Rank-prefixed log lines on stderr, and the monotonic clock. */
+/* Rank-prefixed log lines on stderr, and the clocks (monotonic, and UTC for records). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdarg.h>
@@ -71,4 +71,27 @@ double sl__now(void) {
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
     return 0.0;
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double sl__wall_now(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+    return 0.0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void sl__utc_string(double wall, char *buf, size_t cap) {
+  time_t s = (time_t)wall;
+  struct tm tm;
+  int ms = (int)((wall - (double)s) * 1000.0);
+  if (ms < 0 || ms > 999)
+    ms = 0;
+  if (cap == 0)
+    return;
+  if (gmtime_r(&s, &tm) == NULL) {
+    buf[0] = '\0';
+    return;
+  }
+  snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }

@@ -142,6 +142,7 @@ typedef struct sl__stagestats {
   uint64_t input_bytes;
   uint64_t late_dropped, triggers;
   double stall, work; /* seconds a producer waited for credit; seconds partitions worked */
+  double first, last; /* sl__now() of the stage's first and last work on this rank (0: none) */
 } sl__stagestats;
 
 struct sl__part {
@@ -228,10 +229,16 @@ struct sl__run {
   int (*sink_blocked)(void *impl, const sl__part *part);
   int (*sink_push)(void *impl, sl__part *part, const sl_record *rec);
   void *sink_impl;
-  /* progress */
-  double t0, last_progress;
+  /* progress, record, trace */
+  double t0;    /* sl__now() when every rank had entered the run (after its first collective) */
+  double wall0; /* rank 0's UTC seconds at t0 (the same on every rank) */
+  double t_end; /* sl__now() when the outcome was agreed */
   uint64_t total_input;
+  uint64_t written0; /* ctx->bytes_written when the run began */
   sl_stats total;
+  struct sl__progress *prog; /* NULL: no progress lines in this run */
+  struct sl__trace *trace;   /* NULL: no --sl-trace */
+  int status;                /* the agreed outcome (SL_OK or the code every rank returns) */
 };
 
 /* ---- engine/part.c ---- */
@@ -274,9 +281,71 @@ int sl__callback_failed(sl__part *p, int i, int rc);
 /* A callback returned rc: an sl_emit failure inside it is the cause, else the callback. */
 int sl__callback_result(sl__part *p, int i, int rc);
 
-/* ---- stats (engine/stats.c) ---- */
+/* ---- stats (engine/stats.c): gathers the ranks' counters, then the run record
+ * (engine/record.c) and the log view (engine/logview.c) ---- */
 int sl__stats_report(sl__run *run); /* collective */
-void sl__progress_tick(sl__run *run, int force);
+/* The gathered figures, on rank 0: per rank, SL__ST_NRANK run-wide values then
+ * SL__ST_NSTAGE per stage (names in sl__st_rank_names / sl__st_stage_names). */
+enum {
+  SL__ST_HWM,
+  SL__ST_STATE,
+  SL__ST_RSS,
+  SL__ST_WALL,
+  SL__ST_CORE,
+  SL__ST_READ,
+  SL__ST_WRITTEN,
+  SL__ST_NRANK
+};
+enum {
+  SL__ST_REC_IN,
+  SL__ST_REC_OUT,
+  SL__ST_BYTES_SENT,
+  SL__ST_BYTES_RECV,
+  SL__ST_BATCH_SENT,
+  SL__ST_BATCH_RECV,
+  SL__ST_INPUT,
+  SL__ST_STALL,
+  SL__ST_WORK,
+  SL__ST_ACTIVE,
+  SL__ST_LATE,
+  SL__ST_TRIGGERS,
+  SL__ST_NSTAGE
+};
+extern const char *const sl__st_rank_names[SL__ST_NRANK];
+extern const char *const sl__st_stage_names[SL__ST_NSTAGE];
+typedef struct sl__gathered {
+  const double *all; /* size rows of `per` values */
+  int per, size, nstages;
+  const char *hosts; /* size names of SL__HOST_LEN bytes */
+} sl__gathered;
+#define SL__HOST_LEN 64
+/* min, average and max of value idx over the ranks */
+void sl__st_over_ranks(const sl__gathered *g, int idx, double *mn, double *avg, double *mx);
+/* Append one JSON line to the --sl-stats file (rank 0; O_APPEND, one write). */
+int sl__record_write(sl__run *run, const sl__gathered *g, const char *path);
+/* The PETSc-style summary on f (rank 0). */
+void sl__log_view(sl__run *run, const sl__gathered *g, FILE *f);
+
+/* ---- progress (engine/progress.c) ----
+ * Lines on rank 0's stderr about every rank, through non-blocking reductions on a
+ * duplicate of the run's communicator: start and finish are collective (every rank, every
+ * run, start after the agreement that precedes the loop), poll never blocks. */
+int sl__progress_start(sl__run *run, int mode, double period);
+void sl__progress_poll(sl__run *run);
+int sl__progress_finish(sl__run *run);
+/* The mode rank 0 picks from --sl-progress and its stderr: 0 off, 1 a redrawn line on a
+ * terminal, 2 plain lines. */
+int sl__progress_mode(const sl_ctx *ctx);
+
+/* ---- the timeline (engine/trace.c), --sl-trace ----
+ * Spans on this rank's tracks, merged when closer than --sl-trace-merge-us and bounded by
+ * --sl-trace-max-spans; kept in the context across runs, so the file holds every run. */
+enum { SL__TRACK_LOOP = 0, SL__TRACK_WAIT = 1, SL__TRACK_RUNS = 2 };
+int sl__trace_begin(sl__run *run); /* local: attach the context's trace (made on first use) */
+/* A span [a, b) in sl__now() seconds on track tid; name is copied (interned). */
+void sl__trace_span(sl__run *run, int tid, const char *name, double a, double b);
+/* Collective (every rank, after the outcome is agreed): write the file. */
+int sl__trace_write(sl__run *run);
 
 /* ---- asked once per record: inline ---- */
 /* The out has no free send buffer: its stage must stop producing. */

@@ -39,8 +39,10 @@
 #include "engine/engine.h"
 
 typedef struct sl__op_vt {
-  const char *name; /* as in step names and sl_flow_describe */
-  unsigned flags;   /* SL__OPF_* (plan/plan.h) */
+  const char *name;  /* as in step names and sl_flow_describe */
+  unsigned flags;    /* SL__OPF_* (plan/plan.h) */
+  const char *phase; /* what progress lines say while the step drains ("sorting");
+                        NULL: "draining" */
 
   /* ---- per partition ---- */
   /* Make step i's state in p->steps[i].state (may stay NULL). Optional. */

@@ -189,13 +189,27 @@ static void pop_input(sl__part *p) {
     p->in_tail = NULL;
 }
 
+/* The trace's name for a turn of work: the stage, or the step it drains ("sort" in 'sort'). */
+static void trace_work(sl__part *p, int draining, double a, double b) {
+  char name[160];
+  const char *stage = p->stage->name;
+  if (draining && p->finish_step < p->nsteps)
+    snprintf(name, sizeof name, "%s: %s", stage, p->steps[p->finish_step].op->name);
+  else if (draining)
+    snprintf(name, sizeof name, "%s: finish", stage);
+  else
+    snprintf(name, sizeof name, "%s", stage);
+  sl__trace_span(p->run, SL__TRACK_LOOP, name, a, b);
+}
+
 int sl__part_work(sl__part *p, int *progress) {
   if (p->done)
     return SL_OK;
   sl__run *run = p->run;
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
-  int rc = SL_OK;
+  int rc = SL_OK, before = *progress;
+  int draining = p->input_ended && p->finish_step < p->nsteps; /* names the trace's span */
   for (int i = p->wm_step; i >= 0 && i < p->nsteps && !p->input_ended && rc == SL_OK; i++)
     if (p->steps[i].op->tick)
       rc = p->steps[i].op->tick(p, i);
@@ -210,7 +224,10 @@ int sl__part_work(sl__part *p, int *progress) {
     if (!o && sl__sink_blocked(p))
       break; /* the sink's progress hook frees it */
     if (o && o->stall_since != 0) {
-      p->st->stall += sl__now() - o->stall_since;
+      double now = sl__now();
+      p->st->stall += now - o->stall_since;
+      if (run->trace)
+        sl__trace_span(run, SL__TRACK_WAIT, p->stage->name, o->stall_since, now);
       o->stall_since = 0;
     }
     if (p->flush_step < 0 && p->pending_step >= 0)
@@ -285,6 +302,14 @@ int sl__part_work(sl__part *p, int *progress) {
     (*progress)++;
     break;
   }
-  p->st->work += sl__now() - t0;
+  double now = sl__now();
+  p->st->work += now - t0;
+  if (*progress != before) { /* it did something: the stage was active until now */
+    if (p->st->first == 0)
+      p->st->first = t0;
+    p->st->last = now;
+    if (run->trace)
+      trace_work(p, draining, t0, now);
+  }
   return rc;
 }

@@ -188,20 +188,41 @@ static void idle(int *spins) {
   nanosleep(&ts, NULL);
 }
 
+/* A span of the trace for a hook that did something (progress moved) from t0 to now. */
+static void trace_hook(sl__run *run, const char *what, const char *name, int before, int after,
+                       double t0) {
+  if (!run->trace || before == after)
+    return;
+  char n[128];
+  snprintf(n, sizeof n, "%s%s", what, name);
+  sl__trace_span(run, SL__TRACK_LOOP, n, t0, sl__now());
+}
+
 static int loop(sl__run *run) {
   int spins = 0;
   for (;;) {
-    int progress = 0;
+    int progress = 0, before;
     int rc = sl__transport_poll(run, &progress);
+    double t0 = run->trace ? sl__now() : 0;
+    before = progress;
     if (rc == SL_OK)
       rc = ops_progress(run, &progress);
+    trace_hook(run, "collective: ", "operators", before, progress, t0);
     for (int s = 0; s < run->nstages && rc == SL_OK; s++) {
       sl__source *src = &run->flow->stages[s].source;
-      if (src->vt && src->vt->progress)
+      if (src->vt && src->vt->progress) {
+        before = progress;
+        t0 = run->trace ? sl__now() : 0;
         rc = src->vt->progress(src, run, &progress);
+        trace_hook(run, "io: read ", src->vt->name, before, progress, t0);
+      }
     }
-    if (rc == SL_OK && run->sink->progress)
+    if (rc == SL_OK && run->sink->progress) {
+      before = progress;
+      t0 = run->trace ? sl__now() : 0;
       rc = run->sink->progress(run->sink_impl, run, &progress);
+      trace_hook(run, "io: write ", run->sink->name, before, progress, t0);
+    }
     for (int s = run->nstages - 1; s >= 0 && rc == SL_OK; s--) {
       sl__srun *sr = &run->stages[s];
       for (int i = 0; i < sr->nlocal && rc == SL_OK; i++)
@@ -222,8 +243,7 @@ static int loop(sl__run *run) {
       return SL_ERR_REMOTE;
     if (all_done(run))
       return SL_OK;
-    if (run->rank == 0)
-      sl__progress_tick(run, 0);
+    sl__progress_poll(run);
     if (progress)
       spins = 0;
     else
@@ -304,15 +324,28 @@ int sl_run(sl_flow *flow) {
   run->size = sl_size(ctx);
   run->t0 = sl__now();
   run->total.bound_core = ctx->bound_core;
+  run->written0 = ctx->bytes_written;
+  ctx->runs++;
 
   /* Phase 1 (collective): the same plan everywhere, inputs and outputs checked. */
   uint64_t fp = rc == SL_OK ? sl__plan_fingerprint(flow) : 0, fmin = 0, fmax = 0;
   if (MPI_Allreduce(&fp, &fmin, 1, MPI_UINT64_T, MPI_MIN, run->comm) != MPI_SUCCESS ||
       MPI_Allreduce(&fp, &fmax, 1, MPI_UINT64_T, MPI_MAX, run->comm) != MPI_SUCCESS)
     return sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot compare the ranks' flows");
+  /* Every rank left the reduction at about the same time: the run's common start. Rank 0
+   * says what the others cannot know alike: its wall clock (the record's and the trace's
+   * origin) and whether progress lines are wanted (its stderr may be a terminal). */
+  run->t0 = sl__now();
+  double hdr[2] = {sl__wall_now(), run->rank == 0 ? sl__progress_mode(ctx) : 0};
+  if (MPI_Bcast(hdr, 2, MPI_DOUBLE, 0, run->comm) != MPI_SUCCESS)
+    return sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot start the run on every rank");
+  run->wall0 = hdr[0];
+  int prog_mode = (int)hdr[1];
   if (rc == SL_OK && fmin != fmax)
     rc = sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                        "ranks built different flows (every rank must build the same flow)");
+  if (rc == SL_OK)
+    rc = sl__trace_begin(run);
   if (all_agree(run, &rc) != SL_OK || rc != SL_OK)
     return agree(run, rc);
   for (int s = 0; s < flow->nstages && rc == SL_OK; s++) {
@@ -340,8 +373,10 @@ int sl_run(sl_flow *flow) {
     rc = ops_setup(run);
   if (rc == SL_OK)
     rc = sl__transport_start(run);
-  if (all_agree(run, &rc) != SL_OK || rc != SL_OK) {
-    /* every rank, started or not: the finish is collective */
+  if (all_agree(run, &rc) == SL_OK && rc == SL_OK)
+    rc = sl__progress_start(run, prog_mode, prog_mode == 1 ? 1.0 : ctx->opt.progress_interval);
+  if (rc != SL_OK) {
+    /* every rank, started or not: the finish is collective (and progress_start agrees) */
     (void)sl__transport_finish(run);
     return agree(run, rc);
   }
@@ -353,6 +388,7 @@ int sl_run(sl_flow *flow) {
    * No blocking collective may come first: a rank still inside a collective read waits
    * for this one to settle its round. */
   int loop_failed = rc != SL_OK;
+  double t = sl__now(), t1;
   for (int s = 0; s < run->nstages; s++) {
     sl__source *src = &flow->stages[s].source;
     if (src->vt && src->vt->settle) {
@@ -364,24 +400,44 @@ int sl_run(sl_flow *flow) {
   int krc = run->sink->settle ? run->sink->settle(run->sink_impl, run, loop_failed) : SL_OK;
   if (rc == SL_OK)
     rc = krc;
+  t1 = sl__now();
+  sl__trace_span(run, SL__TRACK_LOOP, "collective: settle I/O", t, t1);
   int frc = ops_settle(run);           /* complete the operators' collectives every rank posted */
   int trc = sl__transport_finish(run); /* collective: every rank, whatever happened */
   if (frc == SL_OK)
     frc = trc;
   if (rc == SL_OK)
     rc = frc;
+  t = sl__now();
+  sl__trace_span(run, SL__TRACK_LOOP, "collective: finish the exchange", t1, t);
   int flags = rc != SL_OK, failed = 1;
   if (MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS && rc == SL_OK)
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the run's outcome");
   int src = run->sink->finish(run->sink_impl, ctx, failed);
   if (rc == SL_OK)
     rc = src;
-  if (run->rank == 0)
-    sl__progress_tick(run, 1);
+  t1 = sl__now();
+  sl__trace_span(run, SL__TRACK_LOOP, "io: publish the output", t, t1);
   run->total.wall_seconds = sl__now() - run->t0;
   rc = agree(run, rc);
+  run->status = rc;
+  run->t_end = sl__now();
+  /* every rank, whatever the outcome: each of these is collective */
+  int prc = sl__progress_finish(run);
   int strc = sl__stats_report(run);
-  if (rc == SL_OK)
-    rc = strc;
+  char name[200];
+  snprintf(name, sizeof name, "run %d%s%s", ctx->runs, flow->label[0] ? ": " : "", flow->label);
+  sl__trace_span(run, SL__TRACK_RUNS, name, run->t0, run->t_end);
+  int wrc = sl__trace_write(run);
+  int rep = prc != SL_OK ? prc : strc != SL_OK ? strc : wrc;
+  /* A report may fail on one rank only (rank 0 writes the record): agree, so that every
+   * rank returns the same code and one line says why. Every rank takes this branch alike:
+   * the options are the same everywhere, and the progress mode was broadcast. */
+  const sl__options *o = &ctx->opt;
+  if (prog_mode || o->stats_file[0] || o->log_view || o->trace_file[0]) {
+    rep = agree(run, rep);
+    if (rc == SL_OK)
+      rc = rep;
+  }
   return rc;
 }

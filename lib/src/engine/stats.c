@@ -1,47 +1,56 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Statistics: per-rank and per-stage counters, the --sl-stats JSON file, the
- * --sl-log-view summary (max/min ratios across ranks) and the progress line. */
+/* Statistics: per-rank and per-stage counters (sl_flow_get_stats), and their gathering
+ * for the run record (record.c) and the log view (logview.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include "engine/engine.h"
 
-enum {
-  F_REC_IN,
-  F_REC_OUT,
-  F_BYTES_SENT,
-  F_BYTES_RECV,
-  F_BATCH_SENT,
-  F_BATCH_RECV,
-  F_INPUT,
-  F_STALL,
-  F_WORK,
-  F_LATE,
-  F_TRIGGERS,
-  NF
-};
-static const char *fnames[NF] = {"records_in",     "records_out",   "bytes_sent",
-                                 "bytes_received", "batches_sent",  "batches_received",
-                                 "input_bytes",    "stall_seconds", "work_seconds",
-                                 "late_dropped",   "triggers"};
-enum { T_HWM = 0, T_STATE, T_WALL, T_CORE, NT };
-static const char *tnames[NT] = {"inflight_hwm_bytes", "reduce_state_hwm_bytes", "wall_seconds",
-                                 "bound_core"};
+const char *const sl__st_rank_names[SL__ST_NRANK] = {
+    "inflight_hwm_bytes", "reduce_state_hwm_bytes", "rss_hwm_bytes", "wall_seconds", "bound_core",
+    "bytes_read",         "bytes_written"};
+const char *const sl__st_stage_names[SL__ST_NSTAGE] = {
+    "records_in",   "records_out",      "bytes_sent",   "bytes_received",
+    "batches_sent", "batches_received", "input_bytes",  "stall_seconds",
+    "work_seconds", "active_seconds",   "late_dropped", "triggers"};
 
 static void stage_vals(const sl__stagestats *s, double *v) {
-  v[F_REC_IN] = (double)s->records_in;
-  v[F_REC_OUT] = (double)s->records_out;
-  v[F_BYTES_SENT] = (double)s->bytes_sent;
-  v[F_BYTES_RECV] = (double)s->bytes_received;
-  v[F_BATCH_SENT] = (double)s->batches_sent;
-  v[F_BATCH_RECV] = (double)s->batches_received;
-  v[F_INPUT] = (double)s->input_bytes;
-  v[F_STALL] = s->stall;
-  v[F_WORK] = s->work;
-  v[F_LATE] = (double)s->late_dropped;
-  v[F_TRIGGERS] = (double)s->triggers;
+  v[SL__ST_REC_IN] = (double)s->records_in;
+  v[SL__ST_REC_OUT] = (double)s->records_out;
+  v[SL__ST_BYTES_SENT] = (double)s->bytes_sent;
+  v[SL__ST_BYTES_RECV] = (double)s->bytes_received;
+  v[SL__ST_BATCH_SENT] = (double)s->batches_sent;
+  v[SL__ST_BATCH_RECV] = (double)s->batches_received;
+  v[SL__ST_INPUT] = (double)s->input_bytes;
+  v[SL__ST_STALL] = s->stall;
+  v[SL__ST_WORK] = s->work;
+  v[SL__ST_ACTIVE] = s->first > 0 ? s->last - s->first : 0;
+  v[SL__ST_LATE] = (double)s->late_dropped;
+  v[SL__ST_TRIGGERS] = (double)s->triggers;
+}
+
+/* The process's peak resident memory (Linux reports KiB). */
+static double rss_hwm(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return (double)ru.ru_maxrss * 1024.0;
+}
+
+void sl__st_over_ranks(const sl__gathered *g, int idx, double *mn, double *avg, double *mx) {
+  *mn = *mx = g->all[idx];
+  double sum = 0;
+  for (int r = 0; r < g->size; r++) {
+    double v = g->all[(size_t)r * (size_t)g->per + (size_t)idx];
+    if (v < *mn)
+      *mn = v;
+    if (v > *mx)
+      *mx = v;
+    sum += v;
+  }
+  *avg = g->size ? sum / g->size : 0;
 }
 
 static void fill_totals(sl__run *run) {
@@ -106,147 +115,71 @@ int sl_flow_get_stats(const sl_flow *flow, int stage, sl_stats *stats) {
   return SL_OK;
 }
 
-static void write_json(sl__run *run, FILE *f, const double *all, int per) {
-  int S = run->nstages;
-  fprintf(
-      f,
-      "{\n  \"sluice_version\": \"%s\",\n  \"ranks\": %d,\n  \"stages\": %d,\n  \"per_rank\": [\n",
-      sl_version(), run->size, S);
-  for (int r = 0; r < run->size; r++) {
-    const double *v = all + (size_t)r * (size_t)per;
-    fprintf(f, "    {\"rank\": %d", r);
-    for (int t = 0; t < NT; t++)
-      fprintf(f, ", \"%s\": %.17g", tnames[t], v[t]);
-    fprintf(f, ",\n     \"stages\": [");
-    for (int s = 0; s < S; s++) {
-      const double *sv = v + NT + (size_t)s * NF;
-      fprintf(f, "%s{\"stage\": %d, \"name\": \"%s\"", s ? ", " : "", s, run->flow->stages[s].name);
-      for (int k = 0; k < NF; k++)
-        fprintf(f, ", \"%s\": %.17g", fnames[k], sv[k]);
-      fprintf(f, "}");
-    }
-    fprintf(f, "]}%s\n", r + 1 < run->size ? "," : "");
-  }
-  fprintf(f, "  ]\n}\n");
-}
-
-static void minmax(const double *all, int size, int per, int idx, double *mn, double *mx,
-                   double *sum) {
-  *mn = all[idx];
-  *mx = all[idx];
-  *sum = 0;
-  for (int r = 0; r < size; r++) {
-    double v = all[(size_t)r * (size_t)per + (size_t)idx];
-    if (v < *mn)
-      *mn = v;
-    if (v > *mx)
-      *mx = v;
-    *sum += v;
-  }
-}
-
-static void log_view(sl__run *run, FILE *f, const double *all, int per) {
-  int S = run->nstages;
-  fprintf(f, "---------------- sluice log view: %d rank(s), %d stage(s) ----------------\n",
-          run->size, S);
-  fprintf(f, "%-28s %14s %14s %8s %16s\n", "metric", "min", "max", "max/min", "total");
-  for (int t = 0; t < NT - 1; t++) {
-    double mn, mx, sum;
-    minmax(all, run->size, per, t, &mn, &mx, &sum);
-    fprintf(f, "%-28s %14.6g %14.6g %8.2f %16s\n", tnames[t], mn, mx,
-            mn > 0 ? mx / mn : (mx > 0 ? 0.0 : 1.0), "-");
-  }
-  for (int s = 0; s < S; s++) {
-    fprintf(f, "stage %d '%s'\n", s, run->flow->stages[s].name);
-    for (int k = 0; k < NF; k++) {
-      double mn, mx, sum;
-      minmax(all, run->size, per, NT + s * NF + k, &mn, &mx, &sum);
-      if (mx == 0)
-        continue;
-      fprintf(f, "  %-26s %14.6g %14.6g %8.2f %16.6g\n", fnames[k], mn, mx, mn > 0 ? mx / mn : 0.0,
-              sum);
-    }
-  }
-  fprintf(f, "(max/min 0.00: some rank had none)\n");
-}
-
+/* Collective: every rank, after the outcome is agreed. Only these counters and the host
+ * names go to rank 0 (a few doubles per rank and stage), never data. */
 int sl__stats_report(sl__run *run) {
   fill_totals(run);
   const sl__options *o = &run->ctx->opt;
   if (!o->stats_file[0] && !o->log_view)
     return SL_OK;
-  int S = run->nstages, per = NT + S * NF;
+  int S = run->nstages, per = SL__ST_NRANK + S * SL__ST_NSTAGE;
+  char path[4096] = "";
+  int rc = SL_OK;
+  if (o->stats_file[0])
+    rc = sl__expand_name(run->ctx, "--sl-stats", o->stats_file, path, sizeof path);
   double *mine = calloc((size_t)per, sizeof *mine);
-  double *all = run->rank == 0 ? calloc((size_t)per * (size_t)run->size, sizeof *all) : NULL;
+  char host[SL__HOST_LEN] = "", *hosts = NULL;
+  double *all = NULL;
+  if (run->rank == 0) {
+    all = calloc((size_t)per * (size_t)run->size, sizeof *all);
+    hosts = calloc((size_t)run->size, SL__HOST_LEN);
+  }
   /* agree before the gather: a rank short of memory must not leave rank 0 inside it */
-  int bad = !mine || (run->rank == 0 && !all), any = 1;
+  int bad = rc != SL_OK || !mine || (run->rank == 0 && (!all || !hosts)), any = 1;
   int arc = MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, run->comm);
   if (arc != MPI_SUCCESS || any) {
     free(mine);
     free(all);
+    free(hosts);
     if (arc != MPI_SUCCESS)
       return sl__error_mpi(arc, __FILE__, __LINE__, "MPI_Allreduce");
+    if (rc != SL_OK)
+      return rc;
     return bad ? sl__error_nomem(__FILE__, __LINE__, "the run's statistics",
-                                 (uint64_t)per * sizeof *mine, NULL)
+                                 (uint64_t)per * sizeof *mine * (uint64_t)run->size, NULL)
                : SL_ERR_REMOTE;
   }
-  mine[T_HWM] = (double)run->mem_hwm;
-  mine[T_STATE] = (double)run->state_hwm;
-  mine[T_WALL] = run->total.wall_seconds;
-  mine[T_CORE] = run->ctx->bound_core;
+  mine[SL__ST_HWM] = (double)run->mem_hwm;
+  mine[SL__ST_STATE] = (double)run->state_hwm;
+  mine[SL__ST_RSS] = rss_hwm();
+  mine[SL__ST_WALL] = run->total.wall_seconds;
+  mine[SL__ST_CORE] = run->ctx->bound_core;
+  mine[SL__ST_READ] = (double)run->total.input_bytes;
+  mine[SL__ST_WRITTEN] = (double)(run->ctx->bytes_written - run->written0);
   for (int s = 0; s < S; s++)
-    stage_vals(&run->stages[s].st, mine + NT + s * NF);
-  /* Only these small counters go to rank 0, never data. */
-  int rc = MPI_Gather(mine, per, MPI_DOUBLE, all, per, MPI_DOUBLE, 0, run->comm);
+    stage_vals(&run->stages[s].st, mine + SL__ST_NRANK + s * SL__ST_NSTAGE);
+  int hl = 0;
+  char pn[MPI_MAX_PROCESSOR_NAME] = "";
+  if (MPI_Get_processor_name(pn, &hl) == MPI_SUCCESS)
+    snprintf(host, sizeof host, "%s", pn);
+  int mrc = MPI_Gather(mine, per, MPI_DOUBLE, all, per, MPI_DOUBLE, 0, run->comm);
+  if (mrc == MPI_SUCCESS)
+    mrc = MPI_Gather(host, SL__HOST_LEN, MPI_CHAR, hosts, SL__HOST_LEN, MPI_CHAR, 0, run->comm);
   free(mine);
-  if (rc != MPI_SUCCESS) {
+  if (mrc != MPI_SUCCESS) {
     free(all);
-    return sl__error_mpi(rc, __FILE__, __LINE__, "MPI_Gather(stats)");
+    free(hosts);
+    return sl__error_mpi(mrc, __FILE__, __LINE__, "MPI_Gather(stats)");
   }
   int err = SL_OK;
   if (run->rank == 0) {
-    if (o->stats_file[0]) {
-      FILE *f = fopen(o->stats_file, "w");
-      if (!f) {
-        err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'",
-                            o->stats_file);
-      } else {
-        write_json(run, f, all, per);
-        if (fclose(f) != 0)
-          err = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot write stats file '%s'",
-                              o->stats_file);
-      }
-    }
+    sl__gathered g = {all, per, run->size, S, hosts};
+    if (path[0])
+      err = sl__record_write(run, &g, path);
     if (o->log_view)
-      log_view(run, stderr, all, per);
+      sl__log_view(run, &g, stderr);
   }
   free(all);
+  free(hosts);
   return err;
-}
-
-void sl__progress_tick(sl__run *run, int force) {
-  const sl__options *o = &run->ctx->opt;
-  int on = o->progress > 0 || (o->progress < 0 && isatty(2));
-  if (!on)
-    return;
-  double now = sl__now();
-  if (!force && now - run->last_progress < 1.0)
-    return;
-  if (force && run->last_progress == 0)
-    return; /* never printed: a short run needs no final line */
-  run->last_progress = now;
-  const sl__srun *s0 = &run->stages[0];
-  uint64_t done = s0->st.input_bytes, recs = s0->st.records_out;
-  double el = now - run->t0;
-  int P0 = run->flow->stages[0].partitions;
-  double share = P0 ? (double)run->total_input * s0->nlocal / P0 : 0;
-  if (share > 0)
-    fprintf(stderr,
-            "sluice: progress: %5.1f%% of rank 0's input (%.1f of %.1f MB), %.2f M records/s, %.0f "
-            "s%s\n",
-            100.0 * (double)done / share, done / 1e6, share / 1e6, el > 0 ? recs / el / 1e6 : 0.0,
-            el, force ? ", done" : "");
-  else
-    fprintf(stderr, "sluice: progress: %llu records from rank 0's sources, %.0f s%s\n",
-            (unsigned long long)recs, el, force ? ", done" : "");
 }

@@ -381,6 +381,8 @@ static int write_rows(h5_sink *s, wctx *w, uint64_t first, uint64_t k, const cha
     (void)(H5Sselect_none(w->fspace) >= 0 && H5Sselect_none(ms) >= 0);
   if (ms >= 0) {
     herr_t e = H5Dwrite(w->did, w->mtype, ms, w->fspace, w->xfer, rows);
+    if (e >= 0 && rc == SL_OK) /* the run record's bytes written: rows in memory's layout */
+      s->ctx->bytes_written += k * sl_h5_layout_row_size(l);
     if (e < 0 && rc == SL_OK) {
       char m[512];
       sl__h5_errstr(m, sizeof m);

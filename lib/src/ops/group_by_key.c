@@ -73,6 +73,7 @@ static int group_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_group_by_key = {.name = "group_by_key",
+                                       .phase = "grouping",
                                        .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                        .create = group_create,
                                        .destroy = group_destroy,

@@ -159,6 +159,7 @@ static int join_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_join = {.name = "join",
+                               .phase = "joining",
                                .flags = SL__OPF_WRAPPABLE,
                                .create = join_create,
                                .destroy = join_destroy,

@@ -59,6 +59,7 @@ static int reduce_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_reduce = {.name = "reduce",
+                                 .phase = "reducing",
                                  .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                  .create = reduce_create,
                                  .destroy = reduce_destroy,

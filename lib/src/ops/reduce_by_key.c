@@ -123,6 +123,7 @@ static int combiner_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
+                                        .phase = "reducing",
                                         .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                         .create = keyed_create,
                                         .destroy = keyed_destroy,
@@ -130,6 +131,7 @@ const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
                                         .drain = reduce_by_key_drain};
 
 const sl__op_vt sl__op_combiner = {.name = "combiner",
+                                   .phase = "reducing",
                                    .create = keyed_create,
                                    .destroy = keyed_destroy,
                                    .push = keyed_push,

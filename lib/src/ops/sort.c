@@ -213,6 +213,7 @@ static int local_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_sort = {.name = "sort",
+                               .phase = "sorting",
                                .flags = SL__OPF_MEMORY | SL__OPF_ORDERED,
                                .create = sl__sort_create,
                                .destroy = sl__sort_destroy,

@@ -419,6 +419,7 @@ static int split_route(void *arg, const sl_record *rec, int ndest) {
 }
 
 const sl__op_vt sl__op_sort_sample = {.name = "sort_sample",
+                                      .phase = "sorting",
                                       .flags = SL__OPF_MEMORY,
                                       .create = sl__sort_create,
                                       .destroy = sl__sort_destroy,

@@ -143,6 +143,7 @@ static int topk_drain(sl__part *p, int i, int *finished) {
 }
 
 const sl__op_vt sl__op_take_sort = {.name = "take_sort",
+                                    .phase = "sorting",
                                     .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                     .create = topk_create,
                                     .destroy = topk_destroy,

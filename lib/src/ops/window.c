@@ -517,6 +517,7 @@ static void window_destroy(sl__part *p, int i) {
 }
 
 const sl__op_vt sl__op_window = {.name = "window",
+                                 .phase = "reducing",
                                  .create = window_create,
                                  .destroy = window_destroy,
                                  .push = window_push,

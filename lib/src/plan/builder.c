@@ -140,6 +140,23 @@ int sl_flow_name(sl_flow *flow, const char *name) {
   return SL_OK;
 }
 
+int sl_flow_name_stage(sl_flow *flow, const char *name) {
+  if (!flow || !name)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_name_stage: NULL argument");
+  sl__stage *s = sl__flow_last_stage(flow);
+  if (!s)
+    SL__FAIL(SL_ERR_STATE, "sl_flow_name_stage: no stage yet (call sl_flow_from_* first)");
+  snprintf(s->name, sizeof s->name, "%s", name);
+  return SL_OK;
+}
+
+int sl_flow_set_label(sl_flow *flow, const char *label) {
+  if (!flow || !label)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_set_label: NULL argument");
+  snprintf(flow->label, sizeof flow->label, "%s", label);
+  return SL_OK;
+}
+
 /* ---- sources ---- */
 int sl__flow_begin_source(sl_flow *f, int partitions, const char *what) {
   if (!f)

@@ -211,6 +211,7 @@ struct sl_flow {
   int build_error;                 /* first error while building: reported by sl_run */
   sl__run *last;                   /* stats of the last run */
   void (*last_free)(sl__run *run); /* frees it (set by the engine) */
+  char label[128];                 /* sl_flow_set_label: progress, record, log view, trace */
 };
 
 sl__stage *sl__flow_last_stage(sl_flow *flow);

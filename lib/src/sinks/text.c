@@ -29,6 +29,7 @@ typedef struct text_sink {
   int spill_fd;
   uint64_t spill_bytes;
   sl_output *out;
+  uint64_t *written; /* the context's count of bytes written */
   MPI_Comm comm;
   int rank;
 } text_sink;
@@ -48,6 +49,7 @@ static int text_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   text_sink *s = impl;
   s->comm = sl_comm(ctx);
   s->rank = sl_rank(ctx);
+  s->written = &ctx->bytes_written;
   if (!s->path)
     return SL_OK;
   /* collective: every rank, whatever happened before (sl_run agreed first) */
@@ -109,12 +111,14 @@ static int write_part(text_sink *s, MPI_File fh, uint64_t at, const char *p, siz
   MPI_Status st;
   int mrc = MPI_File_write_at(fh, (MPI_Offset)at, p, (int)n, MPI_BYTE, &st), got = 0;
   char why[MPI_MAX_ERROR_STRING] = "";
-  if (mrc != MPI_SUCCESS)
+  if (mrc != MPI_SUCCESS) {
     mpi_io_reason(mrc, why, sizeof why);
-  else if (MPI_Get_count(&st, MPI_BYTE, &got) != MPI_SUCCESS || got != (int)n)
+  } else if (MPI_Get_count(&st, MPI_BYTE, &got) != MPI_SUCCESS || got != (int)n) {
     snprintf(why, sizeof why, "short write (%d of %zu bytes)", got, n);
-  else
+  } else {
+    *s->written += n; /* the run record's bytes written */
     return SL_OK;
+  }
   char a[32], b[32];
   sl__fmt_bytes(done + (uint64_t)(got > 0 ? got : 0), a, sizeof a);
   sl__fmt_bytes(part, b, sizeof b);
