@@ -189,6 +189,9 @@ double sl__now(void); /* monotonic seconds */
 /* Wall-clock seconds since the epoch (UTC), and as ISO 8601 "2026-12-07T12:58:15.123Z". */
 double sl__wall_now(void);
 void sl__utc_string(double wall, char *buf, size_t cap);
+/* A user's name (a stage, a label) for one line of a terminal or a log: control bytes
+ * become C escapes (\n, \t, \x01), so a name cannot break the line. Truncated to fit. */
+void sl__printable(const char *in, char *out, size_t cap);
 
 /* ---- stop signals (SIGTERM, SIGUSR1) ---- */
 int sl__signals_install(sl_ctx *ctx);

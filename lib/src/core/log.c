@@ -95,3 +95,26 @@ void sl__utc_string(double wall, char *buf, size_t cap) {
   snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
+
+void sl__printable(const char *in, char *out, size_t cap) {
+  size_t n = 0;
+  if (cap == 0)
+    return;
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    char e[8];
+    size_t k;
+    if (*p == '\n')
+      k = (size_t)snprintf(e, sizeof e, "\\n");
+    else if (*p == '\t')
+      k = (size_t)snprintf(e, sizeof e, "\\t");
+    else if (*p < 0x20 || *p == 0x7F)
+      k = (size_t)snprintf(e, sizeof e, "\\x%02x", *p);
+    else
+      e[0] = (char)*p, k = 1;
+    if (n + k >= cap)
+      break;
+    memcpy(out + n, e, k);
+    n += k;
+  }
+  out[n] = '\0';
+}

@@ -65,7 +65,8 @@ void sl__log_view(sl__run *run, const sl__gathered *g, FILE *f) {
   }
   char w[32];
   human(wall, U_SECS, w, sizeof w);
-  const char *label = run->flow->label;
+  char label[256], name[256];
+  sl__printable(run->flow->label, label, sizeof label);
   fprintf(f, "%s\nsluice log view%s%s: %d rank(s) on %d host(s), %d stage(s), %s, %s\n", rule,
           label[0] ? ", " : "", label, g->size, nhosts, g->nstages, w,
           run->status == SL_OK ? "ok" : "failed");
@@ -99,8 +100,9 @@ void sl__log_view(sl__run *run, const sl__gathered *g, FILE *f) {
     sl__st_over_ranks(g, base + SL__ST_WORK, &wmn, &wavg, &wmx);
     char act[32];
     human(mx, U_SECS, act, sizeof act);
+    sl__printable(st->name, name, sizeof name);
     fprintf(f, "%s\nstage %d '%s': %d partition(s), active %s (%.0f%% of the run), busy %.0f%%\n",
-            rule, s, st->name, st->partitions, act, wall > 0 ? 100.0 * mx / wall : 0.0,
+            rule, s, name, st->partitions, act, wall > 0 ? 100.0 * mx / wall : 0.0,
             wall > 0 ? 100.0 * wavg / wall : 0.0);
     for (size_t k = 0; k < sizeof fig / sizeof fig[0]; k++) {
       double a, b2, c;

@@ -189,6 +189,9 @@ static void pop_input(sl__part *p) {
     p->in_tail = NULL;
 }
 
+/* Seconds a partition may work before the loop turns again (after at least one unit). */
+#define SL__WORK_SLICE 0.02
+
 /* The trace's name for a turn of work: the stage, or the step it drains ("sort" in 'sort'). */
 static void trace_work(sl__part *p, int draining, double a, double b) {
   char name[160];
@@ -214,6 +217,10 @@ int sl__part_work(sl__part *p, int *progress) {
     if (p->steps[i].op->tick)
       rc = p->steps[i].op->tick(p, i);
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
+    /* at most 64 units, and no longer than a time slice: with slow callbacks 64 pulls of
+     * a source can take seconds, and the loop must still turn (credits, progress) */
+    if (iter > 0 && sl__now() - t0 > SL__WORK_SLICE)
+      break;
     sl__out *o = p->out;
     if (o && sl__out_blocked(o)) {
       if (o->stall_since == 0)

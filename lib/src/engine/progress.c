@@ -139,7 +139,8 @@ static void print_line(sl__run *run, sl__progress *pg, const double *v, int fina
   double now = sl__now(), el = now - run->t0, total = (double)run->total_input;
   char line[512], a[32], b[32], r[32], eta[32], recs[32];
   int n = 0;
-  const char *label = run->flow->label;
+  char label[256];
+  sl__printable(run->flow->label, label, sizeof label);
   n += snprintf(line + n, sizeof line - (size_t)n, "sluice: progress: %s%s", label,
                 label[0] ? ": " : "");
   int ph = PH_DONE;
