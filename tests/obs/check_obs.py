@@ -10,6 +10,8 @@ record REC.jsonl RANKS IN.txt OUT.tsv JOBID ARG: the run record of obs_flow's tw
 trace TRACE.json RANKS: one track (pid) per rank with its name, spans of both runs, the
   stages' names, and spans on one thread never overlapping.
 bounded TRACE.json RANKS MAX: the same, and at most MAX spans per rank.
+png FILE W H: a PNG of W x H pixels (its IHDR, read here), decoded by matplotlib, with a
+  picture in it: at least 2% of the pixels not the background and more than 3 colours.
 Prints one line per failed check and exits 1 on any.
 """
 import collections
@@ -131,10 +133,30 @@ def bounded(path, ranks, most):
     check(max(per.values()) <= most, "spans per rank %r, at most %d expected" % (dict(per), most))
 
 
+def png(path, w, h):
+    import struct
+    w, h = int(w), int(h)
+    with open(path, "rb") as f:
+        head = f.read(24)
+    check(head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", "%s is not a PNG" % path)
+    pw, ph = struct.unpack(">II", head[16:24])
+    check((pw, ph) == (w, h), "%s is %d x %d pixels, expected %d x %d" % (path, pw, ph, w, h))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.image
+    import numpy as np
+    img = matplotlib.image.imread(path)
+    check(img.shape[0] == h and img.shape[1] == w, "%s decodes to %r" % (path, img.shape))
+    rgb = (img[:, :, :3] * 255).astype(np.uint8).reshape(-1, 3)
+    ink = np.mean(np.any(rgb < 250, axis=1))
+    ncol = len(np.unique(rgb[:: max(1, len(rgb) // 200000)], axis=0))
+    check(ink > 0.02 and ncol > 3, "%s looks empty: %.1f%% ink, %d colours" % (path, 100 * ink, ncol))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     try:
-        {"record": record, "trace": trace, "bounded": bounded}[cmd](*sys.argv[2:])
+        {"record": record, "trace": trace, "bounded": bounded, "png": png}[cmd](*sys.argv[2:])
     except (KeyError, IndexError, TypeError, ValueError, OSError) as e:
         FAILS.append("%s: %s: %r" % (cmd, type(e).__name__, e))
     for f in FAILS:
