@@ -137,12 +137,17 @@ static void fill(sl__run *run, sl__progress *pg) {
 /* Rank 0: one line from the sums. */
 static void print_line(sl__run *run, sl__progress *pg, const double *v, int final) {
   double now = sl__now(), el = now - run->t0, total = (double)run->total_input;
-  char line[512], a[32], b[32], r[32], eta[32], recs[32];
+  char line[1024], a[32], b[32], r[32], eta[32], recs[32];
   int n = 0;
+/* appends, never past the end: n stays within the buffer */
+#define ADD(...)                                                                                   \
+  do {                                                                                             \
+    if (n < (int)sizeof line)                                                                      \
+      n += snprintf(line + n, sizeof line - (size_t)n, __VA_ARGS__);                               \
+  } while (0)
   char label[256];
   sl__printable(run->flow->label, label, sizeof label);
-  n += snprintf(line + n, sizeof line - (size_t)n, "sluice: progress: %s%s", label,
-                label[0] ? ": " : "");
+  ADD("sluice: progress: %s%s", label, label[0] ? ": " : "");
   int ph = PH_DONE;
   for (int k = 0; k < NPH; k++)
     if (v[V_PHASE + k] > 0) {
@@ -157,29 +162,26 @@ static void print_line(sl__run *run, sl__progress *pg, const double *v, int fina
     sl__fmt_bytes((uint64_t)total, b, sizeof b);
     double rate = el > 0 ? v[V_DONE] / el : 0;
     sl__fmt_bytes((uint64_t)rate, r, sizeof r);
-    n += snprintf(line + n, sizeof line - (size_t)n, "%s, %.1f%% read (%s of %s), %s/s", phname,
-                  100.0 * v[V_DONE] / total, a, b, r);
+    ADD("%s, %.1f%% read (%s of %s), %s/s", phname, 100.0 * v[V_DONE] / total, a, b, r);
     if (!final && ph == PH_READING && rate > 0) {
       fmt_secs((total - v[V_DONE]) / rate, eta, sizeof eta);
-      n += snprintf(line + n, sizeof line - (size_t)n, ", reading ETA %s", eta);
+      ADD(", reading ETA %s", eta);
     }
   } else { /* generated or callback sources: records, no total */
     fmt_count(v[V_RECORDS], a, sizeof a);
     fmt_count(el > 0 ? v[V_RECORDS] / el : 0, r, sizeof r);
-    n += snprintf(line + n, sizeof line - (size_t)n, "%s, %s records from the sources (%s/s)",
-                  phname, a, r);
+    ADD("%s, %s records from the sources (%s/s)", phname, a, r);
   }
   fmt_count(v[V_SINK], recs, sizeof recs);
   fmt_secs(el, eta, sizeof eta);
-  n += snprintf(line + n, sizeof line - (size_t)n, ", %s records to the sink, %s elapsed", recs,
-                eta);
+  ADD(", %s records to the sink, %s elapsed", recs, eta);
   if (!final && run->size > 1) {
-    n += snprintf(line + n, sizeof line - (size_t)n, "; ranks:");
-    for (int k = 0; k < NPH && n < (int)sizeof line - 40; k++)
+    ADD("; ranks:");
+    for (int k = 0; k < NPH; k++)
       if (v[V_PHASE + k] > 0)
-        n +=
-            snprintf(line + n, sizeof line - (size_t)n, " %.0f %s", v[V_PHASE + k], phase_names[k]);
+        ADD(" %.0f %s", v[V_PHASE + k], phase_names[k]);
   }
+#undef ADD
   if (n >= (int)sizeof line)
     n = (int)sizeof line - 1;
   if (pg->mode == 1) { /* redrawn in place; the last one stays */

@@ -160,8 +160,11 @@ int sl__stats_report(sl__run *run) {
     stage_vals(&run->stages[s].st, mine + SL__ST_NRANK + s * SL__ST_NSTAGE);
   int hl = 0;
   char pn[MPI_MAX_PROCESSOR_NAME] = "";
-  if (MPI_Get_processor_name(pn, &hl) == MPI_SUCCESS)
-    snprintf(host, sizeof host, "%s", pn);
+  if (MPI_Get_processor_name(pn, &hl) == MPI_SUCCESS) { /* a longer name is cut */
+    size_t l = strnlen(pn, sizeof host - 1);
+    memcpy(host, pn, l);
+    host[l] = '\0';
+  }
   int mrc = MPI_Gather(mine, per, MPI_DOUBLE, all, per, MPI_DOUBLE, 0, run->comm);
   if (mrc == MPI_SUCCESS)
     mrc = MPI_Gather(host, SL__HOST_LEN, MPI_CHAR, hosts, SL__HOST_LEN, MPI_CHAR, 0, run->comm);
