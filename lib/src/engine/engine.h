@@ -332,6 +332,13 @@ void sl__log_view(sl__run *run, const sl__gathered *g, FILE *f);
  * run, start after the agreement that precedes the loop), poll never blocks. */
 int sl__progress_start(sl__run *run, int mode, double period);
 void sl__progress_poll(sl__run *run);
+/* The rank's part is done: 1 while it should stay in the loop (a non-blocking barrier on
+ * the progress state's own communicator has not completed), so progress lines go on while
+ * other ranks work. 0 without progress. */
+int sl__progress_linger(sl__run *run);
+/* Rank 0, local: a line naming a phase after the loop that no reduction can follow (the
+ * sink's final write), when the run has printed progress before. */
+void sl__progress_note(sl__run *run, const char *phase);
 int sl__progress_finish(sl__run *run);
 /* The mode rank 0 picks from --sl-progress and its stderr: 0 off, 1 a redrawn line on a
  * terminal, 2 plain lines. */

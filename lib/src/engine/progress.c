@@ -7,6 +7,11 @@
  * different ranks, which MPI forbids. On their own communicator only their count must
  * match, and sl__progress_finish makes it match before waiting for them.
  *
+ * A rank done with its part stays in the event loop (sl__progress_linger) until every rank
+ * is, through a non-blocking barrier on a second duplicate: it keeps taking part in the
+ * reductions, so lines go on while the last ranks work, and the loop's hooks keep running
+ * as they do for any rank waiting for others.
+ *
  * What each rank contributes (summed): input bytes read, the total input, records read and
  * records that reached the sink, and a 1 in the slot of its phase, so rank 0 can say
  * "3 reading, 1 sorting". */
@@ -36,9 +41,12 @@ static const char *phase_names[NPH] = {"reading",  "sorting",    "reducing", "gr
 enum { V_DONE, V_RECORDS, V_SINK, V_PHASE, NV = V_PHASE + NPH };
 
 typedef struct sl__progress {
-  int mode;      /* 1 terminal (redrawn line), 2 plain lines */
-  double period; /* seconds between reductions */
-  MPI_Comm comm; /* this run's duplicate (see above) */
+  int mode;       /* 1 terminal (redrawn line), 2 plain lines */
+  double period;  /* seconds between reductions */
+  MPI_Comm comm;  /* this run's duplicate (see above) */
+  MPI_Comm bcomm; /* another, for the barrier of ranks done with the loop (linger) */
+  MPI_Request breq;
+  int bposted, bdone; /* this rank posted the barrier; it completed */
   MPI_Request req;
   int pending; /* req is posted and not complete */
   long posted; /* reductions this rank has posted */
@@ -200,13 +208,17 @@ int sl__progress_start(sl__run *run, int mode, double period) {
   sl__progress *pg = calloc(1, sizeof *pg);
   /* the duplicate is collective: every rank makes it, even one short of memory, and the
    * outcome is agreed before anyone posts on it */
-  MPI_Comm c = MPI_COMM_NULL;
-  int mrc = MPI_Comm_dup(run->comm, &c);
+  MPI_Comm c = MPI_COMM_NULL, bc = MPI_COMM_NULL;
+  int mrc = MPI_Comm_dup(run->comm, &c), brc = MPI_Comm_dup(run->comm, &bc);
+  if (mrc == MPI_SUCCESS)
+    mrc = brc;
   int bad = pg == NULL || mrc != MPI_SUCCESS, any = 1;
   int arc = MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, run->comm);
   if (arc != MPI_SUCCESS || any) {
     if (c != MPI_COMM_NULL)
       (void)MPI_Comm_free(&c);
+    if (bc != MPI_COMM_NULL)
+      (void)MPI_Comm_free(&bc);
     free(pg);
     if (arc != MPI_SUCCESS)
       return sl__error_mpi(arc, __FILE__, __LINE__, "MPI_Allreduce(progress)");
@@ -219,7 +231,8 @@ int sl__progress_start(sl__run *run, int mode, double period) {
   pg->period = period;
   pg->forced = run->ctx->opt.progress > 0;
   pg->comm = c;
-  pg->req = MPI_REQUEST_NULL;
+  pg->bcomm = bc;
+  pg->req = pg->breq = MPI_REQUEST_NULL;
   pg->next = run->t0 + period;
   run->prog = pg;
   return SL_OK;
@@ -251,6 +264,35 @@ void sl__progress_poll(sl__run *run) {
   pg->pending = 1;
 }
 
+int sl__progress_linger(sl__run *run) {
+  sl__progress *pg = run->prog;
+  if (!pg || pg->bdone)
+    return 0;
+  if (!pg->bposted) {
+    if (MPI_Ibarrier(pg->bcomm, &pg->breq) != MPI_SUCCESS)
+      return 0; /* leave now; finish completes what the others posted */
+    pg->bposted = 1;
+  }
+  int done = 0;
+  if (MPI_Test(&pg->breq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    return 0;
+  pg->bdone = done;
+  return !done;
+}
+
+void sl__progress_note(sl__run *run, const char *phase) {
+  sl__progress *pg = run->prog;
+  if (!pg || run->rank != 0 || !pg->printed)
+    return; /* a short run stays quiet */
+  char label[256], el[32];
+  sl__printable(run->flow->label, label, sizeof label);
+  fmt_secs(sl__now() - run->t0, el, sizeof el);
+  fprintf(stderr, "%ssluice: progress: %s%s%s (every rank), %s elapsed\n",
+          pg->mode == 1 ? "\n" : "", label, label[0] ? ": " : "", phase, el);
+  fflush(stderr);
+  pg->width = 0;
+}
+
 int sl__progress_finish(sl__run *run) {
   sl__progress *pg = run->prog;
   if (!pg)
@@ -274,7 +316,17 @@ int sl__progress_finish(sl__run *run) {
   }
   if (rc == MPI_SUCCESS && run->rank == 0 && (pg->printed || pg->forced))
     print_line(run, pg, pg->recv, 1);
-  int frc = MPI_Comm_free(&pg->comm);
+  /* the lingering barrier: a rank that left the loop on a failure never posted it */
+  int posted = pg->bposted, any = 0;
+  if (rc == MPI_SUCCESS)
+    rc = MPI_Allreduce(&posted, &any, 1, MPI_INT, MPI_MAX, run->comm);
+  if (rc == MPI_SUCCESS && any && !posted)
+    rc = MPI_Ibarrier(pg->bcomm, &pg->breq);
+  if (rc == MPI_SUCCESS && any && !pg->bdone)
+    rc = MPI_Wait(&pg->breq, MPI_STATUS_IGNORE);
+  int frc = MPI_Comm_free(&pg->comm), brc = MPI_Comm_free(&pg->bcomm);
+  if (frc == MPI_SUCCESS)
+    frc = brc;
   free(pg);
   run->prog = NULL;
   if (rc != MPI_SUCCESS)

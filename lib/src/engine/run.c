@@ -241,9 +241,9 @@ static int loop(sl__run *run) {
     }
     if (run->remote_abort)
       return SL_ERR_REMOTE;
-    if (all_done(run))
-      return SL_OK;
     sl__progress_poll(run);
+    if (all_done(run) && !sl__progress_linger(run))
+      return SL_OK;
     if (progress)
       spins = 0;
     else
@@ -413,6 +413,8 @@ int sl_run(sl_flow *flow) {
   int flags = rc != SL_OK, failed = 1;
   if (MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS && rc == SL_OK)
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the run's outcome");
+  if (!failed)
+    sl__progress_note(run, "writing the output");
   int src = run->sink->finish(run->sink_impl, ctx, failed);
   if (rc == SL_OK)
     rc = src;
