@@ -7,7 +7,7 @@
 set -u
 BUILD=$(cd "${1:?usage: test_report.sh BUILD_DIR}" && pwd) || exit 1
 SRC=$(cd "$(dirname "$0")" && pwd)
-REPORT="$SRC/../../apps/sluice-report/sluice-report"
+REPORT="$BUILD/apps/sluice-report/sluice-report" # the build tree's copy
 FLOW="$BUILD/tests/obs/obs_flow"
 GEN="$BUILD/apps/sluice-gen/sluice-gen"
 STATS="$BUILD/apps/sluice-h5stats/sluice-h5stats"
