@@ -356,7 +356,12 @@ static int put_provenance(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t total) {
   sl__h5_prov p;
   sl__h5_prov_init(&p, s->ctx, s->inputs, total);
   SL__CHECK(sl__h5_prov_bcast(&p, comm));
-  return agree_step(comm, sl__h5_put_provenance(w->did, &p));
+  int rc = sl__h5_put_provenance(w->did, &p);
+  /* the input's attributes that still hold (a described layout's: the same on every rank) */
+  const sl_h5_layout *l = s->layout;
+  if (rc == SL_OK)
+    rc = sl__h5_put_carried(w->did, l, l->array && l->n ? &l->f[0] : NULL);
+  return agree_step(comm, rc);
 }
 
 /* One collective H5Dwrite: k rows from `rows` at row `first`, or an empty selection when
