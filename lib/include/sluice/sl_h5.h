@@ -15,7 +15,8 @@
  * field i at offset(i), size(i) bytes. Integers keep their size and signedness (1, 2, 4 or
  * 8 bytes), floats become native float (4) or double (8), fixed-length strings keep their
  * size and bytes. Big-endian and other non-native file types are converted on read.
- * Unsupported (SL_ERR_TYPE): variable-length strings, enums, arrays, nested compounds,
+ * Enums of an integer base type (h5py's booleans) are read as that integer type.
+ * Unsupported (SL_ERR_TYPE): variable-length strings, arrays, nested compounds,
  * references, opaque, bitfield, long double, N-D compounds.
  * A record's key is empty, or with sl_h5_opts.with_index the 8-byte native uint64 global
  * row index (rows of the files in order: file 0's rows first).
@@ -204,9 +205,10 @@ SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
  * statistics and aggregates: with opts->fields, those fields in that order, each of which
  * must be numeric (SL_ERR_TYPE naming the first that is a string; one of a type the source
  * cannot read is SL_ERR_TYPE from sl_h5_describe); without, every numeric field in order,
- * fields of other types skipped: fixed-length strings, and the compound members the source
- * cannot read (enums, such as h5py's booleans, arrays, nested compounds, variable-length
- * strings, ...), which a plain sl_h5_describe refuses. A dataset without a numeric field is
+ * fields of other types skipped: fixed-length strings, enums (flags such as h5py's
+ * booleans; read as integers when selected by name), and the compound members the source
+ * cannot read (arrays, nested compounds, variable-length strings, ...), which a plain
+ * sl_h5_describe refuses. A dataset without a numeric field is
  * SL_ERR_TYPE. The layout is what sl_h5_describe gives for opts with exactly these fields
  * selected: pass its names as sl_h5_opts.fields to sl_flow_from_h5 to read them. Rank 0
  * looks at the first matching file's members, then describes. Collective over
