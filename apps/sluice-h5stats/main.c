@@ -802,7 +802,7 @@ static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *
 }
 
 /* What stdout shows at most, whatever the variable: the rest is in -o. */
-enum { PRINT_ROWS = 24, PRINT_HISTS = 4, PRINT_BINS = 50 };
+enum { PRINT_ROWS = 24, PRINT_HISTS = 2, PRINT_BINS = 50 };
 
 /* The table (at most PRINT_ROWS rows) and the first histograms on stdout. */
 static void print_results(const job *j, const acc *g) {

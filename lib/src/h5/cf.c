@@ -297,6 +297,9 @@ static void str_attr(hid_t obj, const char *name, char *buf, size_t cap) {
   if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
     htri_t vl = H5Tis_variable_str(t);
     hid_t mt = H5Tcopy(H5T_C_S1);
+    /* the attribute's character set: HDF5 converts none between ASCII and UTF-8 */
+    if (mt >= 0 && H5Tset_cset(mt, H5Tget_cset(t)) < 0)
+      vl = -1;
     if (vl > 0) {
       char *s = NULL;
       if (mt >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, &s) >= 0 && s) {
