@@ -208,7 +208,7 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
 /* ---- the command line ---- */
 typedef struct stats_args {
   const char *in, *out, *fields, *range, *along, *where;
-  int columns, raw;
+  int columns, raw, list;
   int bins, force, transfer; /* transfer: -1 (the library's default), 0 or 1 (choices) */
   int have_range;
   double lo, hi;
@@ -269,6 +269,11 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
        .arg = "'F OP V[, ...]'",
        .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
                "compare decoded values, a missing value or NaN meets only !=)"},
+      {.name = "list",
+       .kind = APP_FLAG,
+       .dest = &o->list,
+       .help = "list the datasets of FILE (FILE or FILE:/anything) instead: shape, type, "
+               "dimensions, and which are coordinate variables or bare netCDF dimensions"},
       {.name = "raw",
        .kind = APP_FLAG,
        .dest = &o->raw,
@@ -316,6 +321,8 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
   if (code != APP_RUN)
     return code;
   o->in = a->args[0];
+  if (o->list)
+    return APP_RUN; /* a file, or a spec whose file is listed */
   if (app_spec_check(a, "input", o->in, "FILE:/path/to/dataset"))
     return APP_EXIT_USAGE;
   if (o->have_range && parse_range(o->range, &o->lo, &o->hi))
@@ -837,7 +844,46 @@ static void print_results(const job *j, const acc *g) {
   fflush(stdout);
 }
 
+/* --list: the file's datasets, one line each (rank 0). Collective. */
+static int list_main(const app *a, const stats_args *o) {
+  size_t flen = strlen(o->in);
+  const char *path;
+  if (!app_spec_split(o->in, &flen, &path))
+    flen = strlen(o->in);
+  char *file = strndup(o->in, flen);
+  if (!app_agree(a, file != NULL, "out of memory"))
+    return sl_exit_status(SL_ERR_NOMEM);
+  sl_h5_var *v = NULL;
+  size_t n = 0;
+  int rc = sl_h5_list(a->ctx, file, &v, &n);
+  static const char *const cls[] = {"int", "uint", "float", "string"};
+  for (size_t i = 0; rc == SL_OK && a->root && i < n; i++) {
+    char type[32], shape[1024];
+    if (v[i].compound)
+      snprintf(type, sizeof type, "compound");
+    else if (v[i].cls < 0)
+      snprintf(type, sizeof type, "other");
+    else
+      snprintf(type, sizeof type, "%s%zu", cls[v[i].cls],
+               v[i].cls == SL_H5_STRING ? v[i].size : 8 * v[i].size);
+    size_t w = 0;
+    for (int d = 0; d < v[i].ndims && w < sizeof shape; d++)
+      w += (size_t)snprintf(shape + w, sizeof shape - w, "%s%s%s%llu", d ? ", " : "", v[i].dim[d],
+                            v[i].dim[d][0] ? "=" : "", (unsigned long long)v[i].dims[d]);
+    printf("%-24s %-9s (%s)%s\n", v[i].path, type, shape,
+           v[i].kind == SL_H5_VAR_COORD ? "  coordinate"
+           : v[i].kind == SL_H5_VAR_DIM ? "  dimension (no variable)"
+                                        : "");
+  }
+  fflush(stdout);
+  free(v);
+  free(file);
+  return sl_exit_status(rc);
+}
+
 static int stats_main(const app *a, const stats_args *o) {
+  if (o->list)
+    return list_main(a, o);
   sl_h5_file *out = NULL;
   char *inputs = NULL;
   int rc = o->out ? open_output(a, o, &out, &inputs) : SL_OK;

@@ -13,6 +13,7 @@ arrays (numpy.ma), never from sluice.
   nc_oracle.py boolgroup FILE OUT.h5:/DSET                            --key flag --agg count,sum:x,first:x,last:x
   nc_oracle.py boolsort FILE OUT.h5:/DSET                             --key flag
   nc_oracle.py plain FILE OUT.h5 DSET                                 /stats of a plain HDF5 file
+  nc_oracle.py list FILE STDOUT.txt                                   sluice-h5stats --list
 
 Exit status 0 when sluice's output agrees, 1 with one line per mismatch.
 """
@@ -298,6 +299,31 @@ def plain(path, out, dset):
     stat_row(rows[0], np.ma.masked_array(a, mask), dset)
 
 
+def listing(path, txt):
+    # sluice-h5stats --list against the file's netCDF variables and dimensions
+    lines = {}
+    for line in open(txt):
+        if line.startswith("/"):
+            name = line.split()[0][1:]
+            lines[name] = line.rstrip("\n")
+    ds = netCDF4.Dataset(path)
+    for name, v in ds.variables.items():
+        line = lines.get(name)
+        if line is None:
+            fails.append("--list: variable %s missing" % name)
+            continue
+        shape = ", ".join("%s=%d" % (d, n) for d, n in zip(v.dimensions, v.shape))
+        if "(%s)" % shape not in line:
+            fails.append("--list: %s: %r, expected (%s)" % (name, line, shape))
+        is_coord = v.dimensions == (name,)
+        if is_coord != line.endswith("coordinate"):
+            fails.append("--list: %s: %r, coordinate: %s" % (name, line, is_coord))
+    for name in ds.dimensions:
+        if name not in ds.variables and not lines.get(name, "").endswith("dimension (no variable)"):
+            fails.append("--list: dimension %s: %r" % (name, lines.get(name)))
+    ds.close()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "make":
@@ -313,6 +339,8 @@ def main(argv):
         sort(argv[2], argv[3], argv[4], "--descending" in argv)
     elif cmd == "boolgroup":
         boolgroup(argv[2], argv[3])
+    elif cmd == "list":
+        listing(argv[2], argv[3])
     elif cmd == "plain":
         plain(argv[2], argv[3], argv[4])
     elif cmd == "boolsort":

@@ -5,7 +5,7 @@
 # writes the inputs with the netCDF library): packed int16 with scale/offset, _FillValue,
 # valid_range, a missing_value vector, netCDF's default fill, 3-D and 4-D variables, an
 # unlimited dimension, chunked + deflated; --along, --where, --raw; a table stored as a
-# matrix grouped and sorted with missing keys; h5py booleans (enums) as keys. Bad CF
+# matrix grouped and sorted with missing keys; h5py booleans (enums) as keys; --list. Bad CF
 # attributes: one line, exit 2 on every rank, nothing written.
 #   test_h5_netcdf.sh BUILD_DIR
 set -u
@@ -61,6 +61,9 @@ for ds in plain plain2; do
   check "plain HDF5 $ds" run 2 "$S" "$D/bad.h5:/$ds" -o "$D/$ds.out.h5"
   check "plain HDF5 $ds oracle" O plain "$D/bad.h5" "$D/$ds.out.h5" /$ds
 done
+# --list: variables, shapes, dimension names, coordinates and bare dimensions
+check "list" sh -c "'$SLUICE_MPIEXEC' $SLUICE_MPIEXEC_NP 2 $SLUICE_MPIEXEC_FLAGS '$S' '$NC' --list >'$D/list.txt'"
+check "list oracle" O list "$NC" "$D/list.txt"
 # stdout stays short whatever the variable (60 columns of a 4-D variable)
 check "stdout short" sh -c "'$SLUICE_MPIEXEC' $SLUICE_MPIEXEC_NP 2 $SLUICE_MPIEXEC_FLAGS '$S' '$NC:/pr' \
   --columns >'$D/cols.txt' && [ \$(wc -l <'$D/cols.txt') -le 60 ] && grep -q '60 rows' '$D/cols.txt'"

@@ -217,6 +217,31 @@ SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
 SL_EXPORT int sl_h5_describe_numeric(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts,
                                      sl_h5_layout **layout);
 
+/* ---- Listing a file's variables ----
+ * One entry per dataset of a file (in name order), with its shape, element type and
+ * dimensions, telling coordinate variables (netCDF coordinates, HDF5 dimension scales)
+ * and bare netCDF dimensions from data. */
+enum {
+  SL_H5_VAR_DATA = 0,  /* a variable (dataset) */
+  SL_H5_VAR_COORD = 1, /* a coordinate variable: a dimension scale that is also data */
+  SL_H5_VAR_DIM = 2    /* a netCDF dimension without a variable (its values mean nothing) */
+};
+typedef struct sl_h5_var {
+  char path[256];
+  int kind;     /* SL_H5_VAR_* */
+  int cls;      /* sl_h5_class of the elements, -1: compound or a type not read */
+  size_t size;  /* element bytes */
+  int compound; /* 1: a compound (table) dataset */
+  int ndims;    /* up to 8 listed */
+  uint64_t dims[8];
+  char dim[8][64]; /* the dimensions' names ("" where none is attached) */
+} sl_h5_var;
+/* The datasets of `file` (at most 100000) into *vars (malloc'd, *n of them; free() it).
+ * Collective over sl_comm(ctx): rank 0 reads, every rank gets the same list or the same
+ * code (SL_ERR_NOTFOUND, SL_ERR_FORMAT, SL_ERR_NOMEM, SL_ERR_MPI); the failing rank prints
+ * the one error line. */
+SL_EXPORT int sl_h5_list(sl_ctx *ctx, const char *file, sl_h5_var **vars, size_t *n);
+
 /* Source: rows of one or more datasets (specs, each possibly a glob). All files must
  * yield the same layout. Rows are split across partitions (partitions <= 0: one per
  * rank) in contiguous ranges aligned to chunk boundaries, and read in bounded blocks
