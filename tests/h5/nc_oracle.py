@@ -96,6 +96,18 @@ def make(d):
     tab.units = "m"
     ds.close()
 
+    # a second file whose tas is packed differently: a glob over both is refused
+    ds = netCDF4.Dataset(d + "/cf_b.nc", "w")
+    ds.createDimension("time", None)
+    ds.createDimension("lat", 5)
+    ds.createDimension("lon", 6)
+    tas = ds.createVariable("tas", "i2", ("time", "lat", "lon"), fill_value=-999)
+    tas.set_auto_maskandscale(False)
+    tas.scale_factor = 0.02
+    tas.add_offset = 273.15
+    tas[0:2] = np.zeros((2, 5, 6), "i2")
+    ds.close()
+
     # bad inputs (plain HDF5 written with h5py): one bad attribute each
     with h5py.File(d + "/bad.h5", "w") as f:
         for name in ("scale_str", "fill_type", "range_rev", "range_conflict"):

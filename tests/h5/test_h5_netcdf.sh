@@ -82,6 +82,8 @@ bad() { # what, pattern, app args...
   for f in "$D"/bad.out* "$D"/.bad.out*; do [ -e "$f" ] && ok=0; done
   if [ $ok = 1 ]; then echo "ok: $what"; else echo "FAIL: $what"; cat "$D/err"; fail=1; fi
 }
+bad "files packed differently" "CF decoding attributes .* differ from those of" \
+  "$S" "$D/cf*.nc:/tas" -o "$D/bad.out.h5"
 for app in S G T; do
   eval A=\$$app
   case $app in

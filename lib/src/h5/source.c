@@ -650,6 +650,15 @@ static int root_scan(sl__h5src *s) {
           "'%s' dataset '%s': rows differ from those of '%s' (expected fields %s; found %s)",
           s->files[i].path, s->files[i].dset, s->files[0].path, a, b);
     }
+    /* one decoding for all the files: the first file's would silently apply to the others */
+    for (size_t k = 0; rc == SL_OK && i > 0 && k < l.n; k++)
+      if (memcmp(&l.f[k].cf, &s->layout.f[k].cf, sizeof l.f[k].cf))
+        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                           "'%s' dataset '%s': its CF decoding attributes (_FillValue, "
+                           "missing_value, valid_*, scale_factor, add_offset) differ from those "
+                           "of '%s' (expected the same in every file; --raw reads the stored "
+                           "values)",
+                           s->files[i].path, s->files[i].dset, s->files[0].path);
     if (rc != SL_OK) {
       free(l.f);
       sl__h5_meta_free(&l);
