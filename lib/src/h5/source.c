@@ -737,7 +737,6 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
 }
 
 static void coll_free(sl__h5src *s);
-static size_t read_row_bytes(const sl__h5src *s);
 
 static int h5_prepare(sl__source *src, sl_ctx *ctx) {
   sl__h5src *s = src->impl;
@@ -745,7 +744,7 @@ static int h5_prepare(sl__source *src, sl_ctx *ctx) {
   SL__CHECK(sl__h5src_prepare_comm(s, ctx));
   if (s->transfer == SL_H5_XFER_COLLECTIVE)
     SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
-  src->total_bytes = s->total_rows * read_row_bytes(s);
+  src->total_bytes = s->total_rows * (s->layout.flat ? s->layout.flat : 1) * s->layout.row_size;
   return SL_OK;
 }
 
