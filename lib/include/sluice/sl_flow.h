@@ -305,6 +305,28 @@ typedef int (*sl_on_trigger_fn)(void **acc, sl_batch *events, const sl_trigger_i
                                 sl_emitter *out, void *arg);
 SL_EXPORT int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg);
 
+/* Flow's departition/4 for windows: merges, per window, what every partition of the current
+ * stage emits at its triggers, in a new stage of one partition (on rank 0), and emits the
+ * merged result once that window is done in every partition.
+ *   init(&acc, arg): a new accumulator, when a window is first heard of;
+ *   merge(acc, events, from, arg): one partition's trigger output for the window (events:
+ *     the records its reducer would emit, iterate with sl_batch_next; from: that partition,
+ *     the window kind and id, and the trigger's name: "done", "watermark", "every", ...);
+ *   done(acc, info, out, arg): the window is done in every partition: emit its result with
+ *     out (info: partition 0 of 1, the window, trigger "done"); windows some partition never
+ *     closed are done at the end of the input, in window order;
+ *   destroy(acc, arg): optional, after done.
+ * The current stage must end with its reducer (Flow: "must follow a reduce"), without an
+ * on_trigger; its window applies (none set: the global window). Local; adds a stage. */
+typedef struct sl_departition {
+  int (*init)(void **acc, void *arg);
+  int (*merge)(void *acc, sl_batch *events, const sl_trigger_info *from, void *arg);
+  int (*done)(void *acc, const sl_trigger_info *info, sl_emitter *out, void *arg);
+  void (*destroy)(void *acc, void *arg);
+  void *arg;
+} sl_departition;
+SL_EXPORT int sl_flow_departition_window(sl_flow *flow, const sl_departition *d);
+
 /* Like sl_flow_reduce, but fold may also emit records at once (Flow's emit_and_reduce);
  * the accumulator is still emitted at each trigger. reducer->fold is ignored. */
 typedef int (*sl_fold_emit_fn)(void *acc, const sl_record *in, sl_emitter *out, void *arg);

@@ -54,6 +54,7 @@ typedef struct sl__buf {
   int slot;       /* inbound: input slot of the sending stage */
   int64_t wm;     /* inbound: the sender's watermark */
   int64_t tmin;   /* outbound, with event time: the oldest event time in it */
+  double born;    /* outbound: when its first record came (--sl-flush-interval) */
   struct sl__buf *next;
 } sl__buf;
 
@@ -94,7 +95,8 @@ struct sl__out {
   int nready; /* full batches waiting for credit, over all destinations */
   sl__buf *free;
   uint64_t rr;
-  double stall_since; /* when it last became blocked (0 if not blocked) */
+  double stall_since;      /* when it last became blocked (0 if not blocked) */
+  double next_flush_check; /* when partial batches are next looked at (sl__out_flush_aged) */
 };
 
 /* Credit state of a receiving partition (see docs/architecture.md, "credits"). */
@@ -262,6 +264,8 @@ int sl__transport_finish(sl__run *run);
 int sl__transport_abort_all(sl__run *run);
 void sl__transport_free(sl__run *run);
 int sl__out_unstick(sl__out *o);
+/* Send the partial batches that waited --sl-flush-interval (now: sl__now()). */
+int sl__out_flush_aged(sl__out *o, double now);
 int sl__credits_eos(sl__run *run, sl__part *p, int sender);
 int sl__credits_init(sl__run *run, sl__part *p);
 int sl__credits_consumed(sl__run *run, sl__part *p, int sender);

@@ -285,6 +285,9 @@ int sl__part_work(sl__part *p, int *progress) {
     (*progress)++;
     break;
   }
-  p->st->work += sl__now() - t0;
+  double t1 = sl__now();
+  p->st->work += t1 - t0;
+  if (rc == SL_OK && p->out && !p->done)
+    rc = sl__out_flush_aged(p->out, t1);
   return rc;
 }

@@ -596,6 +596,7 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = INT64_MAX;
+    d->cur->born = sl__now();
   }
   if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                         rec->value, rec->value_len)) {
@@ -604,6 +605,7 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = o->cur_t;
+    d->cur->born = sl__now();
     sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                      rec->value, rec->value_len);
     d->cur->nrec++;
@@ -633,6 +635,27 @@ int sl__out_unstick(sl__out *o) {
   sl__buf *b = o->dest[best].cur;
   o->dest[best].cur = NULL;
   return dest_ready(o, best, b);
+}
+
+/* Partial batches older than --sl-flush-interval leave now: a source that is idle or slow
+ * (an instrument polled by a callback) must not hold records back from the next stage's
+ * windows and triggers until its batch fills, as Flow's stages hand over what they have when
+ * asked. Looked at twice per interval, so a busy stage pays one scan of its destinations per
+ * half interval; a batch that fills within the interval (bulk work) is never cut short. */
+int sl__out_flush_aged(sl__out *o, double now) {
+  double iv = o->run->ctx->opt.flush_interval;
+  if (now < o->next_flush_check)
+    return SL_OK;
+  o->next_flush_check = now + iv / 2;
+  for (int q = 0; q < o->ndest; q++) {
+    sl__dest *d = &o->dest[q];
+    if (d->cur && d->cur->len && now - d->cur->born >= iv) {
+      sl__buf *b = d->cur;
+      d->cur = NULL;
+      SL__CHECK(dest_ready(o, q, b));
+    }
+  }
+  return SL_OK;
 }
 
 int sl__out_stage_done(sl__out *o) {
