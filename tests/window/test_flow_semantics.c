@@ -444,6 +444,86 @@ static void test_departition_window_bad_usage(void) {
   sl_flow_destroy(&f);
 }
 
+/* ================================================================ documented orders */
+
+/* Flow's example of group_by_key: [foo: 1, foo: 2, bar: 3, foo: 4, bar: 5] in one stage gives
+ * %{foo: [4, 2, 1], bar: [5, 3]} (newest first). sluice keeps arrival order (documented in
+ * docs/flow-mapping.md): foo 1 2 4, bar 3 5. Values are [u32 len][int64] repeated. */
+static void test_group_by_key_order(void) {
+  static const char *const k[] = {"foo", "foo", "bar", "foo", "bar"};
+  static const int64_t v[] = {1, 2, 3, 4, 5};
+  wt_arr a;
+  wt_arr_i64(&a, k, v, 5);
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 1), SL_OK);
+  EXPECT_RC(sl_flow_group_by_key(f), SL_OK);
+  mt_recs got = {0};
+  EXPECT_RC(wt_run_gather(f, &got), SL_OK);
+  if (g_rank == 0) {
+    int ok_foo = 0, ok_bar = 0;
+    EXPECT_INT(got.n, 2);
+    for (size_t i = 0; i < got.n; i++) {
+      sl_record r = mt_recs_get(&got, i);
+      char list[64] = "";
+      size_t used = 0;
+      for (size_t pos = 0; pos + 12 <= r.value_len; pos += 12) {
+        uint32_t len;
+        memcpy(&len, (const char *)r.value + pos, 4);
+        int n = snprintf(list + used, sizeof list - used, "%s%lld", used ? " " : "",
+                         (long long)mt_i64((const char *)r.value + pos + 4));
+        used += n > 0 ? (size_t)n : 0;
+        if (len != 8)
+          used = 0;
+      }
+      if (r.key_len == 3 && !memcmp(r.key, "foo", 3))
+        ok_foo = !strcmp(list, "1 2 4");
+      if (r.key_len == 3 && !memcmp(r.key, "bar", 3))
+        ok_bar = !strcmp(list, "3 5");
+    }
+    EXPECT_TRUE(ok_foo && ok_bar, "group_by_key: values not in arrival order (foo %d, bar %d)",
+                ok_foo, ok_bar);
+  }
+  mt_recs_free(&got);
+  sl_flow_destroy(&f);
+}
+
+/* Flow's example of uniq_by: 1..100 in one partition, uniq_by(&rem(&1, 2)) gives [1, 2] (the
+ * first odd and the first even number); sluice passes the same survivors on at once. */
+static int by_parity(const sl_record *in, sl_record *key_out, void *arg) {
+  static _Thread_local int64_t parity;
+  (void)arg;
+  if (in->value_len != 8)
+    return 1;
+  parity = mt_i64(in->value) % 2;
+  key_out->key = &parity;
+  key_out->key_len = sizeof parity;
+  key_out->value = NULL;
+  key_out->value_len = 0;
+  return 0;
+}
+
+static void test_uniq_by_order(void) {
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_range(f, 1, 101, 1), SL_OK); /* one producer, as from_enumerable */
+  EXPECT_RC(sl_flow_departition(f), SL_OK);
+  EXPECT_RC(sl_flow_uniq_by(f, by_parity, NULL), SL_OK);
+  mt_recs got = {0};
+  EXPECT_RC(wt_run_gather(f, &got), SL_OK);
+  if (g_rank == 0) {
+    EXPECT_INT(got.n, 2);
+    if (got.n == 2) {
+      sl_record r0 = mt_recs_get(&got, 0), r1 = mt_recs_get(&got, 1);
+      int64_t a0 = wt_val(&r0), a1 = wt_val(&r1);
+      EXPECT_TRUE((a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1), "uniq_by parity: %lld and %lld",
+                  (long long)a0, (long long)a1);
+    }
+  }
+  mt_recs_free(&got);
+  sl_flow_destroy(&f);
+}
+
 static const mt_test tests[] = {
     {"fixed_empty_windows", test_fixed_empty_windows},
     {"fixed_empty_after_boundary", test_fixed_empty_after_boundary},
@@ -453,6 +533,8 @@ static const mt_test tests[] = {
     {"idle_flush", test_idle_flush},
     {"departition_window", test_departition_window},
     {"departition_window_bad_usage", test_departition_window_bad_usage},
+    {"group_by_key_order", test_group_by_key_order},
+    {"uniq_by_order", test_uniq_by_order},
     {NULL, NULL},
 };
 

@@ -147,9 +147,11 @@ SL_EXPORT sl_aggregator sl_aggregator_builtin(sl_agg_kind kind);
  * boundary is a key-hash partition or departition and this is the stage's first step,
  * an aggregator with merge runs map-side first as a bounded combiner. */
 SL_EXPORT int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg);
-/* (key, values) per key; values encoded as repeated [uint32 native length][bytes]. */
+/* (key, values) per key; values encoded as repeated [uint32 native length][bytes], in
+ * arrival order (Flow lists them newest first: docs/flow-mapping.md). */
 SL_EXPORT int sl_flow_group_by_key(sl_flow *flow);
-/* Drop records already seen in this partition (whole record / the bytes uniq_by returns). */
+/* Drop records already seen in this partition (whole record / the bytes uniq_by returns);
+ * survivors pass on at once, in arrival order. */
 typedef int (*sl_uniq_by_fn)(const sl_record *in, sl_record *key_out, void *arg);
 SL_EXPORT int sl_flow_uniq(sl_flow *flow);
 SL_EXPORT int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg);
