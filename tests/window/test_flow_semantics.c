@@ -358,8 +358,8 @@ static int d_done(void *acc, const sl_trigger_info *info, sl_emitter *out, void 
   (void)arg;
   const dacc *a = acc;
   char t[160];
-  snprintf(t, sizeof t, "%c w%lld %s total=%lld", wt_kind_char(info->window_kind),
-           (long long)info->window, info->trigger, (long long)a->total);
+  snprintf(t, sizeof t, "%c w%lld %s total=%lld dones=%d", wt_kind_char(info->window_kind),
+           (long long)info->window, info->trigger, (long long)a->total, a->done_from);
   if (info->partition != 0 || info->partitions != 1)
     g_cb_misuse++;
   return wt_emit_text(out, t);
@@ -373,16 +373,25 @@ static void d_destroy(void *acc, void *arg) {
 /* Flow's documented example of departition:
  *   Flow.from_enumerable(1..100) |> Flow.partition(stages: 4)
  *   |> Flow.reduce(fn -> 0 end, &(&1 + &2)) |> Flow.departition(fn -> 0 end, &(&1 + &2), & &1)
- * gives [5050]: the four partitions' sums merged once the global window is done in all.
- * And per window: the times 0..99 in fixed(25) windows over 3 partitions (keys by hash),
- * counted (every value counts 1 through a map... here: summed values), merged per window:
- * w0 = 0+..+24 = 300, w25 = 925, w50 = 1550, w75 = 2175, each emitted once. */
+ * gives [5050]: the four partitions' sums merged once the global window is done in all four
+ * (each sends "done", empty or not: dones=4).
+ * Per window: the times 0..99 in fixed(25) windows summed over 3 partitions, merged per
+ * window: w0 = 0+..+24 = 300, w25 = 925, w50 = 1550, w75 = 2175, each emitted once.
+ *   (a) routed by value mod 3: every partition has records in every window and closes it:
+ *       each window is emitted when its third "done" arrives (dones=3);
+ *   (b) routed by the (empty) key: one partition gets everything, the two others never hear
+ *       of a window: each window is emitted at the end of the input (Flow flushes such
+ *       leftovers at its own "done"), with the one partition's "done" (dones=1). */
 static int time_of_value(const sl_record *rec, int64_t *t, void *arg) {
   (void)arg;
   if (rec->value_len != 8)
     return 1;
   *t = mt_i64(rec->value);
   return 0;
+}
+static uint64_t by_value_mod(const sl_record *rec, void *arg) {
+  (void)arg;
+  return rec->value_len == 8 ? (uint64_t)mt_i64(rec->value) : 0;
 }
 
 static void test_departition_window(void) {
@@ -395,28 +404,35 @@ static void test_departition_window(void) {
   EXPECT_RC(sl_flow_partition(f, 4, NULL, NULL), SL_OK);
   EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
   EXPECT_RC(sl_flow_departition_window(f, &dep), SL_OK);
-  static const char *const exp1[] = {"G w0 done total=5050", NULL};
+  static const char *const exp1[] = {"G w0 done total=5050 dones=4", NULL};
   run_expect(f, exp1, "departition_window, global window (Flow's example)");
   sl_flow_destroy(&f);
 
   sl_window w = sl_window_fixed(25, time_of_value, NULL);
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_from_range(f, 0, 100, 2), SL_OK);
-  EXPECT_RC(sl_flow_partition(f, 3, NULL, NULL), SL_OK);
-  EXPECT_RC(sl_flow_window(f, &w), SL_OK);
-  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
-  EXPECT_RC(sl_flow_departition_window(f, &dep), SL_OK);
-  static const char *const exp2[] = {"F w0 done total=300", "F w25 done total=925",
-                                     "F w50 done total=1550", "F w75 done total=2175", NULL};
-  run_expect(f, exp2, "departition_window, fixed(25) over 3 partitions");
-  sl_flow_destroy(&f);
+  for (int v = 0; v < 2; v++) {
+    EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+    EXPECT_RC(sl_flow_from_range(f, 0, 100, 2), SL_OK);
+    EXPECT_RC(sl_flow_partition(f, 3, v == 0 ? by_value_mod : NULL, NULL), SL_OK);
+    EXPECT_RC(sl_flow_window(f, &w), SL_OK);
+    EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
+    EXPECT_RC(sl_flow_departition_window(f, &dep), SL_OK);
+    static const char *const exp_a[] = {
+        "F w0 done total=300 dones=3", "F w25 done total=925 dones=3",
+        "F w50 done total=1550 dones=3", "F w75 done total=2175 dones=3", NULL};
+    static const char *const exp_b[] = {
+        "F w0 done total=300 dones=1", "F w25 done total=925 dones=1",
+        "F w50 done total=1550 dones=1", "F w75 done total=2175 dones=1", NULL};
+    run_expect(f, v == 0 ? exp_a : exp_b,
+               v == 0 ? "departition_window, fixed(25), 3 partitions by value"
+                      : "departition_window, fixed(25), all in one partition");
+    sl_flow_destroy(&f);
+  }
   check_calls_balanced("departition_window");
 }
 
-/* Refused: departition_window without a reducer at the end of the stage, with a NULL merge,
- * and after an on_trigger; on_trigger after it targets the new stage (no reducer: refused
- * when run? no: it is refused at once, the new stage has no wrappable reducer... it is
- * allowed as a global window on a stage without one, so only the first three are checked). */
+/* Refused, each with SL_ERR_STATE or SL_ERR_INVAL at build time: departition_window on a
+ * stage without a reducer at its end, with a NULL merge, and after an on_trigger (whose output
+ * would bypass the merge). */
 static void test_departition_window_bad_usage(void) {
   sl_reducer red = {i64_init, i64_fold, i64_emit, i64_destroy, NULL};
   sl_departition dep = {d_init, d_merge, d_done, d_destroy, NULL};
