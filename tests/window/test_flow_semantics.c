@@ -153,9 +153,9 @@ static void test_empty_window_limit(void) {
 
 /* ================================================================ processing time */
 
-/* A source that emits `first` records (values 1..first), returns nothing until `pause`
- * seconds after its first call (an instrument polled by a callback), then emits `second`
- * more (values first+1..) and ends. One partition. */
+/* A source that emits `first` records (values 1..first), then sleeps 20 ms per call and
+ * returns nothing until `pause` seconds after its first call (an instrument polled by a
+ * callback), then emits `second` more (values first+1..) and ends. One partition. */
 typedef struct pause_src {
   double t0, pause;
   int first, second, stage;
@@ -175,7 +175,7 @@ static int pause_source(int partition, int partitions, sl_emitter *out, int *don
     return 0;
   }
   if (t - s->t0 < s->pause) {
-    struct timespec ts = {0, 200000}; /* poll every 0.2 ms */
+    struct timespec ts = {0, 20000000}; /* sleeps 20 ms, emits nothing: the rank goes on */
     nanosleep(&ts, NULL);
     return 0;
   }

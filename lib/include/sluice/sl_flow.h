@@ -67,7 +67,11 @@ SL_EXPORT int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn
 SL_EXPORT int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count,
                                  int partitions);
 /* User source: fn is called repeatedly while downstream has room; it emits some records
- * and sets *done = 1 when its partition has no more. */
+ * and sets *done = 1 when its partition has no more. To wait for data (an instrument, a
+ * slow reader), return without emitting, after a short sleep if you like: the rank then
+ * sends what its partitions hold (within --sl-flush-interval), runs the other partitions'
+ * windows and triggers, and calls fn again. Do not block for long inside one call: the
+ * rank's partitions share one thread. */
 typedef int (*sl_source_fn)(int partition, int partitions, sl_emitter *out, int *done, void *arg);
 SL_EXPORT int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions);
 /* Text files, as one record per line (empty key, value = the line without its '\n').

@@ -168,6 +168,8 @@ struct sl__part {
   int cur_slot;     /* input slot of the batch being consumed (a stage with several inputs) */
   int cur_sender;   /* its sender id, or -1 in a source stage */
   int64_t wm_sent;  /* latest event time sent to a stage that tracks event time */
+  uint64_t emitted; /* records emitted with sl_emit in this partition (any step) */
+  int src_idle;     /* its source has nothing for now (a callback returned empty-handed) */
   int wm_step;      /* index of the first step with a watermark or tick hook, or -1 */
   int pending_step; /* a step has output queued to emit before more input: its index, or -1 */
   sl__stagestats *st;
