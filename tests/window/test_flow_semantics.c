@@ -106,6 +106,32 @@ static void test_fixed_empty_after_boundary(void) {
   check_calls_balanced("fixed empty windows after a boundary");
 }
 
+/* Two senders whose windows arrive in either order: source partition 0 has times 52 55,
+ * partition 1 has 13 31; one partition after a departition, fixed(10). Flow catches up from
+ * the smallest window it holds, so whichever sender comes first: w10 {13}, w20 (empty),
+ * w30 {31}, w40 (empty), w50 {52,55}. */
+static void test_fixed_empty_senders_out_of_order(void) {
+  static const int64_t t[] = {52, 55, 13, 31};
+  wt_arr a;
+  wt_arr_i64(&a, NULL, t, 4);
+  sl_window w = sl_window_fixed(10, wt_time_of_value, NULL);
+  sl_reducer red = wt_sum_reducer();
+  wt_calls_reset();
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_array(f, a.r, a.n, 2), SL_OK);
+  EXPECT_RC(sl_flow_departition(f), SL_OK);
+  EXPECT_RC(sl_flow_window(f, &w), SL_OK);
+  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
+  EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
+  static const char *const exp[] = {"p0/1 F w10 done sum=13 n=1",  "p0/1 F w20 done sum=0 n=0",
+                                    "p0/1 F w30 done sum=31 n=1",  "p0/1 F w40 done sum=0 n=0",
+                                    "p0/1 F w50 done sum=107 n=2", NULL};
+  run_expect(f, exp, "fixed(10), two senders in any order");
+  sl_flow_destroy(&f);
+  check_calls_balanced("two senders in any order");
+}
+
 /* fixed(10) with allowed lateness 5, one partition, times 2 31 33:
  *   2 -> w0 {2}.
  *   31: watermark 31 passes the ends of w0 (10), w10 (20), w20 (30): each fires "watermark";
@@ -212,14 +238,14 @@ static void test_periodic_empty_windows(void) {
   mt_recs got = {0};
   EXPECT_RC(wt_run_gather(f, &got), SL_OK);
   if (g_rank == 0) {
-    int seen[64] = {0}, bad = 0, nonempty = 0;
+    int seen[256] = {0}, bad = 0, nonempty = 0;
     long long maxid = -1, first_full = -1, last_full = -1;
     for (size_t i = 0; i < got.n; i++) {
       sl_record r = mt_recs_get(&got, i);
       char kind = 0, trig[32] = "";
       long long wid = -1, sum = -1, n = -1;
       if (!parse_tag(&r, &kind, &wid, trig, &sum, &n) || kind != 'P' || strcmp(trig, "done") ||
-          wid < 0 || wid >= 64 || n < 0 || n > 1 || (n == 1 && sum != 1 && sum != 2)) {
+          wid < 0 || wid >= 256 || n < 0 || n > 1 || (n == 1 && sum != 1 && sum != 2)) {
         bad++;
         continue;
       }
@@ -252,9 +278,17 @@ static void test_periodic_empty_windows(void) {
  * 11..20; after a boundary, the global window with trigger_periodically(0.05 s, keep) sums
  * them. Flow's stages hand over what they have when asked, so the reducer holds 1..10 during
  * the pause and a periodic trigger shows "sum=55 n=10"; the end shows "done sum=210 n=20".
- * Every text is one of those two states (or "periodically sum=210 n=20").
+ * Every text is one of those two states (or "periodically sum=210 n=20"). The reducer is
+ * partition 1 of 2 (on rank 1 from 2 ranks on: the batches cross MPI); partition 0 gets
+ * nothing and closes its global window empty.
  * Control: with --sl-flush-interval=1h the source's partial batch waits for the end, and no
  * trigger can see the state 55/10. */
+static uint64_t to_partition_1(const sl_record *rec, void *arg) {
+  (void)rec;
+  (void)arg;
+  return 1;
+}
+
 static void run_idle_flush(const char *interval, int expect_partial) {
   pause_src src = {0, 0.6, 10, 10, 0};
   sl_window w = sl_window_global();
@@ -265,28 +299,32 @@ static void run_idle_flush(const char *interval, int expect_partial) {
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_callback(f, pause_source, &src, 1), SL_OK);
-  EXPECT_RC(sl_flow_partition(f, 1, NULL, NULL), SL_OK);
+  EXPECT_RC(sl_flow_partition(f, 2, to_partition_1, NULL), SL_OK); /* rank 1 from 2 ranks */
   EXPECT_RC(sl_flow_window(f, &w), SL_OK);
   EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
   EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
   mt_recs got = {0};
   EXPECT_RC(wt_run_gather(f, &got), SL_OK);
   if (g_rank == 0) {
-    int bad = 0, partial = 0, done = 0;
+    int bad = 0, partial = 0, done = 0, idle_done = 0;
     for (size_t i = 0; i < got.n; i++) {
       sl_record r = mt_recs_get(&got, i);
       char kind = 0, trig[32] = "";
       long long wid = -1, sum = -1, n = -1;
       int ok = parse_tag(&r, &kind, &wid, trig, &sum, &n) && kind == 'G' && wid == 0;
-      if (ok && !strcmp(trig, "periodically") && sum == 55 && n == 10)
+      int p1 = ok && r.value_len > 5 && !memcmp(r.value, "p1/2 ", 5);
+      if (p1 && !strcmp(trig, "periodically") && sum == 55 && n == 10)
         partial++;
-      else if (ok && !strcmp(trig, "done") && sum == 210 && n == 20)
+      else if (p1 && !strcmp(trig, "done") && sum == 210 && n == 20)
         done++;
-      else if (!(ok && !strcmp(trig, "periodically") && sum == 210 && n == 20))
+      else if (ok && !p1 && !strcmp(trig, "done") && sum == 0 && n == 0)
+        idle_done++; /* partition 0 gets nothing: its global window closes empty */
+      else if (!(p1 && !strcmp(trig, "periodically") && sum == 210 && n == 20))
         bad++;
     }
     EXPECT_INT(bad, 0);
     EXPECT_INT(done, 1);
+    EXPECT_INT(idle_done, 1);
     if (expect_partial)
       EXPECT_TRUE(partial >= 1, "flush-interval %s: no trigger saw the first 10 records alone",
                   interval);
@@ -431,8 +469,14 @@ static void test_departition_window(void) {
 }
 
 /* Refused, each with SL_ERR_STATE or SL_ERR_INVAL at build time: departition_window on a
- * stage without a reducer at its end, with a NULL merge, and after an on_trigger (whose output
- * would bypass the merge). */
+ * stage without a reducer at its end, with a NULL merge, after an on_trigger (whose output
+ * would bypass the merge), and after emit_and_reduce (it emits outside its triggers). */
+static int emit_each(void *acc, const sl_record *in, sl_emitter *out, void *arg) {
+  (void)acc;
+  (void)arg;
+  return sl_emit(out, NULL, 0, in->value, in->value_len);
+}
+
 static void test_departition_window_bad_usage(void) {
   sl_reducer red = {i64_init, i64_fold, i64_emit, i64_destroy, NULL};
   sl_departition dep = {d_init, d_merge, d_done, d_destroy, NULL};
@@ -457,6 +501,13 @@ static void test_departition_window_bad_usage(void) {
   EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
   rc = sl_flow_departition_window(f, &dep);
   EXPECT_TRUE(rc == SL_ERR_STATE, "after on_trigger: %d", rc);
+  sl_flow_destroy(&f);
+
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_range(f, 0, 10, 0), SL_OK);
+  EXPECT_RC(sl_flow_emit_and_reduce(f, &red, emit_each), SL_OK);
+  rc = sl_flow_departition_window(f, &dep);
+  EXPECT_TRUE(rc == SL_ERR_STATE, "after emit_and_reduce: %d", rc);
   sl_flow_destroy(&f);
 }
 
@@ -543,6 +594,7 @@ static void test_uniq_by_order(void) {
 static const mt_test tests[] = {
     {"fixed_empty_windows", test_fixed_empty_windows},
     {"fixed_empty_after_boundary", test_fixed_empty_after_boundary},
+    {"fixed_empty_senders_out_of_order", test_fixed_empty_senders_out_of_order},
     {"lateness_end_done_only", test_lateness_end_done_only},
     {"empty_window_limit", test_empty_window_limit},
     {"periodic_empty_windows", test_periodic_empty_windows},

@@ -75,7 +75,7 @@ const sl__opt_desc sl__option_table[] = {
      "$TMPDIR, or /tmp for sorts",
      SL__FIELD(tmpdir), 0, 0, NULL, NULL},
     {"flush-interval", SL__OPT_SECONDS, "10ms", "TIME",
-     "longest wait of a partial batch before it is sent (idle sources); 0: at once",
+     "a partial batch this old is sent (idle sources feed windows and triggers); 0: at once",
      SL__FIELD(flush_interval), 0, 3600000, NULL, NULL},
     {"window-empty-limit", SL__OPT_INT, "10000", "N",
      "most empty windows emitted per jump of event time; more are skipped, with a warning",

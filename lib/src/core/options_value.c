@@ -73,7 +73,7 @@ int sl__opt_parse_seconds(const char *s, double *out, const char **why) {
     return SL_ERR_OPTION;
   }
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-    if (strcasecmp(end, units[i].suffix) == 0) {
+    if (strcmp(end, units[i].suffix) == 0) { /* case matters: "M" would be a size's mega */
       *out = v * units[i].scale;
       return SL_OK;
     }
@@ -82,11 +82,16 @@ int sl__opt_parse_seconds(const char *s, double *out, const char **why) {
   return SL_ERR_OPTION;
 }
 
+/* The fewest digits that parse back to v (as for sizes: --sl-help shows what is used). */
 void sl__opt_format_seconds(double v, char *buf, size_t cap) {
-  if (v != 0 && v < 1)
-    snprintf(buf, cap, "%gms", v * 1e3);
-  else
-    snprintf(buf, cap, "%gs", v);
+  int ms = v != 0 && v < 1;
+  for (int prec = 6; prec <= 17; prec++) {
+    const char *why = NULL;
+    double back = -1;
+    snprintf(buf, cap, "%.*g%s", prec, ms ? v * 1e3 : v, ms ? "ms" : "s");
+    if (sl__opt_parse_seconds(buf, &back, &why) == SL_OK && back == v)
+      return;
+  }
 }
 
 int sl__parse_size(const char *s, uint64_t *out) {
@@ -245,7 +250,7 @@ int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *valu
     if (sl__opt_parse_seconds(value, &v, &why) != SL_OK) {
       SL__FAIL(SL_ERR_OPTION,
                "bad value for %s: '%s' %s; expected a duration: seconds with an optional unit "
-               "ms, s, m or h, e.g. 0.5, 10ms, 30s, 5m",
+               "us, ms, s, m (or min) or h, e.g. 0.5, 10ms, 30s, 5m",
                who, value, why);
     }
     if (v * 1e3 < (double)d->min || v * 1e3 > (double)d->max) {

@@ -4,10 +4,12 @@
  * tag_triggers); this operator, in a stage of one partition, folds them per window with the
  * user's merge and emits the user's done once every partition has closed the window.
  *
- * A tagged record: key = [i32 partition][i32 partitions][i32 window kind][i32 0][i64 window]
- * [trigger name], value = the trigger's events as a batch (the records the reducer would have
- * emitted). Records of one sender arrive in its order, so a partition's "done" for a window
- * comes after its other triggers for that window. */
+ * A tagged record: key = [i32 partition][i32 partitions][i32 window kind][i32 closes][i64
+ * window][trigger name], value = the trigger's events as a batch (the records the reducer would
+ * have emitted). `closes` is 1 for the trigger that closes the window in that partition (its
+ * "done"; a custom trigger may also be named "done" without closing anything). Records of one
+ * sender arrive in its order, so a partition's close comes after its other triggers for that
+ * window; each partition is counted once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +17,14 @@
 
 enum { TAG_HEAD = 24 };
 
-int sl__depart_tag(sl__part *p, const sl_trigger_info *info, sl__bytes *key) {
-  (void)p;
+int sl__depart_tag(sl__part *p, const sl_trigger_info *info, int closes, sl__bytes *key) {
   size_t nl = strlen(info->trigger);
-  int32_t h[4] = {info->partition, info->partitions, (int32_t)info->window_kind, 0};
+  if (nl >= 256)
+    SL__FAIL(SL_ERR_INVAL,
+             "stage %d '%s': trigger name of %zu bytes, at most 255 with "
+             "sl_flow_departition_window",
+             p->stage->index, p->stage->name, nl);
+  int32_t h[4] = {info->partition, info->partitions, (int32_t)info->window_kind, !!closes};
   key->len = 0;
   SL__CHECK(sl__bytes_append(key, h, sizeof h));
   SL__CHECK(sl__bytes_append(key, &info->window, sizeof info->window));
@@ -29,7 +35,8 @@ typedef struct dwin {
   int64_t id;
   sl_window_kind kind;
   void *acc;
-  int ndone; /* partitions that closed it */
+  int ndone;             /* partitions that closed it */
+  unsigned char *closed; /* per partition: closed it (counted once) */
 } dwin;
 
 typedef struct dstate {
@@ -56,6 +63,8 @@ static void free_acc(sl__part *p, int i, dwin *w) {
   if (w->acc && u->destroy)
     u->destroy(w->acc, u->arg);
   w->acc = NULL;
+  free(w->closed);
+  w->closed = NULL;
 }
 
 static void depart_destroy(sl__part *p, int i) {
@@ -69,7 +78,8 @@ static void depart_destroy(sl__part *p, int i) {
   p->steps[i].state = NULL;
 }
 
-static int find_or_add(sl__part *p, int i, dstate *d, int64_t id, sl_window_kind kind, dwin **out) {
+static int find_or_add(sl__part *p, int i, dstate *d, int64_t id, sl_window_kind kind,
+                       int partitions, dwin **out) {
   int k = 0;
   while (k < d->n && d->w[k].id < id)
     k++;
@@ -89,10 +99,13 @@ static int find_or_add(sl__part *p, int i, dstate *d, int64_t id, sl_window_kind
   memset(w, 0, sizeof *w);
   w->id = id;
   w->kind = kind;
+  w->closed = calloc((size_t)partitions, 1);
+  SL__CHECK_ALLOC(w->closed);
   d->n++;
   const sl_departition *u = &p->steps[i].step->depart;
   int rc = u->init(&w->acc, u->arg);
   if (rc) {
+    free(w->closed);
     d->n--;
     memmove(&d->w[k], &d->w[k + 1], (size_t)(d->n - k) * sizeof *d->w);
     return sl__callback_failed(p, i, rc);
@@ -130,16 +143,24 @@ static int depart_push(sl__part *p, int i, const sl_record *rec) {
   size_t nl = rec->key_len - TAG_HEAD;
   memcpy(d->name, (const char *)rec->key + TAG_HEAD, nl);
   d->name[nl] = '\0';
+  if (h[1] <= 0 || h[0] < 0 || h[0] >= h[1] || (d->partitions && h[1] != d->partitions))
+    SL__FAIL(SL_ERR_INTERNAL,
+             "stage %d '%s': departition_window got a bad trigger tag (partition "
+             "%d of %d)",
+             p->stage->index, p->stage->name, (int)h[0], (int)h[1]);
   d->partitions = h[1];
   dwin *w = NULL;
-  SL__CHECK(find_or_add(p, i, d, id, (sl_window_kind)h[2], &w));
+  SL__CHECK(find_or_add(p, i, d, id, (sl_window_kind)h[2], h[1], &w));
   sl_trigger_info from = {h[0], h[1], (sl_window_kind)h[2], id, d->name};
   sl_batch events = {rec->value, rec->value_len, 0};
   int rc = u->merge(w->acc, &events, &from, u->arg);
   if (rc)
     return sl__callback_result(p, i, rc);
-  if (strcmp(d->name, "done") == 0 && ++w->ndone >= d->partitions)
-    return close_win(p, i, d, (int)(w - d->w));
+  if (h[3] && !w->closed[h[0]]) {
+    w->closed[h[0]] = 1;
+    if (++w->ndone >= d->partitions)
+      return close_win(p, i, d, (int)(w - d->w));
+  }
   return SL_OK;
 }
 
@@ -184,6 +205,15 @@ int sl_flow_departition_window(sl_flow *flow, const sl_departition *u) {
     return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
                                                 "sl_flow_departition_window: the stage has an "
                                                 "on_trigger; merge its output instead"));
+  if (s->steps[wrapped].emit_mode != SL_EMIT_EVENTS)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                "sl_flow_departition_window: the reducer's "
+                                                "sl_flow_emit mode must stay 'events' (merge "
+                                                "sees each trigger's events)"));
+  if (s->steps[wrapped].fold_emit) /* its records leave outside the triggers */
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                "sl_flow_departition_window: emit_and_reduce "
+                                                "emits outside its triggers; use sl_flow_reduce"));
   sl__window_ensure(flow, s);
   s->tag_triggers = 1;
   SL__CHECK(sl_flow_departition(flow));

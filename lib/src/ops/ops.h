@@ -50,8 +50,8 @@ void sl__window_ensure(sl_flow *f, sl__stage *s);
 
 /* ---- departition_window.c ---- */
 /* The tag of a trigger's output that crosses to a departition_window stage: the key of the
- * one record holding the trigger's events. */
-int sl__depart_tag(sl__part *p, const sl_trigger_info *info, sl__bytes *key);
+ * one record holding the trigger's events; closes: the trigger closes the window. */
+int sl__depart_tag(sl__part *p, const sl_trigger_info *info, int closes, sl__bytes *key);
 
 /* ---- reduce.c ---- */
 /* The accumulator of a user reducer's state (a window's on_trigger gets it). */

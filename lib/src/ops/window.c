@@ -270,16 +270,20 @@ static int queue_passed(sl__part *p, int i, wstate *ws, int ended) {
     int gap = fill && s <= last;
     if (!gap && k >= ws->nwins)
       break;
-    if (!gap || wid <= s) { /* an open window */
+    if (k < ws->nwins && (!gap || wid <= s)) { /* an open window */
       win *w = &ws->wins[k++];
-      if (gap && wid == s)
-        s = add_sat(s, d);
+      if (gap && wid == s) {
+        if (s > INT64_MAX - d)
+          fill = 0; /* the last representable window */
+        else
+          s += d;
+      }
       if (ended || add_sat(w->id, d) <= ws->wm)
         SL__CHECK(queue_window_passed(p, i, ws, w->id, w, ended));
       continue;
     }
     if (budget <= 0) { /* skip the rest of the gap; count the windows skipped */
-      uint64_t n = (uint64_t)(last - s) / (uint64_t)d + 1;
+      uint64_t n = ((uint64_t)last - (uint64_t)s) / (uint64_t)d + 1;
       for (int j = k; j < ws->nwins; j++)
         if (ws->wins[j].id >= s && ws->wins[j].id <= last && n > 0)
           n--;
@@ -349,7 +353,10 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
       p->st->late_dropped++; /* its window is done */
       return SL_OK;
     }
-    if (!ws->have_gap) { /* empty windows are filled from the first one on */
+    /* Empty windows are filled from the earliest window seen before the watermark passed
+     * it (Flow catches up from the smallest window it holds): no window at or after id has
+     * been passed yet, so moving the start back emits nothing twice. */
+    if (!ws->have_gap || (id < ws->gap_from && add_sat(id, W->duration) > ws->wm)) {
       ws->have_gap = 1;
       ws->gap_from = id;
     }
@@ -454,7 +461,7 @@ static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, in
     rc = si->inner->drain(p, i, fin);
     si->force_capture = 0;
     if (rc == SL_OK && *fin)
-      rc = sl__depart_tag(p, &info, &ws->tag);
+      rc = sl__depart_tag(p, &info, f->close, &ws->tag);
     if (rc == SL_OK && *fin) {
       sl_record one = {ws->tag.p, ws->tag.len, p->capture.p, p->capture.len};
       rc = sl__push(p, i + 1, &one);
@@ -695,6 +702,11 @@ int sl_flow_window(sl_flow *flow, const sl_window *w) {
   if (rc != SL_OK)
     return sl__builder_fail(flow, rc);
   sl__stage *s = sl__flow_last_stage(flow);
+  for (int k = 0; k < s->nsteps; k++)
+    if (s->steps[k].kind == SL__STEP_DEPART_WINDOW)
+      return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                  "sl_flow_window: a departition_window stage "
+                                                  "has the windows of the stage before it"));
   s->window = *w;
   s->windowed = 1;
   s->wrap = &sl__op_window;
