@@ -5,7 +5,9 @@
 # the array substitutions ({in} inside an argument, {stem}, {index}, {out}, groups, a list
 # of FILE:/dataset specs, two inputs with one output name, skip-existing), module loading
 # through a stand-in `module`, and the signal forwarding and SLUICE_ON_STOP hook through a
-# stand-in `mpirun`. The real launches are tested under Slurm by run-slurm-tests.sh.
+# stand-in `mpirun`; and that each jobscript beside it calls it with its app and arguments
+# (or fails with status 2 when it cannot find it). The real launches are tested under
+# Slurm by run-slurm-tests.sh.
 #   usage: test_launch.sh [SLUICE_LAUNCH]   (default: jobscripts/sluice-launch)
 set -uo pipefail
 
@@ -166,6 +168,43 @@ else
   echo "not ok - SIGTERM: status $rc (want 3); mpirun: $(cat mpirun.log 2>/dev/null);" \
     "hook: $(cat hook.log 2>/dev/null)"
   sed 's/^/#   /' "$tmp/err"
+fi
+
+# ---- the jobscripts call it -----------------------------------------------------------
+# Run as plain bash scripts (sbatch only reads their #SBATCH lines) with SLUICE_LAUNCH set
+# to a stand-in that prints its arguments, one a line.
+jobs=$(dirname "$launch")
+printf '#!/bin/sh\nfor a; do echo "$a"; done\n' >stand-in/echo-launch
+chmod +x stand-in/echo-launch
+job() {  # job NAME WANT SCRIPT [ENV=VALUE...] -- ARGS
+  local name=$1 want=$2 script=$3 envs=() out rc
+  shift 3
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  out=$(env "${envs[@]}" SLUICE_LAUNCH="$tmp/stand-in/echo-launch" bash "$jobs/$script" "$@" 2>"$tmp/err" | paste -sd'|')
+  rc=$?
+  n=$((n + 1))
+  if [[ $rc == 0 && $out == "$want" ]]; then echo "ok - $name"; else
+    failed=$((failed + 1))
+    echo "not ok - $name: status $rc, arguments '$out' (want '$want')"
+    sed 's/^/#   /' "$tmp/err"
+  fi
+}
+for app in sluice-wordcount sluice-h5stats sluice-h5groupby sluice-h5sort; do
+  job "$app.sbatch calls sluice-launch $app ARGS" "$app|a|b c" "$app.sbatch" -- a "b c"
+done
+job "template.sbatch: PROGRAM ARGS" "./prog|x" template.sbatch -- ./prog x
+job "template.sbatch: SLUICE_PROGRAM" "/bin/prog|x" template.sbatch SLUICE_PROGRAM=/bin/prog -- x
+job "array.sbatch: --array LIST OUTDIR SLUICE_APP ARGS" "--array|l.txt|o|sluice-h5sort|{in}|-o|{out}:/s" \
+  array.sbatch SLUICE_APP=sluice-h5sort -- l.txt o '{in}' -o '{out}:/s'
+n=$((n + 1))
+out=$(env -i PATH=/usr/bin:/bin SLUICE_BIN="$tmp/nowhere" bash "$jobs/sluice-h5sort.sbatch" x 2>&1)
+rc=$?
+if [[ $rc == 2 && $out == *"sluice-launch not found"* ]]; then
+  echo "ok - a jobscript without sluice-launch: status 2, a message"
+else
+  failed=$((failed + 1))
+  echo "not ok - a jobscript without sluice-launch: status $rc: $out"
 fi
 
 echo "$((n - failed)) passed, $failed failed"
