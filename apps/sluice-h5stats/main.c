@@ -161,18 +161,20 @@ static void merge(acc *a, const acc *b) {
   a->n = n;
 }
 
-static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j) {
+static int run_pass(app *a, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j) {
   sl_flow *flow = NULL;
   uint64_t count = 0;
   const char *specs[1] = {spec};
-  int rc = sl_flow_create(ctx, &flow);
+  int rc = sl_flow_create(a->ctx, &flow);
   if (rc)
     return rc;
   /* builder errors are remembered by the flow: sl_run returns (and prints) them */
   if (!sl_flow_from_h5(flow, specs, 1, o, 0) && !sl_flow_each(flow, fn, j))
     (void)sl_flow_name(flow, fn == fold ? "welford" : "histogram");
   (void)sl_flow_to_count(flow, &count);
-  rc = sl_run(flow);
+  rc = app_run(a, flow,
+               fn == fold ? "pass 1 (count, min, max, mean, std)"
+                          : "pass 2 (histograms over pass 1's min..max; without --range only)");
   sl_flow_destroy(&flow);
   return rc;
 }
@@ -566,13 +568,15 @@ static int sum_histograms(const app *a, job *j) {
 }
 
 /* The two passes (one with --range): the merged accumulators in g, the histograms summed. */
-static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
+static int compute(app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
   j->do_hist = o->have_range;
   for (size_t k = 0; k < j->nf; k++) {
     j->lo[k] = o->lo;
     j->hi[k] = o->hi;
   }
-  int rc = run_pass(a->ctx, o->in, h, fold, j);
+  int rc = run_pass(a, o->in, h, fold, j);
+  if (rc == SL_OK && a->describe) /* the plans only: nothing ran, nothing to merge */
+    return o->have_range ? SL_OK : run_pass(a, o->in, h, histogram, j);
   if (rc == SL_OK) {
     *g = calloc(j->nf, sizeof **g);
     if (!app_agree(a, *g != NULL, "out of memory for the results of %zu fields", j->nf))
@@ -586,7 +590,7 @@ static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *
       j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
       j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
     }
-    rc = run_pass(a->ctx, o->in, h, histogram, j);
+    rc = run_pass(a, o->in, h, histogram, j);
   }
   if (rc == SL_OK)
     rc = sum_histograms(a, j);
@@ -615,10 +619,10 @@ static void print_results(const job *j, const acc *g) {
   fflush(stdout);
 }
 
-static int stats_main(const app *a, const stats_args *o) {
+static int stats_main(app *a, const stats_args *o) {
   sl_h5_file *out = NULL;
   char *inputs = NULL;
-  int rc = o->out ? open_output(a, o, &out, &inputs) : SL_OK;
+  int rc = o->out && !a->describe ? open_output(a, o, &out, &inputs) : SL_OK;
   sl_h5_opts h = {0};
   h.transfer = o->transfer == 1   ? SL_H5_XFER_COLLECTIVE
                : o->transfer == 0 ? SL_H5_XFER_INDEPENDENT
@@ -634,7 +638,7 @@ static int stats_main(const app *a, const stats_args *o) {
     rc = alloc_histograms(a, &j, a->root && o->out, &edges);
   if (rc == SL_OK)
     rc = compute(a, o, &h, &j, &g);
-  if (rc == SL_OK && a->root)
+  if (rc == SL_OK && a->root && !a->describe)
     print_results(&j, g);
   if (rc == SL_OK && out)
     rc = write_output(a, o, out, inputs, &j, g, edges);

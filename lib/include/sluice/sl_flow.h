@@ -407,6 +407,18 @@ SL_EXPORT int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg);
 SL_EXPORT int sl_run(sl_flow *flow);
 /* Print the stage graph: stages, steps, partitions and their placement on ranks. Local. */
 SL_EXPORT int sl_flow_describe(const sl_flow *flow, FILE *out);
+/* Print the plan as sl_run would run it, without running it: what sl_flow_describe
+ * prints, then each source's inputs and their sizes, and the memory budgets of a rank
+ * (batches, send and receive budgets, read blocks, combiner table, output buffers, the
+ * memory for held records of sorts and joins as resolved on this node). The sources are
+ * prepared as sl_run prepares them: their inputs are opened and checked, and a missing or
+ * bad input fails here (the first failing rank prints the one line; every rank returns
+ * its code). Rank 0 prints to out; the others may pass NULL. The sink is not prepared: no
+ * output is created. The flow is then spent: sl_run on it is SL_ERR_STATE (destroy it).
+ * Collective over the flow's communicator. SL_ERR_INVAL: NULL flow, or NULL out on rank
+ * 0; SL_ERR_STATE: run or described before, no source; a builder's error; the sources'
+ * errors (SL_ERR_IO, SL_ERR_HDF5, ...). */
+SL_EXPORT int sl_flow_describe_run(sl_flow *flow, FILE *out);
 
 /* Statistics of the last run on this rank. stage = -1: totals of the rank. Local. */
 typedef struct sl_stats {

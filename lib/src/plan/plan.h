@@ -126,6 +126,9 @@ typedef struct sl__source_vt {
    * of its own): two such sources in one flow could enter their collectives in different
    * orders on two ranks. May be NULL (never). */
   int (*collective)(const sl__source *src);
+  /* Optional: its inputs and their sizes, one indented line each, for
+   * sl_flow_describe_run (called on rank 0 after prepare). May be NULL. */
+  void (*describe)(const sl__source *src, FILE *out);
 } sl__source_vt;
 
 enum {
