@@ -369,7 +369,7 @@ static int job_buffers(const app *a, job *j) {
 
 /* The flow: rows -> (key, values) -> partition by key -> reduce (combined map-side) ->
  * sort by key -> output rows -> one dataset. Prints the summary. Collective. */
-static int job_run(const app *a, const gb_args *o, job *j) {
+static int job_run(app *a, const gb_args *o, job *j) {
   plan *p = j->p;
   sl_aggregator ag = {SL_AGG_USER, p->state_size, gb_init, gb_update, gb_merge, gb_finalize, p};
   sl_h5_sink_opts so = {0};
@@ -403,8 +403,8 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   if (!b)
     b = sl_flow_to_h5(flow, o->out, j->out, &so);
   if (!rc)
-    rc = sl_run(flow);
-  if (rc == SL_OK) {
+    rc = app_run(a, flow, "the group by");
+  if (rc == SL_OK && !a->describe) {
     sl_stats st;
     int ns = 0;
     sl_flow_stage_count(flow, &ns);
@@ -423,7 +423,7 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   return rc;
 }
 
-static int groupby_main(const app *a, const gb_args *o) {
+static int groupby_main(app *a, const gb_args *o) {
   job j = {0};
   int rc = job_plan(a, o, &j);
   if (rc == SL_OK)

@@ -138,8 +138,8 @@ static int find_key(const app *a, const sort_args *o, const sl_h5_layout *layout
 }
 
 /* The flow: rows (with their global row index as key) -> sort -> one dataset. */
-static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
-                    const sl_h5_layout *layout, keydef *kd, where *w) {
+static int run_sort(app *a, const sort_args *o, const sl_h5_opts *hopts, const sl_h5_layout *layout,
+                    keydef *kd, where *w) {
   sl_h5_sink_opts so = {0};
   so.overwrite = o->force;
   so.deflate = o->deflate;
@@ -154,14 +154,14 @@ static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
   if (!rc)
     rc = sl_flow_to_h5(flow, o->out, layout, &so);
   if (!rc)
-    rc = sl_run(flow);
+    rc = app_run(a, flow, "the sort");
   else
     app_root_error(a, "%s", sl_strerror(rc)); /* the same on every rank */
   sl_flow_destroy(&flow);
   return rc;
 }
 
-static int sort_main(const app *a, const sort_args *o) {
+static int sort_main(app *a, const sort_args *o) {
   double t0 = MPI_Wtime();
   sl_h5_layout *layout = NULL;
   sl_h5_opts hopts = {0};
@@ -184,7 +184,7 @@ static int sort_main(const app *a, const sort_args *o) {
   }
   if (rc == SL_OK)
     rc = run_sort(a, o, &hopts, layout, &kd, &w);
-  if (rc == SL_OK)
+  if (rc == SL_OK && !a->describe)
     app_note(a, "%llu rows sorted by '%s'%s, %.3f s", (unsigned long long)sl_h5_layout_rows(layout),
              o->key, o->descending ? " (descending)" : "", MPI_Wtime() - t0);
   sl_h5_layout_destroy(&layout);

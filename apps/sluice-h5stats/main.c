@@ -188,11 +188,11 @@ static void merge(acc *a, const acc *b) {
   a->n = n;
 }
 
-static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j) {
+static int run_pass(app *a, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j) {
   sl_flow *flow = NULL;
   uint64_t count = 0;
   const char *specs[1] = {spec};
-  int rc = sl_flow_create(ctx, &flow);
+  int rc = sl_flow_create(a->ctx, &flow);
   if (rc)
     return rc;
   /* builder errors are remembered by the flow: sl_run returns (and prints) them */
@@ -200,7 +200,9 @@ static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_
       (!j->w.n || !sl_flow_filter(flow, where_test, &j->w)) && !sl_flow_each(flow, fn, j))
     (void)sl_flow_name(flow, fn == fold ? "welford" : fn == histogram ? "histogram" : "coordinate");
   (void)sl_flow_to_count(flow, &count);
-  rc = sl_run(flow);
+  rc = app_run(a, flow,
+               fn == fold ? "pass 1 (count, min, max, mean, std; per index with --along)"
+                          : "pass 2 (histograms over pass 1's min..max; without --range only)");
   sl_flow_destroy(&flow);
   return rc;
 }
@@ -652,7 +654,7 @@ static int coord_value(const sl_record *rec, void *arg) {
 /* The values of the coordinate variable `path` (in the input's file) into j->coord, read
  * like the input (decoded, in parallel) and summed across ranks (each index is read by one
  * rank; the others hold 0). Collective. */
-static int read_coord(const app *a, const stats_args *o, job *j, const char *path) {
+static int read_coord(app *a, const stats_args *o, job *j, const char *path) {
   size_t flen = 0;
   const char *dset = "";
   app_spec_split(o->in, &flen, &dset);
@@ -683,11 +685,12 @@ static int read_coord(const app *a, const stats_args *o, job *j, const char *pat
     if (!sl_flow_from_h5(flow, specs, 1, &h, 0) && !sl_flow_each(flow, coord_value, &c))
       (void)sl_flow_name(flow, "coordinate");
     (void)sl_flow_to_count(flow, &count);
-    rc = sl_run(flow);
+    rc = app_run(a, flow, "the coordinate of --along DIM");
   }
   sl_flow_destroy(&flow);
-  if (rc == SL_OK && MPI_Allreduce(MPI_IN_PLACE, j->coord, (int)j->nidx, MPI_DOUBLE, MPI_SUM,
-                                   a->comm) != MPI_SUCCESS)
+  if (rc == SL_OK && !a->describe &&
+      MPI_Allreduce(MPI_IN_PLACE, j->coord, (int)j->nidx, MPI_DOUBLE, MPI_SUM, a->comm) !=
+          MPI_SUCCESS)
     rc = SL_ERR_MPI;
   sl_h5_layout_destroy(&l);
   free(spec);
@@ -778,13 +781,15 @@ static int sum_histograms(const app *a, job *j) {
 }
 
 /* The two passes (one with --range): the merged accumulators in g, the histograms summed. */
-static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
+static int compute(app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
   j->do_hist = o->have_range;
   for (size_t k = 0; k < j->nf; k++) {
     j->lo[k] = o->lo;
     j->hi[k] = o->hi;
   }
-  int rc = run_pass(a->ctx, o->in, h, fold, j);
+  int rc = run_pass(a, o->in, h, fold, j);
+  if (rc == SL_OK && a->describe) /* the plans only: nothing ran, nothing to merge */
+    return o->have_range || j->along ? SL_OK : run_pass(a, o->in, h, histogram, j);
   size_t nacc = j->along ? (size_t)j->nidx : j->nf;
   if (rc == SL_OK) {
     *g = calloc(nacc ? nacc : 1, sizeof **g);
@@ -801,7 +806,7 @@ static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *
       j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
       j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
     }
-    rc = run_pass(a->ctx, o->in, h, histogram, j);
+    rc = run_pass(a, o->in, h, histogram, j);
   }
   if (rc == SL_OK)
     rc = sum_histograms(a, j);
@@ -881,12 +886,12 @@ static int list_main(const app *a, const stats_args *o) {
   return sl_exit_status(rc);
 }
 
-static int stats_main(const app *a, const stats_args *o) {
+static int stats_main(app *a, const stats_args *o) {
   if (o->list)
     return list_main(a, o);
   sl_h5_file *out = NULL;
   char *inputs = NULL;
-  int rc = o->out ? open_output(a, o, &out, &inputs) : SL_OK;
+  int rc = o->out && !a->describe ? open_output(a, o, &out, &inputs) : SL_OK;
   sl_h5_opts h = {0};
   h.transfer = o->transfer == 1   ? SL_H5_XFER_COLLECTIVE
                : o->transfer == 0 ? SL_H5_XFER_INDEPENDENT
@@ -911,7 +916,7 @@ static int stats_main(const app *a, const stats_args *o) {
     rc = read_coord(a, o, &j, coord);
   if (rc == SL_OK)
     rc = compute(a, o, &h, &j, &g);
-  if (rc == SL_OK && a->root)
+  if (rc == SL_OK && a->root && !a->describe)
     print_results(&j, g);
   if (rc == SL_OK && out)
     rc = write_output(a, o, out, inputs, &j, g, edges);

@@ -262,9 +262,13 @@ typedef struct sl_h5_sink_opts {
 
 /* Sink: every record's value (record key ignored) is one row of `layout` (value_len must
  * equal sl_h5_layout_row_size) written to ONE dataset "OUT.h5:/path" from all ranks in
- * parallel: rows are buffered per rank (--sl-output-buffer-bytes) and spilled to a local
- * temporary file, then written collectively in rounds of bounded size at the end (rank
- * order; no gathering). The dataset is chunked and extendible (unlimited dimension 0);
+ * parallel, nothing gathered, in one of two modes chosen from the plan (docs/hdf5.md,
+ * "The sink"): write rounds, where each rank buffers --sl-output-buffer-bytes of rows and
+ * the ranks write them in place during the run in agreed collective rounds (a full buffer
+ * holds its partitions back: backpressure), the order across ranks unspecified; or rank
+ * order, for a flow whose last stage is sorted or whose source has an order (an HDF5
+ * source), where rows are buffered and spilled to a nameless local file and written
+ * collectively in rounds of bounded size at the end, rank 0's rows first. The dataset is chunked and extendible (unlimited dimension 0);
  * layouts from array datasets are written back as 1-D or 2-D arrays, others as compound.
  * Provenance attributes on the dataset: sluice_version, command_line, ranks, inputs,
  * rows, created_utc, slurm_job_id (when set); and the attributes a described layout carries

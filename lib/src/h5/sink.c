@@ -668,11 +668,17 @@ static void h5sink_destroy(void *impl) {
   free(s);
 }
 
+static void h5sink_describe(const void *impl, FILE *out) {
+  const h5_sink *s = impl;
+  fprintf(out, "HDF5 dataset -> %s:%s", s->path, s->dset);
+}
+
 static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
                                        .prepare = h5sink_prepare,
                                        .push = h5sink_push,
                                        .finish = h5sink_finish,
-                                       .destroy = h5sink_destroy};
+                                       .destroy = h5sink_destroy,
+                                       .describe = h5sink_describe};
 
 static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
                                               .prepare = h5sink_prepare,
@@ -682,7 +688,8 @@ static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
                                               .blocked = h5sink_blocked,
                                               .progress = h5sink_progress,
                                               .quiescent = h5sink_quiescent,
-                                              .settle = h5sink_settle};
+                                              .settle = h5sink_settle,
+                                              .describe = h5sink_describe};
 
 /* Must the output be in rank order (the spill mode)? When the last stage is sorted
  * (sl_flow_sort: its partitions hold consecutive key ranges, rank order is key order;

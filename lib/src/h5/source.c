@@ -10,6 +10,7 @@
  * MPI-IO driver on MPI_COMM_SELF (independent transfers). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <glob.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -1361,6 +1362,19 @@ static int h5_collective(const sl__source *src) {
   return s && s->transfer == SL_H5_XFER_COLLECTIVE;
 }
 
+/* sl_flow_describe_run: each dataset with its rows and bytes (first 16), the row layout. */
+static void h5_describe(const sl__source *src, FILE *out) {
+  const sl__h5src *s = src->impl;
+  size_t shown = s->nfiles < 16 ? s->nfiles : 16;
+  for (size_t i = 0; i < shown; i++)
+    fprintf(out, "      %s:%s: %" PRIu64 " rows, %" PRIu64 " bytes\n", s->files[i].path,
+            s->files[i].dset, s->files[i].rows, s->files[i].rows * s->layout.row_size);
+  if (shown < s->nfiles)
+    fprintf(out, "      ... %zu more\n", s->nfiles - shown);
+  fprintf(out, "      %" PRIu64 " rows of %zu bytes, %zu field(s)\n", s->total_rows,
+          (size_t)s->layout.row_size, s->layout.n);
+}
+
 static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                .prepare = h5_prepare,
                                                .reads_file = h5_reads_file,
@@ -1374,7 +1388,8 @@ static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                /* a copy keeps a table's row order */
                                                .caps = SL__SRC_ORDERED,
                                                .inputs = h5_inputs,
-                                               .collective = h5_collective};
+                                               .collective = h5_collective,
+                                               .describe = h5_describe};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {
