@@ -84,6 +84,10 @@ bad() { # what, pattern, app args...
 }
 bad "files packed differently" "CF decoding attributes .* differ from those of" \
   "$S" "$D/cf*.nc:/tas" -o "$D/bad.out.h5"
+bad "--where without an operator" "--where: 'value 3' is not 'FIELD OP VALUE'" \
+  "$S" "$NC:/tas" --where 'value 3' -o "$D/bad.out.h5"
+bad "--where on a missing field" "--where: no field 'x'" \
+  "$T" "$NC:/tab" --key c0 --where 'x > 3' -o "$D/bad.out.h5:/s"
 for app in S G T; do
   eval A=\$$app
   case $app in
