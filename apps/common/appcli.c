@@ -53,6 +53,16 @@ int app_finish(app *a, int code) {
   return code;
 }
 
+int app_run(app *a, sl_flow *flow, const char *title) {
+  if (!a->describe)
+    return sl_run(flow);
+  if (a->root) {
+    printf("%s: plan of %s (--describe: nothing is run or written)\n", a->prog, title);
+    fflush(stdout);
+  }
+  return sl_flow_describe_run(flow, a->root ? stdout : NULL);
+}
+
 /* ---- messages ---- */
 
 static void vmessage(const app *a, int with_rank, const char *what, const char *fmt, va_list ap) {
@@ -355,6 +365,10 @@ int app_parse(app *a, const app_cli *cli, int argc, char **argv, int first) {
         printf("%s %s\n", cli->prog, sl_version());
       return APP_EXIT_OK;
     }
+    if (!strcmp(arg, "--describe")) {
+      a->describe = 1;
+      continue;
+    }
     /* --name, --name=value, -c */
     const app_opt *o = NULL;
     const char *inline_value = NULL;
@@ -489,6 +503,9 @@ void app_print_options(FILE *f, const app_opt *opts, int std) {
   static const app_opt std_rows[] = {
       {.name = "help", .short_name = 'h', .help = "this help"},
       {.name = "version", .help = "print the version"},
+      {.name = "describe",
+       .help = "print the plan (stages, partitions and their ranks, inputs and their sizes, "
+               "memory budgets) and exit without running or writing anything"},
       {.name = "sl-help",
        .help = "sluice's runtime options (--sl-NAME=VALUE or --sl-NAME VALUE, or the environment "
                "variable SLUICE_NAME), e.g. --sl-progress=on, --sl-stats=stats.json, "

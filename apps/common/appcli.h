@@ -16,7 +16,9 @@
  *       APP_OPT_END};
  *
  * and the parser gives every app the same command line: --opt VALUE and --opt=VALUE alike
- * (a short option: -o VALUE), "--" ends the options, -h/--help, --version and --sl-help
+ * (a short option: -o VALUE), "--" ends the options, -h/--help, --version, --describe
+ * (the app runs its flows through app_run, which then prints each plan instead of running
+ * it, and writes nothing) and --sl-help
  * (sluice's runtime options; sl_init has taken every --sl-* argument out of argv before the
  * app sees it), strict values (an empty string, trailing junk or a value out of range is
  * an error), and one message form on stderr: "<prog>: error: ...", printed by rank 0 once
@@ -26,8 +28,8 @@
  * Exit statuses, for every app: 0 success, 1 runtime failure, 2 bad usage or bad input,
  * 3 stopped by SIGTERM/SIGUSR1 (sl_exit_status maps a sluice error code to them).
  *
- * Collective: app_start, app_init, app_finish, app_all_ok, app_agree, app_output_create.
- * The rest is local.
+ * Collective: app_start, app_init, app_finish, app_all_ok, app_agree, app_output_create,
+ * app_run. The rest is local.
  */
 #ifndef SLUICE_APPCLI_H
 #define SLUICE_APPCLI_H
@@ -140,6 +142,7 @@ typedef struct app {
   int root;    /* rank 0 */
   char **args; /* the positional arguments, in order (set by app_parse) */
   int nargs;
+  int describe; /* --describe: app_run prints the plans, nothing is run or written */
 } app;
 
 /* ---- lifecycle ---- */
@@ -168,6 +171,13 @@ int app_parse(app *a, const app_cli *cli, int argc, char **argv, int first);
 /* Free what app_parse allocated, sl_finalize (nothing when sl_init failed), flush stdout,
  * and return code, for main to return. Collective. */
 int app_finish(app *a, int code);
+
+/* sl_run(flow); with --describe, rank 0 prints "PROG: plan of TITLE" and the plan as
+ * sl_flow_describe_run gives it (stages, partitions, placement, inputs and their sizes,
+ * memory budgets) on stdout, and nothing runs. An app with --describe must also skip what
+ * it would do after the run (write its own outputs, print a summary): a->describe says so.
+ * Returns a sluice code. Collective. */
+int app_run(app *a, sl_flow *flow, const char *title);
 
 /* ---- messages (one line each, to stderr) ---- */
 

@@ -339,6 +339,34 @@ fail:
   return ok;
 }
 
+/* --describe: what would be written, and which rows each rank writes (rank 0 prints). */
+static void describe(const gen_common *g, const pconf *c) {
+  if (g->rank != 0)
+    return;
+  uint64_t unit = c->contiguous ? GEN_P_CONTIG_UNIT : c->chunk, P = (uint64_t)g->size;
+  uint64_t units = (c->rows + unit - 1) / unit;
+  printf("sluice-gen particles: plan (--describe: nothing is written)\n"
+         "  output: %s:%s, %llu rows of %d bytes (id, cell, x, y, z, mass) = %llu bytes, seed "
+         "%llu, %llu cells, skew %g\n"
+         "  layout: %s",
+         c->file, c->dataset, (unsigned long long)c->rows, REC_SIZE,
+         (unsigned long long)(c->rows * REC_SIZE), (unsigned long long)c->seed,
+         (unsigned long long)c->cells, c->skew, c->contiguous ? "contiguous" : "chunked, ");
+  if (!c->contiguous)
+    printf("%llu rows a chunk%s%s", (unsigned long long)c->chunk, c->shuffle ? ", shuffle" : "",
+           c->deflate >= 0 ? ", deflate" : "");
+  printf("\n  ranks: %d, each writing its range collectively in rounds of at most %llu rows "
+         "(%llu bytes of memory):\n   ",
+         g->size, (unsigned long long)GEN_P_BLOCK, (unsigned long long)(GEN_P_BLOCK * REC_SIZE));
+  for (uint64_t r = 0; r < P && r < 16; r++) {
+    uint64_t lo = units * r / P * unit, hi = units * (r + 1) / P * unit;
+    hi = hi < c->rows ? hi : c->rows;
+    printf(" r%llu:[%llu,%llu)", (unsigned long long)r, (unsigned long long)(lo < hi ? lo : hi),
+           (unsigned long long)hi);
+  }
+  printf("%s\n", P > 16 ? " ..." : "");
+}
+
 /* -o FILE.h5[:/DATASET] into file and c->dataset. GEN_EXIT_OK or GEN_EXIT_USAGE (printed). */
 static int split_output(const gen_common *g, pconf *c, char *file, size_t cap) {
   size_t flen;
@@ -373,6 +401,10 @@ int gen_particles_main(const gen_common *g, int argc, char **argv) {
   if (c.deflate >= 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
     return app_usage_error(g->app, "particles: this HDF5 has no deflate filter");
   c.file = file;
+  if (g->app->describe) {
+    describe(g, &c);
+    return GEN_EXIT_OK;
+  }
 
   char tmp[4096];
   code = gen_output_begin(g, file, force, tmp, sizeof tmp);

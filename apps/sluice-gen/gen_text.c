@@ -198,6 +198,20 @@ int gen_text_main(const gen_common *g, int argc, char **argv) {
   uint64_t size = conf.size, seed = conf.seed, vocab = conf.vocab;
   double zipf = conf.zipf;
   const char *out = conf.out;
+  if (g->app->describe) { /* the plan: what would be written, by whom, with what memory */
+    uint64_t nseg = (size + GEN_TEXT_SEGMENT - 1) / GEN_TEXT_SEGMENT;
+    if (g->rank == 0)
+      printf("sluice-gen text: plan (--describe: nothing is written)\n"
+             "  output: %s, %llu bytes of Zipf(%g) words from a vocabulary of %llu, seed %llu\n"
+             "  ranks: %d; %llu segment(s) of %llu bytes, segment k written by rank k mod %d "
+             "(MPI-IO)\n"
+             "  memory per rank: 2 segment buffers (%llu bytes) and the vocabulary tables\n",
+             out, (unsigned long long)size, zipf, (unsigned long long)vocab,
+             (unsigned long long)seed, g->size, (unsigned long long)nseg,
+             (unsigned long long)GEN_TEXT_SEGMENT, g->size,
+             (unsigned long long)(2 * (GEN_TEXT_SEGMENT + 1 + GEN_TEXT_SLACK)));
+    return GEN_EXIT_OK;
+  }
 
   char tmp[4096];
   code = gen_output_begin(g, out, conf.force, tmp, sizeof tmp);

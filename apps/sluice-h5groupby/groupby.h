@@ -11,7 +11,7 @@
 /* Bounds of one job: key fields, aggregated fields, aggregates. */
 enum { GB_MAX_KEYS = 64, GB_MAX_VALS = 64, GB_MAX_AGGS = 256 };
 
-enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX };
+enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_STD, A_VAR, A_FIRST, A_LAST };
 
 typedef struct aggdef {
   int op;
@@ -25,9 +25,19 @@ typedef struct plan {
   int val_int[GB_MAX_VALS];     /* 1: aggregated as int64 */
   aggdef agg[GB_MAX_AGGS];
   size_t key_bytes;
-  char *scratch; /* map output */
+  int key_cf[GB_MAX_KEYS]; /* 1: the key field can be missing (CF decoding) */
+  size_t nkey_cf;          /* how many can: an output field missing_KEY each */
+  char *scratch;           /* map output: the value */
+  char *kscratch;          /* map output: the key (key fields, then one flag per key) */
   size_t state_size;
+  uint64_t missing_key_rows; /* rows of this rank with a missing key (reported) */
 } plan;
+
+/* The record key of a group: the key fields packed (a missing one zeroed), then one byte
+ * per key field, 1 when missing (a missing key is a group of its own, sorted last). */
+static inline size_t gb_key_len(const plan *p) {
+  return p->key_bytes + p->nkey;
+}
 
 /* The bytes of one aggregation state for p's value fields. */
 size_t gb_state_size(const plan *p);

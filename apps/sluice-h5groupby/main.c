@@ -15,11 +15,12 @@
 
 #include "appcli.h"
 #include "groupby.h"
+#include "where.h"
 
 /* ---- the command line ---- */
 typedef struct gb_args {
-  const char *in, *out, *keys, *aggs;
-  int force, deflate;
+  const char *in, *out, *keys, *aggs, *where;
+  int force, deflate, raw;
 } gb_args;
 
 static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
@@ -36,6 +37,17 @@ static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
        .arg = "LIST",
        .required = 1,
        .help = "aggregates (see above)"},
+      {.name = "where",
+       .kind = APP_STRING,
+       .dest = &o->where,
+       .arg = "'F OP V[, ...]'",
+       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
+               "compare decoded values, a missing value or NaN meets only !=)"},
+      {.name = "raw",
+       .kind = APP_FLAG,
+       .dest = &o->raw,
+       .help = "no CF decoding (fill values, missing_value, valid_*, scale_factor/add_offset "
+               "ignored)"},
       APP_OPT_OUTPUT_REQUIRED(
           &o->out, "OUT.h5:/dataset",
           "the output (written under a temporary name and renamed when complete)"),
@@ -49,14 +61,24 @@ static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
       APP_ARGS_ONE_SPEC,
       .about =
           "Group the rows of an HDF5 table (a compound dataset; FILE may be a quoted glob) by\n"
-          "one or more key fields (integer or fixed-length string fields) and write one row\n"
-          "per group to a compound dataset: the key fields (input names and types), then the\n"
-          "aggregates in the order given:\n"
+          "one or more key fields (integer, enum (boolean) or fixed-length string fields)\n"
+          "and write one row per group to a compound dataset: the key fields (input names\n"
+          "and types; an enum as its integer type), missing_KEY (uint8, 1 for the group of\n"
+          "rows whose KEY is missing) for each key that CF decoding can find missing, then\n"
+          "the aggregates in the order given:\n"
           "  count    uint64 number of rows           -> field 'count'\n"
           "  sum:F    sum of F (int64 for an integer F, else float64)   -> 'sum_F'\n"
           "  mean:F   float64 mean of F                                 -> 'mean_F'\n"
           "  min:F    minimum of F (int64 for an integer F, else float64) -> 'min_F'\n"
           "  max:F    maximum of F (same type as min)                   -> 'max_F'\n"
+          "  std:F    float64 population standard deviation of F        -> 'std_F'\n"
+          "  var:F    float64 population variance of F                  -> 'var_F'\n"
+          "  first:F  F of the group's first row (row order; same type as min) -> 'first_F'\n"
+          "  last:F   F of the group's last row                          -> 'last_F'\n"
+          "CF decoding is on (--raw turns it off): a missing value of F is left out of every\n"
+          "aggregate of F but count (first/last: the first/last row where F is not missing);\n"
+          "a packed F (scale_factor/add_offset) or one that can be missing is aggregated\n"
+          "unpacked, as float64.\n"
           "Integer fields are aggregated as int64: sum wraps around on overflow and a uint64\n"
           "above 2^63-1 wraps in sum, min and max; mean divides the exact sum, so it does\n"
           "not wrap. Float NaN values propagate into sum and mean and are ignored by min and\n"
@@ -79,13 +101,16 @@ typedef struct job {
   char *kcopy, *acopy; /* --key and --agg, split in place */
   const char *keys[GB_MAX_KEYS], *vals[GB_MAX_VALS];
   const char *agg_field[GB_MAX_AGGS]; /* the field of each aggregate (NULL for count) */
-  const char *sel[GB_MAX_KEYS + GB_MAX_VALS];
+  const char *sel[GB_MAX_KEYS + GB_MAX_VALS + WHERE_MAX];
   size_t nkeys, nvals;
   sl_h5_opts hopts; /* the fields to read */
   sl_h5_layout *in, *out;
+  where w;                       /* --where */
+  const char *wextra[WHERE_MAX]; /* its fields that nothing else reads */
 } job;
 
-static const char *const op_names[] = {"count", "sum", "mean", "min", "max"};
+static const char *const op_names[] = {"count", "sum", "mean",  "min", "max",
+                                       "std",   "var", "first", "last"};
 
 /* --key F[,F...]: into j->keys. SL_OK or SL_ERR_USAGE (printed). */
 static int parse_keys(const app *a, job *j) {
@@ -133,11 +158,14 @@ static int parse_agg(const app *a, job *j, char *t) {
   *colon = 0;
   const char *field = colon + 1;
   d->op = -1;
-  for (int op = A_SUM; op <= A_MAX; op++)
+  for (int op = A_SUM; op <= A_LAST; op++)
     if (!strcmp(t, op_names[op]))
       d->op = op;
   if (d->op < 0) {
-    app_usage_error(a, "--agg: unknown aggregate '%s' (expected count, sum, mean, min, max)", t);
+    app_usage_error(a,
+                    "--agg: unknown aggregate '%s' (expected count, sum, mean, min, max, std, var, "
+                    "first, last)",
+                    t);
     return SL_ERR_USAGE;
   }
   size_t k = 0;
@@ -204,8 +232,18 @@ static int job_plan(const app *a, const gb_args *o, job *j) {
     if (!dup)
       j->sel[nsel++] = j->vals[i];
   }
+  char err[600];
+  if (where_parse(o->where, &j->w, err, sizeof err)) {
+    app_usage_error(a, "%s", err);
+    return SL_ERR_USAGE;
+  }
+  size_t nx = where_missing_fields(&j->w, j->sel, nsel, j->wextra, WHERE_MAX);
+  for (size_t i = 0; i < nx; i++)
+    j->sel[nsel++] = j->wextra[i];
   j->hopts.fields = j->sel;
   j->hopts.nfields = nsel;
+  j->hopts.with_index = 1; /* first:F and last:F go by row order */
+  j->hopts.raw = o->raw;
   return SL_OK;
 }
 
@@ -227,6 +265,16 @@ static int job_fields(const app *a, const gb_args *o, job *j) {
   p->nval = j->nvals;
   for (size_t i = 0; i < j->nkeys; i++) {
     sl_h5_layout_field(j->in, i, &p->key[i]);
+    p->key_cf[i] = p->key[i].cf != NULL;
+    p->nkey_cf += (size_t)p->key_cf[i];
+    if (sl_h5_is_packed(&p->key[i])) {
+      app_root_error(a,
+                     "'%s': key field '%s' is packed (scale_factor/add_offset): its values are "
+                     "floats (expected an integer or fixed-length string field; --raw groups by "
+                     "the stored values)",
+                     o->in, j->keys[i]);
+      return SL_ERR_TYPE;
+    }
     if (p->key[i].cls == SL_H5_FLOAT) {
       app_root_error(a,
                      "'%s': key field '%s' is %s (expected an integer or fixed-length string "
@@ -251,7 +299,13 @@ static int job_fields(const app *a, const gb_args *o, job *j) {
                      j->vals[i], j->vals[i], cls_desc(&p->val[i], desc, sizeof desc));
       return SL_ERR_TYPE;
     }
-    p->val_int[i] = p->val[i].cls == SL_H5_INT || p->val[i].cls == SL_H5_UINT;
+    /* an integer that CF decoding can unpack or find missing is aggregated decoded */
+    p->val_int[i] = (p->val[i].cls == SL_H5_INT || p->val[i].cls == SL_H5_UINT) && !p->val[i].cf;
+  }
+  char err[600];
+  if (where_bind(&j->w, j->in, err, sizeof err)) {
+    app_root_error(a, "%s: %s", o->in, err);
+    return SL_ERR_USAGE;
   }
   return SL_OK;
 }
@@ -260,10 +314,19 @@ static int job_fields(const app *a, const gb_args *o, job *j) {
  * (printed: sl_h5_layout_add does not print). */
 static int job_out_layout(const app *a, job *j) {
   const plan *p = j->p;
-  static const char *const prefix[] = {"count", "sum_", "mean_", "min_", "max_"};
+  static const char *const prefix[] = {"count", "sum_", "mean_",  "min_", "max_",
+                                       "std_",  "var_", "first_", "last_"};
   int rc = sl_h5_layout_create(&j->out);
   for (size_t i = 0; i < j->nkeys && rc == SL_OK; i++)
     rc = sl_h5_layout_add(j->out, p->key[i].name, p->key[i].cls, p->key[i].size);
+  for (size_t i = 0; i < j->nkeys && rc == SL_OK; i++)
+    if (p->key_cf[i]) {
+      char name[600];
+      snprintf(name, sizeof name, "missing_%s", p->key[i].name);
+      rc = sl_h5_layout_add(j->out, name, SL_H5_UINT, 1);
+      if (rc != SL_OK)
+        app_root_error(a, "cannot add output field '%s' (%s)", name, sl_strerror(rc));
+    }
   for (size_t g = 0; g < p->nagg && rc == SL_OK; g++) {
     const aggdef *d = &p->agg[g];
     char name[600];
@@ -272,7 +335,7 @@ static int job_out_layout(const app *a, job *j) {
       rc = sl_h5_layout_add(j->out, name, SL_H5_UINT, 8);
     } else {
       snprintf(name, sizeof name, "%s%s", prefix[d->op], j->agg_field[g]);
-      int isint = p->val_int[d->vf] && d->op != A_MEAN;
+      int isint = p->val_int[d->vf] && d->op != A_MEAN && d->op != A_STD && d->op != A_VAR;
       rc = sl_h5_layout_add(j->out, name, isint ? SL_H5_INT : SL_H5_FLOAT, 8);
     }
     if (rc != SL_OK) {
@@ -292,9 +355,11 @@ static int job_out_layout(const app *a, job *j) {
 static int job_buffers(const app *a, job *j) {
   plan *p = j->p;
   p->state_size = gb_state_size(p);
-  size_t sb = p->key_bytes + 8 * (p->nagg > p->nval ? p->nagg : p->nval) + 8;
+  size_t kv = 8 + 9 * p->nval, row = p->key_bytes + p->nkey + 8 * p->nagg;
+  size_t sb = (kv > row ? kv : row) + 8;
   p->scratch = malloc(sb);
-  if (!app_agree(a, p->scratch != NULL,
+  p->kscratch = malloc(p->key_bytes + p->nkey + 1);
+  if (!app_agree(a, p->scratch && p->kscratch,
                  "out of memory for one output row (%zu bytes: the --key fields and --agg "
                  "values)",
                  sb))
@@ -304,7 +369,7 @@ static int job_buffers(const app *a, job *j) {
 
 /* The flow: rows -> (key, values) -> partition by key -> reduce (combined map-side) ->
  * sort by key -> output rows -> one dataset. Prints the summary. Collective. */
-static int job_run(const app *a, const gb_args *o, job *j) {
+static int job_run(app *a, const gb_args *o, job *j) {
   plan *p = j->p;
   sl_aggregator ag = {SL_AGG_USER, p->state_size, gb_init, gb_update, gb_merge, gb_finalize, p};
   sl_h5_sink_opts so = {0};
@@ -319,6 +384,8 @@ static int job_run(const app *a, const gb_args *o, job *j) {
     b = sl_flow_from_h5(flow, &o->in, 1, &j->hopts, 0);
   if (!b) /* stage names: the log view, the run record and the trace show them */
     b = sl_flow_name_stage(flow, "read");
+  if (!b && j->w.n)
+    b = sl_flow_filter(flow, where_test, &j->w);
   if (!b)
     b = sl_flow_map(flow, gb_to_kv, p);
   if (!b)
@@ -342,14 +409,19 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   if (!b)
     b = sl_flow_to_h5(flow, o->out, j->out, &so);
   if (!rc)
-    rc = sl_run(flow);
-  if (rc == SL_OK) {
+    rc = app_run(a, flow, "the group by");
+  if (rc == SL_OK && !a->describe) {
     sl_stats st;
     int ns = 0;
     sl_flow_stage_count(flow, &ns);
     sl_flow_get_stats(flow, ns - 1, &st);
     uint64_t groups = st.records_out, g = 0;
     MPI_Reduce(&groups, &g, 1, MPI_UINT64_T, MPI_SUM, 0, a->comm);
+    uint64_t miss = 0;
+    MPI_Reduce(&p->missing_key_rows, &miss, 1, MPI_UINT64_T, MPI_SUM, 0, a->comm);
+    if (miss)
+      app_note(a, "%llu rows have a missing key: they form the group with missing_KEY = 1",
+               (unsigned long long)miss);
     app_note(a, "%llu rows, %llu groups, %.3f s", (unsigned long long)sl_h5_layout_rows(j->in),
              (unsigned long long)g, MPI_Wtime() - t0);
   }
@@ -357,7 +429,7 @@ static int job_run(const app *a, const gb_args *o, job *j) {
   return rc;
 }
 
-static int groupby_main(const app *a, const gb_args *o) {
+static int groupby_main(app *a, const gb_args *o) {
   job j = {0};
   int rc = job_plan(a, o, &j);
   if (rc == SL_OK)
@@ -370,8 +442,10 @@ static int groupby_main(const app *a, const gb_args *o) {
     rc = job_run(a, o, &j);
   sl_h5_layout_destroy(&j.in);
   sl_h5_layout_destroy(&j.out);
-  if (j.p)
+  if (j.p) {
     free(j.p->scratch);
+    free(j.p->kscratch);
+  }
   free(j.p);
   free(j.kcopy);
   free(j.acopy);

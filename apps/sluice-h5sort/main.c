@@ -14,19 +14,28 @@
 #include <string.h>
 
 #include "appcli.h"
+#include "where.h"
 
 typedef struct keydef {
   sl_h5_field f;
   int descending;
 } keydef;
 
-/* Compare the key field of two rows. *nan is set when a NaN decided the order (NaN
- * sorts last in both directions, so that order must not be reversed). */
+/* Compare the key field of two rows. *nan is set when a NaN or a missing value (CF
+ * decoding) decided the order (they sort last in both directions, so that order must not
+ * be reversed; a missing value after NaN). */
 static int cmp_field(const sl_h5_field *f, const void *a, const void *b, int *nan) {
   *nan = 0;
   if (f->cls == SL_H5_STRING)
     return memcmp((const char *)a + f->offset, (const char *)b + f->offset, f->size);
-  if (f->cls == SL_H5_FLOAT) {
+  if (f->cf) {
+    int ma = sl_h5_is_missing(f, a), mb = sl_h5_is_missing(f, b);
+    if (ma || mb) {
+      *nan = 1;
+      return ma - mb;
+    }
+  }
+  if (f->cls == SL_H5_FLOAT || sl_h5_is_packed(f)) { /* decoded: a scale may be negative */
     double x = sl_h5_get_f64(f, a), y = sl_h5_get_f64(f, b);
     int nx = isnan(x), ny = isnan(y);
     if (nx || ny) {
@@ -59,8 +68,8 @@ static int by_key_then_row(const sl_record *a, const sl_record *b, void *arg) {
 
 /* ---- the command line ---- */
 typedef struct sort_args {
-  const char *in, *out, *key;
-  int descending, force, deflate;
+  const char *in, *out, *key, *where;
+  int descending, force, deflate, raw;
 } sort_args;
 
 static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
@@ -72,6 +81,17 @@ static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
        .required = 1,
        .help = "the field to sort by"},
       {.name = "descending", .kind = APP_FLAG, .dest = &o->descending, .help = "largest first"},
+      {.name = "where",
+       .kind = APP_STRING,
+       .dest = &o->where,
+       .arg = "'F OP V[, ...]'",
+       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
+               "compare decoded values, a missing value or NaN meets only !=)"},
+      {.name = "raw",
+       .kind = APP_FLAG,
+       .dest = &o->raw,
+       .help = "no CF decoding: sort by the stored values (fill values and missing_value "
+               "ignored)"},
       APP_OPT_OUTPUT_REQUIRED(
           &o->out, "OUT.h5:/dataset",
           "the output; written under a temporary name and renamed when complete, with "
@@ -86,9 +106,13 @@ static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
       APP_ARGS_ONE_SPEC,
       .about = "Sort the rows of an HDF5 dataset by one field and write them, in order, to one\n"
                "dataset. The sort is stable: rows with equal keys keep their input order (also\n"
-               "with --descending). NaN keys go last. Integer, float and fixed-length string\n"
-               "fields (compared bytewise) can be keys. A 1-D dataset has one field, 'value';\n"
-               "the columns of a 2-D dataset are 'c0', 'c1', ... FILE may be a glob (quote it).\n",
+               "with --descending). NaN keys go last, and missing keys (CF decoding: fill values,\n"
+               "missing_value, outside valid_*; --raw turns it off) after them; packed keys\n"
+               "sort by their unpacked values. Integer, enum (boolean), float and fixed-length\n"
+               "string fields (compared bytewise) can be keys. A 1-D dataset has one field,\n"
+               "'value'; the columns of a 2-D dataset are 'c0', 'c1', ... The rows are copied\n"
+               "unchanged, with the input dataset's attributes (units, CF attributes, ...).\n"
+               "FILE may be a glob (quote it).\n",
       .epilog =
           "Runtime options of note: --sl-sort-memory-bytes, --sl-tmpdir, --sl-progress=on.\n"};
   int code = app_start(a, &cli, argc, argv);
@@ -114,8 +138,8 @@ static int find_key(const app *a, const sort_args *o, const sl_h5_layout *layout
 }
 
 /* The flow: rows (with their global row index as key) -> sort -> one dataset. */
-static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
-                    const sl_h5_layout *layout, keydef *kd) {
+static int run_sort(app *a, const sort_args *o, const sl_h5_opts *hopts, const sl_h5_layout *layout,
+                    keydef *kd, where *w) {
   sl_h5_sink_opts so = {0};
   so.overwrite = o->force;
   so.deflate = o->deflate;
@@ -125,6 +149,8 @@ static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
     rc = sl_flow_from_h5(flow, &o->in, 1, hopts, 0);
   if (!rc) /* stage names: the log view, the run record and the trace show them */
     rc = sl_flow_name_stage(flow, "read+sample");
+  if (!rc && w->n)
+    rc = sl_flow_filter(flow, where_test, w);
   if (!rc)
     rc = sl_flow_sort(flow, by_key_then_row, kd, 0);
   if (!rc)
@@ -132,26 +158,37 @@ static int run_sort(const app *a, const sort_args *o, const sl_h5_opts *hopts,
   if (!rc)
     rc = sl_flow_to_h5(flow, o->out, layout, &so);
   if (!rc)
-    rc = sl_run(flow);
+    rc = app_run(a, flow, "the sort");
   else
     app_root_error(a, "%s", sl_strerror(rc)); /* the same on every rank */
   sl_flow_destroy(&flow);
   return rc;
 }
 
-static int sort_main(const app *a, const sort_args *o) {
+static int sort_main(app *a, const sort_args *o) {
   double t0 = MPI_Wtime();
   sl_h5_layout *layout = NULL;
   sl_h5_opts hopts = {0};
   hopts.with_index = 1;
+  hopts.raw = o->raw;
   keydef kd = {0};
   kd.descending = o->descending;
-  int rc = sl_h5_describe(a->ctx, o->in, &hopts, &layout);
+  where w;
+  char err[600];
+  int rc = SL_OK;
+  if (where_parse(o->where, &w, err, sizeof err))
+    rc = app_usage_error(a, "%s", err) ? SL_ERR_USAGE : SL_ERR_USAGE;
+  if (rc == SL_OK)
+    rc = sl_h5_describe(a->ctx, o->in, &hopts, &layout);
   if (rc == SL_OK)
     rc = find_key(a, o, layout, &kd);
+  if (rc == SL_OK && where_bind(&w, layout, err, sizeof err)) {
+    app_root_error(a, "%s: %s", o->in, err);
+    rc = SL_ERR_USAGE;
+  }
   if (rc == SL_OK)
-    rc = run_sort(a, o, &hopts, layout, &kd);
-  if (rc == SL_OK)
+    rc = run_sort(a, o, &hopts, layout, &kd, &w);
+  if (rc == SL_OK && !a->describe)
     app_note(a, "%llu rows sorted by '%s'%s, %.3f s", (unsigned long long)sl_h5_layout_rows(layout),
              o->key, o->descending ? " (descending)" : "", MPI_Wtime() - t0);
   sl_h5_layout_destroy(&layout);

@@ -22,18 +22,20 @@
 #include <unistd.h>
 
 #include "appcli.h"
+#include "where.h"
 
 /* ---- accumulators ---- */
 /* n, mean, m2, min and max cover the finite values only; infinities and NaNs are counted
  * apart (an infinity in Welford's update would turn the mean into inf - inf = NaN). */
 typedef struct acc {
-  double n, mean, m2, min, max, nan, pinf, ninf; /* doubles: one MPI_Allgather moves them */
+  /* doubles: one MPI_Allgather moves them; miss: missing values (CF decoding) */
+  double n, mean, m2, min, max, nan, pinf, ninf, miss;
 } acc;
 enum { ACC_DOUBLES = (int)(sizeof(acc) / sizeof(double)) };
 
 /* What is reported for a field (the merged accumulator). */
 typedef struct result {
-  double count, nan, min, max, mean, std;
+  double count, nan, miss, min, max, mean, std;
 } result;
 
 static result report(const acc *a) {
@@ -41,6 +43,7 @@ static result report(const acc *a) {
   double ninf = a->ninf, pinf = a->pinf;
   r.count = a->n + pinf + ninf; /* every non-NaN value */
   r.nan = a->nan;
+  r.miss = a->miss;
   r.min = ninf ? -INFINITY : a->n ? a->min : pinf ? INFINITY : NAN;
   r.max = pinf ? INFINITY : a->n ? a->max : ninf ? -INFINITY : NAN;
   if (pinf && ninf)
@@ -63,6 +66,14 @@ typedef struct job {
   double *lo, *hi; /* per field histogram range */
   int bins;
   int do_hist;
+  where w; /* --where */
+  /* --along: one accumulator per index of dimension `dim` (nf is 1: the flattened value);
+   * a record's flat index idx is at index (idx / stride) % nidx of it (no modulo along
+   * dimension 0, which several files extend) */
+  int along, dim;
+  uint64_t stride, nidx;
+  double *coord; /* the coordinate values (nidx), or NULL */
+  const char *dim_name;
 } job;
 
 /* Edge e (0..bins) of field k's histogram; exact at both ends, and finite when hi - lo
@@ -99,8 +110,22 @@ static void bin_value(job *j, size_t k, double x) {
 static int fold(const sl_record *rec, void *arg) {
   job *j = arg;
   for (size_t k = 0; k < j->nf; k++) {
-    double x = sl_h5_get_f64(&j->f[k], rec->value);
     acc *a = &j->a[k];
+    if (j->along) {
+      uint64_t idx;
+      memcpy(&idx, rec->key, 8);
+      idx /= j->stride;
+      if (j->dim > 0)
+        idx %= j->nidx;
+      if (idx >= j->nidx)
+        return -1;
+      a = &j->a[idx];
+    }
+    if (sl_h5_is_missing(&j->f[k], rec->value)) { /* tested in the stored type */
+      a->miss += 1;
+      continue;
+    }
+    double x = sl_h5_get_f64(&j->f[k], rec->value);
     if (isnan(x)) {
       a->nan += 1;
       continue;
@@ -139,16 +164,18 @@ static int histogram(const sl_record *rec, void *arg) {
 /* Chan, Golub, LeVeque: merge b into a. */
 static void merge(acc *a, const acc *b) {
   a->nan += b->nan;
+  a->miss += b->miss;
   a->pinf += b->pinf;
   a->ninf += b->ninf;
   if (b->n == 0)
     return;
   if (a->n == 0) {
-    double nan = a->nan, pinf = a->pinf, ninf = a->ninf;
+    double nan = a->nan, pinf = a->pinf, ninf = a->ninf, miss = a->miss;
     *a = *b;
     a->nan = nan;
     a->pinf = pinf;
     a->ninf = ninf;
+    a->miss = miss;
     return;
   }
   double n = a->n + b->n, d = b->mean - a->mean;
@@ -161,28 +188,33 @@ static void merge(acc *a, const acc *b) {
   a->n = n;
 }
 
-static int run_pass(sl_ctx *ctx, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j,
+static int run_pass(app *a, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j,
                     const char *label) {
   sl_flow *flow = NULL;
   uint64_t count = 0;
   const char *specs[1] = {spec};
-  int rc = sl_flow_create(ctx, &flow);
+  int rc = sl_flow_create(a->ctx, &flow);
   if (rc)
     return rc;
   /* builder errors are remembered by the flow: sl_run returns (and prints) them */
+  if (!sl_flow_from_h5(flow, specs, 1, o, 0) &&
+      (!j->w.n || !sl_flow_filter(flow, where_test, &j->w)) && !sl_flow_each(flow, fn, j))
+    (void)sl_flow_name(flow, fn == fold ? "welford" : fn == histogram ? "histogram" : "coordinate");
   /* the stage's name and the pass: the log view, progress, the run record and the trace */
-  if (!sl_flow_from_h5(flow, specs, 1, o, 0) && !sl_flow_each(flow, fn, j))
-    (void)sl_flow_name_stage(flow, fn == fold ? "read+welford" : "read+histogram");
+  (void)sl_flow_name_stage(flow, fn == fold ? "read+welford" : "read+histogram");
   (void)sl_flow_set_label(flow, label);
   (void)sl_flow_to_count(flow, &count);
-  rc = sl_run(flow);
+  rc = app_run(a, flow,
+               fn == fold ? "pass 1 (count, min, max, mean, std; per index with --along)"
+                          : "pass 2 (histograms over pass 1's min..max; without --range only)");
   sl_flow_destroy(&flow);
   return rc;
 }
 
 /* ---- the command line ---- */
 typedef struct stats_args {
-  const char *in, *out, *fields, *range;
+  const char *in, *out, *fields, *range, *along, *where;
+  int columns, raw, list;
   int bins, force, transfer; /* transfer: -1 (the library's default), 0 or 1 (choices) */
   int have_range;
   double lo, hi;
@@ -225,9 +257,38 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
        .help = "histogram range for every field (default: each field's finite min..max, which "
                "costs a second pass over the data). Values outside [LO, HI] are not binned; the "
                "last bin is closed."},
+      {.name = "columns",
+       .kind = APP_FLAG,
+       .dest = &o->columns,
+       .help = "an N-D dataset: statistics per column c0, c1, ... of its dimension-0 rows (a "
+               "2-D table stored as a matrix), instead of one field 'value' over all elements"},
+      {.name = "along",
+       .kind = APP_STRING,
+       .dest = &o->along,
+       .arg = "DIM",
+       .help = "one row of statistics per index of dimension DIM (its name, e.g. time, or its "
+               "number 0, 1, ...), with DIM's coordinate value when it has a coordinate "
+               "variable; no histograms"},
+      {.name = "where",
+       .kind = APP_STRING,
+       .dest = &o->where,
+       .arg = "'F OP V[, ...]'",
+       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
+               "compare decoded values, a missing value or NaN meets only !=)"},
+      {.name = "list",
+       .kind = APP_FLAG,
+       .dest = &o->list,
+       .help = "list the datasets of FILE (FILE or FILE:/anything) instead: shape, type, "
+               "dimensions, and which are coordinate variables or bare netCDF dimensions"},
+      {.name = "raw",
+       .kind = APP_FLAG,
+       .dest = &o->raw,
+       .help = "no CF decoding: _FillValue, missing_value, valid_* and scale_factor/add_offset "
+               "are ignored, the stored values are used as they are"},
       APP_OPT_OUTPUT(&o->out, "OUT.h5",
                      "also write the results to the HDF5 file OUT.h5: a compound dataset /stats "
-                     "(field, count, nan_count, min, max, mean, std) and /histogram/FIELD (uint64 "
+                     "(field, count, nan_count, missing_count, min, max, mean, std; with --along: "
+                     "index, the coordinate DIM, then the same) and /histogram/FIELD (uint64 "
                      "counts) and /edges/FIELD (N+1 float64 bin edges), each with attribute "
                      "'field': the name; in FIELD, '%' is written %25, '/' %2F, and a name '.' as "
                      "%2E. Refused before any work when OUT.h5 is a directory, one of the inputs "
@@ -250,10 +311,14 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
       APP_ARGS_ONE_SPEC,
       .about =
           "Statistics of every numeric field of an HDF5 dataset (a compound table's fields,\n"
-          "the columns c0, c1, ... of a 2-D dataset, or 'value' for a 1-D dataset): count,\n"
-          "NaN count, min, max, mean, population standard deviation, and an N-bin histogram.\n"
-          "Members of other types (strings, enums, arrays, ...) are skipped. NaN values are\n"
-          "counted apart and excluded from everything else. Infinities count, and give min\n"
+          "or 'value' for a 1-D or N-D dataset: all its elements; --columns gives the columns\n"
+          "c0, c1, ... of an N-D dataset's rows instead): count, NaN count, missing count,\n"
+          "min, max, mean, population standard deviation, and an N-bin histogram. Members of\n"
+          "other types (strings, arrays, ...) are skipped. CF decoding is on (netCDF-4 files\n"
+          "and CF attributes, docs/netcdf.md; --raw turns it off): missing values (fill,\n"
+          "missing_value, outside valid_*) are counted apart, packed values are unpacked.\n"
+          "NaN values are counted apart and excluded from everything else; count is the\n"
+          "number of valid values. Infinities count, and give min\n"
           "and max, but stay out of the mean and std: mean is +inf or -inf when only one\n"
           "sign of infinity occurs, NaN when both do; std is NaN when any infinity occurs;\n"
           "they are never binned. FILE may be a glob (quote it); all matching files are read.\n",
@@ -262,10 +327,15 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
   if (code != APP_RUN)
     return code;
   o->in = a->args[0];
+  if (o->list)
+    return APP_RUN; /* a file, or a spec whose file is listed */
   if (app_spec_check(a, "input", o->in, "FILE:/path/to/dataset"))
     return APP_EXIT_USAGE;
   if (o->have_range && parse_range(o->range, &o->lo, &o->hi))
     return app_usage_error(a, "--range expects LO:HI with finite LO < HI, found '%s'", o->range);
+  if (o->along && (o->columns || o->fields || o->have_range))
+    return app_usage_error(a, "--along gives statistics of the whole variable per index: it "
+                              "takes no --columns, --fields or --range");
   return APP_RUN;
 }
 
@@ -354,6 +424,7 @@ static int alloc_histograms(const app *a, job *j, int writer, double **edges) {
   uint64_t lim = rank_memory(a->comm, &why);
   /* the writer also holds the edges and the file's image (counts and edges again) */
   double need = (double)j->nf * j->bins * sizeof *j->hist +
+                (j->along ? (double)j->nidx * (sizeof(acc) * (1.0 + a->size) + 8) : 0) +
                 (writer ? (j->bins + 1.0) * 8 + j->nf * (2.0 * j->bins + 1) * 8 : 0);
   char h1[32], h2[32];
   human(need, h1, sizeof h1);
@@ -364,7 +435,7 @@ static int alloc_histograms(const app *a, job *j, int writer, double **edges) {
                  j->bins, j->nf, j->bins,
                  writer ? " (and the edges and the output's image on rank 0)" : "", h1, h2, why))
     return SL_ERR_USAGE;
-  j->a = calloc(j->nf, sizeof *j->a);
+  j->a = calloc(j->along ? j->nidx : j->nf, sizeof *j->a);
   j->hist = calloc(j->nf * (size_t)j->bins, sizeof *j->hist);
   j->lo = calloc(j->nf, sizeof *j->lo);
   j->hi = calloc(j->nf, sizeof *j->hi);
@@ -380,7 +451,7 @@ static int alloc_histograms(const app *a, job *j, int writer, double **edges) {
 
 /* ---- the output file ---- */
 typedef struct srow {
-  uint64_t count, nan_count;
+  uint64_t count, nan_count, missing_count;
   double min, max, mean, std;
 } srow;
 
@@ -427,26 +498,37 @@ static int open_output(const app *a, const stats_args *o, sl_h5_file **file, cha
 }
 
 /* The /stats row layout: field (a NUL-terminated string of namelen bytes), count,
- * nan_count (uint64), min, max, mean, std (float64); packed, so srow follows the name. */
-static int stats_layout(size_t namelen, sl_h5_layout **l) {
+ * nan_count, missing_count (uint64), min, max, mean, std (float64); packed, so srow
+ * follows the name. With --along (j->along): index (uint64) and the coordinate (float64,
+ * named after the dimension) instead of the field (when there is no coordinate: index). */
+static int stats_layout(const job *j, size_t namelen, sl_h5_layout **l) {
   static const char *const num[] = {"min", "max", "mean", "std"};
   int rc = sl_h5_layout_create(l);
-  if (rc == SL_OK)
-    rc = sl_h5_layout_add(*l, "field", SL_H5_STRING, namelen);
-  if (rc == SL_OK)
-    rc = sl_h5_layout_set_strpad(*l, 0, SL_H5_NULLTERM);
+  if (rc == SL_OK && j->along) {
+    rc = sl_h5_layout_add(*l, "index", SL_H5_UINT, 8);
+    if (rc == SL_OK && j->coord)
+      rc = sl_h5_layout_add(*l, j->dim_name, SL_H5_FLOAT, 8);
+  } else {
+    if (rc == SL_OK)
+      rc = sl_h5_layout_add(*l, "field", SL_H5_STRING, namelen);
+    if (rc == SL_OK)
+      rc = sl_h5_layout_set_strpad(*l, 0, SL_H5_NULLTERM);
+  }
   if (rc == SL_OK)
     rc = sl_h5_layout_add(*l, "count", SL_H5_UINT, 8);
   if (rc == SL_OK)
     rc = sl_h5_layout_add(*l, "nan_count", SL_H5_UINT, 8);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_add(*l, "missing_count", SL_H5_UINT, 8);
   for (int i = 0; i < 4 && rc == SL_OK; i++)
     rc = sl_h5_layout_add(*l, num[i], SL_H5_FLOAT, 8);
   return rc;
 }
 
 /* The results into the output (collective: every rank calls; rank 0's data is written):
- * /stats with the provenance attributes (and 'input': the spec as given), then per field
- * /histogram/NAME and /edges/NAME with the attribute 'field'. `edges` (bins + 1 doubles,
+ * /stats with the provenance attributes and the input's attributes that hold for its
+ * values' statistics (units, long_name, ...), then per field /histogram/NAME and
+ * /edges/NAME with the attribute 'field' (none with --along). `edges` (bins + 1 doubles,
  * allocated before the work) is rank 0's. The library prints the one error line. */
 static int write_output(const app *a, const stats_args *o, sl_h5_file *out, const char *inputs,
                         const job *j, const acc *g, double *edges) {
@@ -454,10 +536,12 @@ static int write_output(const app *a, const stats_args *o, sl_h5_file *out, cons
   for (size_t k = 0; k < j->nf; k++)
     if (strlen(j->f[k].name) + 1 > namelen)
       namelen = strlen(j->f[k].name) + 1;
-  size_t rs = namelen + sizeof(srow);
-  char *rows = calloc(j->nf ? j->nf : 1, rs);
+  size_t head = j->along ? (j->coord ? 16 : 8) : namelen;
+  size_t rs = head + sizeof(srow);
+  size_t nrows = j->along ? (size_t)j->nidx : j->nf;
+  char *rows = calloc(nrows ? nrows : 1, rs);
   sl_h5_layout *sl = NULL, *hl = NULL, *el = NULL;
-  int lrc = stats_layout(namelen, &sl);
+  int lrc = stats_layout(j, namelen, &sl);
   if (lrc == SL_OK)
     lrc = sl_h5_layout_create_array(&hl, SL_H5_UINT, 8);
   if (lrc == SL_OK)
@@ -465,20 +549,30 @@ static int write_output(const app *a, const stats_args *o, sl_h5_file *out, cons
   int rc = SL_OK;
   if (!app_agree(a, rows && lrc == SL_OK,
                  "cannot write %s: out of memory for the /stats table (%zu rows of %zu bytes)",
-                 o->out, j->nf, rs))
+                 o->out, nrows, rs))
     rc = SL_ERR_NOMEM;
-  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
+  for (size_t k = 0; rc == SL_OK && k < nrows; k++) {
     result v = report(&g[k]);
-    srow r = {(uint64_t)v.count, (uint64_t)v.nan, v.min, v.max, v.mean, v.std};
-    memcpy(rows + k * rs, j->f[k].name, strlen(j->f[k].name));
-    memcpy(rows + k * rs + namelen, &r, sizeof r);
+    srow r = {(uint64_t)v.count, (uint64_t)v.nan, (uint64_t)v.miss, v.min, v.max, v.mean, v.std};
+    char *row = rows + k * rs;
+    if (j->along) {
+      uint64_t idx = k;
+      memcpy(row, &idx, 8);
+      if (j->coord)
+        memcpy(row + 8, &j->coord[k], 8);
+    } else {
+      memcpy(row, j->f[k].name, strlen(j->f[k].name));
+    }
+    memcpy(row + head, &r, sizeof r);
   }
-  const char *in_name[] = {"input"}, *in_value[] = {o->in};
-  sl_h5_table_opts so = {1, inputs ? inputs : o->in, in_name, in_value, 1};
+  /* the input's attributes that hold for the statistics of its values */
+  const char *const *an = NULL, *const *av = NULL;
+  size_t na = sl_h5_layout_attrs(j->layout, &an, &av);
+  sl_h5_table_opts so = {1, inputs ? inputs : o->in, an, av, na};
   if (rc == SL_OK)
-    rc = sl_h5_file_write_table(out, "/stats", sl, rows, j->nf, &so);
+    rc = sl_h5_file_write_table(out, "/stats", sl, rows, nrows, &so);
   /* the edges are datasets, not attributes: an attribute holds at most 64 KiB (8190 edges) */
-  for (size_t k = 0; rc == SL_OK && k < j->nf; k++) {
+  for (size_t k = 0; rc == SL_OK && !j->along && k < j->nf; k++) {
     char hn[4 * 256 + 8], path[4 * 256 + 32];
     hist_name(j->f[k].name, hn, sizeof hn);
     for (long e = 0; edges && e <= j->bins; e++)
@@ -515,6 +609,9 @@ static int describe_fields(const app *a, const stats_args *o, sl_h5_opts *h, job
     rc = SL_ERR_NOMEM;
   h->fields = (const char *const *)sel;
   h->nfields = rc == SL_OK && sel ? split_fields(fcopy, sel) : 0;
+  h->flatten = !o->columns;
+  h->raw = o->raw;
+  h->with_index = o->along != NULL;
   if (rc == SL_OK)
     rc = sl_h5_describe_numeric(a->ctx, o->in, h, &j->layout);
   free(sel);
@@ -534,23 +631,144 @@ static int describe_fields(const app *a, const stats_args *o, sl_h5_opts *h, job
   }
   h->fields = *names; /* the flows read exactly these fields */
   h->nfields = j->nf;
+  char err[600];
+  if (where_bind(&j->w, j->layout, err, sizeof err)) {
+    app_root_error(a, "%s: %s (the conditions take the fields read: --fields)", o->in, err);
+    return SL_ERR_USAGE;
+  }
+  return SL_OK;
+}
+
+/* ---- --along ---- */
+typedef struct coord_job {
+  sl_h5_field f;
+  double *v;
+  uint64_t n;
+} coord_job;
+
+static int coord_value(const sl_record *rec, void *arg) {
+  coord_job *c = arg;
+  uint64_t idx;
+  memcpy(&idx, rec->key, 8);
+  if (idx < c->n) /* a coordinate of dimension > 0 repeats in every file of a glob */
+    c->v[idx] = sl_h5_get_f64(&c->f, rec->value);
+  return 0;
+}
+
+/* The values of the coordinate variable `path` (in the input's file) into j->coord, read
+ * like the input (decoded, in parallel) and summed across ranks (each index is read by one
+ * rank; the others hold 0). Collective. */
+static int read_coord(app *a, const stats_args *o, job *j, const char *path) {
+  size_t flen = 0;
+  const char *dset = "";
+  app_spec_split(o->in, &flen, &dset);
+  size_t len = flen + strlen(path) + 2;
+  char *spec = malloc(len);
+  j->coord = calloc(j->nidx ? j->nidx : 1, sizeof *j->coord);
+  if (!app_agree(a, spec && j->coord, "out of memory for the coordinate '%s' (%llu values)", path,
+                 (unsigned long long)j->nidx)) {
+    free(spec);
+    return SL_ERR_NOMEM;
+  }
+  snprintf(spec, len, "%.*s:%s", (int)flen, o->in, path);
+  sl_h5_opts h = {0};
+  h.with_index = 1;
+  h.flatten = 1;
+  h.raw = o->raw;
+  sl_h5_layout *l = NULL;
+  coord_job c = {.v = j->coord, .n = j->nidx};
+  int rc = sl_h5_describe_numeric(a->ctx, spec, &h, &l);
+  if (rc == SL_OK)
+    rc = sl_h5_layout_field(l, 0, &c.f);
+  sl_flow *flow = NULL;
+  if (rc == SL_OK)
+    rc = sl_flow_create(a->ctx, &flow);
+  if (rc == SL_OK) {
+    const char *specs[1] = {spec};
+    uint64_t count = 0;
+    if (!sl_flow_from_h5(flow, specs, 1, &h, 0) && !sl_flow_each(flow, coord_value, &c))
+      (void)sl_flow_name(flow, "coordinate");
+    (void)sl_flow_name_stage(flow, "read+coordinate");
+    (void)sl_flow_set_label(flow, "the coordinate");
+    (void)sl_flow_to_count(flow, &count);
+    rc = app_run(a, flow, "the coordinate of --along DIM");
+  }
+  sl_flow_destroy(&flow);
+  if (rc == SL_OK && !a->describe &&
+      MPI_Allreduce(MPI_IN_PLACE, j->coord, (int)j->nidx, MPI_DOUBLE, MPI_SUM, a->comm) !=
+          MPI_SUCCESS)
+    rc = SL_ERR_MPI;
+  sl_h5_layout_destroy(&l);
+  free(spec);
+  return rc;
+}
+
+/* --along DIM: the dimension (by name or number), its length and stride, its coordinate.
+ * Collective (every rank has the same layout, so the same decision). */
+static int along_setup(const app *a, const stats_args *o, job *j) {
+  int nd = 0;
+  uint64_t dims[32];
+  sl_h5_layout_dims(j->layout, &nd, dims);
+  int d = -1;
+  for (int i = 0; i < nd && d < 0; i++) {
+    const char *name = "";
+    sl_h5_layout_dim(j->layout, i, &name, NULL);
+    if (name[0] && !strcmp(name, o->along))
+      d = i;
+  }
+  int64_t num;
+  if (d < 0 && !app_parse_int(o->along, &num) && num >= 0 && num < nd)
+    d = (int)num;
+  if (d < 0) {
+    char names[1024] = "";
+    size_t w = 0;
+    for (int i = 0; i < nd; i++) {
+      const char *name = "";
+      sl_h5_layout_dim(j->layout, i, &name, NULL);
+      w += (size_t)snprintf(names + w, w < sizeof names ? sizeof names - w : 0, "%s%d%s%s%s",
+                            i ? ", " : "", i, name[0] ? " (" : "", name, name[0] ? ")" : "");
+      if (w >= sizeof names)
+        break;
+    }
+    app_root_error(a, "%s: --along '%s': no such dimension (dimensions: %s)", o->in, o->along,
+                   nd ? names : "none");
+    return SL_ERR_USAGE;
+  }
+  if (j->nf != 1) {
+    app_root_error(a, "%s: --along needs an array dataset (one field 'value'), found %zu fields",
+                   o->in, j->nf);
+    return SL_ERR_USAGE;
+  }
+  j->along = 1;
+  j->dim = d;
+  j->stride = 1;
+  for (int i = d + 1; i < nd; i++)
+    j->stride *= dims[i];
+  /* dimension 0 grows with every file of a glob: its length is the rows read */
+  j->nidx = d == 0 ? (j->stride ? sl_h5_layout_rows(j->layout) / j->stride : 0) : dims[d];
+  const char *name = "", *coord = "";
+  sl_h5_layout_dim(j->layout, d, &name, &coord);
+  j->dim_name = name[0] ? name : "coordinate";
+  if (!strcmp(j->dim_name, "index") || !strcmp(j->dim_name, "count"))
+    j->dim_name = "coordinate";
   return SL_OK;
 }
 
 /* The ranks' accumulators merged into g (the same order everywhere: identical results). */
 static int merge_ranks(const app *a, const job *j, acc *g) {
-  acc *all = malloc((size_t)a->size * j->nf * sizeof *all);
+  size_t nacc = j->along ? (size_t)j->nidx : j->nf;
+  acc *all = malloc((size_t)a->size * nacc * sizeof *all + 1);
   if (!app_agree(a, all != NULL,
-                 "out of memory for the accumulators of %zu fields from %d ranks (%zu bytes)",
-                 j->nf, a->size, (size_t)a->size * j->nf * sizeof *all))
+                 "out of memory for the accumulators of %zu fields from %d ranks (%zu bytes)", nacc,
+                 a->size, (size_t)a->size * nacc * sizeof *all))
     return SL_ERR_NOMEM;
-  int rc = MPI_Allgather(j->a, (int)(j->nf * ACC_DOUBLES), MPI_DOUBLE, all,
-                         (int)(j->nf * ACC_DOUBLES), MPI_DOUBLE, a->comm) == MPI_SUCCESS
+  int rc = MPI_Allgather(j->a, (int)(nacc * ACC_DOUBLES), MPI_DOUBLE, all,
+                         (int)(nacc * ACC_DOUBLES), MPI_DOUBLE, a->comm) == MPI_SUCCESS
                ? SL_OK
                : SL_ERR_MPI;
   for (int r = 0; rc == SL_OK && r < a->size; r++)
-    for (size_t k = 0; k < j->nf; k++)
-      merge(&g[k], &all[(size_t)r * j->nf + k]);
+    for (size_t k = 0; k < nacc; k++)
+      merge(&g[k], &all[(size_t)r * nacc + k]);
   free(all);
   return rc;
 }
@@ -569,59 +787,118 @@ static int sum_histograms(const app *a, job *j) {
 }
 
 /* The two passes (one with --range): the merged accumulators in g, the histograms summed. */
-static int compute(const app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
+static int compute(app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc **g) {
   j->do_hist = o->have_range;
   for (size_t k = 0; k < j->nf; k++) {
     j->lo[k] = o->lo;
     j->hi[k] = o->hi;
   }
-  int rc = run_pass(a->ctx, o->in, h, fold, j, o->have_range ? "pass 1 of 1" : "pass 1 of 2");
+  int rc =
+      run_pass(a, o->in, h, fold, j, o->have_range || j->along ? "pass 1 of 1" : "pass 1 of 2");
+  if (rc == SL_OK && a->describe) /* the plans only: nothing ran, nothing to merge */
+    return o->have_range || j->along ? SL_OK : run_pass(a, o->in, h, histogram, j, "pass 2 of 2");
+  size_t nacc = j->along ? (size_t)j->nidx : j->nf;
   if (rc == SL_OK) {
-    *g = calloc(j->nf, sizeof **g);
-    if (!app_agree(a, *g != NULL, "out of memory for the results of %zu fields", j->nf))
+    *g = calloc(nacc ? nacc : 1, sizeof **g);
+    if (!app_agree(a, *g != NULL, "out of memory for the results of %zu fields", nacc))
       rc = SL_ERR_NOMEM;
   }
   if (rc == SL_OK)
     rc = merge_ranks(a, j, *g);
+  if (j->along)
+    return rc;                         /* no histograms */
   if (rc == SL_OK && !o->have_range) { /* the finite min..max: infinities are not binned */
     j->do_hist = 1;
     for (size_t k = 0; k < j->nf; k++) {
       j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
       j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
     }
-    rc = run_pass(a->ctx, o->in, h, histogram, j, "pass 2 of 2");
+    rc = run_pass(a, o->in, h, histogram, j, "pass 2 of 2");
   }
   if (rc == SL_OK)
     rc = sum_histograms(a, j);
   return rc;
 }
 
-/* The table and the histograms (at most 1000 bins each) on stdout. */
+/* What stdout shows at most, whatever the variable: the rest is in -o. */
+enum { PRINT_ROWS = 24, PRINT_HISTS = 2, PRINT_BINS = 50 };
+
+/* The table (at most PRINT_ROWS rows) and the first histograms on stdout. */
 static void print_results(const job *j, const acc *g) {
-  printf("%-16s %14s %10s %16s %16s %16s %16s\n", "field", "count", "nan", "min", "max", "mean",
-         "std");
-  for (size_t k = 0; k < j->nf; k++) {
+  size_t nrows = j->along ? (size_t)j->nidx : j->nf;
+  printf("%-16s %14s %10s %10s %16s %16s %16s %16s\n",
+         j->along ? (j->coord ? j->dim_name : "index") : "field", "count", "nan", "missing", "min",
+         "max", "mean", "std");
+  for (size_t k = 0; k < nrows && k < PRINT_ROWS; k++) {
     result v = report(&g[k]);
-    printf("%-16s %14.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n", j->f[k].name, v.count, v.nan, v.min,
-           v.max, v.mean, v.std);
+    char label[64];
+    if (j->along && j->coord)
+      snprintf(label, sizeof label, "%.9g", j->coord[k]);
+    else if (j->along)
+      snprintf(label, sizeof label, "%zu", k);
+    printf("%-16s %14.0f %10.0f %10.0f %16.9g %16.9g %16.9g %16.9g\n",
+           j->along ? label : j->f[k].name, v.count, v.nan, v.miss, v.min, v.max, v.mean, v.std);
   }
-  for (size_t k = 0; k < j->nf; k++) {
+  if (nrows > PRINT_ROWS)
+    printf("... (%zu rows; see -o for all)\n", nrows);
+  for (size_t k = 0; !j->along && k < j->nf && k < PRINT_HISTS; k++) {
     printf("\nhistogram %s: %d bins over [%.9g, %.9g]\n", j->f[k].name, j->bins, j->lo[k],
            j->hi[k]);
-    for (int b = 0; b < j->bins && b < 1000; b++)
+    for (int b = 0; b < j->bins && b < PRINT_BINS; b++)
       printf("  [%14.9g, %14.9g%s %llu\n", edge(j, k, b), edge(j, k, b + 1),
              b == j->bins - 1 ? "]" : ")",
              (unsigned long long)j->hist[k * (size_t)j->bins + (size_t)b]);
-    if (j->bins > 1000)
+    if (j->bins > PRINT_BINS)
       printf("  ... (%d bins; see -o for all)\n", j->bins);
   }
+  if (!j->along && j->nf > PRINT_HISTS)
+    printf("\n... (%zu histograms; see -o for all)\n", j->nf);
   fflush(stdout);
 }
 
-static int stats_main(const app *a, const stats_args *o) {
+/* --list: the file's datasets, one line each (rank 0). Collective. */
+static int list_main(const app *a, const stats_args *o) {
+  size_t flen = strlen(o->in);
+  const char *path;
+  if (!app_spec_split(o->in, &flen, &path))
+    flen = strlen(o->in);
+  char *file = strndup(o->in, flen);
+  if (!app_agree(a, file != NULL, "out of memory"))
+    return sl_exit_status(SL_ERR_NOMEM);
+  sl_h5_var *v = NULL;
+  size_t n = 0;
+  int rc = sl_h5_list(a->ctx, file, &v, &n);
+  static const char *const cls[] = {"int", "uint", "float", "string"};
+  for (size_t i = 0; rc == SL_OK && a->root && i < n; i++) {
+    char type[32], shape[1024];
+    if (v[i].compound)
+      snprintf(type, sizeof type, "compound");
+    else if (v[i].cls < 0)
+      snprintf(type, sizeof type, "other");
+    else
+      snprintf(type, sizeof type, "%s%zu", cls[v[i].cls],
+               v[i].cls == SL_H5_STRING ? v[i].size : 8 * v[i].size);
+    size_t w = 0;
+    for (int d = 0; d < v[i].ndims && w < sizeof shape; d++)
+      w += (size_t)snprintf(shape + w, sizeof shape - w, "%s%s%s%llu", d ? ", " : "", v[i].dim[d],
+                            v[i].dim[d][0] ? "=" : "", (unsigned long long)v[i].dims[d]);
+    printf("%-24s %-9s (%s)%s\n", v[i].path, type, shape,
+           v[i].kind == SL_H5_VAR_COORD ? "  coordinate"
+           : v[i].kind == SL_H5_VAR_DIM ? "  dimension (no variable)"
+                                        : "");
+  }
+  fflush(stdout);
+  free(v);
+  free(file);
+  return sl_exit_status(rc);
+}
+
+static int stats_main(app *a, const stats_args *o) {
+  if (o->list)
+    return list_main(a, o);
   sl_h5_file *out = NULL;
   char *inputs = NULL;
-  int rc = o->out ? open_output(a, o, &out, &inputs) : SL_OK;
+  int rc = o->out && !a->describe ? open_output(a, o, &out, &inputs) : SL_OK;
   sl_h5_opts h = {0};
   h.transfer = o->transfer == 1   ? SL_H5_XFER_COLLECTIVE
                : o->transfer == 0 ? SL_H5_XFER_INDEPENDENT
@@ -631,13 +908,22 @@ static int stats_main(const app *a, const stats_args *o) {
   const char **names = NULL;
   double *edges = NULL;
   acc *g = NULL;
+  char err[600];
+  if (rc == SL_OK && where_parse(o->where, &j.w, err, sizeof err))
+    rc = app_usage_error(a, "%s", err) ? SL_ERR_USAGE : SL_ERR_USAGE;
   if (rc == SL_OK)
     rc = describe_fields(a, o, &h, &j, &names);
+  if (rc == SL_OK && o->along)
+    rc = along_setup(a, o, &j);
   if (rc == SL_OK)
     rc = alloc_histograms(a, &j, a->root && o->out, &edges);
+  const char *coord = "";
+  if (rc == SL_OK && j.along && sl_h5_layout_dim(j.layout, j.dim, NULL, &coord) == SL_OK &&
+      coord[0])
+    rc = read_coord(a, o, &j, coord);
   if (rc == SL_OK)
     rc = compute(a, o, &h, &j, &g);
-  if (rc == SL_OK && a->root)
+  if (rc == SL_OK && a->root && !a->describe)
     print_results(&j, g);
   if (rc == SL_OK && out)
     rc = write_output(a, o, out, inputs, &j, g, edges);
@@ -652,6 +938,7 @@ static int stats_main(const app *a, const stats_args *o) {
   free(edges);
   free(inputs);
   free(g);
+  free(j.coord);
   return sl_exit_status(rc);
 }
 

@@ -155,10 +155,10 @@ int main(int argc, char **argv) {
   if (!rc)
     rc = build_flow(flow, &a, &o, &cnt);
   if (!rc)
-    rc = sl_run(flow);
+    rc = app_run(&a, flow, "the word count");
   else
     app_root_error(&a, "%s", sl_strerror(rc)); /* the same on every rank */
-  if (rc == SL_OK)
+  if (rc == SL_OK && !a.describe)
     summary(&a, flow, &cnt, MPI_Wtime() - t0);
   sl_flow_destroy(&flow);
   return app_finish(&a, sl_exit_status(rc));

@@ -22,7 +22,7 @@ for n in 1 2 3 4; do
   rm -f "$D"/*.out.h5
   check "np$n stats table" run $n "$S" "$D/table.h5:/t" --bins 7 -o "$D/s1.out.h5"
   check "np$n stats table oracle" "$O" stats "$D/table.h5:/t" "$D/s1.out.h5" --bins 7
-  check "np$n stats 2-D range" run $n "$S" "$D/table.h5:/grid" --range -100:1000 --bins 5 -o "$D/s2.out.h5"
+  check "np$n stats 2-D range" run $n "$S" "$D/table.h5:/grid" --columns --range -100:1000 --bins 5 -o "$D/s2.out.h5"
   check "np$n stats 2-D range oracle" "$O" stats "$D/table.h5:/grid" "$D/s2.out.h5" --bins 5 --range -100:1000
   check "np$n stats 1-D" run $n "$S" "$D/table.h5:/v" --fields value -o "$D/s3.out.h5"
   check "np$n stats 1-D oracle" "$O" stats "$D/table.h5:/v" "$D/s3.out.h5" --fields value

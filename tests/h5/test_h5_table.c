@@ -765,14 +765,16 @@ static void case_numeric(void) {
     check_fields("selection", l, 2, n2, c2, s2);
   sl_h5_layout_destroy(&l);
 
-  /* refusals: a selected string, a selected enum, no numeric field, a missing file */
+  /* refusals: a selected string, no numeric field, a missing file */
   const char *sstr[] = {"x", "name"}, *senum[] = {"flag"}, *smissing[] = {"zz"};
   o.fields = sstr;
   o.nfields = 2;
   same_code("selected string", sl_h5_describe_numeric(ctx, spec, &o, &l), SL_ERR_TYPE);
+  /* an enum (a boolean) selected by name is read as its integer base type */
   o.fields = senum;
   o.nfields = 1;
-  same_code("selected enum", sl_h5_describe_numeric(ctx, spec, &o, &l), SL_ERR_TYPE);
+  same_code("selected enum", sl_h5_describe_numeric(ctx, spec, &o, &l), SL_OK);
+  sl_h5_layout_destroy(&l);
   o.fields = smissing;
   same_code("selected missing field", sl_h5_describe_numeric(ctx, spec, &o, &l), SL_ERR_TYPE);
   T_CHECK(l == NULL, "a layout was returned on failure");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Install a sluice build into a temporary prefix and use it from outside, the way users
-# do: find_package(sluice) + sluice::sluice, and pkg-config --cflags --libs sluice.
+# do: find_package(sluice) + sluice::sluice, and pkg-config --cflags --libs sluice (a
+# program built with exactly those flags must start without LD_LIBRARY_PATH: the .pc's
+# rpath). Also checks the installed apps, sluice-launch, jobscripts and docs.
 #   usage: run.sh <sluice build dir> <scratch dir>
 # Environment (set by ctest; defaults for running by hand): CMAKE_COMMAND, CC, PKG_CONFIG,
 # SLUICE_MPIEXEC, SLUICE_MPIEXEC_NP, SLUICE_MPIEXEC_FLAGS, SLUICE_EXPECTED_VERSION.
@@ -47,6 +49,23 @@ need 'lib*/cmake/sluice/sluiceConfigVersion.cmake'
 need 'lib*/cmake/sluice/sluiceTargets.cmake'
 need 'lib*/pkgconfig/sluice.pc'
 need 'lib*/libsluice.*'
+need 'bin/sluice-launch'
+need 'bin/sluice-wordcount'
+need 'share/sluice/README.md'
+need 'share/sluice/docs/cluster.md'
+for j in template array sluice-wordcount sluice-h5stats sluice-h5groupby sluice-h5sort; do
+  need "share/sluice/jobscripts/$j.sbatch"
+  # an installed jobscript knows the installed bin/ (so it needs no SLUICE_BIN)
+  grep -q "^sl_bindir=\"$prefix/bin\"  #" "$prefix/share/sluice/jobscripts/$j.sbatch" \
+    || die "share/sluice/jobscripts/$j.sbatch does not name $prefix/bin"
+done
+# sluice-launch finds the apps beside itself
+launched=$(env -u SLUICE_BIN -u SLURM_JOB_ID "$prefix/bin/sluice-launch" --dry-run sluice-wordcount x) \
+  || die "sluice-launch --dry-run failed"
+case $launched in
+  *" $prefix/bin/sluice-wordcount x") echo "   sluice-launch: $launched" ;;
+  *) die "sluice-launch did not pick the app beside it: $launched" ;;
+esac
 pcfile=$(find "$prefix" -path "$prefix/lib*/pkgconfig/sluice.pc" -print -quit)
 pcdir=$(dirname "$pcfile")
 libdir=$(dirname "$pcdir")
@@ -84,10 +103,20 @@ modversion=$("$pkgconfig" --modversion sluice)
 [ -z "$expected" ] || [ "$modversion" = "$expected" ] \
   || die "pkg-config version $modversion, expected $expected"
 read -r -a flag_array <<<"$flags"
+# Exactly the README's line: no rpath or LD_LIBRARY_PATH of our own, the .pc brings it.
 "$cc" -std=c11 -Wall -Wextra -Werror "$here/consumer/main.c" -o "$work/consumer-pc" \
-  "${flag_array[@]}" -Wl,-rpath,"$libdir" \
+  "${flag_array[@]}" \
   || die "compiling against pkg-config flags failed"
-step "run the pkg-config consumer"
-run_consumer "$work/consumer-pc" pkg-config
+step "run the pkg-config consumer (no LD_LIBRARY_PATH)"
+found=$(env -u LD_LIBRARY_PATH ldd "$work/consumer-pc" | grep 'libsluice\.so' || true)
+echo "   $found"
+case $found in
+  *"not found"*|"") die "pkg-config consumer: libsluice.so not found by the loader (rpath missing from sluice.pc?)" ;;
+esac
+case $found in
+  *"$libdir"/libsluice.so*|*"$prefix"/*libsluice.so*) ;;
+  *) die "pkg-config consumer: libsluice.so resolved outside the install prefix: $found" ;;
+esac
+LD_LIBRARY_PATH= run_consumer "$work/consumer-pc" pkg-config
 
 step "PASS"

@@ -13,7 +13,12 @@
 #
 # Needs root (SlurmUser=root, SlurmdUser=root; munged runs as root with a root-owned key),
 # and the packages slurmctld, slurmd, slurm-client and munge. Installs nothing.
-# Facts behind the choices: /work/shared/SLURM.md (Slurm 22.05, no systemd, no cgroups).
+# Facts behind the choices (Slurm 22.05 and munge 0.5 of Debian 12, no systemd, no cgroups):
+# proctrack/linuxproc and task/affinity need neither; IP addresses in SlurmctldHost and
+# NodeAddr avoid DNS, and the node name must be `hostname -s`; MpiDefault=pmix because
+# Debian's Open MPI speaks PMIx only; munged refuses a key owned by another user; the
+# daemons start in daemon mode and their pid files appear a moment later (polled); the node
+# is ready when sinfo says idle. docs/cluster.md, "Trying it on one machine", has more.
 #
 # Environment (optional):
 #   SLUICE_SLURM_PORT     first port to try for slurmctld (default 6817); slurmd gets the

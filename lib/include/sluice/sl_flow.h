@@ -74,7 +74,11 @@ SL_EXPORT int sl_flow_from_generator(sl_flow *flow, int64_t n, sl_generate_fn fn
 SL_EXPORT int sl_flow_from_array(sl_flow *flow, const sl_record *records, size_t count,
                                  int partitions);
 /* User source: fn is called repeatedly while downstream has room; it emits some records
- * and sets *done = 1 when its partition has no more. */
+ * and sets *done = 1 when its partition has no more. To wait for data (an instrument, a
+ * slow reader), return without emitting, after a short sleep if you like: the rank then
+ * sends what its partitions hold (within --sl-flush-interval), runs the other partitions'
+ * windows and triggers, and calls fn again. Do not block for long inside one call: the
+ * rank's partitions share one thread. */
 typedef int (*sl_source_fn)(int partition, int partitions, sl_emitter *out, int *done, void *arg);
 SL_EXPORT int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partitions);
 /* Text files, as one record per line (empty key, value = the line without its '\n').
@@ -154,9 +158,11 @@ SL_EXPORT sl_aggregator sl_aggregator_builtin(sl_agg_kind kind);
  * boundary is a key-hash partition or departition and this is the stage's first step,
  * an aggregator with merge runs map-side first as a bounded combiner. */
 SL_EXPORT int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg);
-/* (key, values) per key; values encoded as repeated [uint32 native length][bytes]. */
+/* (key, values) per key; values encoded as repeated [uint32 native length][bytes], in
+ * arrival order (Flow lists them newest first: docs/flow-mapping.md). */
 SL_EXPORT int sl_flow_group_by_key(sl_flow *flow);
-/* Drop records already seen in this partition (whole record / the bytes uniq_by returns). */
+/* Drop records already seen in this partition (whole record / the bytes uniq_by returns);
+ * survivors pass on at once, in arrival order. */
 typedef int (*sl_uniq_by_fn)(const sl_record *in, sl_record *key_out, void *arg);
 SL_EXPORT int sl_flow_uniq(sl_flow *flow);
 SL_EXPORT int sl_flow_uniq_by(sl_flow *flow, sl_uniq_by_fn fn, void *arg);
@@ -312,6 +318,28 @@ typedef int (*sl_on_trigger_fn)(void **acc, sl_batch *events, const sl_trigger_i
                                 sl_emitter *out, void *arg);
 SL_EXPORT int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg);
 
+/* Flow's departition/4 for windows: merges, per window, what every partition of the current
+ * stage emits at its triggers, in a new stage of one partition (on rank 0), and emits the
+ * merged result once that window is done in every partition.
+ *   init(&acc, arg): a new accumulator, when a window is first heard of;
+ *   merge(acc, events, from, arg): one partition's trigger output for the window (events:
+ *     the records its reducer would emit, iterate with sl_batch_next; from: that partition,
+ *     the window kind and id, and the trigger's name: "done", "watermark", "every", ...);
+ *   done(acc, info, out, arg): the window is done in every partition: emit its result with
+ *     out (info: partition 0 of 1, the window, trigger "done"); windows some partition never
+ *     closed are done at the end of the input, in window order;
+ *   destroy(acc, arg): optional, after done.
+ * The current stage must end with its reducer (Flow: "must follow a reduce"), without an
+ * on_trigger; its window applies (none set: the global window). Local; adds a stage. */
+typedef struct sl_departition {
+  int (*init)(void **acc, void *arg);
+  int (*merge)(void *acc, sl_batch *events, const sl_trigger_info *from, void *arg);
+  int (*done)(void *acc, const sl_trigger_info *info, sl_emitter *out, void *arg);
+  void (*destroy)(void *acc, void *arg);
+  void *arg;
+} sl_departition;
+SL_EXPORT int sl_flow_departition_window(sl_flow *flow, const sl_departition *d);
+
 /* Like sl_flow_reduce, but fold may also emit records at once (Flow's emit_and_reduce);
  * the accumulator is still emitted at each trigger. reducer->fold is ignored. */
 typedef int (*sl_fold_emit_fn)(void *acc, const sl_record *in, sl_emitter *out, void *arg);
@@ -386,6 +414,18 @@ SL_EXPORT int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg);
 SL_EXPORT int sl_run(sl_flow *flow);
 /* Print the stage graph: stages, steps, partitions and their placement on ranks. Local. */
 SL_EXPORT int sl_flow_describe(const sl_flow *flow, FILE *out);
+/* Print the plan as sl_run would run it, without running it: what sl_flow_describe
+ * prints, then each source's inputs and their sizes, and the memory budgets of a rank
+ * (batches, send and receive budgets, read blocks, combiner table, output buffers, the
+ * memory for held records of sorts and joins as resolved on this node). The sources are
+ * prepared as sl_run prepares them: their inputs are opened and checked, and a missing or
+ * bad input fails here (the first failing rank prints the one line; every rank returns
+ * its code). Rank 0 prints to out; the others may pass NULL. The sink is not prepared: no
+ * output is created. The flow is then spent: sl_run on it is SL_ERR_STATE (destroy it).
+ * Collective over the flow's communicator. SL_ERR_INVAL: NULL flow, or NULL out on rank
+ * 0; SL_ERR_STATE: run or described before, no source; a builder's error; the sources'
+ * errors (SL_ERR_IO, SL_ERR_HDF5, ...). */
+SL_EXPORT int sl_flow_describe_run(sl_flow *flow, FILE *out);
 
 /* Statistics of the last run on this rank. stage = -1: totals of the rank. Local. */
 typedef struct sl_stats {

@@ -15,7 +15,8 @@
  * field i at offset(i), size(i) bytes. Integers keep their size and signedness (1, 2, 4 or
  * 8 bytes), floats become native float (4) or double (8), fixed-length strings keep their
  * size and bytes. Big-endian and other non-native file types are converted on read.
- * Unsupported (SL_ERR_TYPE): variable-length strings, enums, arrays, nested compounds,
+ * Enums of an integer base type (h5py's booleans) are read as that integer type.
+ * Unsupported (SL_ERR_TYPE): variable-length strings, arrays, nested compounds,
  * references, opaque, bitfield, long double, N-D compounds.
  * A record's key is empty, or with sl_h5_opts.with_index the 8-byte native uint64 global
  * row index (rows of the files in order: file 0's rows first).
@@ -60,7 +61,49 @@ typedef struct sl_h5_opts {
    * partitions are held by backpressure joining with an empty selection). Collective
    * needs read_driver SL_H5_READ_DEFAULT or SL_H5_READ_MPIO (SL_ERR_INVAL otherwise). */
   int transfer;
+  /* Nonzero: no CF decoding (fields carry no sl_h5_cf; values are the stored ones, see
+   * "CF decoding" below). Zero (the default): CF decoding. */
+  int raw;
+  /* Nonzero: an N-D dataset (N >= 2) of a numeric or string type is read as one field
+   * "value", one record per element in row-major order (its index, with with_index, is the
+   * element's flat index), instead of one record per dimension-0 row with fields c0, c1...
+   * A read block holds at least one dimension-0 slice. No effect on 1-D and compound
+   * datasets. */
+  int flatten;
 } sl_h5_opts;
+
+/* ---- CF decoding (CF conventions 1.x, sections 2.5.1 and 8.1; docs/netcdf.md) ----
+ * Unless sl_h5_opts.raw, the numeric fields of an array dataset (1-D, N-D) that has any of
+ * the attributes _FillValue, missing_value, valid_min, valid_max, valid_range,
+ * scale_factor, add_offset, or that lies in a netCDF-4 file (a root attribute
+ * _NCProperties: then netCDF's default fill value of the type applies when there is no
+ * _FillValue), carry a description of their decoding (sl_h5_field.cf). Records keep the
+ * stored values, unchanged (so a copy of them stays valid under the same attributes);
+ * sl_h5_is_missing tests a value in its stored type, before any unpacking: equal to
+ * _FillValue (or the default fill), to one of missing_value, or outside valid_min /
+ * valid_max / valid_range is missing; sl_h5_get_f64 gives value * scale_factor +
+ * add_offset in double, or NaN when missing. The attributes are read once, by rank 0, when
+ * the dataset is described, and checked: a _FillValue of another type than the variable, a
+ * non-numeric scale_factor, add_offset, missing_value or valid_*, a value the variable's
+ * type cannot hold, or a conflicting valid range are SL_ERR_FORMAT with one line naming the
+ * attribute. Compound datasets and string fields are not decoded. */
+enum {
+  SL_H5_CF_FILL = 1u << 0,    /* _FillValue (or the netCDF default, SL_H5_CF_DEFAULT) */
+  SL_H5_CF_DEFAULT = 1u << 1, /* the fill value is netCDF's default for the type */
+  SL_H5_CF_MISSING = 1u << 2, /* missing_value (nmissing values) */
+  SL_H5_CF_VMIN = 1u << 3,    /* valid_min, or valid_range[0] */
+  SL_H5_CF_VMAX = 1u << 4,    /* valid_max, or valid_range[1] */
+  SL_H5_CF_PACKED = 1u << 5   /* scale_factor and/or add_offset */
+};
+enum { SL_H5_CF_MAX_MISSING = 8 };
+typedef struct sl_h5_cf {
+  unsigned flags;      /* SL_H5_CF_* */
+  unsigned nmissing;   /* values of missing_value */
+  double scale_factor; /* 1 when absent */
+  double add_offset;   /* 0 when absent */
+  /* in the field's stored native type (its first size bytes) */
+  unsigned char fill[8], missing[SL_H5_CF_MAX_MISSING][8], valid_min[8], valid_max[8];
+} sl_h5_cf;
 
 enum { SL_H5_READ_DEFAULT = 0, SL_H5_READ_POSIX = 1, SL_H5_READ_MPIO = 2 };
 enum { SL_H5_XFER_DEFAULT = 0, SL_H5_XFER_INDEPENDENT = 1, SL_H5_XFER_COLLECTIVE = 2 };
@@ -77,6 +120,9 @@ typedef struct sl_h5_field {
   sl_h5_class cls;
   size_t size;
   size_t offset; /* in the packed row */
+  /* CF decoding of the field (valid while the layout lives); NULL: none (raw, not a
+   * numeric array field, nothing to decode, or a hand-built layout) */
+  const sl_h5_cf *cf;
 } sl_h5_field;
 
 typedef struct sl_h5_layout sl_h5_layout;
@@ -127,8 +173,29 @@ SL_EXPORT int sl_h5_layout_find(const sl_h5_layout *layout, const char *name, si
 SL_EXPORT int sl_h5_layout_names(const sl_h5_layout *layout, char *buf, size_t cap);
 /* 1 when cls is numeric (SL_H5_INT, SL_H5_UINT or SL_H5_FLOAT), else 0. Local. */
 SL_EXPORT int sl_h5_class_is_numeric(sl_h5_class cls);
-/* Value of a numeric field of a packed row as a double (NaN for a string field). Local. */
+/* Value of a numeric field of a packed row as a double (NaN for a string field). With
+ * field->cf: the decoded value (unpacked; NaN when missing). Local. */
 SL_EXPORT double sl_h5_get_f64(const sl_h5_field *field, const void *row);
+/* 1 when the field's stored value in row is missing under field->cf (see "CF decoding"),
+ * else 0 (always 0 without cf). Local. */
+SL_EXPORT int sl_h5_is_missing(const sl_h5_field *field, const void *row);
+/* 1 when field values are unpacked (scale_factor/add_offset): they are then floats, whatever
+ * the stored class. Local. */
+SL_EXPORT int sl_h5_is_packed(const sl_h5_field *field);
+/* The shape of the described dataset: *ndims dimensions (0 for a hand-built layout) and
+ * their lengths in dims (up to 32). Local. */
+SL_EXPORT int sl_h5_layout_dims(const sl_h5_layout *layout, int *ndims, uint64_t *dims);
+/* Dimension d of the described dataset: its name (netCDF dimension / HDF5 dimension scale
+ * attached to it, or "" when none) and, when that scale is a coordinate variable (a netCDF
+ * variable, not a bare dimension), its dataset path in *coord (else ""). Pointers valid
+ * while the layout lives. Local. SL_ERR_INVAL when d is out of range. */
+SL_EXPORT int sl_h5_layout_dim(const sl_h5_layout *layout, int d, const char **name,
+                               const char **coord);
+/* The string attributes of the described dataset that a copy of its values keeps (units,
+ * long_name, standard_name, ...; see docs/netcdf.md), as names[i] = values[i], n of them
+ * (at most 32). Pointers valid while the layout lives. Local. */
+SL_EXPORT size_t sl_h5_layout_attrs(const sl_h5_layout *layout, const char *const **names,
+                                    const char *const **values);
 /* Value of an integer field (SL_H5_INT or SL_H5_UINT, any size) of a packed row, widened
  * to int64 / uint64 (0 for other classes). Local. */
 SL_EXPORT int64_t sl_h5_get_i64(const sl_h5_field *field, const void *row);
@@ -138,9 +205,10 @@ SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
  * statistics and aggregates: with opts->fields, those fields in that order, each of which
  * must be numeric (SL_ERR_TYPE naming the first that is a string; one of a type the source
  * cannot read is SL_ERR_TYPE from sl_h5_describe); without, every numeric field in order,
- * fields of other types skipped: fixed-length strings, and the compound members the source
- * cannot read (enums, such as h5py's booleans, arrays, nested compounds, variable-length
- * strings, ...), which a plain sl_h5_describe refuses. A dataset without a numeric field is
+ * fields of other types skipped: fixed-length strings, enums (flags such as h5py's
+ * booleans; read as integers when selected by name), and the compound members the source
+ * cannot read (arrays, nested compounds, variable-length strings, ...), which a plain
+ * sl_h5_describe refuses. A dataset without a numeric field is
  * SL_ERR_TYPE. The layout is what sl_h5_describe gives for opts with exactly these fields
  * selected: pass its names as sl_h5_opts.fields to sl_flow_from_h5 to read them. Rank 0
  * looks at the first matching file's members, then describes. Collective over
@@ -148,6 +216,31 @@ SL_EXPORT uint64_t sl_h5_get_u64(const sl_h5_field *field, const void *row);
  * the failing rank prints the one error line. Codes: those of sl_h5_describe. */
 SL_EXPORT int sl_h5_describe_numeric(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts,
                                      sl_h5_layout **layout);
+
+/* ---- Listing a file's variables ----
+ * One entry per dataset of a file (in name order), with its shape, element type and
+ * dimensions, telling coordinate variables (netCDF coordinates, HDF5 dimension scales)
+ * and bare netCDF dimensions from data. */
+enum {
+  SL_H5_VAR_DATA = 0,  /* a variable (dataset) */
+  SL_H5_VAR_COORD = 1, /* a coordinate variable: a dimension scale that is also data */
+  SL_H5_VAR_DIM = 2    /* a netCDF dimension without a variable (its values mean nothing) */
+};
+typedef struct sl_h5_var {
+  char path[256];
+  int kind;     /* SL_H5_VAR_* */
+  int cls;      /* sl_h5_class of the elements, -1: compound or a type not read */
+  size_t size;  /* element bytes */
+  int compound; /* 1: a compound (table) dataset */
+  int ndims;    /* up to 8 listed */
+  uint64_t dims[8];
+  char dim[8][64]; /* the dimensions' names ("" where none is attached) */
+} sl_h5_var;
+/* The datasets of `file` (at most 100000) into *vars (malloc'd, *n of them; free() it).
+ * Collective over sl_comm(ctx): rank 0 reads, every rank gets the same list or the same
+ * code (SL_ERR_NOTFOUND, SL_ERR_FORMAT, SL_ERR_NOMEM, SL_ERR_MPI); the failing rank prints
+ * the one error line. */
+SL_EXPORT int sl_h5_list(sl_ctx *ctx, const char *file, sl_h5_var **vars, size_t *n);
 
 /* Source: rows of one or more datasets (specs, each possibly a glob). All files must
  * yield the same layout. Rows are split across partitions (partitions <= 0: one per
@@ -169,12 +262,19 @@ typedef struct sl_h5_sink_opts {
 
 /* Sink: every record's value (record key ignored) is one row of `layout` (value_len must
  * equal sl_h5_layout_row_size) written to ONE dataset "OUT.h5:/path" from all ranks in
- * parallel: rows are buffered per rank (--sl-output-buffer-bytes) and spilled to a local
- * temporary file, then written collectively in rounds of bounded size at the end (rank
- * order; no gathering). The dataset is chunked and extendible (unlimited dimension 0);
+ * parallel, nothing gathered, in one of two modes chosen from the plan (docs/hdf5.md,
+ * "The sink"): write rounds, where each rank buffers --sl-output-buffer-bytes of rows and
+ * the ranks write them in place during the run in agreed collective rounds (a full buffer
+ * holds its partitions back: backpressure), the order across ranks unspecified; or rank
+ * order, for a flow whose last stage is sorted or whose source has an order (an HDF5
+ * source), where rows are buffered and spilled to a nameless local file and written
+ * collectively in rounds of bounded size at the end, rank 0's rows first. The dataset is chunked and extendible (unlimited dimension 0);
  * layouts from array datasets are written back as 1-D or 2-D arrays, others as compound.
  * Provenance attributes on the dataset: sluice_version, command_line, ranks, inputs,
- * rows, created_utc, slurm_job_id (when set). The file is written under a temporary name
+ * rows, created_utc, slurm_job_id (when set); and the attributes a described layout carries
+ * (sl_h5_layout_attrs; for an array dataset its CF decoding attributes too): the rows are
+ * taken to be copies of the input's values (docs/netcdf.md). A hand-built layout carries
+ * none. The file is written under a temporary name
  * in the same directory and renamed when every rank succeeded; an existing file is
  * refused (SL_ERR_EXISTS) unless overwrite. The layout is copied. Local. */
 SL_EXPORT int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,

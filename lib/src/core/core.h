@@ -120,6 +120,8 @@ typedef struct sl__options {
   int log_level;                /* --sl-log-level: sl_log_level */
   int stop_signals;             /* --sl-stop-signals */
   char tmpdir[4096];            /* --sl-tmpdir ("" = next to the output) */
+  double flush_interval;        /* --sl-flush-interval, seconds */
+  int window_empty_limit;       /* --sl-window-empty-limit */
   int help;                     /* --sl-help was given */
 } sl__options;
 

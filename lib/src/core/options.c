@@ -82,6 +82,12 @@ const sl__opt_desc sl__option_table[] = {
      "directory for temporary files (output spill, sort runs); empty: next to the output, or "
      "$TMPDIR, or /tmp for sorts",
      SL__FIELD(tmpdir), 0, 0, NULL, NULL},
+    {"flush-interval", SL__OPT_SECONDS, "10ms", "TIME",
+     "a partial batch this old is sent (idle sources feed windows and triggers); 0: at once",
+     SL__FIELD(flush_interval), 0, 3600000, NULL, NULL},
+    {"window-empty-limit", SL__OPT_INT, "10000", "N",
+     "most empty windows emitted per jump of event time; more are skipped, with a warning",
+     SL__FIELD(window_empty_limit), 0, 1u << 30, NULL, NULL},
     {"help", SL__OPT_BOOL, "off", NULL, "print this table on rank 0; sl_help_requested() is true",
      SL__FIELD(help), 0, 1, NULL, NULL},
 };
@@ -164,7 +170,10 @@ void sl__opt_env_name(const char *name, char *buf, size_t cap) {
 }
 
 static size_t type_size(sl__opt_type t) {
-  return t == SL__OPT_SIZE ? sizeof(uint64_t) : t == SL__OPT_STRING ? 0 : sizeof(int);
+  return t == SL__OPT_SIZE      ? sizeof(uint64_t)
+         : t == SL__OPT_SECONDS ? sizeof(double)
+         : t == SL__OPT_STRING  ? 0
+                                : sizeof(int);
 }
 
 int sl__options_defaults(sl__options *opts) {

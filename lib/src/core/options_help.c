@@ -96,7 +96,11 @@ void sl__options_markdown(FILE *out) {
     value_text(d, val, sizeof val);
     if (sl__opt_format_value(&defaults, d, def, sizeof def) != 0)
       snprintf(def, sizeof def, "?");
-    if ((d->type == SL__OPT_SIZE || d->type == SL__OPT_INT) && d->max != UINT64_MAX) {
+    if (d->type == SL__OPT_SECONDS) {
+      size_t used = strlen(val);
+      snprintf(val + used, sizeof val - used, ", %gs to %gs", (double)d->min / 1e3,
+               (double)d->max / 1e3);
+    } else if ((d->type == SL__OPT_SIZE || d->type == SL__OPT_INT) && d->max != UINT64_MAX) {
       char lo[32], hi[32];
       sl__opt_format_size(d->min, lo, sizeof lo);
       sl__opt_format_size(d->max, hi, sizeof hi);

@@ -14,7 +14,8 @@ typedef enum sl__opt_type {
   SL__OPT_INT,
   SL__OPT_BOOL,
   SL__OPT_STRING,
-  SL__OPT_ENUM
+  SL__OPT_ENUM,
+  SL__OPT_SECONDS /* a double, in seconds; typed as 0.5, 500ms, 2s, 5m or 1h; min/max in ms */
 } sl__opt_type;
 
 typedef struct sl__opt_choice {
@@ -56,6 +57,9 @@ int sl__opt_format_value(const sl__options *opts, const sl__opt_desc *d, char *b
 /* Value parsers: SL_OK, or SL_ERR_OPTION with *why saying what is wrong. Record nothing. */
 int sl__opt_parse_size(const char *s, uint64_t *out, const char **why);
 int sl__opt_parse_bool(const char *s, int *out);
+int sl__opt_parse_seconds(const char *s, double *out, const char **why);
+/* Shortest text that parses back to a duration, e.g. 0.01 -> "10ms". */
+void sl__opt_format_seconds(double v, char *buf, size_t cap);
 /* Shortest text that parses back to v, e.g. 65536 -> "64K". */
 void sl__opt_format_size(uint64_t v, char *buf, size_t cap);
 /* "a|b|c" from an enum's choices. */

@@ -52,6 +52,48 @@ int sl__opt_parse_size(const char *s, uint64_t *out, const char **why) {
   return SL_ERR_OPTION;
 }
 
+int sl__opt_parse_seconds(const char *s, double *out, const char **why) {
+  static const struct {
+    const char *suffix;
+    double scale;
+  } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"m", 60}, {"min", 60}, {"h", 3600}};
+  if (s == NULL || *s == '\0') {
+    *why = "is empty";
+    return SL_ERR_OPTION;
+  }
+  if (!isdigit((unsigned char)s[0]) && s[0] != '.') {
+    *why = "is not a duration";
+    return SL_ERR_OPTION;
+  }
+  errno = 0;
+  char *end = NULL;
+  double v = strtod(s, &end);
+  if (errno == ERANGE || end == s || !(v >= 0) || v > 1e12) {
+    *why = "is not a duration";
+    return SL_ERR_OPTION;
+  }
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    if (strcmp(end, units[i].suffix) == 0) { /* case matters: "M" would be a size's mega */
+      *out = v * units[i].scale;
+      return SL_OK;
+    }
+  }
+  *why = "has an unknown unit";
+  return SL_ERR_OPTION;
+}
+
+/* The fewest digits that parse back to v (as for sizes: --sl-help shows what is used). */
+void sl__opt_format_seconds(double v, char *buf, size_t cap) {
+  int ms = v != 0 && v < 1;
+  for (int prec = 6; prec <= 17; prec++) {
+    const char *why = NULL;
+    double back = -1;
+    snprintf(buf, cap, "%.*g%s", prec, ms ? v * 1e3 : v, ms ? "ms" : "s");
+    if (sl__opt_parse_seconds(buf, &back, &why) == SL_OK && back == v)
+      return;
+  }
+}
+
 int sl__parse_size(const char *s, uint64_t *out) {
   const char *why = NULL;
   uint64_t v = 0;
@@ -200,6 +242,24 @@ int sl__opt_set_value(sl__options *opts, const sl__opt_desc *d, const char *valu
     }
     SL__FAIL(SL_ERR_OPTION, "bad value for %s: '%s'; expected one of %s", who, value, names);
   }
+  case SL__OPT_SECONDS: {
+    double v = 0;
+    if (value == NULL) {
+      SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
+    }
+    if (sl__opt_parse_seconds(value, &v, &why) != SL_OK) {
+      SL__FAIL(SL_ERR_OPTION,
+               "bad value for %s: '%s' %s; expected a duration: seconds with an optional unit "
+               "us, ms, s, m (or min) or h, e.g. 0.5, 10ms, 30s, 5m",
+               who, value, why);
+    }
+    if (v * 1e3 < (double)d->min || v * 1e3 > (double)d->max) {
+      SL__FAIL(SL_ERR_OPTION, "bad value for %s: '%s'; expected from %gs to %gs", who, value,
+               (double)d->min / 1e3, (double)d->max / 1e3);
+    }
+    memcpy(field, &v, sizeof v);
+    return SL_OK;
+  }
   case SL__OPT_STRING: {
     if (value == NULL) {
       SL__FAIL(SL_ERR_OPTION, "%s needs a value (%s=%s)", who, who, d->metavar);
@@ -258,6 +318,14 @@ int sl__opt_format_value(const sl__options *opts, const sl__opt_desc *d, char *b
   case SL__OPT_STRING:
     n = snprintf(buf, cap, "%s", field);
     break;
+  case SL__OPT_SECONDS: {
+    double v;
+    memcpy(&v, field, sizeof v);
+    char tmp[48];
+    sl__opt_format_seconds(v, tmp, sizeof tmp);
+    n = snprintf(buf, cap, "%s", tmp);
+    break;
+  }
   }
   return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

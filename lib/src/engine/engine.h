@@ -54,6 +54,7 @@ typedef struct sl__buf {
   int slot;       /* inbound: input slot of the sending stage */
   int64_t wm;     /* inbound: the sender's watermark */
   int64_t tmin;   /* outbound, with event time: the oldest event time in it */
+  double born;    /* outbound: when its first record came (--sl-flush-interval) */
   struct sl__buf *next;
 } sl__buf;
 
@@ -94,7 +95,8 @@ struct sl__out {
   int nready; /* full batches waiting for credit, over all destinations */
   sl__buf *free;
   uint64_t rr;
-  double stall_since; /* when it last became blocked (0 if not blocked) */
+  double stall_since;      /* when it last became blocked (0 if not blocked) */
+  double next_flush_check; /* when partial batches are next looked at (sl__out_flush_aged) */
 };
 
 /* Credit state of a receiving partition (see docs/architecture.md, "credits"). */
@@ -167,6 +169,8 @@ struct sl__part {
   int cur_slot;     /* input slot of the batch being consumed (a stage with several inputs) */
   int cur_sender;   /* its sender id, or -1 in a source stage */
   int64_t wm_sent;  /* latest event time sent to a stage that tracks event time */
+  uint64_t emitted; /* records emitted with sl_emit in this partition (any step) */
+  int src_idle;     /* its source has nothing for now (a callback returned empty-handed) */
   int wm_step;      /* index of the first step with a watermark or tick hook, or -1 */
   int pending_step; /* a step has output queued to emit before more input: its index, or -1 */
   sl__stagestats *st;
@@ -269,6 +273,8 @@ int sl__transport_finish(sl__run *run);
 int sl__transport_abort_all(sl__run *run);
 void sl__transport_free(sl__run *run);
 int sl__out_unstick(sl__out *o);
+/* Send the partial batches that waited --sl-flush-interval (now: sl__now()). */
+int sl__out_flush_aged(sl__out *o, double now);
 int sl__credits_eos(sl__run *run, sl__part *p, int sender);
 int sl__credits_init(sl__run *run, sl__part *p);
 int sl__credits_consumed(sl__run *run, sl__part *p, int sender);

@@ -31,6 +31,7 @@ int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
                        0))
     SL__FAIL(SL_ERR_INVAL, "sl_emit: NULL data with a nonzero length, or a field over 4 GiB");
   sl_record r = {key, key_len, value, value_len};
+  out->part->emitted++;
   int rc =
       out->step == SL__CAPTURE ? capture_append(out->part, &r) : sl__push(out->part, out->step, &r);
   if (rc != SL_OK && !out->part->emit_err)
@@ -256,6 +257,10 @@ int sl__part_work(sl__part *p, int *progress) {
         rc = p->stage->source.vt->pull(p->src_state, p, &p->em[0], &done);
         if (done)
           p->input_ended = 1;
+        if (p->src_idle && !done) { /* nothing for now: let the loop flush, tick, back off */
+          p->src_idle = 0;
+          break;
+        }
         (*progress)++;
         continue;
       }
@@ -318,5 +323,7 @@ int sl__part_work(sl__part *p, int *progress) {
     if (run->trace)
       trace_work(p, draining, t0, now);
   }
+  if (rc == SL_OK && p->out && !p->done)
+    rc = sl__out_flush_aged(p->out, now);
   return rc;
 }

@@ -6,6 +6,7 @@
  * batches of one sender reach a partition in the order they were sent and an end-of-stream
  * marker never overtakes data. Control messages (credit grants and requests, abort) use
  * another tag and are order-free. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -569,6 +570,13 @@ static int dest_ready(sl__out *o, int q, sl__buf *b) {
   return dest_pump(o, q);
 }
 
+/* A partial batch was born at t: it is due for the idle flush at t + --sl-flush-interval. */
+static inline void out_due(sl__out *o, double t) {
+  double due = t + o->run->ctx->opt.flush_interval;
+  if (due < o->next_flush_check)
+    o->next_flush_check = due;
+}
+
 int sl__out_emit(sl__out *o, const sl_record *rec) {
   int q = o->route(o->route_arg, rec, o->ndest);
   sl__dest *d = &o->dest[q];
@@ -596,6 +604,8 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = INT64_MAX;
+    d->cur->born = sl__now();
+    out_due(o, d->cur->born);
   }
   if (!sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                         rec->value, rec->value_len)) {
@@ -604,6 +614,8 @@ int sl__out_emit(sl__out *o, const sl_record *rec) {
     SL__CHECK_ALLOC_FOR(d->cur, "a send buffer (one batch)", o->cap, "--sl-batch-bytes");
     d->cur->type = SL__MSG_DATA;
     d->cur->tmin = o->cur_t;
+    d->cur->born = sl__now();
+    out_due(o, d->cur->born);
     sl__batch_append(sl__buf_payload(d->cur), o->cap, &d->cur->len, rec->key, rec->key_len,
                      rec->value, rec->value_len);
     d->cur->nrec++;
@@ -633,6 +645,34 @@ int sl__out_unstick(sl__out *o) {
   sl__buf *b = o->dest[best].cur;
   o->dest[best].cur = NULL;
   return dest_ready(o, best, b);
+}
+
+/* Partial batches older than --sl-flush-interval leave now: a source that is idle or slow
+ * (an instrument polled by a callback) must not hold records back from the next stage's
+ * windows and triggers until its batch fills, as Flow's stages hand over what they have when
+ * asked. Only toward a destination that has credit and nothing queued: a batch that could not
+ * leave anyway keeps filling. A batch that fills within the interval (bulk work) is never cut
+ * short. o->next_flush_check is the earliest due time of a partial batch (lowered when one is
+ * born: sl__out_emit), so the destinations are scanned only when one is due. */
+int sl__out_flush_aged(sl__out *o, double now) {
+  if (now < o->next_flush_check)
+    return SL_OK;
+  double iv = o->run->ctx->opt.flush_interval, next = HUGE_VAL;
+  for (int q = 0; q < o->ndest; q++) {
+    sl__dest *d = &o->dest[q];
+    if (!d->cur || !d->cur->len)
+      continue;
+    if (now - d->cur->born >= iv && d->credits > 0 && !d->ready_head) {
+      sl__buf *b = d->cur;
+      d->cur = NULL;
+      SL__CHECK(dest_ready(o, q, b));
+    } else {
+      double due = d->cur->born + iv;
+      next = due > now ? (due < next ? due : next) : (now + iv < next ? now + iv : next);
+    }
+  }
+  o->next_flush_check = next;
+  return SL_OK;
 }
 
 int sl__out_stage_done(sl__out *o) {

@@ -18,7 +18,21 @@ typedef struct sl__h5_fld {
   int32_t strpad; /* H5T_str_t of a string field */
   int32_t cset;   /* H5T_cset_t of a string field */
   int64_t col;    /* array datasets: the column in the file row */
+  sl_h5_cf cf;    /* CF decoding (cf.flags 0: none); plain bytes, broadcast with the rest */
 } sl__h5_fld;
+
+/* The shape of a described dataset and its dimensions' names (cf.c). */
+#define SL__H5_MAXDIMS 32
+#define SL__H5_DIMNAME 128
+typedef struct sl__h5_dims {
+  int32_t n; /* 0: unknown (a hand-built layout) */
+  uint64_t len[SL__H5_MAXDIMS];
+  char name[SL__H5_MAXDIMS][SL__H5_DIMNAME];  /* "" when no dimension scale is attached */
+  char coord[SL__H5_MAXDIMS][SL__H5_DIMNAME]; /* the coordinate variable's path, or "" */
+} sl__h5_dims;
+
+/* The string attributes carried with a dataset's values: at most SL__H5_MAXATTRS pairs. */
+#define SL__H5_MAXATTRS 32
 
 struct sl_h5_layout {
   sl__h5_fld *f;
@@ -28,7 +42,32 @@ struct sl_h5_layout {
   /* 0: table (compound or hand-built); 1: 1-D array; 2: N-D array read as columns */
   int array;
   uint64_t ncols_src; /* array: elements per file row */
+  uint64_t flat;      /* sl_h5_opts.flatten: elements per dimension-0 row (0: not flat) */
+  sl__h5_dims *dims;  /* NULL for a hand-built layout */
+  /* carried string attributes: "name\0value\0" pairs, nattrs of them, attrs_len bytes */
+  char *attrs;
+  size_t attrs_len, nattrs;
+  const char *attr_ptr[2 * SL__H5_MAXATTRS]; /* names then values, made by sl_h5_layout_attrs */
 };
+
+/* ---- CF decoding and metadata (cf.c), on rank 0 at inspection ---- */
+/* The CF decoding of the numeric field f of dataset did (a netCDF-4 file when nc4),
+ * checked; f->cf is set (flags 0 when nothing applies). SL_OK or SL_ERR_FORMAT / SL_ERR_HDF5
+ * naming the attribute. */
+int sl__h5_cf_read(hid_t did, int nc4, const char *file, const char *dset, sl__h5_fld *f);
+/* 1 when fid is a netCDF-4 file (root attribute _NCProperties). */
+int sl__h5_is_netcdf4(hid_t fid);
+/* The dataset's shape and its dimension scales' names into *dims (allocated). */
+int sl__h5_dims_read(hid_t did, int nd, const hsize_t *len, sl__h5_dims **dims);
+/* The scalar string attributes of did worth carrying into l->attrs. */
+int sl__h5_attrs_read(hid_t did, sl_h5_layout *l);
+/* Free / copy / broadcast the metadata of a layout (dims, attrs). */
+void sl__h5_meta_free(sl_h5_layout *l);
+int sl__h5_meta_copy(const sl_h5_layout *src, sl_h5_layout *dst);
+int sl__h5_meta_bcast(sl_h5_layout *l, int root, MPI_Comm comm);
+/* Write the CF attributes of field f (stored type) and the carried string attributes of l on
+ * obj. Local (collective where obj's file is open with MPI-IO). */
+int sl__h5_put_carried(hid_t obj, const sl_h5_layout *l, const sl__h5_fld *f);
 
 /* Turn off HDF5's own error printing (sluice reports errors itself). */
 void sl__h5_quiet(void);

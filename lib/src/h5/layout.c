@@ -162,7 +162,7 @@ void sl__h5_layout_desc(const sl_h5_layout *l, char *buf, size_t cap) {
 }
 
 int sl__h5_layout_cmp(const sl_h5_layout *a, const sl_h5_layout *b) {
-  if (a->n != b->n || a->array != b->array)
+  if (a->n != b->n || a->array != b->array || a->flat != b->flat)
     return 1;
   for (size_t i = 0; i < a->n; i++)
     if (strcmp(a->f[i].name, b->f[i].name) || a->f[i].cls != b->f[i].cls ||
@@ -191,8 +191,8 @@ int sl__h5_split_spec(const char *spec, char **file, char **dset) {
 }
 
 int sl__h5_layout_bcast(sl_h5_layout *l, int root, MPI_Comm comm) {
-  uint64_t hdr[5] = {l->n, l->row_size, l->rows, (uint64_t)l->array, l->ncols_src};
-  SL__CHECK_MPI(MPI_Bcast(hdr, 5, MPI_UINT64_T, root, comm));
+  uint64_t hdr[6] = {l->n, l->row_size, l->rows, (uint64_t)l->array, l->ncols_src, l->flat};
+  SL__CHECK_MPI(MPI_Bcast(hdr, 6, MPI_UINT64_T, root, comm));
   if (hdr[0] > l->cap) {
     sl__h5_fld *n = realloc(l->f, (size_t)hdr[0] * sizeof *n);
     SL__CHECK_ALLOC(n);
@@ -204,9 +204,10 @@ int sl__h5_layout_bcast(sl_h5_layout *l, int root, MPI_Comm comm) {
   l->rows = hdr[2];
   l->array = (int)hdr[3];
   l->ncols_src = hdr[4];
+  l->flat = hdr[5];
   if (l->n)
     SL__CHECK_MPI(MPI_Bcast(l->f, (int)(l->n * sizeof *l->f), MPI_BYTE, root, comm));
-  return SL_OK;
+  return sl__h5_meta_bcast(l, root, comm);
 }
 
 /* ---- public layout API ---- */
@@ -285,8 +286,12 @@ int sl_h5_layout_copy(const sl_h5_layout *src, sl_h5_layout **out) {
   sl_h5_layout *l = calloc(1, sizeof *l);
   SL__CHECK_ALLOC(l);
   *l = *src;
+  l->dims = NULL;
+  l->attrs = NULL;
   l->f = malloc((src->n ? src->n : 1) * sizeof *l->f);
-  if (!l->f) {
+  if (!l->f || sl__h5_meta_copy(src, l) != SL_OK) {
+    sl__h5_meta_free(l);
+    free(l->f);
     free(l);
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   }
@@ -301,6 +306,7 @@ void sl_h5_layout_destroy(sl_h5_layout **layout) {
   if (!layout || !*layout)
     return;
   free((*layout)->f);
+  sl__h5_meta_free(*layout);
   free(*layout);
   *layout = NULL;
 }
@@ -323,6 +329,7 @@ int sl_h5_layout_field(const sl_h5_layout *l, size_t i, sl_h5_field *field) {
   field->cls = (sl_h5_class)l->f[i].cls;
   field->size = (size_t)l->f[i].size;
   field->offset = (size_t)l->f[i].offset;
+  field->cf = l->f[i].cf.flags ? &l->f[i].cf : NULL;
   return SL_OK;
 }
 
@@ -372,6 +379,14 @@ int sl__h5_type_class(hid_t t) {
     return size == 4 || size == 8 ? SL_H5_FLOAT : -1;
   case H5T_STRING:
     return H5Tis_variable_str(t) == 0 ? SL_H5_STRING : -1;
+  case H5T_ENUM: {
+    /* an enum (h5py's booleans) is read as its integer base type: HDF5 converts it */
+    hid_t base = H5Tget_super(t);
+    int c = base >= 0 && H5Tget_class(base) == H5T_INTEGER ? sl__h5_type_class(base) : -1;
+    if (base >= 0)
+      H5Tclose(base);
+    return c;
+  }
   default:
     return -1;
   }
@@ -383,6 +398,11 @@ int sl__h5_layout_numeric(const sl_h5_layout *src, sl_h5_layout **out) {
   l->rows = src->rows;
   l->array = src->array;
   l->ncols_src = src->ncols_src;
+  l->flat = src->flat;
+  if (sl__h5_meta_copy(src, l) != SL_OK) {
+    sl_h5_layout_destroy(&l);
+    SL__FAIL(SL_ERR_NOMEM, "out of memory");
+  }
   for (size_t i = 0; i < src->n; i++) {
     if (!sl_h5_class_is_numeric((sl_h5_class)src->f[i].cls))
       continue;
@@ -456,7 +476,106 @@ uint64_t sl_h5_get_u64(const sl_h5_field *f, const void *row) {
   }
 }
 
+static double stored_f64(const sl_h5_field *f, const void *row);
+
 double sl_h5_get_f64(const sl_h5_field *f, const void *row) {
+  if (!f->cf)
+    return stored_f64(f, row);
+  if (sl_h5_is_missing(f, row))
+    return NAN;
+  double x = stored_f64(f, row);
+  if (f->cf->flags & SL_H5_CF_PACKED)
+    x = x * f->cf->scale_factor + f->cf->add_offset;
+  return x;
+}
+
+/* v (the stored bytes of a value of f's class and size) compared with w: <0, 0, >0; NaNs
+ * are equal to each other and unordered with the rest (2). */
+static int cmp_stored(const sl_h5_field *f, const void *v, const void *w) {
+  sl_h5_field z = *f;
+  z.offset = 0;
+  z.cf = NULL;
+  if (f->cls == SL_H5_FLOAT) {
+    double x = stored_f64(&z, v), y = stored_f64(&z, w);
+    if (isnan(x) || isnan(y))
+      return isnan(x) && isnan(y) ? 0 : 2;
+    return (x > y) - (x < y);
+  }
+  if (f->cls == SL_H5_INT) {
+    int64_t x = sl_h5_get_i64(&z, v), y = sl_h5_get_i64(&z, w);
+    return (x > y) - (x < y);
+  }
+  uint64_t x = sl_h5_get_u64(&z, v), y = sl_h5_get_u64(&z, w);
+  return (x > y) - (x < y);
+}
+
+int sl_h5_is_missing(const sl_h5_field *f, const void *row) {
+  const sl_h5_cf *cf = f->cf;
+  if (!cf || !sl_h5_class_is_numeric(f->cls))
+    return 0;
+  const char *v = (const char *)row + f->offset;
+  if ((cf->flags & SL_H5_CF_FILL) && cmp_stored(f, v, cf->fill) == 0)
+    return 1;
+  for (unsigned i = 0; (cf->flags & SL_H5_CF_MISSING) && i < cf->nmissing; i++)
+    if (cmp_stored(f, v, cf->missing[i]) == 0)
+      return 1;
+  if (cf->flags & SL_H5_CF_VMIN) {
+    int c = cmp_stored(f, v, cf->valid_min);
+    if (c < 0)
+      return 1;
+  }
+  if (cf->flags & SL_H5_CF_VMAX) {
+    int c = cmp_stored(f, v, cf->valid_max);
+    if (c > 0 && c != 2)
+      return 1;
+  }
+  return 0;
+}
+
+int sl_h5_is_packed(const sl_h5_field *f) {
+  return f && f->cf && (f->cf->flags & SL_H5_CF_PACKED);
+}
+
+int sl_h5_layout_dims(const sl_h5_layout *l, int *ndims, uint64_t *dims) {
+  if (!l || !ndims)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_dims: NULL argument");
+  *ndims = l->dims ? l->dims->n : 0;
+  for (int d = 0; dims && d < *ndims; d++)
+    dims[d] = l->dims->len[d];
+  return SL_OK;
+}
+
+int sl_h5_layout_dim(const sl_h5_layout *l, int d, const char **name, const char **coord) {
+  if (!l || !l->dims || d < 0 || d >= l->dims->n)
+    SL__FAIL(SL_ERR_INVAL, "sl_h5_layout_dim: dimension %d out of range (%d dimensions)", d,
+             l && l->dims ? l->dims->n : 0);
+  if (name)
+    *name = l->dims->name[d];
+  if (coord)
+    *coord = l->dims->coord[d];
+  return SL_OK;
+}
+
+size_t sl_h5_layout_attrs(const sl_h5_layout *cl, const char *const **names,
+                          const char *const **values) {
+  sl_h5_layout *l = (sl_h5_layout *)cl; /* the pointer table is a cache */
+  if (!l)
+    return 0;
+  const char *p = l->attrs;
+  for (size_t i = 0; i < l->nattrs; i++) {
+    l->attr_ptr[i] = p;
+    p += strlen(p) + 1;
+    l->attr_ptr[SL__H5_MAXATTRS + i] = p;
+    p += strlen(p) + 1;
+  }
+  if (names)
+    *names = l->attr_ptr;
+  if (values)
+    *values = l->attr_ptr + SL__H5_MAXATTRS;
+  return l->nattrs;
+}
+
+static double stored_f64(const sl_h5_field *f, const void *row) {
   const char *p = (const char *)row + f->offset;
   switch (f->cls) {
   case SL_H5_INT:

@@ -2,7 +2,7 @@
 /* sl_h5_describe_numeric: the numeric fields of a dataset, for statistics and aggregates.
  *
  * Without a field selection, rank 0 first looks at the compound type of the first matching
- * file: when some members are not numeric (strings, or types the source cannot read at all,
+ * file: when some members are not numeric (strings, enums, or types the source cannot read at all,
  * which sl_h5_describe refuses unless a selection leaves them out), the numeric members
  * become the selection. Then sl_h5_describe does every check and gives the layout. */
 #define _GNU_SOURCE
@@ -43,7 +43,10 @@ static int compound_members(hid_t t, names *v, int *other) {
     char *mn = H5Tget_member_name(t, (unsigned)i);
     hid_t m = H5Tget_member_type(t, (unsigned)i);
     int rc = mn && m >= 0 ? SL_OK : SL_ERR_HDF5;
-    if (rc == SL_OK && sl_h5_class_is_numeric((sl_h5_class)sl__h5_type_class(m)))
+    /* enums (flags such as h5py's booleans) are read as integers when selected by name,
+     * but are not measurements: left out of "every numeric field" */
+    if (rc == SL_OK && H5Tget_class(m) != H5T_ENUM &&
+        sl_h5_class_is_numeric((sl_h5_class)sl__h5_type_class(m)))
       rc = names_add(v, mn);
     else if (rc == SL_OK)
       *other = 1;

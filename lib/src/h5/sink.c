@@ -356,7 +356,12 @@ static int put_provenance(h5_sink *s, wctx *w, MPI_Comm comm, uint64_t total) {
   sl__h5_prov p;
   sl__h5_prov_init(&p, s->ctx, s->inputs, total);
   SL__CHECK(sl__h5_prov_bcast(&p, comm));
-  return agree_step(comm, sl__h5_put_provenance(w->did, &p));
+  int rc = sl__h5_put_provenance(w->did, &p);
+  /* the input's attributes that still hold (a described layout's: the same on every rank) */
+  const sl_h5_layout *l = s->layout;
+  if (rc == SL_OK)
+    rc = sl__h5_put_carried(w->did, l, l->array && l->n ? &l->f[0] : NULL);
+  return agree_step(comm, rc);
 }
 
 /* One collective H5Dwrite: k rows from `rows` at row `first`, or an empty selection when
@@ -665,11 +670,17 @@ static void h5sink_destroy(void *impl) {
   free(s);
 }
 
+static void h5sink_describe(const void *impl, FILE *out) {
+  const h5_sink *s = impl;
+  fprintf(out, "HDF5 dataset -> %s:%s", s->path, s->dset);
+}
+
 static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
                                        .prepare = h5sink_prepare,
                                        .push = h5sink_push,
                                        .finish = h5sink_finish,
-                                       .destroy = h5sink_destroy};
+                                       .destroy = h5sink_destroy,
+                                       .describe = h5sink_describe};
 
 static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
                                               .prepare = h5sink_prepare,
@@ -679,7 +690,8 @@ static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
                                               .blocked = h5sink_blocked,
                                               .progress = h5sink_progress,
                                               .quiescent = h5sink_quiescent,
-                                              .settle = h5sink_settle};
+                                              .settle = h5sink_settle,
+                                              .describe = h5sink_describe};
 
 /* Must the output be in rank order (the spill mode)? When the last stage is sorted
  * (sl_flow_sort: its partitions hold consecutive key ranges, rank order is key order;

@@ -10,6 +10,7 @@
  * MPI-IO driver on MPI_COMM_SELF (independent transfers). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <glob.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ struct sl__h5src {
   int with_index;
   int driver;
   int transfer; /* SL_H5_XFER_INDEPENDENT or SL_H5_XFER_COLLECTIVE */
+  int raw;      /* no CF decoding */
+  int flatten;  /* N-D: one record per element */
   /* after prepare */
   h5_file *files;
   size_t nfiles;
@@ -237,6 +240,7 @@ static int select_fields(const sl__h5src *s, sl_h5_layout *all, sl_h5_layout *ou
   }
   out->array = all->array;
   out->ncols_src = all->ncols_src;
+  out->flat = all->flat;
   out->rows = all->rows;
   for (size_t i = 0; i < s->nfields; i++) {
     size_t k;
@@ -515,17 +519,24 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
     } else {
       sl__h5_fld f;
       rc = classify(type, "the element type", file, dset, &f);
+      /* CF decoding: read once here and checked; every column shares the dataset's */
+      if (rc == SL_OK && !s->raw)
+        rc = sl__h5_cf_read(did, sl__h5_is_netcdf4(fid), file, dset, &f);
       uint64_t ncols = 1;
       for (int i = 1; i < nd; i++)
         ncols *= dims[i];
-      all.array = nd == 1 ? 1 : 2;
+      all.array = nd == 1 || s->flatten ? 1 : 2;
       all.ncols_src = ncols;
+      if (nd > 1 && s->flatten) {
+        all.flat = ncols;
+        ncols = 1; /* one field "value" */
+      }
       if (nd > 1 && ncols > 100000)
         rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__,
                            "'%s' dataset '%s': rows of %llu elements are too wide (at most 100000)",
                            file, dset, (unsigned long long)ncols);
       for (uint64_t c = 0; c < ncols && rc == SL_OK; c++) {
-        if (nd == 1)
+        if (nd == 1 || all.flat)
           snprintf(f.name, sizeof f.name, "value");
         else
           snprintf(f.name, sizeof f.name, "c%llu", (unsigned long long)c);
@@ -544,8 +555,14 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
     if (rc == SL_OK && layout->n == 0)
       rc = sl__error_set(SL_ERR_TYPE, __FILE__, __LINE__, "'%s' dataset '%s': no fields to read",
                          file, dset);
+    /* the shape, the dimensions' names and the attributes a copy of the values keeps */
+    if (rc == SL_OK)
+      rc = sl__h5_dims_read(did, nd, dims, &layout->dims);
+    if (rc == SL_OK && !s->raw)
+      rc = sl__h5_attrs_read(did, layout);
   }
   free(all.f);
+  sl__h5_meta_free(&all);
   if (dcpl >= 0)
     H5Pclose(dcpl);
   if (space >= 0)
@@ -590,6 +607,7 @@ static void free_files(sl__h5src *s) {
   s->files = NULL;
   s->nfiles = 0;
   free(s->layout.f);
+  sl__h5_meta_free(&s->layout);
   memset(&s->layout, 0, sizeof s->layout);
 }
 
@@ -633,19 +651,31 @@ static int root_scan(sl__h5src *s) {
           "'%s' dataset '%s': rows differ from those of '%s' (expected fields %s; found %s)",
           s->files[i].path, s->files[i].dset, s->files[0].path, a, b);
     }
+    /* one decoding for all the files: the first file's would silently apply to the others */
+    for (size_t k = 0; rc == SL_OK && i > 0 && k < l.n; k++)
+      if (memcmp(&l.f[k].cf, &s->layout.f[k].cf, sizeof l.f[k].cf))
+        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                           "'%s' dataset '%s': its CF decoding attributes (_FillValue, "
+                           "missing_value, valid_*, scale_factor, add_offset) differ from those "
+                           "of '%s' (expected the same in every file; --raw reads the stored "
+                           "values)",
+                           s->files[i].path, s->files[i].dset, s->files[0].path);
     if (rc != SL_OK) {
       free(l.f);
+      sl__h5_meta_free(&l);
       return rc;
     }
-    if (i == 0)
+    if (i == 0) {
       s->layout = l;
-    else
+    } else {
       free(l.f);
+      sl__h5_meta_free(&l);
+    }
     s->files[i].base = base;
     base += s->files[i].rows;
   }
   s->total_rows = base;
-  s->layout.rows = base;
+  s->layout.rows = s->layout.flat ? base * s->layout.flat : base;
   return SL_OK;
 }
 
@@ -715,7 +745,7 @@ static int h5_prepare(sl__source *src, sl_ctx *ctx) {
   SL__CHECK(sl__h5src_prepare_comm(s, ctx));
   if (s->transfer == SL_H5_XFER_COLLECTIVE)
     SL__CHECK_MPI(MPI_Comm_dup(sl_comm(ctx), &s->comm));
-  src->total_bytes = s->total_rows * s->layout.row_size;
+  src->total_bytes = s->total_rows * (s->layout.flat ? s->layout.flat : 1) * s->layout.row_size;
   return SL_OK;
 }
 
@@ -1000,7 +1030,7 @@ static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
   }
   if (!k)
     return SL_OK;
-  int identity = l->n == l->ncols_src;
+  int identity = l->n == l->ncols_src || l->flat;
   for (size_t c = 0; identity && c < l->n; c++)
     if ((uint64_t)l->f[c].col != c)
       identity = 0;
@@ -1018,11 +1048,13 @@ static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
     }
     free(tmp);
   }
-  st->brow0 = st->cur;
-  st->blen = k;
+  /* flattened: the block's records are its elements, indexed by their flat index */
+  uint64_t per = l->flat ? l->flat : 1;
+  st->brow0 = st->cur * per;
+  st->blen = k * per;
   st->bpos = 0;
   st->cur += k;
-  st->input_bytes += k * l->row_size;
+  st->input_bytes += k * per * l->row_size;
   return SL_OK;
 }
 
@@ -1330,6 +1362,19 @@ static int h5_collective(const sl__source *src) {
   return s && s->transfer == SL_H5_XFER_COLLECTIVE;
 }
 
+/* sl_flow_describe_run: each dataset with its rows and bytes (first 16), the row layout. */
+static void h5_describe(const sl__source *src, FILE *out) {
+  const sl__h5src *s = src->impl;
+  size_t shown = s->nfiles < 16 ? s->nfiles : 16;
+  for (size_t i = 0; i < shown; i++)
+    fprintf(out, "      %s:%s: %" PRIu64 " rows, %" PRIu64 " bytes\n", s->files[i].path,
+            s->files[i].dset, s->files[i].rows, s->files[i].rows * s->layout.row_size);
+  if (shown < s->nfiles)
+    fprintf(out, "      ... %zu more\n", s->nfiles - shown);
+  fprintf(out, "      %" PRIu64 " rows of %zu bytes, %zu field(s)\n", s->total_rows,
+          (size_t)s->layout.row_size, s->layout.n);
+}
+
 static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                .prepare = h5_prepare,
                                                .reads_file = h5_reads_file,
@@ -1343,7 +1388,8 @@ static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                /* a copy keeps a table's row order */
                                                .caps = SL__SRC_ORDERED,
                                                .inputs = h5_inputs,
-                                               .collective = h5_collective};
+                                               .collective = h5_collective,
+                                               .describe = h5_describe};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {
@@ -1368,6 +1414,8 @@ int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opt
   }
   if (opts) {
     s->with_index = opts->with_index;
+    s->raw = opts->raw;
+    s->flatten = opts->flatten;
     s->driver = opts->read_driver;
     if (s->driver < 0 || s->driver > SL_H5_READ_MPIO)
       SL__FAIL(SL_ERR_INVAL, "sl_flow_from_h5: unknown read_driver %d (expected 0, 1 or 2)",
@@ -1448,7 +1496,7 @@ int sl_h5_describe(sl_ctx *ctx, const char *spec, const sl_h5_opts *opts, sl_h5_
   if (rc == SL_OK) {
     rc = sl_h5_layout_copy(&s->layout, layout);
     if (rc == SL_OK)
-      (*layout)->rows = s->total_rows;
+      (*layout)->rows = s->layout.flat ? s->total_rows * s->layout.flat : s->total_rows;
   }
   /* every rank returns rank 0's code (the checks ran there); one error line: rank 0's,
    * or a rank's own when rank 0 succeeded */

@@ -43,6 +43,16 @@ void sl__op_account(sl__part *p, uint64_t *accounted, uint64_t now);
 /* A failure of an aggregator or reducer's callback (built-in aggregators set their own). */
 int sl__reducer_failed(sl__part *p, int i, int rc);
 
+/* ---- window.c ---- */
+/* Give stage s a window wrapper (the global window when none is set), as on_trigger does,
+ * and take map-side combiners out (a windowed reducer sees every record). */
+void sl__window_ensure(sl_flow *f, sl__stage *s);
+
+/* ---- departition_window.c ---- */
+/* The tag of a trigger's output that crosses to a departition_window stage: the key of the
+ * one record holding the trigger's events; closes: the trigger closes the window. */
+int sl__depart_tag(sl__part *p, const sl_trigger_info *info, int closes, sl__bytes *key);
+
 /* ---- reduce.c ---- */
 /* The accumulator of a user reducer's state (a window's on_trigger gets it). */
 void **sl__reduce_acc(void *state);

@@ -16,7 +16,14 @@
  * maximum: exact at record granularity for one sender) and with the watermark carried by
  * each batch header (the sender rank's own, covering what it sent to other partitions)
  * and end-of-stream markers (no limit). In a source stage it is the partition's own latest
- * time. */
+ * time.
+ *
+ * Empty windows (Flow's semantics): every fixed window from the partition's first one up to the
+ * watermark closes with its triggers, records or not, and every periodic window whose period
+ * ended; at the end of the input, the windows up to the last one that holds records. An empty
+ * window's state is made only when its trigger fires (a queued fire with `make`), so a jump
+ * costs a queue entry per window, and at most --sl-window-empty-limit of them per jump (the
+ * rest are skipped, with a warning). */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +47,7 @@ typedef struct fire {
   const char *name;
   int reset; /* start from an empty accumulator afterwards */
   int close; /* "done": discard the window afterwards */
+  int make;  /* an empty window: make its state when it fires */
 } fire;
 
 enum { PEND_SKIP_TRIGGER = 1, PEND_WATERMARK = 2 };
@@ -50,6 +58,7 @@ typedef struct wstate {
   int nwins, capwins;
   fire *q; /* FIFO of triggers to fire */
   int qhead, qlen, qcap;
+  sl__bytes tag;  /* the key of a tagged trigger (sl__stage.tag_triggers) */
   sl__bytes pend; /* entries: [u8 flags][i32 slot][i32 sender][i64 wm][record] */
   size_t pend_pos;
   int64_t cur_id;    /* count / periodic: the current window */
@@ -60,6 +69,9 @@ typedef struct wstate {
                           alone show how far it has got */
   int nsenders;
   int64_t own_wm, wm;
+  int64_t gap_from; /* fixed: the first window start the watermark has not passed yet */
+  int have_gap;     /* gap_from is set (a window was seen) */
+  int warned_skip;  /* the empty-window limit was hit once (warned) */
   int final_queued;
   int firing;       /* the head trigger's emission has started */
   size_t replay_at; /* replaying the entry that starts here (SIZE_MAX: not replaying) */
@@ -149,8 +161,8 @@ static void remove_win(sl__part *p, int i, wstate *ws, win *w) {
   ws->nwins--;
 }
 
-static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *name, int reset,
-                      int close) {
+static int queue_fire_m(sl__part *p, int i, wstate *ws, int64_t id, const char *name, int reset,
+                        int close, int make) {
   if (ws->qlen == ws->qcap) {
     int cap = ws->qcap ? 2 * ws->qcap : 8;
     fire *n = malloc((size_t)cap * sizeof *n);
@@ -162,10 +174,27 @@ static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *na
     ws->qcap = cap;
     ws->qhead = 0;
   }
-  ws->q[(ws->qhead + ws->qlen) % ws->qcap] = (fire){id, name, reset, close};
+  ws->q[(ws->qhead + ws->qlen) % ws->qcap] = (fire){id, name, reset, close, make};
   ws->qlen++;
   p->pending_step = i;
   return SL_OK;
+}
+
+static int queue_fire(sl__part *p, int i, wstate *ws, int64_t id, const char *name, int reset,
+                      int close) {
+  return queue_fire_m(p, i, ws, id, name, reset, close, 0);
+}
+
+/* The empty-window limit was hit: say so once per partition (Flow has no limit). */
+static void warn_skipped(sl__part *p, wstate *ws, uint64_t n, const char *what) {
+  if (ws->warned_skip)
+    return;
+  ws->warned_skip = 1;
+  sl_log(p->run->ctx, SL_LOG_WARN,
+         "stage %d '%s', partition %d: %s skipped %llu empty windows beyond "
+         "--sl-window-empty-limit=%d (they emit nothing)",
+         p->stage->index, p->stage->name, p->index, what, (unsigned long long)n,
+         p->run->ctx->opt.window_empty_limit);
 }
 
 /* ---- the replay buffer ---- */
@@ -191,22 +220,86 @@ static int pending(const wstate *ws) {
 }
 
 /* ---- watermark (fixed windows) ---- */
-static int queue_passed(sl__part *p, int i, wstate *ws) {
+/* The triggers of one window the watermark passed: "watermark" when it passes the end (with
+ * an allowed lateness), "done" when it passes the end plus the lateness; at the end of the
+ * input "done" only, as Flow does. */
+static int queue_window_passed(sl__part *p, int i, wstate *ws, int64_t id, win *w, int ended) {
   const sl_window *W = ws->w;
-  for (int k = 0; k < ws->nwins; k++) {
-    win *w = &ws->wins[k];
-    if (w->closing)
-      continue;
-    int64_t end = add_sat(w->id, W->duration);
-    if (W->lateness > 0 && !w->watermark_fired && end <= ws->wm) {
+  int64_t end = add_sat(id, W->duration);
+  int fired = w ? w->watermark_fired : 0;
+  int make = w == NULL;
+  if (!ended && W->lateness > 0 && !fired && end <= ws->wm) {
+    if (w)
       w->watermark_fired = 1;
-      SL__CHECK(queue_fire(p, i, ws, w->id, "watermark", 0, 0));
-    }
-    if (add_sat(end, W->lateness) <= ws->wm) {
-      w->closing = 1;
-      SL__CHECK(queue_fire(p, i, ws, w->id, "done", 0, 1));
-    }
+    SL__CHECK(queue_fire_m(p, i, ws, id, "watermark", 0, 0, make));
   }
+  if (ended || add_sat(end, W->lateness) <= ws->wm) {
+    if (w)
+      w->closing = 1;
+    SL__CHECK(queue_fire_m(p, i, ws, id, "done", 0, 1, make));
+  }
+  return SL_OK;
+}
+
+/* Queue the triggers of every window the watermark passed, in window order: the open
+ * windows and the empty ones between the first window seen and the watermark (ended: up to
+ * the last open window). */
+static int queue_passed(sl__part *p, int i, wstate *ws, int ended) {
+  const sl_window *W = ws->w;
+  const int64_t d = W->duration;
+  int64_t last = INT64_MIN; /* the last empty window start to fill, inclusive */
+  int fill = ws->have_gap;
+  if (fill && ended) {
+    fill = ws->nwins > 0;
+    if (fill)
+      last = ws->wins[ws->nwins - 1].id;
+  } else if (fill) {
+    fill = ws->wm >= INT64_MIN + d;
+    if (fill)
+      last = window_start(ws->wm - d, d); /* its end is at or before the watermark */
+  }
+  if (fill && last < ws->gap_from)
+    fill = 0;
+  int64_t s = fill ? ws->gap_from : INT64_MAX;
+  int budget = p->run->ctx->opt.window_empty_limit;
+  int k = 0;
+  for (;;) {
+    while (k < ws->nwins && ws->wins[k].closing)
+      k++;
+    int64_t wid = k < ws->nwins ? ws->wins[k].id : INT64_MAX;
+    int gap = fill && s <= last;
+    if (!gap && k >= ws->nwins)
+      break;
+    if (k < ws->nwins && (!gap || wid <= s)) { /* an open window */
+      win *w = &ws->wins[k++];
+      if (gap && wid == s) {
+        if (s > INT64_MAX - d)
+          fill = 0; /* the last representable window */
+        else
+          s += d;
+      }
+      if (ended || add_sat(w->id, d) <= ws->wm)
+        SL__CHECK(queue_window_passed(p, i, ws, w->id, w, ended));
+      continue;
+    }
+    if (budget <= 0) { /* skip the rest of the gap; count the windows skipped */
+      uint64_t n = ((uint64_t)last - (uint64_t)s) / (uint64_t)d + 1;
+      for (int j = k; j < ws->nwins; j++)
+        if (ws->wins[j].id >= s && ws->wins[j].id <= last && n > 0)
+          n--;
+      warn_skipped(p, ws, n, "the watermark jumped:");
+      s = INT64_MAX;
+      fill = 0;
+      continue;
+    }
+    budget--;
+    SL__CHECK(queue_window_passed(p, i, ws, s, NULL, ended));
+    s = s > INT64_MAX - d ? INT64_MAX : s + d;
+    if (s == INT64_MAX)
+      fill = 0;
+  }
+  if (ws->have_gap && last != INT64_MIN && last >= ws->gap_from)
+    ws->gap_from = add_sat(last, d);
   return SL_OK;
 }
 
@@ -229,7 +322,7 @@ static int advance(sl__part *p, int i, wstate *ws, int sender, int64_t t, int fr
   if (nwm <= ws->wm)
     return SL_OK;
   ws->wm = nwm;
-  return queue_passed(p, i, ws);
+  return queue_passed(p, i, ws, nwm == INT64_MAX);
 }
 
 static int window_watermark(sl__part *p, int i, int sender, int64_t wm) {
@@ -259,6 +352,13 @@ static int fold(sl__part *p, int i, wstate *ws, const sl_record *rec, int flags)
     if (add_sat(add_sat(id, W->duration), W->lateness) <= ws->wm) {
       p->st->late_dropped++; /* its window is done */
       return SL_OK;
+    }
+    /* Empty windows are filled from the earliest window seen before the watermark passed
+     * it (Flow catches up from the smallest window it holds): no window at or after id has
+     * been passed yet, so moving the start back emits nothing twice. */
+    if (!ws->have_gap || (id < ws->gap_from && add_sat(id, W->duration) > ws->wm)) {
+      ws->have_gap = 1;
+      ws->gap_from = id;
     }
   }
   win *w;
@@ -356,7 +456,17 @@ static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, in
   si->draining = w->draining;
   si->keep_open = !(f->close || f->reset); /* a reset drops what is unmatched: emit it */
   *fin = 1;
-  if (st->on_trigger && si->step->kind == SL__STEP_REDUCE) {
+  if (st->tag_triggers) { /* one record: the trigger's identity, then its events */
+    si->force_capture = 1;
+    rc = si->inner->drain(p, i, fin);
+    si->force_capture = 0;
+    if (rc == SL_OK && *fin)
+      rc = sl__depart_tag(p, &info, f->close, &ws->tag);
+    if (rc == SL_OK && *fin) {
+      sl_record one = {ws->tag.p, ws->tag.len, p->capture.p, p->capture.len};
+      rc = sl__push(p, i + 1, &one);
+    }
+  } else if (st->on_trigger && si->step->kind == SL__STEP_REDUCE) {
     rc = st->on_trigger(sl__reduce_acc(si->state), NULL, &info, &p->em[i + 1], st->on_trigger_arg);
     if (rc)
       rc = sl__callback_result(p, i, rc);
@@ -384,9 +494,12 @@ static int emit_window(sl__part *p, int i, wstate *ws, win *w, const fire *f, in
 static int queue_final(sl__part *p, int i, wstate *ws) {
   const sl_window *W = ws->w;
   win *w;
-  /* The global window and the last count window close at the end even when empty. */
-  if (W->kind == SL_WINDOW_GLOBAL || W->kind == SL_WINDOW_COUNT)
+  /* The global window, the last count window and the current periodic one close at the
+   * end even when empty; fixed windows up to the last open one (as Flow does). */
+  if (W->kind == SL_WINDOW_GLOBAL || W->kind == SL_WINDOW_COUNT || W->kind == SL_WINDOW_PERIODIC)
     SL__CHECK(find_or_add(p, i, ws, ws->cur_id, &w));
+  if (W->kind == SL_WINDOW_FIXED)
+    SL__CHECK(queue_passed(p, i, ws, 1));
   for (int k = 0; k < ws->nwins; k++) {
     w = &ws->wins[k];
     if (w->closing)
@@ -404,8 +517,13 @@ static int window_drain(sl__part *p, int i, int *finished) {
     if (ws->qlen) {
       fire f = ws->q[ws->qhead];
       win *w = find(ws, f.id);
+      if (!w && f.make) { /* an empty window: its state now, only for as long as it fires */
+        SL__CHECK(find_or_add(p, i, ws, f.id, &w));
+        w->closing = f.close;
+        w->watermark_fired = !f.close;
+      }
       if (w) {
-        if (!ws->firing && p->stage->on_trigger)
+        if (!ws->firing && (p->stage->on_trigger || p->stage->tag_triggers))
           p->capture.len = 0;
         ws->firing = 1;
         int fin;
@@ -449,12 +567,22 @@ static int window_tick(sl__part *p, int i) {
     return SL_OK;
   double now = sl__now();
   if (W->kind == SL_WINDOW_PERIODIC && now >= ws->next_window_tick) {
-    win *w = find(ws, ws->cur_id);
-    if (w && !w->closing) {
-      w->closing = 1;
-      SL__CHECK(queue_fire(p, i, ws, w->id, "done", 0, 1));
+    /* every period that ended closes its window, records or not */
+    int64_t next = (int64_t)((now - ws->t0) / W->period);
+    int budget = p->run->ctx->opt.window_empty_limit;
+    for (int64_t id = ws->cur_id; id < next; id++) {
+      win *w = find(ws, id);
+      if (w && w->closing)
+        continue;
+      if (!w && id > ws->cur_id && budget-- <= 0) {
+        warn_skipped(p, ws, (uint64_t)(next - id), "a stalled clock:");
+        break;
+      }
+      if (w)
+        w->closing = 1;
+      SL__CHECK(queue_fire_m(p, i, ws, id, "done", 0, 1, w == NULL));
     }
-    ws->cur_id = (int64_t)((now - ws->t0) / W->period);
+    ws->cur_id = next;
     ws->next_window_tick = ws->t0 + (double)(ws->cur_id + 1) * W->period;
   }
   if (W->trigger == 2 && now >= ws->next_trigger_tick) {
@@ -511,6 +639,7 @@ static void window_destroy(sl__part *p, int i) {
   free(ws->wins);
   free(ws->q);
   sl__bytes_free(&ws->pend);
+  sl__bytes_free(&ws->tag);
   free(ws->swm);
   free(ws->sone);
   free(ws);
@@ -574,6 +703,11 @@ int sl_flow_window(sl_flow *flow, const sl_window *w) {
   if (rc != SL_OK)
     return sl__builder_fail(flow, rc);
   sl__stage *s = sl__flow_last_stage(flow);
+  for (int k = 0; k < s->nsteps; k++)
+    if (s->steps[k].kind == SL__STEP_DEPART_WINDOW)
+      return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                  "sl_flow_window: a departition_window stage "
+                                                  "has the windows of the stage before it"));
   s->window = *w;
   s->windowed = 1;
   s->wrap = &sl__op_window;
@@ -583,19 +717,27 @@ int sl_flow_window(sl_flow *flow, const sl_window *w) {
   return SL_OK;
 }
 
+void sl__window_ensure(sl_flow *f, sl__stage *s) {
+  if (!s->windowed) {
+    s->window = sl_window_global();
+    s->windowed = 1;
+    s->wrap = &sl__op_window;
+  }
+  drop_combiners(f, s);
+}
+
 int sl_flow_on_trigger(sl_flow *flow, sl_on_trigger_fn fn, void *arg) {
   SL__CHECK(sl__check_open(flow, "sl_flow_on_trigger"));
   if (!fn)
     return sl__builder_fail(
         flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__, "sl_flow_on_trigger: NULL function"));
   sl__stage *s = sl__flow_last_stage(flow);
+  if (s->tag_triggers)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                "sl_flow_on_trigger: this stage's triggers feed "
+                                                "a departition_window"));
   s->on_trigger = fn;
   s->on_trigger_arg = arg;
-  if (!s->windowed) {
-    s->window = sl_window_global();
-    s->windowed = 1;
-    s->wrap = &sl__op_window;
-  }
-  drop_combiners(flow, s);
+  sl__window_ensure(flow, s);
   return SL_OK;
 }

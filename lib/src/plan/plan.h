@@ -38,7 +38,8 @@ typedef enum sl__boundary {
   X(TOPK, take_sort)                                                                               \
   X(SORT_SPLIT, sort_sample) /* end of the stage before a sort: hold, sample, then replay */       \
   X(SORT_LOCAL, sort)        /* start of the sorted stage: sort (spilling runs), emit in order */  \
-  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */
+  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */              \
+  X(DEPART_WINDOW, departition_window) /* per-window merge of every partition's triggers */
 
 typedef enum sl__step_kind {
 #define SL__KIND_ENUM(K, name) SL__STEP_##K,
@@ -82,6 +83,7 @@ typedef struct sl__step {
   sl_emit_mode emit_mode;
   sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
   sl_join_mode join_mode;    /* JOIN */
+  sl_departition depart;     /* DEPART_WINDOW */
 } sl__step;
 
 /* A source: opened once per local partition, pulled while downstream has room. */
@@ -124,6 +126,9 @@ typedef struct sl__source_vt {
    * of its own): two such sources in one flow could enter their collectives in different
    * orders on two ranks. May be NULL (never). */
   int (*collective)(const sl__source *src);
+  /* Optional: its inputs and their sizes, one indented line each, for
+   * sl_flow_describe_run (called on rank 0 after prepare). May be NULL. */
+  void (*describe)(const sl__source *src, FILE *out);
 } sl__source_vt;
 
 enum {
@@ -187,6 +192,9 @@ typedef struct sl__stage {
   int windowed;     /* window or trigger or on_trigger set */
   sl_on_trigger_fn on_trigger;
   void *on_trigger_arg;
+  /* Each trigger of the (last) reducer leaves as one record tagged with the trigger's
+   * identity (sl_flow_departition_window; ops/departition_window.c has the layout). */
+  int tag_triggers;
   /* An operator that wraps the stage's first SL__OPF_WRAPPABLE step at run time (windows),
    * or NULL. */
   const struct sl__op_vt *wrap;

@@ -42,10 +42,12 @@ static int gen_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   const gen_src *g = st->src;
   if (g->kind == 3) {
     int d = 0;
+    uint64_t before = part->emitted;
     int rc = g->cb(st->partition, st->partitions, out, &d, g->arg);
     if (rc)
       return sl__callback_result(part, -1, rc);
     *done = d;
+    part->src_idle = part->emitted == before; /* waiting (an instrument, a slow reader) */
     return SL_OK;
   }
   for (int n = 0; n < SL__PULL_RECORDS && st->next < st->end; n++) {

@@ -5,6 +5,7 @@
  * Reads are bounded blocks (pread); only a line longer than a block is copied whole. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,13 +309,24 @@ static int text_reads_file(const sl__source *src, unsigned long long dev, unsign
   return 0;
 }
 
+/* sl_flow_describe_run: each file with its size (first 16). */
+static void text_describe(const sl__source *src, FILE *out) {
+  const text_src *t = src->impl;
+  size_t shown = t->count < 16 ? t->count : 16;
+  for (size_t i = 0; i < shown; i++)
+    fprintf(out, "      %s: %" PRIu64 " bytes\n", t->paths[i], t->sizes ? t->sizes[i] : 0);
+  if (shown < t->count)
+    fprintf(out, "      ... %zu more\n", t->count - shown);
+}
+
 static const sl__source_vt text_vt = {.name = "text files",
                                       .prepare = text_prepare,
                                       .reads_file = text_reads_file,
                                       .open = text_open,
                                       .pull = text_pull,
                                       .close = text_close,
-                                      .destroy = text_destroy};
+                                      .destroy = text_destroy,
+                                      .describe = text_describe};
 
 int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
   text_src *t = calloc(1, sizeof *t);
