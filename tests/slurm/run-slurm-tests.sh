@@ -542,19 +542,19 @@ h5_tool() {
 h5_job() {
   local name=$1 app=$2 res=$3 out="$work/$1.out" id
   shift 3
-  # TODO(issue 15, progress): use --sl-progress-interval=SECONDS once it lands; until then
-  # --sl-progress=on forces the lines that a batch log (not a terminal) should get.
+  # --sl-progress=on: the last line of every run even when the run is shorter than
+  # --sl-progress-interval (docs/observability.md), so a short test job's log has it too
   id=$(SLUICE_OPTS="--sl-log-level=info --sl-progress=on" \
     submit "$out" -n 2 "$jobscripts/$app.sbatch" "$@") || return 1
   wait_job "$id" || { show_output "$out"; return 1; }
   show_output "$out"
   expect_exit 0:0 || return 1
   [[ -s $work/$res ]] || fail "no output $work/$res" || return 1
-  # TODO(issue 15, progress): sluice-h5stats prints no progress line yet (its one-stage
-  # flows end before the first tick); check it too once the progress work lands.
-  if [[ $app != sluice-h5stats ]]; then
-    grep -q '^sluice: progress: ' "$out" || fail "no 'sluice: progress:' line in the job's log" ||
-      return 1
+  grep -q '^sluice: progress: .*done, 100.0% read' "$out" ||
+    fail "no final 'sluice: progress: ... done, 100.0% read' line in the job's log" || return 1
+  if [[ $app == sluice-h5stats ]]; then # two passes, each named
+    grep -q '^sluice: progress: pass 1 of 2: done' "$out" && grep -q '^sluice: progress: pass 2 of 2: done' "$out" ||
+      fail "no progress line of each pass (pass 1 of 2, pass 2 of 2) in the job's log" || return 1
   fi
   distinct_cores "$out" "$bind_re" 3
 }
@@ -633,7 +633,7 @@ t_h5_array() {
       fail "sluice-gen p$i.h5" || return 1
     echo "p$i.h5:/particles" >>"$list"
   done
-  # TODO(issue 15, progress): --sl-progress-interval=SECONDS once it lands (see h5_job).
+  # --sl-progress=on: a last progress line per run, however short (see h5_job)
   local agg=count,sum:mass,max:id
   id=$(SLUICE_APP=sluice-h5groupby SLUICE_ARRAY_SUFFIX=h5 SLUICE_OPTS=--sl-progress=on \
     submit "$work/h5-array-%A_%a.out" -n 2 --array=0-1 "$jobscripts/array.sbatch" "$list" \
