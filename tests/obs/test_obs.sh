@@ -86,6 +86,22 @@ if [ "$lines" -ge 2 ] &&
 else
   fail "progress lines (input $size bytes):"; sed 's/^/  | /' prog.err
 fi
+# on a terminal (a pty from script(1); one rank without mpirun, whose ranks' stderr is a
+# pipe): one line redrawn in place (\r), ended by the final line
+if command -v script >/dev/null 2>&1; then
+  head -n 15000 big.txt >tty.txt
+  timeout 60 script -qec "'$FLOW' tty.txt out.tsv 0 100 x --sl-pin=off" /dev/null >tty.out 2>&1
+  if [ "$(tr '\r' '\n' <tty.out | grep -c '^sluice: progress: pass 1 of 2: reading, ')" -ge 1 ] &&
+    grep -q "$(printf '\r')sluice: progress: pass 1 of 2: reading, " tty.out &&
+    grep -q 'sluice: progress: pass 1 of 2: done, 100.0% read' tty.out; then
+    ok "progress on a terminal: a redrawn line, then the final one"
+  else
+    fail "progress on a terminal:"; sed 's/^/  | /' tty.out
+  fi
+else
+  echo "skip: progress on a terminal (no script(1))"
+fi
+
 # --sl-progress=on: a final line even for a short run; off: nothing
 run 2 in.txt out.tsv -1 0 x --sl-progress=on >/dev/null 2>on.err
 [ "$(grep -c '^sluice: progress: .*: done, 100.0% read' on.err)" = 1 ] &&
