@@ -4,7 +4,8 @@
  * themselves, counted per distinct line into OUT.tsv, its two stages named with hostile
  * names (quote, backslash, newline, tab, a control byte, UTF-8, a byte that is not UTF-8);
  * the rank SLOW_RANK (-1: none) sleeps SLOW_US microseconds per line, so a run lasts long
- * enough for progress lines and one rank lags. Run 2 ("pass 2 of 2"): 0..999 counted.
+ * enough for progress lines and one rank lags (a negative SLOW_US: it sleeps -SLOW_US and
+ * fails at its 20000th line). Run 2 ("pass 2 of 2"): 0..999 counted.
  * Extra arguments only reach the command line of the run record. Prints, on rank 0, the
  * records each run counted: "run2 count=1000". */
 #define _POSIX_C_SOURCE 200809L
@@ -19,16 +20,19 @@ static const char *const names[2] = {"read \"quoted\" \\ back\nslash\ttab\x01 \x
                                      "count </script> \xff end"};
 
 typedef struct slow {
-  int us;
+  int us; /* sleep per line; negative: sleep -us and fail at the 20000th line */
+  long seen;
 } slow;
 
 static int key_by_line(const sl_record *in, sl_record *out, void *arg) {
   static const uint64_t one = 1;
-  const slow *s = arg;
-  if (s->us > 0) {
-    struct timespec ts = {0, (long)s->us * 1000L};
+  slow *s = arg;
+  if (s->us != 0) {
+    struct timespec ts = {0, (long)(s->us > 0 ? s->us : -s->us) * 1000L};
     nanosleep(&ts, NULL);
   }
+  if (s->us < 0 && ++s->seen == 20000)
+    return -1; /* a failure mid-run, with progress reductions posted */
   out->key = in->value;
   out->key_len = in->value_len;
   out->value = &one;
@@ -50,7 +54,7 @@ int main(int argc, char **argv) {
   int slow_rank = 0, us = 0;
   sscanf(argv[3], "%d", &slow_rank);
   sscanf(argv[4], "%d", &us);
-  slow s = {sl_rank(ctx) == slow_rank ? us : 0};
+  slow s = {sl_rank(ctx) == slow_rank ? us : 0, 0};
   sl_flow *f = NULL;
   sl_aggregator count = sl_aggregator_builtin(SL_AGG_COUNT);
   int rc = sl_flow_create(ctx, &f);

@@ -86,6 +86,17 @@ if [ "$lines" -ge 2 ] &&
 else
   fail "progress lines (input $size bytes):"; sed 's/^/  | /' prog.err
 fi
+# a rank fails mid-run while progress reductions are posted: every rank ends, exit 1, one
+# error line, no hang (the reductions are completed at the end)
+run 3 big.txt fail.tsv 1 -50 x --sl-progress-interval=1 >/dev/null 2>fail.err
+rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c "^sluice: error: " fail.err)" = 1 ] && grep -q "rank 1: .*callback" fail.err &&
+  [ ! -e fail.tsv ] && grep -q "^sluice: progress: pass 1 of 2: failed, " fail.err; then
+  ok "a failure mid-run with progress on: exit 1, one line, no output"
+else
+  fail "a failure mid-run with progress on: exit $rc:"; sed 's/^/  | /' fail.err
+fi
+
 # on a terminal (a pty from script(1); one rank without mpirun, whose ranks' stderr is a
 # pipe): one line redrawn in place (\r), ended by the final line
 if command -v script >/dev/null 2>&1; then
