@@ -331,12 +331,15 @@ static void scale_names(hid_t sc, char *name, char *coord) {
   if (H5Iget_name(sc, path, sizeof path) <= 0)
     path[0] = 0;
   const char *base = strrchr(path, '/');
-  snprintf(name, SL__H5_DIMNAME, "%s", base ? base + 1 : path);
+  /* Longer names are cut (they are only shown and matched by --along): the lengths are
+   * checked so that the compiler knows it. */
+  if (snprintf(name, SL__H5_DIMNAME, "%s", base ? base + 1 : path) >= SL__H5_DIMNAME)
+    name[SL__H5_DIMNAME - 1] = 0;
   str_attr(sc, "NAME", nm, sizeof nm);
   if (!strncmp(nm, "This is a netCDF dimension but not a netCDF variable", 52))
     coord[0] = 0;
-  else
-    snprintf(coord, SL__H5_DIMNAME, "%s", path);
+  else if (snprintf(coord, SL__H5_DIMNAME, "%s", path) >= SL__H5_DIMNAME)
+    coord[SL__H5_DIMNAME - 1] = 0;
 }
 
 int sl__h5_dims_read(hid_t did, int nd, const hsize_t *len, sl__h5_dims **out) {
