@@ -95,6 +95,13 @@ typedef struct app_opt {
     .name = "output", .short_name = 'o', .kind = APP_STRING, .dest = (dest_), .arg = (arg_),       \
     .help = (help_)                                                                                \
   }
+/* --where 'F OP V[, ...]': a row filter of the HDF5 apps (apps/common/where.h parses it). */
+#define APP_OPT_WHERE(dest_)                                                                       \
+  {                                                                                                \
+    .name = "where", .kind = APP_STRING, .dest = (dest_), .arg = "'F OP V[, ...]'",                \
+    .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "        \
+            "compare decoded values, a missing value or NaN meets only !=)"                        \
+  }
 #define APP_OPT_OUTPUT_REQUIRED(dest_, arg_, help_)                                                \
   {                                                                                                \
     .name = "output", .short_name = 'o', .kind = APP_STRING, .dest = (dest_), .arg = (arg_),       \

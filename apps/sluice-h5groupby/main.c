@@ -37,12 +37,7 @@ static int parse_args(app *a, int *argc, char ***argv, gb_args *o) {
        .arg = "LIST",
        .required = 1,
        .help = "aggregates (see above)"},
-      {.name = "where",
-       .kind = APP_STRING,
-       .dest = &o->where,
-       .arg = "'F OP V[, ...]'",
-       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
-               "compare decoded values, a missing value or NaN meets only !=)"},
+      APP_OPT_WHERE(&o->where),
       {.name = "raw",
        .kind = APP_FLAG,
        .dest = &o->raw,

@@ -81,12 +81,7 @@ static int parse_args(app *a, int *argc, char ***argv, sort_args *o) {
        .required = 1,
        .help = "the field to sort by"},
       {.name = "descending", .kind = APP_FLAG, .dest = &o->descending, .help = "largest first"},
-      {.name = "where",
-       .kind = APP_STRING,
-       .dest = &o->where,
-       .arg = "'F OP V[, ...]'",
-       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
-               "compare decoded values, a missing value or NaN meets only !=)"},
+      APP_OPT_WHERE(&o->where),
       {.name = "raw",
        .kind = APP_FLAG,
        .dest = &o->raw,

@@ -269,12 +269,7 @@ static int parse_args(app *a, int *argc, char ***argv, stats_args *o) {
        .help = "one row of statistics per index of dimension DIM (its name, e.g. time, or its "
                "number 0, 1, ...), with DIM's coordinate value when it has a coordinate "
                "variable; no histograms"},
-      {.name = "where",
-       .kind = APP_STRING,
-       .dest = &o->where,
-       .arg = "'F OP V[, ...]'",
-       .help = "only the rows where every condition holds (OP: ==, !=, <, <=, >, >=; numbers "
-               "compare decoded values, a missing value or NaN meets only !=)"},
+      APP_OPT_WHERE(&o->where),
       {.name = "list",
        .kind = APP_FLAG,
        .dest = &o->list,

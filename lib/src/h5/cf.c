@@ -99,30 +99,20 @@ static int to_stored(const sl__h5_fld *f, double v, unsigned char *out) {
   }
   if (!isfinite(v) || v != floor(v))
     return -1;
+  uint64_t u; /* the value's bits in two's complement: narrowed below to the stored size */
   if (f->cls == SL_H5_INT) {
     double lo = -ldexp(1, (int)f->size * 8 - 1), hi = ldexp(1, (int)f->size * 8 - 1);
     if (v < lo || v >= hi)
       return -1;
-    int64_t x = (int64_t)v;
-    int8_t a = (int8_t)x;
-    int16_t b = (int16_t)x;
-    int32_t c = (int32_t)x;
-    if (f->size == 1)
-      memcpy(out, &a, 1);
-    else if (f->size == 2)
-      memcpy(out, &b, 2);
-    else if (f->size == 4)
-      memcpy(out, &c, 4);
-    else
-      memcpy(out, &x, 8);
-    return 0;
+    u = (uint64_t)(int64_t)v;
+  } else {
+    if (v < 0 || v >= ldexp(1, (int)f->size * 8))
+      return -1;
+    u = (uint64_t)v;
   }
-  if (v < 0 || v >= ldexp(1, (int)f->size * 8))
-    return -1;
-  uint64_t x = (uint64_t)v;
-  uint8_t a = (uint8_t)x;
-  uint16_t b = (uint16_t)x;
-  uint32_t c = (uint32_t)x;
+  uint8_t a = (uint8_t)u;
+  uint16_t b = (uint16_t)u;
+  uint32_t c = (uint32_t)u;
   if (f->size == 1)
     memcpy(out, &a, 1);
   else if (f->size == 2)
@@ -130,7 +120,7 @@ static int to_stored(const sl__h5_fld *f, double v, unsigned char *out) {
   else if (f->size == 4)
     memcpy(out, &c, 4);
   else
-    memcpy(out, &x, 8);
+    memcpy(out, &u, 8);
   return 0;
 }
 
