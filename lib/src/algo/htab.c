@@ -7,11 +7,30 @@
 #define ARENA_CHUNK (1u << 20)
 #define INITIAL_CAP 1024u
 
+static unsigned shift_for(size_t cap) {
+  unsigned bits = 0;
+  while (((size_t)1 << bits) < cap)
+    bits++;
+  return 64u - bits;
+}
+
+/* A different seed for every table of the process, the same sequence in every run (outputs
+ * in table order stay reproducible): splitmix64 of a counter. */
+static uint64_t next_seed(void) {
+  static uint64_t counter;
+  uint64_t z = (counter += UINT64_C(0x9E3779B97F4A7C15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+  return z ^ (z >> 31);
+}
+
 int sl__htab_init(sl__htab *t, size_t vsize) {
   memset(t, 0, sizeof *t);
   t->vsize = vsize ? vsize : 1;
   t->stride = sizeof(sl__hslot) + ((t->vsize + 7) & ~(size_t)7);
   t->cap = INITIAL_CAP;
+  t->shift = shift_for(t->cap);
+  t->seed = next_seed();
   t->mem = calloc(t->cap, t->stride);
   return t->mem ? 0 : -1;
 }
@@ -43,6 +62,7 @@ void sl__htab_clear(sl__htab *t) {
       free(t->mem);
       t->mem = m;
       t->cap = INITIAL_CAP;
+      t->shift = shift_for(t->cap);
     }
   }
   memset(t->mem, 0, t->cap * t->stride);
@@ -84,11 +104,14 @@ static int grow(sl__htab *t) {
   char *nm = calloc(ncap, t->stride);
   if (!nm)
     return -1;
+  sl__htab n = *t; /* the same seed, the new size */
+  n.cap = ncap;
+  n.shift = shift_for(ncap);
   for (size_t i = 0; i < t->cap; i++) {
     const sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash)
       continue;
-    size_t j = (s->hash >> 1) & mask;
+    size_t j = sl__htab_index(&n, s->hash);
     while (((sl__hslot *)(nm + j * t->stride))->hash)
       j = (j + 1) & mask;
     memcpy(nm + j * t->stride, s, t->stride);
@@ -96,6 +119,7 @@ static int grow(sl__htab *t) {
   free(t->mem);
   t->mem = nm;
   t->cap = ncap;
+  t->shift = n.shift;
   return 0;
 }
 
@@ -128,7 +152,7 @@ static inline int key_eq(const char *a, const char *b, size_t n) {
 
 void *sl__htab_find(const sl__htab *t, const void *key, size_t klen, uint64_t hash) {
   hash |= 1;
-  size_t mask = t->cap - 1, i = (hash >> 1) & mask;
+  size_t mask = t->cap - 1, i = sl__htab_index(t, hash);
   for (;;) {
     sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash)
@@ -140,8 +164,8 @@ void *sl__htab_find(const sl__htab *t, const void *key, size_t klen, uint64_t ha
 }
 
 void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, int *created) {
-  hash |= 1; /* 0 marks an empty slot; the index uses the bits above bit 0 */
-  size_t mask = t->cap - 1, i = (hash >> 1) & mask;
+  hash |= 1; /* 0 marks an empty slot */
+  size_t mask = t->cap - 1, i = sl__htab_index(t, hash);
   for (;;) {
     sl__hslot *s = sl__htab_slot(t, i);
     if (!s->hash)
@@ -151,6 +175,7 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
       return (char *)s + sizeof *s;
     }
     i = (i + 1) & mask;
+    t->probes++;
   }
   if ((t->count + 1) * 10 > t->cap * 7) {
     if (grow(t) != 0)

@@ -38,6 +38,12 @@ typedef struct sl__htab {
   char *mem; /* cap slots of `stride` bytes */
   size_t vsize, stride;
   size_t cap, count; /* cap is a power of two */
+  /* Each table places keys by its own mix of the hash (sl__htab_index): a table filled in
+   * another table's slot order (a combiner's flush into a reducer, with the same hashes)
+   * would otherwise pile keys into one run of slots and probe quadratically. */
+  uint64_t seed;
+  unsigned shift;  /* 64 - log2(cap) */
+  uint64_t probes; /* slots walked past the home slot by upserts (tests watch it) */
   sl__arena_chunk *arena;
   size_t arena_bytes;
 } sl__htab;
@@ -51,6 +57,11 @@ void *sl__htab_upsert(sl__htab *t, const void *key, size_t klen, uint64_t hash, 
 void *sl__htab_find(const sl__htab *t, const void *key, size_t klen, uint64_t hash);
 /* Memory held by the table: slots, values and key bytes. */
 size_t sl__htab_bytes(const sl__htab *t);
+/* The home slot of a stored hash: the top bits of (hash ^ seed) times a 64-bit odd constant
+ * (Fibonacci hashing), so every bit of the hash and the table's seed take part. */
+static inline size_t sl__htab_index(const sl__htab *t, uint64_t hash) {
+  return (size_t)(((hash ^ t->seed) * UINT64_C(0x9E3779B97F4A7C15)) >> t->shift);
+}
 static inline sl__hslot *sl__htab_slot(const sl__htab *t, size_t i) {
   return (sl__hslot *)(t->mem + i * t->stride);
 }
