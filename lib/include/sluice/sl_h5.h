@@ -268,15 +268,15 @@ typedef struct sl_h5_sink_opts {
  * holds its partitions back: backpressure), the order across ranks unspecified; or rank
  * order, for a flow whose last stage is sorted or whose source has an order (an HDF5
  * source), where rows are buffered and spilled to a nameless local file and written
- * collectively in rounds of bounded size at the end, rank 0's rows first. The dataset is chunked and extendible (unlimited dimension 0);
- * layouts from array datasets are written back as 1-D or 2-D arrays, others as compound.
- * Provenance attributes on the dataset: sluice_version, command_line, ranks, inputs,
- * rows, created_utc, slurm_job_id (when set); and the attributes a described layout carries
- * (sl_h5_layout_attrs; for an array dataset its CF decoding attributes too): the rows are
- * taken to be copies of the input's values (docs/netcdf.md). A hand-built layout carries
- * none. The file is written under a temporary name
- * in the same directory and renamed when every rank succeeded; an existing file is
- * refused (SL_ERR_EXISTS) unless overwrite. The layout is copied. Local. */
+ * collectively in rounds of bounded size at the end, rank 0's rows first. The dataset is chunked
+ * and extendible (unlimited dimension 0); layouts from array datasets are written back as 1-D or
+ * 2-D arrays, others as compound. Provenance attributes on the dataset: sluice_version,
+ * command_line, ranks, inputs, rows, created_utc, slurm_job_id (when set); and the attributes a
+ * described layout carries (sl_h5_layout_attrs; for an array dataset its CF decoding attributes
+ * too): the rows are taken to be copies of the input's values (docs/netcdf.md). A hand-built layout
+ * carries none. The file is written under a temporary name in the same directory and renamed when
+ * every rank succeeded; an existing file is refused (SL_ERR_EXISTS) unless overwrite. The layout is
+ * copied. Local. */
 SL_EXPORT int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
                             const sl_h5_sink_opts *opts);
 

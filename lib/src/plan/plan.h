@@ -38,7 +38,7 @@ typedef enum sl__boundary {
   X(TOPK, take_sort)                                                                               \
   X(SORT_SPLIT, sort_sample) /* end of the stage before a sort: hold, sample, then replay */       \
   X(SORT_LOCAL, sort)        /* start of the sorted stage: sort (spilling runs), emit in order */  \
-  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */              \
+  X(JOIN, join)              /* symmetric hash join of the stage's two inputs */                   \
   X(DEPART_WINDOW, departition_window) /* per-window merge of every partition's triggers */
 
 typedef enum sl__step_kind {
