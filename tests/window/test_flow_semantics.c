@@ -18,34 +18,6 @@
 
 #include <time.h>
 
-static sl_flow *sum_flow(const wt_arr *a, int parts, const sl_window *w) {
-  sl_flow *f = NULL;
-  sl_reducer red = wt_sum_reducer();
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a->r, a->n, parts), SL_OK);
-  EXPECT_RC(sl_flow_window(f, w), SL_OK);
-  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
-  EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
-  return f;
-}
-
-static void run_expect(sl_flow *f, const char *const *expected, const char *what) {
-  mt_recs got = {0}, exp = {0};
-  EXPECT_RC(wt_run_gather(f, &got), SL_OK);
-  wt_expect(&exp, expected);
-  WT_CHECK(&got, &exp, what);
-  mt_recs_free(&got);
-  mt_recs_free(&exp);
-}
-
-static void check_calls_balanced(const char *what) {
-  uint64_t init = mt_sum_u64(g_calls.init), destroy = mt_sum_u64(g_calls.destroy);
-  EXPECT_TRUE(init == destroy, "%s: %llu accumulators made, %llu destroyed", what,
-              (unsigned long long)init, (unsigned long long)destroy);
-  EXPECT_U64(mt_sum_u64(g_cb_misuse), 0);
-  g_cb_misuse = 0;
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -66,19 +38,19 @@ static void test_fixed_empty_windows(void) {
   wt_arr_i64(&a, NULL, t, 6);
   sl_window w = sl_window_fixed(10, wt_time_of_value, NULL);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 2, &w);
+  sl_flow *f = wt_sum_flow(&a, 2, &w, 1);
   static const char *const exp[] = {
       "p0/2 F w0 done sum=1 n=1",   "p0/2 F w10 done sum=0 n=0",  "p0/2 F w20 done sum=25 n=1",
       "p0/2 F w30 done sum=0 n=0",  "p0/2 F w40 done sum=0 n=0",  "p0/2 F w50 done sum=0 n=0",
       "p0/2 F w60 done sum=61 n=1", "p1/2 F w0 done sum=11 n=2",  "p1/2 F w10 done sum=0 n=0",
       "p1/2 F w20 done sum=0 n=0",  "p1/2 F w30 done sum=33 n=1", NULL};
-  run_expect(f, exp, "fixed(10) with empty windows, source stage");
+  wt_run_expect(f, exp, "fixed(10) with empty windows, source stage");
   uint64_t late = 0, trig = 0;
   wt_stats_sum(f, &late, &trig);
   EXPECT_U64(late, 0);
   EXPECT_U64(trig, 11);
   sl_flow_destroy(&f);
-  check_calls_balanced("fixed empty windows");
+  wt_check_calls_balanced("fixed empty windows");
 }
 
 /* The same after a boundary (departition: one partition on rank 0, fed by one source
@@ -101,9 +73,9 @@ static void test_fixed_empty_after_boundary(void) {
   static const char *const exp[] = {"p0/1 F w0 done sum=2 n=1",   "p0/1 F w10 done sum=0 n=0",
                                     "p0/1 F w20 done sum=0 n=0",  "p0/1 F w30 done sum=0 n=0",
                                     "p0/1 F w40 done sum=45 n=1", NULL};
-  run_expect(f, exp, "fixed(10) with empty windows after a boundary");
+  wt_run_expect(f, exp, "fixed(10) with empty windows after a boundary");
   sl_flow_destroy(&f);
-  check_calls_balanced("fixed empty windows after a boundary");
+  wt_check_calls_balanced("fixed empty windows after a boundary");
 }
 
 /* Two senders whose windows arrive in either order: source partition 0 has times 52 55,
@@ -127,9 +99,9 @@ static void test_fixed_empty_senders_out_of_order(void) {
   static const char *const exp[] = {"p0/1 F w10 done sum=13 n=1",  "p0/1 F w20 done sum=0 n=0",
                                     "p0/1 F w30 done sum=31 n=1",  "p0/1 F w40 done sum=0 n=0",
                                     "p0/1 F w50 done sum=107 n=2", NULL};
-  run_expect(f, exp, "fixed(10), two senders in any order");
+  wt_run_expect(f, exp, "fixed(10), two senders in any order");
   sl_flow_destroy(&f);
-  check_calls_balanced("two senders in any order");
+  wt_check_calls_balanced("two senders in any order");
 }
 
 /* fixed(10) with allowed lateness 5, one partition, times 2 31 33:
@@ -147,14 +119,14 @@ static void test_lateness_end_done_only(void) {
   sl_window w = sl_window_fixed(10, wt_time_of_value, NULL);
   EXPECT_RC(sl_window_allowed_lateness(&w, 5), SL_OK);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 1, &w);
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 1);
   static const char *const exp[] = {"p0/1 F w0 watermark sum=2 n=1",  "p0/1 F w0 done sum=2 n=1",
                                     "p0/1 F w10 watermark sum=0 n=0", "p0/1 F w10 done sum=0 n=0",
                                     "p0/1 F w20 watermark sum=0 n=0", "p0/1 F w20 done sum=0 n=0",
                                     "p0/1 F w30 done sum=64 n=2",     NULL};
-  run_expect(f, exp, "allowed lateness: empty windows, done only at the end");
+  wt_run_expect(f, exp, "allowed lateness: empty windows, done only at the end");
   sl_flow_destroy(&f);
-  check_calls_balanced("lateness at the end");
+  wt_check_calls_balanced("lateness at the end");
 }
 
 /* --sl-window-empty-limit=2, fixed(10), times 1 and 75: the jump from w0 to w70 passes six
@@ -167,14 +139,14 @@ static void test_empty_window_limit(void) {
   sl_window w = sl_window_fixed(10, wt_time_of_value, NULL);
   EXPECT_RC(sl_option_set(g_ctx, "window-empty-limit", "2"), SL_OK);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 1, &w);
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 1);
   static const char *const exp[] = {"p0/1 F w0 done sum=1 n=1", "p0/1 F w10 done sum=0 n=0",
                                     "p0/1 F w20 done sum=0 n=0", "p0/1 F w70 done sum=75 n=1",
                                     NULL};
-  run_expect(f, exp, "empty-window limit 2");
+  wt_run_expect(f, exp, "empty-window limit 2");
   sl_flow_destroy(&f);
   EXPECT_RC(sl_option_set(g_ctx, "window-empty-limit", "10000"), SL_OK);
-  check_calls_balanced("empty-window limit");
+  wt_check_calls_balanced("empty-window limit");
 }
 
 /* ================================================================ processing time */
@@ -271,7 +243,7 @@ static void test_periodic_empty_windows(void) {
   }
   mt_recs_free(&got);
   sl_flow_destroy(&f);
-  check_calls_balanced("periodic empty windows");
+  wt_check_calls_balanced("periodic empty windows");
 }
 
 /* The idle flush, Flow's timing: the pausing source emits 1..10, pauses 0.6 s, emits
@@ -334,7 +306,7 @@ static void run_idle_flush(const char *interval, int expect_partial) {
   mt_recs_free(&got);
   sl_flow_destroy(&f);
   EXPECT_RC(sl_option_set(g_ctx, "flush-interval", "10ms"), SL_OK);
-  check_calls_balanced("idle flush");
+  wt_check_calls_balanced("idle flush");
 }
 
 static void test_idle_flush(void) {
@@ -443,7 +415,7 @@ static void test_departition_window(void) {
   EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
   EXPECT_RC(sl_flow_departition_window(f, &dep), SL_OK);
   static const char *const exp1[] = {"G w0 done total=5050 dones=4", NULL};
-  run_expect(f, exp1, "departition_window, global window (Flow's example)");
+  wt_run_expect(f, exp1, "departition_window, global window (Flow's example)");
   sl_flow_destroy(&f);
 
   sl_window w = sl_window_fixed(25, time_of_value, NULL);
@@ -460,12 +432,12 @@ static void test_departition_window(void) {
     static const char *const exp_b[] = {
         "F w0 done total=300 dones=1", "F w25 done total=925 dones=1",
         "F w50 done total=1550 dones=1", "F w75 done total=2175 dones=1", NULL};
-    run_expect(f, v == 0 ? exp_a : exp_b,
-               v == 0 ? "departition_window, fixed(25), 3 partitions by value"
-                      : "departition_window, fixed(25), all in one partition");
+    wt_run_expect(f, v == 0 ? exp_a : exp_b,
+                  v == 0 ? "departition_window, fixed(25), 3 partitions by value"
+                         : "departition_window, fixed(25), all in one partition");
     sl_flow_destroy(&f);
   }
-  check_calls_balanced("departition_window");
+  wt_check_calls_balanced("departition_window");
 }
 
 /* Refused, each with SL_ERR_STATE or SL_ERR_INVAL at build time: departition_window on a

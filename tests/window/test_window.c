@@ -27,40 +27,6 @@ static void arr_1_to_n(wt_arr *a, int64_t n) {
   wt_arr_i64(a, NULL, v, (size_t)n);
 }
 
-/* A flow: from_array(a, parts) -> [window] -> reduce(sum) -> [on_trigger tag]. */
-static sl_flow *sum_flow(const wt_arr *a, int parts, const sl_window *w, int tag) {
-  sl_flow *f = NULL;
-  sl_reducer red = wt_sum_reducer();
-  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
-  EXPECT_RC(sl_flow_from_array(f, a->r, a->n, parts), SL_OK);
-  if (w)
-    EXPECT_RC(sl_flow_window(f, w), SL_OK);
-  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
-  if (tag)
-    EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
-  return f;
-}
-
-/* Runs a flow built by sum_flow (or any), compares with the expected texts. */
-static void run_expect(sl_flow *f, const char *const *expected, const char *what) {
-  mt_recs got = {0}, exp = {0};
-  EXPECT_RC(wt_run_gather(f, &got), SL_OK);
-  wt_expect(&exp, expected);
-  WT_CHECK(&got, &exp, what);
-  mt_recs_free(&got);
-  mt_recs_free(&exp);
-}
-
-/* Every accumulator made by init was destroyed, summed over ranks; no callback misuse. */
-static void check_calls_balanced(const char *what) {
-  uint64_t init = mt_sum_u64(g_calls.init), destroy = mt_sum_u64(g_calls.destroy);
-  uint64_t misuse = mt_sum_u64(g_cb_misuse);
-  EXPECT_TRUE(init == destroy, "%s: %llu accumulators made, %llu destroyed", what,
-              (unsigned long long)init, (unsigned long long)destroy);
-  EXPECT_U64(misuse, 0);
-  g_cb_misuse = 0;
-}
-
 /* ================================================================ count windows */
 
 /* Count window of 2 on a user reduce, in the source stage.
@@ -79,7 +45,7 @@ static void test_count_window_reduce(void) {
 
   wt_calls_reset();
   arr_1_to_n(&a, 10);
-  sl_flow *f = sum_flow(&a, 2, &w, 1);
+  sl_flow *f = wt_sum_flow(&a, 2, &w, 1);
   static const char *const exp_a[] = {"p0/2 C w0 done sum=3 n=2",
                                       "p0/2 C w1 done sum=7 n=2",
                                       "p0/2 C w2 done sum=5 n=1",
@@ -87,27 +53,27 @@ static void test_count_window_reduce(void) {
                                       "p1/2 C w1 done sum=17 n=2",
                                       "p1/2 C w2 done sum=10 n=1",
                                       NULL};
-  run_expect(f, exp_a, "count(2), 10 records, 2 partitions");
+  wt_run_expect(f, exp_a, "count(2), 10 records, 2 partitions");
   wt_stats_sum(f, &late, &trig);
   EXPECT_U64(trig, 6);
   EXPECT_U64(late, 0);
   EXPECT_U64(mt_sum_u64(g_calls.fold), 10);
   sl_flow_destroy(&f);
-  check_calls_balanced("count(2) a");
+  wt_check_calls_balanced("count(2) a");
 
   wt_calls_reset();
   arr_1_to_n(&a, 12);
-  f = sum_flow(&a, 3, &w, 1);
+  f = wt_sum_flow(&a, 3, &w, 1);
   static const char *const exp_b[] = {"p0/3 C w0 done sum=3 n=2",  "p0/3 C w1 done sum=7 n=2",
                                       "p0/3 C w2 done sum=0 n=0",  "p1/3 C w0 done sum=11 n=2",
                                       "p1/3 C w1 done sum=15 n=2", "p1/3 C w2 done sum=0 n=0",
                                       "p2/3 C w0 done sum=19 n=2", "p2/3 C w1 done sum=23 n=2",
                                       "p2/3 C w2 done sum=0 n=0",  NULL};
-  run_expect(f, exp_b, "count(2), 12 records, 3 partitions (empty last windows)");
+  wt_run_expect(f, exp_b, "count(2), 12 records, 3 partitions (empty last windows)");
   wt_stats_sum(f, &late, &trig);
   EXPECT_U64(trig, 9);
   sl_flow_destroy(&f);
-  check_calls_balanced("count(2) b");
+  wt_check_calls_balanced("count(2) b");
 }
 
 /* The emit mode applies at every trigger when there is no on_trigger. vals 1..5, one
@@ -124,14 +90,14 @@ static void test_count_window_emit_modes(void) {
   static const char *const texts[] = {"sum=3 n=2", "sum=7 n=2", "sum=5 n=1", NULL};
 
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 1, &w, 0);
-  run_expect(f, texts, "count(2) emit EVENTS");
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 0);
+  wt_run_expect(f, texts, "count(2) emit EVENTS");
   EXPECT_U64(mt_sum_u64(g_calls.emit), 3);
   sl_flow_destroy(&f);
-  check_calls_balanced("emit EVENTS");
+  wt_check_calls_balanced("emit EVENTS");
 
   wt_calls_reset();
-  f = sum_flow(&a, 1, &w, 0);
+  f = wt_sum_flow(&a, 1, &w, 0);
   EXPECT_RC(sl_flow_emit(f, SL_EMIT_STATE), SL_OK);
   mt_recs got = {0}, events = {0}, exp = {0};
   EXPECT_RC(wt_run_gather(f, &got), SL_OK);
@@ -161,16 +127,16 @@ static void test_count_window_emit_modes(void) {
   mt_recs_free(&events);
   mt_recs_free(&exp);
   sl_flow_destroy(&f);
-  check_calls_balanced("emit STATE");
+  wt_check_calls_balanced("emit STATE");
 
   wt_calls_reset();
-  f = sum_flow(&a, 1, &w, 0);
+  f = wt_sum_flow(&a, 1, &w, 0);
   EXPECT_RC(sl_flow_emit(f, SL_EMIT_NOTHING), SL_OK);
   static const char *const none[] = {NULL};
-  run_expect(f, none, "count(2) emit NOTHING");
+  wt_run_expect(f, none, "count(2) emit NOTHING");
   EXPECT_U64(mt_sum_u64(g_calls.fold), 5);
   sl_flow_destroy(&f);
-  check_calls_balanced("emit NOTHING");
+  wt_check_calls_balanced("emit NOTHING");
 }
 
 /* Count windows on the built-in reducers (source stage, no partition boundary).
@@ -204,7 +170,7 @@ static void test_count_window_builtin(void) {
       "p0/1 C w1 done key=a count=1", "p0/1 C w1 done key=b count=1",
       "p0/1 C w1 done key=c count=1", "p0/1 C w2 done key=a count=1",
       "p0/1 C w2 done key=b count=1", NULL};
-  run_expect(f, exp_a, "reduce_by_key(COUNT) count(3) on_trigger");
+  wt_run_expect(f, exp_a, "reduce_by_key(COUNT) count(3) on_trigger");
   sl_flow_destroy(&f);
 
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
@@ -242,7 +208,7 @@ static void test_count_window_builtin(void) {
                                       "p1/2 C w1 done key=x n=1 sum=7",
                                       "p1/2 C w1 done key=z n=1 sum=8",
                                       NULL};
-  run_expect(f, exp_g, "group_by_key count(2) on_trigger");
+  wt_run_expect(f, exp_g, "group_by_key count(2) on_trigger");
   sl_flow_destroy(&f);
   EXPECT_U64(mt_sum_u64(g_cb_misuse), 0);
   g_cb_misuse = 0;
@@ -272,7 +238,7 @@ static void test_count_window_after_partition(void) {
   EXPECT_RC(sl_flow_on_trigger(f, wt_tag_events, &tc), SL_OK);
   static const char *const exp[] = {"C w0 done key=a count=3", "C w1 done key=a count=3",
                                     "C w2 done key=a count=2", NULL};
-  run_expect(f, exp, "reduce_by_key(COUNT) count(3) after partition(2)");
+  wt_run_expect(f, exp, "reduce_by_key(COUNT) count(3) after partition(2)");
   sl_flow_destroy(&f);
   EXPECT_U64(mt_sum_u64(g_cb_misuse), 0);
   g_cb_misuse = 0;
@@ -302,19 +268,19 @@ static void test_fixed_window_source(void) {
   EXPECT_INT(w.kind, SL_WINDOW_FIXED);
   EXPECT_INT(w.duration, 10);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 2, &w, 1);
+  sl_flow *f = wt_sum_flow(&a, 2, &w, 1);
   static const char *const exp[] = {
       "p0/2 F w0 done sum=9 n=3",    "p0/2 F w10 done sum=24 n=2", "p0/2 F w20 done sum=25 n=1",
       "p1/2 F w-10 done sum=-3 n=1", "p1/2 F w0 done sum=11 n=2",  "p1/2 F w10 done sum=19 n=1",
       "p1/2 F w20 done sum=50 n=2",  "p1/2 F w30 done sum=30 n=1", NULL};
-  run_expect(f, exp, "fixed(10) in the source stage, with late records");
+  wt_run_expect(f, exp, "fixed(10) in the source stage, with late records");
   uint64_t late = 0, trig = 0;
   wt_stats_sum(f, &late, &trig);
   EXPECT_U64(late, 3);
   EXPECT_U64(trig, 8);
   EXPECT_U64(mt_sum_u64(g_calls.fold), 13); /* 16 records, 3 dropped before the fold */
   sl_flow_destroy(&f);
-  check_calls_balanced("fixed source");
+  wt_check_calls_balanced("fixed source");
 }
 
 /* Allowed lateness 5 on fixed windows of 10, one partition (source stage), times:
@@ -341,7 +307,7 @@ static void test_fixed_allowed_lateness(void) {
   EXPECT_RC(sl_window_allowed_lateness(&w, 5), SL_OK);
   EXPECT_INT(w.lateness, 5);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 1, &w, 1);
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 1);
   mt_recs got = {0}, exp = {0};
   EXPECT_RC(wt_run_gather(f, &got), SL_OK);
   static const char *const e[] = {"p0/1 F w0 watermark sum=6 n=2",   "p0/1 F w0 done sum=13 n=3",
@@ -355,7 +321,7 @@ static void test_fixed_allowed_lateness(void) {
   mt_recs_free(&got);
   mt_recs_free(&exp);
   sl_flow_destroy(&f);
-  check_calls_balanced("allowed lateness");
+  wt_check_calls_balanced("allowed lateness");
 }
 
 /* Fixed windows of 10 after a partition boundary fed by ONE upstream partition whose
@@ -392,7 +358,7 @@ static void test_fixed_window_after_boundary(void) {
     EXPECT_RC(sl_flow_reduce_by_key(f, &sum), SL_OK);
     EXPECT_RC(sl_flow_window(f, &w), SL_OK);
     EXPECT_RC(sl_flow_on_trigger(f, wt_tag_events, &ts), SL_OK);
-    run_expect(f, exp, v == 0 ? "fixed(10) after partition(3)" : "fixed(10) after departition");
+    wt_run_expect(f, exp, v == 0 ? "fixed(10) after partition(3)" : "fixed(10) after departition");
     uint64_t late = 9, trig = 0;
     wt_stats_sum(f, &late, &trig);
     EXPECT_U64(late, 0);
@@ -497,15 +463,15 @@ static void test_trigger_every_reduce(void) {
     sl_window w = sl_window_global();
     EXPECT_RC(sl_window_trigger_every(&w, 3, reset ? SL_TRIGGER_RESET : SL_TRIGGER_KEEP), SL_OK);
     wt_calls_reset();
-    sl_flow *f = sum_flow(&a, 1, &w, 0);
+    sl_flow *f = wt_sum_flow(&a, 1, &w, 0);
     static const char *const keep[] = {"sum=6 n=3", "sum=21 n=6", "sum=28 n=7", NULL};
     static const char *const rst[] = {"sum=6 n=3", "sum=15 n=3", "sum=7 n=1", NULL};
-    run_expect(f, reset ? rst : keep, reset ? "every(3, RESET)" : "every(3, KEEP)");
+    wt_run_expect(f, reset ? rst : keep, reset ? "every(3, RESET)" : "every(3, KEEP)");
     uint64_t late, trig = 0;
     wt_stats_sum(f, &late, &trig);
     EXPECT_U64(trig, 3);
     sl_flow_destroy(&f);
-    check_calls_balanced("every reduce");
+    wt_check_calls_balanced("every reduce");
   }
 }
 
@@ -536,8 +502,8 @@ static void test_trigger_every_builtin(void) {
     EXPECT_RC(sl_flow_window(f, &w), SL_OK);
     EXPECT_RC(sl_flow_reduce_by_key(f, &cnt), SL_OK);
     EXPECT_RC(sl_flow_on_trigger(f, wt_tag_events, &tc), SL_OK);
-    run_expect(f, reset ? rst : keep,
-               reset ? "reduce_by_key every(2, RESET)" : "reduce_by_key every(2, KEEP)");
+    wt_run_expect(f, reset ? rst : keep,
+                  reset ? "reduce_by_key every(2, RESET)" : "reduce_by_key every(2, KEEP)");
     sl_flow_destroy(&f);
   }
   EXPECT_U64(mt_sum_u64(g_cb_misuse), 0);
@@ -555,15 +521,15 @@ static void test_count_window_with_every(void) {
   sl_window w = sl_window_count(5);
   EXPECT_RC(sl_window_trigger_every(&w, 2, SL_TRIGGER_RESET), SL_OK);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&a, 1, &w, 0);
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 0);
   static const char *const exp[] = {"sum=3 n=2",  "sum=7 n=2", "sum=5 n=1",
                                     "sum=13 n=2", "sum=0 n=0", NULL};
-  run_expect(f, exp, "count(5) + every(2, RESET)");
+  wt_run_expect(f, exp, "count(5) + every(2, RESET)");
   uint64_t late, trig = 0;
   wt_stats_sum(f, &late, &trig);
   EXPECT_U64(trig, 5);
   sl_flow_destroy(&f);
-  check_calls_balanced("count + every");
+  wt_check_calls_balanced("count + every");
 }
 
 /* Custom triggers. */
@@ -612,10 +578,10 @@ static void test_custom_trigger(void) {
     EXPECT_RC(sl_window_trigger(&w, trig_tens, 0, "tens", (void *)&flags[i]), SL_OK);
     EXPECT_TRUE(!strcmp(w.trigger_name, "tens"), "trigger_name '%s'", w.trigger_name);
     wt_calls_reset();
-    sl_flow *f = sum_flow(&a, 1, &w, 0);
-    run_expect(f, exps[i], names[i]);
+    sl_flow *f = wt_sum_flow(&a, 1, &w, 0);
+    wt_run_expect(f, exps[i], names[i]);
     sl_flow_destroy(&f);
-    check_calls_balanced(names[i]);
+    wt_check_calls_balanced(names[i]);
   }
 
   wt_arr b;
@@ -623,13 +589,13 @@ static void test_custom_trigger(void) {
   sl_window w = sl_window_count(4);
   EXPECT_RC(sl_window_trigger(&w, trig_third, 8, "third", NULL), SL_OK);
   wt_calls_reset();
-  sl_flow *f = sum_flow(&b, 1, &w, 1);
+  sl_flow *f = wt_sum_flow(&b, 1, &w, 1);
   static const char *const eb[] = {"p0/1 C w0 third sum=6 n=3",  "p0/1 C w0 done sum=10 n=4",
                                    "p0/1 C w1 third sum=18 n=3", "p0/1 C w1 done sum=26 n=4",
                                    "p0/1 C w2 done sum=0 n=0",   NULL};
-  run_expect(f, eb, "count(4) + custom 'third' with state");
+  wt_run_expect(f, eb, "count(4) + custom 'third' with state");
   sl_flow_destroy(&f);
-  check_calls_balanced("custom third");
+  wt_check_calls_balanced("custom third");
 }
 
 /* A trigger firing BEFORE a record that waited behind an earlier trigger (the rest of one
@@ -674,9 +640,9 @@ static void test_trigger_before_replayed(void) {
   EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
   static const char *const exp[] = {"p0/1 G w0 fan sum=1 n=1", "p0/1 G w0 fan sum=1 n=1",
                                     "p0/1 G w0 fan sum=6 n=3", "p0/1 G w0 done sum=10 n=4", NULL};
-  run_expect(f, exp, "FIRE_BEFORE on a held record");
+  wt_run_expect(f, exp, "FIRE_BEFORE on a held record");
   sl_flow_destroy(&f);
-  check_calls_balanced("fan");
+  wt_check_calls_balanced("fan");
 }
 
 /* on_trigger on a user reduce may replace *acc (and then owns the old one). every(2, KEEP),
@@ -708,11 +674,11 @@ static void test_on_trigger_replaces_acc(void) {
   EXPECT_RC(sl_window_trigger_every(&w, 2, SL_TRIGGER_KEEP), SL_OK);
   wt_calls_reset();
   g_own_alloc = g_own_free = 0;
-  sl_flow *f = sum_flow(&a, 1, &w, 0);
+  sl_flow *f = wt_sum_flow(&a, 1, &w, 0);
   EXPECT_RC(sl_flow_on_trigger(f, replace_on_every, NULL), SL_OK);
   static const char *const exp[] = {"p0/1 G w0 every sum=3 n=2", "p0/1 G w0 every sum=7 n=2",
                                     "p0/1 G w0 done sum=5 n=1", NULL};
-  run_expect(f, exp, "on_trigger replacing the accumulator");
+  wt_run_expect(f, exp, "on_trigger replacing the accumulator");
   sl_flow_destroy(&f);
   uint64_t made = mt_sum_u64(g_calls.init + g_own_alloc);
   uint64_t freed = mt_sum_u64(g_calls.destroy + g_own_free);
@@ -771,11 +737,11 @@ static void test_emit_and_reduce(void) {
                                      "p1/2 C w0 done sum=9 n=2",
                                      "p1/2 C w1 done sum=6 n=1",
                                      NULL};
-    run_expect(f, v ? eb : ea, v ? "emit_and_reduce count(2)" : "emit_and_reduce");
+    wt_run_expect(f, v ? eb : ea, v ? "emit_and_reduce count(2)" : "emit_and_reduce");
     EXPECT_U64(mt_sum_u64(g_calls.alien_fold), 0);
     EXPECT_U64(mt_sum_u64(g_calls.fold), 6);
     sl_flow_destroy(&f);
-    check_calls_balanced("emit_and_reduce");
+    wt_check_calls_balanced("emit_and_reduce");
   }
 }
 
@@ -878,7 +844,7 @@ static void test_periodic_window(void) {
     EXPECT_U64(trig, got.n);
   mt_recs_free(&got);
   sl_flow_destroy(&f);
-  check_calls_balanced("periodic");
+  wt_check_calls_balanced("periodic");
 }
 
 /* trigger_periodically(0.01 s, RESET) on the global window, reduce_by_key COUNT with

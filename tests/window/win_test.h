@@ -278,4 +278,38 @@ static inline void wt_print(const char *what, mt_recs *r) {
     }                                                                                              \
   } while (0)
 
+/* A flow: from_array(a, parts) -> [window] -> reduce(sum) -> [on_trigger tag]. */
+static inline sl_flow *wt_sum_flow(const wt_arr *a, int parts, const sl_window *w, int tag) {
+  sl_flow *f = NULL;
+  sl_reducer red = wt_sum_reducer();
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_array(f, a->r, a->n, parts), SL_OK);
+  if (w)
+    EXPECT_RC(sl_flow_window(f, w), SL_OK);
+  EXPECT_RC(sl_flow_reduce(f, &red), SL_OK);
+  if (tag)
+    EXPECT_RC(sl_flow_on_trigger(f, wt_tag_reduce, NULL), SL_OK);
+  return f;
+}
+
+/* Runs a flow, compares its output (gathered on rank 0) with the expected texts. */
+static inline void wt_run_expect(sl_flow *f, const char *const *expected, const char *what) {
+  mt_recs got = {0}, exp = {0};
+  EXPECT_RC(wt_run_gather(f, &got), SL_OK);
+  wt_expect(&exp, expected);
+  WT_CHECK(&got, &exp, what);
+  mt_recs_free(&got);
+  mt_recs_free(&exp);
+}
+
+/* Every accumulator made by init was destroyed, summed over ranks; no callback misuse. */
+static inline void wt_check_calls_balanced(const char *what) {
+  uint64_t init = mt_sum_u64(g_calls.init), destroy = mt_sum_u64(g_calls.destroy);
+  uint64_t misuse = mt_sum_u64(g_cb_misuse);
+  EXPECT_TRUE(init == destroy, "%s: %llu accumulators made, %llu destroyed", what,
+              (unsigned long long)init, (unsigned long long)destroy);
+  EXPECT_U64(misuse, 0);
+  g_cb_misuse = 0;
+}
+
 #endif

@@ -14,6 +14,22 @@
 
 #include "h5/h5int.h"
 
+/* The low `size` bytes of u, in the native order of a `size`-byte integer (two's
+ * complement: a signed value's bits narrowed alike). */
+static void store_bits(uint64_t u, size_t size, unsigned char *out) {
+  uint8_t a = (uint8_t)u;
+  uint16_t b = (uint16_t)u;
+  uint32_t c = (uint32_t)u;
+  if (size == 1)
+    memcpy(out, &a, 1);
+  else if (size == 2)
+    memcpy(out, &b, 2);
+  else if (size == 4)
+    memcpy(out, &c, 4);
+  else
+    memcpy(out, &u, 8);
+}
+
 /* netCDF's default fill values (netcdf.h NC_FILL_*), by class and size. */
 static void default_fill(const sl__h5_fld *f, unsigned char *out) {
   memset(out, 0, 8);
@@ -27,36 +43,19 @@ static void default_fill(const sl__h5_fld *f, unsigned char *out) {
     }
     return;
   }
-  if (f->cls == SL_H5_INT) {
-    int8_t a = -127;
-    int16_t b = -32767;
-    int32_t c = -2147483647;
-    int64_t d = -9223372036854775806LL;
-    if (f->size == 1)
-      memcpy(out, &a, 1);
-    else if (f->size == 2)
-      memcpy(out, &b, 2);
-    else if (f->size == 4)
-      memcpy(out, &c, 4);
-    else
-      memcpy(out, &d, 8);
+  if (f->cls == SL_H5_INT) { /* NC_FILL_BYTE/SHORT/INT/INT64: the type's minimum + 1 */
+    int64_t d = f->size == 1   ? -127
+                : f->size == 2 ? -32767
+                : f->size == 4 ? -2147483647
+                               : -9223372036854775806LL;
+    store_bits((uint64_t)d, f->size, out);
     return;
   }
-  uint64_t u = f->size == 1   ? 255u
-               : f->size == 2 ? 65535u
-               : f->size == 4 ? 4294967295u
-                              : 18446744073709551614ull;
-  uint8_t a = (uint8_t)u;
-  uint16_t b = (uint16_t)u;
-  uint32_t c = (uint32_t)u;
-  if (f->size == 1)
-    memcpy(out, &a, 1);
-  else if (f->size == 2)
-    memcpy(out, &b, 2);
-  else if (f->size == 4)
-    memcpy(out, &c, 4);
-  else
-    memcpy(out, &u, 8);
+  store_bits(f->size == 1   ? 255u
+             : f->size == 2 ? 65535u
+             : f->size == 4 ? 4294967295u
+                            : 18446744073709551614ull,
+             f->size, out);
 }
 
 static const char *type_desc(hid_t t, char *buf, size_t cap) {
@@ -110,17 +109,7 @@ static int to_stored(const sl__h5_fld *f, double v, unsigned char *out) {
       return -1;
     u = (uint64_t)v;
   }
-  uint8_t a = (uint8_t)u;
-  uint16_t b = (uint16_t)u;
-  uint32_t c = (uint32_t)u;
-  if (f->size == 1)
-    memcpy(out, &a, 1);
-  else if (f->size == 2)
-    memcpy(out, &b, 2);
-  else if (f->size == 4)
-    memcpy(out, &c, 4);
-  else
-    memcpy(out, &u, 8);
+  store_bits(u, f->size, out);
   return 0;
 }
 
