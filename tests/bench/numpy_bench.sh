@@ -113,7 +113,7 @@ SPEC=$IN:/particles
 echo "input $IN: $ROWS rows, $BYTES bytes of rows, page cache warmed" >&2
 
 # ---- the configurations: CMD[c] is the command line, KIND[c] how its time is read ----
-declare -A CMD KIND TIMES PROG
+declare -A CMD KIND TIMES PROG PARTS
 CONFIGS=()
 q() { printf "%q " "$@"; }
 mp() { printf "%s%s %s" "$(q "$MPIRUN" -n "$1" --bind-to "$BIND")" "$MPIRUN_FLAGS" ""; }
@@ -185,6 +185,10 @@ print("%.4f" % sum(r["wall_seconds"] for r in rs))' "$WORK/st.jsonl" 2>/dev/null
   esac
   [ -n "$secs" ] || { cat "$WORK/run.log" >&2; die "$c: no time (or a wrong row count) in its output"; }
   check "$c" "$i"
+  if [ "${KIND[$c]}" = numpy ]; then
+    PARTS[$c]="${PARTS[$c]:-}$(sed -n 's/^numpy_baselines .* read=\([0-9.]*\) compute=\([0-9.]*\) write=\([0-9.]*\) ok$/\1 \2 \3/p' "$WORK/run.log")
+"
+  fi
   TIMES[$c]="${TIMES[$c]:-} $wall"
   PROG[$c]="${PROG[$c]:-} $secs"
   echo "  $c: wall $wall s, in program $secs s" >&2
@@ -193,7 +197,7 @@ print("%.4f" % sum(r["wall_seconds"] for r in rs))' "$WORK/st.jsonl" 2>/dev/null
 # Before the rounds (untimed): numpy's stats, then every histogram of sluice-h5stats -o.
 if [[ " ${CONFIGS[*]} " == *" stats.numpy "* ]]; then
   run_once stats.numpy 0
-  TIMES[stats.numpy]='' PROG[stats.numpy]=''
+  TIMES[stats.numpy]='' PROG[stats.numpy]='' PARTS[stats.numpy]=''
   for n in $STATS_RANKS; do
     # shellcheck disable=SC2086
     eval "$(mp "$n") $(q "$STATS" "$SPEC" -o "$OUTDIR/sl-stats.h5" --force)" >"$WORK/run.log" 2>&1 ||
@@ -255,6 +259,13 @@ done
 echo "(np/wall, np/prog: numpy's median / this median, on whole-process wall times and on"
 echo " in-program times; > 1 means faster than numpy. raw/prog: raw H5Dread's in-program median at"
 echo " the same rank count / sluice-h5stats' sl_run time (its two passes): the fraction of the read limit)"
+for c in "${CONFIGS[@]}"; do
+  [ "${KIND[$c]}" = numpy ] || continue
+  printf "%s" "${PARTS[$c]}" | awk -v c="$c" '{ r[NR] = $1; p[NR] = $2; w[NR] = $3 }
+    function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+      if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+    END { printf "%s in program, medians: h5py read %.3f s, numpy compute %.3f s, print/write %.3f s\n", c, med(r, NR), med(p, NR), med(w, NR) }'
+done
 for n in $STATS_RANKS; do
   if [ -z "${MEDP[stats.sluice-$n]:-}" ] || [ -z "${MEDP[stats.raw-$n]:-}" ]; then continue; fi
   r=$(ratio "${MEDP[stats.raw-$n]}" "${MEDP[stats.sluice-$n]}")
