@@ -34,7 +34,8 @@
 #
 # The table: medians of both times, the ratios numpy median / sluice median (> 1: sluice is
 # faster) on wall times and on in-program times, raw's in-program median / sluice's
-# in-program median for stats, and PASS/MISS against issue 14's targets (on wall times):
+# in-program median for stats, the numpy programs' own split (h5py read, numpy compute,
+# print or h5py write; medians), and PASS/MISS against issue 14's targets (on wall times):
 #   stats   1 rank >= 1.0x numpy, 2 ranks >= 1.8x numpy, >= 0.3x raw H5Dread (goal 0.5x)
 #   groupby 2 ranks >= 1.5x numpy          sort 2 ranks >= 1.5x numpy
 #
