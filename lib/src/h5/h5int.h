@@ -73,6 +73,9 @@ int sl__h5_put_carried(hid_t obj, const sl_h5_layout *l, const sl__h5_fld *f);
 void sl__h5_quiet(void);
 /* HDF5's innermost error description of the current stack (then cleared). */
 void sl__h5_errstr(char *buf, size_t cap);
+/* Open path read-only on this rank alone (sec2 driver, not MPI-IO): the file id, or a
+ * negative value with HDF5's reason in err (cap bytes; may be NULL). Not collective. */
+hid_t sl__h5_open_local(const char *path, char *err, size_t cap);
 /* Native memory type of a field (string: C_S1 of its size, pad and cset). Caller closes. */
 hid_t sl__h5_field_type(const sl__h5_fld *f);
 /* Packed compound memory type of a table layout, or the element type of an array. */

@@ -51,6 +51,24 @@ void sl__h5_errstr(char *buf, size_t cap) {
       *p = ' ';
 }
 
+hid_t sl__h5_open_local(const char *path, char *err, size_t cap) {
+  if (err && cap)
+    err[0] = 0;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
+    if (fapl >= 0)
+      H5Pclose(fapl);
+    if (err && cap)
+      snprintf(err, cap, "cannot create a file access property list");
+    return -1;
+  }
+  hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (fid < 0 && err && cap)
+    sl__h5_errstr(err, cap); /* before any other call clears the stack */
+  H5Pclose(fapl);
+  return fid;
+}
+
 hid_t sl__h5_field_type(const sl__h5_fld *f) {
   switch (f->cls) {
   case SL_H5_INT:

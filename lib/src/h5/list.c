@@ -94,17 +94,9 @@ static int root_list(const char *file, lst *l) {
     SL__FAIL(SL_ERR_NOTFOUND, "cannot list '%s': no such file", file);
   if (!S_ISREG(sb.st_mode))
     SL__FAIL(SL_ERR_FORMAT, "cannot list '%s': not a regular file", file);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
-    if (fapl >= 0)
-      H5Pclose(fapl);
-    SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
-  }
-  hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
-  H5Pclose(fapl);
+  char m[512];
+  hid_t fid = sl__h5_open_local(file, m, sizeof m);
   if (fid < 0) {
-    char m[512];
-    sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_FORMAT, "cannot list '%s': not an HDF5 file, or damaged: %s", file, m);
   }
   herr_t e = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, l);

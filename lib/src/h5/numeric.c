@@ -85,10 +85,10 @@ static int root_members(const char *spec, names *v, int *found) {
   if (path && (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)))
     path = NULL;
   int rc = SL_OK, other = 0;
-  hid_t fapl = -1, f = -1, d = -1, t = -1;
-  if (path && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0 && H5Pset_fapl_sec2(fapl) >= 0 &&
-      (f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0 && (d = H5Dopen2(f, dset, H5P_DEFAULT)) >= 0 &&
-      (t = H5Dget_type(d)) >= 0 && H5Tget_class(t) == H5T_COMPOUND) {
+  hid_t f = -1, d = -1, t = -1;
+  if (path && (f = sl__h5_open_local(path, NULL, 0)) >= 0 &&
+      (d = H5Dopen2(f, dset, H5P_DEFAULT)) >= 0 && (t = H5Dget_type(d)) >= 0 &&
+      H5Tget_class(t) == H5T_COMPOUND) {
     rc = compound_members(t, v, &other);
     if (rc == SL_OK && other)
       *found = 1;
@@ -101,8 +101,6 @@ static int root_members(const char *spec, names *v, int *found) {
     H5Dclose(d);
   if (f >= 0)
     H5Fclose(f);
-  if (fapl >= 0)
-    H5Pclose(fapl);
   (void)H5Eclear2(H5E_DEFAULT);
   if (globbed)
     globfree(&gl);

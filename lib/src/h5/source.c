@@ -394,17 +394,8 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
     sl__h5_errstr(m, sizeof m);
     SL__FAIL(SL_ERR_FORMAT, "input '%s': cannot read it as HDF5: %s", file, m);
   }
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
-    if (fapl >= 0)
-      H5Pclose(fapl);
-    SL__FAIL(SL_ERR_HDF5, "cannot create a file access property list");
-  }
-  hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
-  char m[512] = "";
-  if (fid < 0)
-    sl__h5_errstr(m, sizeof m); /* before any other call clears the stack */
-  H5Pclose(fapl);
+  char m[512];
+  hid_t fid = sl__h5_open_local(file, m, sizeof m);
   if (fid < 0) {
     SL__FAIL(SL_ERR_FORMAT, "input '%s': cannot open the HDF5 file (truncated or damaged?): %s",
              file, m);
