@@ -33,8 +33,7 @@ command -v h5dump >/dev/null 2>&1 || { echo "FAIL: h5dump is not installed"; exi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX") || exit 1
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
-failures=0
-fail() { printf "FAIL: %s\n" "$*"; failures=$((failures + 1)); }
+fail() { printf "FAIL: %s\n" "$*"; }
 ok() { printf "ok: %s\n" "$*"; }
 
 # the app's variable name in the tables -> its path
@@ -64,6 +63,19 @@ timeout -k 5 120 "$GEN" text --size 64K --vocab 500 --seed 5 -o in.txt >/dev/nul
 timeout -k 5 120 "$GEN" particles --rows 3000 --cells 16 --seed 5 -o in.h5 >/dev/null 2>gen.err ||
   { echo "FAIL: sluice-gen particles: $(cat gen.err)"; exit 1; }
 
+# spawn FUNC ROW: run one check in the background in a folder of its own (the runs wait
+# mostly on mpirun's start, not on the CPU, so up to SLUICE_TEST_JOBS (6) run at once);
+# its lines go to j<N>.log, printed in order at the end
+JOBS=${SLUICE_TEST_JOBS:-6}
+njob=0
+spawn() {
+  local d=$WORK/j$njob
+  mkdir "$d" && ln -s ../in.txt ../in.h5 "$d"/ || { echo "FAIL: cannot make $d"; exit 1; }
+  (cd "$d" && "$@") >"$d.log" 2>&1 &
+  njob=$((njob + 1))
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+}
+
 # ---- --help, --version, --sl-help ----
 #     app      arguments before the option   the program name in the output
 INFO=(
@@ -75,7 +87,8 @@ INFO=(
   "GROUPBY  -                              sluice-h5groupby"
   "STATS    -                              sluice-h5stats"
 )
-for row in "${INFO[@]}"; do
+check_info() {
+  local row=$1 exe pre prog name rc
   words "$row"
   exe=$(app_path "${W[0]}") pre=() prog=${W[2]}
   [ "${W[1]}" = - ] || pre=("${W[1]}")
@@ -91,7 +104,8 @@ for row in "${INFO[@]}"; do
   run "$exe" "${pre[@]}" --sl-help; rc=$?
   if [ $rc -eq 0 ] && grep -q -- "--sl-" out.txt; then ok "$name --sl-help"
   else fail "$name --sl-help: exit $rc, stderr: $(head -2 err.txt)"; fi
-done
+}
+for row in "${INFO[@]}"; do spawn check_info "$row"; done
 
 # ---- every valued option, --opt=VALUE and --opt VALUE alike ----
 # CHECK FILE APP OPTION VALUE ARGS...: the run is APP ARGS... OPTION=VALUE, then APP ARGS...
@@ -142,7 +156,8 @@ result() {
   stdout) cat out.txt ;;
   esac
 }
-for row in "${VALUED[@]}"; do
+check_valued() {
+  local row=$1 check file exe opt val args long short name ok_runs k a x v rc
   words "$row"
   check=${W[0]} file=${W[1]} exe=$(app_path "${W[2]}") opt=${W[3]} val=${W[4]}
   args=("${W[@]:5}")
@@ -163,11 +178,12 @@ for row in "${VALUED[@]}"; do
     fi
     result "$check" "${file//OUT/o$k}" >"r$k.txt" 2>&1
   done
-  [ $ok_runs -eq 1 ] || continue
+  [ $ok_runs -eq 1 ] || return
   if [ ! -s r1.txt ]; then fail "$name: no output to compare"
   elif cmp -s r1.txt r2.txt; then ok "$name: $long=VALUE and $short VALUE give the same output"
   else fail "$name: $long=VALUE and $short VALUE differ: $(diff r1.txt r2.txt | head -4)"; fi
-done
+}
+for row in "${VALUED[@]}"; do spawn check_valued "$row"; done
 
 # ---- refused: exit 2, one line "PROG: error: ..." ----
 # APP PATTERN ARGS...: PATTERN (grep, '.' for any) must be in the error line
@@ -226,8 +242,8 @@ REFUSED=(
   "GROUPBY  force                            in.h5:/particles --key cell --agg count -o x.h5:/g --force=1"
   "STATS    force                            in.h5:/particles --force=1"
 )
-for row in "${REFUSED[@]}"; do
-  case $row in "#"*) continue ;; esac
+check_refused() {
+  local row=$1 exe pat args prog rc n
   words "$row"
   exe=$(app_path "${W[0]}") pat=${W[1]}
   args=("${W[@]:2}")
@@ -241,9 +257,17 @@ for row in "${REFUSED[@]}"; do
   else
     fail "$prog ${args[*]}: expected exit 2 and one line '$prog: error: ...$pat...', found exit $rc, $n error line(s): $(grep -v '^--\|^$' err.txt | head -3)"
   fi
+}
+for row in "${REFUSED[@]}"; do
+  case $row in "#"*) continue ;; esac
+  spawn check_refused "$row"
 done
 
-if [ $failures -ne 0 ]; then
+# every check's lines, in the order the checks were started
+wait
+for ((i = 0; i < njob; i++)); do cat "$WORK/j$i.log"; done
+failures=$(cat "$WORK"/j*.log | grep -c '^FAIL')
+if [ "$failures" -ne 0 ]; then
   echo "test_cli: $failures check(s) failed"
   exit 1
 fi

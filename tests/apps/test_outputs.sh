@@ -62,66 +62,84 @@ refused() {
   else ok "np$n $what"; fi
 }
 
-for n in 2 4; do
-  for force in "" --force; do
-    refused "h5stats -o INPUT $force" $n "also an input" "$STATS" in.h5:/particles -o in.h5 $force
-    refused "h5groupby -o INPUT $force" $n "also an input" "$GROUPBY" in.h5:/particles --key cell --agg count -o in.h5:/g $force
-    refused "h5sort -o INPUT $force" $n "also an input" "$SORT" in.h5:/particles --key mass -o in.h5:/s $force
-    refused "wordcount -o INPUT $force" $n "also an input" "$WC" in.txt -o in.txt $force
-    refused "h5stats -o DIR $force" $n "is a directory" "$STATS" in.h5:/particles -o outdir $force
-    refused "h5groupby -o DIR $force" $n "is a directory" "$GROUPBY" in.h5:/particles --key cell --agg count -o outdir:/g $force
-    refused "h5sort -o DIR $force" $n "is a directory" "$SORT" in.h5:/particles --key mass -o outdir:/s $force
-    refused "wordcount -o DIR $force" $n "is a directory" "$WC" in.txt -o outdir $force
-  done
+refused_dest() { # N [--force]: a destination that is an input or a directory, at N ranks
+  n=$1 force=${2:-}
+  refused "h5stats -o INPUT $force" $n "also an input" "$STATS" in.h5:/particles -o in.h5 $force
+  refused "h5groupby -o INPUT $force" $n "also an input" "$GROUPBY" in.h5:/particles --key cell --agg count -o in.h5:/g $force
+  refused "h5sort -o INPUT $force" $n "also an input" "$SORT" in.h5:/particles --key mass -o in.h5:/s $force
+  refused "wordcount -o INPUT $force" $n "also an input" "$WC" in.txt -o in.txt $force
+  refused "h5stats -o DIR $force" $n "is a directory" "$STATS" in.h5:/particles -o outdir $force
+  refused "h5groupby -o DIR $force" $n "is a directory" "$GROUPBY" in.h5:/particles --key cell --agg count -o outdir:/g $force
+  refused "h5sort -o DIR $force" $n "is a directory" "$SORT" in.h5:/particles --key mass -o outdir:/s $force
+  refused "wordcount -o DIR $force" $n "is a directory" "$WC" in.txt -o outdir $force
+}
+refused_other() { # N: a missing directory, a bad value, at N ranks
+  n=$1
   refused "h5stats missing directory" $n "does not exist" "$STATS" in.h5:/particles -o nosuch/o.h5
   refused "h5groupby missing directory" $n "does not exist" "$GROUPBY" in.h5:/particles --key cell --agg count -o nosuch/o.h5:/g
   refused "h5sort missing directory" $n "does not exist" "$SORT" in.h5:/particles --key mass -o nosuch/o.h5:/s
   refused "wordcount missing directory" $n "does not exist" "$WC" in.txt -o nosuch/o.tsv
   refused "h5sort --deflate ''" $n "deflate" "$SORT" in.h5:/particles --key mass -o o.h5:/s --deflate ''
   refused "h5groupby --deflate ''" $n "deflate" "$GROUPBY" in.h5:/particles --key cell --agg count -o o.h5:/g --deflate ''
-done
+}
 
 # --opt=value is --opt value in every app
-for n in 2 4; do
-  rm -f o*.h5 o.tsv
-  run $n "$STATS" table.h5:/t --bins=7 --output=o1.h5 >/dev/null 2>err.txt &&
-    "$ORACLE" stats table.h5:/t o1.h5 --bins 7 >chk.txt 2>&1 && ok "np$n h5stats --bins=7 --output=" ||
-    fail "np$n h5stats --bins=7 --output=: $(grep error: err.txt | head -1) $(head -2 chk.txt)"
-  run $n "$GROUPBY" table.h5:/t --key=grp --agg=count,sum:x --deflate=1 --output=o2.h5:/g 2>err.txt &&
-    "$ORACLE" groupby table.h5:/t o2.h5:/g --key grp --agg count,sum:x >chk.txt 2>&1 && ok "np$n h5groupby --key= --agg= --deflate= --output=" ||
-    fail "np$n h5groupby --key=...: $(grep error: err.txt | head -1) $(head -2 chk.txt)"
-  run $n "$SORT" in.h5:/particles --key=mass --deflate=1 --output=o3.h5:/s 2>err.txt &&
-    h5dump -H o3.h5 | grep -q "( 20000 )" && ok "np$n h5sort --key= --deflate= --output=" ||
-    fail "np$n h5sort --key=...: $(grep error: err.txt | head -1)"
-  run $n "$WC" --top=5 --output=o.tsv in.txt 2>err.txt && [ "$(wc -l <o.tsv)" -eq 5 ] &&
-    ok "np$n wordcount --top= --output=" || fail "np$n wordcount --top=: $(grep error: err.txt | head -1)"
-done
+opt_values() {
+  for n in 2 4; do
+    rm -f o*.h5 o.tsv
+    run $n "$STATS" table.h5:/t --bins=7 --output=o1.h5 >/dev/null 2>err.txt &&
+      "$ORACLE" stats table.h5:/t o1.h5 --bins 7 >chk.txt 2>&1 && ok "np$n h5stats --bins=7 --output=" ||
+      fail "np$n h5stats --bins=7 --output=: $(grep error: err.txt | head -1) $(head -2 chk.txt)"
+    run $n "$GROUPBY" table.h5:/t --key=grp --agg=count,sum:x --deflate=1 --output=o2.h5:/g 2>err.txt &&
+      "$ORACLE" groupby table.h5:/t o2.h5:/g --key grp --agg count,sum:x >chk.txt 2>&1 && ok "np$n h5groupby --key= --agg= --deflate= --output=" ||
+      fail "np$n h5groupby --key=...: $(grep error: err.txt | head -1) $(head -2 chk.txt)"
+    run $n "$SORT" in.h5:/particles --key=mass --deflate=1 --output=o3.h5:/s 2>err.txt &&
+      h5dump -H o3.h5 | grep -q "( 20000 )" && ok "np$n h5sort --key= --deflate= --output=" ||
+      fail "np$n h5sort --key=...: $(grep error: err.txt | head -1)"
+    run $n "$WC" --top=5 --output=o.tsv in.txt 2>err.txt && [ "$(wc -l <o.tsv)" -eq 5 ] &&
+      ok "np$n wordcount --top= --output=" || fail "np$n wordcount --top=: $(grep error: err.txt | head -1)"
+  done
+}
 
 # a large --bins (the edges used to be an attribute, limited to 64 KiB: 8190 edges)
-for n in 2 4; do
-  rm -f big.h5
-  run $n "$STATS" table.h5:/t --bins 100000 -o big.h5 >/dev/null 2>err.txt; rc=$?
-  if [ $rc -ne 0 ]; then fail "np$n h5stats --bins 100000 -o: exit $rc: $(grep error: err.txt | head -1)"
-  elif "$ORACLE" stats table.h5:/t big.h5 --bins 100000 >chk.txt 2>&1; then ok "np$n h5stats --bins 100000 -o (oracle)"
-  else fail "np$n h5stats --bins 100000 -o: oracle: $(head -3 chk.txt)"; fi
-done
+big_bins() {
+  for n in 2 4; do
+    rm -f big.h5
+    run $n "$STATS" table.h5:/t --bins 100000 -o big.h5 >/dev/null 2>err.txt; rc=$?
+    if [ $rc -ne 0 ]; then fail "np$n h5stats --bins 100000 -o: exit $rc: $(grep error: err.txt | head -1)"
+    elif "$ORACLE" stats table.h5:/t big.h5 --bins 100000 >chk.txt 2>&1; then ok "np$n h5stats --bins 100000 -o (oracle)"
+    else fail "np$n h5stats --bins 100000 -o: oracle: $(head -3 chk.txt)"; fi
+  done
+}
 
 # histograms that cannot fit are refused before any work, not found missing half-way
 # (ulimit -v cannot apply under ASan, which reserves terabytes of address space)
-asan=""
-ldd "$STATS" 2>/dev/null | grep -q libasan && asan=1
-for n in 2 4; do
-  if [ -n "$asan" ]; then
-    ok "np$n h5stats --bins beyond memory: skipped (built with ASan: ulimit -v cannot apply)"
-    continue
-  fi
-  rm -f mem.h5
-  run $n sh -c "ulimit -v 3000000 && exec '$STATS' in.h5:/particles --bins 100000000 -o mem.h5" >/dev/null 2>err.txt
-  rc=$?
-  if [ $rc -eq 2 ] && [ "$(errlines)" -eq 1 ] && grep -q -- "--bins 100000000" err.txt &&
-    grep -q "per rank" err.txt && [ ! -e mem.h5 ] && [ "$(ls -A | grep -c sluice-tmp)" -eq 0 ]; then
-    ok "np$n h5stats --bins beyond memory: exit 2, one line"
-  else fail "np$n h5stats --bins beyond memory: expected exit 2 and one line naming --bins, found exit $rc: $(grep error: err.txt | head -2)"; fi
+beyond_memory() {
+  asan=""
+  ldd "$STATS" 2>/dev/null | grep -q libasan && asan=1
+  for n in 2 4; do
+    if [ -n "$asan" ]; then
+      ok "np$n h5stats --bins beyond memory: skipped (built with ASan: ulimit -v cannot apply)"
+      continue
+    fi
+    rm -f mem.h5
+    run $n sh -c "ulimit -v 3000000 && exec '$STATS' in.h5:/particles --bins 100000000 -o mem.h5" >/dev/null 2>err.txt
+    rc=$?
+    if [ $rc -eq 2 ] && [ "$(errlines)" -eq 1 ] && grep -q -- "--bins 100000000" err.txt &&
+      grep -q "per rank" err.txt && [ ! -e mem.h5 ] && [ "$(ls -A | grep -c sluice-tmp)" -eq 0 ]; then
+      ok "np$n h5stats --bins beyond memory: exit 2, one line"
+    else fail "np$n h5stats --bins beyond memory: expected exit 2 and one line naming --bins, found exit $rc: $(grep error: err.txt | head -2)"; fi
+  done
+}
+
+# the sections above run at once, each in a folder of its own with copies of the inputs
+# (the runs wait mostly on mpirun's start, not on the CPU); the full disk below runs
+# meanwhile; every section's lines are printed at the end
+for job in "refused_dest 2" "refused_dest 2 --force" "refused_other 2" "refused_dest 4" \
+  "refused_dest 4 --force" "refused_other 4" opt_values big_bins beyond_memory; do
+  d=s_$(echo "$job" | tr ' -' _)
+  mkdir "$d" && cp in.h5 in.txt table.h5 "$d"/ && mkdir "$d/outdir" &&
+    (cd "$d" && $job) >"$d.log" 2>&1 &
 done
 
 # a full disk while writing: one line naming the output and the cause, not HDF5's dump
@@ -141,5 +159,8 @@ else
   echo "skipped: full disk (needs root to mount a tmpfs)"
 fi
 
+wait
+for f in s_*.log; do cat "$f"; done
+failures=$((failures + $(cat s_*.log | grep -c '^FAIL')))
 echo "test_outputs: $failures failure(s)"
 [ $failures -eq 0 ]
