@@ -113,7 +113,7 @@ typedef struct sl__options {
   char stats_file[4096];        /* --sl-stats ("" = none; %j: the job id) */
   int log_view;                 /* --sl-log-view */
   int progress;                 /* --sl-progress: -1 auto, 0 off, 1 on */
-  int progress_interval;        /* --sl-progress-interval: seconds between plain lines */
+  double progress_interval;     /* --sl-progress-interval: seconds between plain lines */
   char trace_file[4096];        /* --sl-trace ("" = none; %j: the job id) */
   int trace_merge_us;           /* --sl-trace-merge-us: spans closer than this are merged */
   int trace_max_spans;          /* --sl-trace-max-spans: per rank, the merge gap grows past it */

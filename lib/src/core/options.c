@@ -64,8 +64,8 @@ const sl__opt_desc sl__option_table[] = {
      "progress of all ranks on rank 0's stderr; auto: redrawn on a terminal, else a line per "
      "interval",
      SL__FIELD(progress), 0, 0, NULL, progress_choices},
-    {"progress-interval", SL__OPT_INT, "30", "SECONDS", "seconds between plain progress lines",
-     SL__FIELD(progress_interval), 1, 86400, NULL, NULL},
+    {"progress-interval", SL__OPT_SECONDS, "30s", "TIME", "time between plain progress lines",
+     SL__FIELD(progress_interval), 1000, 86400000, NULL, NULL},
     {"trace", SL__OPT_STRING, "", "FILE", "write a timeline of the runs (Chrome trace JSON)",
      SL__FIELD(trace_file), 0, 0, NULL, NULL},
     {"trace-merge-us", SL__OPT_INT, "1000", "US", "merge trace spans closer than this",
