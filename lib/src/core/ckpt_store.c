@@ -18,6 +18,15 @@
 #define MANIFEST_HEAD "sluice-checkpoint 1"
 #define PART_MAGIC "SLCKPT1\n"
 #define TAG_END 0xFFFFFFFFu
+#define TRAILER_MAGIC "SLCKEND\n"
+
+/* The last bytes of a part file: what a reader checks before it parses anything. */
+typedef struct trailer {
+  char magic[8];
+  uint64_t bytes; /* everything before the trailer */
+  uint32_t crc;   /* of those bytes */
+  uint32_t pad;
+} trailer;
 #define WBUF (1u << 20)
 
 uint32_t sl__crc32(uint32_t crc, const void *p, size_t n) {
@@ -383,10 +392,14 @@ int sl__ckpt_put(sl__ckpt_writer *w, uint32_t tag, int stage, int part, int step
   return wput(w, &c, sizeof c);
 }
 
-int sl__ckpt_part_finish(sl__ckpt_writer *w, uint64_t *bytes, uint32_t *crc) {
+int sl__ckpt_part_finish(sl__ckpt_writer *w, uint64_t *bytes) {
   int rc = sl__ckpt_put(w, TAG_END, -1, -1, -1, NULL, 0);
+  trailer t = {{0}, w->bytes, w->crc, 0};
+  memcpy(t.magic, TRAILER_MAGIC, sizeof t.magic);
   if (rc == SL_OK)
     rc = wflush(w);
+  if (rc == SL_OK)
+    rc = sl__write_all(w->fd, &t, sizeof t, w->path);
   if (rc == SL_OK && fsync(w->fd) != 0)
     rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot sync the checkpoint file '%s': %s",
                        w->path, strerror(errno));
@@ -400,8 +413,7 @@ int sl__ckpt_part_finish(sl__ckpt_writer *w, uint64_t *bytes, uint32_t *crc) {
     sl__ckpt_part_abandon(w);
     return rc;
   }
-  *bytes = w->bytes;
-  *crc = w->crc;
+  *bytes = w->bytes + sizeof t;
   sl__bytes_free(&w->buf);
   free(w);
   return SL_OK;
@@ -417,8 +429,7 @@ void sl__ckpt_part_abandon(sl__ckpt_writer *w) {
   free(w);
 }
 
-int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, uint64_t bytes, uint32_t crc,
-                       sl__ckpt_reader **rp) {
+int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, sl__ckpt_reader **rp) {
   *rp = NULL;
   sl__ckpt_reader *r = calloc(1, sizeof *r);
   SL__CHECK_ALLOC(r);
@@ -429,10 +440,24 @@ int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, uint64_t bytes
   if (rc == SL_OK && ((r->fd = open(r->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r->fd, &st) != 0))
     rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot open the checkpoint file '%s': %s",
                        r->path, strerror(errno));
-  if (rc == SL_OK && (uint64_t)st.st_size != bytes)
+  trailer t = {{0}, 0, 0, 0};
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  if (rc == SL_OK && (uint64_t)st.st_size < 8 + sizeof t)
     rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
-                       "checkpoint file '%s' is damaged: expected %llu bytes, found %llu", r->path,
-                       (unsigned long long)bytes, (unsigned long long)st.st_size);
+                       "checkpoint file '%s' is damaged: %llu bytes, too short for one", r->path,
+                       (unsigned long long)st.st_size);
+  if (rc == SL_OK)
+    rc = sl__pread_all(r->fd, &t, sizeof t, (uint64_t)st.st_size - sizeof t, r->path);
+  if (rc == SL_OK) {
+    bytes = (uint64_t)st.st_size - sizeof t;
+    crc = t.crc;
+    if (memcmp(t.magic, TRAILER_MAGIC, 8) || t.bytes != bytes)
+      rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                         "checkpoint file '%s' is damaged: its trailer says %llu bytes, found "
+                         "%llu",
+                         r->path, (unsigned long long)t.bytes, (unsigned long long)bytes);
+  }
   /* the whole file's CRC first, in pieces: a section is parsed only from a file known whole */
   uint32_t c = 0;
   char *chunk = rc == SL_OK ? malloc(WBUF) : NULL;
@@ -446,7 +471,7 @@ int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, uint64_t bytes
   }
   if (rc == SL_OK && c != crc)
     rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
-                       "checkpoint file '%s' is damaged: its CRC is %08x, the manifest says %08x",
+                       "checkpoint file '%s' is damaged: its CRC is %08x, its trailer says %08x",
                        r->path, (unsigned)c, (unsigned)crc);
   if (rc == SL_OK) {
     char magic[8];

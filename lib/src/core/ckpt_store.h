@@ -2,12 +2,12 @@
 /* sluice internal: the checkpoint store (issue 12), the files of a checkpoint directory.
  *
  *   DIR/manifest            what the committed checkpoint is: a text file of "key value"
- *                           lines (the epoch, the plan's fingerprint, the command line, each
- *                           input's size and time, ranks, partitions, and each rank's part
- *                           file's size and CRC), ended by a line with the CRC of the lines
- *                           above it
+ *                           lines (the epoch, the plan's fingerprint, the command line, the
+ *                           inputs, ranks, partitions), ended by a line with the CRC of the
+ *                           lines above it
  *   DIR/epoch-N/rank-R.part one rank's snapshot for epoch N: sections of (tag, stage,
- *                           partition, step, bytes), each with its CRC
+ *                           partition, step, bytes), each with its CRC, then a trailer with
+ *                           the size and CRC of all before it (a part file checks itself)
  *
  * Commit protocol (what makes a kill at any moment harmless): every rank writes its part
  * file for the new epoch and fsyncs it and its directory; the ranks agree that all did
@@ -63,9 +63,9 @@ int sl__ckpt_part_create(const char *dir, uint64_t epoch, int rank, sl__ckpt_wri
 /* One section: tag (what it is), where (stage, partition, step; -1 where none), n bytes. */
 int sl__ckpt_put(sl__ckpt_writer *w, uint32_t tag, int stage, int part, int step, const void *p,
                  size_t n);
-/* Write the end, fsync the file and its folder, close; the file's size and CRC (for the
- * manifest) in *bytes and *crc. Frees w also on failure. */
-int sl__ckpt_part_finish(sl__ckpt_writer *w, uint64_t *bytes, uint32_t *crc);
+/* Write the end and the trailer, fsync the file and its folder, close; the file's size in
+ * *bytes. Frees w also on failure (the file is then removed). */
+int sl__ckpt_part_finish(sl__ckpt_writer *w, uint64_t *bytes);
 /* Drop an unfinished part (a failure elsewhere): the file is removed. NULL is fine. */
 void sl__ckpt_part_abandon(sl__ckpt_writer *w);
 
@@ -76,9 +76,8 @@ typedef struct sl__ckpt_section {
   size_t len;
 } sl__ckpt_section;
 typedef struct sl__ckpt_reader sl__ckpt_reader;
-/* Open a part file and check it against the manifest's size and CRC (bytes, crc). */
-int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, uint64_t bytes, uint32_t crc,
-                       sl__ckpt_reader **r);
+/* Open a part file and check it whole against its trailer (size and CRC). */
+int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, sl__ckpt_reader **r);
 /* The next section: 1, or 0 at the end. */
 int sl__ckpt_next(sl__ckpt_reader *r, sl__ckpt_section *s, int *more);
 void sl__ckpt_part_close(sl__ckpt_reader *r);

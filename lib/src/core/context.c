@@ -223,6 +223,10 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
     destroy(ctx); /* every rank gets here, so MPI_Finalize stays collective */
     return rc;
   }
+  /* the program's own arguments (the --sl-* options are gone): what a checkpoint's resume
+   * must match, whatever runtime options it is given */
+  if (argc != NULL && argv != NULL && *argv != NULL)
+    format_command_line(*argc, *argv, ctx->program_args, sizeof ctx->program_args);
   if (ctx->opt.help && ctx->rank == 0) {
     sl__options_help(&ctx->opt, stdout);
     fflush(stdout);

@@ -122,6 +122,8 @@ typedef struct sl__options {
   char tmpdir[4096];            /* --sl-tmpdir ("" = next to the output) */
   double flush_interval;        /* --sl-flush-interval, seconds */
   int window_empty_limit;       /* --sl-window-empty-limit */
+  char checkpoint_dir[4096];    /* --sl-checkpoint-dir ("" = no checkpoints) */
+  double checkpoint_interval;   /* --sl-checkpoint-interval, seconds (0: on signals only) */
   int help;                     /* --sl-help was given */
 } sl__options;
 
@@ -153,6 +155,7 @@ struct sl_ctx {
   char binding_desc[128];
   char slurm_job_id[64];
   char command_line[4096];
+  char program_args[4096];   /* argv after sl_init took its --sl-* options */
   uint64_t held_memory_auto; /* the rank's memory for operators that hold records (sorts), with
                                 "auto", by sl__memory_resolve */
   uint64_t bytes_written;    /* output bytes this rank wrote (sinks count them; run records) */

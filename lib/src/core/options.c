@@ -85,6 +85,14 @@ const sl__opt_desc sl__option_table[] = {
     {"flush-interval", SL__OPT_SECONDS, "10ms", "TIME",
      "a partial batch this old is sent (idle sources feed windows and triggers); 0: at once",
      SL__FIELD(flush_interval), 0, 3600000, NULL, NULL},
+    {"checkpoint-dir", SL__OPT_STRING, "", "DIR",
+     "save checkpoints here (SIGTERM/SIGUSR1: save, then stop with exit 3); a rerun of the "
+     "same command resumes from the last one",
+     SL__FIELD(checkpoint_dir), 0, 0, NULL, NULL},
+    {"checkpoint-interval", SL__OPT_SECONDS, "0", "TIME",
+     "also save a checkpoint this often while running (with --sl-checkpoint-dir); 0: on "
+     "signals only",
+     SL__FIELD(checkpoint_interval), 0, 86400000, NULL, NULL},
     {"window-empty-limit", SL__OPT_INT, "10000", "N",
      "most empty windows emitted per jump of event time; more are skipped, with a warning",
      SL__FIELD(window_empty_limit), 0, 1u << 30, NULL, NULL},

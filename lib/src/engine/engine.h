@@ -18,8 +18,23 @@
 
 /* Message types on the data tag (ordered per sender) and the control tag. */
 enum { SL__TAG_DATA = 101, SL__TAG_BIG = 102, SL__TAG_CTRL = 103 };
-enum { SL__MSG_DATA = 1, SL__MSG_EOS = 2, SL__MSG_BIG = 3 };
-enum { SL__CTRL_GRANT = 1, SL__CTRL_REQUEST = 2, SL__CTRL_ABORT = 3, SL__CTRL_RELEASE = 4 };
+/* BARRIER: a checkpoint's marker (its epoch in the header's wm), after every batch the
+ * sender emitted before its snapshot; like EOS it carries no payload and takes no credit. */
+enum { SL__MSG_DATA = 1, SL__MSG_EOS = 2, SL__MSG_BIG = 3, SL__MSG_BARRIER = 4 };
+static inline int sl__msg_marker(int type) {
+  return type == SL__MSG_EOS || type == SL__MSG_BARRIER;
+}
+/* CKPT_*: the checkpoint protocol (engine/checkpoint.c); count: the epoch, slot: a flag. */
+enum {
+  SL__CTRL_GRANT = 1,
+  SL__CTRL_REQUEST = 2,
+  SL__CTRL_ABORT = 3,
+  SL__CTRL_RELEASE = 4,
+  SL__CTRL_CKPT_REQUEST = 5, /* to rank 0: a stop signal arrived here */
+  SL__CTRL_CKPT_START = 6,   /* from rank 0: epoch `count` begins (slot 1: then stop) */
+  SL__CTRL_CKPT_DONE = 7,    /* to rank 0: this rank's part is written (slot 1) or failed */
+  SL__CTRL_CKPT_COMMIT = 8   /* from rank 0: committed (slot 1) or not */
+};
 
 typedef struct sl__msghdr {
   uint32_t type;
@@ -70,6 +85,7 @@ typedef struct sl__dest {
   int credits;   /* batches we may send now */
   int requested; /* a REQUEST is outstanding */
   int eos_pending, eos_sent;
+  int64_t barrier; /* a checkpoint barrier of this epoch waits to follow the ready batches */
 } sl__dest;
 
 struct sl__out {
@@ -176,6 +192,12 @@ struct sl__part {
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
   sl__bytes capture;
+  /* checkpoints (engine/checkpoint.c): per sender, whether it ended and the epoch of its
+   * last barrier; snapped: this partition saved its part of the running epoch and waits
+   * for the commit */
+  unsigned char *ended;
+  int64_t *barrier;
+  int snapped;
 };
 
 #define SL__CAPTURE (-1)
@@ -187,6 +209,7 @@ typedef struct sl__srun {
   sl__out *out;
   sl__stagestats st;
   void **rstate; /* per step of the stage: its run-wide state (sl__op_vt.run_setup) */
+  int forwarded; /* checkpoints: this rank's barrier of the running epoch left the stage */
 } sl__srun;
 
 typedef struct sl__sendreq {
@@ -242,6 +265,8 @@ struct sl__run {
   sl_stats total;
   struct sl__progress *prog; /* NULL: no progress lines in this run */
   struct sl__trace *trace;   /* NULL: no --sl-trace */
+  struct sl__ckpt *ckpt;     /* NULL: no --sl-checkpoint-dir */
+  int ckpt_active;           /* a checkpoint's epoch runs on this rank */
   int status;                /* the agreed outcome (SL_OK or the code every rank returns) */
 };
 
@@ -276,6 +301,11 @@ int sl__out_unstick(sl__out *o);
 /* Send the partial batches that waited --sl-flush-interval (now: sl__now()). */
 int sl__out_flush_aged(sl__out *o, double now);
 int sl__credits_eos(sl__run *run, sl__part *p, int sender);
+/* A control message (same rank: queued locally). */
+int sl__send_ctrl(sl__run *run, int rank, int type, int stage, int part, int count, int slot);
+/* Checkpoints: flush the partial batches and queue a barrier of `epoch` behind them toward
+ * every destination that has not ended. */
+int sl__out_barrier(sl__out *o, int64_t epoch);
 int sl__credits_init(sl__run *run, sl__part *p);
 int sl__credits_consumed(sl__run *run, sl__part *p, int sender);
 void sl__credits_free(sl__credits *c);
@@ -331,6 +361,26 @@ void sl__st_over_ranks(const sl__gathered *g, int idx, double *mn, double *avg, 
 int sl__record_write(sl__run *run, const sl__gathered *g, const char *path);
 /* The PETSc-style summary on f (rank 0). */
 void sl__log_view(sl__run *run, const sl__gathered *g, FILE *f);
+
+/* ---- checkpoints (engine/checkpoint.c, docs/checkpoint.md) ---- */
+struct sl__ckpt_writer;
+/* Collective, after the transport started: with --sl-checkpoint-dir, refuse a flow that
+ * cannot be checkpointed, load and check a committed checkpoint and restore every local
+ * partition, source and the sink from it. Agreed: every rank returns the same code. */
+int sl__ckpt_begin(sl__run *run);
+/* Every turn of the loop: signals, the interval, snapshots, the commit. SL_ERR_STOPPED
+ * (recorded) once a checkpoint that stops the run has been committed. */
+int sl__ckpt_poll(sl__run *run, int *progress);
+/* A checkpoint control message (SL__CTRL_CKPT_*). */
+int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m);
+/* 1 while the loop must go on for checkpoints (an epoch runs, or ranks may still start
+ * one: a non-blocking barrier of the ranks done with their part has not completed). */
+int sl__ckpt_linger(sl__run *run);
+/* After the run: success removes the checkpoint (rank 0); frees the state. */
+void sl__ckpt_end(sl__run *run, int status);
+/* A step's or the sink's chunk of state (op.h, plan.h). */
+int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d, size_t n);
+int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n);
 
 /* ---- progress (engine/progress.c) ----
  * Lines on rank 0's stderr about every rank, through non-blocking reductions on a

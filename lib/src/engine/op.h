@@ -31,8 +31,11 @@
  *   - Errors: return an sl_error code set with SL__FAIL / sl__error_set (one line: what,
  *     where, expected vs found); a user callback's failure through sl__callback_failed.
  *
- * Room for what comes next: snapshot/restore of a step's state (checkpoints) and block
- * pushes (block-at-a-time execution) will be added here as optional hooks. */
+ * Checkpoints (engine/checkpoint.c, docs/checkpoint.md): a step that holds state between
+ * records (it has a drain) must have snapshot and restore, or a flow with it cannot be
+ * checkpointed (refused before the run). snapshot runs when the partition has taken every
+ * record before the checkpoint's barrier and nothing after it, possibly in the middle of
+ * its drain (then it saves only what it has not emitted yet). */
 #ifndef SLUICE_OP_H
 #define SLUICE_OP_H
 
@@ -65,6 +68,10 @@ typedef struct sl__op_vt {
   int (*watermark)(sl__part *p, int i, int sender, int64_t wm);
   /* Every turn of the partition's work while its input lasts: processing-time timers. */
   int (*tick)(sl__part *p, int i);
+  /* Save step i's state: any number of sl__ckpt_put_step calls (chunks of bounded size). */
+  int (*snapshot)(sl__part *p, int i, struct sl__ckpt_writer *w);
+  /* One chunk that snapshot saved, in order, into the state create made. */
+  int (*restore)(sl__part *p, int i, const void *data, size_t len);
 
   /* ---- optional, run-wide: once per step of the plan on every rank, whether or not the
    * rank hosts a partition of its stage; in plan order. rstate is this step's run-wide

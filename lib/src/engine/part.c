@@ -119,8 +119,14 @@ int sl__part_setup(sl__run *run, sl__part *p) {
   for (int i = 0; i <= st->nsteps; i++)
     p->em[i] = (sl_emitter){p, i};
   /* the credits first: a step may size its state by the senders (watermarks per sender) */
-  if (!st->source.vt)
+  if (!st->source.vt) {
     SL__CHECK(sl__credits_init(run, p));
+    int n = p->cr.nsenders > 0 ? p->cr.nsenders : 1;
+    p->ended = calloc((size_t)n, 1);
+    p->barrier = calloc((size_t)n, sizeof *p->barrier);
+    SL__CHECK_ALLOC(p->ended);
+    SL__CHECK_ALLOC(p->barrier);
+  }
   int wrapped = 0;
   for (int i = 0; i < st->nsteps; i++)
     SL__CHECK(step_setup(p, i, &wrapped));
@@ -146,6 +152,8 @@ void sl__part_teardown(sl__part *p) {
     sl__buf_release(run, b);
   }
   sl__credits_free(&p->cr);
+  free(p->ended);
+  free(p->barrier);
   free(p->steps);
   free(p->em);
   sl__bytes_free(&p->capture);
@@ -207,14 +215,16 @@ static void trace_work(sl__part *p, int draining, double a, double b) {
 }
 
 int sl__part_work(sl__part *p, int *progress) {
-  if (p->done)
+  if (p->done || p->snapped) /* snapped: its checkpoint is saved, it waits for the commit */
     return SL_OK;
   sl__run *run = p->run;
   sl__srun *sr = &run->stages[p->stage->index];
   double t0 = sl__now();
   int rc = SL_OK, before = *progress;
   int draining = p->input_ended && p->finish_step < p->nsteps; /* names the trace's span */
-  for (int i = p->wm_step; i >= 0 && i < p->nsteps && !p->input_ended && rc == SL_OK; i++)
+  /* no timer fires while a checkpoint runs: what it emitted would follow the barrier */
+  for (int i = p->wm_step;
+       i >= 0 && i < p->nsteps && !p->input_ended && !run->ckpt_active && rc == SL_OK; i++)
     if (p->steps[i].op->tick)
       rc = p->steps[i].op->tick(p, i);
   for (int iter = 0; iter < 64 && rc == SL_OK; iter++) {
@@ -271,10 +281,18 @@ int sl__part_work(sl__part *p, int *progress) {
         p->input_ended = 1;
         continue;
       }
+      if (b->type == SL__MSG_BARRIER) { /* engine/checkpoint.c aligns on these */
+        pop_input(p);
+        p->barrier[p->cr.base[b->slot] + b->src_rank] = b->wm;
+        sl__buf_release(run, b);
+        (*progress)++;
+        continue;
+      }
       if (b->type == SL__MSG_EOS) {
         pop_input(p);
         p->eos_count++;
         int sender = p->cr.base[b->slot] + b->src_rank;
+        p->ended[sender] = 1;
         rc = sl__credits_eos(run, p, sender);
         if (rc == SL_OK)
           rc = watermark(p, sender, INT64_MAX);

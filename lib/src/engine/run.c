@@ -228,7 +228,11 @@ static int loop(sl__run *run) {
       for (int i = 0; i < sr->nlocal && rc == SL_OK; i++)
         rc = sl__part_work(sr->parts[i], &progress);
     }
-    if (rc == SL_OK && sl__stop_flag) {
+    if (rc == SL_OK)
+      rc = sl__ckpt_poll(run, &progress); /* with checkpoints, a stop signal asks for one */
+    if (rc == SL_ERR_STOPPED)
+      run->stopped = 1;
+    if (rc == SL_OK && sl__stop_flag && !run->ckpt) {
       run->stopped = 1;
       rc = sl__error_set(
           SL_ERR_STOPPED, __FILE__, __LINE__,
@@ -242,7 +246,7 @@ static int loop(sl__run *run) {
     if (run->remote_abort)
       return SL_ERR_REMOTE;
     sl__progress_poll(run);
-    if (all_done(run) && !sl__progress_linger(run))
+    if (all_done(run) && !sl__progress_linger(run) && !sl__ckpt_linger(run))
       return SL_OK;
     if (progress)
       spins = 0;
@@ -373,12 +377,17 @@ int sl_run(sl_flow *flow) {
     rc = ops_setup(run);
   if (rc == SL_OK)
     rc = sl__transport_start(run);
+  /* a checkpoint: checked, and the partitions, sources and sink restored from it */
+  if (all_agree(run, &rc) == SL_OK && rc == SL_OK)
+    rc = sl__ckpt_begin(run);
   if (all_agree(run, &rc) == SL_OK && rc == SL_OK)
     rc = sl__progress_start(run, prog_mode, prog_mode == 1 ? 1.0 : ctx->opt.progress_interval);
   if (rc != SL_OK) {
     /* every rank, started or not: the finish is collective (and progress_start agrees) */
     (void)sl__transport_finish(run);
-    return agree(run, rc);
+    rc = agree(run, rc);
+    sl__ckpt_end(run, rc);
+    return rc;
   }
 
   /* Phase 3: the event loop, then the drain and the outcome. */
@@ -422,6 +431,7 @@ int sl_run(sl_flow *flow) {
   sl__trace_span(run, SL__TRACK_LOOP, "io: publish the output", t, t1);
   run->total.wall_seconds = sl__now() - run->t0;
   rc = agree(run, rc);
+  sl__ckpt_end(run, rc); /* collective; a success removes the checkpoint */
   run->status = rc;
   run->t_end = sl__now();
   /* every rank, whatever the outcome: each of these is collective */

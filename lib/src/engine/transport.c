@@ -154,6 +154,10 @@ static int send_ctrl(sl__run *run, int rank, int type, int stage, int part, int 
   return send_track(run, req, NULL, mem);
 }
 
+int sl__send_ctrl(sl__run *run, int rank, int type, int stage, int part, int count, int slot) {
+  return send_ctrl(run, rank, type, stage, part, count, slot);
+}
+
 int sl__transport_abort_all(sl__run *run) {
   for (int r = 0; r < run->size; r++)
     if (r != run->rank)
@@ -471,12 +475,14 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
   sl__run *run = o->run;
   sl__dest *d = &o->dest[q];
   sl__msghdr h = {(uint32_t)b->type, o->target, q, b->nrec, b->len, o->slot, 0, INT64_MIN};
-  if (o->etime)
+  if (b->type == SL__MSG_BARRIER)
+    h.wm = b->wm; /* its epoch */
+  else if (o->etime)
     h.wm = b->type == SL__MSG_EOS ? INT64_MAX : out_watermark(o, q);
   if (b->data)
     memcpy(b->data, &h, sizeof h);
   sl__stagestats *st = &run->stages[o->stage].st;
-  if (b->type != SL__MSG_EOS) {
+  if (!sl__msg_marker(b->type)) {
     st->batches_sent++;
     st->bytes_sent += b->len;
   }
@@ -494,7 +500,7 @@ static int send_batch(sl__out *o, int q, sl__buf *b) {
     else
       p->in_head = b;
     p->in_tail = b;
-    if (b->type != SL__MSG_EOS) {
+    if (!sl__msg_marker(b->type)) {
       p->st->batches_received++;
       p->st->bytes_received += b->len;
     }
@@ -540,6 +546,14 @@ static int dest_pump(sl__out *o, int q) {
     int n = d->credits - o->initial;
     d->credits = o->initial;
     SL__CHECK(send_ctrl(o->run, d->rank, SL__CTRL_RELEASE, o->target, q, n, o->slot));
+  }
+  if (!d->ready_head && d->barrier) { /* after every batch emitted before the snapshot */
+    sl__buf *e = d->rank == o->run->rank ? calloc(1, sizeof *e) : buf_new(o->run, 0, 0);
+    SL__CHECK_ALLOC(e);
+    e->type = SL__MSG_BARRIER;
+    e->wm = d->barrier;
+    d->barrier = 0;
+    SL__CHECK(send_batch(o, q, e));
   }
   if (!d->ready_head && d->eos_pending && !d->eos_sent) {
     sl__buf *e;
@@ -693,6 +707,26 @@ int sl__out_stage_done(sl__out *o) {
   return SL_OK;
 }
 
+int sl__out_barrier(sl__out *o, int64_t epoch) {
+  for (int q = 0; q < o->ndest; q++) {
+    sl__dest *d = &o->dest[q];
+    if (d->eos_pending || d->eos_sent)
+      continue; /* ended: the receiver expects nothing more from this rank */
+    if (d->cur) {
+      sl__buf *b = d->cur;
+      d->cur = NULL;
+      if (b->len) {
+        SL__CHECK(dest_ready(o, q, b));
+      } else {
+        out_release(o, b);
+      }
+    }
+    d->barrier = epoch;
+    SL__CHECK(dest_pump(o, q));
+  }
+  return SL_OK;
+}
+
 int sl__out_all_eos(const sl__out *o) {
   for (int q = 0; q < o->ndest; q++)
     if (!o->dest[q].eos_sent)
@@ -793,6 +827,11 @@ static int handle_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
   case SL__CTRL_ABORT:
     run->remote_abort = 1;
     return SL_OK;
+  case SL__CTRL_CKPT_REQUEST:
+  case SL__CTRL_CKPT_START:
+  case SL__CTRL_CKPT_DONE:
+  case SL__CTRL_CKPT_COMMIT:
+    return sl__ckpt_ctrl(run, src, m);
   }
   SL__FAIL(SL_ERR_INTERNAL, "unknown control message %d", m->type);
 }
@@ -817,7 +856,7 @@ static int route_inbound(sl__run *run, sl__buf *b, int src, const sl__msghdr *h)
   else
     p->in_head = b;
   p->in_tail = b;
-  if (b->type != SL__MSG_EOS) {
+  if (!sl__msg_marker(b->type)) {
     p->st->batches_received++;
     p->st->bytes_received += b->len;
   }
@@ -869,7 +908,7 @@ int sl__transport_poll(sl__run *run, int *progress) {
       SL__CHECK(route_inbound(run, big, src, &hd));
       b->next = run->recv_free; /* the ring buffer only held the header */
       run->recv_free = b;
-    } else if (hd.type == SL__MSG_EOS) {
+    } else if (sl__msg_marker((int)hd.type)) {
       /* An end-of-stream marker takes no credit, so it must not hold a full receive buffer
        * either (or buffers would grow with the number of senders): keep a bare marker. */
       sl__buf *m = calloc(1, sizeof *m);
@@ -901,7 +940,7 @@ int sl__transport_poll(sl__run *run, int *progress) {
         int i = run->sidx[a];
         sl__sendreq info = run->sinfo[i];
         if (info.buf && --info.buf->pending == 0) {
-          if (info.buf->type == SL__MSG_EOS || !info.buf->owner)
+          if (sl__msg_marker(info.buf->type) || !info.buf->owner)
             buf_free(run, info.buf);
           else
             out_release(info.buf->owner, info.buf);
@@ -1014,7 +1053,7 @@ int sl__transport_finish(sl__run *run) {
   for (int i = 0; i < run->nsend; i++) {
     sl__sendreq info = run->sinfo[i];
     if (info.buf && --info.buf->pending == 0) {
-      if (info.buf->type == SL__MSG_EOS || !info.buf->owner)
+      if (sl__msg_marker(info.buf->type) || !info.buf->owner)
         buf_free(run, info.buf);
       else
         out_release(info.buf->owner, info.buf);

@@ -10,6 +10,8 @@
 
 #include "core/core.h"
 
+struct sl__ckpt_writer; /* core/ckpt_store.h: checkpoint hooks of sinks and operators */
+
 typedef enum sl__boundary {
   SL__BOUND_SOURCE,
   SL__BOUND_HASH,
@@ -129,6 +131,10 @@ typedef struct sl__source_vt {
   /* Optional: its inputs and their sizes, one indented line each, for
    * sl_flow_describe_run (called on rank 0 after prepare). May be NULL. */
   void (*describe)(const sl__source *src, FILE *out);
+  /* Optional, checkpoints: a partition's read position between two pulls, as bytes (a
+   * source without it cannot be checkpointed), and back into a state open made. */
+  int (*snapshot)(void *state, sl__bytes *out);
+  int (*restore)(void *state, const void *data, size_t len);
 } sl__source_vt;
 
 enum {
@@ -170,6 +176,11 @@ typedef struct sl__sink_vt {
   int (*count_rows)(void *impl, sl__part *part, size_t n);
   /* Optional: what sl_flow_describe prints after "sink: " (default: the name). */
   void (*describe)(const void *impl, FILE *out);
+  /* Optional, checkpoints: what this rank's part of the sink holds (sl__ckpt_put_sink
+   * chunks), taken once every partition of the last stage here has snapshotted, and each
+   * chunk back after prepare (a sink without them cannot be checkpointed). */
+  int (*snapshot)(void *impl, sl__run *run, struct sl__ckpt_writer *w);
+  int (*restore)(void *impl, sl__run *run, const void *data, size_t len);
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {

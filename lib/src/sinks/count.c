@@ -2,6 +2,7 @@
 /* The count sink: the number of records that reach the end of the flow, on every rank. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -39,7 +40,23 @@ static int count_finish(void *impl, sl_ctx *ctx, int job_failed) {
   return SL_OK;
 }
 
+/* Checkpoints: this rank's count so far. */
+static int count_snapshot(void *impl, sl__run *run, struct sl__ckpt_writer *w) {
+  (void)run;
+  return sl__ckpt_put_sink(w, &((count_sink *)impl)->n, sizeof(uint64_t));
+}
+
+static int count_restore(void *impl, sl__run *run, const void *data, size_t len) {
+  (void)run;
+  if (len != sizeof(uint64_t))
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: a count of %zu bytes", len);
+  memcpy(&((count_sink *)impl)->n, data, len);
+  return SL_OK;
+}
+
 static const sl__sink_vt count_vt = {.name = "count",
+                                     .snapshot = count_snapshot,
+                                     .restore = count_restore,
                                      .prepare = count_prepare,
                                      .push = count_push,
                                      .finish = count_finish,

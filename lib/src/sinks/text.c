@@ -34,11 +34,16 @@ typedef struct text_sink {
   int rank;
 } text_sink;
 
+static int spill_open(text_sink *s, sl__run *run) {
+  if (s->spill_fd < 0)
+    SL__CHECK(sl__spill_create(run->ctx, s->path, "the text output", &s->spill_fd));
+  return SL_OK;
+}
+
 static int spill(text_sink *s, sl__run *run) {
   if (!s->len)
     return SL_OK;
-  if (s->spill_fd < 0)
-    SL__CHECK(sl__spill_create(run->ctx, s->path, "the text output", &s->spill_fd));
+  SL__CHECK(spill_open(s, run));
   SL__CHECK(sl__write_all(s->spill_fd, s->buf, s->len, "the text output's spill file"));
   s->spill_bytes += s->len;
   s->len = 0;
@@ -196,7 +201,51 @@ static void text_describe(const void *impl, FILE *out) {
   fprintf(out, "text -> %s", s->path ? s->path : "stdout");
 }
 
+/* Checkpoints: this rank's lines so far (the spill file, then the buffer), in chunks of the
+ * buffer's size; restored by appending them in order. Standard output cannot take back what
+ * it printed: such a flow's checkpoint fails. */
+static int text_snapshot(void *impl, sl__run *run, struct sl__ckpt_writer *w) {
+  text_sink *s = impl;
+  (void)run;
+  if (!s->path)
+    SL__FAIL(SL_ERR_UNSUPPORTED, "text output to standard output cannot be checkpointed");
+  char *tmp = s->spill_bytes ? malloc(s->cap) : NULL;
+  if (s->spill_bytes)
+    SL__CHECK_ALLOC_FOR(tmp, "a checkpoint copy buffer", s->cap, "--sl-output-buffer-bytes");
+  int rc = SL_OK;
+  for (uint64_t done = 0; rc == SL_OK && done < s->spill_bytes;) {
+    size_t want = s->spill_bytes - done < s->cap ? (size_t)(s->spill_bytes - done) : s->cap;
+    rc = sl__pread_all(s->spill_fd, tmp, want, done, "the text output's spill file");
+    if (rc == SL_OK)
+      rc = sl__ckpt_put_sink(w, tmp, want);
+    done += want;
+  }
+  free(tmp);
+  if (rc == SL_OK && s->len)
+    rc = sl__ckpt_put_sink(w, s->buf, s->len);
+  return rc;
+}
+
+static int text_restore(void *impl, sl__run *run, const void *data, size_t len) {
+  text_sink *s = impl;
+  if (!s->path)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: lines saved for standard output");
+  if (s->cap - s->len < len)
+    SL__CHECK(spill(s, run));
+  if (len > s->cap) {
+    SL__CHECK(spill_open(s, run));
+    SL__CHECK(sl__write_all(s->spill_fd, data, len, "the text output's spill file"));
+    s->spill_bytes += len;
+    return SL_OK;
+  }
+  memcpy(s->buf + s->len, data, len);
+  s->len += len;
+  return SL_OK;
+}
+
 static const sl__sink_vt text_vt = {.name = "text",
+                                    .snapshot = text_snapshot,
+                                    .restore = text_restore,
                                     .prepare = text_prepare,
                                     .push = text_push,
                                     .finish = text_finish,

@@ -2,6 +2,7 @@
 /* Sources whose records are computed, not read: integer ranges, generators, in-memory
  * arrays and user callbacks. Each partition takes one contiguous equal share. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 #include "sources/sources.h"
@@ -83,11 +84,37 @@ static void gen_destroy(sl__source *src) {
   src->impl = NULL;
 }
 
-#define GEN_VT(label)                                                                              \
-  { .name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy }
-static const sl__source_vt range_vt = GEN_VT("range");
-static const sl__source_vt generator_vt = GEN_VT("generator");
-static const sl__source_vt array_vt = GEN_VT("array");
+/* Checkpoints: the next index of the partition's share (a callback's position is the
+ * user's: it has none here, so a flow with one cannot be checkpointed). */
+static int gen_snapshot(void *state, sl__bytes *out) {
+  const gen_state *st = state;
+  return sl__bytes_append(out, &st->next, sizeof st->next);
+}
+
+static int gen_restore(void *state, const void *data, size_t len) {
+  gen_state *st = state;
+  int64_t next;
+  if (len != sizeof next)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: a generated source's position of %zu bytes", len);
+  memcpy(&next, data, sizeof next);
+  if (next < st->next || next > st->end)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: position %lld outside the partition's share %lld..%lld",
+             (long long)next, (long long)st->next, (long long)st->end);
+  st->next = next;
+  return SL_OK;
+}
+
+#define GEN_VT(label, ...)                                                                         \
+  {                                                                                                \
+    .name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy, \
+    __VA_ARGS__                                                                                    \
+  }
+static const sl__source_vt range_vt =
+    GEN_VT("range", .snapshot = gen_snapshot, .restore = gen_restore);
+static const sl__source_vt generator_vt =
+    GEN_VT("generator", .snapshot = gen_snapshot, .restore = gen_restore);
+static const sl__source_vt array_vt =
+    GEN_VT("array", .snapshot = gen_snapshot, .restore = gen_restore);
 static const sl__source_vt callback_vt = GEN_VT("callback");
 
 static int make(sl__source *src, const sl__source_vt *vt, gen_src proto) {

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Checkpoints of a running flow and the resume from one (docs/checkpoint.md).
+ *
+ * The protocol, in short. Rank 0 starts epoch E (a stop signal on any rank, or the
+ * interval): a START control message to every rank. A source partition saves its read
+ * position between two pulls, then its steps' state; a partition of a later stage saves its
+ * steps once a barrier of E (or the end of stream) has come from every sender and it has
+ * taken every batch before them. A saved partition pauses: nothing it would emit after the
+ * snapshot may reach a partition that has not saved yet (stop-the-world alignment: since
+ * every producer pauses at its barrier, no batch ever follows one, so the channels hold
+ * nothing at the cut). Once every partition of a stage on this rank saved, the stage's
+ * output queues a barrier behind the batches it emitted before (SL__MSG_BARRIER, on the
+ * data channels, so it never overtakes them). Once every partition of the rank saved, the
+ * sink saves its part, the rank's part file is written and fsynced (core/ckpt_store.c), and
+ * DONE goes to rank 0; with every rank's DONE, rank 0 renames the manifest into place (the
+ * commit) and sends COMMIT; the partitions resume, or, for a stop, every rank stops with
+ * exit 3. A failure while saving (a full disk) fails the checkpoint, never the run.
+ *
+ * Ranks done with their part stay in the loop (a non-blocking barrier) so that rank 0 can
+ * still start an epoch that they must join; rank 0 starts none once it joined that barrier.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/ckpt_store.h"
+#include "engine/op.h"
+
+enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4 };
+
+typedef struct sl__ckpt {
+  char dir[4096];
+  double interval, next_due; /* seconds; next_due on rank 0 */
+  int64_t epoch;             /* the running epoch, or the last one committed or loaded */
+  int stop;                  /* the running epoch stops the run once committed */
+  int signalled;             /* a stop signal was seen on this rank and passed on */
+  int want_stop;             /* rank 0: a stop was asked (its own signal or a REQUEST) */
+  int closing;               /* rank 0 joined the final barrier: no new epoch */
+  int written;               /* this rank's part of the running epoch is written */
+  int local_failed;          /* this rank could not write it (why: the recorded line) */
+  int ndone, nok;            /* rank 0: DONE messages of the running epoch */
+  int outcome;               /* 1: the running epoch committed, -1: failed, 0: not yet */
+  int stop_now;              /* committed a stop (1) or failed one (-1): leave the loop */
+  struct sl__ckpt_writer *w;
+  MPI_Comm bcomm;
+  MPI_Request breq;
+  int bposted, bdone;
+  sl__ckpt_manifest id; /* what a resume must match */
+} sl__ckpt;
+
+/* ---- what a checkpoint must match ---- */
+
+/* Each input file's path, size and modification time, from the sources' provenance
+ * strings (paths separated by newlines or ", "; a HDF5 spec's ":/dataset" dropped). */
+static int add_inputs(sl__run *run, sl__ckpt_manifest *m) {
+  int k = 0;
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__source *src = &run->flow->stages[s].source;
+    if (!src->vt)
+      continue;
+    SL__CHECK(sl__ckpt_manifest_add(m, "source", "stage %d: %s, %llu bytes", s, src->vt->name,
+                                    (unsigned long long)src->total_bytes));
+    if (!src->vt->inputs)
+      continue;
+    size_t need = src->vt->inputs(src, NULL, 0);
+    char *buf = malloc(need + 1);
+    SL__CHECK_ALLOC(buf);
+    src->vt->inputs(src, buf, need + 1);
+    for (char *save = NULL, *tok = strtok_r(buf, "\n", &save); tok;
+         tok = strtok_r(NULL, "\n", &save)) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s", tok);
+      char *colon = strstr(path, ":/");
+      if (colon)
+        *colon = '\0';
+      struct stat st;
+      char key[64];
+      snprintf(key, sizeof key, "input.%d", k++);
+      int rc = stat(path, &st) == 0
+                   ? sl__ckpt_manifest_add(m, key, "%s, %lld bytes, modified %lld.%09ld", path,
+                                           (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                                           st.st_mtim.tv_nsec)
+                   : sl__ckpt_manifest_add(m, key, "%s", tok);
+      if (rc != SL_OK) {
+        free(buf);
+        return rc;
+      }
+    }
+    free(buf);
+  }
+  return SL_OK;
+}
+
+static int identity(sl__run *run, sl__ckpt_manifest *m) {
+  const sl_flow *f = run->flow;
+  SL__CHECK(
+      sl__ckpt_manifest_add(m, "plan", "%016llx", (unsigned long long)sl__plan_fingerprint(f)));
+  SL__CHECK(sl__ckpt_manifest_add(m, "command", "%s", run->ctx->program_args));
+  SL__CHECK(sl__ckpt_manifest_add(m, "ranks", "%d", run->size));
+  char parts[1024];
+  int n = 0;
+  for (int s = 0; s < f->nstages && n < (int)sizeof parts; s++)
+    n += snprintf(parts + n, sizeof parts - (size_t)n, "%s%d", s ? " " : "",
+                  f->stages[s].partitions);
+  SL__CHECK(sl__ckpt_manifest_add(m, "partitions", "%s", parts));
+  return add_inputs(run, m);
+}
+
+/* Why this flow cannot be checkpointed (a part without the hooks), or "" when it can. */
+static void why_not(const sl__run *run, char *why, size_t cap) {
+  why[0] = '\0';
+  const sl_flow *f = run->flow;
+  for (int s = 0; s < f->nstages; s++) {
+    const sl__stage *st = &f->stages[s];
+    if (st->source.vt && !st->source.vt->snapshot) {
+      snprintf(why, cap, "its source (%s) cannot save its read position yet", st->source.vt->name);
+      return;
+    }
+    if (st->wrap) {
+      snprintf(why, cap, "stage '%s' has windows, which cannot be saved yet", st->name);
+      return;
+    }
+    for (int i = 0; i < st->nsteps; i++) {
+      const sl__op_vt *op = st->steps[i].op;
+      if (op->drain && !op->snapshot) {
+        snprintf(why, cap, "step '%s' (%s) holds state that cannot be saved yet", st->steps[i].name,
+                 op->name);
+        return;
+      }
+      if (op->run_setup) {
+        snprintf(why, cap, "step '%s' (%s) runs collectives that cannot be saved yet",
+                 st->steps[i].name, op->name);
+        return;
+      }
+    }
+  }
+  if (!run->sink->snapshot)
+    snprintf(why, cap, "its sink (%s) cannot save what it holds yet", run->sink->name);
+}
+
+/* ---- saving ---- */
+
+int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d,
+                      size_t n) {
+  return sl__ckpt_put(w, TAG_STEP, p->stage->index, p->index, i, d, n);
+}
+
+int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n) {
+  return sl__ckpt_put(w, TAG_SINK, -1, -1, -1, d, n);
+}
+
+/* The engine's own state of a partition: where it is in its input and its steps. */
+typedef struct part_head {
+  int32_t input_ended, finish_step, done, eos_count, nsenders, pad;
+} part_head;
+
+static int save_part(sl__run *run, sl__part *p) {
+  sl__ckpt *c = run->ckpt;
+  int ns = p->stage->source.vt ? 0 : p->cr.nsenders;
+  part_head h = {p->input_ended, p->finish_step, p->done, p->eos_count, ns, 0};
+  sl__bytes b = {0};
+  int rc = sl__bytes_append(&b, &h, sizeof h);
+  if (rc == SL_OK && ns)
+    rc = sl__bytes_append(&b, p->ended, (size_t)ns);
+  if (rc == SL_OK)
+    rc = sl__ckpt_put(c->w, TAG_PART, p->stage->index, p->index, -1, b.p, b.len);
+  if (rc == SL_OK && p->stage->source.vt && !p->done) {
+    b.len = 0;
+    rc = p->stage->source.vt->snapshot(p->src_state, &b);
+    if (rc == SL_OK)
+      rc = sl__ckpt_put(c->w, TAG_SOURCE, p->stage->index, p->index, -1, b.p, b.len);
+  }
+  sl__bytes_free(&b);
+  for (int i = 0; rc == SL_OK && i < p->nsteps && !p->done; i++)
+    if (p->steps[i].op->snapshot)
+      rc = p->steps[i].op->snapshot(p, i, c->w);
+  return rc;
+}
+
+/* May p save now? Between two pulls of its source; or once every sender ended or sent its
+ * barrier of this epoch and every batch before them is taken; never while a step drains
+ * mid-stream (a full combiner) or has output queued to emit before more input. */
+static int ready(const sl__run *run, const sl__part *p) {
+  if (p->done)
+    return 1;
+  if (p->flush_step >= 0 || p->pending_step >= 0)
+    return 0;
+  if (p->stage->source.vt)
+    return 1;
+  if (p->in_head)
+    return 0;
+  for (int k = 0; k < p->cr.nsenders; k++)
+    if (!p->ended[k] && p->barrier[k] < run->ckpt->epoch)
+      return 0;
+  return 1;
+}
+
+/* The rank's failure to save: a warning line, DONE(failed); the run goes on. */
+static void local_failure(sl__run *run, int rc) {
+  sl__ckpt *c = run->ckpt;
+  if (c->local_failed)
+    return;
+  c->local_failed = 1;
+  sl_log(run->ctx, SL_LOG_WARN, "rank %d: checkpoint %lld could not be saved in '%s': %s",
+         run->rank, (long long)c->epoch, c->dir,
+         sl__error_message()[0] ? sl__error_message() : sl_strerror(rc));
+  sl__error_clear();
+}
+
+/* Save what is ready on this rank; once all is saved, the sink, the part file, DONE. */
+static int save_ready(sl__run *run, int *progress) {
+  sl__ckpt *c = run->ckpt;
+  if (c->written)
+    return SL_OK;
+  if (!c->w && !c->local_failed) {
+    int rc = sl__ckpt_part_create(c->dir, (uint64_t)c->epoch, run->rank, &c->w);
+    if (rc != SL_OK)
+      local_failure(run, rc);
+  }
+  int all = 1;
+  for (int s = 0; s < run->nstages; s++) {
+    sl__srun *sr = &run->stages[s];
+    int stage_all = 1;
+    for (int i = 0; i < sr->nlocal; i++) {
+      sl__part *p = sr->parts[i];
+      if (!p->snapped && ready(run, p)) {
+        if (c->w && !c->local_failed) {
+          int rc = save_part(run, p);
+          if (rc != SL_OK)
+            local_failure(run, rc);
+        }
+        p->snapped = 1;
+        (*progress)++;
+      }
+      stage_all &= p->snapped;
+    }
+    if (stage_all && sr->out && !sr->forwarded) {
+      SL__CHECK(sl__out_barrier(sr->out, c->epoch));
+      sr->forwarded = 1;
+    }
+    all &= stage_all;
+  }
+  if (!all)
+    return SL_OK;
+  int rc = SL_OK;
+  uint64_t bytes = 0;
+  if (c->w && !c->local_failed)
+    rc = run->sink->snapshot(run->sink_impl, run, c->w);
+  if (c->w && !c->local_failed && rc == SL_OK) {
+    rc = sl__ckpt_part_finish(c->w, &bytes);
+    c->w = NULL;
+  }
+  if (rc != SL_OK)
+    local_failure(run, rc);
+  if (c->w) {
+    sl__ckpt_part_abandon(c->w);
+    c->w = NULL;
+  }
+  c->written = 1;
+  (*progress)++;
+  return sl__send_ctrl(run, 0, SL__CTRL_CKPT_DONE, 0, 0, (int)c->epoch, !c->local_failed);
+}
+
+static int start_epoch(sl__run *run, int stop) {
+  sl__ckpt *c = run->ckpt;
+  c->ndone = c->nok = 0;
+  for (int r = 1; r < run->size; r++)
+    SL__CHECK(sl__send_ctrl(run, r, SL__CTRL_CKPT_START, 0, 0, (int)(c->epoch + 1), stop));
+  /* rank 0 at once, not through its own queue: a turn sooner */
+  sl__ctrlmsg m = {SL__CTRL_CKPT_START, 0, 0, (int32_t)(c->epoch + 1), stop};
+  return sl__ckpt_ctrl(run, 0, &m);
+}
+
+/* Rank 0, every rank's DONE in: commit (or not), then COMMIT to every rank. */
+static int finish_epoch(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  int ok = c->nok == run->size;
+  if (ok) {
+    sl__ckpt_manifest m = {.epoch = (uint64_t)c->epoch};
+    int rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < c->id.n; i++)
+      rc = sl__ckpt_manifest_add(&m, c->id.kv[i].key, "%s", c->id.kv[i].value);
+    if (rc == SL_OK)
+      rc = sl__ckpt_commit(c->dir, &m);
+    sl__ckpt_manifest_free(&m);
+    if (rc != SL_OK) {
+      local_failure(run, rc);
+      ok = 0;
+    }
+  }
+  for (int r = 0; r < run->size; r++)
+    SL__CHECK(sl__send_ctrl(run, r, SL__CTRL_CKPT_COMMIT, 0, 0, (int)c->epoch, ok));
+  return SL_OK;
+}
+
+int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
+  sl__ckpt *c = run->ckpt;
+  if (!c)
+    SL__FAIL(SL_ERR_INTERNAL, "a checkpoint message from rank %d without --sl-checkpoint-dir", src);
+  switch (m->type) {
+  case SL__CTRL_CKPT_REQUEST:
+    c->want_stop = 1;
+    return SL_OK;
+  case SL__CTRL_CKPT_START:
+    c->epoch = m->count;
+    c->stop = m->slot;
+    c->written = c->local_failed = 0;
+    c->outcome = 0;
+    run->ckpt_active = 1;
+    return SL_OK;
+  case SL__CTRL_CKPT_DONE:
+    c->ndone++;
+    c->nok += m->slot != 0;
+    return c->ndone == run->size ? finish_epoch(run) : SL_OK;
+  case SL__CTRL_CKPT_COMMIT:
+    c->outcome = m->slot ? 1 : -1;
+    return SL_OK;
+  }
+  SL__FAIL(SL_ERR_INTERNAL, "unknown checkpoint message %d", m->type);
+}
+
+/* The running epoch ended (committed or not): resume, or stop. */
+static int end_epoch(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  run->ckpt_active = 0;
+  for (int s = 0; s < run->nstages; s++) {
+    run->stages[s].forwarded = 0;
+    for (int i = 0; i < run->stages[s].nlocal; i++)
+      run->stages[s].parts[i]->snapped = 0;
+  }
+  if (run->rank == 0 && c->outcome < 0 && !c->stop)
+    sl_log(run->ctx, SL_LOG_WARN,
+           "checkpoint %lld failed (see the warning above); the run goes on and "
+           "the previous checkpoint, if any, stays in '%s'",
+           (long long)c->epoch, c->dir);
+  if (c->stop)
+    c->stop_now = c->outcome;
+  return SL_OK;
+}
+
+int sl__ckpt_poll(sl__run *run, int *progress) {
+  sl__ckpt *c = run->ckpt;
+  if (!c)
+    return SL_OK;
+  if (c->stop_now > 0)
+    SL__FAIL(SL_ERR_STOPPED,
+             "stopped by a signal: checkpoint saved in %s; run the same command "
+             "again to resume",
+             c->dir);
+  if (c->stop_now < 0)
+    SL__FAIL(SL_ERR_STOPPED,
+             "stopped by a signal; the checkpoint could not be saved (see the "
+             "warning above), the previous one, if any, stays in %s",
+             c->dir);
+  if (sl__stop_flag && !c->signalled) { /* a stop signal here: ask rank 0 for a checkpoint */
+    c->signalled = 1;
+    if (run->rank == 0)
+      c->want_stop = 1;
+    else
+      SL__CHECK(sl__send_ctrl(run, 0, SL__CTRL_CKPT_REQUEST, 0, 0, 0, 0));
+  }
+  if (!run->ckpt_active) {
+    if (run->rank != 0 || c->closing)
+      return SL_OK;
+    double now = sl__now();
+    if (c->want_stop) {
+      c->want_stop = 0;
+      SL__CHECK(start_epoch(run, 1));
+    } else if (c->interval > 0 && now >= c->next_due) {
+      c->next_due = now + c->interval;
+      SL__CHECK(start_epoch(run, 0));
+    } else {
+      return SL_OK;
+    }
+  }
+  SL__CHECK(save_ready(run, progress));
+  if (c->outcome)
+    SL__CHECK(end_epoch(run));
+  return SL_OK;
+}
+
+int sl__ckpt_linger(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  if (!c || c->bdone)
+    return 0;
+  if (run->ckpt_active || (run->rank == 0 && c->want_stop))
+    return 1; /* an epoch runs, or starts on the next turn */
+  if (!c->bposted) {
+    if (MPI_Ibarrier(c->bcomm, &c->breq) != MPI_SUCCESS)
+      return 0;
+    c->bposted = 1;
+    if (run->rank == 0)
+      c->closing = 1;
+  }
+  int done = 0;
+  if (MPI_Test(&c->breq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    return 0;
+  c->bdone = done;
+  return !done;
+}
+
+/* ---- resuming ---- */
+
+static sl__part *find_part(sl__run *run, int stage, int part) {
+  if (stage < 0 || stage >= run->nstages)
+    return NULL;
+  sl__srun *sr = &run->stages[stage];
+  for (int i = 0; i < sr->nlocal; i++)
+    if (sr->parts[i]->index == part)
+      return sr->parts[i];
+  return NULL;
+}
+
+static int restore_part(sl__run *run, sl__part *p, const sl__ckpt_section *s) {
+  part_head h;
+  if (s->len < sizeof h)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d: a short record", p->index,
+             p->stage->index);
+  memcpy(&h, s->data, sizeof h);
+  int ns = p->stage->source.vt ? 0 : p->cr.nsenders;
+  if (h.nsenders != ns || s->len != sizeof h + (size_t)ns || h.finish_step > p->nsteps)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d had %d senders, now %d", p->index,
+             p->stage->index, h.nsenders, ns);
+  p->input_ended = h.input_ended;
+  p->finish_step = h.finish_step;
+  for (int k = 0; k < ns; k++)
+    if (s->data[sizeof h + (size_t)k]) {
+      p->ended[k] = 1;
+      p->eos_count++;
+      SL__CHECK(sl__credits_eos(run, p, k));
+    }
+  if (h.done) {
+    p->done = 1;
+    sl__srun *sr = &run->stages[p->stage->index];
+    sr->nopen--;
+    if (sr->nopen == 0 && sr->out) /* its end of stream went out before the checkpoint */
+      for (int q = 0; q < sr->out->ndest; q++)
+        sr->out->dest[q].eos_pending = sr->out->dest[q].eos_sent = 1;
+  }
+  return SL_OK;
+}
+
+static int restore_rank(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  sl__ckpt_reader *r = NULL;
+  SL__CHECK(sl__ckpt_part_open(c->dir, (uint64_t)c->epoch, run->rank, &r));
+  int rc = SL_OK, more = 1;
+  while (rc == SL_OK) {
+    sl__ckpt_section s;
+    rc = sl__ckpt_next(r, &s, &more);
+    if (rc != SL_OK || !more)
+      break;
+    if (s.tag == TAG_SINK) {
+      rc = run->sink->restore(run->sink_impl, run, s.data, s.len);
+      continue;
+    }
+    sl__part *p = find_part(run, s.stage, s.part);
+    if (!p) {
+      rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                         "checkpoint: partition %d of stage %d is not on rank %d", s.part, s.stage,
+                         run->rank);
+    } else if (s.tag == TAG_PART) {
+      rc = restore_part(run, p, &s);
+    } else if (s.tag == TAG_SOURCE) {
+      rc = p->stage->source.vt->restore(p->src_state, s.data, s.len);
+    } else if (s.tag == TAG_STEP && s.step >= 0 && s.step < p->nsteps &&
+               p->steps[s.step].op->restore) {
+      rc = p->steps[s.step].op->restore(p, s.step, s.data, s.len);
+    } else {
+      rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                         "checkpoint: an unknown section (tag %u, step %d)", (unsigned)s.tag,
+                         s.step);
+    }
+  }
+  sl__ckpt_part_close(r);
+  return rc;
+}
+
+/* Rank 0: is there a checkpoint, and may this run resume from it? 1 resume, 0 start
+ * afresh; an error (recorded) when it may not. */
+static int examine(sl__run *run, int *resume) {
+  sl__ckpt *c = run->ckpt;
+  sl__ckpt_manifest have = {0};
+  int found = 0;
+  *resume = 0;
+  SL__CHECK(sl__ckpt_load(c->dir, &have, &found));
+  if (!found)
+    return SL_OK;
+  char why[1024];
+  int differs = sl__ckpt_manifest_diff(&have, &c->id, why, sizeof why);
+  c->epoch = (int64_t)have.epoch;
+  sl__ckpt_manifest_free(&have);
+  if (differs)
+    SL__FAIL(SL_ERR_USAGE,
+             "--sl-checkpoint-dir %s holds a checkpoint of another run: %s (run the same "
+             "command on the same inputs to resume, or remove the directory to start afresh)",
+             c->dir, why);
+  *resume = 1;
+  return SL_OK;
+}
+
+int sl__ckpt_begin(sl__run *run) {
+  const sl__options *o = &run->ctx->opt;
+  if (!o->checkpoint_dir[0])
+    return SL_OK;
+  sl__ckpt *c = calloc(1, sizeof *c);
+  MPI_Comm bc = MPI_COMM_NULL;
+  int mrc = MPI_Comm_dup(run->comm, &bc);
+  int rc = c ? SL_OK : sl__error_nomem(__FILE__, __LINE__, "the checkpoint state", sizeof *c, NULL);
+  if (rc == SL_OK && mrc != MPI_SUCCESS)
+    rc = sl__error_mpi(mrc, __FILE__, __LINE__, "MPI_Comm_dup(checkpoint)");
+  if (c) {
+    run->ckpt = c;
+    c->bcomm = bc;
+    c->breq = MPI_REQUEST_NULL;
+    snprintf(c->dir, sizeof c->dir, "%s", o->checkpoint_dir);
+    c->interval = o->checkpoint_interval;
+    c->next_due = sl__now() + c->interval;
+  }
+  char why[512];
+  if (rc == SL_OK) {
+    why_not(run, why, sizeof why);
+    if (why[0])
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__,
+                         "--sl-checkpoint-dir: this flow cannot be checkpointed: %s", why);
+  }
+  if (rc == SL_OK)
+    rc = identity(run, &c->id);
+  int resume = 0;
+  if (rc == SL_OK && run->rank == 0)
+    rc = examine(run, &resume);
+  /* rank 0's verdict to all: resume (and from which epoch), afresh, or refused */
+  int64_t verdict[2] = {rc != SL_OK ? -1 : resume, c ? c->epoch : 0};
+  if (MPI_Bcast(verdict, 2, MPI_INT64_T, 0, run->comm) != MPI_SUCCESS && rc == SL_OK)
+    rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the checkpoint");
+  if (rc == SL_OK && verdict[0] < 0)
+    rc = SL_ERR_REMOTE;
+  if (rc == SL_OK && verdict[0] == 1) {
+    c->epoch = verdict[1];
+    rc = restore_rank(run);
+    if (rc == SL_OK && run->rank == 0)
+      sl_log(run->ctx, SL_LOG_INFO, "resuming from checkpoint %lld in %s", (long long)c->epoch,
+             c->dir);
+  }
+  return rc;
+}
+
+void sl__ckpt_end(sl__run *run, int status) {
+  if (!run->ctx->opt.checkpoint_dir[0])
+    return; /* the same on every rank: the collective below is taken by all or none */
+  sl__ckpt *c = run->ckpt;
+  /* the lingering barrier: a rank that left the loop on a failure never posted it */
+  int posted = c && c->bposted, any = 0;
+  if (MPI_Allreduce(&posted, &any, 1, MPI_INT, MPI_MAX, run->comm) == MPI_SUCCESS && any && c) {
+    if (!posted && MPI_Ibarrier(c->bcomm, &c->breq) == MPI_SUCCESS)
+      posted = 1;
+    if (posted && !c->bdone)
+      (void)MPI_Wait(&c->breq, MPI_STATUS_IGNORE);
+  }
+  if (!c)
+    return;
+  if (status == SL_OK && run->rank == 0 && sl__ckpt_remove(c->dir) != SL_OK) {
+    sl_log(run->ctx, SL_LOG_WARN, "the run succeeded but its checkpoint could not be removed: %s",
+           sl__error_message());
+    sl__error_clear();
+  }
+  if (c->w)
+    sl__ckpt_part_abandon(c->w);
+  if (c->bcomm != MPI_COMM_NULL)
+    (void)MPI_Comm_free(&c->bcomm);
+  sl__ckpt_manifest_free(&c->id);
+  free(c);
+  run->ckpt = NULL;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# test_ckpt.sh BUILD_DIR: checkpoint and resume of a keyed sum (ckpt_flow: range ->
+# flat_map -> partition -> reduce_by_key with its combiner -> text), at 1-4 ranks:
+#   stop    SIGUSR1 on one rank at its K-th record (early, middle): exit 3, one line
+#           "checkpoint saved in DIR", no output; the same command again: exit 0, the
+#           output equals the oracle (awk), the checkpoint is gone
+#   kill    SIGKILL of the whole job while it saves checkpoints every 20 ms: the rerun
+#           resumes from the last committed one (or starts afresh) and is right
+#   refused a checkpoint of another command: exit 2, one line naming what differs,
+#           the checkpoint kept
+set -u
+BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
+FLOW=$BUILD/tests/ckpt/ckpt_flow
+[ -x "$FLOW" ] || { echo "FAIL: $FLOW is missing"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LC_ALL=C
+MPIEXEC=${SLUICE_MPIEXEC:-mpirun}
+NP=${SLUICE_MPIEXEC_NP:--n}
+MPIFLAGS=${SLUICE_MPIEXEC_FLAGS:---oversubscribe}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ckpt.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+run() { # NP ARGS...: ckpt_flow on NP ranks under a timeout
+  local n=$1
+  shift
+  # shellcheck disable=SC2086
+  timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$FLOW" "$@"
+}
+N=400000 MOD=97
+awk -v n=$N -v m=$MOD 'BEGIN { for (v = 0; v < n; v++) s[v % m] += v;
+  for (k in s) printf "k%03d\t%d\n", k, s[k] }' | sort >oracle.tsv
+same() { [ -f "$1" ] && sort "$1" | cmp -s - oracle.tsv; }
+
+for np in 1 2 3 4; do
+  # ---- stopped by a signal, resumed by the same command ----
+  # early on rank 0; half-way through its share on the last rank
+  for point in "1000 0" "$((N / np / 2)) $((np - 1))"; do
+    read -r at rank <<<"$point"
+    {
+      name="np$np signal at record $at on rank $rank"
+      rm -rf ck out.tsv
+      # slowed a little (1 ms every 1000 records), so the run cannot end before the stop
+      CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$rank \
+        run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o1 2>e1
+      rc=$?
+      if [ $rc -ne 3 ] || [ "$(grep -c 'error:' e1)" -ne 1 ] ||
+        ! grep -q "checkpoint saved in ck; run the same command again to resume" e1; then
+        fail "$name: expected exit 3 and one line 'checkpoint saved in ck', found exit $rc: $(grep -v '^ *$' e1 | head -3)"
+        continue
+      fi
+      [ -e out.tsv ] && { fail "$name: out.tsv exists after the stop"; continue; }
+      [ -f ck/manifest ] || { fail "$name: no ck/manifest"; continue; }
+      run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o2 2>e2
+      rc=$?
+      if [ $rc -ne 0 ]; then fail "$name: the resume: exit $rc: $(head -3 e2)"
+      elif ! same out.tsv; then fail "$name: the resumed output differs from the oracle: $(sort out.tsv | diff - oracle.tsv | head -4)"
+      elif [ -e ck ]; then fail "$name: the checkpoint is still there after success"
+      else ok "$name: exit 3, then resumed to the oracle's output"; fi
+    }
+  done
+
+  # ---- killed while saving periodic checkpoints ----
+  rm -rf ck out.tsv
+  # shellcheck disable=SC2086
+  CKPT_SLOW_US=20000 "$MPIEXEC" $NP $np $MPIFLAGS "$FLOW" $N $MOD out.tsv \
+    --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >/dev/null 2>&1 &
+  sleep 1.2
+  # every rank at once, as a node failure or Slurm's kill does (mpirun's own SIGKILL would
+  # leave the ranks running)
+  pkill -KILL -f "$FLOW $N $MOD out.tsv" 2>/dev/null
+  kill -KILL $! 2>/dev/null
+  wait 2>/dev/null # (bash may still report the kill)
+  for _ in $(seq 50); do pgrep -f "$FLOW $N $MOD out.tsv" >/dev/null || break; sleep 0.1; done
+  epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
+  run $np $N $MOD out.tsv --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >o3 2>e3
+  rc=$?
+  if [ -z "$epoch" ]; then fail "np$np SIGKILL: no checkpoint was committed in 1.2 s"
+  elif [ $rc -eq 0 ] && same out.tsv && [ ! -e ck ]; then
+    ok "np$np SIGKILL during periodic checkpoints (last committed: $epoch), rerun right"
+  else fail "np$np SIGKILL then rerun: exit $rc, $(head -3 e3)"; fi
+
+  # ---- a checkpoint of another command is refused, and kept ----
+  rm -rf ck out.tsv
+  CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=1000 run $np $N $MOD out.tsv --sl-checkpoint-dir=ck \
+    >/dev/null 2>&1
+  run $np $((N + 1)) $MOD out.tsv --sl-checkpoint-dir=ck >o4 2>e4
+  rc=$?
+  if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e4)" -eq 1 ] &&
+    grep -q "holds a checkpoint of another run: command was" e4 && [ -f ck/manifest ] &&
+    [ ! -e out.tsv ]; then
+    ok "np$np another command refused: $(grep error: e4)"
+  else fail "np$np another command: expected exit 2 and one line, found exit $rc: $(head -3 e4)"; fi
+done
+echo "test_ckpt: $fails failure(s)"
+[ $fails -eq 0 ]
