@@ -176,6 +176,8 @@ struct sl__part {
   sl__stagestats *st;
   /* emit mode "state": events captured here, then emitted as one record */
   sl__bytes capture;
+  /* the layout of the rows its source pushes (engine/rows.h), or NULL */
+  const sl_h5_layout *row_layout;
 };
 
 #define SL__CAPTURE (-1)
