@@ -89,31 +89,33 @@ static double edge(const job *j, size_t k, long e) {
   return sl_hist_edge(&h, e);
 }
 
-/* Rows per chunk decoded at once (in cache: 8 KiB of doubles). */
-enum { CHUNK = 1024 };
+/* Rows per chunk: 512 rows (20 KiB of a 40-byte table) stay in L1 while every field of
+ * them is decoded, 4 KiB of doubles at a time. */
+enum { CHUNK = 512 };
 
-/* A block (or a one-row block: a record after --where's filter): per field, chunks of the
- * column decoded to double (CF: missing values become NaN and are counted apart), then the
- * library's moments (pass 1) and, with do_hist (pass 2, or --range), its histogram. */
+/* A block (or a one-row block: a record after --where's filter), a chunk of rows at a time:
+ * per field, the chunk's column decoded to double (CF: missing values become NaN and are
+ * counted apart), then the library's moments (pass 1) and, with do_hist (pass 2, or
+ * --range), its histogram. */
 static int fold_block(const sl_block *b, void *arg) {
   job *j = arg;
   double x[CHUNK];
-  for (size_t k = 0; k < j->nf; k++) {
-    sl_block_col c;
-    if (sl_block_column(b, k, &c) != SL_OK)
-      return -1;
-    sl_hist h = hist_of(j, k);
-    for (size_t at = 0; at < c.n; at += CHUNK) {
-      size_t n = c.n - at < CHUNK ? c.n - at : CHUNK, miss = 0;
-      if (sl_block_column_f64(&c, at, n, x, NULL, &miss) != SL_OK)
+  for (size_t at = 0; at < b->nrows; at += CHUNK) {
+    size_t n = b->nrows - at < CHUNK ? b->nrows - at : CHUNK;
+    for (size_t k = 0; k < j->nf; k++) {
+      sl_block_col c;
+      size_t miss = 0;
+      if (sl_block_column(b, k, &c) != SL_OK || sl_block_column_f64(&c, at, n, x, NULL, &miss))
         return -1;
       if (j->moments) {
         sl_moments_add(&j->a[k], x, n);
         j->a[k].nan -= (double)miss; /* missing values are NaN in x: counted apart */
         j->a[k].miss += (double)miss;
       }
-      if (j->do_hist)
+      if (j->do_hist) {
+        sl_hist h = hist_of(j, k);
         sl_hist_add(&h, x, n);
+      }
     }
   }
   return 0;

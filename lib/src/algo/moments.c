@@ -7,6 +7,9 @@
  * chunk has any. */
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/core.h"
 
@@ -56,55 +59,110 @@ static void count_nonfinite(sl_moments *s, const double *x, size_t n) {
   }
 }
 
-/* One chunk (n <= SL__MOMENTS_CHUNK) folded into s. */
-static void add_chunk(sl_moments *s, const double *x, size_t n) {
-  double sum[SL__LANES] = {0}, cnt[SL__LANES] = {0};
-  double lo[SL__LANES], hi[SL__LANES];
-  for (int l = 0; l < SL__LANES; l++) {
-    lo[l] = INFINITY;
-    hi[l] = -INFINITY;
-  }
+/* The chunk's finite count, sum, min and max, and the sum of squared deviations from its
+ * mean (the chunk is in cache for the second loop). */
+typedef struct sl__chunk_sums {
+  double n, sum, min, max;
+} sl__chunk_sums;
+
+#if defined(__SSE2__)
+/* SSE2 (every x86-64): two pairs of lanes, non-finite lanes masked out (to 0 in the sums,
+ * to +inf / -inf in min / max). */
+static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+  const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1), pinf = _mm_set1_pd(INFINITY),
+                ninf = _mm_set1_pd(-INFINITY);
+  __m128d s0 = zero, s1 = zero, c0 = zero, c1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf,
+          hi1 = ninf;
   size_t i = 0;
-  for (; i + SL__LANES <= n; i += SL__LANES)
-    for (int l = 0; l < SL__LANES; l++) {
-      double v = x[i + l];
-      int fin = v - v == 0; /* false for NaN and the infinities */
-      sum[l] += fin ? v : 0;
-      cnt[l] += fin ? 1 : 0;
-      lo[l] = fin && v < lo[l] ? v : lo[l];
-      hi[l] = fin && v > hi[l] ? v : hi[l];
-    }
+  for (; i + 4 <= n; i += 4) {
+    __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+    __m128d fa = _mm_cmpeq_pd(_mm_sub_pd(a, a), zero), fb = _mm_cmpeq_pd(_mm_sub_pd(b, b), zero);
+    __m128d va = _mm_and_pd(fa, a), vb = _mm_and_pd(fb, b);
+    s0 = _mm_add_pd(s0, va);
+    s1 = _mm_add_pd(s1, vb);
+    c0 = _mm_add_pd(c0, _mm_and_pd(fa, one));
+    c1 = _mm_add_pd(c1, _mm_and_pd(fb, one));
+    lo0 = _mm_min_pd(_mm_or_pd(va, _mm_andnot_pd(fa, pinf)), lo0);
+    lo1 = _mm_min_pd(_mm_or_pd(vb, _mm_andnot_pd(fb, pinf)), lo1);
+    hi0 = _mm_max_pd(_mm_or_pd(va, _mm_andnot_pd(fa, ninf)), hi0);
+    hi1 = _mm_max_pd(_mm_or_pd(vb, _mm_andnot_pd(fb, ninf)), hi1);
+  }
+  double s[2], c[2], lo[2], hi[2];
+  _mm_storeu_pd(s, _mm_add_pd(s0, s1));
+  _mm_storeu_pd(c, _mm_add_pd(c0, c1));
+  _mm_storeu_pd(lo, _mm_min_pd(lo0, lo1));
+  _mm_storeu_pd(hi, _mm_max_pd(hi0, hi1));
+  sl__chunk_sums r = {c[0] + c[1], s[0] + s[1], lo[0] < lo[1] ? lo[0] : lo[1],
+                      hi[0] > hi[1] ? hi[0] : hi[1]};
   for (; i < n; i++) {
     double v = x[i];
-    int fin = v - v == 0;
-    sum[0] += fin ? v : 0;
-    cnt[0] += fin ? 1 : 0;
-    lo[0] = fin && v < lo[0] ? v : lo[0];
-    hi[0] = fin && v > hi[0] ? v : hi[0];
+    if (v - v == 0) {
+      r.n += 1;
+      r.sum += v;
+      r.min = v < r.min ? v : r.min;
+      r.max = v > r.max ? v : r.max;
+    }
   }
+  return r;
+}
+
+static double chunk_m2(const double *x, size_t n, double mean) {
+  const __m128d zero = _mm_setzero_pd(), m = _mm_set1_pd(mean);
+  __m128d q0 = zero, q1 = zero;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+    __m128d fa = _mm_cmpeq_pd(_mm_sub_pd(a, a), zero), fb = _mm_cmpeq_pd(_mm_sub_pd(b, b), zero);
+    __m128d da = _mm_sub_pd(a, m), db = _mm_sub_pd(b, m);
+    q0 = _mm_add_pd(q0, _mm_and_pd(fa, _mm_mul_pd(da, da)));
+    q1 = _mm_add_pd(q1, _mm_and_pd(fb, _mm_mul_pd(db, db)));
+  }
+  double q[2];
+  _mm_storeu_pd(q, _mm_add_pd(q0, q1));
+  double r = q[0] + q[1];
+  for (; i < n; i++) {
+    double v = x[i], d = v - mean;
+    r += v - v == 0 ? d * d : 0;
+  }
+  return r;
+}
+#else
+static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+  sl__chunk_sums r = {0, 0, INFINITY, -INFINITY};
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i];
+    if (v - v == 0) {
+      r.n += 1;
+      r.sum += v;
+      r.min = v < r.min ? v : r.min;
+      r.max = v > r.max ? v : r.max;
+    }
+  }
+  return r;
+}
+
+static double chunk_m2(const double *x, size_t n, double mean) {
+  double r = 0;
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i], d = v - mean;
+    r += v - v == 0 ? d * d : 0;
+  }
+  return r;
+}
+#endif
+
+/* One chunk (n <= SL__MOMENTS_CHUNK) folded into s. */
+static void add_chunk(sl_moments *s, const double *x, size_t n) {
+  sl__chunk_sums t = chunk_sums(x, n);
   sl_moments c = {0};
-  for (int l = 0; l < SL__LANES; l++) {
-    c.n += cnt[l];
-    if (lo[l] < c.min || l == 0)
-      c.min = lo[l];
-    if (hi[l] > c.max || l == 0)
-      c.max = hi[l];
-  }
+  c.n = t.n;
+  c.min = t.min;
+  c.max = t.max;
   if (c.n < (double)n)
     count_nonfinite(&c, x, n);
   if (c.n > 0) {
-    c.mean = (sum[0] + sum[1] + sum[2] + sum[3]) / c.n;
-    double m2[SL__LANES] = {0}, mean = c.mean;
-    for (i = 0; i + SL__LANES <= n; i += SL__LANES)
-      for (int l = 0; l < SL__LANES; l++) {
-        double v = x[i + l], d = v - mean;
-        m2[l] += v - v == 0 ? d * d : 0;
-      }
-    for (; i < n; i++) {
-      double v = x[i], d = v - mean;
-      m2[0] += v - v == 0 ? d * d : 0;
-    }
-    c.m2 = m2[0] + m2[1] + m2[2] + m2[3];
+    c.mean = t.sum / c.n;
+    c.m2 = chunk_m2(x, n, c.mean);
   }
   sl_moments_merge(s, &c);
 }
@@ -123,27 +181,66 @@ double sl_hist_edge(const sl_hist *h, long e) {
   return lo * (1 - t) + hi * t;
 }
 
+/* Histograms of up to this many bins are counted in private copies (below). */
+enum { SL__HIST_LOCAL = 64 };
+
 void sl_hist_add(sl_hist *h, const double *x, size_t n) {
   const double lo = h->lo, hi = h->hi, w = hi - lo, bins = (double)h->bins;
   const long last = h->bins - 1;
   uint64_t *count = h->count;
-  if (isfinite(w)) {
+  if (!isfinite(w)) {
+    /* hi - lo overflows (a range near -DBL_MAX..DBL_MAX): halves */
     for (size_t i = 0; i < n; i++) {
       double v = x[i];
       if (!(v >= lo && v <= hi))
         continue; /* outside, and so the infinities and NaNs */
-      long b = v == hi ? last : (long)((v - lo) / w * bins);
+      long b = v == hi ? last : (long)((v / 2 - lo / 2) / (hi / 2 - lo / 2) * bins);
       b = b > last ? last : b < 0 ? 0 : b;
       count[b]++;
     }
     return;
   }
-  /* hi - lo overflows (a range near -DBL_MAX..DBL_MAX): halves */
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  if (h->bins <= SL__HIST_LOCAL) {
+    /* the bins of 4 values at once, by the scalar formula lane by lane, clamped as below;
+     * a value outside [lo, hi] (NaNs and infinities too) to a dummy bin `bins`; one private
+     * copy of the counts per lane (no chain of increments of one counter through memory) */
+    uint64_t local[4][SL__HIST_LOCAL + 1];
+    memset(local, 0, sizeof local);
+    const __m128d lov = _mm_set1_pd(lo), hiv = _mm_set1_pd(hi), wv = _mm_set1_pd(w),
+                  binv = _mm_set1_pd(bins), lastv = _mm_set1_pd((double)last),
+                  zero = _mm_setzero_pd(), dummy = _mm_set1_pd(bins);
+    for (; i + 4 <= n; i += 4) {
+      __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+      __m128d ina = _mm_and_pd(_mm_cmpge_pd(a, lov), _mm_cmple_pd(a, hiv));
+      __m128d inb = _mm_and_pd(_mm_cmpge_pd(b, lov), _mm_cmple_pd(b, hiv));
+      __m128d ta = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(a, lov), wv), binv);
+      __m128d tb = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(b, lov), wv), binv);
+      ta = _mm_min_pd(_mm_max_pd(ta, zero), lastv); /* x == hi: last, below */
+      tb = _mm_min_pd(_mm_max_pd(tb, zero), lastv);
+      __m128d ha = _mm_cmpeq_pd(a, hiv), hb = _mm_cmpeq_pd(b, hiv);
+      ta = _mm_or_pd(_mm_and_pd(ha, lastv), _mm_andnot_pd(ha, ta));
+      tb = _mm_or_pd(_mm_and_pd(hb, lastv), _mm_andnot_pd(hb, tb));
+      ta = _mm_or_pd(_mm_and_pd(ina, ta), _mm_andnot_pd(ina, dummy));
+      tb = _mm_or_pd(_mm_and_pd(inb, tb), _mm_andnot_pd(inb, dummy));
+      int k[4];
+      _mm_storel_epi64((__m128i *)(void *)k, _mm_cvttpd_epi32(ta));
+      _mm_storel_epi64((__m128i *)(void *)(k + 2), _mm_cvttpd_epi32(tb));
+      local[0][k[0]]++;
+      local[1][k[1]]++;
+      local[2][k[2]]++;
+      local[3][k[3]]++;
+    }
+    for (long k = 0; k < h->bins; k++)
+      count[k] += local[0][k] + local[1][k] + local[2][k] + local[3][k];
+  }
+#endif
+  for (; i < n; i++) {
     double v = x[i];
     if (!(v >= lo && v <= hi))
       continue;
-    long b = v == hi ? last : (long)((v / 2 - lo / 2) / (hi / 2 - lo / 2) * bins);
+    long b = v == hi ? last : (long)((v - lo) / w * bins);
     b = b > last ? last : b < 0 ? 0 : b;
     count[b]++;
   }
