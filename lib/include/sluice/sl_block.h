@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice: blocks of fixed-size rows, and the statistics that consume them a column at a time
- * (see docs/flows.md, "Blocks", and docs/architecture.md, "Blocks and records").
+ * (see docs/api.md, "Blocks of rows", and docs/architecture.md, "Blocks and records").
  *
  * A source of fixed-size rows (sl_flow_from_h5) hands its rows out in blocks: a pointer to
  * nrows packed rows of row_size bytes each, their layout (field names, offsets, types, CF
