@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "algo/moments.h"
 #include "core/core.h"
 
 enum { SL__MOMENTS_CHUNK = 512, SL__LANES = 4 };
@@ -61,9 +62,6 @@ static void count_nonfinite(sl_moments *s, const double *x, size_t n) {
 
 /* The chunk's finite count, sum, min and max, and the sum of squared deviations from its
  * mean (the chunk is in cache for the second loop). */
-typedef struct sl__chunk_sums {
-  double n, sum, min, max;
-} sl__chunk_sums;
 
 #if defined(__SSE2__)
 /* SSE2 (every x86-64): two pairs of lanes, non-finite lanes masked out (to 0 in the sums,
@@ -153,7 +151,12 @@ static double chunk_m2(const double *x, size_t n, double mean) {
 
 /* One chunk (n <= SL__MOMENTS_CHUNK) folded into s. */
 static void add_chunk(sl_moments *s, const double *x, size_t n) {
+#if defined(SL__HAVE_AVX2_KERNELS)
+  int avx2 = sl__cpu_avx2();
+  sl__chunk_sums t = avx2 ? sl__chunk_sums_avx2(x, n) : chunk_sums(x, n);
+#else
   sl__chunk_sums t = chunk_sums(x, n);
+#endif
   sl_moments c = {0};
   c.n = t.n;
   c.min = t.min;
@@ -162,7 +165,11 @@ static void add_chunk(sl_moments *s, const double *x, size_t n) {
     count_nonfinite(&c, x, n);
   if (c.n > 0) {
     c.mean = t.sum / c.n;
+#if defined(SL__HAVE_AVX2_KERNELS)
+    c.m2 = avx2 ? sl__chunk_m2_avx2(x, n, c.mean) : chunk_m2(x, n, c.mean);
+#else
     c.m2 = chunk_m2(x, n, c.mean);
+#endif
   }
   sl_moments_merge(s, &c);
 }
@@ -180,9 +187,6 @@ double sl_hist_edge(const sl_hist *h, long e) {
     return lo + (hi - lo) * t;
   return lo * (1 - t) + hi * t;
 }
-
-/* Histograms of up to this many bins are counted in private copies (below). */
-enum { SL__HIST_LOCAL = 64 };
 
 void sl_hist_add(sl_hist *h, const double *x, size_t n) {
   const double lo = h->lo, hi = h->hi, w = hi - lo, bins = (double)h->bins;
@@ -208,6 +212,12 @@ void sl_hist_add(sl_hist *h, const double *x, size_t n) {
      * copy of the counts per lane (no chain of increments of one counter through memory) */
     uint64_t local[4][SL__HIST_LOCAL + 1];
     memset(local, 0, sizeof local);
+#if defined(SL__HAVE_AVX2_KERNELS)
+    if (sl__cpu_avx2()) {
+      sl__hist_local_avx2(lo, hi, h->bins, x, n, local);
+      i = n - n % 4;
+    }
+#endif
     const __m128d lov = _mm_set1_pd(lo), hiv = _mm_set1_pd(hi), wv = _mm_set1_pd(w),
                   binv = _mm_set1_pd(bins), lastv = _mm_set1_pd((double)last),
                   zero = _mm_setzero_pd(), dummy = _mm_set1_pd(bins);
