@@ -490,6 +490,50 @@ static void case_cf(void) {
           want_sum);
 }
 
+/* ---- sl_hist_add on values on and near bin edges, against the documented formula ---- */
+static void check_hist(double lo, double hi, long bins, const double *x, int n) {
+  uint64_t *got = calloc((size_t)bins, 8), *want = calloc((size_t)bins, 8);
+  sl_hist h = {lo, hi, bins, got};
+  sl_hist_add(&h, x, 13); /* a remainder first */
+  sl_hist_add(&h, x + 13, (size_t)n - 13);
+  for (int i = 0; i < n; i++) {
+    double v = x[i];
+    if (!(v >= lo && v <= hi))
+      continue;
+    long b = v == hi ? bins - 1 : (long)((v - lo) / (hi - lo) * (double)bins);
+    want[b > bins - 1 ? bins - 1 : b < 0 ? 0 : b]++;
+  }
+  for (long b = 0; b < bins; b++)
+    T_CHECK(got[b] == want[b], "[%.17g, %.17g] in %ld bins, bin %ld: %llu, expected %llu", lo, hi,
+            bins, b, (unsigned long long)got[b], (unsigned long long)want[b]);
+  free(got);
+  free(want);
+}
+
+static void case_hist_edges(void) {
+  enum { N = 20011 };
+  double *x = malloc(N * sizeof *x);
+  const long nb[] = {7, 10, 64, 65, 1000};
+  for (int i = 0; i < N; i++) /* many values on edges, and their neighbours */
+    x[i] = i % 3 == 0 ? i * 0.007 : i % 3 == 1 ? nextafter(i * 0.007, 0) : (i / 7) * 0.49;
+  for (size_t c = 0; c < sizeof nb / sizeof nb[0]; c++)
+    check_hist(0.007 * 3, 70, nb[c], x, N);
+  /* a range where (x - lo) * (1 / w) * bins and (x - lo) / w * bins floor differently for
+   * some values on the edges (found with numpy): the edges, one ulp either side, repeated */
+  const double lo = 5.516690202580241, hi = 46.01482671778749;
+  const long bins = 42;
+  int n = 0;
+  for (int rep = 0; rep < 40; rep++)
+    for (long e = 0; e <= bins && n + 3 <= N; e++) {
+      double v = lo + (hi - lo) * (double)e / (double)bins;
+      x[n++] = v;
+      x[n++] = nextafter(v, -INFINITY);
+      x[n++] = nextafter(v, INFINITY);
+    }
+  check_hist(lo, hi, bins, x, n);
+  free(x);
+}
+
 int main(int argc, char **argv) {
   if (sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx) != SL_OK)
     return 1;
@@ -506,6 +550,7 @@ int main(int argc, char **argv) {
   case_record_then_block();
   case_map_block();
   case_cf();
+  case_hist_edges();
   int tot = 0;
   MPI_Allreduce(&h5t_failures, &tot, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0)
