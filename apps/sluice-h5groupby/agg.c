@@ -125,17 +125,17 @@ static void welford_add(void *state, size_t i, double x) {
   set_d(state, i, 6, m2);
 }
 static void welford_merge(void *a, const void *b, size_t i) {
-  double na = (double)get_u(a, i, 4), nb = (double)get_u(b, i, 4);
-  if (nb == 0)
-    return;
-  if (na == 0) {
-    set_d(a, i, 5, get_d(b, i, 5));
-    set_d(a, i, 6, get_d(b, i, 6));
-    return;
-  }
-  double n = na + nb, d = get_d(b, i, 5) - get_d(a, i, 5);
-  set_d(a, i, 5, get_d(a, i, 5) + d * (nb / n));
-  set_d(a, i, 6, get_d(a, i, 6) + get_d(b, i, 6) + d * d * (na * nb / n));
+  /* the library's merge of moments (sluice/sl_block.h), on this state's slots */
+  sl_moments x = {0}, y = {0};
+  x.n = (double)get_u(a, i, 4);
+  x.mean = get_d(a, i, 5);
+  x.m2 = get_d(a, i, 6);
+  y.n = (double)get_u(b, i, 4);
+  y.mean = get_d(b, i, 5);
+  y.m2 = get_d(b, i, 6);
+  sl_moments_merge(&x, &y);
+  set_d(a, i, 5, x.mean);
+  set_d(a, i, 6, x.m2);
 }
 
 /* the first and last valid values by row index (slots 7..10) */

@@ -5,8 +5,9 @@
  *   mpirun -n N sluice-h5stats FILE:/dataset [--fields a,b] [--bins N] [--range LO:HI]
  *                              [-o OUT.h5] [--force] [--transfer independent|collective]
  *
- * Pass 1 (one flow): every rank folds its rows into per-field Welford accumulators
- * (count, mean, M2, min, max of the finite values; NaN, +inf and -inf counts); the ranks'
+ * Pass 1 (one flow): every rank folds its rows, a block and a column at a time, into
+ * per-field moments (sluice/sl_block.h: count, mean, M2, min, max of the finite values;
+ * NaN, +inf and -inf counts; with --along, per index, a record at a time); the ranks'
  * accumulators are merged with Chan et al.'s pairwise formula, in rank order, identically
  * on every rank. Pass 2 (a second flow, skipped when --range is given, which fills the
  * histogram in pass 1): N-bin histograms over the finite [min, max], summed with
@@ -25,13 +26,12 @@
 #include "where.h"
 
 /* ---- accumulators ---- */
-/* n, mean, m2, min and max cover the finite values only; infinities and NaNs are counted
- * apart (an infinity in Welford's update would turn the mean into inf - inf = NaN). */
-typedef struct acc {
-  /* doubles: one MPI_Allgather moves them; miss: missing values (CF decoding) */
-  double n, mean, m2, min, max, nan, pinf, ninf, miss;
-} acc;
-enum { ACC_DOUBLES = (int)(sizeof(acc) / sizeof(double)) };
+/* The library's moments (sluice/sl_block.h): n, mean, m2, min and max cover the finite
+ * values only; infinities and NaNs are counted apart (an infinity in the mean would turn it
+ * into inf - inf = NaN); miss: missing values (CF decoding). All doubles: one MPI_Allgather
+ * moves them. */
+typedef sl_moments acc;
+enum { ACC_DOUBLES = SL_MOMENTS_DOUBLES };
 
 /* What is reported for a field (the merged accumulator). */
 typedef struct result {
@@ -65,8 +65,9 @@ typedef struct job {
   uint64_t *hist;  /* nf x bins, this rank */
   double *lo, *hi; /* per field histogram range */
   int bins;
-  int do_hist;
-  where w; /* --where */
+  int do_hist; /* fold_block bins (pass 2, or pass 1 with --range) */
+  int moments; /* fold_block folds the moments (pass 1) */
+  where w;     /* --where */
   /* --along: one accumulator per index of dimension `dim` (nf is 1: the flattened value);
    * a record's flat index idx is at index (idx / stride) % nidx of it (no modulo along
    * dimension 0, which several files extend) */
@@ -76,51 +77,67 @@ typedef struct job {
   const char *dim_name;
 } job;
 
-/* Edge e (0..bins) of field k's histogram; exact at both ends, and finite when hi - lo
- * overflows (a range near -DBL_MAX..DBL_MAX). */
+/* Field k's histogram (the library's binning, sluice/sl_block.h). */
+static sl_hist hist_of(const job *j, size_t k) {
+  sl_hist h = {j->lo[k], j->hi[k], j->bins, j->hist + k * (size_t)j->bins};
+  return h;
+}
+
+/* Edge e (0..bins) of field k's histogram. */
 static double edge(const job *j, size_t k, long e) {
-  double lo = j->lo[k], hi = j->hi[k], t = (double)e / j->bins;
-  if (e == j->bins)
-    return hi;
-  if (isfinite(hi - lo))
-    return lo + (hi - lo) * t;
-  return lo * (1 - t) + hi * t;
+  sl_hist h = hist_of(j, k);
+  return sl_hist_edge(&h, e);
 }
 
-/* Bins are [lo + i*w, lo + (i+1)*w), the last one closed; values outside [lo, hi] (and so
- * infinities, the range being finite) are not binned. */
-static void bin_value(job *j, size_t k, double x) {
-  double lo = j->lo[k], hi = j->hi[k];
-  if (!(x >= lo && x <= hi))
-    return;
-  long b;
-  if (x == hi)
-    b = j->bins - 1;
-  else if (isfinite(hi - lo))
-    b = (long)((x - lo) / (hi - lo) * j->bins);
-  else
-    b = (long)((x / 2 - lo / 2) / (hi / 2 - lo / 2) * j->bins);
-  if (b >= j->bins)
-    b = j->bins - 1;
-  if (b < 0)
-    b = 0;
-  j->hist[k * (size_t)j->bins + (size_t)b]++;
+/* Rows per chunk: 512 rows (20 KiB of a 40-byte table) stay in L1 while every field of
+ * them is decoded, 4 KiB of doubles at a time. */
+enum { CHUNK = 512 };
+
+/* A block (or a one-row block: a record after --where's filter), a chunk of rows at a time:
+ * per field, the chunk's column decoded to double (CF: missing values become NaN and are
+ * counted apart), then the library's moments (pass 1) and, with do_hist (pass 2, or
+ * --range), its histogram. */
+static int fold_block(const sl_block *b, void *arg) {
+  job *j = arg;
+  double x[CHUNK];
+  for (size_t at = 0; at < b->nrows; at += CHUNK) {
+    size_t n = b->nrows - at < CHUNK ? b->nrows - at : CHUNK;
+    /* the next chunk's rows on their way into the cache while this one is folded */
+    const char *next = (const char *)b->rows + (at + n) * b->row_size;
+    size_t ahead = b->nrows - at - n < CHUNK ? b->nrows - at - n : CHUNK;
+    for (size_t off = 0; off < ahead * b->row_size; off += 64)
+      __builtin_prefetch(next + off);
+    for (size_t k = 0; k < j->nf; k++) {
+      sl_block_col c;
+      size_t miss = 0;
+      if (sl_block_column(b, k, &c) != SL_OK || sl_block_column_f64(&c, at, n, x, NULL, &miss))
+        return -1;
+      if (j->moments) {
+        sl_moments_add(&j->a[k], x, n);
+        j->a[k].nan -= (double)miss; /* missing values are NaN in x: counted apart */
+        j->a[k].miss += (double)miss;
+      }
+      if (j->do_hist) {
+        sl_hist h = hist_of(j, k);
+        sl_hist_add(&h, x, n);
+      }
+    }
+  }
+  return 0;
 }
 
+/* --along: a record's value into the accumulator of its index (Welford's update). */
 static int fold(const sl_record *rec, void *arg) {
   job *j = arg;
   for (size_t k = 0; k < j->nf; k++) {
-    acc *a = &j->a[k];
-    if (j->along) {
-      uint64_t idx;
-      memcpy(&idx, rec->key, 8);
-      idx /= j->stride;
-      if (j->dim > 0)
-        idx %= j->nidx;
-      if (idx >= j->nidx)
-        return -1;
-      a = &j->a[idx];
-    }
+    uint64_t idx;
+    memcpy(&idx, rec->key, 8);
+    idx /= j->stride;
+    if (j->dim > 0)
+      idx %= j->nidx;
+    if (idx >= j->nidx)
+      return -1;
+    acc *a = &j->a[idx];
     if (sl_h5_is_missing(&j->f[k], rec->value)) { /* tested in the stored type */
       a->miss += 1;
       continue;
@@ -145,50 +162,13 @@ static int fold(const sl_record *rec, void *arg) {
       a->min = x;
     if (a->n == 1 || x > a->max)
       a->max = x;
-    if (j->do_hist)
-      bin_value(j, k, x);
   }
   return 0;
 }
 
-static int histogram(const sl_record *rec, void *arg) {
-  job *j = arg;
-  for (size_t k = 0; k < j->nf; k++) {
-    double x = sl_h5_get_f64(&j->f[k], rec->value);
-    if (isfinite(x))
-      bin_value(j, k, x);
-  }
-  return 0;
-}
-
-/* Chan, Golub, LeVeque: merge b into a. */
-static void merge(acc *a, const acc *b) {
-  a->nan += b->nan;
-  a->miss += b->miss;
-  a->pinf += b->pinf;
-  a->ninf += b->ninf;
-  if (b->n == 0)
-    return;
-  if (a->n == 0) {
-    double nan = a->nan, pinf = a->pinf, ninf = a->ninf, miss = a->miss;
-    *a = *b;
-    a->nan = nan;
-    a->pinf = pinf;
-    a->ninf = ninf;
-    a->miss = miss;
-    return;
-  }
-  double n = a->n + b->n, d = b->mean - a->mean;
-  a->mean += d * (b->n / n);
-  a->m2 += b->m2 + d * d * (a->n * b->n / n);
-  if (b->min < a->min)
-    a->min = b->min;
-  if (b->max > a->max)
-    a->max = b->max;
-  a->n = n;
-}
-
-static int run_pass(app *a, const char *spec, const sl_h5_opts *o, sl_each_fn fn, job *j,
+/* One pass: pass 1 (moments, and the histograms with --range) or pass 2 (histograms), by
+ * blocks; --along's pass by records (fold). */
+static int run_pass(app *a, const char *spec, const sl_h5_opts *o, int pass, job *j,
                     const char *label) {
   sl_flow *flow = NULL;
   uint64_t count = 0;
@@ -197,16 +177,18 @@ static int run_pass(app *a, const char *spec, const sl_h5_opts *o, sl_each_fn fn
   if (rc)
     return rc;
   /* builder errors are remembered by the flow: sl_run returns (and prints) them */
+  j->moments = pass == 1;
   if (!sl_flow_from_h5(flow, specs, 1, o, 0) &&
-      (!j->w.n || !sl_flow_filter(flow, where_test, &j->w)) && !sl_flow_each(flow, fn, j))
-    (void)sl_flow_name(flow, fn == fold ? "welford" : fn == histogram ? "histogram" : "coordinate");
+      (!j->w.n || !sl_flow_filter(flow, where_test, &j->w)) &&
+      !(j->along ? sl_flow_each(flow, fold, j) : sl_flow_each_block(flow, fold_block, j)))
+    (void)sl_flow_name(flow, pass == 1 ? "welford" : "histogram");
   /* the stage's name and the pass: the log view, progress, the run record and the trace */
-  (void)sl_flow_name_stage(flow, fn == fold ? "read+welford" : "read+histogram");
+  (void)sl_flow_name_stage(flow, pass == 1 ? "read+welford" : "read+histogram");
   (void)sl_flow_set_label(flow, label);
   (void)sl_flow_to_count(flow, &count);
   rc = app_run(a, flow,
-               fn == fold ? "pass 1 (count, min, max, mean, std; per index with --along)"
-                          : "pass 2 (histograms over pass 1's min..max; without --range only)");
+               pass == 1 ? "pass 1 (count, min, max, mean, std; per index with --along)"
+                         : "pass 2 (histograms over pass 1's min..max; without --range only)");
   sl_flow_destroy(&flow);
   return rc;
 }
@@ -763,7 +745,7 @@ static int merge_ranks(const app *a, const job *j, acc *g) {
                : SL_ERR_MPI;
   for (int r = 0; rc == SL_OK && r < a->size; r++)
     for (size_t k = 0; k < nacc; k++)
-      merge(&g[k], &all[(size_t)r * nacc + k]);
+      sl_moments_merge(&g[k], &all[(size_t)r * nacc + k]);
   free(all);
   return rc;
 }
@@ -788,10 +770,9 @@ static int compute(app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc
     j->lo[k] = o->lo;
     j->hi[k] = o->hi;
   }
-  int rc =
-      run_pass(a, o->in, h, fold, j, o->have_range || j->along ? "pass 1 of 1" : "pass 1 of 2");
+  int rc = run_pass(a, o->in, h, 1, j, o->have_range || j->along ? "pass 1 of 1" : "pass 1 of 2");
   if (rc == SL_OK && a->describe) /* the plans only: nothing ran, nothing to merge */
-    return o->have_range || j->along ? SL_OK : run_pass(a, o->in, h, histogram, j, "pass 2 of 2");
+    return o->have_range || j->along ? SL_OK : run_pass(a, o->in, h, 2, j, "pass 2 of 2");
   size_t nacc = j->along ? (size_t)j->nidx : j->nf;
   if (rc == SL_OK) {
     *g = calloc(nacc ? nacc : 1, sizeof **g);
@@ -808,7 +789,7 @@ static int compute(app *a, const stats_args *o, const sl_h5_opts *h, job *j, acc
       j->lo[k] = (*g)[k].n ? (*g)[k].min : 0;
       j->hi[k] = (*g)[k].n ? (*g)[k].max : 0;
     }
-    rc = run_pass(a, o->in, h, histogram, j, "pass 2 of 2");
+    rc = run_pass(a, o->in, h, 2, j, "pass 2 of 2");
   }
   if (rc == SL_OK)
     rc = sum_histograms(a, j);

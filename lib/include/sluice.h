@@ -10,6 +10,7 @@
 #include "sluice/sl_context.h"
 #include "sluice/sl_flow.h"
 #include "sluice/sl_h5.h"
+#include "sluice/sl_block.h"
 #include "sluice/sl_output.h"
 
 #endif

@@ -72,7 +72,7 @@ has "h5groupby" "flow: 3 stage(s) on 2 rank(s)" "    step 0: key (map)" "  sink:
 run 2 sluice-h5stats p.h5:/particles --fields x -o st.h5 --describe
 [ $rc -eq 0 ] || fail "h5stats: exit $rc: $(head -2 err.txt)"
 [ "$(grep -c '^flow: 1 stage(s) on 2 rank(s)$' out.txt)" = 2 ] || fail "h5stats: not two plans"
-has "h5stats" "    step 0: welford (each)" "    step 0: histogram (each)" \
+has "h5stats" "    step 0: welford (each_block)" "    step 0: histogram (each_block)" \
   "      p.h5:/particles: $rows rows, $((rows * 8)) bytes" &&
   nothing_written h5stats && ok "sluice-h5stats --describe: both passes"
 run 2 sluice-h5stats p.h5:/particles --fields x --range 0:1 --describe

@@ -198,6 +198,8 @@ struct sl__part {
   unsigned char *ended;
   int64_t *barrier;
   int snapped;
+  /* the layout of the rows its source pushes (engine/rows.h), or NULL */
+  const sl_h5_layout *row_layout;
 };
 
 #define SL__CAPTURE (-1)

@@ -31,6 +31,13 @@
  *   - Errors: return an sl_error code set with SL__FAIL / sl__error_set (one line: what,
  *     where, expected vs found); a user callback's failure through sl__callback_failed.
  *
+ * Blocks (sluice/sl_block.h, docs/architecture.md "Blocks and records"): an operator with
+ * push_block takes a source's rows a block at a time and passes blocks on with
+ * sl__push_block, which splits them into records for a step without the hook (and for the
+ * stage's output); a record reaching push_block's step arrives through push (the operator
+ * may wrap it with sl__record_block). SL__OPF_KEEPS_ROWS (plan/plan.h): the operator passes
+ * its input on unchanged, so a record after it still has the source's layout.
+ *
  * Checkpoints (engine/checkpoint.c, docs/checkpoint.md): a step that holds state between
  * records (it has a drain) must have snapshot and restore, or a flow with it cannot be
  * checkpointed (refused before the run). snapshot runs when the partition has taken every
@@ -63,6 +70,9 @@ typedef struct sl__op_vt {
   /* A whole batch of encoded records from upstream (the step is first in its stage);
    * NULL: the records are pushed one by one. */
   int (*push_batch)(sl__part *p, int i, const char *data, size_t len, uint32_t nrec);
+  /* A block of fixed-size rows from the stage's source (or from a block operator before
+   * it); NULL: the block is split and its records pushed one by one. */
+  int (*push_block)(sl__part *p, int i, const sl_block *b);
   /* The event-time watermark from one sender rose to wm (INT64_MAX: it ended). The stage
    * must track event time (sl__stage.event_time). */
   int (*watermark)(sl__part *p, int i, int sender, int64_t wm);

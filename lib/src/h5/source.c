@@ -1083,6 +1083,7 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   h5_state *st = state;
   const sl_h5_layout *l = &st->src->layout;
   int coll = st->src->transfer == SL_H5_XFER_COLLECTIVE;
+  part->row_layout = l; /* the layout of the blocks it hands out */
   part->st->input_bytes += st->input_bytes;
   st->input_bytes = 0;
   /* bounded work per call: one block when nothing downstream can be slow, else

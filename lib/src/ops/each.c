@@ -10,7 +10,7 @@ static int each_push(sl__part *p, int i, const sl_record *rec) {
   return sl__push(p, i + 1, rec);
 }
 
-const sl__op_vt sl__op_each = {.name = "each", .push = each_push};
+const sl__op_vt sl__op_each = {.name = "each", .flags = SL__OPF_KEEPS_ROWS, .push = each_push};
 
 int sl_flow_each(sl_flow *flow, sl_each_fn fn, void *arg) {
   return sl__ops_add_fn(flow, SL__STEP_EACH, (void *)fn, arg, "sl_flow_each");

@@ -19,8 +19,10 @@ static int reject_push(sl__part *p, int i, const sl_record *rec) {
   return pass(p, i, rec, 0);
 }
 
-const sl__op_vt sl__op_filter = {.name = "filter", .push = filter_push};
-const sl__op_vt sl__op_reject = {.name = "reject", .push = reject_push};
+const sl__op_vt sl__op_filter = {
+    .name = "filter", .flags = SL__OPF_KEEPS_ROWS, .push = filter_push};
+const sl__op_vt sl__op_reject = {
+    .name = "reject", .flags = SL__OPF_KEEPS_ROWS, .push = reject_push};
 
 int sl_flow_filter(sl_flow *flow, sl_filter_fn fn, void *arg) {
   return sl__ops_add_fn(flow, SL__STEP_FILTER, (void *)fn, arg, "sl_flow_filter");

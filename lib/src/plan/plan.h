@@ -31,6 +31,8 @@ typedef enum sl__boundary {
   X(FILTER, filter)                                                                                \
   X(REJECT, reject)                                                                                \
   X(EACH, each)                                                                                    \
+  X(EACH_BLOCK, each_block)                                                                        \
+  X(MAP_BLOCK, map_block)                                                                          \
   X(MAP_BATCH, map_batch)                                                                          \
   X(REDUCE, reduce)               /* user reducer, and emit_and_reduce */                          \
   X(REDUCE_BY_KEY, reduce_by_key) /* aggregator; merge_input when fed by a combiner */             \
@@ -62,8 +64,10 @@ enum {
   SL__OPF_WRAPPABLE = 1u << 1, /* a stage wrapper (windows) applies to it */
   SL__OPF_ORDERED = 1u << 2,   /* its partitions emit consecutive ranges in partition order: a
                                   sink must write partitions in rank order */
-  SL__OPF_MEMORY = 1u << 3     /* asks for a share of the rank's memory for held records
+  SL__OPF_MEMORY = 1u << 3,    /* asks for a share of the rank's memory for held records
                                   (--sl-sort-memory-bytes), see sl__run.held_budget */
+  SL__OPF_KEEPS_ROWS = 1u << 4 /* passes its input records on unchanged (filter, each): a
+                                  record after it still has its source's row layout */
 };
 
 struct sl__op_vt; /* engine/op.h */
