@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* ckpt_flow N MOD OUT: a flow for the checkpoint tests (test_ckpt.sh): the integers 0..N-1
- * keyed "kNNN" by v % MOD, summed per key (reduce_by_key with its combiner), written as
- * "key<TAB>sum" lines to OUT. Its exit status is sl_exit_status of the run.
+/* ckpt_flow MODE N MOD OUT: flows for the checkpoint tests (test_ckpt.sh), over the integers
+ * 0..N-1 keyed "kNNN" by v % MOD, written as "key<TAB>integer" lines to OUT:
+ *   sum    the sum per key (reduce_by_key with its combiner)
+ *   top    the 10 largest sums, largest first (then take_sort)
+ *   group  the sum per key, from group_by_key's lists of values
+ *   uniq   each key once with value v % MOD (uniq after a partition by key)
+ * Its exit status is sl_exit_status of the run.
  *
  * Faults, from the environment (not the command line, so a rerun is "the same command"):
  *   CKPT_SIGNAL_AT=K    raise SIGUSR1 on rank CKPT_SIGNAL_RANK (0) at its K-th record
@@ -35,17 +39,61 @@ static int keyed(const sl_record *in, sl_emitter *out, void *arg) {
   return sl_emit(out, j->key, (size_t)n, &v, sizeof v);
 }
 
+/* top: larger sums first, then keys */
+static int by_sum(const sl_record *a, const sl_record *b, void *arg) {
+  (void)arg;
+  int64_t x, y;
+  memcpy(&x, a->value, sizeof x);
+  memcpy(&y, b->value, sizeof y);
+  if (x != y)
+    return x > y ? -1 : 1;
+  size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+  int c = memcmp(a->key, b->key, n);
+  return c ? c : (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+/* group: a key's values ([u32 length][int64] each) summed */
+static int sum_group(const sl_record *in, sl_record *out, void *arg) {
+  int64_t *sum = arg, v;
+  *sum = 0;
+  for (size_t at = 0; at + 4 + sizeof v <= in->value_len; at += 4 + sizeof v) {
+    memcpy(&v, (const char *)in->value + at + 4, sizeof v);
+    *sum += v;
+  }
+  *out = (sl_record){in->key, in->key_len, sum, sizeof *sum};
+  return 0;
+}
+
+/* uniq: the key and v % MOD, so duplicates are whole records */
+static int modded(const sl_record *in, sl_emitter *out, void *arg) {
+  job *j = arg;
+  int64_t v;
+  memcpy(&v, in->value, sizeof v);
+  j->seen++;
+  if (j->signal_at && j->rank == j->signal_rank && j->seen == j->signal_at)
+    raise(SIGUSR1);
+  if (j->slow_us && j->seen % 1000 == 0)
+    usleep((useconds_t)j->slow_us);
+  v %= j->mod;
+  int n = snprintf(j->key, sizeof j->key, "k%03lld", (long long)v);
+  return sl_emit(out, j->key, (size_t)n, &v, sizeof v);
+}
+
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK)
     return sl_exit_status(rc);
-  if (argc != 4) {
-    fprintf(stderr, "usage: ckpt_flow N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
+  const char *mode = argc == 5 ? argv[1] : "";
+  if (strcmp(mode, "sum") && strcmp(mode, "top") && strcmp(mode, "group") && strcmp(mode, "uniq")) {
+    fprintf(stderr,
+            "usage: ckpt_flow sum|top|group|uniq N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
     sl_finalize(&ctx);
     return 2;
   }
+  argv++; /* N MOD OUT in argv[1..3] */
   job j = {.mod = atoll(argv[2]), .rank = sl_rank(ctx)};
+  int64_t group_sum = 0;
   const char *e = getenv("CKPT_SIGNAL_AT");
   j.signal_at = e ? atoll(e) : 0;
   e = getenv("CKPT_SIGNAL_RANK");
@@ -57,12 +105,20 @@ int main(int argc, char **argv) {
   if (rc == SL_OK)
     rc = sl_flow_from_range(flow, 0, atoll(argv[1]), 0);
   if (rc == SL_OK)
-    rc = sl_flow_flat_map(flow, keyed, &j);
+    rc = sl_flow_flat_map(flow, strcmp(mode, "uniq") ? keyed : modded, &j);
   if (rc == SL_OK)
     rc = sl_flow_partition(flow, 0, NULL, NULL);
   sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
-  if (rc == SL_OK)
+  if (rc == SL_OK && (!strcmp(mode, "sum") || !strcmp(mode, "top")))
     rc = sl_flow_reduce_by_key(flow, &sum);
+  if (rc == SL_OK && !strcmp(mode, "top"))
+    rc = sl_flow_take_sort(flow, 10, by_sum, NULL);
+  if (rc == SL_OK && !strcmp(mode, "group"))
+    rc = sl_flow_group_by_key(flow);
+  if (rc == SL_OK && !strcmp(mode, "group"))
+    rc = sl_flow_map(flow, sum_group, &group_sum);
+  if (rc == SL_OK && !strcmp(mode, "uniq"))
+    rc = sl_flow_uniq(flow);
   if (rc == SL_OK)
     rc = sl_flow_to_text(flow, argv[3], sl_format_tsv_i64, NULL, 0);
   if (rc == SL_OK)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# test_ckpt.sh BUILD_DIR: checkpoint and resume of a keyed sum (ckpt_flow: range ->
-# flat_map -> partition -> reduce_by_key with its combiner -> text), at 1-4 ranks:
+# test_ckpt.sh BUILD_DIR: checkpoint and resume of ckpt_flow's flows (range -> flat_map ->
+# partition -> reduce_by_key with its combiner | then take_sort | group_by_key -> map |
+# uniq -> text), at 1-4 ranks:
 #   stop    SIGUSR1 on one rank at its K-th record (early, middle): exit 3, one line
 #           "checkpoint saved in DIR", no output; the same command again: exit 0, the
 #           output equals the oracle (awk), the checkpoint is gone
@@ -9,6 +10,8 @@
 #           resumes from the last committed one (or starts afresh) and is right
 #   refused a checkpoint of another command: exit 2, one line naming what differs,
 #           the checkpoint kept
+#   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
+#           (at 2 and 4 ranks)
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -27,13 +30,24 @@ run() { # NP ARGS...: ckpt_flow on NP ranks under a timeout
   local n=$1
   shift
   # shellcheck disable=SC2086
-  timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$FLOW" "$@"
+  timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$FLOW" $MODE "$@"
 }
 N=400000 MOD=97
 awk -v n=$N -v m=$MOD 'BEGIN { for (v = 0; v < n; v++) s[v % m] += v;
   for (k in s) printf "k%03d\t%d\n", k, s[k] }' | sort >oracle.tsv
+sort -t"$(printf '\t')" -k2,2nr -k1,1 oracle.tsv | head -10 >oracle-top.tsv
+awk -v m=$MOD 'BEGIN { for (k = 0; k < m; k++) printf "k%03d\t%d\n", k, k }' >oracle-uniq.tsv
 same() { [ -f "$1" ] && sort "$1" | cmp -s - oracle.tsv; }
+# same_as MODE FILE: the mode's oracle (top: the bytes in order)
+same_as() {
+  case $1 in
+  top) [ -f "$2" ] && cmp -s "$2" oracle-top.tsv ;;
+  uniq) [ -f "$2" ] && sort "$2" | cmp -s - oracle-uniq.tsv ;;
+  *) same "$2" ;;
+  esac
+}
 
+MODE=sum
 for np in 1 2 3 4; do
   # ---- stopped by a signal, resumed by the same command ----
   # early on rank 0; half-way through its share on the last rank
@@ -65,15 +79,15 @@ for np in 1 2 3 4; do
   # ---- killed while saving periodic checkpoints ----
   rm -rf ck out.tsv
   # shellcheck disable=SC2086
-  CKPT_SLOW_US=20000 "$MPIEXEC" $NP $np $MPIFLAGS "$FLOW" $N $MOD out.tsv \
+  CKPT_SLOW_US=20000 "$MPIEXEC" $NP $np $MPIFLAGS "$FLOW" $MODE $N $MOD out.tsv \
     --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >/dev/null 2>&1 &
   sleep 1.2
   # every rank at once, as a node failure or Slurm's kill does (mpirun's own SIGKILL would
   # leave the ranks running)
-  pkill -KILL -f "$FLOW $N $MOD out.tsv" 2>/dev/null
+  pkill -KILL -f "$FLOW $MODE $N $MOD out.tsv" 2>/dev/null
   kill -KILL $! 2>/dev/null
   wait 2>/dev/null # (bash may still report the kill)
-  for _ in $(seq 50); do pgrep -f "$FLOW $N $MOD out.tsv" >/dev/null || break; sleep 0.1; done
+  for _ in $(seq 50); do pgrep -f "$FLOW $MODE $N $MOD out.tsv" >/dev/null || break; sleep 0.1; done
   epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
   run $np $N $MOD out.tsv --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >o3 2>e3
   rc=$?
@@ -93,6 +107,25 @@ for np in 1 2 3 4; do
     [ ! -e out.tsv ]; then
     ok "np$np another command refused: $(grep error: e4)"
   else fail "np$np another command: expected exit 2 and one line, found exit $rc: $(head -3 e4)"; fi
+done
+# ---- every stateful operator: stopped half-way on the last rank, resumed ----
+for MODE in top group uniq; do
+  for np in 2 4; do
+    name="$MODE np$np"
+    rm -rf ck out.tsv
+    CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$((N / np / 2)) CKPT_SIGNAL_RANK=$((np - 1)) \
+      run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o5 2>e5
+    rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e5; then
+      fail "$name: expected exit 3 and 'checkpoint saved in ck', found exit $rc: $(head -3 e5)"
+      continue
+    fi
+    run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o6 2>e6
+    rc=$?
+    if [ $rc -eq 0 ] && same_as $MODE out.tsv && [ ! -e ck ]; then
+      ok "$name: stopped half-way, resumed to the oracle's output"
+    else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
+  done
 done
 echo "test_ckpt: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -124,7 +124,7 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
     }
     for (int i = 0; i < st->nsteps; i++) {
       const sl__op_vt *op = st->steps[i].op;
-      if (op->drain && !op->snapshot) {
+      if ((op->drain || op->create) && !op->snapshot) {
         snprintf(why, cap, "step '%s' (%s) holds state that cannot be saved yet", st->steps[i].name,
                  op->name);
         return;

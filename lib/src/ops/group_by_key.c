@@ -72,7 +72,52 @@ static int group_drain(sl__part *p, int i, int *finished) {
   return sl__reducer_drain_end(p, i, capture, finished);
 }
 
+/* Checkpoints: every group not emitted yet as one record (key, its values as collected). */
+static int group_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  groups *g = p->steps[i].state;
+  sl__bytes b = {0};
+  int rc = SL_OK;
+  for (size_t k = g->cursor; rc == SL_OK && k < g->t.cap; k++) {
+    const sl__hslot *sl = sl__htab_slot(&g->t, k);
+    if (!sl->hash)
+      continue;
+    const sl__bytes *v = sl__htab_val(&g->t, k);
+    sl_record r = {sl__hslot_key(sl), sl->klen, v->p, v->len};
+    rc = sl__bytes_put_record(&b, &r);
+    if (rc == SL_OK && b.len >= (1u << 20)) {
+      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+      b.len = 0;
+    }
+  }
+  if (rc == SL_OK && b.len)
+    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int group_restore(sl__part *p, int i, const void *data, size_t len) {
+  groups *g = p->steps[i].state;
+  size_t pos = 0;
+  sl_record r;
+  int more, created;
+  while ((more = sl__batch_next(data, len, &pos, &r)) > 0) {
+    sl__bytes *v =
+        sl__htab_upsert(&g->t, r.key, r.key_len, sl__hash_bytes(r.key, r.key_len), &created);
+    if (!v)
+      SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint",
+               p->steps[i].step->name);
+    SL__CHECK(sl__bytes_append(v, r.value, r.value_len));
+    sl__op_account(p, &g->state_bytes, g->state_bytes + r.value_len + 64);
+  }
+  if (more < 0 || pos != len)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged group", p->steps[i].step->name);
+  g->cursor = 0;
+  return SL_OK;
+}
+
 const sl__op_vt sl__op_group_by_key = {.name = "group_by_key",
+                                       .snapshot = group_snapshot,
+                                       .restore = group_restore,
                                        .phase = "grouping",
                                        .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                        .create = group_create,

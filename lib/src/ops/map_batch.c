@@ -55,7 +55,19 @@ static int map_batch_drain(sl__part *p, int i, int *finished) {
   return flush(p, i);
 }
 
+/* Checkpoints: the records gathered for the next call, as they are. */
+static int map_batch_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  const sl__bytes *b = p->steps[i].state;
+  return b->len ? sl__ckpt_put_step(w, p, i, b->p, b->len) : SL_OK;
+}
+
+static int map_batch_restore(sl__part *p, int i, const void *data, size_t len) {
+  return sl__bytes_append(p->steps[i].state, data, len);
+}
+
 const sl__op_vt sl__op_map_batch = {.name = "map_batch",
+                                    .snapshot = map_batch_snapshot,
+                                    .restore = map_batch_restore,
                                     .create = map_batch_create,
                                     .destroy = map_batch_destroy,
                                     .push = map_batch_push,

@@ -53,6 +53,15 @@ void sl__window_ensure(sl_flow *f, sl__stage *s);
  * one record holding the trigger's events; closes: the trigger closes the window. */
 int sl__depart_tag(sl__part *p, const sl_trigger_info *info, int closes, sl__bytes *key);
 
+/* ---- snapshot.c: checkpoints of hash-table state ---- */
+struct sl__htab;
+/* Step i's table entries from slot `from` on, values of vsize bytes (0: keys only). */
+int sl__ckpt_put_htab(struct sl__ckpt_writer *w, const sl__part *p, int i, const struct sl__htab *t,
+                      size_t from, size_t vsize);
+/* One chunk of them back into t (upserted; values copied). */
+int sl__ckpt_restore_htab(sl__part *p, int i, struct sl__htab *t, size_t vsize, const void *data,
+                          size_t len);
+
 /* ---- reduce.c ---- */
 /* The accumulator of a user reducer's state (a window's on_trigger gets it). */
 void **sl__reduce_acc(void *state);

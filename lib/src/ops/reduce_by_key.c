@@ -122,56 +122,15 @@ static int combiner_drain(sl__part *p, int i, int *finished) {
   return SL_OK;
 }
 
-/* Checkpoints: every (key, state) not emitted yet (from the drain's cursor on), as chunks
- * of about 1 MiB of (key length, key, state) entries. */
+/* Checkpoints: every (key, state) not emitted yet (from the drain's cursor on). */
 static int keyed_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
   keyed *k = p->steps[i].state;
-  size_t ss = p->steps[i].step->agg.state_size;
-  sl__bytes b = {0};
-  int rc = SL_OK;
-  for (size_t c = k->cursor; rc == SL_OK && c < k->t.cap; c++) {
-    const sl__hslot *sl = sl__htab_slot(&k->t, c);
-    if (!sl->hash)
-      continue;
-    uint32_t kl = sl->klen;
-    rc = sl__bytes_append(&b, &kl, sizeof kl);
-    if (rc == SL_OK)
-      rc = sl__bytes_append(&b, sl__hslot_key(sl), kl);
-    if (rc == SL_OK)
-      rc = sl__bytes_append(&b, sl__htab_val(&k->t, c), ss);
-    if (rc == SL_OK && b.len >= (1u << 20)) {
-      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-      b.len = 0;
-    }
-  }
-  if (rc == SL_OK && b.len)
-    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-  sl__bytes_free(&b);
-  return rc;
+  return sl__ckpt_put_htab(w, p, i, &k->t, k->cursor, p->steps[i].step->agg.state_size);
 }
 
 static int keyed_restore(sl__part *p, int i, const void *data, size_t len) {
   keyed *k = p->steps[i].state;
-  size_t ss = p->steps[i].step->agg.state_size;
-  const char *c = data, *end = c + len;
-  while (c < end) {
-    uint32_t kl;
-    if ((size_t)(end - c) < sizeof kl)
-      break;
-    memcpy(&kl, c, sizeof kl);
-    c += sizeof kl;
-    if ((size_t)(end - c) < kl + ss)
-      break;
-    int created;
-    void *st = sl__htab_upsert(&k->t, c, kl, sl__hash_bytes(c, kl), &created);
-    if (!st)
-      SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint (%zu keys)",
-               p->steps[i].step->name, k->t.count);
-    memcpy(st, c + kl, ss);
-    c += kl + ss;
-  }
-  if (c != end)
-    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged entry", p->steps[i].step->name);
+  SL__CHECK(sl__ckpt_restore_htab(p, i, &k->t, p->steps[i].step->agg.state_size, data, len));
   k->cursor = 0;
   sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
   return SL_OK;

@@ -142,7 +142,39 @@ static int topk_drain(sl__part *p, int i, int *finished) {
   return sl__reducer_drain_end(p, i, capture, finished);
 }
 
+/* Checkpoints: the kept records not emitted yet, in the batch encoding; restored by pushing
+ * them again (the drain sorts them as before). */
+static int topk_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  topk *t = p->steps[i].state;
+  sl__bytes b = {0};
+  int rc = SL_OK;
+  for (size_t k = t->sorted ? t->cursor : 0; rc == SL_OK && k < t->n; k++) {
+    rc = sl__bytes_put_record(&b, &t->heap[k]);
+    if (rc == SL_OK && b.len >= (1u << 20)) {
+      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+      b.len = 0;
+    }
+  }
+  if (rc == SL_OK && b.len)
+    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int topk_restore(sl__part *p, int i, const void *data, size_t len) {
+  size_t pos = 0;
+  sl_record r;
+  int more;
+  while ((more = sl__batch_next(data, len, &pos, &r)) > 0)
+    SL__CHECK(topk_push(p, i, &r));
+  if (more < 0 || pos != len)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged record", p->steps[i].step->name);
+  return SL_OK;
+}
+
 const sl__op_vt sl__op_take_sort = {.name = "take_sort",
+                                    .snapshot = topk_snapshot,
+                                    .restore = topk_restore,
                                     .phase = "sorting",
                                     .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                     .create = topk_create,

@@ -63,8 +63,25 @@ static int uniq_push(sl__part *p, int i, const sl_record *rec) {
   return sl__push(p, i + 1, rec);
 }
 
-const sl__op_vt sl__op_uniq = {
-    .name = "uniq", .create = uniq_create, .destroy = uniq_destroy, .push = uniq_push};
+/* Checkpoints: the keys seen, as (length, key) entries in chunks of about 1 MiB. */
+static int uniq_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  seen *u = p->steps[i].state;
+  return sl__ckpt_put_htab(w, p, i, &u->t, 0, 0);
+}
+
+static int uniq_restore(sl__part *p, int i, const void *data, size_t len) {
+  seen *u = p->steps[i].state;
+  SL__CHECK(sl__ckpt_restore_htab(p, i, &u->t, 0, data, len));
+  sl__op_account(p, &u->state_bytes, sl__htab_bytes(&u->t));
+  return SL_OK;
+}
+
+const sl__op_vt sl__op_uniq = {.name = "uniq",
+                               .create = uniq_create,
+                               .destroy = uniq_destroy,
+                               .push = uniq_push,
+                               .snapshot = uniq_snapshot,
+                               .restore = uniq_restore};
 
 int sl_flow_uniq(sl_flow *flow) {
   SL__CHECK(sl__check_open(flow, "sl_flow_uniq"));
