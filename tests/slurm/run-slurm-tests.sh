@@ -316,6 +316,32 @@ t_hello_stop() {  # t_hello_stop LAUNCHER: stop by hand (scancel --batch --signa
     fail "no stop message from the jobscript"
 }
 
+# A checkpointed job stopped the way the time limit does it (scancel --batch
+# --signal=USR1), requeued by sluice-launch (SLUICE_CHECKPOINT, sbatch --requeue), resumed:
+# the output equals an uninterrupted run's.
+t_ckpt_requeue() {
+  local out="$work/ckpt-requeue.out" res="$work/ckpt-sum.tsv" ref="$work/ckpt-ref.tsv" id line
+  "$ckflow" sum 400000 97 "$ref" >/dev/null 2>&1 || fail "the reference run failed"
+  id=$(SLUICE_CHECKPOINT="$work/ck-%j" SLUICE_OPTS=--sl-log-level=info CKPT_SLOW_US=10000 \
+    submit "$out" -n 2 --requeue \
+    --open-mode=append "$jobscripts/template.sbatch" "$ckflow" sum 400000 97 "$res") || return 1
+  wait_output "$out" 'tasks on' 1 || { scancel "$id"; show_output "$out"; return 1; }
+  sleep 1
+  scancel --batch --signal=USR1 "$id"
+  wait_output "$out" 'checkpoint saved in' 1 60 || { scancel "$id"; show_output "$out"; return 1; }
+  # a requeued job starts again once its old credential expired (slurm-up.sh: 5 s)
+  wait_job "$id" 240 || { show_output "$out"; return 1; }
+  show_output "$out"
+  line=$(scontrol show job -o "$id")
+  echo "restarts: $(field Restarts "$line")"
+  expect_exit 0:0 || return 1
+  [[ $(field Restarts "$line") -ge 1 ]] || fail "the job was not requeued"
+  grep -q "resuming from checkpoint 1 in $work/ck-$id" "$out" ||
+    fail "the requeued job did not resume from the checkpoint"
+  sort "$res" | cmp -s - <(sort "$ref") || fail "the resumed output differs from an uninterrupted run's"
+  [[ ! -e $work/ck-$id ]] || fail "the checkpoint is still there after success"
+}
+
 t_hello_timelimit() {  # the #SBATCH --signal=B:TERM@... path, by a real time limit
   local out="$work/hello-timelimit.out" id
   id=$(submit "$out" -n 2 --time=1 --signal=B:TERM@55 "$jobscripts/template.sbatch" \
@@ -398,6 +424,13 @@ else
     t_hello_array
 fi
 run_test "jobscript: app not found in SLUICE_BIN gives exit 2 and a message" t_missing_program
+ckflow="$build/tests/ckpt/ckpt_flow"
+if [[ -x $ckflow ]]; then
+  run_test "checkpoint: scancel --batch --signal=USR1, requeued, resumed, output identical" \
+    t_ckpt_requeue
+else
+  skip "checkpoint requeue: no $ckflow"
+fi
 
 # ---- sluice-wordcount -----------------------------------------------------------------
 wc_bin="$prefix/bin"

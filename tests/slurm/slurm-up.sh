@@ -114,7 +114,9 @@ SlurmdUser=root
 # Authentication through this cluster's own munged.
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=${sock}
+# cred_expire: a requeued job may start again only once its old credential expired (120 s
+# by default): short here, so the checkpoint test's requeued job resumes within seconds.
+AuthInfo=socket=${sock},cred_expire=5
 
 StateSaveLocation=${dir}/state
 SlurmdSpoolDir=${dir}/spool
