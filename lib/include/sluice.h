@@ -11,5 +11,6 @@
 #include "sluice/sl_flow.h"
 #include "sluice/sl_h5.h"
 #include "sluice/sl_output.h"
+#include "sluice/sl_text.h"
 
 #endif

@@ -38,6 +38,13 @@
 
 #include "engine/engine.h"
 
+/* A key of a record handed to push_keys: its bytes and its hash (sl__hash_bytes). */
+typedef struct sl__keyref {
+  const char *key;
+  size_t len;
+  uint64_t hash;
+} sl__keyref;
+
 typedef struct sl__op_vt {
   const char *name;  /* as in step names and sl_flow_describe */
   unsigned flags;    /* SL__OPF_* (plan/plan.h) */
@@ -60,6 +67,10 @@ typedef struct sl__op_vt {
   /* A whole batch of encoded records from upstream (the step is first in its stage);
    * NULL: the records are pushed one by one. */
   int (*push_batch)(sl__part *p, int i, const char *data, size_t len, uint32_t nrec);
+  /* n records with keys keys[0, n) (each with its sl__hash_bytes) and one shared value,
+   * from sl_emit_words (engine/emit_words.c); NULL: the records are pushed one by one. */
+  int (*push_keys)(sl__part *p, int i, const sl__keyref *keys, size_t n, const void *value,
+                   size_t value_len);
   /* The event-time watermark from one sender rose to wm (INT64_MAX: it ended). The stage
    * must track event time (sl__stage.event_time). */
   int (*watermark)(sl__part *p, int i, int sender, int64_t wm);

@@ -15,6 +15,13 @@ typedef struct keyed {
   size_t cursor; /* drain position in the table */
   char *tmp;     /* finalize scratch (state_size) */
   uint64_t state_bytes;
+  /* A combiner's destinations on this rank: their reducer's partition, whose table takes
+   * the keys routed there directly (instead of this table, a flush and a second hashing).
+   * Looked up at the first push (the receiving stage's partitions exist by then). */
+  int linked;       /* looked up */
+  int single;       /* one destination (SL__BOUND_SINGLE), else by key hash */
+  int ndest;        /* receiving partitions */
+  sl__part **local; /* per destination partition: its partition here, or NULL; NULL: none */
 } keyed;
 
 static int keyed_create(sl__part *p, int i) {
@@ -36,15 +43,52 @@ static void keyed_destroy(sl__part *p, int i) {
   sl__htab_free(&k->t);
   sl__state_add(p->run, -(int64_t)k->state_bytes);
   free(k->tmp);
+  free(k->local);
   free(k);
   p->steps[i].state = NULL;
 }
 
-static int keyed_push(sl__part *p, int i, const sl_record *rec) {
-  keyed *k = p->steps[i].state;
-  const sl__step *s = p->steps[i].step;
+/* The combiner of step i finds the reducers on this rank that its records go to: the
+ * first step of the receiving stage, a reduce_by_key merging combined states, not wrapped,
+ * with records routed by key hash alone (or to its one partition), of a built-in
+ * aggregator. */
+static void combiner_link(sl__part *p, int i, keyed *k) {
+  k->linked = 1;
+  const sl__out *o = p->out;
+  if (!o || !((o->boundary == SL__BOUND_HASH && !o->hash) || o->boundary == SL__BOUND_SINGLE))
+    return;
+  const sl__stage *ts = &p->run->flow->stages[o->target];
+  /* built-in aggregators only: a user's update and merge are called as they always were
+   * (partial states merged by the reducer), whatever the placement */
+  if (p->steps[i].step->agg.kind == SL_AGG_USER || ts->wrap || ts->nsteps < 1 ||
+      ts->steps[0].kind != SL__STEP_REDUCE_BY_KEY || !ts->steps[0].merge_input)
+    return;
+  const sl__srun *sr = &p->run->stages[o->target];
+  k->local = calloc((size_t)o->ndest, sizeof *k->local);
+  if (!k->local)
+    return; /* no sharing: every key goes through this table */
+  k->ndest = o->ndest;
+  k->single = o->boundary == SL__BOUND_SINGLE;
+  for (int j = 0; j < sr->nlocal; j++) {
+    sl__part *q = sr->parts[j];
+    if (q && q->index < o->ndest && q->nsteps > 0 && q->steps[0].op == &sl__op_reduce_by_key &&
+        q->steps[0].state)
+      k->local[q->index] = q;
+  }
+}
+
+/* The partition whose step-0 table takes a key of hash h from combiner k, or NULL. */
+static inline sl__part *combiner_target(const keyed *k, uint64_t h) {
+  if (!k->local)
+    return NULL;
+  return k->local[k->single ? 0 : sl__hash_partition(h, k->ndest)];
+}
+
+/* Fold rec (key hash h) into table k of step j of partition q, with step s's aggregator;
+ * merge: rec's value is a partial state. */
+static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record *rec, uint64_t h,
+                int merge) {
   int created, rc;
-  uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
   void *st = sl__htab_upsert(&k->t, rec->key, rec->key_len, h, &created);
   if (!st)
     SL__FAIL(SL_ERR_NOMEM,
@@ -52,8 +96,7 @@ static int keyed_push(sl__part *p, int i, const sl_record *rec) {
              "reduce keeps one state per key: use more ranks or partitions)",
              s->name, k->t.count);
   if (created && (rc = s->agg.init(st, s->agg.arg)))
-    return sl__reducer_failed(p, i, rc);
-  int merge = s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input;
+    return sl__reducer_failed(q, j, rc);
   if (s->agg.kind == SL_AGG_COUNT && !merge) {
     ++*(uint64_t *)st; /* the hot path of every word count: no call (slot values are 8-aligned) */
     rc = SL_OK;
@@ -66,11 +109,55 @@ static int keyed_push(sl__part *p, int i, const sl_record *rec) {
     rc = s->agg.update(st, rec, s->agg.arg);
   }
   if (rc)
-    return sl__reducer_failed(p, i, rc);
+    return sl__reducer_failed(q, j, rc);
   if (created) {
-    sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
-    if (s->kind == SL__STEP_COMBINER && k->state_bytes > p->run->ctx->opt.combiner_bytes)
-      p->flush_step = i; /* full: drain it downstream before more input */
+    sl__op_account(q, &k->state_bytes, sl__htab_bytes(&k->t));
+    const sl__step *qs = q->steps[j].step;
+    if (qs->kind == SL__STEP_COMBINER && k->state_bytes > q->run->ctx->opt.combiner_bytes)
+      q->flush_step = j; /* full: drain it downstream before more input */
+  }
+  return SL_OK;
+}
+
+/* One record of key hash h into step i: a combiner's key for a reducer on this rank goes
+ * straight into that reducer's table. */
+static inline int push_hashed(sl__part *p, int i, const sl_record *rec, uint64_t h) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  if (s->kind == SL__STEP_COMBINER) {
+    if (!k->linked)
+      combiner_link(p, i, k);
+    sl__part *q = combiner_target(k, h);
+    if (q)
+      return fold(q, 0, q->steps[0].state, s, rec, h, 0);
+  }
+  return fold(p, i, k, s, rec, h, s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input);
+}
+
+static int keyed_push(sl__part *p, int i, const sl_record *rec) {
+  return push_hashed(p, i, rec, sl__hash_bytes(rec->key, rec->key_len));
+}
+
+/* Keys in bulk (sl_emit_words): the table slot of each is prefetched PREFETCH keys ahead,
+ * so the cache misses of a block's words overlap instead of being waited for one by one. */
+#define PREFETCH 16
+static int keyed_push_keys(sl__part *p, int i, const sl__keyref *keys, size_t n, const void *value,
+                           size_t value_len) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  if (s->kind == SL__STEP_COMBINER && !k->linked)
+    combiner_link(p, i, k);
+  for (size_t j = 0; j < n; j++) {
+    if (j == 0 || j + PREFETCH < n) {
+      size_t a = j == 0 ? 0 : j + PREFETCH, b = j == 0 ? (n < PREFETCH ? n : PREFETCH) : a + 1;
+      for (size_t m = a; m < b; m++) {
+        sl__part *q = s->kind == SL__STEP_COMBINER ? combiner_target(k, keys[m].hash) : NULL;
+        const sl__htab *t = q ? &((keyed *)q->steps[0].state)->t : &k->t;
+        __builtin_prefetch(sl__htab_slot(t, sl__htab_index(t, keys[m].hash | 1)));
+      }
+    }
+    sl_record rec = {keys[j].key, keys[j].len, value, value_len};
+    SL__CHECK(push_hashed(p, i, &rec, keys[j].hash));
   }
   return SL_OK;
 }
@@ -128,6 +215,7 @@ const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
                                         .create = keyed_create,
                                         .destroy = keyed_destroy,
                                         .push = keyed_push,
+                                        .push_keys = keyed_push_keys,
                                         .drain = reduce_by_key_drain};
 
 const sl__op_vt sl__op_combiner = {.name = "combiner",
@@ -135,6 +223,7 @@ const sl__op_vt sl__op_combiner = {.name = "combiner",
                                    .create = keyed_create,
                                    .destroy = keyed_destroy,
                                    .push = keyed_push,
+                                   .push_keys = keyed_push_keys,
                                    .drain = combiner_drain};
 
 int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {
