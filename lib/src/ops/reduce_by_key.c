@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "algo/htab.h"
+#include "algo/ctab.h"
 #include "ops/ops.h"
 
 typedef struct keyed {
-  sl__htab t;
+  sl__ctab t;
   size_t cursor; /* drain position in the table */
   char *tmp;     /* finalize scratch (state_size) */
   uint64_t state_bytes;
@@ -29,7 +29,7 @@ static int keyed_create(sl__part *p, int i) {
   keyed *k = calloc(1, sizeof *k);
   SL__CHECK_ALLOC(k);
   p->steps[i].state = k;
-  if (sl__htab_init(&k->t, s->agg.state_size))
+  if (sl__ctab_init(&k->t, s->agg.state_size))
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   k->tmp = malloc(s->agg.state_size);
   SL__CHECK_ALLOC(k->tmp);
@@ -40,7 +40,7 @@ static void keyed_destroy(sl__part *p, int i) {
   keyed *k = p->steps[i].state;
   if (!k)
     return;
-  sl__htab_free(&k->t);
+  sl__ctab_free(&k->t);
   sl__state_add(p->run, -(int64_t)k->state_bytes);
   free(k->tmp);
   free(k->local);
@@ -89,7 +89,7 @@ static inline sl__part *combiner_target(const keyed *k, uint64_t h) {
 static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record *rec, uint64_t h,
                 int merge) {
   int created, rc;
-  void *st = sl__htab_upsert(&k->t, rec->key, rec->key_len, h, &created);
+  void *st = sl__ctab_upsert(&k->t, rec->key, rec->key_len, h, &created);
   if (!st)
     SL__FAIL(SL_ERR_NOMEM,
              "out of memory in step '%s': its state holds %zu keys on this partition (a "
@@ -111,7 +111,7 @@ static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record
   if (rc)
     return sl__reducer_failed(q, j, rc);
   if (created) {
-    sl__op_account(q, &k->state_bytes, sl__htab_bytes(&k->t));
+    sl__op_account(q, &k->state_bytes, sl__ctab_bytes(&k->t));
     const sl__step *qs = q->steps[j].step;
     if (qs->kind == SL__STEP_COMBINER && k->state_bytes > q->run->ctx->opt.combiner_bytes)
       q->flush_step = j; /* full: drain it downstream before more input */
@@ -138,24 +138,66 @@ static int keyed_push(sl__part *p, int i, const sl_record *rec) {
   return push_hashed(p, i, rec, sl__hash_bytes(rec->key, rec->key_len));
 }
 
-/* Keys in bulk (sl_emit_words): the table slot of each is prefetched PREFETCH keys ahead,
- * so the cache misses of a block's words overlap instead of being waited for one by one. */
-#define PREFETCH 16
+/* Keys in bulk (sl_emit_words), counted (SL_AGG_COUNT, records not states): the table
+ * slot of each key is prefetched AHEAD keys before it is counted, so the cache misses of a
+ * block's words overlap instead of being waited for one by one. Two lines: a 40-byte slot
+ * may straddle two, and a probe walks on to the next slots (measured: without the second
+ * line, half the stalls were there). */
+#define CHUNK 256
+#define AHEAD 16
+static inline const sl__ctab *count_table(const keyed *k, const sl__keyref *key, sl__part **q) {
+  *q = combiner_target(k, key->hash);
+  return *q ? &((const keyed *)(*q)->steps[0].state)->t : &k->t;
+}
+
+static int count_keys(sl__part *p, int i, keyed *k, const sl__keyref *keys, size_t n) {
+  const sl__step *s = p->steps[i].step;
+  sl__part *qs[CHUNK];
+  for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+    size_t m = n - j0 < CHUNK ? n - j0 : CHUNK;
+    const sl__keyref *g = keys + j0;
+    /* two stages: the index slot AHEAD keys ahead, its entry AHEAD / 2 keys ahead */
+    for (size_t x = 0; x < m && x < AHEAD; x++)
+      sl__ctab_prefetch(count_table(k, &g[x], &qs[x]), g[x].hash);
+    for (size_t x = 0; x < m && x < AHEAD / 2; x++)
+      sl__ctab_prefetch_entry(count_table(k, &g[x], &qs[x]), g[x].hash);
+    for (size_t x = 0; x < m; x++) {
+      if (x + AHEAD < m)
+        sl__ctab_prefetch(count_table(k, &g[x + AHEAD], &qs[x + AHEAD]), g[x + AHEAD].hash);
+      if (x + AHEAD / 2 < m) {
+        sl__part *q2;
+        sl__ctab_prefetch_entry(count_table(k, &g[x + AHEAD / 2], &q2), g[x + AHEAD / 2].hash);
+      }
+      sl__part *q = qs[x] ? qs[x] : p;
+      keyed *kk = qs[x] ? qs[x]->steps[0].state : k;
+      int created;
+      uint64_t *st = sl__ctab_upsert(&kk->t, g[x].key, g[x].len, g[x].hash, &created);
+      if (!st)
+        SL__FAIL(SL_ERR_NOMEM,
+                 "out of memory in step '%s': its state holds %zu keys on this partition (a "
+                 "reduce keeps one state per key: use more ranks or partitions)",
+                 s->name, kk->t.count);
+      ++*st; /* a new state is zeroed: the count's initial value */
+      if (created) {
+        sl__op_account(q, &kk->state_bytes, sl__ctab_bytes(&kk->t));
+        if (!qs[x] && s->kind == SL__STEP_COMBINER &&
+            k->state_bytes > p->run->ctx->opt.combiner_bytes)
+          p->flush_step = i; /* full: drain it downstream before more input */
+      }
+    }
+  }
+  return SL_OK;
+}
+
 static int keyed_push_keys(sl__part *p, int i, const sl__keyref *keys, size_t n, const void *value,
                            size_t value_len) {
   keyed *k = p->steps[i].state;
   const sl__step *s = p->steps[i].step;
   if (s->kind == SL__STEP_COMBINER && !k->linked)
     combiner_link(p, i, k);
+  if (s->agg.kind == SL_AGG_COUNT && !(s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input))
+    return count_keys(p, i, k, keys, n);
   for (size_t j = 0; j < n; j++) {
-    if (j == 0 || j + PREFETCH < n) {
-      size_t a = j == 0 ? 0 : j + PREFETCH, b = j == 0 ? (n < PREFETCH ? n : PREFETCH) : a + 1;
-      for (size_t m = a; m < b; m++) {
-        sl__part *q = s->kind == SL__STEP_COMBINER ? combiner_target(k, keys[m].hash) : NULL;
-        const sl__htab *t = q ? &((keyed *)q->steps[0].state)->t : &k->t;
-        __builtin_prefetch(sl__htab_slot(t, sl__htab_index(t, keys[m].hash | 1)));
-      }
-    }
     sl_record rec = {keys[j].key, keys[j].len, value, value_len};
     SL__CHECK(push_hashed(p, i, &rec, keys[j].hash));
   }
@@ -168,21 +210,19 @@ static int reduce_by_key_drain(sl__part *p, int i, int *finished) {
   int capture;
   if (sl__reducer_drain_begin(p, i, &capture, finished))
     return SL_OK;
-  for (; k->cursor < k->t.cap; k->cursor++) {
-    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
-    if (!sl->hash)
-      continue;
+  for (; k->cursor < k->t.count; k->cursor++) {
     if (!capture && sl__part_drain_blocked(p, i))
       return SL_OK;
-    size_t len = s->agg.state_size;
-    memcpy(k->tmp, sl__htab_val(&k->t, k->cursor), len);
+    size_t len = s->agg.state_size, klen;
+    const char *key = sl__ctab_key(&k->t, k->cursor, &klen);
+    memcpy(k->tmp, sl__ctab_val(&k->t, k->cursor), len);
     int rc = s->agg.finalize(k->tmp, &len, s->agg.arg);
     if (rc)
       return sl__reducer_failed(p, i, rc);
     if (len > s->agg.state_size)
       SL__FAIL(SL_ERR_CALLBACK, "step '%s': finalize returned %zu bytes, more than the state (%zu)",
                s->name, len, s->agg.state_size);
-    SL__CHECK(sl__drain_emit(p, i, capture, sl__hslot_key(sl), sl->klen, k->tmp, len));
+    SL__CHECK(sl__drain_emit(p, i, capture, key, klen, k->tmp, len));
   }
   k->cursor = 0;
   return sl__reducer_drain_end(p, i, capture, finished);
@@ -193,17 +233,16 @@ static int combiner_drain(sl__part *p, int i, int *finished) {
   keyed *k = p->steps[i].state;
   const sl__step *s = p->steps[i].step;
   *finished = 0;
-  for (; k->cursor < k->t.cap; k->cursor++) {
-    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
-    if (!sl->hash)
-      continue;
+  for (; k->cursor < k->t.count; k->cursor++) {
     if (sl__part_drain_blocked(p, i))
       return SL_OK;
-    SL__CHECK(sl__drain_emit(p, i, 0, sl__hslot_key(sl), sl->klen, sl__htab_val(&k->t, k->cursor),
-                             s->agg.state_size));
+    size_t klen;
+    const char *key = sl__ctab_key(&k->t, k->cursor, &klen);
+    SL__CHECK(
+        sl__drain_emit(p, i, 0, key, klen, sl__ctab_val(&k->t, k->cursor), s->agg.state_size));
   }
-  sl__htab_clear(&k->t); /* flushed: start afresh */
-  sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
+  sl__ctab_clear(&k->t); /* flushed: start afresh */
+  sl__op_account(p, &k->state_bytes, sl__ctab_bytes(&k->t));
   k->cursor = 0;
   *finished = 1;
   return SL_OK;
