@@ -119,30 +119,29 @@ static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record
   return SL_OK;
 }
 
-/* One record of key hash h into step i: a combiner's key for a reducer on this rank goes
- * straight into that reducer's table. */
+/* A record pushed alone: into this step's table. */
+static int keyed_push(sl__part *p, int i, const sl_record *rec) {
+  const sl__step *s = p->steps[i].step;
+  return fold(p, i, p->steps[i].state, s, rec, sl__hash_bytes(rec->key, rec->key_len),
+              s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input);
+}
+
+/* One of a group of keys (sl_emit_words), of hash h, into step i: a combiner's key for a
+ * reducer on this rank goes straight into that reducer's table. (Records pushed alone
+ * keep the combine-then-send path, and the statistics and merge calls it always had.) */
 static inline int push_hashed(sl__part *p, int i, const sl_record *rec, uint64_t h) {
   keyed *k = p->steps[i].state;
   const sl__step *s = p->steps[i].step;
-  if (s->kind == SL__STEP_COMBINER) {
-    if (!k->linked)
-      combiner_link(p, i, k);
-    sl__part *q = combiner_target(k, h);
-    if (q)
-      return fold(q, 0, q->steps[0].state, s, rec, h, 0);
-  }
+  sl__part *q = s->kind == SL__STEP_COMBINER ? combiner_target(k, h) : NULL;
+  if (q)
+    return fold(q, 0, q->steps[0].state, s, rec, h, 0);
   return fold(p, i, k, s, rec, h, s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input);
 }
 
-static int keyed_push(sl__part *p, int i, const sl_record *rec) {
-  return push_hashed(p, i, rec, sl__hash_bytes(rec->key, rec->key_len));
-}
-
-/* Keys in bulk (sl_emit_words), counted (SL_AGG_COUNT, records not states): the table
- * slot of each key is prefetched AHEAD keys before it is counted, so the cache misses of a
- * block's words overlap instead of being waited for one by one. Two lines: a 40-byte slot
- * may straddle two, and a probe walks on to the next slots (measured: without the second
- * line, half the stalls were there). */
+/* Keys in bulk (sl_emit_words), counted (SL_AGG_COUNT, records not states): each key's
+ * index slot is prefetched AHEAD keys before it is counted and its entry AHEAD / 2 keys
+ * before, so the cache misses of a block's words overlap instead of being waited for one
+ * by one. */
 #define CHUNK 256
 #define AHEAD 16
 static inline const sl__ctab *count_table(const keyed *k, const sl__keyref *key, sl__part **q) {
