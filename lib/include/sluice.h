@@ -12,5 +12,6 @@
 #include "sluice/sl_h5.h"
 #include "sluice/sl_block.h"
 #include "sluice/sl_output.h"
+#include "sluice/sl_text.h"
 
 #endif

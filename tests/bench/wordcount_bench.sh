@@ -2,20 +2,26 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # wordcount_bench.sh BUILD_DIR [SIZE]: the word-count benchmark (docs/benchmarks.md).
 #
-# Generates a Zipf text corpus of SIZE bytes (default 1G; suffixes K/M/G) with sluice-gen,
-# cached in BUILD_DIR/bench/, warms the page cache, then runs every configuration REPS
-# times and reports the median:
-#   wc_plain, wc_tuned   the sequential baselines, pinned to one core (taskset -c 0)
+# Inputs: the files of INPUTS (space-separated paths, e.g. the 1 GiB real text and the
+# generated corpus under /tmp/sluice-compare-bench, used as they are), or else a Zipf text
+# corpus of SIZE bytes (default 1G; suffixes K/M/G) generated with sluice-gen and cached in
+# BUILD_DIR/bench/. For each input it warms the page cache, then runs REPS rounds of every
+# configuration, in an order that rotates from round to round (so no configuration always
+# runs first, or right after the one that heated the cache), and reports the medians:
+#   wc_plain, wc_tuned   the sequential baselines, pinned to one core (taskset -c CORE)
 #   sluice N ranks       mpirun -n N --bind-to core sluice-wordcount -o OUT FILE
-# Every sluice output is checked against wc_plain's (both sorted). Peak RSS per rank
-# comes from GNU time (package "time"). Last, the RSS flatness check: sluice at 1 rank on
-# the SIZE corpus once and on the same corpus given 4 times (4x the input, the same
-# words, so the same reduce state), and the ratio of their peak RSS.
+# Every output is checked against wc_plain's (both sorted). Peak RSS per rank comes from
+# GNU time (package "time"). For sluice at 1 rank, the reduce state's high-water mark (the
+# run record, --sl-stats) per distinct word, with and without the words' own bytes. Last,
+# on the first input, the RSS flatness check: sluice at 1 rank on the input once and given
+# 4 times (4x the bytes, the same words, so the same reduce state), and the ratio of their
+# peak RSS (FLATNESS=0 skips it).
 #
-# Environment: REPS (3), SEED (1), RANKS ("1 2"; "" runs only the baselines), MPIRUN (mpirun), MPIRUN_FLAGS (extra
-# mpirun flags, e.g. "--mca btl self,vader"), CORE (the core the baselines use, 0),
-# GEN_RANKS (ranks that generate the corpus, 2).
-# Results also go to BUILD_DIR/bench/wordcount-SIZE.tsv.
+# Environment: INPUTS (files; unset: the generated corpus), REPS (3), SEED (1), RANKS ("1
+# 2"; "" runs only the baselines), MPIRUN (mpirun), MPIRUN_FLAGS (extra mpirun flags, e.g.
+# "--mca btl self,vader"), CORE (the core the baselines use, 0), GEN_RANKS (ranks that
+# generate the corpus, 2), FLATNESS (1).
+# Results also go to BUILD_DIR/bench/wordcount-NAME.tsv (NAME: SIZE, or the input's name).
 set -u -o pipefail
 export LC_ALL=C
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -29,6 +35,8 @@ MPIRUN=${MPIRUN:-mpirun}
 MPIRUN_FLAGS=${MPIRUN_FLAGS:-}
 CORE=${CORE:-0}
 GEN_RANKS=${GEN_RANKS:-2}
+INPUTS=${INPUTS:-}
+FLATNESS=${FLATNESS:-1}
 
 BUILD=$(cd "$BUILD" && pwd) || exit 1
 GEN=$BUILD/apps/sluice-gen/sluice-gen
@@ -105,79 +113,109 @@ time_run() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-FILE=$(corpus "$SIZE")
-echo "corpus: $FILE ($SIZE bytes, seed $SEED); warming the page cache" >&2
-cat "$FILE" >/dev/null
-
-RESULTS=$DATA/wordcount-$SIZE_ARG.tsv
-printf "config\tmedian_s\tMB_s\tspeedup_vs_plain\tspeedup_vs_tuned\tpeak_rss_MiB_per_rank\n" >"$RESULTS"
-declare -A MED RSS
-
-# bench NAME CHECK cmd...: REPS runs; CHECK=1 compares the output with wc_plain's.
-bench() {
-  local name=$1 check=$2; shift 2
-  local times=() rss=0 i
-  for ((i = 1; i <= REPS; i++)); do
-    rm -f "$WORK/out.tsv"
-    time_run "$@" || { echo "$name: run $i failed" >&2; return 1; }
-    times+=("$SECS")
-    [ "$RSS_MIB" != - ] && [ "$RSS_MIB" -gt "$rss" ] && rss=$RSS_MIB
-    [ "$RSS_MIB" = - ] && rss=-
-    if [ "$check" = 1 ]; then
+# bench_one FILE NAME: every configuration on FILE, REPS rounds in rotating order.
+bench_one() {
+  local FILE=$1 NAME=$2 SIZE c r k
+  SIZE=$(stat -c %s "$FILE") || die "cannot stat $FILE"
+  echo "input: $FILE ($SIZE bytes); warming the page cache" >&2
+  cat "$FILE" >/dev/null
+  local RESULTS=$DATA/wordcount-$NAME.tsv
+  printf "config\tmedian_s\tMB_s\tspeedup_vs_plain\tspeedup_vs_tuned\tpeak_rss_MiB_per_rank\n" >"$RESULTS"
+  declare -A TIMES RSS
+  # the reference output, once, outside the timed rounds
+  "$PLAIN" -o "$WORK/ref.tsv" "$FILE" || die "wc_plain failed on $FILE"
+  sort "$WORK/ref.tsv" >"$WORK/plain.sorted"
+  local configs=(wc_plain wc_tuned)
+  if [ -n "$RANKS" ] && [ -x "$SLUICE" ]; then
+    for n in $RANKS; do configs+=("sluice-${n}rank"); done
+  elif [ -n "$RANKS" ]; then
+    echo "note: $SLUICE is not built yet: sluice rows skipped" >&2
+  fi
+  local nc=${#configs[@]}
+  for ((r = 0; r < REPS; r++)); do
+    for ((k = 0; k < nc; k++)); do
+      c=${configs[$(((k + r) % nc))]}
+      rm -f "$WORK/out.tsv" "$WORK/stats.json"
+      case $c in
+        wc_plain) time_run "${PIN[@]}" "$WORK/rsswrap.sh" "$PLAIN" -o "$WORK/out.tsv" "$FILE" ;;
+        wc_tuned) time_run "${PIN[@]}" "$WORK/rsswrap.sh" "$TUNED" -o "$WORK/out.tsv" "$FILE" ;;
+        sluice-*)
+          n=${c#sluice-}
+          n=${n%rank}
+          # shellcheck disable=SC2086 # MPIRUN_FLAGS is a list
+          time_run timeout 3600 "$MPIRUN" -n "$n" --bind-to core $MPIRUN_FLAGS \
+            "$WORK/rsswrap.sh" "$SLUICE" --sl-stats "$WORK/stats.json" -o "$WORK/out.tsv" "$FILE"
+          ;;
+      esac || die "$c: round $((r + 1)) failed on $FILE"
       sort "$WORK/out.tsv" | cmp -s - "$WORK/plain.sorted" ||
-        { echo "$name: run $i: output differs from wc_plain's" >&2; return 1; }
-    fi
-    echo "  $name run $i: ${SECS}s, peak RSS ${RSS_MIB} MiB" >&2
+        die "$c: round $((r + 1)): output differs from wc_plain's"
+      TIMES[$c]="${TIMES[$c]:-} $SECS"
+      if [ "$RSS_MIB" = - ] || [ "${RSS[$c]:-0}" = - ]; then
+        RSS[$c]=-
+      elif [ "$RSS_MIB" -gt "${RSS[$c]:-0}" ]; then
+        RSS[$c]=$RSS_MIB
+      fi
+      if [ "$c" = sluice-1rank ] && [ -s "$WORK/stats.json" ]; then
+        STATE_BYTES=$(grep -o '"reduce_state_hwm_bytes":{[^}]*' "$WORK/stats.json" | head -n 1 |
+          grep -o '"max":[0-9]*' | cut -d: -f2)
+      fi
+      echo "  $c round $((r + 1)): ${SECS}s, peak RSS ${RSS_MIB} MiB" >&2
+    done
   done
-  MED[$name]=$(printf "%s\n" "${times[@]}" | median)
-  RSS[$name]=$rss
+  local -A MED
+  for c in "${configs[@]}"; do
+    # shellcheck disable=SC2086 # a list of times
+    MED[$c]=$(printf "%s\n" ${TIMES[$c]} | median)
+  done
+  echo
+  echo "word count, $FILE ($SIZE bytes), median of $REPS rounds (rotating order), $(nproc) cores," \
+    "load $(cut -d ' ' -f 1-3 /proc/loadavg)"
+  printf "%-14s %10s %9s %10s %10s %14s\n" config median_s MB/s vs_plain vs_tuned peak_RSS_MiB
+  for c in "${configs[@]}"; do
+    line=$(awk -v t="${MED[$c]}" -v p="${MED[wc_plain]}" -v u="${MED[wc_tuned]}" -v s="$SIZE" \
+      'BEGIN { printf "%.3f\t%.1f\t%.2f\t%.2f", t, s / t / 1e6, p / t, u / t }')
+    printf "%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" >>"$RESULTS"
+    IFS=$'\t' read -r t mbs vp vt <<<"$line"
+    printf "%-14s %10s %9s %9sx %9sx %14s\n" "$c" "$t" "$mbs" "$vp" "$vt" "${RSS[$c]}"
+  done
+  echo "(vs_plain, vs_tuned: speedup = baseline time / this time; RSS: the largest rank's)"
+  if [ -n "${STATE_BYTES:-}" ]; then
+    # distinct words and their bytes, from the reference output (a word has no tab)
+    read -r distinct wbytes < <(cut -f 1 "$WORK/plain.sorted" | awk '{ n++; b += length($0) } END { print n + 0, b + 0 }')
+    awk -v s="$STATE_BYTES" -v d="$distinct" -v w="$wbytes" 'BEGIN {
+      printf "reduce state at 1 rank: %.0f MiB for %d distinct words: %.1f bytes per word, %.1f besides the words'"'"' own %.1f bytes\n",
+        s / 1048576, d, s / d, (s - w) / d, w / d }'
+    printf "reduce_state_bytes_per_word\t%s\t%s\t%s\n" "$STATE_BYTES" "$distinct" "$wbytes" >>"$RESULTS"
+    unset STATE_BYTES
+  fi
+
+  if [ "$FLATNESS" = 1 ] && [ -n "$RANKS" ] && [ -x "$SLUICE" ] && [ -n "$GNU_TIME" ]; then
+    FLATNESS=0 # the first input only
+    # shellcheck disable=SC2086
+    time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
+      "$SLUICE" -o "$WORK/q.tsv" "$FILE" || die "sluice on $FILE failed"
+    rq=$RSS_MIB
+    rm -f "$WORK/q.tsv"
+    # shellcheck disable=SC2086
+    time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
+      "$SLUICE" -o "$WORK/q.tsv" "$FILE" "$FILE" "$FILE" "$FILE" || die "sluice on 4x $FILE failed"
+    rf=$RSS_MIB
+    rm -f "$WORK/q.tsv"
+    echo
+    echo "RSS flatness (sluice, 1 rank): 1x the input ($SIZE bytes) -> $rq MiB, 4x the same text -> $rf MiB," \
+      "ratio $(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')"
+    printf "rss_flatness_1rank\t%s\t%s\t%s\n" "$rq" "$rf" \
+      "$(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')" >>"$RESULTS"
+  fi
+  echo "results: $RESULTS"
 }
 
-echo "wc_plain (reference output) ..." >&2
-bench wc_plain 0 "${PIN[@]}" "$WORK/rsswrap.sh" "$PLAIN" -o "$WORK/out.tsv" "$FILE" || exit 1
-sort "$WORK/out.tsv" >"$WORK/plain.sorted"
-bench wc_tuned 1 "${PIN[@]}" "$WORK/rsswrap.sh" "$TUNED" -o "$WORK/out.tsv" "$FILE" || exit 1
-
-CONFIGS=(wc_plain wc_tuned)
-if [ -z "$RANKS" ]; then
-  echo "note: RANKS is empty: sluice rows skipped" >&2
-elif [ -x "$SLUICE" ]; then
-  for n in $RANKS; do
-    # shellcheck disable=SC2086 # MPIRUN_FLAGS is a list
-    bench "sluice-${n}rank" 1 timeout 3600 "$MPIRUN" -n "$n" --bind-to core $MPIRUN_FLAGS \
-      "$WORK/rsswrap.sh" "$SLUICE" -o "$WORK/out.tsv" "$FILE" &&
-      CONFIGS+=("sluice-${n}rank")
+if [ -n "$INPUTS" ]; then
+  for f in $INPUTS; do
+    [ -r "$f" ] || die "input $f is not readable"
+    name=$(basename "$f")
+    bench_one "$f" "${name%.*}"
   done
 else
-  echo "note: $SLUICE is not built yet: sluice rows skipped" >&2
+  bench_one "$(corpus "$SIZE")" "$SIZE_ARG"
 fi
-
-echo
-echo "word count, $SIZE_ARG corpus ($SIZE bytes, seed $SEED), median of $REPS runs, $(nproc) cores"
-printf "%-14s %10s %9s %10s %10s %14s\n" config median_s MB/s vs_plain vs_tuned peak_RSS_MiB
-for c in "${CONFIGS[@]}"; do
-  line=$(awk -v t="${MED[$c]}" -v p="${MED[wc_plain]}" -v u="${MED[wc_tuned]}" -v s="$SIZE" \
-    'BEGIN { printf "%.3f\t%.1f\t%.2f\t%.2f", t, s / t / 1e6, p / t, u / t }')
-  printf "%s\t%s\t%s\n" "$c" "$line" "${RSS[$c]}" >>"$RESULTS"
-  IFS=$'\t' read -r t mbs vp vt <<<"$line"
-  printf "%-14s %10s %9s %9sx %9sx %14s\n" "$c" "$t" "$mbs" "$vp" "$vt" "${RSS[$c]}"
-done
-echo "(vs_plain, vs_tuned: speedup = baseline time / this time; RSS: the largest rank's)"
-
-if [ -n "$RANKS" ] && [ -x "$SLUICE" ] && [ -n "$GNU_TIME" ]; then
-  # shellcheck disable=SC2086
-  time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
-    "$SLUICE" -o "$WORK/q.tsv" "$FILE" || die "sluice on $FILE failed"
-  rq=$RSS_MIB
-  rm -f "$WORK/q.tsv"
-  # shellcheck disable=SC2086
-  time_run timeout 3600 "$MPIRUN" -n 1 --bind-to core $MPIRUN_FLAGS "$WORK/rsswrap.sh" \
-    "$SLUICE" -o "$WORK/q.tsv" "$FILE" "$FILE" "$FILE" "$FILE" || die "sluice on 4x $FILE failed"
-  rf=$RSS_MIB
-  echo
-  echo "RSS flatness (sluice, 1 rank): 1x the corpus ($SIZE bytes) -> $rq MiB, 4x the same text -> $rf MiB," \
-    "ratio $(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')"
-  printf "rss_flatness_1rank\t%s\t%s\t%s\n" "$rq" "$rf" \
-    "$(awk -v a="$rq" -v b="$rf" 'BEGIN { printf "%.2f", b / a }')" >>"$RESULTS"
-fi
-echo "results: $RESULTS"

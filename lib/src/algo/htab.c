@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include "algo/htab.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ARENA_CHUNK (1u << 20)
 #define INITIAL_CAP 1024u
@@ -24,6 +26,27 @@ static uint64_t next_seed(void) {
   return z ^ (z >> 31);
 }
 
+/* n zeroed slots. A large table goes on huge pages where the kernel allows it: with 4 KiB
+ * pages nearly every lookup of a big table (a word count's reducer) also misses the TLB,
+ * and the page walk stalls even the prefetch of the slot (measured: most of the time of a
+ * word count at 1 rank, as in tests/bench/wc_tuned.c). */
+char *sl__table_alloc(size_t n, size_t stride) {
+  const size_t huge = (size_t)2 << 20;
+  if (n > SIZE_MAX / stride)
+    return NULL;
+  size_t bytes = n * stride;
+  if (bytes < huge)
+    return calloc(n, stride);
+  void *p = NULL;
+  if (posix_memalign(&p, huge, bytes) != 0)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  memset(p, 0, bytes);
+  return p;
+}
+
 int sl__htab_init(sl__htab *t, size_t vsize) {
   memset(t, 0, sizeof *t);
   t->vsize = vsize ? vsize : 1;
@@ -31,19 +54,23 @@ int sl__htab_init(sl__htab *t, size_t vsize) {
   t->cap = INITIAL_CAP;
   t->shift = shift_for(t->cap);
   t->seed = next_seed();
-  t->mem = calloc(t->cap, t->stride);
+  t->mem = sl__table_alloc(t->cap, t->stride);
   return t->mem ? 0 : -1;
 }
 
-static void arena_free(sl__htab *t) {
-  sl__arena_chunk *c = t->arena;
+void sl__arena_free(sl__arena_chunk **head, size_t *bytes) {
+  sl__arena_chunk *c = *head;
   while (c) {
     sl__arena_chunk *n = c->next;
     free(c);
     c = n;
   }
-  t->arena = NULL;
-  t->arena_bytes = 0;
+  *head = NULL;
+  *bytes = 0;
+}
+
+static void arena_free(sl__htab *t) {
+  sl__arena_free(&t->arena, &t->arena_bytes);
 }
 
 void sl__htab_free(sl__htab *t) {
@@ -73,15 +100,13 @@ size_t sl__htab_bytes(const sl__htab *t) {
   return t->cap * t->stride + t->arena_bytes;
 }
 
-static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
+const char *sl__arena_copy(sl__arena_chunk **head, size_t *bytes, const void *key, size_t klen) {
   if (klen == 0)
     return "";
-  sl__arena_chunk *c = t->arena;
+  sl__arena_chunk *c = *head;
   if (!c || c->cap - c->used < klen) {
     /* chunks grow with the table (4 KiB .. 1 MiB) so a small table stays small */
-    size_t cap = t->arena_bytes < 4096
-                     ? 4096
-                     : (t->arena_bytes < ARENA_CHUNK ? t->arena_bytes : ARENA_CHUNK);
+    size_t cap = *bytes < 4096 ? 4096 : (*bytes < ARENA_CHUNK ? *bytes : ARENA_CHUNK);
     if (cap < klen)
       cap = klen;
     c = malloc(sizeof *c + cap);
@@ -89,9 +114,9 @@ static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
       return NULL;
     c->cap = cap;
     c->used = 0;
-    c->next = t->arena;
-    t->arena = c;
-    t->arena_bytes += sizeof *c + cap;
+    c->next = *head;
+    *head = c;
+    *bytes += sizeof *c + cap;
   }
   char *p = c->data + c->used;
   memcpy(p, key, klen);
@@ -99,9 +124,13 @@ static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
   return p;
 }
 
+static const char *arena_copy(sl__htab *t, const void *key, size_t klen) {
+  return sl__arena_copy(&t->arena, &t->arena_bytes, key, klen);
+}
+
 static int grow(sl__htab *t) {
   size_t ncap = t->cap * 2, mask = ncap - 1;
-  char *nm = calloc(ncap, t->stride);
+  char *nm = sl__table_alloc(ncap, t->stride);
   if (!nm)
     return -1;
   sl__htab n = *t; /* the same seed, the new size */

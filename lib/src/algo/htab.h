@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: an open-addressing hash table from byte-string keys to fixed-size
- * values, the state behind reduce_by_key, the combiner, group_by_key and uniq. Keys live
+ * values, the state behind group_by_key, uniq and join (reduce_by_key and its combiner use
+ * the compact algo/ctab.h). Keys live
  * in the slot when short, else in an arena; each slot holds the full hash and the value
  * inline, so a lookup of a short key touches one slot and nothing else. */
 #ifndef SLUICE_HTAB_H
@@ -33,6 +34,13 @@ typedef struct sl__arena_chunk {
   size_t used, cap;
   char data[];
 } sl__arena_chunk;
+
+/* Key bytes in chunks (*head, *bytes: their total), shared with algo/ctab.c: a copy of
+ * key, or NULL when out of memory ("" for klen 0). */
+const char *sl__arena_copy(sl__arena_chunk **head, size_t *bytes, const void *key, size_t klen);
+void sl__arena_free(sl__arena_chunk **head, size_t *bytes);
+/* n zeroed elements of `stride` bytes (free()), on huge pages when large. NULL: no memory. */
+char *sl__table_alloc(size_t n, size_t stride);
 
 typedef struct sl__htab {
   char *mem; /* cap slots of `stride` bytes */

@@ -48,6 +48,13 @@
 
 #include "engine/engine.h"
 
+/* A key of a record handed to push_keys: its bytes and its hash (sl__hash_bytes). */
+typedef struct sl__keyref {
+  const char *key;
+  size_t len;
+  uint64_t hash;
+} sl__keyref;
+
 typedef struct sl__op_vt {
   const char *name;  /* as in step names and sl_flow_describe */
   unsigned flags;    /* SL__OPF_* (plan/plan.h) */
@@ -73,6 +80,10 @@ typedef struct sl__op_vt {
   /* A block of fixed-size rows from the stage's source (or from a block operator before
    * it); NULL: the block is split and its records pushed one by one. */
   int (*push_block)(sl__part *p, int i, const sl_block *b);
+  /* n records with keys keys[0, n) (each with its sl__hash_bytes) and one shared value,
+   * from sl_emit_words (engine/emit_words.c); NULL: the records are pushed one by one. */
+  int (*push_keys)(sl__part *p, int i, const sl__keyref *keys, size_t n, const void *value,
+                   size_t value_len);
   /* The event-time watermark from one sender rose to wm (INT64_MAX: it ended). The stage
    * must track event time (sl__stage.event_time). */
   int (*watermark)(sl__part *p, int i, int sender, int64_t wm);

@@ -55,11 +55,17 @@ int sl__depart_tag(sl__part *p, const sl_trigger_info *info, int closes, sl__byt
 
 /* ---- snapshot.c: checkpoints of hash-table state ---- */
 struct sl__htab;
-/* Step i's table entries from slot `from` on, values of vsize bytes (0: keys only). */
+struct sl__ctab;
+/* Step i's table entries from slot (htab) or entry (ctab) `from` on, values of vsize bytes
+ * (0: keys only). */
 int sl__ckpt_put_htab(struct sl__ckpt_writer *w, const sl__part *p, int i, const struct sl__htab *t,
+                      size_t from, size_t vsize);
+int sl__ckpt_put_ctab(struct sl__ckpt_writer *w, const sl__part *p, int i, const struct sl__ctab *t,
                       size_t from, size_t vsize);
 /* One chunk of them back into t (upserted; values copied). */
 int sl__ckpt_restore_htab(sl__part *p, int i, struct sl__htab *t, size_t vsize, const void *data,
+                          size_t len);
+int sl__ckpt_restore_ctab(sl__part *p, int i, struct sl__ctab *t, size_t vsize, const void *data,
                           size_t len);
 
 /* ---- reduce.c ---- */

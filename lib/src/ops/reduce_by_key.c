@@ -7,14 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "algo/htab.h"
+#include "algo/ctab.h"
 #include "ops/ops.h"
 
 typedef struct keyed {
-  sl__htab t;
+  sl__ctab t;
   size_t cursor; /* drain position in the table */
   char *tmp;     /* finalize scratch (state_size) */
   uint64_t state_bytes;
+  /* A combiner's destinations on this rank: their reducer's partition, whose table takes
+   * the keys routed there directly (instead of this table, a flush and a second hashing).
+   * Looked up at the first push (the receiving stage's partitions exist by then). */
+  int linked;       /* looked up */
+  int single;       /* one destination (SL__BOUND_SINGLE), else by key hash */
+  int ndest;        /* receiving partitions */
+  sl__part **local; /* per destination partition: its partition here, or NULL; NULL: none */
 } keyed;
 
 static int keyed_create(sl__part *p, int i) {
@@ -22,7 +29,7 @@ static int keyed_create(sl__part *p, int i) {
   keyed *k = calloc(1, sizeof *k);
   SL__CHECK_ALLOC(k);
   p->steps[i].state = k;
-  if (sl__htab_init(&k->t, s->agg.state_size))
+  if (sl__ctab_init(&k->t, s->agg.state_size))
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   k->tmp = malloc(s->agg.state_size);
   SL__CHECK_ALLOC(k->tmp);
@@ -33,27 +40,63 @@ static void keyed_destroy(sl__part *p, int i) {
   keyed *k = p->steps[i].state;
   if (!k)
     return;
-  sl__htab_free(&k->t);
+  sl__ctab_free(&k->t);
   sl__state_add(p->run, -(int64_t)k->state_bytes);
   free(k->tmp);
+  free(k->local);
   free(k);
   p->steps[i].state = NULL;
 }
 
-static int keyed_push(sl__part *p, int i, const sl_record *rec) {
-  keyed *k = p->steps[i].state;
-  const sl__step *s = p->steps[i].step;
+/* The combiner of step i finds the reducers on this rank that its records go to: the
+ * first step of the receiving stage, a reduce_by_key merging combined states, not wrapped,
+ * with records routed by key hash alone (or to its one partition), of a built-in
+ * aggregator. */
+static void combiner_link(sl__part *p, int i, keyed *k) {
+  k->linked = 1;
+  const sl__out *o = p->out;
+  if (!o || !((o->boundary == SL__BOUND_HASH && !o->hash) || o->boundary == SL__BOUND_SINGLE))
+    return;
+  const sl__stage *ts = &p->run->flow->stages[o->target];
+  /* built-in aggregators only: a user's update and merge are called as they always were
+   * (partial states merged by the reducer), whatever the placement */
+  if (p->steps[i].step->agg.kind == SL_AGG_USER || ts->wrap || ts->nsteps < 1 ||
+      ts->steps[0].kind != SL__STEP_REDUCE_BY_KEY || !ts->steps[0].merge_input)
+    return;
+  const sl__srun *sr = &p->run->stages[o->target];
+  k->local = calloc((size_t)o->ndest, sizeof *k->local);
+  if (!k->local)
+    return; /* no sharing: every key goes through this table */
+  k->ndest = o->ndest;
+  k->single = o->boundary == SL__BOUND_SINGLE;
+  for (int j = 0; j < sr->nlocal; j++) {
+    sl__part *q = sr->parts[j];
+    if (q && q->index < o->ndest && q->nsteps > 0 && q->steps[0].op == &sl__op_reduce_by_key &&
+        q->steps[0].state)
+      k->local[q->index] = q;
+  }
+}
+
+/* The partition whose step-0 table takes a key of hash h from combiner k, or NULL. */
+static inline sl__part *combiner_target(const keyed *k, uint64_t h) {
+  if (!k->local)
+    return NULL;
+  return k->local[k->single ? 0 : sl__hash_partition(h, k->ndest)];
+}
+
+/* Fold rec (key hash h) into table k of step j of partition q, with step s's aggregator;
+ * merge: rec's value is a partial state. */
+static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record *rec, uint64_t h,
+                int merge) {
   int created, rc;
-  uint64_t h = sl__hash_bytes(rec->key, rec->key_len);
-  void *st = sl__htab_upsert(&k->t, rec->key, rec->key_len, h, &created);
+  void *st = sl__ctab_upsert(&k->t, rec->key, rec->key_len, h, &created);
   if (!st)
     SL__FAIL(SL_ERR_NOMEM,
              "out of memory in step '%s': its state holds %zu keys on this partition (a "
              "reduce keeps one state per key: use more ranks or partitions)",
              s->name, k->t.count);
   if (created && (rc = s->agg.init(st, s->agg.arg)))
-    return sl__reducer_failed(p, i, rc);
-  int merge = s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input;
+    return sl__reducer_failed(q, j, rc);
   if (s->agg.kind == SL_AGG_COUNT && !merge) {
     ++*(uint64_t *)st; /* the hot path of every word count: no call (slot values are 8-aligned) */
     rc = SL_OK;
@@ -66,11 +109,96 @@ static int keyed_push(sl__part *p, int i, const sl_record *rec) {
     rc = s->agg.update(st, rec, s->agg.arg);
   }
   if (rc)
-    return sl__reducer_failed(p, i, rc);
+    return sl__reducer_failed(q, j, rc);
   if (created) {
-    sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
-    if (s->kind == SL__STEP_COMBINER && k->state_bytes > p->run->ctx->opt.combiner_bytes)
-      p->flush_step = i; /* full: drain it downstream before more input */
+    sl__op_account(q, &k->state_bytes, sl__ctab_bytes(&k->t));
+    const sl__step *qs = q->steps[j].step;
+    if (qs->kind == SL__STEP_COMBINER && k->state_bytes > q->run->ctx->opt.combiner_bytes)
+      q->flush_step = j; /* full: drain it downstream before more input */
+  }
+  return SL_OK;
+}
+
+/* A record pushed alone: into this step's table. */
+static int keyed_push(sl__part *p, int i, const sl_record *rec) {
+  const sl__step *s = p->steps[i].step;
+  return fold(p, i, p->steps[i].state, s, rec, sl__hash_bytes(rec->key, rec->key_len),
+              s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input);
+}
+
+/* One of a group of keys (sl_emit_words), of hash h, into step i: a combiner's key for a
+ * reducer on this rank goes straight into that reducer's table. (Records pushed alone
+ * keep the combine-then-send path, and the statistics and merge calls it always had.) */
+static inline int push_hashed(sl__part *p, int i, const sl_record *rec, uint64_t h) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  sl__part *q = s->kind == SL__STEP_COMBINER ? combiner_target(k, h) : NULL;
+  if (q)
+    return fold(q, 0, q->steps[0].state, s, rec, h, 0);
+  return fold(p, i, k, s, rec, h, s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input);
+}
+
+/* Keys in bulk (sl_emit_words), counted (SL_AGG_COUNT, records not states): each key's
+ * index slot is prefetched AHEAD keys before it is counted and its entry AHEAD / 2 keys
+ * before, so the cache misses of a block's words overlap instead of being waited for one
+ * by one. */
+#define CHUNK 256
+#define AHEAD 16
+static inline const sl__ctab *count_table(const keyed *k, const sl__keyref *key, sl__part **q) {
+  *q = combiner_target(k, key->hash);
+  return *q ? &((const keyed *)(*q)->steps[0].state)->t : &k->t;
+}
+
+static int count_keys(sl__part *p, int i, keyed *k, const sl__keyref *keys, size_t n) {
+  const sl__step *s = p->steps[i].step;
+  sl__part *qs[CHUNK];
+  for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+    size_t m = n - j0 < CHUNK ? n - j0 : CHUNK;
+    const sl__keyref *g = keys + j0;
+    /* two stages: the index slot AHEAD keys ahead, its entry AHEAD / 2 keys ahead */
+    for (size_t x = 0; x < m && x < AHEAD; x++)
+      sl__ctab_prefetch(count_table(k, &g[x], &qs[x]), g[x].hash);
+    for (size_t x = 0; x < m && x < AHEAD / 2; x++)
+      sl__ctab_prefetch_entry(count_table(k, &g[x], &qs[x]), g[x].hash);
+    for (size_t x = 0; x < m; x++) {
+      if (x + AHEAD < m)
+        sl__ctab_prefetch(count_table(k, &g[x + AHEAD], &qs[x + AHEAD]), g[x + AHEAD].hash);
+      if (x + AHEAD / 2 < m) {
+        sl__part *q2;
+        sl__ctab_prefetch_entry(count_table(k, &g[x + AHEAD / 2], &q2), g[x + AHEAD / 2].hash);
+      }
+      sl__part *q = qs[x] ? qs[x] : p;
+      keyed *kk = qs[x] ? qs[x]->steps[0].state : k;
+      int created;
+      uint64_t *st = sl__ctab_upsert(&kk->t, g[x].key, g[x].len, g[x].hash, &created);
+      if (!st)
+        SL__FAIL(SL_ERR_NOMEM,
+                 "out of memory in step '%s': its state holds %zu keys on this partition (a "
+                 "reduce keeps one state per key: use more ranks or partitions)",
+                 s->name, kk->t.count);
+      ++*st; /* a new state is zeroed: the count's initial value */
+      if (created) {
+        sl__op_account(q, &kk->state_bytes, sl__ctab_bytes(&kk->t));
+        if (!qs[x] && s->kind == SL__STEP_COMBINER &&
+            k->state_bytes > p->run->ctx->opt.combiner_bytes)
+          p->flush_step = i; /* full: drain it downstream before more input */
+      }
+    }
+  }
+  return SL_OK;
+}
+
+static int keyed_push_keys(sl__part *p, int i, const sl__keyref *keys, size_t n, const void *value,
+                           size_t value_len) {
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  if (s->kind == SL__STEP_COMBINER && !k->linked)
+    combiner_link(p, i, k);
+  if (s->agg.kind == SL_AGG_COUNT && !(s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input))
+    return count_keys(p, i, k, keys, n);
+  for (size_t j = 0; j < n; j++) {
+    sl_record rec = {keys[j].key, keys[j].len, value, value_len};
+    SL__CHECK(push_hashed(p, i, &rec, keys[j].hash));
   }
   return SL_OK;
 }
@@ -81,21 +209,19 @@ static int reduce_by_key_drain(sl__part *p, int i, int *finished) {
   int capture;
   if (sl__reducer_drain_begin(p, i, &capture, finished))
     return SL_OK;
-  for (; k->cursor < k->t.cap; k->cursor++) {
-    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
-    if (!sl->hash)
-      continue;
+  for (; k->cursor < k->t.count; k->cursor++) {
     if (!capture && sl__part_drain_blocked(p, i))
       return SL_OK;
-    size_t len = s->agg.state_size;
-    memcpy(k->tmp, sl__htab_val(&k->t, k->cursor), len);
+    size_t len = s->agg.state_size, klen;
+    const char *key = sl__ctab_key(&k->t, k->cursor, &klen);
+    memcpy(k->tmp, sl__ctab_val(&k->t, k->cursor), len);
     int rc = s->agg.finalize(k->tmp, &len, s->agg.arg);
     if (rc)
       return sl__reducer_failed(p, i, rc);
     if (len > s->agg.state_size)
       SL__FAIL(SL_ERR_CALLBACK, "step '%s': finalize returned %zu bytes, more than the state (%zu)",
                s->name, len, s->agg.state_size);
-    SL__CHECK(sl__drain_emit(p, i, capture, sl__hslot_key(sl), sl->klen, k->tmp, len));
+    SL__CHECK(sl__drain_emit(p, i, capture, key, klen, k->tmp, len));
   }
   k->cursor = 0;
   return sl__reducer_drain_end(p, i, capture, finished);
@@ -106,17 +232,16 @@ static int combiner_drain(sl__part *p, int i, int *finished) {
   keyed *k = p->steps[i].state;
   const sl__step *s = p->steps[i].step;
   *finished = 0;
-  for (; k->cursor < k->t.cap; k->cursor++) {
-    const sl__hslot *sl = sl__htab_slot(&k->t, k->cursor);
-    if (!sl->hash)
-      continue;
+  for (; k->cursor < k->t.count; k->cursor++) {
     if (sl__part_drain_blocked(p, i))
       return SL_OK;
-    SL__CHECK(sl__drain_emit(p, i, 0, sl__hslot_key(sl), sl->klen, sl__htab_val(&k->t, k->cursor),
-                             s->agg.state_size));
+    size_t klen;
+    const char *key = sl__ctab_key(&k->t, k->cursor, &klen);
+    SL__CHECK(
+        sl__drain_emit(p, i, 0, key, klen, sl__ctab_val(&k->t, k->cursor), s->agg.state_size));
   }
-  sl__htab_clear(&k->t); /* flushed: start afresh */
-  sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
+  sl__ctab_clear(&k->t); /* flushed: start afresh */
+  sl__op_account(p, &k->state_bytes, sl__ctab_bytes(&k->t));
   k->cursor = 0;
   *finished = 1;
   return SL_OK;
@@ -125,14 +250,14 @@ static int combiner_drain(sl__part *p, int i, int *finished) {
 /* Checkpoints: every (key, state) not emitted yet (from the drain's cursor on). */
 static int keyed_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
   keyed *k = p->steps[i].state;
-  return sl__ckpt_put_htab(w, p, i, &k->t, k->cursor, p->steps[i].step->agg.state_size);
+  return sl__ckpt_put_ctab(w, p, i, &k->t, k->cursor, p->steps[i].step->agg.state_size);
 }
 
 static int keyed_restore(sl__part *p, int i, const void *data, size_t len) {
   keyed *k = p->steps[i].state;
-  SL__CHECK(sl__ckpt_restore_htab(p, i, &k->t, p->steps[i].step->agg.state_size, data, len));
+  SL__CHECK(sl__ckpt_restore_ctab(p, i, &k->t, p->steps[i].step->agg.state_size, data, len));
   k->cursor = 0;
-  sl__op_account(p, &k->state_bytes, sl__htab_bytes(&k->t));
+  sl__op_account(p, &k->state_bytes, sl__ctab_bytes(&k->t));
   return SL_OK;
 }
 
@@ -144,6 +269,7 @@ const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
                                         .create = keyed_create,
                                         .destroy = keyed_destroy,
                                         .push = keyed_push,
+                                        .push_keys = keyed_push_keys,
                                         .drain = reduce_by_key_drain};
 
 const sl__op_vt sl__op_combiner = {.name = "combiner",
@@ -153,6 +279,7 @@ const sl__op_vt sl__op_combiner = {.name = "combiner",
                                    .create = keyed_create,
                                    .destroy = keyed_destroy,
                                    .push = keyed_push,
+                                   .push_keys = keyed_push_keys,
                                    .drain = combiner_drain};
 
 int sl_flow_reduce_by_key(sl_flow *flow, const sl_aggregator *agg) {

@@ -22,6 +22,7 @@ typedef struct text_src {
   sl__input_id *ids; /* what each file was at prepare (checked at open and after reading) */
   uint64_t total;
   size_t block;
+  int blocks; /* records are blocks of whole lines (sl_flow_from_text_blocks) */
 } text_src;
 
 typedef struct text_state {
@@ -227,10 +228,32 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
     if (start < st->boff || start >= st->boff + st->blen)
       SL__CHECK(fill(st, start));
     size_t off = (size_t)(start - st->boff);
-    const char *p = memchr(st->buf + off, '\n', st->blen - off);
     const char *line;
     size_t len;
     uint64_t next;
+    if (st->src->blocks) {
+      /* the lines of the block that start before the range's end, through the last '\n' */
+      size_t lim = st->blen;
+      if (st->end < st->boff + lim)
+        lim = (size_t)(st->end - st->boff);
+      const char *q = lim > off ? memrchr(st->buf + off, '\n', lim - off) : NULL;
+      if (q) {
+        line = st->buf + off;
+        len = (size_t)(q - line) + 1;
+        next = start + len;
+        part->st->input_bytes += len;
+        st->cur = next;
+        emitted++;
+        SL__CHECK(sl_emit(out, NULL, 0, line, len));
+        continue;
+      }
+      if (off > 0 && st->boff + st->blen < st->fsize) {
+        SL__CHECK(fill(st, start)); /* re-read so the partial line starts the block */
+        continue;
+      }
+      /* else one line, as in line mode (the file's last, or longer than a block) */
+    }
+    const char *p = memchr(st->buf + off, '\n', st->blen - off);
     if (p) {
       line = st->buf + off;
       len = (size_t)(p - line);
@@ -345,6 +368,13 @@ int sl__source_text(sl__source *src, const char *const *paths, size_t count) {
     t->paths[i] = strdup(paths[i]);
     SL__CHECK_ALLOC(t->paths[i]);
   }
+  return SL_OK;
+}
+
+int sl_flow_from_text_blocks(sl_flow *flow, const char *const *paths, size_t count,
+                             int partitions) {
+  SL__CHECK(sl_flow_from_text_files(flow, paths, count, partitions));
+  ((text_src *)flow->stages[0].source.impl)->blocks = 1;
   return SL_OK;
 }
 
