@@ -127,5 +127,45 @@ for MODE in top group uniq; do
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
 done
+# ---- an app: sluice-wordcount stopped by SIGUSR1 to mpirun while it runs, resumed ----
+WCAPP=$BUILD/apps/sluice-wordcount/sluice-wordcount GEN=$BUILD/apps/sluice-gen/sluice-gen
+if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
+  "$GEN" text --size 200M --seed 7 -o big.txt >/dev/null 2>&1 || fail "sluice-gen text"
+  run_wc() { # NP OUT ARGS...: sluice-wordcount on NP ranks under a timeout
+    local n=$1 o=$2
+    shift 2
+    # shellcheck disable=SC2086
+    timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$WCAPP" -o "$o" big.txt "$@"
+  }
+  run_wc 2 ref-wc.tsv >/dev/null 2>&1 || fail "sluice-wordcount reference run"
+  sort -o ref-wc.tsv ref-wc.tsv
+  for np in 2 3; do
+    rm -rf ck wc.tsv
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck >o7 2>e7 &
+    pid=$!
+    sleep 1.5
+    # SIGUSR1 to this job's mpirun only (the child of its timeout), as sluice-launch does
+    tpid=$(pgrep -P $pid -x timeout)
+    [ -n "$tpid" ] && pkill -USR1 -P "$tpid" 2>/dev/null
+    wait $pid
+    rc=$?
+    if [ $rc -eq 0 ]; then
+      ok "sluice-wordcount np$np: finished before the signal (not a resume test this time)"
+      continue
+    fi
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e7 || [ -e wc.tsv ]; then
+      fail "sluice-wordcount np$np: expected exit 3 and a saved checkpoint, found exit $rc: $(grep error: e7 | head -2)"
+      continue
+    fi
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck >o8 2>e8
+    rc=$?
+    # the lines' order follows the partitions (rank count): compared sorted
+    if [ $rc -eq 0 ] && sort wc.tsv | cmp -s - ref-wc.tsv && [ ! -e ck ]; then
+      ok "sluice-wordcount np$np: stopped by SIGUSR1 to mpirun, resumed, the same lines"
+    else fail "sluice-wordcount np$np: resume: exit $rc, $(grep error: e8 | head -2)"; fi
+  done
+else
+  echo "skipped: sluice-wordcount (not built)"
+fi
 echo "test_ckpt: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -342,7 +342,66 @@ static void text_describe(const sl__source *src, FILE *out) {
     fprintf(out, "      ... %zu more\n", t->count - shown);
 }
 
+/* The files, one a line (the provenance of outputs; a checkpoint's identity). */
+static size_t text_inputs(const sl__source *src, char *buf, size_t cap) {
+  const text_src *t = src->impl;
+  size_t pos = 0;
+  if (cap)
+    buf[0] = 0;
+  for (size_t i = 0; i < t->count; i++) {
+    int w = snprintf(cap > pos ? buf + pos : NULL, cap > pos ? cap - pos : 0, "%s%s", i ? "\n" : "",
+                     t->paths[i]);
+    if (w < 0)
+      break;
+    pos += (size_t)w;
+  }
+  return pos;
+}
+
+/* Checkpoints: between two pulls a partition is at a line start: the file and the offset
+ * of its next line (or between files). */
+typedef struct text_pos {
+  uint64_t file, cur;
+  int32_t seg_open, pad;
+} text_pos;
+
+static int text_snapshot(void *state, sl__bytes *out) {
+  const text_state *st = state;
+  text_pos pos = {st->file, st->cur, st->seg_open, 0};
+  return sl__bytes_append(out, &pos, sizeof pos);
+}
+
+static int text_restore(void *state, const void *data, size_t len) {
+  text_state *st = state;
+  const text_src *t = st->src;
+  text_pos pos;
+  if (len != sizeof pos)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: a text source's position of %zu bytes", len);
+  memcpy(&pos, data, sizeof pos);
+  if (pos.file > t->count ||
+      (pos.seg_open && (pos.file == t->count || pos.cur > t->sizes[pos.file])))
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: text position (file %llu, byte %llu) outside the inputs",
+             (unsigned long long)pos.file, (unsigned long long)pos.cur);
+  st->file = 0;
+  st->fbase = 0;
+  while (st->file < pos.file)
+    st->fbase += t->sizes[st->file++];
+  if (!pos.seg_open)
+    return SL_OK;
+  int any = 0;
+  SL__CHECK(next_segment(st, &any)); /* opens the file, checks it is the one of prepare */
+  if (!any || st->file != pos.file)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: file %llu is outside this partition's range",
+             (unsigned long long)pos.file);
+  st->cur = pos.cur;
+  st->blen = 0; /* read from the saved line on */
+  return SL_OK;
+}
+
 static const sl__source_vt text_vt = {.name = "text files",
+                                      .inputs = text_inputs,
+                                      .snapshot = text_snapshot,
+                                      .restore = text_restore,
                                       .prepare = text_prepare,
                                       .reads_file = text_reads_file,
                                       .open = text_open,
