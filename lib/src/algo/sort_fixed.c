@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The local sorts of packed fixed-size records (see sort_fixed.h): by a compare function,
- * a stable merge sort; by a 64-bit key, a radix sort (further down).
+ * a stable merge sort; by a key of 64-bit words, a radix sort (further down).
  *
  * The merge sort:
  *   1. Runs of SORT_RUN records are insertion-sorted in place.
@@ -27,7 +27,8 @@
 SL__INLINE int before(const sl__fixsort *fs, const char *x, const char *y) {
   sl_record rx = {x, fs->klen, x + fs->klen, fs->vlen};
   sl_record ry = {y, fs->klen, y + fs->klen, fs->vlen};
-  int c = fs->descending ? fs->cmp(&ry, &rx, fs->arg) : fs->cmp(&rx, &ry, fs->arg);
+  const sl__sort_order *o = &fs->ord;
+  int c = o->descending ? o->cmp(&ry, &rx, o->arg) : o->cmp(&rx, &ry, o->arg);
   return c < 0;
 }
 
@@ -139,24 +140,26 @@ SL__INLINE char *sort_width(const sl__fixsort *fs, char *a, size_t n, char *scra
   return src;
 }
 
-/* ---- by a 64-bit key: radix sort ----
+/* ---- by a key of 64-bit words: radix sort ----
+ * The key of a record is kw words (1 for sl_flow_sort_by_key), most significant first:
+ * digit d (0 the least significant) is byte d % 8 of word kw - 1 - d / 8.
  * Above RADIX_CACHE_BYTES, a most significant digit pass scatters the records into 256
  * buckets by the highest digit that differs, and each bucket is sorted the same way on the
  * digits below (two such levels; a few hundred KiB per bucket at most sizes). A bucket at
  * or below RADIX_CACHE_BYTES is sorted in the cache: its keys are taken once into an
  * array that travels with the records through least significant digit passes, one per
  * digit that differs (small key ranges skip most). Every pass is stable. Keys are taken
- * by calling the key function: three times per record in all, rather than keeping a key
- * per record (besides the scratch buffer, the sort uses only the bucket's key arrays and
- * the count tables: about 2 MiB whatever n). */
+ * by calling the key function: three times per record in all (five below a second level),
+ * rather than keeping a key per record (besides the scratch buffer, the sort uses only the
+ * bucket's key arrays and the count tables: about 2 MiB whatever n). */
 #define RADIX_BITS 8
 #define RADIX_BUCKETS (1u << RADIX_BITS)
-#define RADIX_DIGITS (64 / RADIX_BITS)
+#define RADIX_DIGITS (64 / RADIX_BITS * SL_SORT_KEY_WORDS_MAX)
 #define RADIX_CACHE_BYTES (1u << 20)
 #define RADIX_SMALL 32 /* fewer records: insertion sort */
 #define RADIX_LEVELS 4 /* count tables: two MSD levels, radix_big, radix_small */
 
-/* The digit counts of one level of the sort (on the heap: 20 KiB each). */
+/* The digit counts of one level of the sort (on the heap), digits [0, 8 * kw) used. */
 typedef struct rtab {
   size_t cnt[RADIX_DIGITS][RADIX_BUCKETS];
   size_t off[RADIX_BUCKETS], end[RADIX_BUCKETS];
@@ -164,20 +167,35 @@ typedef struct rtab {
 
 typedef struct radix {
   const sl__fixsort *fs;
-  uint64_t flip;     /* all ones when descending: ascending on ~key */
-  uint64_t *k0, *k1; /* the keys of a bucket sorted in the cache, and their scratch */
+  unsigned kw;       /* words per key */
+  uint64_t *k0, *k1; /* the keys (kw words each) of a bucket sorted in the cache, and their
+                        scratch */
   size_t kcap;       /* records the key arrays hold */
   rtab *tab;         /* RADIX_LEVELS tables */
   int bad;           /* the key function gave a record two different keys */
 } radix;
 
-SL__INLINE uint64_t key_at(const radix *rx, const char *x) {
+/* The key of the record at x into k (kw words, ascending order). */
+SL__INLINE void key_at(const radix *rx, const char *x, uint64_t *k) {
   sl_record r = {x, rx->fs->klen, x + rx->fs->klen, rx->fs->vlen};
-  return rx->fs->key(&r, rx->fs->arg) ^ rx->flip;
+  sl__sort_key_words(&rx->fs->ord, &r, k);
 }
 
-SL__INLINE unsigned digit(uint64_t k, int d) {
-  return (unsigned)(k >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1);
+SL__INLINE unsigned digit(const uint64_t *k, unsigned kw, int d) {
+  return (unsigned)(k[kw - 1 - (unsigned)d / 8] >> ((unsigned)d % 8 * RADIX_BITS)) &
+         (RADIX_BUCKETS - 1);
+}
+
+SL__INLINE int key_less(const uint64_t *x, const uint64_t *y, unsigned kw) {
+  for (unsigned i = 0; i < kw; i++)
+    if (x[i] != y[i])
+      return x[i] < y[i];
+  return 0;
+}
+
+SL__INLINE void key_copy(uint64_t *d, const uint64_t *s, unsigned kw) {
+  for (unsigned i = 0; i < kw; i++)
+    d[i] = s[i];
 }
 
 /* Starts of the buckets from their counts; 0 when one bucket holds all n (nothing to do). */
@@ -195,10 +213,11 @@ SL__INLINE int prefix(const size_t *cnt, size_t n, size_t *off) {
 /* Counts digits [0, top) of the keys of the n records at src (the key function called). */
 SL__INLINE void count_keys(const radix *rx, rtab *t, const char *src, size_t n, size_t w, int top) {
   memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
   for (size_t i = 0; i < n; i++) {
-    uint64_t k = key_at(rx, src + i * w);
+    key_at(rx, src + i * w, k);
     for (int d = 0; d < top; d++)
-      t->cnt[d][digit(k, d)]++;
+      t->cnt[d][digit(k, rx->kw, d)]++;
   }
 }
 
@@ -209,9 +228,11 @@ SL__INLINE void count_keys(const radix *rx, rtab *t, const char *src, size_t n, 
 SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n, size_t w, int d) {
   for (unsigned b = 0; b < RADIX_BUCKETS; b++)
     t->end[b] = t->off[b] + t->cnt[d][b];
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
   for (size_t i = 0; i < n; i++) {
     const char *x = src + i * w;
-    unsigned b = digit(key_at(rx, x), d);
+    key_at(rx, x, k);
+    unsigned b = digit(k, rx->kw, d);
     if (t->off[b] == t->end[b]) {
       rx->bad = 1;
       continue;
@@ -223,24 +244,26 @@ SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n
 /* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
  * large) as scratch; leaves them at src. The keys are taken once: they cannot change. */
 SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+  unsigned kw = rx->kw;
   uint64_t *ka = rx->k0, *kb = rx->k1;
   for (size_t i = 0; i < n; i++)
-    ka[i] = key_at(rx, src + i * w);
+    key_at(rx, src + i * w, ka + i * kw);
   if (n < RADIX_SMALL && w <= 64) { /* insertion sort, stable: stops at an equal key */
     char hold[64];
+    uint64_t k[SL_SORT_KEY_WORDS_MAX];
     for (size_t i = 1; i < n; i++) {
-      uint64_t k = ka[i];
-      if (ka[i - 1] <= k)
+      if (!key_less(ka + i * kw, ka + (i - 1) * kw, kw))
         continue;
+      key_copy(k, ka + i * kw, kw);
       copy_rec(hold, src + i * w, w);
       size_t j = i;
       do {
         copy_rec(src + j * w, src + (j - 1) * w, w);
-        ka[j] = ka[j - 1];
+        key_copy(ka + j * kw, ka + (j - 1) * kw, kw);
         j--;
-      } while (j > 0 && ka[j - 1] > k);
+      } while (j > 0 && key_less(k, ka + (j - 1) * kw, kw));
       copy_rec(src + j * w, hold, w);
-      ka[j] = k;
+      key_copy(ka + j * kw, k, kw);
     }
     return;
   }
@@ -248,15 +271,15 @@ SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w,
   memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
   for (size_t i = 0; i < n; i++)
     for (int d = 0; d < top; d++)
-      t->cnt[d][digit(ka[i], d)]++;
+      t->cnt[d][digit(ka + i * kw, kw, d)]++;
   char *a = src, *b = dst;
   for (int d = 0; d < top; d++) {
     if (!prefix(t->cnt[d], n, t->off))
       continue;
     for (size_t i = 0; i < n; i++) {
-      size_t o = t->off[digit(ka[i], d)]++;
+      size_t o = t->off[digit(ka + i * kw, kw, d)]++;
       copy_rec(b + o * w, a + i * w, w);
-      kb[o] = ka[i];
+      key_copy(kb + o * kw, ka + i * kw, kw);
     }
     char *tmp = a;
     a = b;
@@ -330,7 +353,7 @@ RADIX_MSD(radix_msd2, 1, RADIX_BIG)
 RADIX_MSD(radix_msd1, 0, RADIX_IN_PLACE)
 
 SL__INLINE char *radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
-  return radix_msd1(rx, a, scratch, n, w, RADIX_DIGITS, 0);
+  return radix_msd1(rx, a, scratch, n, w, (int)(rx->kw * 64 / RADIX_BITS), 0);
 }
 
 /* fn(..., w) with the record width a constant for the common widths, so that the body is
@@ -347,17 +370,20 @@ int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char
   *sorted = a;
   if (n < 2 || w == 0)
     return SL_OK;
-  if (!fs->key) {
+  unsigned kw = fs->ord.words;
+  if (!kw) {
     *sorted = BY_WIDTH(sort_width, w, fs, a, n, scratch);
     return SL_OK;
   }
+  if (kw > SL_SORT_KEY_WORDS_MAX)
+    SL__FAIL(SL_ERR_INTERNAL, "sort: %u key words (at most %d)", kw, SL_SORT_KEY_WORDS_MAX);
   size_t kcap = RADIX_CACHE_BYTES / w;
   kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
-  radix rx = {fs, fs->descending ? ~(uint64_t)0 : 0, NULL, NULL, kcap, NULL, 0};
-  rx.tab = malloc(RADIX_LEVELS * sizeof *rx.tab + 2 * kcap * sizeof *rx.k0);
+  radix rx = {fs, kw, NULL, NULL, kcap, NULL, 0};
+  rx.tab = malloc(RADIX_LEVELS * sizeof *rx.tab + 2 * kcap * kw * sizeof *rx.k0);
   SL__CHECK_ALLOC(rx.tab);
   rx.k0 = (uint64_t *)(rx.tab + RADIX_LEVELS);
-  rx.k1 = rx.k0 + kcap;
+  rx.k1 = rx.k0 + kcap * kw;
   *sorted = BY_WIDTH(radix_width, w, &rx, a, n, scratch);
   free(rx.tab);
   if (rx.bad)

@@ -23,17 +23,14 @@ typedef struct sortsync {
   int *counts, *displs;
   char *all;
   MPI_Request req;
-  sl_cmp_fn cmp; /* or key */
-  sl_sort_key_fn key;
-  void *arg;
-  int descending;
+  sl__sort_order ord;
   sl_record *split; /* nsplit records pointing into `all` */
   int nsplit;
   uint64_t rr;
 } sortsync;
 
 static int sync_cmp(const sortsync *ss, const sl_record *a, const sl_record *b) {
-  return order(ss->cmp, ss->key, ss->arg, ss->descending, a, b);
+  return sl__sort_order_cmp(&ss->ord, a, b);
 }
 
 static uint64_t next_rand(uint64_t *s) {
@@ -258,10 +255,7 @@ static int split_run_setup(sl__run *run, int stage, int step, void **rstate) {
   sortsync *ss = calloc(1, sizeof *ss);
   SL__CHECK_ALLOC(ss);
   *rstate = ss;
-  ss->cmp = (sl_cmp_fn)s->fn;
-  ss->key = s->sort_key;
-  ss->arg = s->arg;
-  ss->descending = s->descending;
+  ss->ord = step_order(s);
   ss->req = MPI_REQUEST_NULL;
   ss->counts = calloc((size_t)run->size, sizeof *ss->counts);
   ss->displs = calloc((size_t)run->size, sizeof *ss->displs);
