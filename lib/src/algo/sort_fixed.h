@@ -67,9 +67,9 @@ typedef struct sl__fixsort {
 /* Sorts the n records of (klen + vlen) bytes at a, stably (equal records keep their order),
  * in the order fs->ord. scratch holds n * (klen + vlen) bytes. Sets *sorted to where the
  * sorted records are: a or scratch (the other buffer is left with garbage). Fails (by key
- * only) when out of memory for the key arrays and count tables (about 2 MiB, more for
- * keys of several words; the records are then unchanged), or when the key function is not
- * deterministic (SL_ERR_CALLBACK; the records are then lost). */
+ * only) when out of memory for the key arrays and the count tables (SL_ERR_NOMEM: about
+ * 1 MiB for one word, more for keys of several words; the records are then lost, as when
+ * the key function is not deterministic: SL_ERR_CALLBACK). */
 int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char **sorted);
 
 #endif
