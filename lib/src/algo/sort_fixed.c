@@ -265,6 +265,16 @@ SL__INLINE void count_keys(radix *rx, rtab *t, const char *src, size_t n, size_t
   }
 }
 
+/* Counts digit d of the keys of the n records at src (the key function called). */
+SL__INLINE void count_digit(radix *rx, rtab *t, const char *src, size_t n, size_t w, int d) {
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
+  memset(t->cnt[d], 0, sizeof t->cnt[0]);
+  for (size_t i = 0; i < n; i++) {
+    key_at(rx, src + i * w, k);
+    t->cnt[d][digit(k, rx->kw, d)]++;
+  }
+}
+
 /* Stable scatter of the n records at src into dst by digit d of keys taken again, into
  * the buckets starting at t->off (prefix). A key function that gives a record another
  * key than when it was counted would overrun a bucket: such records are left out and the
@@ -286,10 +296,11 @@ SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n
 }
 
 /* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
- * large) as scratch; leaves them at src. The keys are taken once (they cannot change) and
- * sorted with the records' places by least significant digit passes over the live digits;
- * then the records are put in that order, once. */
-SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+ * large) as scratch; leaves them at dst if into_dst, else at src. The keys are taken once (they
+ * cannot change) and sorted with the records' places by least significant digit passes over the
+ * live digits; then the records are put in that order, once. */
+SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top,
+                            int into_dst) {
   unsigned kw = rx->kw;
   uint64_t *ka = rx->k0, *kb = rx->k1;
   for (size_t i = 0; i < n; i++)
@@ -311,6 +322,8 @@ SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w,
       copy_rec(src + j * w, hold, w);
       key_copy(ka + j * kw, k, kw);
     }
+    if (into_dst)
+      memcpy(dst, src, n * w);
     return;
   }
   static const unsigned char every[RADIX_DIGITS] = {
@@ -345,50 +358,68 @@ SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w,
     ia = ib;
     ib = ti;
   }
-  if (!moved)
+  if (!moved) {
+    if (into_dst)
+      memcpy(dst, src, n * w);
     return;
+  }
   for (size_t i = 0; i < n; i++)
     copy_rec(dst + i * w, src + (size_t)ia[i] * w, w);
-  memcpy(src, dst, n * w);
+  if (!into_dst) /* in the cache: cheap */
+    memcpy(src, dst, n * w);
 }
 
-/* Sorts the n records at src by the digits below top with dst (as large) as scratch and
- * returns where they are: sets that fit the key arrays by radix_small (at src); larger
- * ones scattered by their most significant differing digit into dst, each bucket sorted
- * the same way one level down (and copied back to src if back: one sequential pass, cheap
- * beside the scatter). Instantiated per record width (wc; 0: any, wv). */
+/* Sorts the n records at src by the digits below top, with dst (as large) as scratch,
+ * into dst if into_dst, else at src: sets that fit the key arrays by radix_small; larger
+ * ones scattered into dst by their most significant differing digit, each bucket sorted
+ * the same way one level down, into src or dst as asked (so a level copies no records
+ * back; only buckets that need no more sorting are copied, when they must go to src).
+ * Level 0 counts every digit (finding the live ones); the levels below count one live digit
+ * at a time, from the most significant, until one differs (usually the first). Instantiated
+ * per record width (wc; 0: any, wv). */
 #define RADIX_MSD(wc)                                                                              \
-  static char *radix_msd_##wc(radix *rx, char *src, char *dst, size_t n, size_t wv, int top,       \
-                              int level, int back) {                                               \
+  static void radix_msd_##wc(radix *rx, char *src, char *dst, size_t n, size_t wv, int top,        \
+                             int level, int into_dst) {                                            \
     const size_t w = wc ? (size_t)wc : wv;                                                         \
     if (n <= rx->kcap) {                                                                           \
-      radix_small(rx, src, dst, n, w, top);                                                        \
-      return src;                                                                                  \
+      radix_small(rx, src, dst, n, w, top, into_dst);                                              \
+      return;                                                                                      \
     }                                                                                              \
     if (!rx->tab[level] && !(rx->tab[level] = rtab_new((int)(8 * rx->kw) - level))) {              \
       rx->nomem = 1;                                                                               \
-      return src;                                                                                  \
+      return;                                                                                      \
     }                                                                                              \
     rtab *t = rx->tab[level];                                                                      \
-    count_keys(rx, t, src, n, w, top);                                                             \
-    int l = live_below(rx, top) - 1;                                                               \
-    while (l >= 0 && !prefix(t->cnt[rx->live[l]], n, t->off))                                      \
-      l--;                                                                                         \
-    if (l < 0)                                                                                     \
-      return src; /* all keys equal */                                                             \
+    int l;                                                                                         \
+    if (level == 0) {                                                                              \
+      count_keys(rx, t, src, n, w, top);                                                           \
+      l = live_below(rx, top) - 1;                                                                 \
+      while (l >= 0 && !prefix(t->cnt[rx->live[l]], n, t->off))                                    \
+        l--;                                                                                       \
+    } else {                                                                                       \
+      l = live_below(rx, top) - 1;                                                                 \
+      for (; l >= 0; l--) {                                                                        \
+        count_digit(rx, t, src, n, w, rx->live[l]);                                                \
+        if (prefix(t->cnt[rx->live[l]], n, t->off))                                                \
+          break;                                                                                   \
+      }                                                                                            \
+    }                                                                                              \
+    if (l < 0) { /* all keys equal */                                                              \
+      if (into_dst)                                                                                \
+        memcpy(dst, src, n *w);                                                                    \
+      return;                                                                                      \
+    }                                                                                              \
     int d = rx->live[l];                                                                           \
     scatter(rx, t, src, dst, n, w, d);                                                             \
     size_t start = 0;                                                                              \
     for (unsigned bk = 0; bk < RADIX_BUCKETS; bk++) {                                              \
       size_t m = t->cnt[d][bk];                                                                    \
-      if (m > 1 && d > 0)                                                                          \
-        radix_msd_##wc(rx, dst + start * w, src + start * w, m, w, d, level + 1, 1);               \
+      if (m > 1 && l > 0)                                                                          \
+        radix_msd_##wc(rx, dst + start * w, src + start * w, m, w, d, level + 1, !into_dst);       \
+      else if (m && !into_dst)                                                                     \
+        memcpy(src + start * w, dst + start * w, m * w);                                           \
       start += m;                                                                                  \
     }                                                                                              \
-    if (!back)                                                                                     \
-      return dst;                                                                                  \
-    memcpy(src, dst, n *w);                                                                        \
-    return src;                                                                                    \
   }
 RADIX_MSD(0)
 RADIX_MSD(8)
@@ -398,23 +429,30 @@ RADIX_MSD(32)
 RADIX_MSD(40)
 RADIX_MSD(48)
 
-SL__INLINE char *radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
+/* The sorted records are in scratch. */
+SL__INLINE void radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
   int top = (int)(rx->kw * 64 / RADIX_BITS);
   switch (w) {
   case 8:
-    return radix_msd_8(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_8(rx, a, scratch, n, w, top, 0, 1);
+    break;
   case 16:
-    return radix_msd_16(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_16(rx, a, scratch, n, w, top, 0, 1);
+    break;
   case 24:
-    return radix_msd_24(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_24(rx, a, scratch, n, w, top, 0, 1);
+    break;
   case 32:
-    return radix_msd_32(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_32(rx, a, scratch, n, w, top, 0, 1);
+    break;
   case 40:
-    return radix_msd_40(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_40(rx, a, scratch, n, w, top, 0, 1);
+    break;
   case 48:
-    return radix_msd_48(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_48(rx, a, scratch, n, w, top, 0, 1);
+    break;
   default:
-    return radix_msd_0(rx, a, scratch, n, w, top, 0, 0);
+    radix_msd_0(rx, a, scratch, n, w, top, 0, 1);
   }
 }
 
@@ -452,7 +490,8 @@ int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char
   rx.k1 = rx.k0 + kcap * kw;
   rx.i0 = (uint32_t *)(rx.k1 + kcap * kw);
   rx.i1 = rx.i0 + kcap;
-  *sorted = radix_width(&rx, a, n, scratch, w);
+  radix_width(&rx, a, n, scratch, w);
+  *sorted = scratch;
   free(rx.small);
   free(rx.k0);
   for (int l = 0; l < RADIX_DIGITS; l++)
