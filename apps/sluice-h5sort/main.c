@@ -6,7 +6,10 @@
  *
  * The flow: rows (with their global row index as key) -> sample sort by the field, ties
  * broken by the row index (a stable sort) -> one output dataset written by all ranks in
- * rank order. */
+ * rank order. The sort is by key words (sl_flow_sort_by_keys: a radix sort): each row's
+ * field becomes an order-preserving number (row_key), the row index its last word; only a
+ * string key too long for the words is sorted with a compare function (by_key_then_row),
+ * in the same order. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +19,23 @@
 #include "appcli.h"
 #include "where.h"
 
+/* How a row's key words are made (row_key). */
+typedef enum key_kind {
+  KEY_CMP = 0, /* none: a string too long for the words, sorted by by_key_then_row */
+  KEY_F32,     /* float, no CF decoding */
+  KEY_F64,     /* double, no CF decoding */
+  KEY_DECODED, /* CF decoding of a float or packed value: missing, NaN, sl_h5_get_f64 */
+  KEY_INT,     /* signed integer, no CF decoding */
+  KEY_UINT,    /* unsigned integer (enums of one included), no CF decoding */
+  KEY_INT_CF,  /* integer with CF missing values, not packed: a word for missing first */
+  KEY_STRING   /* fixed-length string: its bytes, big-endian in words (memcmp's order) */
+} key_kind;
+
 typedef struct keydef {
   sl_h5_field f;
   int descending;
+  key_kind kind;
+  unsigned words; /* key words, the row index the last one (0 with KEY_CMP) */
 } keydef;
 
 /* Compare the key field of two rows. *nan is set when a NaN or a missing value (CF
@@ -50,6 +67,93 @@ static int cmp_field(const sl_h5_field *f, const void *a, const void *b, int *na
   }
   uint64_t x = sl_h5_get_u64(f, a), y = sl_h5_get_u64(f, b);
   return (x > y) - (x < y);
+}
+
+/* ---- the key words: the same order as by_key_then_row, as unsigned numbers ----
+ * A number: sl_sort_key_f64 of the decoded double (-0.0 as 0.0: they are equal, so the row
+ * decides) or the integer (signed ones biased), complemented for --descending; NaN and
+ * missing after every number in both directions: floats leave the top of the 64 bits free
+ * for them (KEY_NAN, then KEY_MISSING), integers with CF decoding have a word of their own
+ * before the value (0, or 1 when missing). The row index, never complemented, is last. */
+#define KEY_MISSING (~(uint64_t)0)
+#define KEY_NAN (KEY_MISSING - 1)
+
+static inline uint64_t float_key(double x, uint64_t flip) {
+  if (isnan(x))
+    return KEY_NAN;
+  if (x == 0)
+    x = 0;                          /* -0.0 */
+  return sl_sort_key_f64(x) ^ flip; /* within [key(-inf), key(+inf)] either way */
+}
+
+static void key_words_for(const keydef *k, const char *row, uint64_t *w) {
+  const sl_h5_field *f = &k->f;
+  const char *p = row + f->offset;
+  uint64_t flip = k->descending ? ~(uint64_t)0 : 0;
+  switch (k->kind) {
+  case KEY_F32: {
+    float v;
+    memcpy(&v, p, 4);
+    w[0] = float_key(v, flip);
+    return;
+  }
+  case KEY_F64: {
+    double v;
+    memcpy(&v, p, 8);
+    w[0] = float_key(v, flip);
+    return;
+  }
+  case KEY_DECODED:
+    w[0] = sl_h5_is_missing(f, row) ? KEY_MISSING : float_key(sl_h5_get_f64(f, row), flip);
+    return;
+  case KEY_INT:
+    w[0] = sl_sort_key_i64(sl_h5_get_i64(f, row)) ^ flip;
+    return;
+  case KEY_UINT:
+    w[0] = sl_h5_get_u64(f, row) ^ flip;
+    return;
+  case KEY_INT_CF: /* missing values are all equal: the row decides */
+    w[0] = (uint64_t)sl_h5_is_missing(f, row);
+    w[1] = w[0]                  ? 0
+           : f->cls == SL_H5_INT ? sl_sort_key_i64(sl_h5_get_i64(f, row)) ^ flip
+                                 : sl_h5_get_u64(f, row) ^ flip;
+    return;
+  case KEY_STRING:
+    for (unsigned i = 0; i + 1 < k->words; i++) {
+      uint64_t x = 0;
+      for (size_t b = 0; b < 8; b++)
+        x = x << 8 | (8 * i + b < f->size ? (unsigned char)p[8 * i + b] : 0u);
+      w[i] = x ^ flip;
+    }
+    return;
+  case KEY_CMP:
+    break;
+  }
+}
+
+/* sl_sort_keys_fn: the field's words, then the row index. */
+static void row_key(const sl_record *r, void *arg, uint64_t *w) {
+  const keydef *k = arg;
+  key_words_for(k, r->value, w);
+  memcpy(&w[k->words - 1], r->key, 8);
+}
+
+/* The key kind of a field and its words (KEY_CMP, 0: too long a string). */
+static void choose_key(keydef *k) {
+  const sl_h5_field *f = &k->f;
+  k->words = 2;
+  if (f->cls == SL_H5_STRING) {
+    size_t words = (f->size + 7) / 8 + 1;
+    k->kind = words <= SL_SORT_KEY_WORDS_MAX ? KEY_STRING : KEY_CMP;
+    k->words = k->kind == KEY_STRING ? (unsigned)words : 0;
+  } else if (f->cls == SL_H5_FLOAT || sl_h5_is_packed(f)) {
+    k->kind = f->cf ? KEY_DECODED : f->size == 4 ? KEY_F32 : KEY_F64;
+  } else if (f->cf) {
+    k->kind = KEY_INT_CF;
+    k->words = 3;
+  } else {
+    k->kind = f->cls == SL_H5_INT ? KEY_INT : KEY_UINT;
+  }
 }
 
 /* By the field (reversed for --descending, NaN always last), then by row index: the
@@ -129,7 +233,10 @@ static int find_key(const app *a, const sort_args *o, const sl_h5_layout *layout
     app_root_error(a, "%s: no field '%s' to sort by; the fields are: %s", o->in, o->key, names);
     return SL_ERR_TYPE;
   }
-  return sl_h5_layout_field(layout, idx, &kd->f);
+  int rc = sl_h5_layout_field(layout, idx, &kd->f);
+  if (rc == SL_OK)
+    choose_key(kd);
+  return rc;
 }
 
 /* The flow: rows (with their global row index as key) -> sort -> one dataset. */
@@ -146,7 +253,9 @@ static int run_sort(app *a, const sort_args *o, const sl_h5_opts *hopts, const s
     rc = sl_flow_name_stage(flow, "read+sample");
   if (!rc && w->n)
     rc = sl_flow_filter(flow, where_test, w);
-  if (!rc)
+  if (!rc && kd->kind != KEY_CMP)
+    rc = sl_flow_sort_by_keys(flow, row_key, kd->words, kd, 0);
+  else if (!rc)
     rc = sl_flow_sort(flow, by_key_then_row, kd, 0);
   if (!rc)
     rc = sl_flow_name_stage(flow, "sort+write");

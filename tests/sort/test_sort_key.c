@@ -12,7 +12,10 @@
  * Inputs: random keys (in memory, past the 1 MiB most significant digit threshold, and
  * spilled at --sl-sort-memory-bytes=8K), 10 distinct and all-equal keys, int64 and double
  * keys with their extremes, widths 8/16/24/32/40/100 (the key in the key or in the value),
- * skewed keys, tiny inputs, mixed record lengths, and a NULL key function. */
+ * skewed keys, tiny inputs, mixed record lengths, and a NULL key function. The same cases
+ * again through sl_flow_sort_by_keys, the 64-bit key split into 2 words (high and low
+ * halves) or 3 (a constant word, then the key's high 56 bits and its low byte): the order
+ * is the same, so the oracle is too. */
 #define _GNU_SOURCE
 #include <float.h>
 #include <limits.h>
@@ -76,6 +79,21 @@ static int ocmp(const tcase *tc, const sl_record *a, const sl_record *b) {
     return tc->rcmp(a, b);
   uint64_t x = tc->key(a, (void *)tc), y = tc->key(b, (void *)tc);
   return (x > y) - (x < y);
+}
+
+/* 0: sort by the key (sl_flow_sort_by_key); 2 or 3: by keys_split's words. */
+static int g_words;
+static void keys_split(const sl_record *r, void *arg, uint64_t *w) {
+  const tcase *tc = arg;
+  uint64_t k = tc->key(r, arg);
+  if (g_words == 2) {
+    w[0] = k >> 32;
+    w[1] = k & 0xffffffffu;
+  } else {
+    w[0] = 0x5a5a5a5a5a5a5a5aull;
+    w[1] = k >> 8;
+    w[2] = k & 0xffu;
+  }
 }
 
 /* Records of klen + vlen + vpad(i) bytes (junk bytes, the row, the key field from kg(i)). */
@@ -169,14 +187,21 @@ static void print_at(const char *what, const char *msg, uint64_t i, const tcase 
  * one per rank), with 8K of sort memory if spill, and checks the output. Collective. */
 static void run_check(const tcase *tc, const char *name, int desc, int spill, int parts) {
   char what[256];
-  snprintf(what, sizeof what, "sort_by_key(%s, n=%lld, %s%s, %d source parts)", name,
-           (long long)tc->n, desc ? "descending" : "ascending", spill ? ", 8K memory" : "", parts);
+  snprintf(what, sizeof what, "sort_by_key%s(%s, n=%lld, %s%s, %d source parts)",
+           g_words == 2 ? "s, 2 words"
+           : g_words    ? "s, 3 words"
+                        : "",
+           name, (long long)tc->n, desc ? "descending" : "ascending", spill ? ", 8K memory" : "",
+           parts);
   set_opt("sort-memory-bytes", spill ? "8K" : "256M");
   sink s = {0};
   sl_flow *f = NULL;
   EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
   EXPECT_RC(sl_flow_from_generator(f, tc->n, gen_fn, (void *)tc, parts), SL_OK);
-  EXPECT_RC(sl_flow_sort_by_key(f, tc->key, (void *)tc, desc), SL_OK);
+  if (g_words)
+    EXPECT_RC(sl_flow_sort_by_keys(f, keys_split, (size_t)g_words, (void *)tc, desc), SL_OK);
+  else
+    EXPECT_RC(sl_flow_sort_by_key(f, tc->key, (void *)tc, desc), SL_OK);
   EXPECT_RC(sl_flow_to_callback(f, sink_fn, &s), SL_OK);
   EXPECT_RC(sl_run(f), SL_OK);
   sl_flow_destroy(&f);
@@ -437,6 +462,27 @@ static void test_null_key(void) {
   mt_recs_free(&s.recs);
 }
 
+/* sl_flow_sort_by_keys: the cases above with the key in 2 and in 3 words. */
+static void test_words(void) {
+  for (g_words = 2; g_words <= 3; g_words++) {
+    test_random_u64();
+    test_stable();
+    test_signed();
+    test_double();
+    test_widths();
+    test_tiny();
+    test_mixed_lengths();
+  }
+  g_words = 0;
+  sl_flow *f = NULL;
+  EXPECT_RC(sl_flow_create(g_ctx, &f), SL_OK);
+  EXPECT_RC(sl_flow_from_range(f, 0, 10, 0), SL_OK);
+  EXPECT_RC(sl_flow_sort_by_keys(f, keys_split, 0, NULL, 0), SL_ERR_INVAL);
+  EXPECT_RC(sl_flow_sort_by_keys(f, keys_split, SL_SORT_KEY_WORDS_MAX + 1, NULL, 0), SL_ERR_INVAL);
+  EXPECT_RC(sl_flow_sort_by_keys(f, NULL, 2, NULL, 0), SL_ERR_INVAL);
+  sl_flow_destroy(&f);
+}
+
 /* A key function that is not deterministic (a new random key at every call) breaks its
  * contract. Once a partition holds more than 1 MiB of records (beyond that, passes take the
  * keys again rather than from an array) the sort must fail with SL_ERR_CALLBACK on every
@@ -472,6 +518,7 @@ static const mt_test tests[] = {
     {"mixed_lengths", test_mixed_lengths},
     {"null_key", test_null_key},
     {"fickle_key", test_fickle_key},
+    {"words", test_words},
     {NULL, NULL},
 };
 

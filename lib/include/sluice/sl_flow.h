@@ -192,6 +192,21 @@ SL_EXPORT int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descendi
 typedef uint64_t (*sl_sort_key_fn)(const sl_record *r, void *arg);
 SL_EXPORT int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descending);
 
+/* Global sort by a key of several 64-bit words: as sl_flow_sort_by_key, with key(record,
+ * arg, words) writing nwords words (1 to SL_SORT_KEY_WORDS_MAX), the most significant
+ * first, and records ordered by the words as one unsigned number (lexicographically, word
+ * by word; reversed if descending: every word complemented). Still a radix sort per
+ * partition: digits that are the same in every record cost a counting pass only. For a
+ * key wider than 64 bits (a double and a tie break, a fixed-length string) or an order the
+ * number alone cannot give: a stable sort across ranks is (value, row index) with the
+ * index of sl_flow_from_h5's with_index as the last word. key may run more than once per
+ * record and must give the same words each time. Builds the flow (not collective);
+ * SL_ERR_INVAL for a NULL key or nwords out of range. */
+#define SL_SORT_KEY_WORDS_MAX 8
+typedef void (*sl_sort_keys_fn)(const sl_record *r, void *arg, uint64_t *words);
+SL_EXPORT int sl_flow_sort_by_keys(sl_flow *flow, sl_sort_keys_fn key, size_t nwords, void *arg,
+                                   int descending);
+
 /* Order-preserving 64-bit keys for sl_flow_sort_by_key. */
 static inline uint64_t sl_sort_key_u64(uint64_t v) {
   return v;

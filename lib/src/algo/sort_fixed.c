@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The local sorts of packed fixed-size records (see sort_fixed.h): by a compare function,
- * a stable merge sort; by a 64-bit key, a radix sort (further down).
+ * a stable merge sort; by a key of 64-bit words, a radix sort (further down).
  *
  * The merge sort:
  *   1. Runs of SORT_RUN records are insertion-sorted in place.
@@ -27,7 +27,8 @@
 SL__INLINE int before(const sl__fixsort *fs, const char *x, const char *y) {
   sl_record rx = {x, fs->klen, x + fs->klen, fs->vlen};
   sl_record ry = {y, fs->klen, y + fs->klen, fs->vlen};
-  int c = fs->descending ? fs->cmp(&ry, &rx, fs->arg) : fs->cmp(&rx, &ry, fs->arg);
+  const sl__sort_order *o = &fs->ord;
+  int c = o->descending ? o->cmp(&ry, &rx, o->arg) : o->cmp(&rx, &ry, o->arg);
   return c < 0;
 }
 
@@ -139,45 +140,74 @@ SL__INLINE char *sort_width(const sl__fixsort *fs, char *a, size_t n, char *scra
   return src;
 }
 
-/* ---- by a 64-bit key: radix sort ----
+/* ---- by a key of 64-bit words: radix sort ----
+ * The key of a record is kw words (1 for sl_flow_sort_by_key), most significant first:
+ * digit d (0 the least significant) is byte d % 8 of word kw - 1 - d / 8.
  * Above RADIX_CACHE_BYTES, a most significant digit pass scatters the records into 256
  * buckets by the highest digit that differs, and each bucket is sorted the same way on the
- * digits below (two such levels; a few hundred KiB per bucket at most sizes). A bucket at
+ * digits below, as deep as it takes for the buckets to fit the cache (a skewed key, such as
+ * positive doubles spread over a few exponents, needs three or four levels). A bucket at
  * or below RADIX_CACHE_BYTES is sorted in the cache: its keys are taken once into an
  * array that travels with the records through least significant digit passes, one per
  * digit that differs (small key ranges skip most). Every pass is stable. Keys are taken
- * by calling the key function: three times per record in all, rather than keeping a key
- * per record (besides the scratch buffer, the sort uses only the bucket's key arrays and
- * the count tables: about 2 MiB whatever n). */
+ * by calling the key function: twice per level and once in the cache per record, rather
+ * than keeping a key per record (besides the scratch buffer, the sort uses only the
+ * bucket's key arrays and a count table per level: about 1 MiB for one word, whatever n). */
 #define RADIX_BITS 8
 #define RADIX_BUCKETS (1u << RADIX_BITS)
-#define RADIX_DIGITS (64 / RADIX_BITS)
+#define RADIX_DIGITS (64 / RADIX_BITS * SL_SORT_KEY_WORDS_MAX)
 #define RADIX_CACHE_BYTES (1u << 20)
 #define RADIX_SMALL 32 /* fewer records: insertion sort */
-#define RADIX_LEVELS 4 /* count tables: two MSD levels, radix_big, radix_small */
 
-/* The digit counts of one level of the sort (on the heap: 20 KiB each). */
+/* The digit counts of one level of the sort (on the heap): level l counts digits below at
+ * most 8 kw - l (each level takes at least one digit). */
 typedef struct rtab {
-  size_t cnt[RADIX_DIGITS][RADIX_BUCKETS];
   size_t off[RADIX_BUCKETS], end[RADIX_BUCKETS];
+  size_t cnt[][RADIX_BUCKETS];
 } rtab;
 
 typedef struct radix {
   const sl__fixsort *fs;
-  uint64_t flip;     /* all ones when descending: ascending on ~key */
-  uint64_t *k0, *k1; /* the keys of a bucket sorted in the cache, and their scratch */
-  size_t kcap;       /* records the key arrays hold */
-  rtab *tab;         /* RADIX_LEVELS tables */
-  int bad;           /* the key function gave a record two different keys */
+  unsigned kw;             /* words per key */
+  uint64_t *k0, *k1;       /* the keys (kw words each) of a bucket sorted in the cache, and their
+                              scratch */
+  size_t kcap;             /* records the key arrays hold */
+  rtab *small;             /* radix_small's table (all digits) */
+  rtab *tab[RADIX_DIGITS]; /* level l's table (digits below 8 kw - l), made when needed */
+  uint32_t *i0, *i1;       /* radix_small: where each key's record is, and their scratch */
+  int nlive;               /* the digits that differ between some records (level 0 counts them all,
+                              the levels below and radix_small only these): live[0..nlive),
+                              ascending; -1 until level 0 has counted */
+  unsigned char live[RADIX_DIGITS];
+  int bad;   /* the key function gave a record two different keys */
+  int nomem; /* no memory for a level's table */
 } radix;
 
-SL__INLINE uint64_t key_at(const radix *rx, const char *x) {
-  sl_record r = {x, rx->fs->klen, x + rx->fs->klen, rx->fs->vlen};
-  return rx->fs->key(&r, rx->fs->arg) ^ rx->flip;
+static rtab *rtab_new(int digits) {
+  return malloc(sizeof(rtab) + (size_t)digits * sizeof(size_t[RADIX_BUCKETS]));
 }
 
-SL__INLINE unsigned digit(uint64_t k, int d) {
-  return (unsigned)(k >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1);
+/* The key of the record at x into k (kw words, ascending order). */
+SL__INLINE void key_at(const radix *rx, const char *x, uint64_t *k) {
+  sl_record r = {x, rx->fs->klen, x + rx->fs->klen, rx->fs->vlen};
+  sl__sort_key_words(&rx->fs->ord, &r, k);
+}
+
+SL__INLINE unsigned digit(const uint64_t *k, unsigned kw, int d) {
+  return (unsigned)(k[kw - 1 - (unsigned)d / 8] >> ((unsigned)d % 8 * RADIX_BITS)) &
+         (RADIX_BUCKETS - 1);
+}
+
+SL__INLINE int key_less(const uint64_t *x, const uint64_t *y, unsigned kw) {
+  for (unsigned i = 0; i < kw; i++)
+    if (x[i] != y[i])
+      return x[i] < y[i];
+  return 0;
+}
+
+SL__INLINE void key_copy(uint64_t *d, const uint64_t *s, unsigned kw) {
+  for (unsigned i = 0; i < kw; i++)
+    d[i] = s[i];
 }
 
 /* Starts of the buckets from their counts; 0 when one bucket holds all n (nothing to do). */
@@ -192,13 +222,56 @@ SL__INLINE int prefix(const size_t *cnt, size_t n, size_t *off) {
   return !trivial;
 }
 
-/* Counts digits [0, top) of the keys of the n records at src (the key function called). */
-SL__INLINE void count_keys(const radix *rx, rtab *t, const char *src, size_t n, size_t w, int top) {
-  memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+/* The live digits below top: live[0..return). */
+SL__INLINE int live_below(const radix *rx, int top) {
+  int nl = 0;
+  while (nl < rx->nlive && rx->live[nl] < top)
+    nl++;
+  return nl;
+}
+
+/* Counts the digits below top of the keys of the n records at src (the key function
+ * called): all of them at level 0 (where the live digits are found), else the live ones. */
+SL__INLINE void count_keys(radix *rx, rtab *t, const char *src, size_t n, size_t w, int top) {
+  unsigned kw = rx->kw;
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
+  if (rx->nlive < 0) { /* top is every digit */
+    memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+    for (size_t i = 0; i < n; i++) {
+      key_at(rx, src + i * w, k);
+      for (unsigned j = 0; j < kw; j++) {
+        uint64_t x = k[kw - 1 - j];
+        for (unsigned b = 0; b < 8; b++)
+          t->cnt[8 * j + b][(x >> (8 * b)) & (RADIX_BUCKETS - 1)]++;
+      }
+    }
+    rx->nlive = 0;
+    for (int d = 0; d < top; d++) {
+      int constant = 0;
+      for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+        constant |= t->cnt[d][b] == n;
+      if (!constant)
+        rx->live[rx->nlive++] = (unsigned char)d;
+    }
+    return;
+  }
+  int nl = live_below(rx, top);
+  for (int l = 0; l < nl; l++)
+    memset(t->cnt[rx->live[l]], 0, sizeof t->cnt[0]);
   for (size_t i = 0; i < n; i++) {
-    uint64_t k = key_at(rx, src + i * w);
-    for (int d = 0; d < top; d++)
-      t->cnt[d][digit(k, d)]++;
+    key_at(rx, src + i * w, k);
+    for (int l = 0; l < nl; l++)
+      t->cnt[rx->live[l]][digit(k, kw, rx->live[l])]++;
+  }
+}
+
+/* Counts digit d of the keys of the n records at src (the key function called). */
+SL__INLINE void count_digit(radix *rx, rtab *t, const char *src, size_t n, size_t w, int d) {
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
+  memset(t->cnt[d], 0, sizeof t->cnt[0]);
+  for (size_t i = 0; i < n; i++) {
+    key_at(rx, src + i * w, k);
+    t->cnt[d][digit(k, rx->kw, d)]++;
   }
 }
 
@@ -209,9 +282,11 @@ SL__INLINE void count_keys(const radix *rx, rtab *t, const char *src, size_t n, 
 SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n, size_t w, int d) {
   for (unsigned b = 0; b < RADIX_BUCKETS; b++)
     t->end[b] = t->off[b] + t->cnt[d][b];
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
   for (size_t i = 0; i < n; i++) {
     const char *x = src + i * w;
-    unsigned b = digit(key_at(rx, x), d);
+    key_at(rx, x, k);
+    unsigned b = digit(k, rx->kw, d);
     if (t->off[b] == t->end[b]) {
       rx->bad = 1;
       continue;
@@ -221,116 +296,164 @@ SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n
 }
 
 /* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
- * large) as scratch; leaves them at src. The keys are taken once: they cannot change. */
-SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
+ * large) as scratch; leaves them at dst if into_dst, else at src. The keys are taken once (they
+ * cannot change) and sorted with the records' places by least significant digit passes over the
+ * live digits; then the records are put in that order, once. */
+SL__INLINE void radix_small(radix *rx, char *src, char *dst, size_t n, size_t w, int top,
+                            int into_dst) {
+  unsigned kw = rx->kw;
   uint64_t *ka = rx->k0, *kb = rx->k1;
   for (size_t i = 0; i < n; i++)
-    ka[i] = key_at(rx, src + i * w);
+    key_at(rx, src + i * w, ka + i * kw);
   if (n < RADIX_SMALL && w <= 64) { /* insertion sort, stable: stops at an equal key */
     char hold[64];
+    uint64_t k[SL_SORT_KEY_WORDS_MAX];
     for (size_t i = 1; i < n; i++) {
-      uint64_t k = ka[i];
-      if (ka[i - 1] <= k)
+      if (!key_less(ka + i * kw, ka + (i - 1) * kw, kw))
         continue;
+      key_copy(k, ka + i * kw, kw);
       copy_rec(hold, src + i * w, w);
       size_t j = i;
       do {
         copy_rec(src + j * w, src + (j - 1) * w, w);
-        ka[j] = ka[j - 1];
+        key_copy(ka + j * kw, ka + (j - 1) * kw, kw);
         j--;
-      } while (j > 0 && ka[j - 1] > k);
+      } while (j > 0 && key_less(k, ka + (j - 1) * kw, kw));
       copy_rec(src + j * w, hold, w);
-      ka[j] = k;
+      key_copy(ka + j * kw, k, kw);
     }
+    if (into_dst)
+      memcpy(dst, src, n * w);
     return;
   }
-  rtab *t = &rx->tab[3];
-  memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+  static const unsigned char every[RADIX_DIGITS] = {
+      0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+      22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+  /* all n records fit here: no level has counted, every digit may be live */
+  const unsigned char *live = rx->nlive < 0 ? every : rx->live;
+  int nl = rx->nlive < 0 ? top : live_below(rx, top);
+  rtab *t = rx->small;
+  for (int l = 0; l < nl; l++)
+    memset(t->cnt[live[l]], 0, sizeof t->cnt[0]);
   for (size_t i = 0; i < n; i++)
-    for (int d = 0; d < top; d++)
-      t->cnt[d][digit(ka[i], d)]++;
-  char *a = src, *b = dst;
-  for (int d = 0; d < top; d++) {
+    for (int l = 0; l < nl; l++)
+      t->cnt[live[l]][digit(ka + i * kw, kw, live[l])]++;
+  uint32_t *ia = rx->i0, *ib = rx->i1;
+  int moved = 0;
+  for (int l = 0; l < nl; l++) {
+    int d = live[l];
     if (!prefix(t->cnt[d], n, t->off))
       continue;
     for (size_t i = 0; i < n; i++) {
-      size_t o = t->off[digit(ka[i], d)]++;
-      copy_rec(b + o * w, a + i * w, w);
-      kb[o] = ka[i];
+      size_t o = t->off[digit(ka + i * kw, kw, d)]++;
+      key_copy(kb + o * kw, ka + i * kw, kw);
+      ib[o] = moved ? ia[i] : (uint32_t)i;
     }
-    char *tmp = a;
-    a = b;
-    b = tmp;
+    moved = 1;
     uint64_t *tk = ka;
     ka = kb;
     kb = tk;
+    uint32_t *ti = ia;
+    ia = ib;
+    ib = ti;
   }
-  if (a != src)
-    memcpy(src, a, n * w);
-}
-
-/* A bucket below two levels: by radix_small if it fits the key arrays, else (its keys
- * agree in their two highest differing digits: a narrow or skewed key range) by least
- * significant digit passes over the whole bucket, calling the key function on each pass;
- * at src. */
-SL__INLINE void radix_big(radix *rx, char *src, char *dst, size_t n, size_t w, int top) {
-  if (n <= rx->kcap) {
-    radix_small(rx, src, dst, n, w, top);
+  if (!moved) {
+    if (into_dst)
+      memcpy(dst, src, n * w);
     return;
   }
-  rtab *t = &rx->tab[2];
-  count_keys(rx, t, src, n, w, top);
-  char *a = src, *b = dst;
-  for (int d = 0; d < top; d++) {
-    if (!prefix(t->cnt[d], n, t->off))
-      continue;
-    scatter(rx, t, a, b, n, w, d);
-    char *tmp = a;
-    a = b;
-    b = tmp;
-  }
-  if (a != src)
-    memcpy(src, a, n * w);
+  for (size_t i = 0; i < n; i++)
+    copy_rec(dst + i * w, src + (size_t)ia[i] * w, w);
+  if (!into_dst) /* in the cache: cheap */
+    memcpy(src, dst, n * w);
 }
 
-/* Sorts the n records at src by the digits below top with dst (as large) as scratch and
- * returns where they are: sets that fit the key arrays by radix_small (at src); larger
- * ones scattered by their most significant differing digit into dst, each bucket sorted
- * by `inner` there (at dst, or copied back to src if back: one sequential pass, cheap
- * beside the scatter). level: the count table of this level. */
-#define RADIX_MSD(name, level, inner)                                                              \
-  SL__INLINE char *name(radix *rx, char *src, char *dst, size_t n, size_t w, int top, int back) {  \
+/* Sorts the n records at src by the digits below top, with dst (as large) as scratch,
+ * into dst if into_dst, else at src: sets that fit the key arrays by radix_small; larger
+ * ones scattered into dst by their most significant differing digit, each bucket sorted
+ * the same way one level down, into src or dst as asked (so a level copies no records
+ * back; only buckets that need no more sorting are copied, when they must go to src).
+ * Level 0 counts every digit (finding the live ones); the levels below count one live digit
+ * at a time, from the most significant, until one differs (usually the first). Instantiated
+ * per record width (wc; 0: any, wv). */
+#define RADIX_MSD(wc)                                                                              \
+  static void radix_msd_##wc(radix *rx, char *src, char *dst, size_t n, size_t wv, int top,        \
+                             int level, int into_dst) {                                            \
+    const size_t w = wc ? (size_t)wc : wv;                                                         \
     if (n <= rx->kcap) {                                                                           \
-      radix_small(rx, src, dst, n, w, top);                                                        \
-      return src;                                                                                  \
+      radix_small(rx, src, dst, n, w, top, into_dst);                                              \
+      return;                                                                                      \
     }                                                                                              \
-    rtab *t = &rx->tab[level];                                                                     \
-    count_keys(rx, t, src, n, w, top);                                                             \
-    int d = top - 1;                                                                               \
-    while (d >= 0 && !prefix(t->cnt[d], n, t->off))                                                \
-      d--;                                                                                         \
-    if (d < 0)                                                                                     \
-      return src; /* all keys equal */                                                             \
+    if (!rx->tab[level] && !(rx->tab[level] = rtab_new((int)(8 * rx->kw) - level))) {              \
+      rx->nomem = 1;                                                                               \
+      return;                                                                                      \
+    }                                                                                              \
+    rtab *t = rx->tab[level];                                                                      \
+    int l;                                                                                         \
+    if (level == 0) {                                                                              \
+      count_keys(rx, t, src, n, w, top);                                                           \
+      l = live_below(rx, top) - 1;                                                                 \
+      while (l >= 0 && !prefix(t->cnt[rx->live[l]], n, t->off))                                    \
+        l--;                                                                                       \
+    } else {                                                                                       \
+      l = live_below(rx, top) - 1;                                                                 \
+      for (; l >= 0; l--) {                                                                        \
+        count_digit(rx, t, src, n, w, rx->live[l]);                                                \
+        if (prefix(t->cnt[rx->live[l]], n, t->off))                                                \
+          break;                                                                                   \
+      }                                                                                            \
+    }                                                                                              \
+    if (l < 0) { /* all keys equal */                                                              \
+      if (into_dst)                                                                                \
+        memcpy(dst, src, n *w);                                                                    \
+      return;                                                                                      \
+    }                                                                                              \
+    int d = rx->live[l];                                                                           \
     scatter(rx, t, src, dst, n, w, d);                                                             \
     size_t start = 0;                                                                              \
     for (unsigned bk = 0; bk < RADIX_BUCKETS; bk++) {                                              \
       size_t m = t->cnt[d][bk];                                                                    \
-      if (m > 1 && d > 0)                                                                          \
-        inner(rx, dst + start * w, src + start * w, m, w, d);                                      \
+      if (m > 1 && l > 0)                                                                          \
+        radix_msd_##wc(rx, dst + start * w, src + start * w, m, w, d, level + 1, !into_dst);       \
+      else if (m && !into_dst)                                                                     \
+        memcpy(src + start * w, dst + start * w, m * w);                                           \
       start += m;                                                                                  \
     }                                                                                              \
-    if (!back)                                                                                     \
-      return dst;                                                                                  \
-    memcpy(src, dst, n *w);                                                                        \
-    return src;                                                                                    \
   }
-#define RADIX_BIG(rx, src, dst, n, w, top) radix_big(rx, src, dst, n, w, top)
-#define RADIX_IN_PLACE(rx, src, dst, n, w, top) radix_msd2(rx, src, dst, n, w, top, 1)
-RADIX_MSD(radix_msd2, 1, RADIX_BIG)
-RADIX_MSD(radix_msd1, 0, RADIX_IN_PLACE)
+RADIX_MSD(0)
+RADIX_MSD(8)
+RADIX_MSD(16)
+RADIX_MSD(24)
+RADIX_MSD(32)
+RADIX_MSD(40)
+RADIX_MSD(48)
 
-SL__INLINE char *radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
-  return radix_msd1(rx, a, scratch, n, w, RADIX_DIGITS, 0);
+/* The sorted records are in scratch. */
+SL__INLINE void radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
+  int top = (int)(rx->kw * 64 / RADIX_BITS);
+  switch (w) {
+  case 8:
+    radix_msd_8(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  case 16:
+    radix_msd_16(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  case 24:
+    radix_msd_24(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  case 32:
+    radix_msd_32(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  case 40:
+    radix_msd_40(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  case 48:
+    radix_msd_48(rx, a, scratch, n, w, top, 0, 1);
+    break;
+  default:
+    radix_msd_0(rx, a, scratch, n, w, top, 0, 1);
+  }
 }
 
 /* fn(..., w) with the record width a constant for the common widths, so that the body is
@@ -347,19 +470,34 @@ int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char
   *sorted = a;
   if (n < 2 || w == 0)
     return SL_OK;
-  if (!fs->key) {
+  unsigned kw = fs->ord.words;
+  if (!kw) {
     *sorted = BY_WIDTH(sort_width, w, fs, a, n, scratch);
     return SL_OK;
   }
+  if (kw > SL_SORT_KEY_WORDS_MAX)
+    SL__FAIL(SL_ERR_INTERNAL, "sort: %u key words (at most %d)", kw, SL_SORT_KEY_WORDS_MAX);
   size_t kcap = RADIX_CACHE_BYTES / w;
   kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
-  radix rx = {fs, fs->descending ? ~(uint64_t)0 : 0, NULL, NULL, kcap, NULL, 0};
-  rx.tab = malloc(RADIX_LEVELS * sizeof *rx.tab + 2 * kcap * sizeof *rx.k0);
-  SL__CHECK_ALLOC(rx.tab);
-  rx.k0 = (uint64_t *)(rx.tab + RADIX_LEVELS);
-  rx.k1 = rx.k0 + kcap;
-  *sorted = BY_WIDTH(radix_width, w, &rx, a, n, scratch);
-  free(rx.tab);
+  radix rx = {.fs = fs, .kw = kw, .kcap = kcap, .nlive = -1};
+  rx.small = rtab_new((int)(8 * kw));
+  rx.k0 = malloc(2 * kcap * (kw * sizeof *rx.k0 + sizeof *rx.i0));
+  if (!rx.small || !rx.k0) {
+    free(rx.small);
+    free(rx.k0);
+    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's key arrays");
+  }
+  rx.k1 = rx.k0 + kcap * kw;
+  rx.i0 = (uint32_t *)(rx.k1 + kcap * kw);
+  rx.i1 = rx.i0 + kcap;
+  radix_width(&rx, a, n, scratch, w);
+  *sorted = scratch;
+  free(rx.small);
+  free(rx.k0);
+  for (int l = 0; l < RADIX_DIGITS; l++)
+    free(rx.tab[l]);
+  if (rx.nomem)
+    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's count tables");
   if (rx.bad)
     SL__FAIL(SL_ERR_CALLBACK, "sort: the key function gave a record two different keys "
                               "(it must give the same key each time it is called)");

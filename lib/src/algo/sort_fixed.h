@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice internal: the local sort of records that all have the same key and value lengths
- * (rows, fixed structs: the common case of a sort), stored packed as key|value without the
- * record header. A stable merge sort that calls the user's comparator directly:
- * cache-sized blocks are sorted first, then merged across the whole array, each merge
- * choosing its next record without a branch on the comparison (random keys would
- * mispredict half of them). */
+/* sluice internal: the order of a sort, and the local sort of records that all have the
+ * same key and value lengths (rows, fixed structs: the common case of a sort), stored
+ * packed as key|value without the record header. By a compare function: a stable merge
+ * sort that calls the user's comparator directly: cache-sized blocks are sorted first,
+ * then merged across the whole array, each merge choosing its next record without a
+ * branch on the comparison (random keys would mispredict half of them). By a key of 64-bit
+ * words: a radix sort. */
 #ifndef SLUICE_SORT_FIXED_H
 #define SLUICE_SORT_FIXED_H
 
@@ -13,20 +14,62 @@
 
 #include "sluice.h"
 
-typedef struct sl__fixsort {
+/* The order of a sort: by cmp, or by a key of `words` 64-bit words, most significant first
+ * (key: one word, sl_flow_sort_by_key; keys: sl_flow_sort_by_keys), compared as unsigned
+ * numbers; reversed if descending. */
+typedef struct sl__sort_order {
   sl_cmp_fn cmp;
-  sl_sort_key_fn key; /* when set, the order is by key (cmp unused): a radix sort */
+  sl_sort_key_fn key;
+  sl_sort_keys_fn keys;
+  unsigned words; /* 0: by cmp; else 1 (key) or 1..SL_SORT_KEY_WORDS_MAX (keys) */
   void *arg;
   int descending;
+} sl__sort_order;
+
+/* The key words of r, each complemented if descending (ascending order on them is the
+ * sort's order); o->words of them. */
+static inline void sl__sort_key_words(const sl__sort_order *o, const sl_record *r, uint64_t *k) {
+  uint64_t flip = o->descending ? ~(uint64_t)0 : 0;
+  if (o->key) {
+    k[0] = o->key(r, o->arg) ^ flip;
+    return;
+  }
+  o->keys(r, o->arg, k);
+  for (unsigned i = 0; i < o->words; i++)
+    k[i] ^= flip;
+}
+
+/* Compares key words: <0, 0, >0. */
+static inline int sl__sort_words_cmp(const uint64_t *x, const uint64_t *y, unsigned words) {
+  for (unsigned i = 0; i < words; i++)
+    if (x[i] != y[i])
+      return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+
+/* a against b in the order o: <0 (a first), 0, >0. */
+static inline int sl__sort_order_cmp(const sl__sort_order *o, const sl_record *a,
+                                     const sl_record *b) {
+  if (o->words) {
+    uint64_t x[SL_SORT_KEY_WORDS_MAX], y[SL_SORT_KEY_WORDS_MAX];
+    sl__sort_key_words(o, a, x);
+    sl__sort_key_words(o, b, y);
+    return sl__sort_words_cmp(x, y, o->words);
+  }
+  return o->descending ? o->cmp(b, a, o->arg) : o->cmp(a, b, o->arg);
+}
+
+typedef struct sl__fixsort {
+  sl__sort_order ord;  /* by key words: a radix sort; by cmp: a merge sort */
   uint32_t klen, vlen; /* every record: klen bytes of key, then vlen bytes of value */
 } sl__fixsort;
 
 /* Sorts the n records of (klen + vlen) bytes at a, stably (equal records keep their order),
- * by cmp or key (reversed if descending). scratch holds n * (klen + vlen) bytes. Sets
- * *sorted to where the sorted records are: a or scratch (the other buffer is left with
- * garbage). Fails (by key only) when out of memory for the key arrays and count tables
- * (about 2 MiB; the records are then unchanged), or when the key function is not
- * deterministic (SL_ERR_CALLBACK; the records are then lost). */
+ * in the order fs->ord. scratch holds n * (klen + vlen) bytes. Sets *sorted to where the
+ * sorted records are: a or scratch (the other buffer is left with garbage). Fails (by key
+ * only) when out of memory for the key arrays and the count tables (SL_ERR_NOMEM: about
+ * 1 MiB for one word, more for keys of several words; the records are then lost, as when
+ * the key function is not deterministic: SL_ERR_CALLBACK). */
 int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char **sorted);
 
 #endif

@@ -35,13 +35,13 @@ static int to_general(sort_state *st) {
   return SL_OK;
 }
 
-static const sl__step *qstep;
+static const sort_state *qstate;
 static const char *qbase;
 static int qcmp(const void *a, const void *b, void *arg) {
   (void)arg;
   size_t oa = *(const size_t *)a, ob = *(const size_t *)b;
   sl_record ra = rec_at(qbase, oa), rb = rec_at(qbase, ob);
-  int c = cmpdir(qstep, &ra, &rb);
+  int c = sl__sort_order_cmp(&qstate->ord, &ra, &rb);
   if (c)
     return c;
   return (oa > ob) - (oa < ob); /* arrival order: a stable local sort */
@@ -61,8 +61,7 @@ static int sort_mem(sl__part *p, sort_state *st) {
       st->capscratch = st->mem.len;
       sl__sort_account(p, st);
     }
-    sl__fixsort fs = {(sl_cmp_fn)st->step->fn, st->step->sort_key, st->step->arg,
-                      st->step->descending,    st->klen,           st->vlen};
+    sl__fixsort fs = {st->ord, st->klen, st->vlen};
     char *sorted;
     SL__CHECK(sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch, &sorted));
     if (sorted == st->scratch) {
@@ -76,7 +75,7 @@ static int sort_mem(sl__part *p, sort_state *st) {
     }
     return SL_OK;
   }
-  qstep = st->step; /* single-threaded per rank */
+  qstate = st; /* single-threaded per rank */
   qbase = st->mem.p;
   qsort_r(st->idx, st->n, sizeof *st->idx, qcmp, NULL);
   return SL_OK;
@@ -221,17 +220,22 @@ const sl__op_vt sl__op_sort = {.name = "sort",
                                .drain = local_drain};
 
 /* ---- building ---- */
-/* The two steps and the routed boundary of a sort, ordered by cmp or by key. */
-static int add_sort(sl_flow *flow, sl_cmp_fn cmp, sl_sort_key_fn key, void *arg, int descending) {
+/* The two steps and the routed boundary of a sort, ordered by cmp, by key or by keys
+ * (words of them). */
+static int add_sort(sl_flow *flow, sl_cmp_fn cmp, sl_sort_key_fn key, sl_sort_keys_fn keys,
+                    unsigned words, void *arg, int descending) {
   sl__step *st = NULL;
-  SL__CHECK(sl__ops_add_step(flow, SL__STEP_SORT_SPLIT, (void *)cmp, arg, &st));
-  st->descending = descending;
-  st->sort_key = key;
-  sl__stage *s = NULL;
-  SL__CHECK(sl__add_stage(flow, SL__BOUND_ROUTED, sl_size(flow->ctx), &s));
-  SL__CHECK(sl__ops_add_step(flow, SL__STEP_SORT_LOCAL, (void *)cmp, arg, &st));
-  st->descending = descending;
-  st->sort_key = key;
+  for (int k = 0; k < 2; k++) {
+    sl__stage *s = NULL;
+    if (k == 1)
+      SL__CHECK(sl__add_stage(flow, SL__BOUND_ROUTED, sl_size(flow->ctx), &s));
+    SL__CHECK(sl__ops_add_step(flow, k ? SL__STEP_SORT_LOCAL : SL__STEP_SORT_SPLIT, (void *)cmp,
+                               arg, &st));
+    st->descending = descending;
+    st->sort_key = key;
+    st->sort_keys = keys;
+    st->key_words = words;
+  }
   return SL_OK;
 }
 
@@ -240,7 +244,7 @@ int sl_flow_sort(sl_flow *flow, sl_cmp_fn cmp, void *arg, int descending) {
   if (!cmp)
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_sort: NULL compare function"));
-  return add_sort(flow, cmp, NULL, arg, descending);
+  return add_sort(flow, cmp, NULL, NULL, 0, arg, descending);
 }
 
 int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descending) {
@@ -248,5 +252,18 @@ int sl_flow_sort_by_key(sl_flow *flow, sl_sort_key_fn key, void *arg, int descen
   if (!key)
     return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
                                                 "sl_flow_sort_by_key: NULL key function"));
-  return add_sort(flow, NULL, key, arg, descending);
+  return add_sort(flow, NULL, key, NULL, 1, arg, descending);
+}
+
+int sl_flow_sort_by_keys(sl_flow *flow, sl_sort_keys_fn key, size_t nwords, void *arg,
+                         int descending) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_sort_by_keys"));
+  if (!key)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort_by_keys: NULL key function"));
+  if (nwords < 1 || nwords > SL_SORT_KEY_WORDS_MAX)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_sort_by_keys: %zu key words (1 to %d)",
+                                                nwords, SL_SORT_KEY_WORDS_MAX));
+  return add_sort(flow, NULL, NULL, key, (unsigned)nwords, arg, descending);
 }

@@ -250,6 +250,7 @@ int sl__sort_create(sl__part *p, int i) {
   sort_state *st = calloc(1, sizeof *st);
   SL__CHECK_ALLOC(st);
   st->step = p->steps[i].step;
+  st->ord = step_order(st->step);
   st->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&p->steps[i];
   /* More samples make the sorted partitions more even (a partition's size is off from
    * the mean by about 1 / sqrt(samples per partition)); fewer keep the exchange of all
@@ -280,24 +281,19 @@ int sl__sort_emit_next(sl__part *p, int i, const sl_record *r) {
 }
 
 /* ---- merge heap (SORT_LOCAL) ---- */
-/* Takes the next record of a run being merged (and its key, when the order is by key:
- * the heap then compares numbers instead of calling the key function twice per step). */
+/* Takes the next record of a run being merged (and its key words, when the order is by
+ * key: the heap then compares numbers instead of calling the key function twice per
+ * step). */
 int sl__sort_merge_next(sort_state *st, reader *rd) {
   SL__CHECK(sl__sort_reader_next(rd));
-  const sl__step *s = st->step;
-  if (rd->valid && s->sort_key) {
-    uint64_t k = s->sort_key(&rd->cur, s->arg);
-    rd->key = s->descending ? ~k : k;
-  }
+  if (rd->valid && st->ord.words)
+    sl__sort_key_words(&st->ord, &rd->cur, rd->key);
   return SL_OK;
 }
 
 static int heap_less(sort_state *st, int a, int b) {
-  if (st->step->sort_key) {
-    uint64_t x = st->rds[a].key, y = st->rds[b].key;
-    return x < y || (x == y && a < b);
-  }
-  int c = cmpdir(st->step, &st->rds[a].cur, &st->rds[b].cur);
+  int c = st->ord.words ? sl__sort_words_cmp(st->rds[a].key, st->rds[b].key, st->ord.words)
+                        : sl__sort_order_cmp(&st->ord, &st->rds[a].cur, &st->rds[b].cur);
   return c < 0 || (c == 0 && a < b); /* ties: the earlier run (arrival order) */
 }
 void sl__sort_heap_down(sort_state *st, int i) {

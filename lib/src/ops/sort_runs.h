@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "algo/sort_fixed.h"
 #include "ops/ops.h"
 
 /* reservoir samples per source partition: SAMPLES_TOTAL / ranks within [MIN, MAX], and no
@@ -70,7 +71,8 @@ typedef struct reader {
   size_t cap, len, pos;
   sl_record cur;
   int valid;
-  uint64_t key; /* the merge by a 64-bit key: cur's key (descending: complemented) */
+  uint64_t key[SL_SORT_KEY_WORDS_MAX]; /* the merge by key: cur's key words (in ascending
+                                         order: sl__sort_key_words) */
 } reader;
 
 /* SORT_SPLIT: the held records, in arrival order. */
@@ -84,6 +86,7 @@ typedef struct block {
 
 typedef struct sort_state {
   const sl__step *step;
+  sl__sort_order ord; /* the step's order */
   int phase;
   run *runs; /* in arrival order: a run holds records that arrived after the previous run's */
   int nruns, capruns;
@@ -154,23 +157,12 @@ static inline int packable(const sl_record *r) {
   return r->key_len + r->value_len > 0 && r->key_len <= UINT32_MAX && r->value_len <= UINT32_MAX;
 }
 
-/* The order of a sort: by the compare function, or by the 64-bit key. */
-static inline int order(sl_cmp_fn cmp, sl_sort_key_fn key, void *arg, int descending,
-                        const sl_record *a, const sl_record *b) {
-  if (descending) {
-    const sl_record *t = a;
-    a = b;
-    b = t;
-  }
-  if (key) {
-    uint64_t x = key(a, arg), y = key(b, arg);
-    return (x > y) - (x < y);
-  }
-  return cmp(a, b, arg);
-}
-
-static inline int cmpdir(const sl__step *s, const sl_record *a, const sl_record *b) {
-  return order((sl_cmp_fn)s->fn, s->sort_key, s->arg, s->descending, a, b);
+/* The order of a sort step: by its compare function, or by its key (words). */
+static inline sl__sort_order step_order(const sl__step *s) {
+  sl__sort_order o = {(sl_cmp_fn)s->fn, s->sort_key,
+                      s->sort_keys,     s->sort_key ? 1u : s->sort_keys ? s->key_words : 0u,
+                      s->arg,           s->descending};
+  return o;
 }
 
 static inline size_t budget(const sl__part *p) {

@@ -23,17 +23,16 @@ typedef struct sortsync {
   int *counts, *displs;
   char *all;
   MPI_Request req;
-  sl_cmp_fn cmp; /* or key */
-  sl_sort_key_fn key;
-  void *arg;
-  int descending;
-  sl_record *split; /* nsplit records pointing into `all` */
+  sl__sort_order ord;
+  sl_record *split;     /* nsplit records pointing into `all` */
+  uint64_t *split_keys; /* by key: their key words (ord.words each), so that routing a
+                           record takes its key once */
   int nsplit;
   uint64_t rr;
 } sortsync;
 
 static int sync_cmp(const sortsync *ss, const sl_record *a, const sl_record *b) {
-  return order(ss->cmp, ss->key, ss->arg, ss->descending, a, b);
+  return sl__sort_order_cmp(&ss->ord, a, b);
 }
 
 static uint64_t next_rand(uint64_t *s) {
@@ -258,10 +257,7 @@ static int split_run_setup(sl__run *run, int stage, int step, void **rstate) {
   sortsync *ss = calloc(1, sizeof *ss);
   SL__CHECK_ALLOC(ss);
   *rstate = ss;
-  ss->cmp = (sl_cmp_fn)s->fn;
-  ss->key = s->sort_key;
-  ss->arg = s->arg;
-  ss->descending = s->descending;
+  ss->ord = step_order(s);
   ss->req = MPI_REQUEST_NULL;
   ss->counts = calloc((size_t)run->size, sizeof *ss->counts);
   ss->displs = calloc((size_t)run->size, sizeof *ss->displs);
@@ -279,6 +275,7 @@ static void split_run_free(sl__run *run, void *rstate) {
   free(ss->displs);
   free(ss->all);
   free(ss->split);
+  free(ss->split_keys);
   free(ss);
 }
 
@@ -311,6 +308,12 @@ static int pick_splitters(sl__run *run, sortsync *ss, int ndest) {
   for (int k = 0; k < ss->nsplit; k++)
     ss->split[k] = recs[(size_t)(k + 1) * n / (size_t)ndest];
   free(recs);
+  if (ss->ord.words && ss->nsplit > 0) {
+    ss->split_keys = malloc((size_t)ss->nsplit * ss->ord.words * sizeof *ss->split_keys);
+    SL__CHECK_ALLOC(ss->split_keys);
+    for (int k = 0; k < ss->nsplit; k++)
+      sl__sort_key_words(&ss->ord, &ss->split[k], ss->split_keys + (size_t)k * ss->ord.words);
+  }
   return SL_OK;
 }
 
@@ -382,16 +385,27 @@ static int split_run_settle(sl__run *run, int stage, void *rstate) {
   return ss->phase < 3 ? advance(run, stage, ss, 1, &dummy) : SL_OK;
 }
 
+/* Splitter m against the record (whose key words, by key, are in rk): <0, 0, >0. */
+static int split_cmp(const sortsync *ss, int m, const sl_record *rec, const uint64_t *rk) {
+  unsigned kw = ss->ord.words;
+  if (kw)
+    return sl__sort_words_cmp(ss->split_keys + (size_t)m * kw, rk, kw);
+  return sync_cmp(ss, &ss->split[m], rec);
+}
+
 static int split_route(void *arg, const sl_record *rec, int ndest) {
   sortsync *ss = arg;
   if (ss->nsplit <= 0)
     return 0;
+  uint64_t rk[SL_SORT_KEY_WORDS_MAX];
+  if (ss->ord.words)
+    sl__sort_key_words(&ss->ord, rec, rk);
   /* a: first splitter >= rec; b: first splitter > rec. The search for a saw whether
    * splitter a equals rec: only then is b searched for (ties are rare). */
   int lo = 0, hi = ss->nsplit, eq = 0;
   while (lo < hi) {
     int m = (lo + hi) / 2;
-    int c = sync_cmp(ss, &ss->split[m], rec);
+    int c = split_cmp(ss, m, rec, rk);
     if (c < 0) {
       lo = m + 1;
     } else {
@@ -405,7 +419,7 @@ static int split_route(void *arg, const sl_record *rec, int ndest) {
     hi = ss->nsplit;
     while (lo < hi) {
       int m = (lo + hi) / 2;
-      if (sync_cmp(ss, &ss->split[m], rec) <= 0)
+      if (split_cmp(ss, m, rec, rk) <= 0)
         lo = m + 1;
       else
         hi = m;

@@ -82,10 +82,12 @@ typedef struct sl__step {
   void *arg;
   sl_reducer reducer;
   sl_aggregator agg;
-  int merge_input;         /* REDUCE_BY_KEY: input records carry partial states */
-  size_t k;                /* TOPK */
-  int descending;          /* SORT_* */
-  sl_sort_key_fn sort_key; /* SORT_*: order by this key (fn is then NULL, arg its arg) */
+  int merge_input;           /* REDUCE_BY_KEY: input records carry partial states */
+  size_t k;                  /* TOPK */
+  int descending;            /* SORT_* */
+  sl_sort_key_fn sort_key;   /* SORT_*: order by this key (fn is then NULL, arg its arg) */
+  sl_sort_keys_fn sort_keys; /* SORT_*: or by these key_words words (fn NULL, arg its arg) */
+  unsigned key_words;
   sl_emit_mode emit_mode;
   sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
   sl_join_mode join_mode;    /* JOIN */
