@@ -26,15 +26,20 @@ typedef struct job {
   char key[32];
 } job;
 
-static int keyed(const sl_record *in, sl_emitter *out, void *arg) {
-  job *j = arg;
-  int64_t v;
-  memcpy(&v, in->value, sizeof v);
+/* The environment's faults, at each record. */
+static void faults(job *j) {
   j->seen++;
   if (j->signal_at && j->rank == j->signal_rank && j->seen == j->signal_at)
     raise(SIGUSR1);
   if (j->slow_us && j->seen % 1000 == 0)
     usleep((useconds_t)j->slow_us);
+}
+
+static int keyed(const sl_record *in, sl_emitter *out, void *arg) {
+  job *j = arg;
+  int64_t v;
+  memcpy(&v, in->value, sizeof v);
+  faults(j);
   int n = snprintf(j->key, sizeof j->key, "k%03lld", (long long)(v % j->mod));
   return sl_emit(out, j->key, (size_t)n, &v, sizeof v);
 }
@@ -69,11 +74,7 @@ static int modded(const sl_record *in, sl_emitter *out, void *arg) {
   job *j = arg;
   int64_t v;
   memcpy(&v, in->value, sizeof v);
-  j->seen++;
-  if (j->signal_at && j->rank == j->signal_rank && j->seen == j->signal_at)
-    raise(SIGUSR1);
-  if (j->slow_us && j->seen % 1000 == 0)
-    usleep((useconds_t)j->slow_us);
+  faults(j);
   v %= j->mod;
   int n = snprintf(j->key, sizeof j->key, "k%03lld", (long long)v);
   return sl_emit(out, j->key, (size_t)n, &v, sizeof v);

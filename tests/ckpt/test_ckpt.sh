@@ -130,6 +130,37 @@ for MODE in top group uniq; do
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
 done
+# ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
+MODE=sum
+mkdir full
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
+  trap 'umount "$WORK/full" 2>/dev/null; rm -rf "$WORK"' EXIT
+  # a stop: one error line, exit 3, no output, no manifest (never a half checkpoint)
+  rm -f out.tsv
+  CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=1000 run 2 $N 5000 out.tsv --sl-checkpoint-dir=full/ck \
+    >o9 2>e9
+  rc=$?
+  if [ $rc -eq 3 ] && [ "$(grep -c 'error:' e9)" -eq 1 ] &&
+    grep -q "error: .*the checkpoint could not be saved" e9 && grep -q "No space left" e9 &&
+    [ ! -e out.tsv ] && [ ! -e full/ck/manifest ]; then
+    ok "full checkpoint directory, a stop: exit 3, one error line, no output, no manifest"
+  else fail "full checkpoint directory, a stop: exit $rc: $(grep -v '^--\|^$' e9 | head -4)"; fi
+  # periodic checkpoints that cannot be saved: warnings, the run goes on and is right
+  rm -rf out.tsv full/ck
+  awk -v n=$N -v m=5000 'BEGIN { for (v = 0; v < n; v++) s[v % m] += v;
+    for (k in s) printf "k%03d\t%d\n", k, s[k] }' | sort >oracle5000.tsv
+  CKPT_SLOW_US=1000 run 2 $N 5000 out.tsv --sl-checkpoint-dir=full/ck \
+    --sl-checkpoint-interval=50ms >o10 2>e10
+  rc=$?
+  if [ $rc -eq 0 ] && sort out.tsv | cmp -s - oracle5000.tsv && grep -q "No space left" e10 &&
+    ! grep -q "error:" e10; then
+    ok "full checkpoint directory, periodic: warnings, the run goes on, output right"
+  else fail "full checkpoint directory, periodic: exit $rc: $(grep -v '^--\|^$' e10 | head -4)"; fi
+  umount full
+else
+  echo "skipped: a full checkpoint directory (needs root to mount a tmpfs)"
+fi
+
 # ---- an app: sluice-wordcount stopped by SIGUSR1 to mpirun while it runs, resumed ----
 WCAPP=$BUILD/apps/sluice-wordcount/sluice-wordcount GEN=$BUILD/apps/sluice-gen/sluice-gen
 if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then

@@ -73,26 +73,28 @@ static int group_drain(sl__part *p, int i, int *finished) {
 }
 
 /* Checkpoints: every group not emitted yet as one record (key, its values as collected). */
-static int group_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
-  groups *g = p->steps[i].state;
-  sl__bytes b = {0};
-  int rc = SL_OK;
-  for (size_t k = g->cursor; rc == SL_OK && k < g->t.cap; k++) {
-    const sl__hslot *sl = sl__htab_slot(&g->t, k);
+typedef struct group_iter {
+  const groups *g;
+  size_t k;
+} group_iter;
+
+static int group_next(void *arg, sl_record *r) {
+  group_iter *it = arg;
+  for (; it->k < it->g->t.cap; it->k++) {
+    const sl__hslot *sl = sl__htab_slot(&it->g->t, it->k);
     if (!sl->hash)
       continue;
-    const sl__bytes *v = sl__htab_val(&g->t, k);
-    sl_record r = {sl__hslot_key(sl), sl->klen, v->p, v->len};
-    rc = sl__bytes_put_record(&b, &r);
-    if (rc == SL_OK && b.len >= (1u << 20)) {
-      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-      b.len = 0;
-    }
+    const sl__bytes *v = sl__htab_val(&it->g->t, it->k++);
+    *r = (sl_record){sl__hslot_key(sl), sl->klen, v->p, v->len};
+    return 1;
   }
-  if (rc == SL_OK && b.len)
-    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-  sl__bytes_free(&b);
-  return rc;
+  return 0;
+}
+
+static int group_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  groups *g = p->steps[i].state;
+  group_iter it = {g, g->cursor};
+  return sl__ckpt_put_records(w, p, i, group_next, &it);
 }
 
 static int group_restore(sl__part *p, int i, const void *data, size_t len) {

@@ -62,7 +62,10 @@ int sl__ckpt_put_htab(struct sl__ckpt_writer *w, const sl__part *p, int i, const
                       size_t from, size_t vsize);
 int sl__ckpt_put_ctab(struct sl__ckpt_writer *w, const sl__part *p, int i, const struct sl__ctab *t,
                       size_t from, size_t vsize);
-/* One chunk of them back into t (upserted; values copied). */
+/* Records next(arg, &r) gives (until it returns 0), in the batch encoding, in chunks. */
+int sl__ckpt_put_records(struct sl__ckpt_writer *w, const sl__part *p, int i,
+                         int (*next)(void *arg, sl_record *r), void *arg);
+/* One chunk of table entries back into t (upserted; values copied). */
 int sl__ckpt_restore_htab(sl__part *p, int i, struct sl__htab *t, size_t vsize, const void *data,
                           size_t len);
 int sl__ckpt_restore_ctab(sl__part *p, int i, struct sl__ctab *t, size_t vsize, const void *data,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What the operators' checkpoint hooks share (engine/checkpoint.c, docs/checkpoint.md): a
  * table's entries as (key length, key, value) in chunks of about 1 MiB, and back. Both
  * tables: htab (uniq) and the compact ctab (reduce_by_key and its combiner). */
@@ -29,6 +30,21 @@ static int put_rest(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__byt
     rc = sl__ckpt_put_step(w, p, i, b->p, b->len);
   sl__bytes_free(b);
   return rc;
+}
+
+int sl__ckpt_put_records(struct sl__ckpt_writer *w, const sl__part *p, int i,
+                         int (*next)(void *arg, sl_record *r), void *arg) {
+  sl__bytes b = {0};
+  sl_record r;
+  int rc = SL_OK;
+  while (rc == SL_OK && next(arg, &r)) {
+    rc = sl__bytes_put_record(&b, &r);
+    if (rc == SL_OK && b.len >= CHUNK) {
+      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+      b.len = 0;
+    }
+  }
+  return put_rest(w, p, i, &b, rc);
 }
 
 int sl__ckpt_put_htab(struct sl__ckpt_writer *w, const sl__part *p, int i, const sl__htab *t,

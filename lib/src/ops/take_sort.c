@@ -144,20 +144,21 @@ static int topk_drain(sl__part *p, int i, int *finished) {
 
 /* Checkpoints: the kept records not emitted yet, in the batch encoding; restored by pushing
  * them again (the drain sorts them as before). */
+static int topk_next(void *arg, sl_record *r) {
+  topk *t = arg;
+  if (t->cursor >= t->n)
+    return 0;
+  *r = t->heap[t->cursor++];
+  return 1;
+}
+
 static int topk_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
   topk *t = p->steps[i].state;
-  sl__bytes b = {0};
-  int rc = SL_OK;
-  for (size_t k = t->sorted ? t->cursor : 0; rc == SL_OK && k < t->n; k++) {
-    rc = sl__bytes_put_record(&b, &t->heap[k]);
-    if (rc == SL_OK && b.len >= (1u << 20)) {
-      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-      b.len = 0;
-    }
-  }
-  if (rc == SL_OK && b.len)
-    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
-  sl__bytes_free(&b);
+  size_t keep = t->cursor;
+  if (!t->sorted)
+    t->cursor = 0; /* a heap: all of it; sorted (draining): from the drain's cursor */
+  int rc = sl__ckpt_put_records(w, p, i, topk_next, t);
+  t->cursor = keep;
   return rc;
 }
 
