@@ -92,7 +92,7 @@ function(sl_add_unit_test)
 endfunction()
 
 function(sl_add_mpi_test)
-  cmake_parse_arguments(PARSE_ARGV 0 T "INTERNAL" "NAME;TIMEOUT"
+  cmake_parse_arguments(PARSE_ARGV 0 T "INTERNAL" "NAME;TIMEOUT;TARGET"
     "SOURCES;RANKS;ARGS;LABELS;LIBS;ENVIRONMENT")
   if(NOT T_NAME OR NOT T_RANKS)
     message(FATAL_ERROR "sl_add_mpi_test: NAME and RANKS are required")
@@ -103,7 +103,12 @@ function(sl_add_mpi_test)
   if(NOT DEFINED T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
-  if(NOT TARGET ${T_NAME})
+  # TARGET: run an executable made by an earlier call (a variant of its test, e.g. under
+  # another ENVIRONMENT); else the executable is NAME, built from SOURCES the first time.
+  if(NOT T_TARGET)
+    set(T_TARGET ${T_NAME})
+  endif()
+  if(NOT TARGET ${T_TARGET})
     if(NOT T_SOURCES)
       message(FATAL_ERROR "sl_add_mpi_test(${T_NAME}): SOURCES is required the first time")
     endif()
@@ -116,7 +121,7 @@ function(sl_add_mpi_test)
     add_test(NAME ${test_name}
       COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n}
               ${SLUICE_MPI_OVERSUBSCRIBE_FLAG} ${MPIEXEC_PREFLAGS} ${SLUICE_MPI_EXTRA_FLAGS}
-              $<TARGET_FILE:${T_NAME}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+              $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
     set(procs ${n})
     if(procs GREATER SLUICE_TEST_MAX_PROCESSORS)
       set(procs ${SLUICE_TEST_MAX_PROCESSORS})

@@ -9,7 +9,8 @@
  *       driver) and H5Dreads its contiguous share (the source's split: equal shares, ends
  *       rounded down to a chunk start) block by block into one buffer of BLOCK_BYTES
  *       (rounded to whole chunks when a chunk fits, as the source does), with the same
- *       chunk cache as the source (two chunks, 1 MiB .. 256 MiB)
+ *       chunk cache as the source (two chunks, 1 MiB .. 256 MiB; none for chunks without
+ *       filters, which HDF5 then reads straight into the buffer)
  *   mpirun -n N bench_h5 slread   FILE:/dataset [collective] [--sl-read-block-bytes=...]
  *       sl_flow_from_h5 -> sl_flow_to_count (a no-op flow); "collective": the source's
  *       collective transfers (sl_h5_opts.transfer), else its default
@@ -19,10 +20,12 @@
  *       each rank its contiguous share, in rounds of at most ROUND_BYTES per rank, each
  *       round's rows filled by the same row function as the generator below (included in
  *       the time, and also reported apart as fill=)
- *   mpirun -n N bench_h5 slwrite  OUT.h5 ROWS [--sl-output-buffer-bytes=...]
- *       sl_flow_from_generator (the same rows) -> sl_flow_to_h5 (overwrite)
- *   mpirun -n N bench_h5 slgen    ROWS
- *       sl_flow_from_generator -> sl_flow_to_count: the generation cost alone
+ *   mpirun -n N bench_h5 slwrite  OUT.h5 ROWS [records] [--sl-output-buffer-bytes=...]
+ *       sl_flow_from_rows_generator (the same rows, filled a block at a time by the same
+ *       row function) -> sl_flow_to_h5 (overwrite); "records": sl_flow_from_generator
+ *       instead (one callback and one sl_emit per row)
+ *   mpirun -n N bench_h5 slgen    ROWS [records]
+ *       the same generator -> sl_flow_to_count: the generation cost alone
  * The rows written: id int64 = i, cell int32 = i mod 4096, x, y, z float64 and mass
  * float32 derived from i (cheap, deterministic; the same bytes from both writers). */
 #include <stdint.h>
@@ -54,6 +57,13 @@ static int gen_fn(int64_t i, sl_emitter *out, void *arg) {
   unsigned char row[ROW];
   fill_row((uint64_t)i, row);
   return sl_emit(out, NULL, 0, row, ROW);
+}
+
+static int gen_rows_fn(int64_t first, size_t n, void *rows, void *arg) {
+  (void)arg;
+  for (size_t j = 0; j < n; j++)
+    fill_row((uint64_t)first + j, (unsigned char *)rows + j * ROW);
+  return 0;
 }
 
 static hid_t row_type(void) {
@@ -152,12 +162,14 @@ static int raw_read(const char *spec, size_t block_bytes, int rank, int size, ui
   H5OK(H5Sget_simple_extent_dims(fspace, dims, NULL));
   if (H5Pget_layout(dcpl) == H5D_CHUNKED)
     H5OK(H5Pget_chunk(dcpl, 1, cd));
+  int filtered = H5Pget_nfilters(dcpl) > 0;
   H5Pclose(dcpl);
   size_t rs = 0;
   hid_t mtype = packed_native(ftype, &rs);
   H5Tclose(ftype);
   uint64_t total = dims[0], chunk = cd[0];
-  if (chunk) { /* the source's chunk cache: two chunks, 1 MiB .. 256 MiB */
+  if (chunk) { /* the source's chunk cache: two chunks, 1 MiB .. 256 MiB; none when the
+                * chunks are not filtered (read straight into the buffer) */
     H5Dclose(did);
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     uint64_t nb = 2 * chunk * rs;
@@ -165,6 +177,8 @@ static int raw_read(const char *spec, size_t block_bytes, int rank, int size, ui
       nb = 1u << 20;
     if (nb > (256u << 20))
       nb = 256u << 20;
+    if (!filtered)
+      nb = 0;
     H5OK(H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT));
     did = H5Dopen2(fid, dset, dapl);
     H5OK(did);
@@ -318,8 +332,13 @@ int main(int argc, char **argv) {
         rc = sl_flow_from_h5(flow, specs, 1, &o, 0);
     } else {
       int64_t n = (int64_t)strtoull(argv[!strcmp(mode, "slgen") ? 2 : 3], NULL, 10);
-      if (!rc)
+      int records = 0;
+      for (int a = 2; a < argc; a++)
+        records |= !strcmp(argv[a], "records");
+      if (!rc && records)
         rc = sl_flow_from_generator(flow, n, gen_fn, NULL, 0);
+      else if (!rc)
+        rc = sl_flow_from_rows_generator(flow, n, ROW, lay, gen_rows_fn, NULL, 0);
     }
     if (!rc && !strcmp(mode, "slwrite")) {
       char spec[4200];

@@ -20,9 +20,10 @@
 #                     chunked dataset (1 MiB chunks), each rank its contiguous share, in
 #                     rounds of OUTBUF bytes per rank (the sink's output buffer); filling
 #                     the rows is included (also shown apart)
-#         e  sluice   bench_h5 slwrite: sl_flow_from_generator (the same rows) -> sl_flow_to_h5
-#         g  gen      bench_h5 slgen: sl_flow_from_generator -> sl_flow_to_count, the cost of
-#                     producing the rows; e - g is the sink's cost
+#         e  sluice   bench_h5 slwrite: sl_flow_from_rows_generator (the same rows, a block
+#                     at a time) -> sl_flow_to_h5
+#         g  gen      bench_h5 slgen: sl_flow_from_rows_generator -> sl_flow_to_count, the
+#                     cost of producing the rows; e - g is the sink's cost
 # Times are taken inside the programs (barrier to barrier, slowest rank; mpirun's start is
 # not included; the whole mpirun wall time is shown too). The table gives the median,
 # GB/s (10^9 bytes/s), the ratio to raw (raw median / this median) and whether the targets
@@ -166,8 +167,8 @@ for n in $RANKS; do
       slreadc) label="b2 from_h5 (collective) -> to_count" base=rawread ;;
       h5stats) label="c sluice-h5stats --range (1 pass)" base=rawread ;;
       rawwrite) label="d raw collective H5Dwrite" base=rawwrite ;;
-      slwrite) label="e generator -> to_h5" base=rawwrite ;;
-      slgen) label="g generator -> to_count" base= ;;
+      slwrite) label="e rows generator -> to_h5" base=rawwrite ;;
+      slgen) label="g rows generator -> to_count" base= ;;
     esac
     t=${MED[$c.$n]}
     v=-

@@ -75,6 +75,29 @@ SL_EXPORT int sl_flow_each_block(sl_flow *flow, sl_block_fn fn, void *arg);
  * time). Local (builder). */
 SL_EXPORT int sl_flow_map_block(sl_flow *flow, sl_block_map_fn fn, void *arg);
 
+/* ---- sources of rows ----
+ * Fills rows [first, first + n) of a generated table into rows (n * row_size bytes, row r
+ * at (char *)rows + r * row_size). A nonzero return fails the run (SL_ERR_CALLBACK). */
+typedef int (*sl_generate_rows_fn)(int64_t first, size_t n, void *rows, void *arg);
+
+/* A source of nrows fixed-size rows made a block at a time: its records are those of
+ * sl_flow_from_generator with a function that emits, for index i, an empty key and row i
+ * (row_size bytes) as the value; fn fills the rows a block at a time (at most 256 KiB of
+ * rows per call, one buffer per partition; every partition calls it for its own contiguous
+ * share, in order). The rows go on as blocks (to block operators, to a sink that takes
+ * rows in bulk such as sl_flow_to_h5) instead of one engine call per row. layout (may be
+ * NULL) describes the rows' fields to block operators; it is copied and its row size must
+ * be row_size. Local (builder). */
+SL_EXPORT int sl_flow_from_rows_generator(sl_flow *flow, int64_t nrows, size_t row_size,
+                                          const sl_h5_layout *layout, sl_generate_rows_fn fn,
+                                          void *arg, int partitions);
+
+/* A source of the nrows packed rows of row_size bytes at rows (an array of fixed-size
+ * records; not copied: it must stay valid and unchanged until sl_run returns): the same
+ * records and blocks as sl_flow_from_rows_generator, read in place. Local (builder). */
+SL_EXPORT int sl_flow_from_rows(sl_flow *flow, const void *rows, size_t nrows, size_t row_size,
+                                const sl_h5_layout *layout, int partitions);
+
 /* ---- statistics over doubles ----
  * n, mean, m2 (sum of squared deviations from the mean), min and max cover the finite values
  * only; NaNs and infinities are counted apart. All fields are doubles (one MPI_DOUBLE array

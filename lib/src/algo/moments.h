@@ -18,7 +18,8 @@ enum { SL__HIST_LOCAL = 64 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SL__HAVE_AVX2_KERNELS 1
-/* 1 when the CPU runs AVX2 (asked once). */
+/* 1 when the CPU runs AVX2 and the environment variable SLUICE_SIMD is not "sse2" (asked
+ * once per process). */
 int sl__cpu_avx2(void);
 sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n);
 /* The sum of (x - mean)^2 over the finite values. */

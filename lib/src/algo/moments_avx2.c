@@ -6,12 +6,16 @@
 #if defined(SL__HAVE_AVX2_KERNELS)
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 int sl__cpu_avx2(void) {
   static int have = -1;
   if (have < 0) {
+    /* SLUICE_SIMD=sse2 forces the baseline loops (tests run both paths on an AVX2 CPU) */
+    const char *force = getenv("SLUICE_SIMD");
     __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx2") ? 1 : 0;
+    have = __builtin_cpu_supports("avx2") && !(force && !strcmp(force, "sse2")) ? 1 : 0;
   }
   return have;
 }

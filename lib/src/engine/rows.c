@@ -14,6 +14,11 @@ int sl__rows_unbounded(const sl__part *p) {
   return p->nsteps == 0 && !p->out && p->flush_step < 0 && !p->run->sink_blocked;
 }
 
+int sl__rows_to_sink(const sl__part *p) {
+  return p->nsteps == 0 && !p->out && p->flush_step < 0 && p->pending_step < 0 &&
+         p->run->sink->push_rows;
+}
+
 /* The rows of b as records into step i (or the output), without blocked tests: the block
  * is bounded (one read block), like the records of one flat_map call. */
 static int split(sl__part *p, int i, const sl_block *b) {
@@ -67,6 +72,10 @@ int sl__push_rows(sl__part *p, const char *rows, size_t n, size_t row_size, int 
       run->sink->count_rows(run->sink_impl, p, n)) {
     i = n; /* a count sink takes the block at once */
     p->st->records_out += n;
+  } else if (sl__rows_to_sink(p)) {
+    /* the sink copies the rows it has room for at once */
+    rc = run->sink->push_rows(run->sink_impl, p, rows, n, row_size, &i);
+    p->st->records_out += i;
   } else if (sl__rows_unbounded(p)) {
     /* straight into the sink: nothing can block or flush between two rows */
     for (; i < n; i++, idx++) {

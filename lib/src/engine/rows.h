@@ -31,4 +31,9 @@ void sl__record_block(const sl__part *p, int i, const sl_record *rec, sl_block *
  * slow: no steps, no stage output, a sink that never blocks)? */
 int sl__rows_unbounded(const sl__part *p);
 
+/* Does sl__push_rows hand rows to the sink in one call (its push_rows hook: no steps, no
+ * stage output, nothing held)? The sink takes what it has room for, so a source may offer
+ * it a whole block. */
+int sl__rows_to_sink(const sl__part *p);
+
 #endif

@@ -141,6 +141,28 @@ static int h5sink_prepare(void *impl, sl_ctx *ctx, sl__run *run) {
   return SL_OK;
 }
 
+/* Room for at least one more row in the buffer: spill it (rank order), drop it (the rounds
+ * stopped), or grow it (a step emitted past the full buffer). */
+static int make_room(h5_sink *s) {
+  size_t rs = s->layout->row_size;
+  if (s->alloc - s->len >= rs)
+    return SL_OK;
+  if (!s->rounds) {
+    SL__CHECK(spill(s));
+  } else if (s->over) {
+    s->len = 0; /* the rounds stopped on a failure: nothing more is written */
+  } else {
+    /* a step emitted past the full buffer (one input record's fan-out): room for it,
+     * written by the next round */
+    size_t n = 2 * s->alloc;
+    char *b = realloc(s->buf, n);
+    SL__CHECK_ALLOC(b);
+    s->buf = b;
+    s->alloc = n;
+  }
+  return SL_OK;
+}
+
 static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
   (void)part;
   h5_sink *s = impl;
@@ -153,23 +175,41 @@ static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
         "HDF5 output '%s' dataset '%s': expected records of %zu bytes (fields %s), found %zu bytes",
         s->path, s->dset, rs, d, rec->value_len);
   }
-  if (s->alloc - s->len < rs) {
-    if (!s->rounds) {
-      SL__CHECK(spill(s));
-    } else if (s->over) {
-      s->len = 0; /* the rounds stopped on a failure: nothing more is written */
-    } else {
-      /* a step emitted past the full buffer (one input record's fan-out): room for it,
-       * written by the next round */
-      size_t n = 2 * s->alloc;
-      char *b = realloc(s->buf, n);
-      SL__CHECK_ALLOC(b);
-      s->buf = b;
-      s->alloc = n;
-    }
-  }
+  SL__CHECK(make_room(s));
   memcpy(s->buf + s->len, rec->value, rs);
   s->len += rs;
+  return SL_OK;
+}
+
+/* A block of rows at once: what push takes row by row until blocked() says 1, copied in
+ * as few pieces as the buffer allows. */
+static int h5sink_push_rows(void *impl, sl__part *part, const char *rows, size_t n, size_t row_size,
+                            size_t *taken) {
+  h5_sink *s = impl;
+  size_t rs = s->layout->row_size;
+  *taken = 0;
+  if (n == 0)
+    return SL_OK;
+  if (row_size != rs) { /* push's error, with its message */
+    sl_record r = {NULL, 0, rows, row_size};
+    return h5sink_push(impl, part, &r);
+  }
+  size_t want = n;
+  if (s->rounds && !s->over) /* blocked once len reaches cap: rows while below it */
+    want = s->len >= s->cap ? 0 : (s->cap - s->len + rs - 1) / rs;
+  if (want > n)
+    want = n;
+  size_t done = 0;
+  while (done < want) {
+    SL__CHECK(make_room(s));
+    size_t k = (s->alloc - s->len) / rs;
+    if (k > want - done)
+      k = want - done;
+    memcpy(s->buf + s->len, rows + done * rs, k * rs);
+    s->len += k * rs;
+    done += k;
+  }
+  *taken = done;
   return SL_OK;
 }
 
@@ -678,6 +718,7 @@ static void h5sink_describe(const void *impl, FILE *out) {
 static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
                                        .prepare = h5sink_prepare,
                                        .push = h5sink_push,
+                                       .push_rows = h5sink_push_rows,
                                        .finish = h5sink_finish,
                                        .destroy = h5sink_destroy,
                                        .describe = h5sink_describe};
@@ -685,6 +726,7 @@ static const sl__sink_vt h5_sink_vt = {.name = "HDF5 dataset",
 static const sl__sink_vt h5_sink_rounds_vt = {.name = "HDF5 dataset",
                                               .prepare = h5sink_prepare,
                                               .push = h5sink_push,
+                                              .push_rows = h5sink_push_rows,
                                               .finish = h5sink_finish,
                                               .destroy = h5sink_destroy,
                                               .blocked = h5sink_blocked,

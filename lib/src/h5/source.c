@@ -30,6 +30,7 @@ typedef struct h5_file {
   uint64_t rows, base;
   uint64_t chunk_rows;  /* 0: not chunked */
   uint64_t chunk_bytes; /* bytes of one chunk (for the chunk cache) */
+  int filtered;         /* the chunks pass a filter (deflate, shuffle, ...) */
   /* collective transfers: 0 when the chunk addresses could not be checked cheaply at
    * prepare (see check_storage), so this file is read with independent transfers */
   int coll;
@@ -427,6 +428,8 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
   if (rc == SL_OK)
     rc = check_filters(dcpl, file, dset);
   if (rc == SL_OK)
+    hf->filtered = H5Pget_nfilters(dcpl) > 0;
+  if (rc == SL_OK)
     rc = check_storage(s, hf, did, dcpl, space, eoa, budget);
   int nd = 0;
   hsize_t dims[H5S_MAX_RANK];
@@ -708,9 +711,10 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
     h5_file *f = &s->files[i];
     SL__CHECK(bcast_str(&f->path, comm, rank));
     SL__CHECK(bcast_str(&f->dset, comm, rank));
-    uint64_t v[9] = {f->rows,    f->base,       f->chunk_rows,  f->chunk_bytes, (uint64_t)f->coll,
-                     f->id.size, f->id.mtime_s, f->id.mtime_ns, f->id.ino};
-    SL__CHECK_MPI(MPI_Bcast(v, 9, MPI_UINT64_T, 0, comm));
+    uint64_t v[10] = {
+        f->rows,    f->base,       f->chunk_rows,  f->chunk_bytes, (uint64_t)f->coll,
+        f->id.size, f->id.mtime_s, f->id.mtime_ns, f->id.ino,      (uint64_t)f->filtered};
+    SL__CHECK_MPI(MPI_Bcast(v, 10, MPI_UINT64_T, 0, comm));
     f->rows = v[0];
     f->base = v[1];
     f->chunk_rows = v[2];
@@ -720,6 +724,7 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
     f->id.mtime_s = v[6];
     f->id.mtime_ns = v[7];
     f->id.ino = v[8];
+    f->filtered = (int)v[9];
     if (rank != 0)
       f->id.have_dev = 0; /* a device number is this node's: set at this rank's first look */
   }
@@ -906,12 +911,16 @@ static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h
     rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__,
                        "cannot create a dataset access property list");
   if (rc == SL_OK && f->chunk_bytes) {
-    /* hold at least two chunks, so a block that is not chunk-aligned decompresses each once */
+    /* filtered chunks: hold at least two, so a block that is not chunk-aligned decompresses
+     * each once; unfiltered ones: no cache, so HDF5 reads them from the file straight into
+     * the read buffer instead of through the cache (one copy of every row less) */
     uint64_t nb = 2 * f->chunk_bytes;
     if (nb < (1u << 20))
       nb = 1u << 20;
     if (nb > (256u << 20))
       nb = 256u << 20;
+    if (!f->filtered)
+      nb = 0;
     if (H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
       rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot size the chunk cache for '%s'",
                          f->path);

@@ -180,6 +180,13 @@ typedef struct sl__sink_vt {
   /* Optional: take n records at once whose contents do not matter (a sink that only
    * counts); returns 1 when taken, 0 to have them pushed one by one. May be NULL. */
   int (*count_rows)(void *impl, sl__part *part, size_t n);
+  /* Optional: take up to n rows of row_size bytes (row i at rows + i * row_size), the
+   * values of n records whose keys the sink ignores, in one call: *taken is set to the rows
+   * taken, exactly those that push one by one would take before blocked() says 1 (the rest
+   * come again later). Called only for a partition without steps or stage output that no
+   * drain or trigger holds. May be NULL. */
+  int (*push_rows)(void *impl, sl__part *part, const char *rows, size_t n, size_t row_size,
+                   size_t *taken);
   /* Optional: what sl_flow_describe prints after "sink: " (default: the name). */
   void (*describe)(const void *impl, FILE *out);
   /* Optional, checkpoints: what this rank's part of the sink holds (sl__ckpt_put_sink
