@@ -92,16 +92,7 @@ static sl__chunk_sums chunk_sums(const double *x, size_t n) {
   _mm_storeu_pd(hi, _mm_max_pd(hi0, hi1));
   sl__chunk_sums r = {c[0] + c[1], s[0] + s[1], lo[0] < lo[1] ? lo[0] : lo[1],
                       hi[0] > hi[1] ? hi[0] : hi[1]};
-  for (; i < n; i++) {
-    double v = x[i];
-    if (v - v == 0) {
-      r.n += 1;
-      r.sum += v;
-      r.min = v < r.min ? v : r.min;
-      r.max = v > r.max ? v : r.max;
-    }
-  }
-  return r;
+  return sl__chunk_sums_tail(x, i, n, r);
 }
 
 static double chunk_m2(const double *x, size_t n, double mean) {
@@ -126,17 +117,7 @@ static double chunk_m2(const double *x, size_t n, double mean) {
 }
 #else
 static sl__chunk_sums chunk_sums(const double *x, size_t n) {
-  sl__chunk_sums r = {0, 0, INFINITY, -INFINITY};
-  for (size_t i = 0; i < n; i++) {
-    double v = x[i];
-    if (v - v == 0) {
-      r.n += 1;
-      r.sum += v;
-      r.min = v < r.min ? v : r.min;
-      r.max = v > r.max ? v : r.max;
-    }
-  }
-  return r;
+  return sl__chunk_sums_tail(x, 0, n, (sl__chunk_sums){0, 0, INFINITY, -INFINITY});
 }
 
 static double chunk_m2(const double *x, size_t n, double mean) {

@@ -13,6 +13,22 @@ typedef struct sl__chunk_sums {
   double n, sum, min, max;
 } sl__chunk_sums;
 
+/* The finite values of x[i..n) folded into r (the kernels' scalar loop: their tails, and the
+ * whole chunk where no vector kernel is built). */
+static inline sl__chunk_sums sl__chunk_sums_tail(const double *x, size_t i, size_t n,
+                                                 sl__chunk_sums r) {
+  for (; i < n; i++) {
+    double v = x[i];
+    if (v - v == 0) {
+      r.n += 1;
+      r.sum += v;
+      r.min = v < r.min ? v : r.min;
+      r.max = v > r.max ? v : r.max;
+    }
+  }
+  return r;
+}
+
 /* Histograms of up to this many bins are counted in private copies per lane. */
 enum { SL__HIST_LOCAL = 64 };
 

@@ -52,16 +52,7 @@ __attribute__((target("avx2"))) sl__chunk_sums sl__chunk_sums_avx2(const double 
     r.min = lo[l] < r.min ? lo[l] : r.min;
     r.max = hi[l] > r.max ? hi[l] : r.max;
   }
-  for (; i < n; i++) {
-    double v = x[i];
-    if (v - v == 0) {
-      r.n += 1;
-      r.sum += v;
-      r.min = v < r.min ? v : r.min;
-      r.max = v > r.max ? v : r.max;
-    }
-  }
-  return r;
+  return sl__chunk_sums_tail(x, i, n, r);
 }
 
 __attribute__((target("avx2"))) double sl__chunk_m2_avx2(const double *x, size_t n, double mean) {
