@@ -9,7 +9,9 @@
  *
  * Faults, from the environment (not the command line, so a rerun is "the same command"):
  *   CKPT_SIGNAL_AT=K    raise SIGUSR1 on rank CKPT_SIGNAL_RANK (0) at its K-th record
- *   CKPT_SLOW_US=U      sleep U microseconds every 1000 records (a run that lasts) */
+ *   CKPT_SLOW_US=U      sleep U microseconds every 1000 records (a run that lasts)
+ * and CKPT_PARTS=P: P partitions in every stage (default: the number of ranks), so that a
+ * checkpoint may resume on another number of ranks. */
 #define _DEFAULT_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -101,14 +103,16 @@ int main(int argc, char **argv) {
   j.signal_rank = e ? atoi(e) : 0;
   e = getenv("CKPT_SLOW_US");
   j.slow_us = e ? atol(e) : 0;
+  e = getenv("CKPT_PARTS");
+  int parts = e ? atoi(e) : 0;
   sl_flow *flow = NULL;
   rc = sl_flow_create(ctx, &flow);
   if (rc == SL_OK)
-    rc = sl_flow_from_range(flow, 0, atoll(argv[1]), 0);
+    rc = sl_flow_from_range(flow, 0, atoll(argv[1]), parts);
   if (rc == SL_OK)
     rc = sl_flow_flat_map(flow, strcmp(mode, "uniq") ? keyed : modded, &j);
   if (rc == SL_OK)
-    rc = sl_flow_partition(flow, 0, NULL, NULL);
+    rc = sl_flow_partition(flow, parts, NULL, NULL);
   sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
   if (rc == SL_OK && (!strcmp(mode, "sum") || !strcmp(mode, "top")))
     rc = sl_flow_reduce_by_key(flow, &sum);

@@ -12,6 +12,8 @@
 #           the checkpoint kept
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
+#   ranks   resumed on another number of ranks where the partition counts are fixed;
+#           refused where they follow the rank count
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -130,6 +132,39 @@ for MODE in top group uniq; do
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
 done
+# ---- another number of ranks: with fixed partition counts (CKPT_PARTS) a checkpoint taken
+# on 2 ranks resumes on 3 and on 1 (and one of 3 on 2); with partition counts that follow the
+# rank count, refused with one line naming them ----
+# (late: rank 0 reads 3 of the 5 shares, rank 1 two: at 230,000 records on rank 0, rank 1's
+# source partitions are done, so which senders ended is worked out again on 3 ranks)
+for point in "sum 2 3 40000 1" "sum 2 3 230000 0" "sum 2 1 40000 1" "group 3 2 30000 2"; do
+  read -r MODE from to at rank <<<"$point"
+  name="$MODE: taken on $from ranks (record $at of rank $rank), resumed on $to (5 partitions a stage)"
+  rm -rf ck out.tsv
+  CKPT_PARTS=5 CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$rank \
+    run $from $N $MOD out.tsv --sl-checkpoint-dir=ck >o11 2>e11
+  rc=$?
+  if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e11; then
+    fail "$name: expected exit 3 and 'checkpoint saved in ck', found exit $rc: $(head -3 e11)"
+    continue
+  fi
+  CKPT_PARTS=5 run $to $N $MOD out.tsv --sl-checkpoint-dir=ck --sl-log-level=info >o12 2>e12
+  rc=$?
+  if [ $rc -eq 0 ] && same out.tsv && [ ! -e ck ] && grep -q "another number of ranks" e12; then
+    ok "$name: the oracle's output"
+  else fail "$name: exit $rc, $(grep -v '^ *$' e12 | head -3) $(sort out.tsv 2>&1 | diff - oracle.tsv | head -4)"; fi
+done
+MODE=sum
+rm -rf ck out.tsv
+CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=1000 run 2 $N $MOD out.tsv --sl-checkpoint-dir=ck >/dev/null 2>&1
+run 3 $N $MOD out.tsv --sl-checkpoint-dir=ck >o13 2>e13
+rc=$?
+if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e13)" -eq 1 ] &&
+  grep -q "taken on 2 ranks; this run has 3, and the flow's partition counts follow the rank count (stages' partitions were '2 2', now '3 3'): resume on 2 ranks" e13 &&
+  [ -f ck/manifest ] && [ ! -e out.tsv ]; then
+  ok "partition counts that follow the ranks: refused on 3 ranks: $(grep error: e13)"
+else fail "partition counts that follow the ranks on 3 ranks: exit $rc: $(head -3 e13)"; fi
+
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum
 mkdir full

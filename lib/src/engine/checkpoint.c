@@ -34,6 +34,7 @@ typedef struct sl__ckpt {
   char dir[4096];
   double interval, next_due; /* seconds; next_due on rank 0 */
   int64_t epoch;             /* the running epoch, or the last one committed or loaded */
+  int old_ranks;             /* the ranks of the checkpoint resumed from (0: none) */
   int stop;                  /* the running epoch stops the run once committed */
   int signalled;             /* a stop signal was seen on this rank and passed on */
   int want_stop;             /* rank 0: a stop was asked (its own signal or a REQUEST) */
@@ -138,6 +139,34 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
   }
   if (!run->sink->snapshot)
     snprintf(why, cap, "its sink (%s) cannot save what it holds yet", run->sink->name);
+}
+
+/* Why this flow's checkpoint cannot resume on another number of ranks, or "" when it can:
+ * every saved state must belong to a partition, not to a rank. */
+static void why_not_portable(const sl__run *run, char *why, size_t cap) {
+  why[0] = '\0';
+  const sl_flow *f = run->flow;
+  if (sl__plan_ordered_output(f)) {
+    snprintf(why, cap, "its output is written in rank order");
+    return;
+  }
+  for (int s = 0; s < f->nstages; s++) {
+    const sl__stage *st = &f->stages[s];
+    if (st->wrap) {
+      snprintf(why, cap, "stage '%s' has windows", st->name);
+      return;
+    }
+    for (int i = 0; i < st->nsteps; i++) {
+      const sl__op_vt *op = st->steps[i].op;
+      if (op->snapshot && !(op->flags & SL__OPF_CKPT_PORTABLE)) {
+        snprintf(why, cap, "step '%s' (%s) saves state tied to its rank", st->steps[i].name,
+                 op->name);
+        return;
+      }
+    }
+  }
+  if (!run->sink->ckpt_portable)
+    snprintf(why, cap, "its sink (%s) saves what it holds per rank", run->sink->name);
 }
 
 /* ---- saving ---- */
@@ -413,25 +442,37 @@ static sl__part *find_part(sl__run *run, int stage, int part) {
   return NULL;
 }
 
-static int restore_part(sl__run *run, sl__part *p, const sl__ckpt_section *s) {
-  part_head h;
-  if (s->len < sizeof h)
-    SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d: a short record", p->index,
-             p->stage->index);
-  memcpy(&h, s->data, sizeof h);
+/* The engine's record of a partition from a section, checked. */
+static int read_head(const sl__ckpt_section *s, part_head *h) {
+  if (s->len < sizeof *h)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d: a short record", s->part,
+             s->stage);
+  memcpy(h, s->data, sizeof *h);
+  if (h->nsenders < 0 || s->len != sizeof *h + (size_t)h->nsenders)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d: a record of %zu bytes", s->part,
+             s->stage, s->len);
+  return SL_OK;
+}
+
+static int mark_ended(sl__run *run, sl__part *p, int sender) {
+  p->ended[sender] = 1;
+  p->eos_count++;
+  return sl__credits_eos(run, p, sender);
+}
+
+/* Where p was in its input and steps; which senders ended only where ended (one flag a
+ * sender) is given. */
+static int apply_head(sl__run *run, sl__part *p, const part_head *h, const char *ended) {
   int ns = p->stage->source.vt ? 0 : p->cr.nsenders;
-  if (h.nsenders != ns || s->len != sizeof h + (size_t)ns || h.finish_step > p->nsteps)
+  if ((ended && h->nsenders != ns) || h->finish_step > p->nsteps)
     SL__FAIL(SL_ERR_FORMAT, "checkpoint: partition %d of stage %d had %d senders, now %d", p->index,
-             p->stage->index, h.nsenders, ns);
-  p->input_ended = h.input_ended;
-  p->finish_step = h.finish_step;
-  for (int k = 0; k < ns; k++)
-    if (s->data[sizeof h + (size_t)k]) {
-      p->ended[k] = 1;
-      p->eos_count++;
-      SL__CHECK(sl__credits_eos(run, p, k));
-    }
-  if (h.done) {
+             p->stage->index, h->nsenders, ns);
+  p->input_ended = h->input_ended;
+  p->finish_step = h->finish_step;
+  for (int k = 0; ended && k < ns; k++)
+    if (ended[k])
+      SL__CHECK(mark_ended(run, p, k));
+  if (h->done) {
     p->done = 1;
     sl__srun *sr = &run->stages[p->stage->index];
     sr->nopen--;
@@ -440,6 +481,21 @@ static int restore_part(sl__run *run, sl__part *p, const sl__ckpt_section *s) {
         sr->out->dest[q].eos_pending = sr->out->dest[q].eos_sent = 1;
   }
   return SL_OK;
+}
+
+/* One section of a local partition; TAG_PART with the senders' flags (the same ranks). */
+static int restore_section(sl__run *run, sl__part *p, const sl__ckpt_section *s) {
+  if (s->tag == TAG_PART) {
+    part_head h;
+    SL__CHECK(read_head(s, &h));
+    return apply_head(run, p, &h, s->data + sizeof h);
+  }
+  if (s->tag == TAG_SOURCE && p->stage->source.vt)
+    return p->stage->source.vt->restore(p->src_state, s->data, s->len);
+  if (s->tag == TAG_STEP && s->step >= 0 && s->step < p->nsteps && p->steps[s->step].op->restore)
+    return p->steps[s->step].op->restore(p, s->step, s->data, s->len);
+  SL__FAIL(SL_ERR_FORMAT, "checkpoint: an unknown section (tag %u, step %d)", (unsigned)s->tag,
+           s->step);
 }
 
 static int restore_rank(sl__run *run) {
@@ -461,20 +517,86 @@ static int restore_rank(sl__run *run) {
       rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
                          "checkpoint: partition %d of stage %d is not on rank %d", s.part, s.stage,
                          run->rank);
-    } else if (s.tag == TAG_PART) {
-      rc = restore_part(run, p, &s);
-    } else if (s.tag == TAG_SOURCE) {
-      rc = p->stage->source.vt->restore(p->src_state, s.data, s.len);
-    } else if (s.tag == TAG_STEP && s.step >= 0 && s.step < p->nsteps &&
-               p->steps[s.step].op->restore) {
-      rc = p->steps[s.step].op->restore(p, s.step, s.data, s.len);
     } else {
-      rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
-                         "checkpoint: an unknown section (tag %u, step %d)", (unsigned)s.tag,
-                         s.step);
+      rc = restore_section(run, p, &s);
     }
   }
   sl__ckpt_part_close(r);
+  return rc;
+}
+
+/* A resume on another number of ranks (why_not_portable said it may): every rank reads
+ * every old rank's part file and takes the sections of its own partitions; the sink's
+ * parts of old rank r go to rank r * ranks / old ranks, in rank order (a sink's lines keep
+ * their order). Which senders ended is not read (senders are ranks, and the ranks changed)
+ * but worked out from which partitions were done: a rank has ended for its receivers once
+ * every partition of the input stage it hosts is done, the same rule by which that rank's
+ * output holds back its end of stream after the restore (apply_head). */
+static int restore_remapped(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  const sl_flow *f = run->flow;
+  unsigned char **done = calloc((size_t)f->nstages, sizeof *done);
+  SL__CHECK_ALLOC(done);
+  int rc = SL_OK;
+  for (int s = 0; rc == SL_OK && s < f->nstages; s++)
+    if (!(done[s] = calloc((size_t)f->stages[s].partitions, 1)))
+      rc = sl__error_nomem(__FILE__, __LINE__, "the checkpoint's partition table",
+                           (size_t)f->stages[s].partitions, NULL);
+  for (int r = 0; rc == SL_OK && r < c->old_ranks; r++) {
+    sl__ckpt_reader *rd = NULL;
+    rc = sl__ckpt_part_open(c->dir, (uint64_t)c->epoch, r, &rd);
+    int more = 1;
+    while (rc == SL_OK) {
+      sl__ckpt_section sec;
+      rc = sl__ckpt_next(rd, &sec, &more);
+      if (rc != SL_OK || !more)
+        break;
+      if (sec.tag == TAG_SINK) {
+        if ((int)((int64_t)r * run->size / c->old_ranks) == run->rank)
+          rc = run->sink->restore(run->sink_impl, run, sec.data, sec.len);
+        continue;
+      }
+      if (sec.stage < 0 || sec.stage >= f->nstages || sec.part < 0 ||
+          sec.part >= f->stages[sec.stage].partitions) {
+        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                           "checkpoint: rank %d's part names partition %d of stage %d, which "
+                           "this flow does not have",
+                           r, sec.part, sec.stage);
+        break;
+      }
+      sl__part *p = find_part(run, sec.stage, sec.part);
+      if (sec.tag == TAG_PART) {
+        part_head h;
+        rc = read_head(&sec, &h);
+        if (rc == SL_OK)
+          done[sec.stage][sec.part] = h.done != 0;
+        if (rc == SL_OK && p)
+          rc = apply_head(run, p, &h, NULL);
+      } else if (p) {
+        rc = restore_section(run, p, &sec);
+      }
+    }
+    sl__ckpt_part_close(rd);
+  }
+  for (int s = 0; rc == SL_OK && s < run->nstages; s++) {
+    const sl__stage *st = &f->stages[s];
+    for (int i = 0; rc == SL_OK && !st->source.vt && i < run->stages[s].nlocal; i++) {
+      sl__part *p = run->stages[s].parts[i];
+      for (int j = 0; rc == SL_OK && !p->done && j < st->ninputs; j++) {
+        int in = st->inputs[j], np = f->stages[in].partitions;
+        for (int k = 0; rc == SL_OK && k < p->cr.base[j + 1] - p->cr.base[j]; k++) {
+          int all = 1;
+          for (int q = k; q < np; q += run->size)
+            all &= done[in][q];
+          if (all)
+            rc = mark_ended(run, p, p->cr.base[j] + k);
+        }
+      }
+    }
+  }
+  for (int s = 0; s < f->nstages; s++)
+    free(done[s]);
+  free(done);
   return rc;
 }
 
@@ -489,9 +611,43 @@ static int examine(sl__run *run, int *resume) {
   if (!found)
     return SL_OK;
   char why[1024];
-  int differs = sl__ckpt_manifest_diff(&have, &c->id, why, sizeof why);
+  const char *had_ranks = sl__ckpt_manifest_get(&have, "ranks");
+  const char *had_parts = sl__ckpt_manifest_get(&have, "partitions");
+  int old = had_ranks ? atoi(had_ranks) : 0;
+  int rc = SL_OK;
+  if (old > 0 && old != run->size) {
+    /* another rank count: only where every partition count stays and what was saved
+     * belongs to partitions (then compare the rest as if the counts matched) */
+    const char *now_parts = sl__ckpt_manifest_get(&c->id, "partitions");
+    why_not_portable(run, why, sizeof why);
+    if (!had_parts || strcmp(had_parts, now_parts))
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__,
+                         "--sl-checkpoint-dir %s holds a checkpoint taken on %d ranks; this run "
+                         "has %d, and the flow's partition counts follow the rank count (stages' "
+                         "partitions were '%s', now '%s'): resume on %d ranks",
+                         c->dir, old, run->size, had_parts ? had_parts : "?", now_parts, old);
+    else if (why[0])
+      rc = sl__error_set(SL_ERR_USAGE, __FILE__, __LINE__,
+                         "--sl-checkpoint-dir %s holds a checkpoint taken on %d ranks; this run "
+                         "has %d, and this flow can resume only on %d: %s",
+                         c->dir, old, run->size, old, why);
+    for (size_t i = 0; rc == SL_OK && i < have.n; i++)
+      if (!strcmp(have.kv[i].key, "ranks")) {
+        char *v = strdup(sl__ckpt_manifest_get(&c->id, "ranks"));
+        if (!v)
+          rc = sl__error_nomem(__FILE__, __LINE__, "a manifest line", 16, NULL);
+        else {
+          free(have.kv[i].value);
+          have.kv[i].value = v;
+        }
+      }
+  }
+  int differs = rc == SL_OK && sl__ckpt_manifest_diff(&have, &c->id, why, sizeof why);
   c->epoch = (int64_t)have.epoch;
+  c->old_ranks = old > 0 ? old : run->size;
   sl__ckpt_manifest_free(&have);
+  if (rc != SL_OK)
+    return rc;
   if (differs)
     SL__FAIL(SL_ERR_USAGE,
              "--sl-checkpoint-dir %s holds a checkpoint of another run: %s (run the same "
@@ -532,17 +688,18 @@ int sl__ckpt_begin(sl__run *run) {
   if (rc == SL_OK && run->rank == 0)
     rc = examine(run, &resume);
   /* rank 0's verdict to all: resume (and from which epoch), afresh, or refused */
-  int64_t verdict[2] = {rc != SL_OK ? -1 : resume, c ? c->epoch : 0};
-  if (MPI_Bcast(verdict, 2, MPI_INT64_T, 0, run->comm) != MPI_SUCCESS && rc == SL_OK)
+  int64_t verdict[3] = {rc != SL_OK ? -1 : resume, c ? c->epoch : 0, c ? c->old_ranks : 0};
+  if (MPI_Bcast(verdict, 3, MPI_INT64_T, 0, run->comm) != MPI_SUCCESS && rc == SL_OK)
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the checkpoint");
   if (rc == SL_OK && verdict[0] < 0)
     rc = SL_ERR_REMOTE;
   if (rc == SL_OK && verdict[0] == 1) {
     c->epoch = verdict[1];
-    rc = restore_rank(run);
+    c->old_ranks = (int)verdict[2];
+    rc = c->old_ranks == run->size ? restore_rank(run) : restore_remapped(run);
     if (rc == SL_OK && run->rank == 0)
-      sl_log(run->ctx, SL_LOG_INFO, "resuming from checkpoint %lld in %s", (long long)c->epoch,
-             c->dir);
+      sl_log(run->ctx, SL_LOG_INFO, "resuming from checkpoint %lld in %s%s", (long long)c->epoch,
+             c->dir, c->old_ranks == run->size ? "" : " (taken on another number of ranks)");
   }
   return rc;
 }

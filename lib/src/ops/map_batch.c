@@ -66,6 +66,7 @@ static int map_batch_restore(sl__part *p, int i, const void *data, size_t len) {
 }
 
 const sl__op_vt sl__op_map_batch = {.name = "map_batch",
+                                    .flags = SL__OPF_CKPT_PORTABLE,
                                     .snapshot = map_batch_snapshot,
                                     .restore = map_batch_restore,
                                     .create = map_batch_create,

@@ -77,6 +77,7 @@ static int uniq_restore(sl__part *p, int i, const void *data, size_t len) {
 }
 
 const sl__op_vt sl__op_uniq = {.name = "uniq",
+                               .flags = SL__OPF_CKPT_PORTABLE,
                                .create = uniq_create,
                                .destroy = uniq_destroy,
                                .push = uniq_push,

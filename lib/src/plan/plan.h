@@ -60,14 +60,17 @@ typedef enum sl__step_kind {
  * it with force_capture, keep_open and draining set (engine/engine.h): the operator honours
  * them and resets its drain cursor when finished. */
 enum {
-  SL__OPF_REDUCER = 1u << 0,   /* fills the stage's one reducer slot (as in Flow) */
-  SL__OPF_WRAPPABLE = 1u << 1, /* a stage wrapper (windows) applies to it */
-  SL__OPF_ORDERED = 1u << 2,   /* its partitions emit consecutive ranges in partition order: a
-                                  sink must write partitions in rank order */
-  SL__OPF_MEMORY = 1u << 3,    /* asks for a share of the rank's memory for held records
-                                  (--sl-sort-memory-bytes), see sl__run.held_budget */
-  SL__OPF_KEEPS_ROWS = 1u << 4 /* passes its input records on unchanged (filter, each): a
-                                  record after it still has its source's row layout */
+  SL__OPF_REDUCER = 1u << 0,      /* fills the stage's one reducer slot (as in Flow) */
+  SL__OPF_WRAPPABLE = 1u << 1,    /* a stage wrapper (windows) applies to it */
+  SL__OPF_ORDERED = 1u << 2,      /* its partitions emit consecutive ranges in partition order: a
+                                     sink must write partitions in rank order */
+  SL__OPF_MEMORY = 1u << 3,       /* asks for a share of the rank's memory for held records
+                                     (--sl-sort-memory-bytes), see sl__run.held_budget */
+  SL__OPF_KEEPS_ROWS = 1u << 4,   /* passes its input records on unchanged (filter, each): a
+                                     record after it still has its source's row layout */
+  SL__OPF_CKPT_PORTABLE = 1u << 5 /* what its snapshot saves belongs to the partition, not to
+                                     the rank: its checkpoint may resume on another number of
+                                     ranks (docs/checkpoint.md) */
 };
 
 struct sl__op_vt; /* engine/op.h */
@@ -194,6 +197,10 @@ typedef struct sl__sink_vt {
    * chunk back after prepare (a sink without them cannot be checkpointed). */
   int (*snapshot)(void *impl, sl__run *run, struct sl__ckpt_writer *w);
   int (*restore)(void *impl, sl__run *run, const void *data, size_t len);
+  /* 1: restore adds to what the sink holds, so one rank may take the saved parts of several
+   * (a resume on fewer or more ranks gives each new rank the parts of the old ranks
+   * r * new / old maps to it, in rank order). */
+  int ckpt_portable;
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {

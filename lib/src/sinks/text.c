@@ -246,6 +246,7 @@ static int text_restore(void *impl, sl__run *run, const void *data, size_t len) 
 static const sl__sink_vt text_vt = {.name = "text",
                                     .snapshot = text_snapshot,
                                     .restore = text_restore,
+                                    .ckpt_portable = 1,
                                     .prepare = text_prepare,
                                     .push = text_push,
                                     .finish = text_finish,
