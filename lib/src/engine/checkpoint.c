@@ -33,6 +33,7 @@ enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4 };
 typedef struct sl__ckpt {
   char dir[4096];
   double interval, next_due; /* seconds; next_due on rank 0 */
+  double started;            /* rank 0: when the running epoch started */
   int64_t epoch;             /* the running epoch, or the last one committed or loaded */
   int old_ranks;             /* the ranks of the checkpoint resumed from (0: none) */
   int stop;                  /* the running epoch stops the run once committed */
@@ -295,6 +296,7 @@ static int save_ready(sl__run *run, int *progress) {
 static int start_epoch(sl__run *run, int stop) {
   sl__ckpt *c = run->ckpt;
   c->ndone = c->nok = 0;
+  c->started = sl__now();
   for (int r = 1; r < run->size; r++)
     SL__CHECK(sl__send_ctrl(run, r, SL__CTRL_CKPT_START, 0, 0, (int)(c->epoch + 1), stop));
   /* rank 0 at once, not through its own queue: a turn sooner */
@@ -317,6 +319,9 @@ static int finish_epoch(sl__run *run) {
     if (rc != SL_OK) {
       local_failure(run, rc);
       ok = 0;
+    } else {
+      sl_log(run->ctx, SL_LOG_INFO, "checkpoint %lld committed in %s, %.3f s after it started",
+             (long long)c->epoch, c->dir, sl__now() - c->started);
     }
   }
   for (int r = 0; r < run->size; r++)
