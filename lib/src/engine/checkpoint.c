@@ -297,6 +297,8 @@ static int start_epoch(sl__run *run, int stop) {
   sl__ckpt *c = run->ckpt;
   c->ndone = c->nok = 0;
   c->started = sl__now();
+  sl_log(run->ctx, SL_LOG_DEBUG, "checkpoint %lld starts (%s)", (long long)(c->epoch + 1),
+         stop ? "a stop" : "periodic");
   for (int r = 1; r < run->size; r++)
     SL__CHECK(sl__send_ctrl(run, r, SL__CTRL_CKPT_START, 0, 0, (int)(c->epoch + 1), stop));
   /* rank 0 at once, not through its own queue: a turn sooner */

@@ -202,7 +202,11 @@ static int append_line(text_state *st, const char *p, size_t n) {
 
 static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
   text_state *st = state;
-  for (int emitted = 0; emitted < SL__PULL_RECORDS;) {
+  /* bounded work per call in lines and in bytes: a record may be a whole read block (or a
+   * long line), and 4096 of them would be the whole share with no turn of the event loop
+   * (credits, progress lines, a checkpoint's start) in between */
+  uint64_t bytes = 0;
+  for (int emitted = 0; emitted < SL__PULL_RECORDS && bytes < st->src->block;) {
     if (!st->seg_open || st->cur >= st->end || st->cur >= st->fsize) {
       if (st->seg_open) {
         close(st->fd);
@@ -244,6 +248,7 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
         part->st->input_bytes += len;
         st->cur = next;
         emitted++;
+        bytes += len;
         SL__CHECK(sl_emit(out, NULL, 0, line, len));
         continue;
       }
@@ -293,6 +298,7 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
     part->st->input_bytes += next - start;
     st->cur = next;
     emitted++;
+    bytes += next - start;
     SL__CHECK(sl_emit(out, NULL, 0, line, len));
   }
   return SL_OK;
