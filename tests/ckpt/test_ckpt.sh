@@ -12,6 +12,8 @@
 #           the checkpoint kept
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
+#   wordcount  sluice-wordcount stopped by SIGUSR1 to mpirun mid-read (2, 3 ranks) and while it
+#           writes its output (a spill file open in --sl-tmpdir; 1, 3 ranks), resumed
 #   ranks   resumed on another number of ranks where the partition counts are fixed;
 #           refused where they follow the rank count
 set -u
@@ -232,6 +234,45 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
     if [ $rc -eq 0 ] && sort wc.tsv | cmp -s - ref-wc.tsv && [ ! -e ck ]; then
       ok "sluice-wordcount np$np: stopped by SIGUSR1 to mpirun, resumed, the same lines"
     else fail "sluice-wordcount np$np: resume: exit $rc, $(grep error: e8 | head -2)"; fi
+  done
+  # during the final write: the reducers drain into the text output, which spills to
+  # --sl-tmpdir (a 64 KiB buffer); SIGUSR1 once a rank holds a spill file open there
+  for np in 1 3; do
+    name="sluice-wordcount np$np stopped while it writes its output"
+    rm -rf ck wc.tsv spill && mkdir spill
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=64K \
+      >o14 2>e14 &
+    pid=$!
+    sent=0
+    for _ in $(seq 3000); do
+      tpid=$(pgrep -P $pid -x timeout)
+      mpid=$([ -n "$tpid" ] && pgrep -P "$tpid")
+      for r in $([ -n "$mpid" ] && pgrep -P "$mpid"); do
+        if ls -l /proc/"$r"/fd 2>/dev/null | grep -q "$WORK/spill/"; then
+          kill -USR1 "$mpid" 2>/dev/null && sent=1
+          break 2
+        fi
+      done
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.005
+    done
+    wait $pid
+    rc=$?
+    if [ $sent -eq 0 ] || [ $rc -eq 0 ]; then
+      ok "$name: finished before the signal (not a resume test this time)"
+      continue
+    fi
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e14 || [ -e wc.tsv ]; then
+      fail "$name: expected exit 3 and a saved checkpoint, found exit $rc: $(grep error: e14 | head -2)"
+      continue
+    fi
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=64K \
+      >o15 2>e15
+    rc=$?
+    if [ $rc -eq 0 ] && sort wc.tsv | cmp -s - ref-wc.tsv && [ ! -e ck ] &&
+      [ -z "$(ls -A spill)" ]; then
+      ok "$name: exit 3, then resumed to the same lines"
+    else fail "$name: resume: exit $rc, $(grep error: e15 | head -2)"; fi
   done
 else
   echo "skipped: sluice-wordcount (not built)"
