@@ -13,7 +13,7 @@
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
 #   wordcount  sluice-wordcount stopped by SIGUSR1 to mpirun mid-read (2, 3 ranks) and while it
-#           writes its output (a spill file open in --sl-tmpdir; 1, 3 ranks), resumed
+#           writes its output (a spill file open in --sl-tmpdir; 1, 2 ranks), resumed
 #   ranks   resumed on another number of ranks where the partition counts are fixed;
 #           refused where they follow the rank count
 set -u
@@ -236,11 +236,11 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
     else fail "sluice-wordcount np$np: resume: exit $rc, $(grep error: e8 | head -2)"; fi
   done
   # during the final write: the reducers drain into the text output, which spills to
-  # --sl-tmpdir (a 64 KiB buffer); SIGUSR1 once a rank holds a spill file open there
-  for np in 1 3; do
+  # --sl-tmpdir (a 4 KiB buffer); SIGUSR1 once a rank holds a spill file open there
+  for np in 1 2; do
     name="sluice-wordcount np$np stopped while it writes its output"
     rm -rf ck wc.tsv spill && mkdir spill
-    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=64K \
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=4K \
       >o14 2>e14 &
     pid=$!
     sent=0
@@ -248,10 +248,14 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
       tpid=$(pgrep -P $pid -x timeout)
       mpid=$([ -n "$tpid" ] && pgrep -P "$tpid")
       for r in $([ -n "$mpid" ] && pgrep -P "$mpid"); do
-        if ls -l /proc/"$r"/fd 2>/dev/null | grep -q "$WORK/spill/"; then
-          kill -USR1 "$mpid" 2>/dev/null && sent=1
-          break 2
-        fi
+        for fd in /proc/"$r"/fd/*; do
+          case $(readlink "$fd" 2>/dev/null) in
+          "$WORK/spill/"*)
+            kill -USR1 "$mpid" 2>/dev/null && sent=1
+            break 3
+            ;;
+          esac
+        done
       done
       kill -0 $pid 2>/dev/null || break
       sleep 0.005
@@ -266,7 +270,7 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
       fail "$name: expected exit 3 and a saved checkpoint, found exit $rc: $(grep error: e14 | head -2)"
       continue
     fi
-    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=64K \
+    run_wc $np wc.tsv --sl-checkpoint-dir=ck --sl-tmpdir=spill --sl-output-buffer-bytes=4K \
       >o15 2>e15
     rc=$?
     if [ $rc -eq 0 ] && sort wc.tsv | cmp -s - ref-wc.tsv && [ ! -e ck ] &&
