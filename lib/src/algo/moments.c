@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Statistics and histograms over arrays of doubles (sluice/sl_block.h), for a block's
+/* Statistics over arrays of doubles (sluice/sl_block.h), for a block's
  * columns: per chunk a sum, min and max loop and a sum of squared deviations from the
  * chunk's mean (both on data in cache, with independent accumulators the compiler can keep
  * in vector registers), merged into the running state with Chan, Golub and LeVeque's
@@ -158,81 +158,4 @@ static void add_chunk(sl_moments *s, const double *x, size_t n) {
 void sl_moments_add(sl_moments *s, const double *x, size_t n) {
   for (size_t i = 0; i < n; i += SL__MOMENTS_CHUNK)
     add_chunk(s, x + i, n - i < SL__MOMENTS_CHUNK ? n - i : SL__MOMENTS_CHUNK);
-}
-
-double sl_hist_edge(const sl_hist *h, long e) {
-  double lo = h->lo, hi = h->hi, t = (double)e / (double)h->bins;
-  if (e == h->bins)
-    return hi;
-  if (isfinite(hi - lo))
-    return lo + (hi - lo) * t;
-  return lo * (1 - t) + hi * t;
-}
-
-void sl_hist_add(sl_hist *h, const double *x, size_t n) {
-  const double lo = h->lo, hi = h->hi, w = hi - lo, bins = (double)h->bins;
-  const long last = h->bins - 1;
-  uint64_t *count = h->count;
-  if (!isfinite(w)) {
-    /* hi - lo overflows (a range near -DBL_MAX..DBL_MAX): halves */
-    for (size_t i = 0; i < n; i++) {
-      double v = x[i];
-      if (!(v >= lo && v <= hi))
-        continue; /* outside, and so the infinities and NaNs */
-      long b = v == hi ? last : (long)((v / 2 - lo / 2) / (hi / 2 - lo / 2) * bins);
-      b = b > last ? last : b < 0 ? 0 : b;
-      count[b]++;
-    }
-    return;
-  }
-  size_t i = 0;
-#if defined(__SSE2__)
-  if (h->bins <= SL__HIST_LOCAL) {
-    /* the bins of 4 values at once, by the scalar formula lane by lane, clamped as below;
-     * a value outside [lo, hi] (NaNs and infinities too) to a dummy bin `bins`; one private
-     * copy of the counts per lane (no chain of increments of one counter through memory) */
-    uint64_t local[4][SL__HIST_LOCAL + 1];
-    memset(local, 0, sizeof local);
-#if defined(SL__HAVE_AVX2_KERNELS)
-    if (sl__cpu_avx2()) {
-      sl__hist_local_avx2(lo, hi, h->bins, x, n, local);
-      i = n - n % 4;
-    }
-#endif
-    const __m128d lov = _mm_set1_pd(lo), hiv = _mm_set1_pd(hi), wv = _mm_set1_pd(w),
-                  binv = _mm_set1_pd(bins), lastv = _mm_set1_pd((double)last),
-                  zero = _mm_setzero_pd(), dummy = _mm_set1_pd(bins);
-    for (; i + 4 <= n; i += 4) {
-      __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
-      __m128d ina = _mm_and_pd(_mm_cmpge_pd(a, lov), _mm_cmple_pd(a, hiv));
-      __m128d inb = _mm_and_pd(_mm_cmpge_pd(b, lov), _mm_cmple_pd(b, hiv));
-      __m128d ta = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(a, lov), wv), binv);
-      __m128d tb = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(b, lov), wv), binv);
-      ta = _mm_min_pd(_mm_max_pd(ta, zero), lastv); /* x == hi: last, below */
-      tb = _mm_min_pd(_mm_max_pd(tb, zero), lastv);
-      __m128d ha = _mm_cmpeq_pd(a, hiv), hb = _mm_cmpeq_pd(b, hiv);
-      ta = _mm_or_pd(_mm_and_pd(ha, lastv), _mm_andnot_pd(ha, ta));
-      tb = _mm_or_pd(_mm_and_pd(hb, lastv), _mm_andnot_pd(hb, tb));
-      ta = _mm_or_pd(_mm_and_pd(ina, ta), _mm_andnot_pd(ina, dummy));
-      tb = _mm_or_pd(_mm_and_pd(inb, tb), _mm_andnot_pd(inb, dummy));
-      int k[4];
-      _mm_storel_epi64((__m128i *)(void *)k, _mm_cvttpd_epi32(ta));
-      _mm_storel_epi64((__m128i *)(void *)(k + 2), _mm_cvttpd_epi32(tb));
-      local[0][k[0]]++;
-      local[1][k[1]]++;
-      local[2][k[2]]++;
-      local[3][k[3]]++;
-    }
-    for (long k = 0; k < h->bins; k++)
-      count[k] += local[0][k] + local[1][k] + local[2][k] + local[3][k];
-  }
-#endif
-  for (; i < n; i++) {
-    double v = x[i];
-    if (!(v >= lo && v <= hi))
-      continue;
-    long b = v == hi ? last : (long)((v - lo) / w * bins);
-    b = b > last ? last : b < 0 ? 0 : b;
-    count[b]++;
-  }
 }

@@ -77,37 +77,6 @@ __attribute__((target("avx2"))) double sl__chunk_m2_avx2(const double *x, size_t
   return r;
 }
 
-__attribute__((target("avx2"))) void sl__hist_local_avx2(double lo, double hi, long bins,
-                                                         const double *x, size_t n,
-                                                         uint64_t local[4][SL__HIST_LOCAL + 1]) {
-  const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi), wv = _mm256_set1_pd(hi - lo),
-                binv = _mm256_set1_pd((double)bins), lastv = _mm256_set1_pd((double)(bins - 1)),
-                zero = _mm256_setzero_pd(), dummy = _mm256_set1_pd((double)bins),
-                rwv = _mm256_set1_pd(1 / (hi - lo)), signv = _mm256_set1_pd(-0.0),
-                epsv = _mm256_set1_pd(1e-9);
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    __m256d a = _mm256_loadu_pd(x + i);
-    __m256d in =
-        _mm256_and_pd(_mm256_cmp_pd(a, lov, _CMP_GE_OQ), _mm256_cmp_pd(a, hiv, _CMP_LE_OQ));
-    /* (x - lo) * (1 / w) * bins is within a few ulps of the formula's (x - lo) / w * bins
-     * (t <= 64 here: within 1e-13); only where that could move t across an integer (a
-     * lane within 1e-9 of one) is the division made */
-    __m256d t = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(a, lov), rwv), binv);
-    __m256d r = _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d near = _mm256_cmp_pd(_mm256_andnot_pd(signv, _mm256_sub_pd(t, r)), epsv, _CMP_LT_OQ);
-    if (_mm256_movemask_pd(_mm256_and_pd(near, in)))
-      t = _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(a, lov), wv), binv);
-    t = _mm256_min_pd(_mm256_max_pd(t, zero), lastv);
-    t = _mm256_blendv_pd(t, lastv, _mm256_cmp_pd(a, hiv, _CMP_EQ_OQ)); /* x == hi: last */
-    t = _mm256_blendv_pd(dummy, t, in);
-    int k[4];
-    _mm_storeu_si128((__m128i *)(void *)k, _mm256_cvttpd_epi32(t));
-    local[0][k[0]]++;
-    local[1][k[1]]++;
-    local[2][k[2]]++;
-    local[3][k[3]]++;
-  }
-}
 #else
 typedef int sl__moments_avx2_unused; /* an empty translation unit is not ISO C */
 #endif
