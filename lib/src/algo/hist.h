@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sluice internal: the kernels of sl_hist_add (algo/hist.c). A histogram of few bins is
  * counted by comparisons with exact thresholds (the smallest double of each bin, found once
  * per range by bisection on the bin formula, which is monotone): no store per value and no
