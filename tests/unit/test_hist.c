@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "algo/hist.h"
 #include "sluice.h"
@@ -178,6 +179,33 @@ static void test_sorted(void) {
   free(x);
 }
 
+/* More ranges taking turns than the thresholds table holds (each call of a range without its
+ * thresholds: the per-lane kernel), and fewer (thresholds from their second call on). */
+static void test_ranges_in_turn(void) {
+  enum { R = 20, N = 4096, PIECE = 512 };
+  double *x = malloc(R * N * sizeof *x);
+  uint64_t got[R][10] = {{0}}, want[R][10] = {{0}};
+  for (int nr = 4; nr <= R; nr += R - 4) {
+    memset(got, 0, sizeof got);
+    memset(want, 0, sizeof want);
+    for (int r = 0; r < nr; r++) {
+      size_t n = make_values(r, r + 1.5, 10, x + (size_t)r * N, N);
+      oracle(r, r + 1.5, 10, x + (size_t)r * N, n, want[r]);
+    }
+    for (size_t at = 0; at < N; at += PIECE)
+      for (int r = 0; r < nr; r++) {
+        sl_hist h = {r, r + 1.5, 10, got[r]};
+        sl_hist_add(&h, x + (size_t)r * N + at, PIECE);
+      }
+    int bad = 0;
+    for (int r = 0; r < nr; r++)
+      for (int b = 0; b < 10; b++)
+        bad += got[r][b] != want[r][b];
+    EXPECT_INT(bad, 0);
+  }
+  free(x);
+}
+
 int main(void) {
 #if defined(SL__HAVE_AVX2_KERNELS)
   fprintf(stderr, "kernels: %s\n", sl__cpu_avx2() ? "avx2" : "sse2");
@@ -185,6 +213,7 @@ int main(void) {
   const sl_test tests[] = {{"the formula on edges and special values", test_formula},
                            {"random ranges", test_random_ranges},
                            {"sorted values", test_sorted},
+                           {"ranges in turn", test_ranges_in_turn},
                            {NULL, NULL}};
   return sl_test_main("hist", tests);
 }

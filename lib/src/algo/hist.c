@@ -65,28 +65,41 @@ static void thresholds(double lo, double hi, long bins, double *th) {
   }
 }
 
-/* The thresholds of the last few ranges, per thread (a block's fields take turns). */
-enum { TH_CACHE = 8 };
+/* The thresholds of the last few ranges, per thread (a block's fields take turns). The
+ * bisection costs about (bins - 1) x 64 evaluations of the formula, so a range gets its
+ * thresholds when a call has many values or when the range comes back (a second call while
+ * it is still remembered); until then, and when more ranges take turns than the table
+ * holds, the per-lane kernel bins the call. */
+enum { TH_CACHE = 16, TH_AT_ONCE = 4096 };
 typedef struct th_entry {
   double lo, hi;
-  long bins;
+  long bins; /* 0: an empty entry */
+  int ready; /* th holds the thresholds */
   double th[SL__HIST_CMP];
 } th_entry;
 static _Thread_local th_entry th_cache[TH_CACHE];
 static _Thread_local unsigned th_next;
 
-static const double *cached_thresholds(double lo, double hi, long bins) {
-  for (int i = 0; i < TH_CACHE; i++) {
-    th_entry *e = &th_cache[i];
-    if (e->bins == bins && !memcmp(&e->lo, &lo, sizeof lo) && !memcmp(&e->hi, &hi, sizeof hi))
-      return e->th;
+/* The thresholds of [lo, hi] in `bins` bins, or NULL when this call goes without. */
+static const double *cached_thresholds(double lo, double hi, long bins, size_t n) {
+  th_entry *e = NULL;
+  for (int i = 0; i < TH_CACHE && !e; i++)
+    if (th_cache[i].bins == bins && !memcmp(&th_cache[i].lo, &lo, sizeof lo) &&
+        !memcmp(&th_cache[i].hi, &hi, sizeof hi))
+      e = &th_cache[i];
+  if (e && e->ready)
+    return e->th;
+  if (!e) {
+    e = &th_cache[th_next++ % TH_CACHE];
+    e->lo = lo;
+    e->hi = hi;
+    e->bins = bins;
+    e->ready = 0;
+    if (n < TH_AT_ONCE)
+      return NULL; /* remembered; thresholds if it comes back */
   }
-  th_entry *e = &th_cache[th_next++ % TH_CACHE];
-  e->bins = 0; /* invalid while it is filled */
   thresholds(lo, hi, bins, e->th);
-  e->lo = lo;
-  e->hi = hi;
-  e->bins = bins;
+  e->ready = 1;
   return e->th;
 }
 
@@ -176,8 +189,8 @@ static void hist_vector(const sl_hist *h, const double *x, size_t n) {
 #if defined(SL__HAVE_AVX2_KERNELS)
   int avx2 = sl__cpu_avx2();
 #endif
-  if (bins <= SL__HIST_CMP) {
-    const double *th = cached_thresholds(lo, hi, bins);
+  const double *th = bins <= SL__HIST_CMP ? cached_thresholds(lo, hi, bins, n) : NULL;
+  if (th) {
     uint64_t ge[SL__HIST_CMP + 1] = {0}, gt = 0;
 #if defined(SL__HAVE_AVX2_KERNELS)
     if (avx2)
