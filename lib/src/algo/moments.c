@@ -66,7 +66,7 @@ static void count_nonfinite(sl_moments *s, const double *x, size_t n) {
 #if defined(__SSE2__)
 /* SSE2 (every x86-64): two pairs of lanes, non-finite lanes masked out (to 0 in the sums,
  * to +inf / -inf in min / max). */
-static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+static sl__chunk_sums chunk_sums_masked(const double *x, size_t n) {
   const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1), pinf = _mm_set1_pd(INFINITY),
                 ninf = _mm_set1_pd(-INFINITY);
   __m128d s0 = zero, s1 = zero, c0 = zero, c1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf,
@@ -95,10 +95,47 @@ static sl__chunk_sums chunk_sums(const double *x, size_t n) {
   return sl__chunk_sums_tail(x, i, n, r);
 }
 
-static double chunk_m2(const double *x, size_t n, double mean) {
+/* The same without masks where every value is finite: the same sums in the same order, so
+ * the same bits. Non-finite values are found after the loop (a lane's sum that met one is
+ * inf or NaN for good; a finite sum that overflowed also goes back), and then the masked
+ * loop gives the result. */
+static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+  const __m128d zero = _mm_setzero_pd(), pinf = _mm_set1_pd(INFINITY),
+                ninf = _mm_set1_pd(-INFINITY);
+  __m128d s0 = zero, s1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf, hi1 = ninf;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+    s0 = _mm_add_pd(s0, a);
+    s1 = _mm_add_pd(s1, b);
+    lo0 = _mm_min_pd(a, lo0);
+    lo1 = _mm_min_pd(b, lo1);
+    hi0 = _mm_max_pd(a, hi0);
+    hi1 = _mm_max_pd(b, hi1);
+  }
+  __m128d f0 = _mm_cmpeq_pd(_mm_sub_pd(s0, s0), zero), f1 = _mm_cmpeq_pd(_mm_sub_pd(s1, s1), zero);
+  if (_mm_movemask_pd(_mm_and_pd(f0, f1)) != 3)
+    return chunk_sums_masked(x, n);
+  double s[2], lo[2], hi[2];
+  _mm_storeu_pd(s, _mm_add_pd(s0, s1));
+  _mm_storeu_pd(lo, _mm_min_pd(lo0, lo1));
+  _mm_storeu_pd(hi, _mm_max_pd(hi0, hi1));
+  sl__chunk_sums r = {(double)i, s[0] + s[1], lo[0] < lo[1] ? lo[0] : lo[1],
+                      hi[0] > hi[1] ? hi[0] : hi[1]};
+  return sl__chunk_sums_tail(x, i, n, r);
+}
+
+/* finite: every value of x is (no masks: the same bits). */
+static double chunk_m2(const double *x, size_t n, double mean, int finite) {
   const __m128d zero = _mm_setzero_pd(), m = _mm_set1_pd(mean);
   __m128d q0 = zero, q1 = zero;
   size_t i = 0;
+  if (finite)
+    for (; i + 4 <= n; i += 4) {
+      __m128d da = _mm_sub_pd(_mm_loadu_pd(x + i), m), db = _mm_sub_pd(_mm_loadu_pd(x + i + 2), m);
+      q0 = _mm_add_pd(q0, _mm_mul_pd(da, da));
+      q1 = _mm_add_pd(q1, _mm_mul_pd(db, db));
+    }
   for (; i + 4 <= n; i += 4) {
     __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
     __m128d fa = _mm_cmpeq_pd(_mm_sub_pd(a, a), zero), fb = _mm_cmpeq_pd(_mm_sub_pd(b, b), zero);
@@ -120,7 +157,8 @@ static sl__chunk_sums chunk_sums(const double *x, size_t n) {
   return sl__chunk_sums_tail(x, 0, n, (sl__chunk_sums){0, 0, INFINITY, -INFINITY});
 }
 
-static double chunk_m2(const double *x, size_t n, double mean) {
+static double chunk_m2(const double *x, size_t n, double mean, int finite) {
+  (void)finite;
   double r = 0;
   for (size_t i = 0; i < n; i++) {
     double v = x[i], d = v - mean;
@@ -146,10 +184,11 @@ static void add_chunk(sl_moments *s, const double *x, size_t n) {
     count_nonfinite(&c, x, n);
   if (c.n > 0) {
     c.mean = t.sum / c.n;
+    int finite = c.n == (double)n;
 #if defined(SL__HAVE_AVX2_KERNELS)
-    c.m2 = avx2 ? sl__chunk_m2_avx2(x, n, c.mean) : chunk_m2(x, n, c.mean);
+    c.m2 = avx2 ? sl__chunk_m2_avx2(x, n, c.mean, finite) : chunk_m2(x, n, c.mean, finite);
 #else
-    c.m2 = chunk_m2(x, n, c.mean);
+    c.m2 = chunk_m2(x, n, c.mean, finite);
 #endif
   }
   sl_moments_merge(s, &c);

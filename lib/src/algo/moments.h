@@ -35,9 +35,12 @@ static inline sl__chunk_sums sl__chunk_sums_tail(const double *x, size_t i, size
 /* 1 when the CPU runs AVX2 and the environment variable SLUICE_SIMD is not "sse2" (asked
  * once per process). */
 int sl__cpu_avx2(void);
+/* The chunk's sums without masks, and with them only when the chunk holds a non-finite
+ * value (the same bits either way). */
 sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n);
-/* The sum of (x - mean)^2 over the finite values. */
-double sl__chunk_m2_avx2(const double *x, size_t n, double mean);
+/* The sum of (x - mean)^2 over the finite values; finite: every value of x is (no masks,
+ * the same bits). */
+double sl__chunk_m2_avx2(const double *x, size_t n, double mean, int finite);
 #endif
 
 #endif
