@@ -102,11 +102,8 @@ static int fold_block(const sl_block *b, void *arg) {
   double x[CHUNK];
   for (size_t at = 0; at < b->nrows; at += CHUNK) {
     size_t n = b->nrows - at < CHUNK ? b->nrows - at : CHUNK;
-    /* the next chunk's rows on their way into the cache while this one is folded */
-    const char *next = (const char *)b->rows + (at + n) * b->row_size;
-    size_t ahead = b->nrows - at - n < CHUNK ? b->nrows - at - n : CHUNK;
-    for (size_t off = 0; off < ahead * b->row_size; off += 64)
-      __builtin_prefetch(next + off);
+    /* no software prefetch of the next chunk: the rows are read in order, which the
+     * hardware prefetchers follow (a burst of prefetches per chunk only stalled) */
     for (size_t k = 0; k < j->nf; k++) {
       sl_block_col c;
       size_t miss = 0;

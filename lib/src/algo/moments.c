@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Statistics and histograms over arrays of doubles (sluice/sl_block.h), for a block's
+/* Statistics over arrays of doubles (sluice/sl_block.h), for a block's
  * columns: per chunk a sum, min and max loop and a sum of squared deviations from the
  * chunk's mean (both on data in cache, with independent accumulators the compiler can keep
  * in vector registers), merged into the running state with Chan, Golub and LeVeque's
@@ -66,7 +66,7 @@ static void count_nonfinite(sl_moments *s, const double *x, size_t n) {
 #if defined(__SSE2__)
 /* SSE2 (every x86-64): two pairs of lanes, non-finite lanes masked out (to 0 in the sums,
  * to +inf / -inf in min / max). */
-static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+static sl__chunk_sums chunk_sums_masked(const double *x, size_t n) {
   const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1), pinf = _mm_set1_pd(INFINITY),
                 ninf = _mm_set1_pd(-INFINITY);
   __m128d s0 = zero, s1 = zero, c0 = zero, c1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf,
@@ -95,10 +95,47 @@ static sl__chunk_sums chunk_sums(const double *x, size_t n) {
   return sl__chunk_sums_tail(x, i, n, r);
 }
 
-static double chunk_m2(const double *x, size_t n, double mean) {
+/* The same without masks where every value is finite: the same sums in the same order, so
+ * the same bits. Non-finite values are found after the loop (a lane's sum that met one is
+ * inf or NaN for good; a finite sum that overflowed also goes back), and then the masked
+ * loop gives the result. */
+static sl__chunk_sums chunk_sums(const double *x, size_t n) {
+  const __m128d zero = _mm_setzero_pd(), pinf = _mm_set1_pd(INFINITY),
+                ninf = _mm_set1_pd(-INFINITY);
+  __m128d s0 = zero, s1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf, hi1 = ninf;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+    s0 = _mm_add_pd(s0, a);
+    s1 = _mm_add_pd(s1, b);
+    lo0 = _mm_min_pd(a, lo0);
+    lo1 = _mm_min_pd(b, lo1);
+    hi0 = _mm_max_pd(a, hi0);
+    hi1 = _mm_max_pd(b, hi1);
+  }
+  __m128d f0 = _mm_cmpeq_pd(_mm_sub_pd(s0, s0), zero), f1 = _mm_cmpeq_pd(_mm_sub_pd(s1, s1), zero);
+  if (_mm_movemask_pd(_mm_and_pd(f0, f1)) != 3)
+    return chunk_sums_masked(x, n);
+  double s[2], lo[2], hi[2];
+  _mm_storeu_pd(s, _mm_add_pd(s0, s1));
+  _mm_storeu_pd(lo, _mm_min_pd(lo0, lo1));
+  _mm_storeu_pd(hi, _mm_max_pd(hi0, hi1));
+  sl__chunk_sums r = {(double)i, s[0] + s[1], lo[0] < lo[1] ? lo[0] : lo[1],
+                      hi[0] > hi[1] ? hi[0] : hi[1]};
+  return sl__chunk_sums_tail(x, i, n, r);
+}
+
+/* finite: every value of x is (no masks: the same bits). */
+static double chunk_m2(const double *x, size_t n, double mean, int finite) {
   const __m128d zero = _mm_setzero_pd(), m = _mm_set1_pd(mean);
   __m128d q0 = zero, q1 = zero;
   size_t i = 0;
+  if (finite)
+    for (; i + 4 <= n; i += 4) {
+      __m128d da = _mm_sub_pd(_mm_loadu_pd(x + i), m), db = _mm_sub_pd(_mm_loadu_pd(x + i + 2), m);
+      q0 = _mm_add_pd(q0, _mm_mul_pd(da, da));
+      q1 = _mm_add_pd(q1, _mm_mul_pd(db, db));
+    }
   for (; i + 4 <= n; i += 4) {
     __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
     __m128d fa = _mm_cmpeq_pd(_mm_sub_pd(a, a), zero), fb = _mm_cmpeq_pd(_mm_sub_pd(b, b), zero);
@@ -120,7 +157,8 @@ static sl__chunk_sums chunk_sums(const double *x, size_t n) {
   return sl__chunk_sums_tail(x, 0, n, (sl__chunk_sums){0, 0, INFINITY, -INFINITY});
 }
 
-static double chunk_m2(const double *x, size_t n, double mean) {
+static double chunk_m2(const double *x, size_t n, double mean, int finite) {
+  (void)finite;
   double r = 0;
   for (size_t i = 0; i < n; i++) {
     double v = x[i], d = v - mean;
@@ -146,10 +184,11 @@ static void add_chunk(sl_moments *s, const double *x, size_t n) {
     count_nonfinite(&c, x, n);
   if (c.n > 0) {
     c.mean = t.sum / c.n;
+    int finite = c.n == (double)n;
 #if defined(SL__HAVE_AVX2_KERNELS)
-    c.m2 = avx2 ? sl__chunk_m2_avx2(x, n, c.mean) : chunk_m2(x, n, c.mean);
+    c.m2 = avx2 ? sl__chunk_m2_avx2(x, n, c.mean, finite) : chunk_m2(x, n, c.mean, finite);
 #else
-    c.m2 = chunk_m2(x, n, c.mean);
+    c.m2 = chunk_m2(x, n, c.mean, finite);
 #endif
   }
   sl_moments_merge(s, &c);
@@ -158,81 +197,4 @@ static void add_chunk(sl_moments *s, const double *x, size_t n) {
 void sl_moments_add(sl_moments *s, const double *x, size_t n) {
   for (size_t i = 0; i < n; i += SL__MOMENTS_CHUNK)
     add_chunk(s, x + i, n - i < SL__MOMENTS_CHUNK ? n - i : SL__MOMENTS_CHUNK);
-}
-
-double sl_hist_edge(const sl_hist *h, long e) {
-  double lo = h->lo, hi = h->hi, t = (double)e / (double)h->bins;
-  if (e == h->bins)
-    return hi;
-  if (isfinite(hi - lo))
-    return lo + (hi - lo) * t;
-  return lo * (1 - t) + hi * t;
-}
-
-void sl_hist_add(sl_hist *h, const double *x, size_t n) {
-  const double lo = h->lo, hi = h->hi, w = hi - lo, bins = (double)h->bins;
-  const long last = h->bins - 1;
-  uint64_t *count = h->count;
-  if (!isfinite(w)) {
-    /* hi - lo overflows (a range near -DBL_MAX..DBL_MAX): halves */
-    for (size_t i = 0; i < n; i++) {
-      double v = x[i];
-      if (!(v >= lo && v <= hi))
-        continue; /* outside, and so the infinities and NaNs */
-      long b = v == hi ? last : (long)((v / 2 - lo / 2) / (hi / 2 - lo / 2) * bins);
-      b = b > last ? last : b < 0 ? 0 : b;
-      count[b]++;
-    }
-    return;
-  }
-  size_t i = 0;
-#if defined(__SSE2__)
-  if (h->bins <= SL__HIST_LOCAL) {
-    /* the bins of 4 values at once, by the scalar formula lane by lane, clamped as below;
-     * a value outside [lo, hi] (NaNs and infinities too) to a dummy bin `bins`; one private
-     * copy of the counts per lane (no chain of increments of one counter through memory) */
-    uint64_t local[4][SL__HIST_LOCAL + 1];
-    memset(local, 0, sizeof local);
-#if defined(SL__HAVE_AVX2_KERNELS)
-    if (sl__cpu_avx2()) {
-      sl__hist_local_avx2(lo, hi, h->bins, x, n, local);
-      i = n - n % 4;
-    }
-#endif
-    const __m128d lov = _mm_set1_pd(lo), hiv = _mm_set1_pd(hi), wv = _mm_set1_pd(w),
-                  binv = _mm_set1_pd(bins), lastv = _mm_set1_pd((double)last),
-                  zero = _mm_setzero_pd(), dummy = _mm_set1_pd(bins);
-    for (; i + 4 <= n; i += 4) {
-      __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
-      __m128d ina = _mm_and_pd(_mm_cmpge_pd(a, lov), _mm_cmple_pd(a, hiv));
-      __m128d inb = _mm_and_pd(_mm_cmpge_pd(b, lov), _mm_cmple_pd(b, hiv));
-      __m128d ta = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(a, lov), wv), binv);
-      __m128d tb = _mm_mul_pd(_mm_div_pd(_mm_sub_pd(b, lov), wv), binv);
-      ta = _mm_min_pd(_mm_max_pd(ta, zero), lastv); /* x == hi: last, below */
-      tb = _mm_min_pd(_mm_max_pd(tb, zero), lastv);
-      __m128d ha = _mm_cmpeq_pd(a, hiv), hb = _mm_cmpeq_pd(b, hiv);
-      ta = _mm_or_pd(_mm_and_pd(ha, lastv), _mm_andnot_pd(ha, ta));
-      tb = _mm_or_pd(_mm_and_pd(hb, lastv), _mm_andnot_pd(hb, tb));
-      ta = _mm_or_pd(_mm_and_pd(ina, ta), _mm_andnot_pd(ina, dummy));
-      tb = _mm_or_pd(_mm_and_pd(inb, tb), _mm_andnot_pd(inb, dummy));
-      int k[4];
-      _mm_storel_epi64((__m128i *)(void *)k, _mm_cvttpd_epi32(ta));
-      _mm_storel_epi64((__m128i *)(void *)(k + 2), _mm_cvttpd_epi32(tb));
-      local[0][k[0]]++;
-      local[1][k[1]]++;
-      local[2][k[2]]++;
-      local[3][k[3]]++;
-    }
-    for (long k = 0; k < h->bins; k++)
-      count[k] += local[0][k] + local[1][k] + local[2][k] + local[3][k];
-  }
-#endif
-  for (; i < n; i++) {
-    double v = x[i];
-    if (!(v >= lo && v <= hi))
-      continue;
-    long b = v == hi ? last : (long)((v - lo) / w * bins);
-    b = b > last ? last : b < 0 ? 0 : b;
-    count[b]++;
-  }
 }

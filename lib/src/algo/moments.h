@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice internal: the vector kernels of algo/moments.c. The AVX2 ones (moments_avx2.c)
+/* sluice internal: the vector kernels of algo/moments.c (and sl__cpu_avx2, which
+ * algo/hist.c shares). The AVX2 ones (moments_avx2.c)
  * are compiled for AVX2 whatever the build's baseline and chosen at run time where the CPU
  * has it (cluster nodes differ). */
 #ifndef SLUICE_MOMENTS_H
@@ -29,21 +30,17 @@ static inline sl__chunk_sums sl__chunk_sums_tail(const double *x, size_t i, size
   return r;
 }
 
-/* Histograms of up to this many bins are counted in private copies per lane. */
-enum { SL__HIST_LOCAL = 64 };
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SL__HAVE_AVX2_KERNELS 1
 /* 1 when the CPU runs AVX2 and the environment variable SLUICE_SIMD is not "sse2" (asked
  * once per process). */
 int sl__cpu_avx2(void);
+/* The chunk's sums without masks, and with them only when the chunk holds a non-finite
+ * value (the same bits either way). */
 sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n);
-/* The sum of (x - mean)^2 over the finite values. */
-double sl__chunk_m2_avx2(const double *x, size_t n, double mean);
-/* The bins of x[0..n - n % 4) into local[lane][bin] (bin `bins` for a value outside
- * [lo, hi]), by the scalar formula of sl_hist_add. */
-void sl__hist_local_avx2(double lo, double hi, long bins, const double *x, size_t n,
-                         uint64_t local[4][SL__HIST_LOCAL + 1]);
+/* The sum of (x - mean)^2 over the finite values; finite: every value of x is (no masks,
+ * the same bits). */
+double sl__chunk_m2_avx2(const double *x, size_t n, double mean, int finite);
 #endif
 
 #endif

@@ -20,7 +20,7 @@ int sl__cpu_avx2(void) {
   return have;
 }
 
-__attribute__((target("avx2"))) sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n) {
+__attribute__((target("avx2"))) static sl__chunk_sums chunk_sums_masked(const double *x, size_t n) {
   const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1),
                 pinf = _mm256_set1_pd(INFINITY), ninf = _mm256_set1_pd(-INFINITY);
   __m256d s0 = zero, s1 = zero, c0 = zero, c1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf,
@@ -55,10 +55,50 @@ __attribute__((target("avx2"))) sl__chunk_sums sl__chunk_sums_avx2(const double 
   return sl__chunk_sums_tail(x, i, n, r);
 }
 
-__attribute__((target("avx2"))) double sl__chunk_m2_avx2(const double *x, size_t n, double mean) {
+/* Without masks where every value is finite (moments.c's chunk_sums). */
+__attribute__((target("avx2"))) sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n) {
+  const __m256d zero = _mm256_setzero_pd(), pinf = _mm256_set1_pd(INFINITY),
+                ninf = _mm256_set1_pd(-INFINITY);
+  __m256d s0 = zero, s1 = zero, lo0 = pinf, lo1 = pinf, hi0 = ninf, hi1 = ninf;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256d a = _mm256_loadu_pd(x + i), b = _mm256_loadu_pd(x + i + 4);
+    s0 = _mm256_add_pd(s0, a);
+    s1 = _mm256_add_pd(s1, b);
+    lo0 = _mm256_min_pd(a, lo0);
+    lo1 = _mm256_min_pd(b, lo1);
+    hi0 = _mm256_max_pd(a, hi0);
+    hi1 = _mm256_max_pd(b, hi1);
+  }
+  __m256d f0 = _mm256_cmp_pd(_mm256_sub_pd(s0, s0), zero, _CMP_EQ_OQ),
+          f1 = _mm256_cmp_pd(_mm256_sub_pd(s1, s1), zero, _CMP_EQ_OQ);
+  if (_mm256_movemask_pd(_mm256_and_pd(f0, f1)) != 15)
+    return chunk_sums_masked(x, n);
+  double s[4], lo[4], hi[4];
+  _mm256_storeu_pd(s, _mm256_add_pd(s0, s1));
+  _mm256_storeu_pd(lo, _mm256_min_pd(lo0, lo1));
+  _mm256_storeu_pd(hi, _mm256_max_pd(hi0, hi1));
+  sl__chunk_sums r = {(double)i, 0, INFINITY, -INFINITY};
+  for (int l = 0; l < 4; l++) {
+    r.sum += s[l];
+    r.min = lo[l] < r.min ? lo[l] : r.min;
+    r.max = hi[l] > r.max ? hi[l] : r.max;
+  }
+  return sl__chunk_sums_tail(x, i, n, r);
+}
+
+__attribute__((target("avx2"))) double sl__chunk_m2_avx2(const double *x, size_t n, double mean,
+                                                         int finite) {
   const __m256d zero = _mm256_setzero_pd(), m = _mm256_set1_pd(mean);
   __m256d q0 = zero, q1 = zero;
   size_t i = 0;
+  if (finite)
+    for (; i + 8 <= n; i += 8) {
+      __m256d da = _mm256_sub_pd(_mm256_loadu_pd(x + i), m),
+              db = _mm256_sub_pd(_mm256_loadu_pd(x + i + 4), m);
+      q0 = _mm256_add_pd(q0, _mm256_mul_pd(da, da));
+      q1 = _mm256_add_pd(q1, _mm256_mul_pd(db, db));
+    }
   for (; i + 8 <= n; i += 8) {
     __m256d a = _mm256_loadu_pd(x + i), b = _mm256_loadu_pd(x + i + 4);
     __m256d fa = _mm256_cmp_pd(_mm256_sub_pd(a, a), zero, _CMP_EQ_OQ);
@@ -77,37 +117,6 @@ __attribute__((target("avx2"))) double sl__chunk_m2_avx2(const double *x, size_t
   return r;
 }
 
-__attribute__((target("avx2"))) void sl__hist_local_avx2(double lo, double hi, long bins,
-                                                         const double *x, size_t n,
-                                                         uint64_t local[4][SL__HIST_LOCAL + 1]) {
-  const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi), wv = _mm256_set1_pd(hi - lo),
-                binv = _mm256_set1_pd((double)bins), lastv = _mm256_set1_pd((double)(bins - 1)),
-                zero = _mm256_setzero_pd(), dummy = _mm256_set1_pd((double)bins),
-                rwv = _mm256_set1_pd(1 / (hi - lo)), signv = _mm256_set1_pd(-0.0),
-                epsv = _mm256_set1_pd(1e-9);
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    __m256d a = _mm256_loadu_pd(x + i);
-    __m256d in =
-        _mm256_and_pd(_mm256_cmp_pd(a, lov, _CMP_GE_OQ), _mm256_cmp_pd(a, hiv, _CMP_LE_OQ));
-    /* (x - lo) * (1 / w) * bins is within a few ulps of the formula's (x - lo) / w * bins
-     * (t <= 64 here: within 1e-13); only where that could move t across an integer (a
-     * lane within 1e-9 of one) is the division made */
-    __m256d t = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(a, lov), rwv), binv);
-    __m256d r = _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d near = _mm256_cmp_pd(_mm256_andnot_pd(signv, _mm256_sub_pd(t, r)), epsv, _CMP_LT_OQ);
-    if (_mm256_movemask_pd(_mm256_and_pd(near, in)))
-      t = _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(a, lov), wv), binv);
-    t = _mm256_min_pd(_mm256_max_pd(t, zero), lastv);
-    t = _mm256_blendv_pd(t, lastv, _mm256_cmp_pd(a, hiv, _CMP_EQ_OQ)); /* x == hi: last */
-    t = _mm256_blendv_pd(dummy, t, in);
-    int k[4];
-    _mm_storeu_si128((__m128i *)(void *)k, _mm256_cvttpd_epi32(t));
-    local[0][k[0]]++;
-    local[1][k[1]]++;
-    local[2][k[2]]++;
-    local[3][k[3]]++;
-  }
-}
 #else
 typedef int sl__moments_avx2_unused; /* an empty translation unit is not ISO C */
 #endif

@@ -20,9 +20,11 @@ int sl_block_column(const sl_block *b, size_t field, sl_block_col *col) {
   return SL_OK;
 }
 
-/* out[i] = (double)(T)value i, for a stored type T (memcpy: rows are packed, unaligned). */
+/* out[i] = (double)(T)value i, for a stored type T (memcpy: rows are packed, unaligned);
+ * unrolled 4 times: the rolled loop ran at about half the speed (loop overhead, one load
+ * in flight at a time). */
 #define SL__CONVERT(T)                                                                             \
-  for (size_t i = 0; i < n; i++) {                                                                 \
+  _Pragma("GCC unroll 4") for (size_t i = 0; i < n; i++) {                                         \
     T v;                                                                                           \
     memcpy(&v, p + i * stride, sizeof v);                                                          \
     out[i] = (double)v;                                                                            \

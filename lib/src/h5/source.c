@@ -912,16 +912,17 @@ static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h
                        "cannot create a dataset access property list");
   if (rc == SL_OK && f->chunk_bytes) {
     /* filtered chunks: hold at least two, so a block that is not chunk-aligned decompresses
-     * each once; unfiltered ones, when a read block holds at least a chunk: no cache, so
-     * HDF5 reads them from the file straight into the read buffer instead of through the
-     * cache (one copy of every row less). Smaller read blocks keep the cache: without it
-     * every small read goes to the file (64-byte blocks: 9x slower) */
+     * each once; unfiltered ones, when a read block holds at least a chunk or 256 KiB: no
+     * cache, so HDF5 reads them from the file straight into the read buffer instead of
+     * through the cache (one copy of every row less; a block of part of a chunk is one
+     * read of that part). Small read blocks keep the cache: without it every small read
+     * goes to the file (64-byte blocks: 9x slower) */
     uint64_t nb = 2 * f->chunk_bytes;
     if (nb < (1u << 20))
       nb = 1u << 20;
     if (nb > (256u << 20))
       nb = 256u << 20;
-    if (!f->filtered && s->block_bytes >= f->chunk_bytes)
+    if (!f->filtered && (s->block_bytes >= f->chunk_bytes || s->block_bytes >= (256u << 10)))
       nb = 0;
     if (H5Pset_chunk_cache(dapl, 12421, (size_t)nb, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
       rc = sl__error_set(SL_ERR_HDF5, __FILE__, __LINE__, "cannot size the chunk cache for '%s'",
