@@ -10,12 +10,12 @@
 #              default), then the same command again (the resume): the checkpoint's size
 #              (du), the time from the signal to the stopped run's exit, the time of the
 #              resumed run, and (stopped run + resumed run) / T
-#   interval   the run with --sl-checkpoint-interval=INTERVAL: its time / T and how many
-#              checkpoints it committed
+#   interval   the run with --sl-checkpoint-interval=I for each I of INTERVALS: its time
+#              / T and how many checkpoints it committed
 # Every output is compared with the plain run's (word counts sorted; the sorted HDF5
 # dataset with h5diff). Prints medians, writes BUILD_DIR/bench/ckpt-WORKLOAD.tsv.
 #
-# Environment: REPS (3), RANKS (2), AT (0.5), INTERVAL (30s), TEXT (the real-text corpus,
+# Environment: REPS (3), RANKS (2), AT (0.5), INTERVALS ("30s 5s"), TEXT (the real-text corpus,
 # /tmp/sluice-compare-bench/real-1G.txt), H5 (/tmp/sluice-compare-bench/particles-26843545.h5),
 # CKDIR (the checkpoint directory's parent: $TMPDIR or /tmp), MPIRUN_FLAGS.
 set -u -o pipefail
@@ -28,7 +28,7 @@ WORKLOADS=${*:-wc h5sort}
 REPS=${REPS:-3}
 RANKS=${RANKS:-2}
 AT=${AT:-0.5}
-INTERVAL=${INTERVAL:-30s}
+INTERVALS=${INTERVALS:-30s 5s}
 TEXT=${TEXT:-/tmp/sluice-compare-bench/real-1G.txt}
 H5=${H5:-/tmp/sluice-compare-bench/particles-26843545.h5}
 MPIRUN_FLAGS=${MPIRUN_FLAGS:-}
@@ -79,14 +79,20 @@ for w in $WORKLOADS; do
   [ "$w" = h5sort ] && cat "$H5" >/dev/null
   : >"$WORK/plain" && : >"$WORK/total" && : >"$WORK/ratio" && : >"$WORK/size" &&
     : >"$WORK/commit" && : >"$WORK/stopwait" && : >"$WORK/resumed" && : >"$WORK/ival" &&
-    : >"$WORK/ivratio" && : >"$WORK/nckpt"
+    : >"$WORK/ivratio"
+  for iv in $INTERVALS; do : >"$WORK/ival-$iv" && : >"$WORK/nckpt-$iv"; done
   T=0
   for rep in $(seq "$REPS"); do
-    order="plain stopped interval"
-    case $(((rep - 1) % 3)) in 1) order="stopped interval plain" ;; 2) order="interval plain stopped" ;; esac
-    [ "$rep" -eq 1 ] && order="plain stopped interval" # the first round needs T first
+    ivs=""
+    for iv in $INTERVALS; do ivs="$ivs interval=$iv"; done
+    order="plain stopped$ivs"
+    case $(((rep - 1) % 3)) in 1) order="stopped$ivs plain" ;; 2) order="$ivs plain stopped" ;; esac
+    [ "$rep" -eq 1 ] && order="plain stopped$ivs" # the first round needs T first
     for conf in $order; do
       rm -rf "$OUT" "$CK"
+      case $conf in
+      interval=*) iv=${conf#interval=} conf=interval ;;
+      esac
       case $conf in
       plain)
         t0=$(now)
@@ -133,27 +139,31 @@ for w in $WORKLOADS; do
         ;;
       interval)
         t0=$(now)
-        launch "$WORK/log3" "${CMD[@]}" --sl-checkpoint-dir="$CK" --sl-checkpoint-interval="$INTERVAL" --sl-log-level=info
+        launch "$WORK/log3" "${CMD[@]}" --sl-checkpoint-dir="$CK" --sl-checkpoint-interval="$iv" --sl-log-level=info
         wait "$PID" || die "$w interval run failed: $(tail -3 "$WORK/log3")"
         t=$(echo "$(now) - $t0" | bc -l)
         same "$w" "$OUT" "$REF" || die "$w: the interval run's output differs"
         n=$(grep -c "committed in" "$WORK/log3")
-        echo "$t" >>"$WORK/ival"
-        echo "$n" >>"$WORK/nckpt"
-        printf '  interval   %.2f s, %d checkpoint(s)\n' "$t" "$n"
+        echo "$t" >>"$WORK/ival-$iv"
+        echo "$n" >>"$WORK/nckpt-$iv"
+        printf '  interval=%s %.2f s, %d checkpoint(s)\n' "$iv" "$t" "$n"
         ;;
       esac
     done
   done
   T=$(median <"$WORK/plain")
-  TI=$(median <"$WORK/ival")
   {
-    printf 'workload\tranks\tplain_s\tstopped_total_s\ttotal_over_plain\tckpt_MB\tckpt_commit_s\tsignal_to_exit_s\tresumed_s\tinterval\tinterval_s\tinterval_over_plain\tcheckpoints\n'
-    printf '%s\t%s\t%.3f\t%.3f\t%.2f\t%.1f\t%s\t%.2f\t%.3f\t%s\t%.3f\t%.3f\t%s\n' "$w" "$RANKS" "$T" \
+    printf 'workload\tranks\tplain_s\tstopped_total_s\ttotal_over_plain\tckpt_MB\tckpt_commit_s\tsignal_to_exit_s\tresumed_s'
+    for iv in $INTERVALS; do printf '\tinterval_%s_s\tover_plain\tcheckpoints' "$iv"; done
+    printf '\n%s\t%s\t%.3f\t%.3f\t%.2f\t%.1f\t%s\t%.2f\t%.3f' "$w" "$RANKS" "$T" \
       "$(median <"$WORK/total")" "$(median <"$WORK/ratio")" \
       "$(echo "$(median <"$WORK/size") / 1000000" | bc -l)" "$(median <"$WORK/commit")" \
-      "$(median <"$WORK/stopwait")" "$(median <"$WORK/resumed")" "$INTERVAL" "$TI" \
-      "$(echo "$TI / $T" | bc -l)" "$(median <"$WORK/nckpt")"
+      "$(median <"$WORK/stopwait")" "$(median <"$WORK/resumed")"
+    for iv in $INTERVALS; do
+      TI=$(median <"$WORK/ival-$iv")
+      printf '\t%.3f\t%.3f\t%s' "$TI" "$(echo "$TI / $T" | bc -l)" "$(median <"$WORK/nckpt-$iv")"
+    done
+    echo
   } | tee "$BUILD/bench/ckpt-$w.tsv"
   echo "  (medians of $REPS; load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 done
