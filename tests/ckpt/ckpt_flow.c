@@ -16,7 +16,11 @@
  *   CKPT_SIGNAL_AT=K    raise SIGUSR1 on rank CKPT_SIGNAL_RANK (0) at its K-th record
  *   CKPT_SLOW_US=U      sleep U microseconds every 1000 records (a run that lasts)
  *   CKPT_SIGNAL_OUT=K   sort modes: raise SIGUSR1 on rank CKPT_SIGNAL_RANK at the K-th
- *                       record out of the sort (during its final merge or emit) */
+ *                       record out of the sort (during its final merge or emit)
+ *   CKPT_SIGNAL_KEY=K   sort: at the K-th call of the key function there (its first calls
+ *                       pick the splitters, the next ones route the held records as they
+ *                       are replayed, and sort them)
+ * CKPT_SLOW_US also slows the sort's key function and its output, every 1000 calls. */
 #define _DEFAULT_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -90,7 +94,7 @@ static int modded(const sl_record *in, sl_emitter *out, void *arg) {
 /* ---- the sort modes ---- */
 typedef struct sort_job {
   job *j;
-  int64_t out_seen, signal_out;
+  int64_t out_seen, signal_out, key_seen, signal_key;
   char key[32];
 } sort_job;
 
@@ -115,8 +119,18 @@ static int sort_keyed_var(const sl_record *in, sl_emitter *out, void *arg) {
   return sort_keyed(in, out, arg, "k%lld");
 }
 
+/* the faults of a call of the key function or a record out of the sort (slowed like the
+ * input: the drain lasts) */
+static void sort_faults(sort_job *sj, int64_t *seen, int64_t at) {
+  ++*seen;
+  if (at && sj->j->rank == sj->j->signal_rank && *seen == at)
+    raise(SIGUSR1);
+  if (sj->j->slow_us && *seen % 1000 == 0)
+    usleep((useconds_t)sj->j->slow_us);
+}
+
 static uint64_t sort_key_x(const sl_record *r, void *arg) {
-  (void)arg;
+  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key);
   int64_t x;
   memcpy(&x, r->value, sizeof x);
   return (uint64_t)x;
@@ -133,8 +147,7 @@ static int sort_cmp_x(const sl_record *a, const sl_record *b, void *arg) {
 /* after the sort: CKPT_SIGNAL_OUT */
 static int sort_out(const sl_record *in, sl_record *out, void *arg) {
   sort_job *sj = arg;
-  if (sj->signal_out && sj->j->rank == sj->j->signal_rank && ++sj->out_seen == sj->signal_out)
-    raise(SIGUSR1);
+  sort_faults(sj, &sj->out_seen, sj->signal_out);
   *out = *in;
   return 0;
 }
@@ -143,10 +156,12 @@ static int sort_out(const sl_record *in, sl_record *out, void *arg) {
 static int sort_flow(sl_flow *flow, const char *mode, sort_job *sj) {
   const char *e = getenv("CKPT_SIGNAL_OUT");
   sj->signal_out = e ? atoll(e) : 0;
+  e = getenv("CKPT_SIGNAL_KEY");
+  sj->signal_key = e ? atoll(e) : 0;
   int fixed = !strcmp(mode, "sort");
   int rc = sl_flow_flat_map(flow, fixed ? sort_keyed_fixed : sort_keyed_var, sj);
   if (rc == SL_OK)
-    rc = fixed ? sl_flow_sort_by_key(flow, sort_key_x, NULL, 0)
+    rc = fixed ? sl_flow_sort_by_key(flow, sort_key_x, sj, 0)
                : sl_flow_sort(flow, sort_cmp_x, NULL, 1);
   if (rc == SL_OK)
     rc = sl_flow_map(flow, sort_out, sj);

@@ -12,6 +12,12 @@
 #           the checkpoint kept
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
+#   sort    sort_by_key and the compare sort (test_sort below), with a small memory budget
+#           (spilled runs) and without: stopped while the records come in, while the held
+#           records are replayed to the sorted partitions, and during the final merge or
+#           emit, at 1-4 ranks; resumed; the output byte for byte that of an uninterrupted
+#           run and of coreutils sort; periodic checkpoints that do not disturb the run; a
+#           SIGKILL during them, then the rerun
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -130,6 +136,84 @@ for MODE in top group uniq; do
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
 done
+# ---- the sort (sort_by_key: packed records; the compare sort: records of several lengths,
+# descending) ----
+test_sort() {
+  local SN=300000 SM=100003 # x = v * 7919 % SM: each x about 3 times
+  awk -v n=$SN -v m=$SM 'BEGIN { for (v = 0; v < n; v++) { x = (v * 7919) % m
+    printf "k%010d\t%d\n", x, x } }' | sort >oracle-sort.tsv
+  awk -v n=$SN -v m=$SM 'BEGIN { for (v = 0; v < n; v++) { x = (v * 7919) % m
+    printf "k%d\t%d\n", x, x } }' | sort -t"$(printf '\t')" -k2,2nr >oracle-sortcmp.tsv
+  mkdir -p spill
+  # an uninterrupted run of each mode, byte for byte the oracle's output
+  MODE=sort run 3 $SN $SM ref-sort.tsv --sl-sort-memory-bytes=256k >/dev/null 2>&1
+  MODE=sortcmp run 2 $SN $SM ref-sortcmp.tsv --sl-sort-memory-bytes=256k >/dev/null 2>&1
+  for m in sort sortcmp; do
+    if cmp -s ref-$m.tsv oracle-$m.tsv; then ok "$m: uninterrupted run = coreutils sort"
+    else fail "$m: the uninterrupted run differs from coreutils sort"; fi
+  done
+  # MODE NP MEMORY SIGNAL_VAR AT RANK WHAT: stopped, resumed, byte for byte
+  # (CKPT_SIGNAL_AT counts the input records, CKPT_SIGNAL_KEY the key function's calls:
+  # after the splitters, the replay; CKPT_SIGNAL_OUT the records out of the sort)
+  while read -r MODE np mem var at rank what; do
+    name="$MODE np$np --sl-sort-memory-bytes=$mem, stopped $what ($var=$at on rank $rank)"
+    rm -rf ck out.tsv spill/*
+    (
+      export CKPT_SLOW_US=1000 "$var=$at" CKPT_SIGNAL_RANK=$rank
+      run $np $SN $SM out.tsv --sl-sort-memory-bytes=$mem --sl-tmpdir=spill \
+        --sl-checkpoint-dir=ck </dev/null >o11 2>e11
+    )
+    rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e11 || [ -e out.tsv ]; then
+      fail "$name: expected exit 3 and a saved checkpoint, found exit $rc: $(grep error: e11 | head -2)"
+      continue
+    fi
+    run $np $SN $SM out.tsv --sl-sort-memory-bytes=$mem --sl-tmpdir=spill \
+      --sl-checkpoint-dir=ck </dev/null >o12 2>e12
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s out.tsv oracle-$MODE.tsv && [ ! -e ck ] &&
+      [ -z "$(ls -A spill)" ]; then
+      ok "$name: resumed, byte for byte"
+    else fail "$name: resume: exit $rc, $(grep error: e12 | head -2) $(cmp out.tsv oracle-$MODE.tsv 2>&1 | head -1) $(ls -A spill ck 2>/dev/null | head -3)"; fi
+  done <<EOF2
+sort 1 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 2 256k CKPT_SIGNAL_AT 75000 1 half-way through the input
+sort 2 64M CKPT_SIGNAL_OUT 20000 1 during the final emit
+sortcmp 2 256k CKPT_SIGNAL_AT 150000 0 at the end of a rank's input
+sort 3 256k CKPT_SIGNAL_KEY 100000 0 during the replay
+sortcmp 3 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 4 256k CKPT_SIGNAL_AT 1000 0 early
+sort 4 256k CKPT_SIGNAL_OUT 20000 3 during the final merge
+EOF2
+  # periodic checkpoints leave the run's output as it is; a SIGKILL during them, the rerun
+  MODE=sort
+  rm -rf ck out.tsv
+  CKPT_SLOW_US=1000 run 2 $SN $SM out.tsv --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck \
+    --sl-checkpoint-interval=20ms >o13 2>e13
+  rc=$?
+  if [ $rc -eq 0 ] && cmp -s out.tsv oracle-sort.tsv && [ ! -e ck ]; then
+    ok "sort np2: checkpoints every 20 ms, the output byte for byte"
+  else fail "sort np2 periodic: exit $rc, $(grep error: e13 | head -2)"; fi
+  rm -rf ck out.tsv
+  # shellcheck disable=SC2086
+  CKPT_SLOW_US=3000 "$MPIEXEC" $NP 3 $MPIFLAGS "$FLOW" sort $SN $SM out.tsv \
+    --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms \
+    >/dev/null 2>&1 &
+  sleep 1.5
+  pkill -KILL -f "$FLOW sort $SN $SM out.tsv" 2>/dev/null
+  kill -KILL $! 2>/dev/null
+  wait 2>/dev/null
+  for _ in $(seq 50); do pgrep -f "$FLOW sort $SN $SM out.tsv" >/dev/null || break; sleep 0.1; done
+  epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
+  run 3 $SN $SM out.tsv --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck >o14 2>e14
+  rc=$?
+  if [ -z "$epoch" ]; then fail "sort np3 SIGKILL: no checkpoint was committed in 1.5 s"
+  elif [ $rc -eq 0 ] && cmp -s out.tsv oracle-sort.tsv && [ ! -e ck ]; then
+    ok "sort np3 SIGKILL during periodic checkpoints (last committed: $epoch), rerun byte for byte"
+  else fail "sort np3 SIGKILL then rerun: exit $rc, $(grep error: e14 | head -2)"; fi
+}
+test_sort
+
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum
 mkdir full

@@ -312,6 +312,8 @@ static int finish_epoch(sl__run *run) {
   return SL_OK;
 }
 
+static int end_epoch(sl__run *run);
+
 int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
   sl__ckpt *c = run->ckpt;
   if (!c)
@@ -321,6 +323,10 @@ int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     c->want_stop = 1;
     return SL_OK;
   case SL__CTRL_CKPT_START:
+    /* the previous epoch's COMMIT came in the same turn (checkpoints back to back): end
+     * it first, or its partitions would still count as saved for this one */
+    if (c->outcome)
+      SL__CHECK(end_epoch(run));
     c->epoch = m->count;
     c->stop = m->slot;
     c->written = c->local_failed = 0;
@@ -354,6 +360,7 @@ static int end_epoch(sl__run *run) {
            (long long)c->epoch, c->dir);
   if (c->stop)
     c->stop_now = c->outcome;
+  c->outcome = 0; /* ended: once */
   return SL_OK;
 }
 
