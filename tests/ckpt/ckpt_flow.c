@@ -20,7 +20,8 @@
  *   CKPT_SIGNAL_KEY=K   sort: at the K-th call of the key function there (its first calls
  *                       pick the splitters, the next ones route the held records as they
  *                       are replayed, and sort them)
- * CKPT_SLOW_US also slows the sort's key function and its output, every 1000 calls. */
+ * CKPT_SLOW_US also slows the sort's key function and its output, every 1000 calls.
+ * CKPT_PARTS=P: the source's partitions (default: one per rank). */
 #define _DEFAULT_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -193,7 +194,7 @@ int main(int argc, char **argv) {
   sl_flow *flow = NULL;
   rc = sl_flow_create(ctx, &flow);
   if (rc == SL_OK)
-    rc = sl_flow_from_range(flow, 0, atoll(argv[1]), 0);
+    rc = sl_flow_from_range(flow, 0, atoll(argv[1]), (e = getenv("CKPT_PARTS")) ? atoi(e) : 0);
   sort_job sj = {.j = &j};
   if (rc == SL_OK && is_sort_mode(mode))
     rc = sort_flow(flow, mode, &sj);

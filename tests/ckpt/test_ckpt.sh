@@ -155,9 +155,12 @@ test_sort() {
   # MODE NP MEMORY SIGNAL_VAR AT RANK WHAT: stopped, resumed, byte for byte
   # (CKPT_SIGNAL_AT counts the input records, CKPT_SIGNAL_KEY the key function's calls:
   # after the splitters, the replay; CKPT_SIGNAL_OUT the records out of the sort)
-  while read -r MODE np mem var at rank what; do
+  # (PARTS: the source's partitions, 0: one per rank)
+  while read -r MODE np parts mem var at rank what; do
     name="$MODE np$np --sl-sort-memory-bytes=$mem, stopped $what ($var=$at on rank $rank)"
+    [ "$parts" -gt 0 ] && name="$name, $parts source partitions"
     rm -rf ck out.tsv spill/*
+    export CKPT_PARTS=$parts
     (
       export CKPT_SLOW_US=1000 "$var=$at" CKPT_SIGNAL_RANK=$rank
       run $np $SN $SM out.tsv --sl-sort-memory-bytes=$mem --sl-tmpdir=spill \
@@ -176,15 +179,17 @@ test_sort() {
       ok "$name: resumed, byte for byte"
     else fail "$name: resume: exit $rc, $(grep error: e12 | head -2) $(cmp out.tsv oracle-$MODE.tsv 2>&1 | head -1) $(ls -A spill ck 2>/dev/null | head -3)"; fi
   done <<EOF2
-sort 1 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
-sort 2 256k CKPT_SIGNAL_AT 75000 1 half-way through the input
-sort 2 64M CKPT_SIGNAL_OUT 20000 1 during the final emit
-sortcmp 2 256k CKPT_SIGNAL_AT 150000 0 at the end of a rank's input
-sort 3 256k CKPT_SIGNAL_KEY 100000 0 during the replay
-sortcmp 3 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
-sort 4 256k CKPT_SIGNAL_AT 1000 0 early
-sort 4 256k CKPT_SIGNAL_OUT 20000 3 during the final merge
+sort 1 0 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 2 0 256k CKPT_SIGNAL_AT 75000 1 half-way through the input
+sort 2 0 64M CKPT_SIGNAL_OUT 20000 1 during the final emit
+sortcmp 2 0 256k CKPT_SIGNAL_AT 150000 0 at the end of a rank's input
+sort 2 5 256k CKPT_SIGNAL_KEY 100000 1 during the replay
+sort 3 0 256k CKPT_SIGNAL_KEY 100000 0 during the replay
+sortcmp 3 0 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 4 0 256k CKPT_SIGNAL_AT 1000 0 early
+sort 4 0 256k CKPT_SIGNAL_OUT 20000 3 during the final merge
 EOF2
+  unset CKPT_PARTS
   # periodic checkpoints leave the run's output as it is; a SIGKILL during them, the rerun
   MODE=sort
   rm -rf ck out.tsv
