@@ -11,10 +11,11 @@
  * nothing at the cut). Once every partition of a stage on this rank saved, the stage's
  * output queues a barrier behind the batches it emitted before (SL__MSG_BARRIER, on the
  * data channels, so it never overtakes them). Once every partition of the rank saved, the
- * sink saves its part, the rank's part file is written and fsynced (core/ckpt_store.c), and
- * DONE goes to rank 0; with every rank's DONE, rank 0 renames the manifest into place (the
- * commit) and sends COMMIT; the partitions resume, or, for a stop, every rank stops with
- * exit 3. A failure while saving (a full disk) fails the checkpoint, never the run.
+ * operators' run-wide states (the sort's samples: run_snapshot) and the sink save theirs,
+ * the rank's part file is written and fsynced (core/ckpt_store.c), and DONE goes to rank 0;
+ * with every rank's DONE, rank 0 renames the manifest into place (the commit) and sends
+ * COMMIT; the partitions resume, or, for a stop, every rank stops with exit 3. A failure
+ * while saving (a full disk) fails the checkpoint, never the run.
  *
  * Ranks done with their part stay in the loop (a non-blocking barrier) so that rank 0 can
  * still start an epoch that they must join; rank 0 starts none once it joined that barrier.
