@@ -17,10 +17,11 @@
  *   CKPT_SLOW_US=U      sleep U microseconds every 1000 records (a run that lasts)
  *   CKPT_SIGNAL_OUT=K   sort modes: raise SIGUSR1 on rank CKPT_SIGNAL_RANK at the K-th
  *                       record out of the sort (during its final merge or emit)
- *   CKPT_SIGNAL_KEY=K   sort: at the K-th call of the key function there (its first calls
- *                       pick the splitters, the next ones route the held records as they
- *                       are replayed, and sort them)
- * CKPT_SLOW_US also slows the sort's key function and its output, every 1000 calls.
+ *   CKPT_SIGNAL_KEY=K   sort modes: at the K-th call of the key (compare) function there
+ *                       (its first calls pick the splitters, the next ones route the held
+ *                       records as they are replayed, and sort them)
+ * CKPT_SLOW_US also slows the sort's output (every 1000 records) and its key (compare)
+ * function (every 5000 calls).
  * CKPT_PARTS=P: the source's partitions (default: one per rank). */
 #define _DEFAULT_SOURCE
 #include <signal.h>
@@ -121,24 +122,24 @@ static int sort_keyed_var(const sl_record *in, sl_emitter *out, void *arg) {
 }
 
 /* the faults of a call of the key function or a record out of the sort (slowed like the
- * input: the drain lasts) */
-static void sort_faults(sort_job *sj, int64_t *seen, int64_t at) {
+ * input, every `every` calls: the drain lasts) */
+static void sort_faults(sort_job *sj, int64_t *seen, int64_t at, int64_t every) {
   ++*seen;
   if (at && sj->j->rank == sj->j->signal_rank && *seen == at)
     raise(SIGUSR1);
-  if (sj->j->slow_us && *seen % 1000 == 0)
+  if (sj->j->slow_us && *seen % every == 0)
     usleep((useconds_t)sj->j->slow_us);
 }
 
 static uint64_t sort_key_x(const sl_record *r, void *arg) {
-  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key);
+  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key, 5000);
   int64_t x;
   memcpy(&x, r->value, sizeof x);
   return (uint64_t)x;
 }
 
 static int sort_cmp_x(const sl_record *a, const sl_record *b, void *arg) {
-  (void)arg;
+  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key, 5000);
   int64_t x, y;
   memcpy(&x, a->value, sizeof x);
   memcpy(&y, b->value, sizeof y);
@@ -148,7 +149,7 @@ static int sort_cmp_x(const sl_record *a, const sl_record *b, void *arg) {
 /* after the sort: CKPT_SIGNAL_OUT */
 static int sort_out(const sl_record *in, sl_record *out, void *arg) {
   sort_job *sj = arg;
-  sort_faults(sj, &sj->out_seen, sj->signal_out);
+  sort_faults(sj, &sj->out_seen, sj->signal_out, 1000);
   *out = *in;
   return 0;
 }
@@ -163,7 +164,7 @@ static int sort_flow(sl_flow *flow, const char *mode, sort_job *sj) {
   int rc = sl_flow_flat_map(flow, fixed ? sort_keyed_fixed : sort_keyed_var, sj);
   if (rc == SL_OK)
     rc = fixed ? sl_flow_sort_by_key(flow, sort_key_x, sj, 0)
-               : sl_flow_sort(flow, sort_cmp_x, NULL, 1);
+               : sl_flow_sort(flow, sort_cmp_x, sj, 1);
   if (rc == SL_OK)
     rc = sl_flow_map(flow, sort_out, sj);
   return rc;

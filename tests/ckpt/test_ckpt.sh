@@ -153,8 +153,8 @@ test_sort() {
     else fail "$m: the uninterrupted run differs from coreutils sort"; fi
   done
   # MODE NP MEMORY SIGNAL_VAR AT RANK WHAT: stopped, resumed, byte for byte
-  # (CKPT_SIGNAL_AT counts the input records, CKPT_SIGNAL_KEY the key function's calls:
-  # after the splitters, the replay; CKPT_SIGNAL_OUT the records out of the sort)
+  # (CKPT_SIGNAL_AT counts the input records, CKPT_SIGNAL_KEY the key (compare) function's
+  # calls: after the splitters, the replay; CKPT_SIGNAL_OUT the records out of the sort)
   # (PARTS: the source's partitions, 0: one per rank)
   while read -r MODE np parts mem var at rank what; do
     name="$MODE np$np --sl-sort-memory-bytes=$mem, stopped $what ($var=$at on rank $rank)"
@@ -185,6 +185,7 @@ sort 2 0 64M CKPT_SIGNAL_OUT 20000 1 during the final emit
 sortcmp 2 0 256k CKPT_SIGNAL_AT 150000 0 at the end of a rank's input
 sort 2 5 256k CKPT_SIGNAL_KEY 100000 1 during the replay
 sort 3 0 256k CKPT_SIGNAL_KEY 100000 0 during the replay
+sortcmp 3 0 256k CKPT_SIGNAL_KEY 100000 0 during the replay
 sortcmp 3 0 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
 sort 4 0 256k CKPT_SIGNAL_AT 1000 0 early
 sort 4 0 256k CKPT_SIGNAL_OUT 20000 3 during the final merge
