@@ -5,13 +5,25 @@
  *   top    the 10 largest sums, largest first (then take_sort)
  *   group  the sum per key, from group_by_key's lists of values
  *   uniq   each key once with value v % MOD (uniq after a partition by key)
+ * and, for the sort (sort_flow below), over the same integers made x = (v * 7919) % MOD
+ * (each x about N / MOD times, as equal records):
+ *   sort     "k%010d<TAB>x" by x ascending (sl_flow_sort_by_key; packed records)
+ *   sortcmp  "k%d<TAB>x" by x descending (sl_flow_sort by a compare function; records of
+ *            several lengths)
  * Its exit status is sl_exit_status of the run.
  *
  * Faults, from the environment (not the command line, so a rerun is "the same command"):
  *   CKPT_SIGNAL_AT=K    raise SIGUSR1 on rank CKPT_SIGNAL_RANK (0) at its K-th record
  *   CKPT_SLOW_US=U      sleep U microseconds every 1000 records (a run that lasts)
- * and CKPT_PARTS=P: P partitions in every stage (default: the number of ranks), so that a
- * checkpoint may resume on another number of ranks. */
+ *   CKPT_SIGNAL_OUT=K   sort modes: raise SIGUSR1 on rank CKPT_SIGNAL_RANK at the K-th
+ *                       record out of the sort (during its final merge or emit)
+ *   CKPT_SIGNAL_KEY=K   sort modes: at the K-th call of the key (compare) function there
+ *                       (its first calls pick the splitters, the next ones route the held
+ *                       records as they are replayed, and sort them)
+ * CKPT_SLOW_US also slows the sort's output (every 1000 records) and its key (compare)
+ * function (every 5000 calls).
+ * CKPT_PARTS=P: P partitions in the source and the partition step (default: one per
+ * rank), so that a checkpoint may resume on another number of ranks. */
 #define _DEFAULT_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -82,15 +94,93 @@ static int modded(const sl_record *in, sl_emitter *out, void *arg) {
   return sl_emit(out, j->key, (size_t)n, &v, sizeof v);
 }
 
+/* ---- the sort modes ---- */
+typedef struct sort_job {
+  job *j;
+  int64_t out_seen, signal_out, key_seen, signal_key;
+  char key[32];
+} sort_job;
+
+static int is_sort_mode(const char *mode) {
+  return !strcmp(mode, "sort") || !strcmp(mode, "sortcmp");
+}
+
+/* x = (v * 7919) % MOD, keyed "k%010d" (sort) or "k%d" (sortcmp), value x */
+static int sort_keyed(const sl_record *in, sl_emitter *out, void *arg, const char *fmt) {
+  sort_job *sj = arg;
+  int64_t v;
+  memcpy(&v, in->value, sizeof v);
+  faults(sj->j);
+  v = (v * 7919) % sj->j->mod;
+  int n = snprintf(sj->key, sizeof sj->key, fmt, (long long)v);
+  return sl_emit(out, sj->key, (size_t)n, &v, sizeof v);
+}
+static int sort_keyed_fixed(const sl_record *in, sl_emitter *out, void *arg) {
+  return sort_keyed(in, out, arg, "k%010lld");
+}
+static int sort_keyed_var(const sl_record *in, sl_emitter *out, void *arg) {
+  return sort_keyed(in, out, arg, "k%lld");
+}
+
+/* the faults of a call of the key function or a record out of the sort (slowed like the
+ * input, every `every` calls: the drain lasts) */
+static void sort_faults(sort_job *sj, int64_t *seen, int64_t at, int64_t every) {
+  ++*seen;
+  if (at && sj->j->rank == sj->j->signal_rank && *seen == at)
+    raise(SIGUSR1);
+  if (sj->j->slow_us && *seen % every == 0)
+    usleep((useconds_t)sj->j->slow_us);
+}
+
+static uint64_t sort_key_x(const sl_record *r, void *arg) {
+  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key, 5000);
+  int64_t x;
+  memcpy(&x, r->value, sizeof x);
+  return (uint64_t)x;
+}
+
+static int sort_cmp_x(const sl_record *a, const sl_record *b, void *arg) {
+  sort_faults(arg, &((sort_job *)arg)->key_seen, ((sort_job *)arg)->signal_key, 5000);
+  int64_t x, y;
+  memcpy(&x, a->value, sizeof x);
+  memcpy(&y, b->value, sizeof y);
+  return (x > y) - (x < y);
+}
+
+/* after the sort: CKPT_SIGNAL_OUT */
+static int sort_out(const sl_record *in, sl_record *out, void *arg) {
+  sort_job *sj = arg;
+  sort_faults(sj, &sj->out_seen, sj->signal_out, 1000);
+  *out = *in;
+  return 0;
+}
+
+/* range -> flat_map -> sort -> map, for the sort modes */
+static int sort_flow(sl_flow *flow, const char *mode, sort_job *sj) {
+  const char *e = getenv("CKPT_SIGNAL_OUT");
+  sj->signal_out = e ? atoll(e) : 0;
+  e = getenv("CKPT_SIGNAL_KEY");
+  sj->signal_key = e ? atoll(e) : 0;
+  int fixed = !strcmp(mode, "sort");
+  int rc = sl_flow_flat_map(flow, fixed ? sort_keyed_fixed : sort_keyed_var, sj);
+  if (rc == SL_OK)
+    rc = fixed ? sl_flow_sort_by_key(flow, sort_key_x, sj, 0)
+               : sl_flow_sort(flow, sort_cmp_x, sj, 1);
+  if (rc == SL_OK)
+    rc = sl_flow_map(flow, sort_out, sj);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   sl_ctx *ctx = NULL;
   int rc = sl_init(&argc, &argv, MPI_COMM_WORLD, &ctx);
   if (rc != SL_OK)
     return sl_exit_status(rc);
   const char *mode = argc == 5 ? argv[1] : "";
-  if (strcmp(mode, "sum") && strcmp(mode, "top") && strcmp(mode, "group") && strcmp(mode, "uniq")) {
-    fprintf(stderr,
-            "usage: ckpt_flow sum|top|group|uniq N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
+  if (strcmp(mode, "sum") && strcmp(mode, "top") && strcmp(mode, "group") && strcmp(mode, "uniq") &&
+      !is_sort_mode(mode)) {
+    fprintf(stderr, "usage: ckpt_flow sum|top|group|uniq|sort|sortcmp N MOD OUT "
+                    "[--sl-checkpoint-dir=DIR ...]\n");
     sl_finalize(&ctx);
     return 2;
   }
@@ -109,9 +199,12 @@ int main(int argc, char **argv) {
   rc = sl_flow_create(ctx, &flow);
   if (rc == SL_OK)
     rc = sl_flow_from_range(flow, 0, atoll(argv[1]), parts);
-  if (rc == SL_OK)
+  sort_job sj = {.j = &j};
+  if (rc == SL_OK && is_sort_mode(mode))
+    rc = sort_flow(flow, mode, &sj);
+  else if (rc == SL_OK)
     rc = sl_flow_flat_map(flow, strcmp(mode, "uniq") ? keyed : modded, &j);
-  if (rc == SL_OK)
+  if (rc == SL_OK && !is_sort_mode(mode))
     rc = sl_flow_partition(flow, parts, NULL, NULL);
   sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
   if (rc == SL_OK && (!strcmp(mode, "sum") || !strcmp(mode, "top")))

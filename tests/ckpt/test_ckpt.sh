@@ -16,6 +16,12 @@
 #           writes its output (a spill file open in --sl-tmpdir; 1, 2 ranks), resumed
 #   ranks   resumed on another number of ranks where the partition counts are fixed;
 #           refused where they follow the rank count
+#   sort    sort_by_key and the compare sort (test_sort below), with a small memory budget
+#           (spilled runs) and without: stopped while the records come in, while the held
+#           records are replayed to the sorted partitions, and during the final merge or
+#           emit, at 1-4 ranks; resumed; the output byte for byte that of an uninterrupted
+#           run and of coreutils sort; periodic checkpoints that do not disturb the run; a
+#           SIGKILL during them, then the rerun
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -166,6 +172,89 @@ if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e13)" -eq 1 ] &&
   [ -f ck/manifest ] && [ ! -e out.tsv ]; then
   ok "partition counts that follow the ranks: refused on 3 ranks: $(grep error: e13)"
 else fail "partition counts that follow the ranks on 3 ranks: exit $rc: $(head -3 e13)"; fi
+# ---- the sort (sort_by_key: packed records; the compare sort: records of several lengths,
+# descending) ----
+test_sort() {
+  local SN=300000 SM=100003 # x = v * 7919 % SM: each x about 3 times
+  awk -v n=$SN -v m=$SM 'BEGIN { for (v = 0; v < n; v++) { x = (v * 7919) % m
+    printf "k%010d\t%d\n", x, x } }' | sort >oracle-sort.tsv
+  awk -v n=$SN -v m=$SM 'BEGIN { for (v = 0; v < n; v++) { x = (v * 7919) % m
+    printf "k%d\t%d\n", x, x } }' | sort -t"$(printf '\t')" -k2,2nr >oracle-sortcmp.tsv
+  mkdir -p spill
+  # an uninterrupted run of each mode, byte for byte the oracle's output
+  MODE=sort run 3 $SN $SM ref-sort.tsv --sl-sort-memory-bytes=256k >/dev/null 2>&1
+  MODE=sortcmp run 2 $SN $SM ref-sortcmp.tsv --sl-sort-memory-bytes=256k >/dev/null 2>&1
+  for m in sort sortcmp; do
+    if cmp -s ref-$m.tsv oracle-$m.tsv; then ok "$m: uninterrupted run = coreutils sort"
+    else fail "$m: the uninterrupted run differs from coreutils sort"; fi
+  done
+  # MODE NP MEMORY SIGNAL_VAR AT RANK WHAT: stopped, resumed, byte for byte
+  # (CKPT_SIGNAL_AT counts the input records, CKPT_SIGNAL_KEY the key (compare) function's
+  # calls: after the splitters, the replay; CKPT_SIGNAL_OUT the records out of the sort)
+  # (PARTS: the source's partitions, 0: one per rank)
+  while read -r MODE np parts mem var at rank what; do
+    name="$MODE np$np --sl-sort-memory-bytes=$mem, stopped $what ($var=$at on rank $rank)"
+    [ "$parts" -gt 0 ] && name="$name, $parts source partitions"
+    rm -rf ck out.tsv spill/*
+    export CKPT_PARTS=$parts
+    (
+      export CKPT_SLOW_US=1000 "$var=$at" CKPT_SIGNAL_RANK=$rank
+      run $np $SN $SM out.tsv --sl-sort-memory-bytes=$mem --sl-tmpdir=spill \
+        --sl-checkpoint-dir=ck </dev/null >o11 2>e11
+    )
+    rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e11 || [ -e out.tsv ]; then
+      fail "$name: expected exit 3 and a saved checkpoint, found exit $rc: $(grep error: e11 | head -2)"
+      continue
+    fi
+    run $np $SN $SM out.tsv --sl-sort-memory-bytes=$mem --sl-tmpdir=spill \
+      --sl-checkpoint-dir=ck </dev/null >o12 2>e12
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s out.tsv oracle-$MODE.tsv && [ ! -e ck ] &&
+      [ -z "$(ls -A spill)" ]; then
+      ok "$name: resumed, byte for byte"
+    else fail "$name: resume: exit $rc, $(grep error: e12 | head -2) $(cmp out.tsv oracle-$MODE.tsv 2>&1 | head -1) $(ls -A spill ck 2>/dev/null | head -3)"; fi
+  done <<EOF2
+sort 1 0 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 2 0 256k CKPT_SIGNAL_AT 75000 1 half-way through the input
+sort 2 0 64M CKPT_SIGNAL_OUT 20000 1 during the final emit
+sortcmp 2 0 256k CKPT_SIGNAL_AT 150000 0 at the end of a rank's input
+sort 2 5 256k CKPT_SIGNAL_KEY 100000 1 during the replay
+sort 3 0 256k CKPT_SIGNAL_KEY 100000 0 during the replay
+sortcmp 3 0 256k CKPT_SIGNAL_KEY 100000 0 during the replay
+sortcmp 3 0 256k CKPT_SIGNAL_OUT 20000 0 during the final merge
+sort 4 0 256k CKPT_SIGNAL_AT 1000 0 early
+sort 4 0 256k CKPT_SIGNAL_OUT 20000 3 during the final merge
+EOF2
+  unset CKPT_PARTS
+  # periodic checkpoints leave the run's output as it is; a SIGKILL during them, the rerun
+  MODE=sort
+  rm -rf ck out.tsv
+  CKPT_SLOW_US=1000 run 2 $SN $SM out.tsv --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck \
+    --sl-checkpoint-interval=20ms >o13 2>e13
+  rc=$?
+  if [ $rc -eq 0 ] && cmp -s out.tsv oracle-sort.tsv && [ ! -e ck ]; then
+    ok "sort np2: checkpoints every 20 ms, the output byte for byte"
+  else fail "sort np2 periodic: exit $rc, $(grep error: e13 | head -2)"; fi
+  rm -rf ck out.tsv
+  # shellcheck disable=SC2086
+  CKPT_SLOW_US=3000 "$MPIEXEC" $NP 3 $MPIFLAGS "$FLOW" sort $SN $SM out.tsv \
+    --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms \
+    >/dev/null 2>&1 &
+  sleep 1.5
+  pkill -KILL -f "$FLOW sort $SN $SM out.tsv" 2>/dev/null
+  kill -KILL $! 2>/dev/null
+  wait 2>/dev/null
+  for _ in $(seq 50); do pgrep -f "$FLOW sort $SN $SM out.tsv" >/dev/null || break; sleep 0.1; done
+  epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
+  run 3 $SN $SM out.tsv --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck >o14 2>e14
+  rc=$?
+  if [ -z "$epoch" ]; then fail "sort np3 SIGKILL: no checkpoint was committed in 1.5 s"
+  elif [ $rc -eq 0 ] && cmp -s out.tsv oracle-sort.tsv && [ ! -e ck ]; then
+    ok "sort np3 SIGKILL during periodic checkpoints (last committed: $epoch), rerun byte for byte"
+  else fail "sort np3 SIGKILL then rerun: exit $rc, $(grep error: e14 | head -2)"; fi
+}
+test_sort
 
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum

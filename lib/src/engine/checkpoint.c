@@ -11,10 +11,11 @@
  * nothing at the cut). Once every partition of a stage on this rank saved, the stage's
  * output queues a barrier behind the batches it emitted before (SL__MSG_BARRIER, on the
  * data channels, so it never overtakes them). Once every partition of the rank saved, the
- * sink saves its part, the rank's part file is written and fsynced (core/ckpt_store.c), and
- * DONE goes to rank 0; with every rank's DONE, rank 0 renames the manifest into place (the
- * commit) and sends COMMIT; the partitions resume, or, for a stop, every rank stops with
- * exit 3. A failure while saving (a full disk) fails the checkpoint, never the run.
+ * operators' run-wide states (the sort's samples: run_snapshot) and the sink save theirs,
+ * the rank's part file is written and fsynced (core/ckpt_store.c), and DONE goes to rank 0;
+ * with every rank's DONE, rank 0 renames the manifest into place (the commit) and sends
+ * COMMIT; the partitions resume, or, for a stop, every rank stops with exit 3. A failure
+ * while saving (a full disk) fails the checkpoint, never the run.
  *
  * Ranks done with their part stay in the loop (a non-blocking barrier) so that rank 0 can
  * still start an epoch that they must join; rank 0 starts none once it joined that barrier.
@@ -28,7 +29,7 @@
 #include "core/ckpt_store.h"
 #include "engine/op.h"
 
-enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4 };
+enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4, TAG_RUN = 5 };
 
 typedef struct sl__ckpt {
   char dir[4096];
@@ -131,7 +132,7 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
                  op->name);
         return;
       }
-      if (op->run_setup) {
+      if (op->run_setup && (!op->run_snapshot || !op->run_restore)) {
         snprintf(why, cap, "step '%s' (%s) runs collectives that cannot be saved yet",
                  st->steps[i].name, op->name);
         return;
@@ -179,6 +180,21 @@ int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const
 
 int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n) {
   return sl__ckpt_put(w, TAG_SINK, -1, -1, -1, d, n);
+}
+
+int sl__ckpt_put_run(struct sl__ckpt_writer *w, int stage, int step, const void *d, size_t n) {
+  return sl__ckpt_put(w, TAG_RUN, stage, -1, step, d, n);
+}
+
+/* The operators' run-wide state, in plan order (every rank, all its partitions saved). */
+static int save_run_states(sl__run *run) {
+  for (int s = 0; s < run->nstages; s++) {
+    const sl__stage *st = &run->flow->stages[s];
+    for (int i = 0; i < st->nsteps; i++)
+      if (st->steps[i].op->run_snapshot)
+        SL__CHECK(st->steps[i].op->run_snapshot(run, s, i, run->stages[s].rstate[i], run->ckpt->w));
+  }
+  return SL_OK;
 }
 
 /* The engine's own state of a partition: where it is in its input and its steps. */
@@ -277,6 +293,8 @@ static int save_ready(sl__run *run, int *progress) {
   int rc = SL_OK;
   uint64_t bytes = 0;
   if (c->w && !c->local_failed)
+    rc = save_run_states(run);
+  if (c->w && !c->local_failed && rc == SL_OK)
     rc = run->sink->snapshot(run->sink_impl, run, c->w);
   if (c->w && !c->local_failed && rc == SL_OK) {
     rc = sl__ckpt_part_finish(c->w, &bytes);
@@ -331,6 +349,8 @@ static int finish_epoch(sl__run *run) {
   return SL_OK;
 }
 
+static int end_epoch(sl__run *run);
+
 int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
   sl__ckpt *c = run->ckpt;
   if (!c)
@@ -340,6 +360,10 @@ int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     c->want_stop = 1;
     return SL_OK;
   case SL__CTRL_CKPT_START:
+    /* the previous epoch's COMMIT came in the same turn (checkpoints back to back): end
+     * it first, or its partitions would still count as saved for this one */
+    if (c->outcome)
+      SL__CHECK(end_epoch(run));
     c->epoch = m->count;
     c->stop = m->slot;
     c->written = c->local_failed = 0;
@@ -373,6 +397,7 @@ static int end_epoch(sl__run *run) {
            (long long)c->epoch, c->dir);
   if (c->stop)
     c->stop_now = c->outcome;
+  c->outcome = 0; /* ended: once */
   return SL_OK;
 }
 
@@ -517,6 +542,18 @@ static int restore_rank(sl__run *run) {
       break;
     if (s.tag == TAG_SINK) {
       rc = run->sink->restore(run->sink_impl, run, s.data, s.len);
+      continue;
+    }
+    if (s.tag == TAG_RUN) {
+      const sl__stage *st =
+          s.stage >= 0 && s.stage < run->nstages ? &run->flow->stages[s.stage] : NULL;
+      if (st && s.step >= 0 && s.step < st->nsteps && st->steps[s.step].op->run_restore)
+        rc = st->steps[s.step].op->run_restore(run, s.stage, s.step,
+                                               run->stages[s.stage].rstate[s.step], s.data, s.len);
+      else
+        rc = sl__error_set(SL_ERR_FORMAT, __FILE__, __LINE__,
+                           "checkpoint: an unknown run-wide section (stage %d, step %d)", s.stage,
+                           s.step);
       continue;
     }
     sl__part *p = find_part(run, s.stage, s.part);

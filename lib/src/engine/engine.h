@@ -383,6 +383,8 @@ void sl__ckpt_end(sl__run *run, int status);
 /* A step's or the sink's chunk of state (op.h, plan.h). */
 int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d, size_t n);
 int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n);
+/* A chunk of step `step` of stage `stage`'s run-wide state (op.h, run_snapshot). */
+int sl__ckpt_put_run(struct sl__ckpt_writer *w, int stage, int step, const void *d, size_t n);
 
 /* ---- progress (engine/progress.c) ----
  * Lines on rank 0's stderr about every rank, through non-blocking reductions on a

@@ -106,6 +106,15 @@ typedef struct sl__op_vt {
   /* After the loop (also a failed one), collective on every rank: complete what was posted. */
   int (*run_settle)(sl__run *run, int stage, void *rstate);
   void (*run_free)(sl__run *run, void *rstate);
+  /* Checkpoints of the run-wide state (a step with run_setup needs both, or a flow with it
+   * cannot be checkpointed): run_snapshot saves it (sl__ckpt_put_run chunks) on every rank
+   * once all of the rank's partitions saved theirs (they are paused: nothing of theirs
+   * changes it until the commit); run_restore takes each chunk back, in order, after
+   * run_setup and before the loop. A restored run posts its collectives afresh: what was in
+   * flight at the checkpoint is not saved, so the state saved must let every rank post the
+   * same collectives again. */
+  int (*run_snapshot)(sl__run *run, int stage, int step, void *rstate, struct sl__ckpt_writer *w);
+  int (*run_restore)(sl__run *run, int stage, int step, void *rstate, const void *data, size_t len);
 } sl__op_vt;
 
 /* The table of the built-in operators by kind (ops/registry.c). */

@@ -185,7 +185,7 @@ static int local_drain(sl__part *p, int i, int *finished) {
   if (st->phase == 1) {
     size_t w = (size_t)st->klen + st->vlen;
     for (; st->cursor < st->n; st->cursor++) {
-      if (sl__part_drain_blocked(p, i))
+      if (sort_drain_pause(p, i, st))
         return SL_OK;
       sl_record r = st->packed ? rec_packed(st->mem.p + st->cursor * w, st->klen, st->vlen)
                                : rec_at(st->mem.p, st->idx[st->cursor]);
@@ -193,7 +193,7 @@ static int local_drain(sl__part *p, int i, int *finished) {
     }
   } else {
     while (st->nheap > 0) {
-      if (sl__part_drain_blocked(p, i))
+      if (sort_drain_pause(p, i, st))
         return SL_OK;
       int top = st->heap[0];
       SL__CHECK(sl__sort_emit_next(p, i, &st->rds[top].cur));
@@ -217,7 +217,9 @@ const sl__op_vt sl__op_sort = {.name = "sort",
                                .create = sl__sort_create,
                                .destroy = sl__sort_destroy,
                                .push = local_push,
-                               .drain = local_drain};
+                               .drain = local_drain,
+                               .snapshot = sl__sort_snapshot,
+                               .restore = sl__sort_restore};
 
 /* ---- building ---- */
 /* The two steps and the routed boundary of a sort, ordered by cmp, by key or by keys

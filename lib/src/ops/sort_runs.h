@@ -31,7 +31,8 @@
  *
  * Files: sort_sample.c (SORT_SPLIT: holding, sampling, the splitters), sort.c (SORT_LOCAL:
  * collecting, sorting, the final merge; the builders), sort_runs.c (what both do with
- * their records: spill runs, readers, merge passes, the step's state). */
+ * their records: spill runs, readers, merge passes, the step's state), sort_ckpt.c
+ * (checkpoints of both steps; the splitters' run-wide part is in sort_sample.c). */
 #ifndef SLUICE_SORT_RUNS_H
 #define SLUICE_SORT_RUNS_H
 
@@ -52,6 +53,9 @@
 #define READ_BUF_MIN 256u
 #define OPEN_RUNS_MAX 64 /* spill files open at once per sort step: see max_open_runs */
 #define OPEN_RUNS_MIN 4
+#define DRAIN_BURST                                                                                \
+  16384 /* records a drain call emits at most: the loop then turns (credits,                       \
+           checkpoints) even when nothing blocks the output */
 
 /* A spilled run: packed records (klen + vlen bytes each) or general ones. level: how many
  * merge passes its records went through (0: written from memory); see sl__sort_bound_runs. */
@@ -118,7 +122,19 @@ typedef struct sort_state {
   int *heap;
   int nheap;
   uint64_t accounted;
+  unsigned burst; /* records emitted in this drain call */
 } sort_state;
+
+/* Must a drain call stop before emitting another record: its output blocks, or it has
+ * emitted DRAIN_BURST records (the loop turns: a checkpoint may come between two). */
+static inline int sort_drain_pause(const sl__part *p, int i, sort_state *st) {
+  if (sl__part_drain_blocked(p, i))
+    return 1;
+  if (++st->burst < DRAIN_BURST)
+    return 0;
+  st->burst = 0;
+  return 1;
+}
 
 /* The record encoded at base+off (written by sl__bytes_put_record, so well-formed). */
 static inline sl_record rec_at(const char *base, size_t off) {
@@ -196,5 +212,9 @@ void sl__sort_merge_free(sort_state *st);
 /* Gives back everything the step holds (the sample's offsets stay). */
 void sl__sort_release_all(sort_state *st);
 int sl__sort_emit_next(sl__part *p, int i, const sl_record *r);
+
+/* ---- sort_ckpt.c: checkpoints of both steps (op.h's snapshot and restore) ---- */
+int sl__sort_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w);
+int sl__sort_restore(sl__part *p, int i, const void *data, size_t len);
 
 #endif

@@ -214,7 +214,7 @@ static int split_drain(sl__part *p, int i, int *finished) {
       sl__sort_account(p, st);
       continue;
     }
-    if (sl__part_drain_blocked(p, i))
+    if (sort_drain_pause(p, i, st))
       return SL_OK;
     SL__CHECK(sl__sort_emit_next(p, i, &st->rd.cur));
     SL__CHECK(sl__sort_reader_next(&st->rd));
@@ -223,7 +223,7 @@ static int split_drain(sl__part *p, int i, int *finished) {
     block *b = st->head;
     size_t w = (size_t)b->klen + b->vlen;
     while (st->cursor < b->len) {
-      if (sl__part_drain_blocked(p, i))
+      if (sort_drain_pause(p, i, st))
         return SL_OK;
       sl_record r;
       if (b->packed) {
@@ -432,6 +432,44 @@ static int split_route(void *arg, const sl_record *rec, int ndest) {
   return q < ndest ? q : ndest - 1;
 }
 
+/* Checkpoints: the samples this rank's partitions contributed and how many did. The
+ * exchange in flight, and the splitters, are not saved: every rank posts it again after a
+ * resume. Once any partition replayed records (it had the splitters), every partition of
+ * every rank had contributed, and the same samples give the same splitters (every rank
+ * sorts the same bytes), so the records still to replay go where the others went. Before
+ * that, no record went anywhere: any splitters will do. */
+typedef struct sync_head {
+  int32_t nready, pad;
+} sync_head;
+
+static int split_run_snapshot(sl__run *run, int stage, int step, void *rstate,
+                              struct sl__ckpt_writer *w) {
+  sortsync *ss = rstate;
+  (void)run;
+  sync_head h = {ss->nready, 0};
+  sl__bytes b = {0};
+  int rc = sl__bytes_append(&b, &h, sizeof h);
+  if (rc == SL_OK && ss->mine.len)
+    rc = sl__bytes_append(&b, ss->mine.p, ss->mine.len);
+  if (rc == SL_OK)
+    rc = sl__ckpt_put_run(w, stage, step, b.p, b.len);
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int split_run_restore(sl__run *run, int stage, int step, void *rstate, const void *data,
+                             size_t len) {
+  sortsync *ss = rstate;
+  sync_head h;
+  if (len < sizeof h)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged sample",
+             run->flow->stages[stage].steps[step].name);
+  memcpy(&h, data, sizeof h);
+  ss->nready = h.nready;
+  ss->mine.len = 0;
+  return sl__bytes_append(&ss->mine, (const char *)data + sizeof h, len - sizeof h);
+}
+
 const sl__op_vt sl__op_sort_sample = {.name = "sort_sample",
                                       .phase = "sorting",
                                       .flags = SL__OPF_MEMORY,
@@ -443,4 +481,8 @@ const sl__op_vt sl__op_sort_sample = {.name = "sort_sample",
                                       .run_progress = split_run_progress,
                                       .run_quiescent = split_run_quiescent,
                                       .run_settle = split_run_settle,
-                                      .run_free = split_run_free};
+                                      .run_free = split_run_free,
+                                      .snapshot = sl__sort_snapshot,
+                                      .restore = sl__sort_restore,
+                                      .run_snapshot = split_run_snapshot,
+                                      .run_restore = split_run_restore};
