@@ -12,6 +12,10 @@
 #           the checkpoint kept
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
+#   ops     windows, a join, reduce and emit_and_reduce with the accumulator's hooks, a
+#           callback source with its hooks: stopped early, half-way or late at 1-4 ranks,
+#           resumed, the same lines as an uninterrupted run and an awk oracle; the same
+#           flows without the hooks, and text to standard output, refused before the run
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -129,6 +133,60 @@ for MODE in top group uniq; do
       ok "$name: stopped half-way, resumed to the oracle's output"
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
+done
+# ---- windows, joins, user state: stopped early / half-way / late at 1-4 ranks ----
+# (each mode at two or three points, so that every rank count and point is covered)
+awk -v n=$N -v m=$MOD 'BEGIN { d = int(n / 10); for (v = 0; v < n; v++) s[int(v / d) " " v % m] += v;
+  for (k in s) { split(k, a, " "); printf "k%03d\t%d\n", a[2], s[k] } }' | sort >oracle-window.tsv
+awk -v n=$N -v m=$MOD 'BEGIN { for (v = 0; v < n; v++) printf "k%03d\t%d\n", v % m, v * 1000 + v % m + 1;
+  for (k = m; k < m + 3; k++) printf "k%03d\t%d\n", k, -1000 + k + 1 }' | sort >oracle-join.tsv
+cp oracle.tsv oracle-reduce.tsv
+cp oracle.tsv oracle-callback.tsv
+{ cat oracle.tsv; awk -v n=$N -v m=$MOD 'BEGIN { for (v = 7; v < n; v += 1000) printf "e%03d\t%d\n", v % m, v }'; } |
+  sort >oracle-emitreduce.tsv
+for spec in "window 1:early 2:middle 4:late" "join 2:late 3:early" "reduce 1:middle 4:early" \
+  "emitreduce 2:early 3:late" "callback 3:middle 4:late"; do
+  read -r MODE cases <<<"$spec"
+  rm -rf ck ref.tsv
+  run 2 $N $MOD ref.tsv --sl-checkpoint-dir=ck >o11 2>e11
+  rc=$?
+  if [ $rc -ne 0 ] || ! sort ref.tsv | cmp -s - oracle-$MODE.tsv; then
+    fail "$MODE uninterrupted: exit $rc, $(head -2 e11) $(sort ref.tsv | diff - oracle-$MODE.tsv | head -3)"
+    continue
+  fi
+  sort -o ref.tsv ref.tsv
+  for c in $cases; do
+    np=${c%%:*} point=${c#*:}
+    share=$((N / np))
+    case $point in early) at=1000 ;; middle) at=$((share / 2)) ;; *) at=$((share * 9 / 10)) ;; esac
+    name="$MODE np$np $point (record $at on rank $((np - 1)))"
+    rm -rf ck out.tsv
+    CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$((np - 1)) \
+      run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o12 2>e12
+    rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e12 || [ -e out.tsv ]; then
+      fail "$name: expected exit 3 and 'checkpoint saved in ck', found exit $rc: $(grep error: e12 | head -2)"
+      continue
+    fi
+    run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o13 2>e13
+    rc=$?
+    if [ $rc -eq 0 ] && sort out.tsv | cmp -s - ref.tsv && [ ! -e ck ]; then
+      ok "$name: stopped, resumed to the uninterrupted run's lines (= the oracle's)"
+    else fail "$name: resume: exit $rc, $(grep error: e13 | head -2) $(sort out.tsv | diff - ref.tsv | head -4)"; fi
+  done
+done
+# ---- user state without its hooks, and standard output: refused before the run ----
+for spec in "reduce-nohook:out.tsv:sl_flow_checkpoint_acc" \
+  "callback-nohook:out.tsv:sl_flow_checkpoint_source" "sum:-:standard output"; do
+  IFS=: read -r MODE o want <<<"$spec"
+  rm -rf ck out.tsv
+  run 2 $N $MOD "$o" --sl-checkpoint-dir=ck >o14 2>e14
+  rc=$?
+  if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e14)" -eq 1 ] &&
+    grep -q "error: .*this flow cannot be checkpointed: .*$want" e14 && [ ! -s o14 ] &&
+    [ ! -e out.tsv ] && [ ! -e ck/manifest ]; then
+    ok "$MODE to $o refused before the run: $(grep error: e14)"
+  else fail "$MODE to $o: expected exit 2 and one line naming $want, found exit $rc: $(head -3 e14)"; fi
 done
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum

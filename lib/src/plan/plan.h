@@ -92,6 +92,11 @@ typedef struct sl__step {
   sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
   sl_join_mode join_mode;    /* JOIN */
   sl_departition depart;     /* DEPART_WINDOW */
+  /* REDUCE, DEPART_WINDOW: the user's accumulator to and from bytes (checkpoints,
+   * sl_flow_checkpoint_acc); NULL: such a flow cannot be checkpointed */
+  sl_acc_save_fn acc_save;
+  sl_acc_restore_fn acc_restore;
+  void *acc_state_arg;
 } sl__step;
 
 /* A source: opened once per local partition, pulled while downstream has room. */
@@ -141,6 +146,9 @@ typedef struct sl__source_vt {
    * source without it cannot be checkpointed), and back into a state open made. */
   int (*snapshot)(void *state, sl__bytes *out);
   int (*restore)(void *state, const void *data, size_t len);
+  /* Optional: why a source without snapshot cannot be checkpointed, and what to do (the
+   * rest of the refusal line). NULL: "it cannot save its read position yet". */
+  const char *ckpt_refusal;
 } sl__source_vt;
 
 enum {
@@ -194,6 +202,9 @@ typedef struct sl__sink_vt {
    * chunk back after prepare (a sink without them cannot be checkpointed). */
   int (*snapshot)(void *impl, sl__run *run, struct sl__ckpt_writer *w);
   int (*restore)(void *impl, sl__run *run, const void *data, size_t len);
+  /* Optional: why a sink without snapshot cannot be checkpointed, and what to do (the rest
+   * of the refusal line). NULL: "it cannot save what it holds yet". */
+  const char *ckpt_refusal;
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {
