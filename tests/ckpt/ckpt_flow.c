@@ -16,6 +16,15 @@
  *               for every v % 1000 == 7
  *   callback    the sum per key, read from a callback source (its position saved by
  *               sl_flow_checkpoint_source)
+ *   wintrig     the sum per key in count windows of 5000 records of the source's partition
+ *               (no partition step), with a custom trigger that fires and resets every 777
+ *               records of a window (its count in the trigger's state), then partitioned by
+ *               key: partial sums whose total per key is the sum per key; the lines
+ *               depend on the rank count
+ *   depart      the sum of each fixed window (N/10 wide) over all keys, merged from every
+ *               partition's sums per key by departition_window ("wNN<TAB>sum"), whose
+ *               accumulator is saved by sl_flow_checkpoint_acc
+ *   collect     the sum per key, collected (sl_flow_to_collect), then written by rank 0
  *   reduce-nohook, callback-nohook: the same without the hooks (refused with a checkpoint
  *               directory)
  * Its exit status is sl_exit_status of the run.
@@ -239,9 +248,65 @@ static int cb_restore(int partition, int partitions, const void *data, size_t le
   return 0;
 }
 
+/* wintrig: fire and reset every 777 records of a window */
+static int every777(const sl_record *rec, void *state, void *arg) {
+  (void)rec;
+  (void)arg;
+  int64_t *n = state;
+  if (++*n < 777)
+    return 0;
+  *n = 0;
+  return SL_TRIGGER_FIRE | SL_TRIGGER_RESET_FLAG;
+}
+
+/* depart: a window's sum over every partition's sums per key */
+static int dsum_init(void **acc, void *arg) {
+  (void)arg;
+  *acc = calloc(1, sizeof(int64_t));
+  return *acc ? 0 : 1;
+}
+
+static int dsum_merge(void *acc, sl_batch *events, const sl_trigger_info *from, void *arg) {
+  (void)from;
+  (void)arg;
+  sl_record r;
+  int64_t v;
+  while (sl_batch_next(events, &r) == 1) {
+    memcpy(&v, r.value, sizeof v);
+    *(int64_t *)acc += v;
+  }
+  return 0;
+}
+
+static int dsum_done(void *acc, const sl_trigger_info *info, sl_emitter *out, void *arg) {
+  const int64_t *width = arg;
+  char key[32];
+  int n = snprintf(key, sizeof key, "w%02lld", (long long)(info->window / *width));
+  return sl_emit(out, key, (size_t)n, acc, sizeof(int64_t));
+}
+
+static void dsum_destroy(void *acc, void *arg) {
+  (void)arg;
+  free(acc);
+}
+
+static int dsum_save(const void *acc, sl_state_out *out, void *arg) {
+  (void)arg;
+  return sl_state_write(out, acc, sizeof(int64_t));
+}
+
+static int dsum_restore(void **acc, const void *data, size_t len, void *arg) {
+  (void)arg;
+  if (len != sizeof(int64_t))
+    return 1;
+  memcpy(*acc, data, len);
+  return 0;
+}
+
 static int is_ops_mode(const char *mode) {
-  static const char *const modes[] = {"window",   "join",          "reduce",         "emitreduce",
-                                      "callback", "reduce-nohook", "callback-nohook"};
+  static const char *const modes[] = {"collect",       "wintrig",        "depart",     "window",
+                                      "join",          "reduce",         "emitreduce", "callback",
+                                      "reduce-nohook", "callback-nohook"};
   for (size_t k = 0; k < sizeof modes / sizeof *modes; k++)
     if (!strcmp(mode, modes[k]))
       return 1;
@@ -263,6 +328,19 @@ static int ops_flow(sl_ctx *ctx, sl_flow *flow, const char *mode, int64_t n, job
   }
   if (rc == SL_OK)
     rc = sl_flow_flat_map(flow, keyed, j);
+  if (rc == SL_OK && !strcmp(mode, "wintrig")) {
+    sl_window w = sl_window_count(5000);
+    sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
+    rc = sl_window_trigger(&w, every777, sizeof(int64_t), "c777", NULL);
+    if (rc == SL_OK)
+      rc = sl_flow_window(flow, &w);
+    if (rc == SL_OK)
+      rc = sl_flow_reduce_by_key(flow, &sum);
+    /* a stage after it: no rank is done before the others (a stop on any rank is taken) */
+    if (rc == SL_OK)
+      rc = sl_flow_partition(flow, 0, NULL, NULL);
+    return rc;
+  }
   if (rc == SL_OK && !strcmp(mode, "join")) {
     sl_flow *right = NULL;
     rc = sl_flow_create(ctx, &right);
@@ -277,15 +355,22 @@ static int ops_flow(sl_ctx *ctx, sl_flow *flow, const char *mode, int64_t n, job
   }
   if (rc == SL_OK)
     rc = sl_flow_partition(flow, 0, NULL, NULL);
-  if (rc == SL_OK && !strcmp(mode, "window")) {
-    sl_window w = sl_window_fixed(n / 10 > 0 ? n / 10 : 1, v_time, NULL);
+  if (rc == SL_OK && (!strcmp(mode, "window") || !strcmp(mode, "depart"))) {
+    static int64_t width;
+    width = n / 10 > 0 ? n / 10 : 1;
+    sl_window w = sl_window_fixed(width, v_time, NULL);
     sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
+    sl_departition d = {dsum_init, dsum_merge, dsum_done, dsum_destroy, &width};
     rc = sl_flow_window(flow, &w);
     if (rc == SL_OK)
       rc = sl_flow_reduce_by_key(flow, &sum);
+    if (rc == SL_OK && !strcmp(mode, "depart"))
+      rc = sl_flow_departition_window(flow, &d);
+    if (rc == SL_OK && !strcmp(mode, "depart"))
+      rc = sl_flow_checkpoint_acc(flow, dsum_save, dsum_restore, NULL);
     return rc;
   }
-  if (rc == SL_OK && !strncmp(mode, "callback", 8)) {
+  if (rc == SL_OK && (!strncmp(mode, "callback", 8) || !strcmp(mode, "collect"))) {
     sl_aggregator sum = sl_aggregator_builtin(SL_AGG_SUM_I64);
     return sl_flow_reduce_by_key(flow, &sum);
   }
@@ -307,8 +392,10 @@ int main(int argc, char **argv) {
   const char *mode = argc == 5 ? argv[1] : "";
   if (strcmp(mode, "sum") && strcmp(mode, "top") && strcmp(mode, "group") && strcmp(mode, "uniq") &&
       !is_ops_mode(mode)) {
-    fprintf(stderr, "usage: ckpt_flow sum|top|group|uniq|window|join|reduce|emitreduce|callback"
-                    "[-nohook] N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
+    fprintf(stderr,
+            "usage: ckpt_flow "
+            "sum|top|group|uniq|window|wintrig|depart|join|reduce|emitreduce|callback|collect|"
+            "reduce-nohook|callback-nohook N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
     sl_finalize(&ctx);
     return 2;
   }
@@ -324,6 +411,8 @@ int main(int argc, char **argv) {
   sl_flow *flow = NULL;
   static cbsrc cb;
   sl_reducer red;
+  sl_collection *coll = NULL;
+  int collect = !strcmp(mode, "collect");
   rc = sl_flow_create(ctx, &flow);
   if (rc == SL_OK && is_ops_mode(mode)) {
     rc = ops_flow(ctx, flow, mode, atoll(argv[1]), &j, &cb, &red);
@@ -346,11 +435,27 @@ int main(int argc, char **argv) {
     rc = sl_flow_map(flow, sum_group, &group_sum);
   if (rc == SL_OK && !strcmp(mode, "uniq"))
     rc = sl_flow_uniq(flow);
-  if (rc == SL_OK)
+  if (rc == SL_OK && collect)
+    rc = sl_flow_to_collect(flow, &coll);
+  else if (rc == SL_OK)
     rc = sl_flow_to_text(flow, argv[3], sl_format_tsv_i64, NULL, 0);
   if (rc == SL_OK)
     rc = sl_run(flow);
   sl_flow_destroy(&flow);
+  if (rc == SL_OK && coll && sl_collection_count(coll)) { /* rank 0 holds the records */
+    FILE *f = fopen(argv[3], "w");
+    sl_record r;
+    for (size_t k = 0; f && k < sl_collection_count(coll); k++) {
+      int64_t v;
+      if (sl_collection_get(coll, k, &r) != SL_OK || r.value_len != sizeof v)
+        break;
+      memcpy(&v, r.value, sizeof v);
+      fprintf(f, "%.*s\t%lld\n", (int)r.key_len, (const char *)r.key, (long long)v);
+    }
+    if (!f || fclose(f) != 0)
+      rc = SL_ERR_IO;
+  }
+  sl_collection_destroy(&coll);
   int status = sl_exit_status(rc);
   sl_finalize(&ctx);
   return status;
