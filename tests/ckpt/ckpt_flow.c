@@ -10,6 +10,10 @@
  *               (window, key), in fixed windows closed by the watermark
  *   join        a full outer join of the records with a right side 0..MOD+2 keyed alike:
  *               "key<TAB>v*1000+r+1" per match, "key<TAB>-1000+r+1" per unmatched right
+ *   joinleft    a left outer join with a right side 0..MOD/2-1 (half the keys): the joined
+ *               records are counted as records too (CKPT_SIGNAL_AT past the rank's share of
+ *               the input stops it while the join emits the unmatched records at the end),
+ *               then partitioned: "key<TAB>v*1000+r+1", or v*1000 unmatched
  *   reduce      the sum per key from sl_flow_reduce (after a partition by key), whose
  *               accumulator (an array of MOD sums) is saved by sl_flow_checkpoint_acc
  *   emitreduce  the same with sl_flow_emit_and_reduce, which also emits "eKKK<TAB>v" at once
@@ -117,6 +121,12 @@ static int keyed_right(const sl_record *in, sl_emitter *out, void *arg) {
   memcpy(&v, in->value, sizeof v);
   int n = snprintf(key, sizeof key, "k%03lld", (long long)v);
   return sl_emit(out, key, (size_t)n, &v, sizeof v);
+}
+
+/* joinleft: the joined records, counted as records of the rank */
+static int counted(const sl_record *in, sl_emitter *out, void *arg) {
+  faults(arg);
+  return sl_emit(out, in->key, in->key_len, in->value, in->value_len);
 }
 
 static int join_pair(const sl_record *l, const sl_record *r, sl_emitter *out, void *arg) {
@@ -304,9 +314,9 @@ static int dsum_restore(void **acc, const void *data, size_t len, void *arg) {
 }
 
 static int is_ops_mode(const char *mode) {
-  static const char *const modes[] = {"collect",       "wintrig",        "depart",     "window",
-                                      "join",          "reduce",         "emitreduce", "callback",
-                                      "reduce-nohook", "callback-nohook"};
+  static const char *const modes[] = {"collect",  "wintrig",       "depart",         "window",
+                                      "join",     "joinleft",      "reduce",         "emitreduce",
+                                      "callback", "reduce-nohook", "callback-nohook"};
   for (size_t k = 0; k < sizeof modes / sizeof *modes; k++)
     if (!strcmp(mode, modes[k]))
       return 1;
@@ -341,18 +351,24 @@ static int ops_flow(sl_ctx *ctx, sl_flow *flow, const char *mode, int64_t n, job
       rc = sl_flow_partition(flow, 0, NULL, NULL);
     return rc;
   }
-  if (rc == SL_OK && !strcmp(mode, "join")) {
+  if (rc == SL_OK && !strncmp(mode, "join", 4)) {
+    int left = !strcmp(mode, "joinleft");
     sl_flow *right = NULL;
     rc = sl_flow_create(ctx, &right);
     if (rc == SL_OK)
-      rc = sl_flow_from_range(right, 0, j->mod + 3, 0);
+      rc = sl_flow_from_range(right, 0, left ? j->mod / 2 : j->mod + 3, 0);
     if (rc == SL_OK)
       rc = sl_flow_flat_map(right, keyed_right, NULL);
     if (rc == SL_OK)
-      rc = sl_flow_join(flow, right, SL_JOIN_FULL, 0, join_pair, NULL);
+      rc = sl_flow_join(flow, right, left ? SL_JOIN_LEFT : SL_JOIN_FULL, 0, join_pair, NULL);
     sl_flow_destroy(&right);
+    if (rc == SL_OK && left) /* counts the joined records too: a stop during the drain */
+      rc = sl_flow_flat_map(flow, counted, j);
+    if (rc == SL_OK && left)
+      rc = sl_flow_partition(flow, 0, NULL, NULL);
     return rc;
   }
+
   if (rc == SL_OK)
     rc = sl_flow_partition(flow, 0, NULL, NULL);
   if (rc == SL_OK && (!strcmp(mode, "window") || !strcmp(mode, "depart"))) {
@@ -392,10 +408,11 @@ int main(int argc, char **argv) {
   const char *mode = argc == 5 ? argv[1] : "";
   if (strcmp(mode, "sum") && strcmp(mode, "top") && strcmp(mode, "group") && strcmp(mode, "uniq") &&
       !is_ops_mode(mode)) {
-    fprintf(stderr,
-            "usage: ckpt_flow "
-            "sum|top|group|uniq|window|wintrig|depart|join|reduce|emitreduce|callback|collect|"
-            "reduce-nohook|callback-nohook N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
+    fprintf(
+        stderr,
+        "usage: ckpt_flow "
+        "sum|top|group|uniq|window|wintrig|depart|join|joinleft|reduce|emitreduce|callback|collect|"
+        "reduce-nohook|callback-nohook N MOD OUT [--sl-checkpoint-dir=DIR ...]\n");
     sl_finalize(&ctx);
     return 2;
   }

@@ -13,7 +13,8 @@
 #   modes   top (its sorted output byte for byte), group, uniq: stopped half-way, resumed
 #           (at 2 and 4 ranks)
 #   ops     fixed windows (watermarks), count windows with a custom trigger (its state),
-#           departition_window, a full outer join, reduce and emit_and_reduce with the
+#           departition_window, a full outer join, a left outer join stopped while it
+#           emits its unmatched records, reduce and emit_and_reduce with the
 #           accumulator's hooks, a callback source with its hooks, the collect sink
 #           (ckpt_flow's ops modes):
 #           stopped early, half-way or late at 1-4 ranks,
@@ -145,6 +146,8 @@ awk -v n=$N -v m=$MOD 'BEGIN { d = int(n / 10); for (v = 0; v < n; v++) s[int(v 
   for (k in s) { split(k, a, " "); printf "k%03d\t%d\n", a[2], s[k] } }' | sort >oracle-window.tsv
 awk -v n=$N 'BEGIN { d = int(n / 10); for (v = 0; v < n; v++) s[int(v / d)] += v;
   for (k in s) printf "w%02d\t%d\n", k, s[k] }' | sort >oracle-depart.tsv
+awk -v n=$N -v m=$MOD 'BEGIN { h = int(m / 2); for (v = 0; v < n; v++) { k = v % m;
+  printf "k%03d\t%d\n", k, k < h ? v * 1000 + k + 1 : v * 1000 } }' | sort >oracle-joinleft.tsv
 awk -v n=$N -v m=$MOD 'BEGIN { for (v = 0; v < n; v++) printf "k%03d\t%d\n", v % m, v * 1000 + v % m + 1;
   for (k = m; k < m + 3; k++) printf "k%03d\t%d\n", k, -1000 + k + 1 }' | sort >oracle-join.tsv
 for m in reduce callback wintrig collect; do cp oracle.tsv oracle-$m.tsv; done
@@ -163,8 +166,8 @@ ops_ref() {
   else cmp -s "ref-$1-$2.tsv" "oracle-$1.tsv"; fi
 }
 for spec in "window 1:early 2:middle 4:late" "wintrig 3:late" "depart 2:middle" \
-  "join 2:late 3:early" "reduce 4:early" "emitreduce 1:middle 3:late" "callback 4:late" \
-  "collect 3:middle"; do
+  "join 2:late 3:early" "joinleft 1:drain" "reduce 4:early" "emitreduce 1:middle 3:late" \
+  "callback 4:late" "collect 3:middle"; do
   read -r MODE cases <<<"$spec"
   for c in $cases; do
     np=${c%%:*} point=${c#*:}
@@ -175,7 +178,10 @@ for spec in "window 1:early 2:middle 4:late" "wintrig 3:late" "depart 2:middle" 
       continue
     fi
     share=$((N / np))
-    case $point in early) at=1000 ;; middle) at=$((share / 2)) ;; *) at=$((share * 9 / 10)) ;; esac
+    # drain: joinleft counts its input and its output; 1.8 shares in, it emits the
+    # unmatched records at the end of its input
+    case $point in early) at=1000 ;; middle) at=$((share / 2)) ;; late) at=$((share * 9 / 10)) ;;
+    drain) at=$((share * 18 / 10)) ;; esac
     name="$MODE np$np $point (record $at on rank $((np - 1)))"
     rm -rf ck out.tsv
     CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$((np - 1)) \
