@@ -166,7 +166,7 @@ ops_ref() {
   else cmp -s "ref-$1-$2.tsv" "oracle-$1.tsv"; fi
 }
 for spec in "window 1:early 2:middle 4:late" "wintrig 3:late" "depart 2:middle" \
-  "join 2:late 3:early" "joinleft 1:drain" "reduce 4:early" "emitreduce 1:middle 3:late" \
+  "join 2:late 3:early" "joinleft 1:drain" "reduce 4:early" "emitreduce 1:middle" \
   "callback 4:late" "collect 3:middle"; do
   read -r MODE cases <<<"$spec"
   for c in $cases; do
