@@ -22,6 +22,14 @@
 #           emit, at 1-4 ranks; resumed; the output byte for byte that of an uninterrupted
 #           run and of coreutils sort; periodic checkpoints that do not disturb the run; a
 #           SIGKILL during them, then the rerun
+#   ops     fixed windows (watermarks), count windows with a custom trigger (its state),
+#           departition_window, a full outer join, a left outer join stopped while it
+#           emits its unmatched records, reduce and emit_and_reduce with the
+#           accumulator's hooks, a callback source with its hooks, the collect sink
+#           (ckpt_flow's ops modes):
+#           stopped early, half-way or late at 1-4 ranks,
+#           resumed, the same lines as an uninterrupted run and an awk oracle; the same
+#           flows without the hooks, and text to standard output, refused before the run
 set -u
 BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
 FLOW=$BUILD/tests/ckpt/ckpt_flow
@@ -256,6 +264,79 @@ EOF2
 }
 test_sort
 
+# ---- windows, joins, user state: stopped early / half-way / late at 1-4 ranks ----
+# (each mode at one to three points, so that every rank count and point is covered); the
+# resumed lines equal an uninterrupted run's (at 2 ranks; wintrig's lines depend on the
+# rank count: at the same count), which equal an awk oracle (wintrig: summed per key)
+awk -v n=$N -v m=$MOD 'BEGIN { d = int(n / 10); for (v = 0; v < n; v++) s[int(v / d) " " v % m] += v;
+  for (k in s) { split(k, a, " "); printf "k%03d\t%d\n", a[2], s[k] } }' | sort >oracle-window.tsv
+awk -v n=$N 'BEGIN { d = int(n / 10); for (v = 0; v < n; v++) s[int(v / d)] += v;
+  for (k in s) printf "w%02d\t%d\n", k, s[k] }' | sort >oracle-depart.tsv
+awk -v n=$N -v m=$MOD 'BEGIN { h = int(m / 2); for (v = 0; v < n; v++) { k = v % m;
+  printf "k%03d\t%d\n", k, k < h ? v * 1000 + k + 1 : v * 1000 } }' | sort >oracle-joinleft.tsv
+awk -v n=$N -v m=$MOD 'BEGIN { for (v = 0; v < n; v++) printf "k%03d\t%d\n", v % m, v * 1000 + v % m + 1;
+  for (k = m; k < m + 3; k++) printf "k%03d\t%d\n", k, -1000 + k + 1 }' | sort >oracle-join.tsv
+for m in reduce callback wintrig collect; do cp oracle.tsv oracle-$m.tsv; done
+{ cat oracle.tsv; awk -v n=$N -v m=$MOD 'BEGIN { for (v = 7; v < n; v += 1000) printf "e%03d\t%d\n", v % m, v }'; } |
+  sort >oracle-emitreduce.tsv
+# ops_ref MODE NP: the uninterrupted run's sorted lines in ref-MODE-NP.tsv, checked against
+# the oracle (wintrig: its partial sums added up per key)
+ops_ref() {
+  [ -f "ref-$1-$2.tsv" ] && return 0
+  rm -rf ck ref.tsv
+  run "$2" $N $MOD ref.tsv --sl-checkpoint-dir=ck >o11 2>e11 || return 1
+  sort ref.tsv >"ref-$1-$2.tsv"
+  if [ "$1" = wintrig ]; then
+    awk -F'\t' '{ s[$1] += $2 } END { for (k in s) printf "%s\t%d\n", k, s[k] }' ref.tsv | sort |
+      cmp -s - oracle-wintrig.tsv
+  else cmp -s "ref-$1-$2.tsv" "oracle-$1.tsv"; fi
+}
+for spec in "window 1:early 2:middle 4:late" "wintrig 3:late" "depart 2:middle" \
+  "join 2:late 3:early" "joinleft 1:drain" "reduce 4:early" "emitreduce 1:middle" \
+  "callback 4:late" "collect 3:middle"; do
+  read -r MODE cases <<<"$spec"
+  for c in $cases; do
+    np=${c%%:*} point=${c#*:}
+    refnp=2
+    [ $MODE = wintrig ] && refnp=$np
+    if ! ops_ref $MODE $refnp; then
+      fail "$MODE np$refnp uninterrupted: not the oracle's: $(grep error: e11 | head -2)"
+      continue
+    fi
+    share=$((N / np))
+    # drain: joinleft counts its input and its output; 1.8 shares in, it emits the
+    # unmatched records at the end of its input
+    case $point in early) at=1000 ;; middle) at=$((share / 2)) ;; late) at=$((share * 9 / 10)) ;;
+    drain) at=$((share * 18 / 10)) ;; esac
+    name="$MODE np$np $point (record $at on rank $((np - 1)))"
+    rm -rf ck out.tsv
+    CKPT_SLOW_US=1000 CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$((np - 1)) \
+      run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o12 2>e12
+    rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e12 || [ -e out.tsv ]; then
+      fail "$name: expected exit 3 and 'checkpoint saved in ck', found exit $rc: $(grep error: e12 | head -2)"
+      continue
+    fi
+    run $np $N $MOD out.tsv --sl-checkpoint-dir=ck >o13 2>e13
+    rc=$?
+    if [ $rc -eq 0 ] && sort out.tsv | cmp -s - ref-$MODE-$refnp.tsv && [ ! -e ck ]; then
+      ok "$name: stopped, resumed to the uninterrupted run's lines (the oracle's)"
+    else fail "$name: resume: exit $rc, $(grep error: e13 | head -2) $(sort out.tsv | diff - ref-$MODE-$refnp.tsv | head -4)"; fi
+  done
+done
+# ---- user state without its hooks, and standard output: refused before the run ----
+for spec in "reduce-nohook:out.tsv:sl_flow_checkpoint_acc" \
+  "callback-nohook:out.tsv:sl_flow_checkpoint_source" "sum:-:standard output"; do
+  IFS=: read -r MODE o want <<<"$spec"
+  rm -rf ck out.tsv
+  run 2 $N $MOD "$o" --sl-checkpoint-dir=ck >o14 2>e14
+  rc=$?
+  if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e14)" -eq 1 ] &&
+    grep -q "error: .*this flow cannot be checkpointed: .*$want" e14 && [ ! -s o14 ] &&
+    [ ! -e out.tsv ] && [ ! -e ck/manifest ]; then
+    ok "$MODE to $o refused before the run: $(grep error: e14)"
+  else fail "$MODE to $o: expected exit 2 and one line naming $want, found exit $rc: $(head -3 e14)"; fi
+done
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum
 mkdir full

@@ -361,6 +361,38 @@ typedef int (*sl_fold_emit_fn)(void *acc, const sl_record *in, sl_emitter *out, 
 SL_EXPORT int sl_flow_emit_and_reduce(sl_flow *flow, const sl_reducer *reducer,
                                       sl_fold_emit_fn fold);
 
+/* ---- checkpoints of the user's state (docs/checkpoint.md) ----
+ * A flow holding state that only the user's code understands (a reduce or emit_and_reduce
+ * accumulator, a departition_window accumulator, a callback source's read position) can be
+ * checkpointed (--sl-checkpoint-dir) only with these hooks; without them such a run is
+ * refused before it starts, with one line naming the step or source. */
+/* Where a save hook writes the state's bytes (valid during the call only). */
+typedef struct sl_state_out sl_state_out;
+/* Append len bytes to the state being saved. Local. */
+SL_EXPORT int sl_state_write(sl_state_out *out, const void *data, size_t len);
+/* save: write the accumulator as bytes with sl_state_write (any length, 0 included).
+ * restore: a resumed run's accumulator, just made by init, as *acc; set it from the bytes
+ * save wrote (or replace *acc, freeing the old one). Both return 0 on success; called on the
+ * rank of the partition (and once per open window of a windowed reducer). */
+typedef int (*sl_acc_save_fn)(const void *acc, sl_state_out *out, void *arg);
+typedef int (*sl_acc_restore_fn)(void **acc, const void *data, size_t len, void *arg);
+/* Give the flow's last step, a reduce, emit_and_reduce or departition_window, a way to save
+ * its accumulator in a checkpoint and restore it on resume. Local (SPMD): call it on every
+ * rank, right after adding that step. */
+SL_EXPORT int sl_flow_checkpoint_acc(sl_flow *flow, sl_acc_save_fn save, sl_acc_restore_fn restore,
+                                     void *arg);
+/* A callback source's position, per partition: save runs between two calls of the source's
+ * function and writes what a resumed run needs to go on from there; restore runs in the
+ * resumed run before the first call of that partition's function. 0 on success. */
+typedef int (*sl_source_save_fn)(int partition, int partitions, sl_state_out *out, void *arg);
+typedef int (*sl_source_restore_fn)(int partition, int partitions, const void *data, size_t len,
+                                    void *arg);
+/* Give the flow's callback source (sl_flow_from_callback, the flow's first stage) save and
+ * restore hooks, so that the flow can be checkpointed. Local (SPMD), before merging or
+ * joining the flow into another. */
+SL_EXPORT int sl_flow_checkpoint_source(sl_flow *flow, sl_source_save_fn save,
+                                        sl_source_restore_fn restore, void *arg);
+
 /* ---- several flows into one stage ---- */
 /* Merge: a new stage of `partitions` partitions (<= 0: one per rank) fed by the current
  * last stage of flow and of each of others[0..n-1], routed as sl_flow_partition routes

@@ -33,6 +33,12 @@ int sl__bytes_append(sl__bytes *b, const void *p, size_t n) {
   return SL_OK;
 }
 
+int sl_state_write(sl_state_out *out, const void *data, size_t len) {
+  if (!out || (!data && len))
+    SL__FAIL(SL_ERR_INVAL, "sl_state_write: NULL output or data");
+  return sl__bytes_append(out->b, data, len);
+}
+
 int sl__bytes_put_record(sl__bytes *b, const sl_record *r) {
   SL__CHECK(sl__bytes_reserve(b, sl__rec_size(r->key_len, r->value_len), 0));
   sl__batch_append(b->p, b->cap, &b->len, r->key, r->key_len, r->value, r->value_len);

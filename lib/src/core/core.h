@@ -70,6 +70,10 @@ int sl__bytes_append(sl__bytes *b, const void *p, size_t n);
 /* Append one record in the batch encoding (core/batch.h). */
 int sl__bytes_put_record(sl__bytes *b, const sl_record *r);
 void sl__bytes_free(sl__bytes *b);
+/* The public sl_state_out (a user's save hook writes through sl_state_write): a buffer. */
+struct sl_state_out {
+  sl__bytes *b;
+};
 
 /* ---- JSON output (json.c): appended to a buffer, SL_ERR_NOMEM recorded ----
  * Strings are escaped (quote, backslash, control characters; invalid UTF-8 becomes

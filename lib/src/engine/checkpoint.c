@@ -29,7 +29,9 @@
 #include "core/ckpt_store.h"
 #include "engine/op.h"
 
-enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4, TAG_RUN = 5 };
+/* TAG_INNER: a wrapper's inner operator's chunk (engine/op.h, restore); TAG_RUN: a step's
+ * run-wide state (op.h, run_snapshot) */
+enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4, TAG_RUN = 5, TAG_INNER = 6 };
 
 typedef struct sl__ckpt {
   char dir[4096];
@@ -63,7 +65,9 @@ static int add_inputs(sl__run *run, sl__ckpt_manifest *m) {
     const sl__source *src = &run->flow->stages[s].source;
     if (!src->vt)
       continue;
-    SL__CHECK(sl__ckpt_manifest_add(m, "source", "stage %d: %s, %llu bytes", s, src->vt->name,
+    char skey[32];
+    snprintf(skey, sizeof skey, "source.%d", s);
+    SL__CHECK(sl__ckpt_manifest_add(m, skey, "%s, %llu bytes", src->vt->name,
                                     (unsigned long long)src->total_bytes));
     if (!src->vt->inputs)
       continue;
@@ -117,12 +121,15 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
   const sl_flow *f = run->flow;
   for (int s = 0; s < f->nstages; s++) {
     const sl__stage *st = &f->stages[s];
-    if (st->source.vt && !st->source.vt->snapshot) {
-      snprintf(why, cap, "its source (%s) cannot save its read position yet", st->source.vt->name);
+    const sl__source_vt *src = st->source.vt;
+    if (src && !src->snapshot) {
+      snprintf(why, cap, "its source (%s) %s", src->name,
+               src->ckpt_refusal ? src->ckpt_refusal : "cannot save its read position yet");
       return;
     }
-    if (st->wrap) {
-      snprintf(why, cap, "stage '%s' has windows, which cannot be saved yet", st->name);
+    if (st->wrap && !st->wrap->snapshot) {
+      snprintf(why, cap, "stage '%s' has a %s, which cannot be saved yet", st->name,
+               st->wrap->name);
       return;
     }
     for (int i = 0; i < st->nsteps; i++) {
@@ -132,6 +139,8 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
                  op->name);
         return;
       }
+      if (op->snapshot && op->can_snapshot && !op->can_snapshot(&st->steps[i], why, cap))
+        return;
       if (op->run_setup && (!op->run_snapshot || !op->run_restore)) {
         snprintf(why, cap, "step '%s' (%s) runs collectives that cannot be saved yet",
                  st->steps[i].name, op->name);
@@ -140,7 +149,8 @@ static void why_not(const sl__run *run, char *why, size_t cap) {
     }
   }
   if (!run->sink->snapshot)
-    snprintf(why, cap, "its sink (%s) cannot save what it holds yet", run->sink->name);
+    snprintf(why, cap, "its sink (%s) %s", run->sink->name,
+             run->sink->ckpt_refusal ? run->sink->ckpt_refusal : "cannot save what it holds yet");
 }
 
 /* Why this flow's checkpoint cannot resume on another number of ranks, or "" when it can:
@@ -175,7 +185,8 @@ static void why_not_portable(const sl__run *run, char *why, size_t cap) {
 
 int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d,
                       size_t n) {
-  return sl__ckpt_put(w, TAG_STEP, p->stage->index, p->index, i, d, n);
+  return sl__ckpt_put(w, p->steps[i].ckpt_inner ? TAG_INNER : TAG_STEP, p->stage->index, p->index,
+                      i, d, n);
 }
 
 int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n) {
@@ -524,8 +535,13 @@ static int restore_section(sl__run *run, sl__part *p, const sl__ckpt_section *s)
   }
   if (s->tag == TAG_SOURCE && p->stage->source.vt)
     return p->stage->source.vt->restore(p->src_state, s->data, s->len);
-  if (s->tag == TAG_STEP && s->step >= 0 && s->step < p->nsteps && p->steps[s->step].op->restore)
-    return p->steps[s->step].op->restore(p, s->step, s->data, s->len);
+  if ((s->tag == TAG_STEP || s->tag == TAG_INNER) && s->step >= 0 && s->step < p->nsteps &&
+      p->steps[s->step].op->restore) {
+    p->steps[s->step].ckpt_inner = s->tag == TAG_INNER;
+    int rc = p->steps[s->step].op->restore(p, s->step, s->data, s->len);
+    p->steps[s->step].ckpt_inner = 0;
+    return rc;
+  }
   SL__FAIL(SL_ERR_FORMAT, "checkpoint: an unknown section (tag %u, step %d)", (unsigned)s->tag,
            s->step);
 }

@@ -143,6 +143,8 @@ typedef struct sl__stepinst {
   int draining;      /* a drain is in progress (cursor in state) */
   int force_capture; /* drain into the part's capture buffer and stop there */
   int keep_open;     /* the state lives on after this drain (hold unmatched records) */
+  int ckpt_inner;    /* checkpoints: the chunks being saved or restored are the inner
+                        operator's (engine/op.h, restore) */
 } sl__stepinst;
 
 struct sl_emitter {

@@ -91,8 +91,14 @@ typedef struct sl__op_vt {
   int (*tick)(sl__part *p, int i);
   /* Save step i's state: any number of sl__ckpt_put_step calls (chunks of bounded size). */
   int (*snapshot)(sl__part *p, int i, struct sl__ckpt_writer *w);
-  /* One chunk that snapshot saved, in order, into the state create made. */
+  /* One chunk that snapshot saved, in order, into the state create made. A wrapper
+   * (windows) saves its inner operator's states with p->steps[i].ckpt_inner set around the
+   * inner snapshot; those chunks come back to the wrapper's restore with it set again. */
   int (*restore)(sl__part *p, int i, const void *data, size_t len);
+  /* Optional, before the run: 0 when this step of the plan cannot be saved after all (a
+   * user state without its save/restore hooks), with one line saying why in why; 1 when it
+   * can. NULL: it can whenever snapshot is set. */
+  int (*can_snapshot)(const sl__step *s, char *why, size_t cap);
 
   /* ---- optional, run-wide: once per step of the plan on every rank, whether or not the
    * rank hosts a partition of its stage; in plan order. rstate is this step's run-wide

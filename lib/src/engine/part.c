@@ -261,6 +261,11 @@ int sl__part_work(sl__part *p, int *progress) {
     }
     if (!p->input_ended) {
       if (p->stage->source.vt) {
+        /* a checkpoint runs and this partition has not saved yet: no more input, only its
+         * queued drains, so that it comes to a point where it can save (between two pulls,
+         * no trigger queued), even when every pull queues triggers (windows) */
+        if (run->ckpt_active)
+          break;
         int done = 0;
         p->cur_slot = 0;
         p->cur_sender = -1;

@@ -178,7 +178,55 @@ static int depart_drain(sl__part *p, int i, int *finished) {
   return SL_OK;
 }
 
+/* Checkpoints: one chunk per open window: [i64 id][i32 kind][i32 ndone][i32 partitions]
+ * [partitions bytes: closed][the accumulator's bytes, from the user's save hook]. */
+typedef struct ck_dwin {
+  int64_t id;
+  int32_t kind, ndone, partitions, pad;
+} ck_dwin;
+
+static int depart_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  dstate *d = ds_of(p, i);
+  sl__bytes b = {0};
+  int rc = SL_OK;
+  for (int k = 0; rc == SL_OK && k < d->n; k++) {
+    const dwin *dw = &d->w[k];
+    ck_dwin h = {dw->id, (int32_t)dw->kind, dw->ndone, d->partitions, 0};
+    b.len = 0;
+    rc = sl__bytes_append(&b, &h, sizeof h);
+    if (rc == SL_OK)
+      rc = sl__bytes_append(&b, dw->closed, (size_t)d->partitions);
+    if (rc == SL_OK)
+      rc = sl__acc_save(p, i, dw->acc, &b);
+    if (rc == SL_OK)
+      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+  }
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int depart_restore(sl__part *p, int i, const void *data, size_t len) {
+  dstate *d = ds_of(p, i);
+  ck_dwin h;
+  if (len >= sizeof h)
+    memcpy(&h, data, sizeof h);
+  if (len < sizeof h || h.partitions <= 0 || len - sizeof h < (size_t)h.partitions ||
+      (d->partitions && d->partitions != h.partitions))
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged window", p->steps[i].step->name);
+  d->partitions = h.partitions;
+  dwin *dw = NULL;
+  SL__CHECK(find_or_add(p, i, d, h.id, (sl_window_kind)h.kind, h.partitions, &dw));
+  const char *c = (const char *)data + sizeof h;
+  memcpy(dw->closed, c, (size_t)h.partitions);
+  dw->ndone = h.ndone;
+  c += h.partitions;
+  return sl__acc_restore(p, i, &dw->acc, c, len - (size_t)(c - (const char *)data));
+}
+
 const sl__op_vt sl__op_departition_window = {.name = "departition_window",
+                                             .snapshot = depart_snapshot,
+                                             .restore = depart_restore,
+                                             .can_snapshot = sl__acc_can_snapshot,
                                              .create = depart_create,
                                              .destroy = depart_destroy,
                                              .push = depart_push,

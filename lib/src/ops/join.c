@@ -158,8 +158,86 @@ static int join_drain(sl__part *p, int i, int *finished) {
   return SL_OK;
 }
 
+/* ---- checkpoints: each side's records by key, as records (key, [u8 side][its entries]);
+ * in the middle of the outer drain, the entries it emitted already are saved as matched,
+ * so a resumed drain, starting afresh, emits only the rest. ---- */
+typedef struct join_iter {
+  const jstate *js;
+  int draining;
+  int side;
+  size_t slot;
+  sl__bytes val;
+  int rc;
+} join_iter;
+
+static int join_next(void *arg, sl_record *r) {
+  join_iter *it = arg;
+  const jstate *js = it->js;
+  for (; it->side < 2; it->side++, it->slot = 0) {
+    const sl__htab *t = &js->side[it->side];
+    for (; it->slot < t->cap; it->slot++) {
+      const sl__hslot *sl = sl__htab_slot(t, it->slot);
+      if (!sl->hash)
+        continue;
+      const jvec *v = sl__htab_val(t, it->slot);
+      it->val.len = 0;
+      unsigned char side = (unsigned char)it->side;
+      if (sl__bytes_append(&it->val, &side, 1) != SL_OK ||
+          sl__bytes_append(&it->val, v->p, v->len) != SL_OK) {
+        it->rc = SL_ERR_NOMEM;
+        return 0;
+      }
+      if (it->draining) { /* mark what the drain emitted already */
+        int before_slot = it->side < js->phase || (it->side == js->phase && it->slot < js->slot);
+        for (size_t off = 0; off < v->len; off += ENTRY_HDR + entry_len(v, off))
+          if (before_slot || (it->side == js->phase && it->slot == js->slot && off < js->off))
+            it->val.p[1 + off + 4] = 1;
+      }
+      *r = (sl_record){sl__hslot_key(sl), sl->klen, it->val.p, it->val.len};
+      it->slot++;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int join_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  join_iter it = {.js = p->steps[i].state, .draining = p->steps[i].draining};
+  int rc = sl__ckpt_put_records(w, p, i, join_next, &it);
+  sl__bytes_free(&it.val);
+  return rc != SL_OK ? rc : it.rc;
+}
+
+static int join_restore(sl__part *p, int i, const void *data, size_t len) {
+  jstate *js = p->steps[i].state;
+  size_t pos = 0;
+  sl_record r;
+  int more, created;
+  while ((more = sl__batch_next(data, len, &pos, &r)) > 0) {
+    const unsigned char *v = r.value;
+    if (r.value_len < 1 || v[0] > 1)
+      break;
+    jvec *mine = sl__htab_upsert(&js->side[v[0]], r.key, r.key_len,
+                                 sl__hash_bytes(r.key, r.key_len), &created);
+    if (!mine)
+      SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint",
+               p->steps[i].step->name);
+    size_t before = mine->cap;
+    SL__CHECK(sl__bytes_append(mine, v + 1, r.value_len - 1));
+    sl__op_account(p, &js->state_bytes,
+                   js->state_bytes + (mine->cap - before) + (created ? 64 : 0));
+  }
+  if (more != 0 || pos != len)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged join entry", p->steps[i].step->name);
+  js->phase = 0;
+  js->slot = js->off = 0;
+  return SL_OK;
+}
+
 const sl__op_vt sl__op_join = {.name = "join",
                                .phase = "joining",
+                               .snapshot = join_snapshot,
+                               .restore = join_restore,
                                .flags = SL__OPF_WRAPPABLE,
                                .create = join_create,
                                .destroy = join_destroy,

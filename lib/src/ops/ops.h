@@ -74,5 +74,11 @@ int sl__ckpt_restore_ctab(sl__part *p, int i, struct sl__ctab *t, size_t vsize, 
 /* ---- reduce.c ---- */
 /* The accumulator of a user reducer's state (a window's on_trigger gets it). */
 void **sl__reduce_acc(void *state);
+/* Checkpoints of a user accumulator of step i (reduce, departition_window) through the
+ * hooks of sl_flow_checkpoint_acc: can_snapshot says whether they were given; save appends
+ * the accumulator's bytes to out; restore sets *acc (made by init) from them. */
+int sl__acc_can_snapshot(const sl__step *s, char *why, size_t cap);
+int sl__acc_save(sl__part *p, int i, const void *acc, sl__bytes *out);
+int sl__acc_restore(sl__part *p, int i, void **acc, const void *data, size_t len);
 
 #endif

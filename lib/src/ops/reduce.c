@@ -2,6 +2,7 @@
 /* reduce: the user's reducer folds every record of the partition into one accumulator and
  * emits it at the end (Flow.reduce); emit_and_reduce folds and may emit as it goes
  * (Flow.emit_and_reduce). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "ops/ops.h"
@@ -58,8 +59,49 @@ static int reduce_drain(sl__part *p, int i, int *finished) {
   return sl__reducer_drain_end(p, i, capture, finished);
 }
 
+/* ---- checkpoints: the accumulator through the user's hooks (sl_flow_checkpoint_acc) ---- */
+int sl__acc_can_snapshot(const sl__step *s, char *why, size_t cap) {
+  if (s->acc_save && s->acc_restore)
+    return 1;
+  snprintf(why, cap,
+           "step '%s' (%s) holds a user accumulator: give it save and restore hooks with "
+           "sl_flow_checkpoint_acc",
+           s->name, s->opname);
+  return 0;
+}
+
+int sl__acc_save(sl__part *p, int i, const void *acc, sl__bytes *out) {
+  const sl__step *s = p->steps[i].step;
+  sl_state_out o = {out};
+  int rc = s->acc_save(acc, &o, s->acc_state_arg);
+  return rc ? sl__callback_failed(p, i, rc) : SL_OK;
+}
+
+int sl__acc_restore(sl__part *p, int i, void **acc, const void *data, size_t len) {
+  const sl__step *s = p->steps[i].step;
+  int rc = s->acc_restore(acc, data, len, s->acc_state_arg);
+  return rc ? sl__callback_failed(p, i, rc) : SL_OK;
+}
+
+/* One chunk: the accumulator's bytes. */
+static int reduce_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  sl__bytes b = {0};
+  int rc = sl__acc_save(p, i, ((reduce_state *)p->steps[i].state)->acc, &b);
+  if (rc == SL_OK)
+    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int reduce_restore(sl__part *p, int i, const void *data, size_t len) {
+  return sl__acc_restore(p, i, &((reduce_state *)p->steps[i].state)->acc, data, len);
+}
+
 const sl__op_vt sl__op_reduce = {.name = "reduce",
                                  .phase = "reducing",
+                                 .snapshot = reduce_snapshot,
+                                 .restore = reduce_restore,
+                                 .can_snapshot = sl__acc_can_snapshot,
                                  .flags = SL__OPF_REDUCER | SL__OPF_WRAPPABLE,
                                  .create = reduce_create,
                                  .destroy = reduce_destroy,
@@ -88,5 +130,24 @@ int sl_flow_emit_and_reduce(sl_flow *flow, const sl_reducer *reducer, sl_fold_em
   SL__CHECK(sl__ops_add_step(flow, SL__STEP_REDUCE, NULL, reducer->arg, &st));
   st->reducer = *reducer;
   st->fold_emit = fold;
+  return SL_OK;
+}
+
+int sl_flow_checkpoint_acc(sl_flow *flow, sl_acc_save_fn save, sl_acc_restore_fn restore,
+                           void *arg) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_checkpoint_acc"));
+  if (!save || !restore)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_checkpoint_acc: NULL save or restore"));
+  sl__stage *s = sl__flow_last_stage(flow);
+  sl__step *st = s->nsteps ? &s->steps[s->nsteps - 1] : NULL;
+  if (!st || (st->kind != SL__STEP_REDUCE && st->kind != SL__STEP_DEPART_WINDOW))
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                "sl_flow_checkpoint_acc: the flow's last step "
+                                                "must be a reduce, emit_and_reduce or "
+                                                "departition_window"));
+  st->acc_save = save;
+  st->acc_restore = restore;
+  st->acc_state_arg = arg;
   return SL_OK;
 }

@@ -75,6 +75,7 @@ typedef struct wstate {
   int final_queued;
   int firing;       /* the head trigger's emission has started */
   size_t replay_at; /* replaying the entry that starts here (SIZE_MAX: not replaying) */
+  int restoring;    /* checkpoints: the window whose inner chunks come next */
 } wstate;
 
 static wstate *ws_of(sl__part *p, int i) {
@@ -598,6 +599,166 @@ static int window_tick(sl__part *p, int i) {
   return SL_OK;
 }
 
+/* ---- checkpoints ----
+ * Chunks, in order: 'H' the partition's window state (watermarks, counters, the queued
+ * triggers and the replay buffer), then per open window 'W' (its id, trigger counters and
+ * the custom trigger's state) followed by the inner operator's own chunks for that window
+ * (saved with ckpt_inner set). A checkpoint comes between triggers (the partition is not
+ * ready while triggers are queued: p->pending_step), so no window is half emitted. */
+typedef struct ck_head {
+  int64_t cur_id, in_window, own_wm, wm, gap_from, elapsed_periods;
+  int32_t have_gap, warned_skip, final_queued, nsenders, qlen, pad;
+} ck_head;
+
+typedef struct ck_win {
+  int64_t id, since;
+  int32_t draining, touched, watermark_fired, closing;
+} ck_win;
+
+typedef struct ck_fire {
+  int64_t id;
+  int32_t reset, close, make, name; /* name: an index in trigger_names, -1: the custom one */
+} ck_fire;
+
+static const char *const trigger_names[] = {"every", "done", "watermark", "periodically"};
+enum { NTRIGGER_NAMES = (int)(sizeof trigger_names / sizeof *trigger_names) };
+
+static int name_code(const wstate *ws, const char *name) {
+  if (name == ws->w->trigger_name)
+    return -1;
+  for (int k = 0; k < NTRIGGER_NAMES; k++)
+    if (!strcmp(name, trigger_names[k]))
+      return k;
+  return -1;
+}
+
+static int window_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
+  wstate *ws = ws_of(p, i);
+  sl__stepinst *si = &p->steps[i];
+  const sl_window *W = ws->w;
+  sl__bytes b = {0};
+  char tag = 'H';
+  ck_head h = {ws->cur_id,   ws->in_window,   ws->own_wm,       ws->wm,       ws->gap_from, 0,
+               ws->have_gap, ws->warned_skip, ws->final_queued, ws->nsenders, ws->qlen,     0};
+  int rc = sl__bytes_append(&b, &tag, 1);
+  if (rc == SL_OK)
+    rc = sl__bytes_append(&b, &h, sizeof h);
+  if (rc == SL_OK && ws->nsenders)
+    rc = sl__bytes_append(&b, ws->swm, (size_t)ws->nsenders * sizeof *ws->swm);
+  for (int k = 0; rc == SL_OK && k < ws->qlen; k++) {
+    const fire *f = &ws->q[(ws->qhead + k) % ws->qcap];
+    ck_fire cf = {f->id, f->reset, f->close, f->make, name_code(ws, f->name)};
+    rc = sl__bytes_append(&b, &cf, sizeof cf);
+  }
+  if (rc == SL_OK)
+    rc = sl__bytes_append(&b, ws->pend.p + ws->pend_pos, ws->pend.len - ws->pend_pos);
+  if (rc == SL_OK)
+    rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+  for (int k = 0; rc == SL_OK && k < ws->nwins; k++) {
+    win *wn = &ws->wins[k];
+    ck_win cw = {wn->id, wn->since, wn->draining, wn->touched, wn->watermark_fired, wn->closing};
+    tag = 'W';
+    b.len = 0;
+    rc = sl__bytes_append(&b, &tag, 1);
+    if (rc == SL_OK)
+      rc = sl__bytes_append(&b, &cw, sizeof cw);
+    if (rc == SL_OK && W->trigger_state_size)
+      rc = sl__bytes_append(&b, wn->tstate, W->trigger_state_size);
+    if (rc == SL_OK)
+      rc = sl__ckpt_put_step(w, p, i, b.p, b.len);
+    if (rc != SL_OK || !si->inner->snapshot)
+      continue;
+    si->state = wn->state;
+    si->draining = wn->draining;
+    si->ckpt_inner = 1;
+    rc = si->inner->snapshot(p, i, w);
+    si->ckpt_inner = 0;
+    si->state = NULL;
+    si->draining = 0;
+  }
+  sl__bytes_free(&b);
+  return rc;
+}
+
+static int restore_head(sl__part *p, int i, wstate *ws, const char *d, size_t len) {
+  const sl_window *W = ws->w;
+  ck_head h;
+  if (len < sizeof h)
+    return SL_ERR_FORMAT;
+  memcpy(&h, d, sizeof h);
+  size_t need = sizeof h + (size_t)h.nsenders * sizeof *ws->swm + (size_t)h.qlen * sizeof(ck_fire);
+  if (h.nsenders != ws->nsenders || h.qlen < 0 || len < need)
+    return SL_ERR_FORMAT;
+  ws->cur_id = h.cur_id;
+  ws->in_window = h.in_window;
+  ws->own_wm = h.own_wm;
+  ws->wm = h.wm;
+  ws->gap_from = h.gap_from;
+  ws->have_gap = h.have_gap;
+  ws->warned_skip = h.warned_skip;
+  ws->final_queued = h.final_queued;
+  d += sizeof h;
+  if (ws->nsenders)
+    memcpy(ws->swm, d, (size_t)ws->nsenders * sizeof *ws->swm);
+  d += (size_t)ws->nsenders * sizeof *ws->swm;
+  for (int k = 0; k < h.qlen; k++, d += sizeof(ck_fire)) {
+    ck_fire cf;
+    memcpy(&cf, d, sizeof cf);
+    if (cf.name >= NTRIGGER_NAMES)
+      return SL_ERR_FORMAT;
+    const char *name = cf.name < 0 ? W->trigger_name : trigger_names[cf.name];
+    SL__CHECK(queue_fire_m(p, i, ws, cf.id, name, cf.reset, cf.close, cf.make));
+  }
+  ws->pend.len = ws->pend_pos = 0;
+  SL__CHECK(sl__bytes_append(&ws->pend, d, len - need));
+  if (ws->pend.len)
+    p->pending_step = i;
+  /* processing time starts again from the resume, in the current period */
+  ws->t0 = sl__now() - (double)ws->cur_id * W->period;
+  ws->next_window_tick = ws->t0 + (double)(ws->cur_id + 1) * W->period;
+  return SL_OK;
+}
+
+static int window_restore(sl__part *p, int i, const void *data, size_t len) {
+  wstate *ws = ws_of(p, i);
+  sl__stepinst *si = &p->steps[i];
+  const char *d = data;
+  int rc = SL_OK;
+  if (si->ckpt_inner) { /* the inner operator's chunk of the last window restored */
+    if (!ws->nwins || ws->restoring < 0 || !si->inner->restore)
+      rc = SL_ERR_FORMAT;
+    else {
+      win *wn = &ws->wins[ws->restoring];
+      si->state = wn->state;
+      rc = si->inner->restore(p, i, data, len);
+      wn->state = si->state;
+      si->state = NULL;
+      return rc;
+    }
+  } else if (len >= 1 && d[0] == 'H') {
+    rc = restore_head(p, i, ws, d + 1, len - 1);
+  } else if (len >= 1 + sizeof(ck_win) + ws->w->trigger_state_size && d[0] == 'W') {
+    ck_win cw;
+    memcpy(&cw, d + 1, sizeof cw);
+    win *wn;
+    SL__CHECK(find_or_add(p, i, ws, cw.id, &wn));
+    wn->since = cw.since;
+    wn->draining = 0; /* its inner state holds what it has not emitted yet */
+    wn->touched = cw.touched;
+    wn->watermark_fired = cw.watermark_fired;
+    wn->closing = cw.closing;
+    if (ws->w->trigger_state_size)
+      memcpy(wn->tstate, d + 1 + sizeof cw, ws->w->trigger_state_size);
+    ws->restoring = (int)(wn - ws->wins);
+  } else {
+    rc = SL_ERR_FORMAT;
+  }
+  if (rc == SL_ERR_FORMAT)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: stage %d '%s', partition %d: a damaged window state",
+             p->stage->index, p->stage->name, p->index);
+  return rc;
+}
+
 /* The windows make their own states of the wrapped operator: none is made for the step. */
 static int window_create(sl__part *p, int i) {
   sl__run *run = p->run;
@@ -607,6 +768,7 @@ static int window_create(sl__part *p, int i) {
   si->wrap = ws;
   ws->w = &p->stage->window;
   ws->replay_at = SIZE_MAX;
+  ws->restoring = -1;
   ws->wm = ws->own_wm = INT64_MIN;
   ws->t0 = sl__now();
   ws->next_window_tick = ws->t0 + ws->w->period;
@@ -652,7 +814,9 @@ const sl__op_vt sl__op_window = {.name = "window",
                                  .push = window_push,
                                  .drain = window_drain,
                                  .watermark = window_watermark,
-                                 .tick = window_tick};
+                                 .tick = window_tick,
+                                 .snapshot = window_snapshot,
+                                 .restore = window_restore};
 
 /* ---- building ---- */
 static int check_window(const sl_window *w) {

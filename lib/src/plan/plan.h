@@ -95,6 +95,11 @@ typedef struct sl__step {
   sl_fold_emit_fn fold_emit; /* REDUCE: emit_and_reduce */
   sl_join_mode join_mode;    /* JOIN */
   sl_departition depart;     /* DEPART_WINDOW */
+  /* REDUCE, DEPART_WINDOW: the user's accumulator to and from bytes (checkpoints,
+   * sl_flow_checkpoint_acc); NULL: such a flow cannot be checkpointed */
+  sl_acc_save_fn acc_save;
+  sl_acc_restore_fn acc_restore;
+  void *acc_state_arg;
 } sl__step;
 
 /* A source: opened once per local partition, pulled while downstream has room. */
@@ -144,6 +149,9 @@ typedef struct sl__source_vt {
    * source without it cannot be checkpointed), and back into a state open made. */
   int (*snapshot)(void *state, sl__bytes *out);
   int (*restore)(void *state, const void *data, size_t len);
+  /* Optional: why a source without snapshot cannot be checkpointed, and what to do (the
+   * rest of the refusal line). NULL: "it cannot save its read position yet". */
+  const char *ckpt_refusal;
 } sl__source_vt;
 
 enum {
@@ -201,6 +209,9 @@ typedef struct sl__sink_vt {
    * (a resume on fewer or more ranks gives each new rank the parts of the old ranks
    * r * new / old maps to it, in rank order). */
   int ckpt_portable;
+  /* Optional: why a sink without snapshot cannot be checkpointed, and what to do (the rest
+   * of the refusal line). NULL: "it cannot save what it holds yet". */
+  const char *ckpt_refusal;
 } sl__sink_vt;
 
 typedef struct sl__sinkdef {

@@ -38,7 +38,13 @@ static const sl__sink_vt callback_vt = {.name = "callback",
                                         .prepare = callback_prepare,
                                         .push = callback_push,
                                         .finish = callback_finish,
-                                        .destroy = free};
+                                        .destroy = free,
+                                        /* what the callback was handed cannot be taken back */
+                                        .ckpt_refusal =
+                                            "hands records to the user's function, which a "
+                                            "resumed run cannot take back or hand again "
+                                            "exactly once: write to a file (sl_flow_to_text) "
+                                            "or collect (sl_flow_to_collect)"};
 
 int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg) {
   if (!fn)

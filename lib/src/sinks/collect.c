@@ -73,7 +73,29 @@ static void collect_describe(const void *impl, FILE *out) {
   fprintf(out, "collect to rank 0");
 }
 
+/* Checkpoints: the records so far (a small result, held on the last stage's rank), in one
+ * chunk in the batch encoding; restored by pushing them again. */
+static int collect_snapshot(void *impl, sl__run *run, struct sl__ckpt_writer *w) {
+  collect_sink *c = impl;
+  (void)run;
+  return c->n ? sl__ckpt_put_sink(w, c->data.p, c->data.len) : SL_OK;
+}
+
+static int collect_restore(void *impl, sl__run *run, const void *data, size_t len) {
+  (void)run;
+  size_t pos = 0;
+  sl_record r;
+  int more;
+  while ((more = sl__batch_next(data, len, &pos, &r)) > 0)
+    SL__CHECK(collect_push(impl, NULL, &r));
+  if (more < 0 || pos != len)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: the collect sink's records are damaged");
+  return SL_OK;
+}
+
 static const sl__sink_vt collect_vt = {.name = "collect",
+                                       .snapshot = collect_snapshot,
+                                       .restore = collect_restore,
                                        .prepare = collect_prepare,
                                        .push = collect_push,
                                        .finish = collect_finish,

@@ -203,7 +203,7 @@ static void text_describe(const void *impl, FILE *out) {
 
 /* Checkpoints: this rank's lines so far (the spill file, then the buffer), in chunks of the
  * buffer's size; restored by appending them in order. Standard output cannot take back what
- * it printed: such a flow's checkpoint fails. */
+ * it printed: such a flow is refused before it runs (text_stdout_vt has no snapshot). */
 static int text_snapshot(void *impl, sl__run *run, struct sl__ckpt_writer *w) {
   text_sink *s = impl;
   (void)run;
@@ -253,6 +253,18 @@ static const sl__sink_vt text_vt = {.name = "text",
                                     .destroy = text_destroy,
                                     .describe = text_describe};
 
+/* Standard output streams as the run goes: what it printed before a stop cannot be taken
+ * back, and holding the whole output until the end would take memory without bound. */
+static const sl__sink_vt text_stdout_vt = {
+    .name = "text",
+    .prepare = text_prepare,
+    .push = text_push,
+    .finish = text_finish,
+    .destroy = text_destroy,
+    .describe = text_describe,
+    .ckpt_refusal = "writes to standard output, which cannot take back the lines it printed "
+                    "before a stop: write to a file instead (a path, not \"-\")"};
+
 int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg, int overwrite) {
   if (!path)
     SL__FAIL(SL_ERR_INVAL, "sl_flow_to_text: NULL path (use \"-\" for stdout)");
@@ -273,5 +285,5 @@ int sl_flow_to_text(sl_flow *flow, const char *path, sl_format_fn fmt, void *arg
     free(s);
     SL__FAIL(SL_ERR_NOMEM, "out of memory");
   }
-  return sl__flow_set_sink(flow, &text_vt, s, "sl_flow_to_text");
+  return sl__flow_set_sink(flow, to_stdout ? &text_stdout_vt : &text_vt, s, "sl_flow_to_text");
 }

@@ -21,6 +21,10 @@ typedef struct gen_src {
   const sl_record *records;
   sl_source_fn cb;
   void *arg;
+  /* a callback's checkpoint hooks (sl_flow_checkpoint_source), or NULL */
+  sl_source_save_fn cb_save;
+  sl_source_restore_fn cb_restore;
+  void *cb_hook_arg;
   /* rows (kinds 4 and 5) */
   sl_generate_rows_fn gen_rows;
   const char *rows;
@@ -182,6 +186,29 @@ static int gen_restore(void *state, const void *data, size_t len) {
   return SL_OK;
 }
 
+/* A callback source's position: the user's hooks. */
+static int cb_snapshot(void *state, sl__bytes *out) {
+  const gen_state *st = state;
+  const gen_src *g = st->src;
+  sl_state_out o = {out};
+  int rc = g->cb_save(st->partition, st->partitions, &o, g->cb_hook_arg);
+  if (rc)
+    SL__FAIL(SL_ERR_CALLBACK, "partition %d: the callback source's save hook failed (returned %d)",
+             st->partition, rc);
+  return SL_OK;
+}
+
+static int cb_restore(void *state, const void *data, size_t len) {
+  const gen_state *st = state;
+  const gen_src *g = st->src;
+  int rc = g->cb_restore(st->partition, st->partitions, data, len, g->cb_hook_arg);
+  if (rc)
+    SL__FAIL(SL_ERR_CALLBACK,
+             "partition %d: the callback source's restore hook failed (returned %d)", st->partition,
+             rc);
+  return SL_OK;
+}
+
 #define GEN_VT(label, ...)                                                                         \
   {                                                                                                \
     .name = label, .open = gen_open, .pull = gen_pull, .close = gen_close, .destroy = gen_destroy, \
@@ -193,7 +220,11 @@ static const sl__source_vt generator_vt =
     GEN_VT("generator", .snapshot = gen_snapshot, .restore = gen_restore);
 static const sl__source_vt array_vt =
     GEN_VT("array", .snapshot = gen_snapshot, .restore = gen_restore);
-static const sl__source_vt callback_vt = GEN_VT("callback");
+static const sl__source_vt callback_vt =
+    GEN_VT("callback", .ckpt_refusal = "cannot save its read position: give it save and restore "
+                                       "hooks with sl_flow_checkpoint_source");
+static const sl__source_vt callback_ckpt_vt =
+    GEN_VT("callback", .snapshot = cb_snapshot, .restore = cb_restore);
 static const sl__source_vt rows_gen_vt =
     GEN_VT("rows generator", .snapshot = gen_snapshot, .restore = gen_restore);
 static const sl__source_vt rows_array_vt =
@@ -301,4 +332,23 @@ int sl_flow_from_callback(sl_flow *flow, sl_source_fn fn, void *arg, int partiti
     SL__FAIL(SL_ERR_INVAL, "sl_flow_from_callback: NULL function");
   SL__CHECK(sl__flow_begin_source(flow, partitions, "sl_flow_from_callback"));
   return sl__builder_fail(flow, sl__source_callback(&flow->stages[0].source, fn, arg));
+}
+
+int sl_flow_checkpoint_source(sl_flow *flow, sl_source_save_fn save, sl_source_restore_fn restore,
+                              void *arg) {
+  SL__CHECK(sl__check_open(flow, "sl_flow_checkpoint_source"));
+  sl__source *src = flow->nstages ? &flow->stages[0].source : NULL;
+  if (!save || !restore)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_INVAL, __FILE__, __LINE__,
+                                                "sl_flow_checkpoint_source: NULL save or restore"));
+  if (!src || src->vt != &callback_vt)
+    return sl__builder_fail(flow, sl__error_set(SL_ERR_STATE, __FILE__, __LINE__,
+                                                "sl_flow_checkpoint_source: the flow's source "
+                                                "must be sl_flow_from_callback"));
+  gen_src *g = src->impl;
+  g->cb_save = save;
+  g->cb_restore = restore;
+  g->cb_hook_arg = arg;
+  src->vt = &callback_ckpt_vt;
+  return SL_OK;
 }
