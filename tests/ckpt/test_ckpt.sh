@@ -30,8 +30,14 @@
 #           stopped early, half-way or late at 1-4 ranks,
 #           resumed, the same lines as an uninterrupted run and an awk oracle; the same
 #           flows without the hooks, and text to standard output, refused before the run
+#
+# test_ckpt.sh BUILD_DIR [SECTION ...] runs only those sections (core, ranks, sort, ops, apps;
+# default: all), so that ctest runs them side by side.
 set -u
-BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR}" && pwd) || exit 1
+BUILD=$(cd "${1:?usage: test_ckpt.sh BUILD_DIR [core|ranks|sort|ops|apps ...]}" && pwd) || exit 1
+shift
+SECTIONS=" ${*:-core ranks sort ops apps} "
+want() { [[ $SECTIONS == *" $1 "* ]]; }
 FLOW=$BUILD/tests/ckpt/ckpt_flow
 [ -x "$FLOW" ] || { echo "FAIL: $FLOW is missing"; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LC_ALL=C
@@ -65,6 +71,7 @@ same_as() {
   esac
 }
 
+if want core; then
 MODE=sum
 for np in 1 2 3 4; do
   # ---- stopped by a signal, resumed by the same command ----
@@ -148,6 +155,8 @@ for MODE in top group uniq; do
     else fail "$name: resume: exit $rc, $(head -3 e6) $(diff out.tsv oracle-$MODE.tsv 2>&1 | head -4)"; fi
   done
 done
+fi # core
+if want ranks; then
 # ---- another number of ranks: with fixed partition counts (CKPT_PARTS) a checkpoint taken
 # on 2 ranks resumes on 3 and on 1 (and one of 3 on 2); with partition counts that follow the
 # rank count, refused with one line naming them ----
@@ -180,6 +189,7 @@ if [ $rc -eq 2 ] && [ "$(grep -c 'error:' e13)" -eq 1 ] &&
   [ -f ck/manifest ] && [ ! -e out.tsv ]; then
   ok "partition counts that follow the ranks: refused on 3 ranks: $(grep error: e13)"
 else fail "partition counts that follow the ranks on 3 ranks: exit $rc: $(head -3 e13)"; fi
+fi # ranks
 # ---- the sort (sort_by_key: packed records; the compare sort: records of several lengths,
 # descending) ----
 test_sort() {
@@ -262,8 +272,9 @@ EOF2
     ok "sort np3 SIGKILL during periodic checkpoints (last committed: $epoch), rerun byte for byte"
   else fail "sort np3 SIGKILL then rerun: exit $rc, $(grep error: e14 | head -2)"; fi
 }
-test_sort
+want sort && test_sort
 
+if want ops; then
 # ---- windows, joins, user state: stopped early / half-way / late at 1-4 ranks ----
 # (each mode at one to three points, so that every rank count and point is covered); the
 # resumed lines equal an uninterrupted run's (at 2 ranks; wintrig's lines depend on the
@@ -337,6 +348,8 @@ for spec in "reduce-nohook:out.tsv:sl_flow_checkpoint_acc" \
     ok "$MODE to $o refused before the run: $(grep error: e14)"
   else fail "$MODE to $o: expected exit 2 and one line naming $want, found exit $rc: $(head -3 e14)"; fi
 done
+fi # ops
+if want core; then
 # ---- a checkpoint directory that fills up (a 64 KiB tmpfs; needs root to mount it) ----
 MODE=sum
 mkdir full
@@ -368,6 +381,8 @@ else
   echo "skipped: a full checkpoint directory (needs root to mount a tmpfs)"
 fi
 
+fi # core
+if want apps; then
 # ---- an app: sluice-wordcount stopped by SIGUSR1 to mpirun while it runs, resumed ----
 WCAPP=$BUILD/apps/sluice-wordcount/sluice-wordcount GEN=$BUILD/apps/sluice-gen/sluice-gen
 if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
@@ -451,5 +466,6 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
 else
   echo "skipped: sluice-wordcount (not built)"
 fi
+fi # apps
 echo "test_ckpt: $fails failure(s)"
 [ $fails -eq 0 ]
