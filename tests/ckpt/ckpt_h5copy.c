@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ckpt_h5copy IN.h5:/dset OUT.h5:/dset [independent|collective]: the checkpoint tests'
  * HDF5 flow (test_ckpt_h5.sh): the rows of a table whose first field (an integer) is not a
  * multiple of 3, copied in order (the HDF5 source, a filter, the HDF5 sink in rank order).
@@ -27,8 +28,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   sl_h5_opts o = {0};
-  o.transfer = argc > 3 && !strcmp(argv[3], "collective") ? SL_H5_XFER_COLLECTIVE
-                                                          : SL_H5_XFER_INDEPENDENT;
+  o.transfer =
+      argc > 3 && !strcmp(argv[3], "collective") ? SL_H5_XFER_COLLECTIVE : SL_H5_XFER_INDEPENDENT;
   sl_h5_layout *l = NULL;
   rc = sl_h5_describe(ctx, argv[1], &o, &l);
   sl_flow *flow = NULL;

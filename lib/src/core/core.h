@@ -164,7 +164,7 @@ struct sl_ctx {
   struct sl__keep {
     void *p;
     size_t n;
-  } *keep;
+  } * keep;
   int nkeep, capkeep;
   /* the trace of every run so far (--sl-trace): kept by the engine, freed at sl_finalize */
   void *trace;
