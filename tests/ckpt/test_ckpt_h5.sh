@@ -9,7 +9,8 @@
 #            the resume skips pass 1 and takes its results from the checkpoint), at the end
 #            of pass 2 (the last rows, before the result file is written), at 1-4 ranks:
 #            exit 3, no output; the same command again: exit 0, stdout and every dataset of
-#            the result file equal to an uninterrupted run's (h5py), the checkpoint gone
+#            the result file equal to an uninterrupted run's (h5py), the checkpoint gone;
+#            --along a dimension with a coordinate (two runs) stopped in its second run
 #   copy     ckpt_h5copy (HDF5 source, independent and collective transfers -> filter ->
 #            HDF5 sink in rank order) stopped and resumed, the table equal to h5py's
 #            selection of the input's rows
@@ -141,6 +142,36 @@ for np in 1 2 3 4; do
     fi
   done
 done
+
+# ---- --along with a coordinate (run 1 reads the coordinate, run 2 folds): stopped in
+# run 2, the resume skips run 1 and takes the summed coordinate from the checkpoint ----
+"$PY" - <<'PY' || fail "cannot write nd.h5"
+import h5py, numpy as np
+with h5py.File("nd.h5", "w") as f:
+    v = f.create_dataset("v", data=np.random.default_rng(3).random((5000, 8)) * 100,
+                         chunks=(500, 8))
+    lat = f.create_dataset("lat", data=np.linspace(-70, 70, 8))
+    lat.make_scale("lat")
+    v.dims[1].attach_scale(lat)
+PY
+name="np3 h5stats --along lat signal 2:0:3000"
+rm -rf ck out.h5
+run 3 "$S" nd.h5:/v --along lat -o ref.h5 --force >ref.txt 2>err.txt ||
+  fail "$name: reference: $(head -c 300 err.txt)"
+SLUICE_TEST_CKPT_SIGNAL=2:0:3000:4000 run 3 "$S" nd.h5:/v --along lat -o out.h5 \
+  --sl-checkpoint-dir=ck >out.txt 2>err.txt
+if stopped "$name" $? out.h5; then
+  run 3 "$S" nd.h5:/v --along lat -o out.h5 --sl-checkpoint-dir=ck --sl-log-level=info \
+    >out.txt 2>err.txt
+  rc=$?
+  if [ $rc -ne 0 ] || ! grep -q "run 1: done by an earlier job" err.txt; then
+    fail "$name: resume: exit $rc: $(grep -v '^sluice\[' err.txt | head -c 300)"
+  elif ! cmp -s out.txt ref.txt || ! same_h5 out.h5 ref.h5; then
+    fail "$name: the results differ from the uninterrupted run's"
+  else
+    ok "$name: resumed (the coordinate run skipped), the same results"
+  fi
+fi
 
 # ---- a changed input: refused, the checkpoint kept ----
 rm -rf ck out.h5
