@@ -14,6 +14,8 @@
 #   copy     ckpt_h5copy (HDF5 source, independent and collective transfers -> filter ->
 #            HDF5 sink in rank order) stopped and resumed, the table equal to h5py's
 #            selection of the input's rows
+#   range    ckpt_h5copy gen: a range into the HDF5 sink (which writes in rank order with a
+#            checkpoint directory), stopped by the program at a row, resumed: every row once
 #   changed  an input touched after the stop: the resume is refused (exit 2, one line
 #            naming the file), the checkpoint kept
 #   groupby  sluice-h5groupby stopped and resumed, its table compared with an uninterrupted
@@ -192,8 +194,7 @@ if stopped "changed input" $? out.h5; then
 fi
 
 # ---- the HDF5 source (independent, collective) into the HDF5 sink ----
-for c in "1 independent 1:0:3000" "2 collective 1:1:8000" "3 independent 1:2:5000" \
-  "4 collective 1:0:2000"; do
+for c in "2 collective 1:1:8000" "3 independent 1:2:5000" "4 collective 1:0:2000"; do
   read -r np xfer pt <<<"$c"
   name="np$np copy ($xfer) signal $pt"
   rm -rf ck out.h5
@@ -211,6 +212,34 @@ for c in "1 independent 1:0:3000" "2 collective 1:1:8000" "3 independent 1:2:500
     fail "$name: the table differs from h5py's selection: $(tail -2 err.py)"
   else
     ok "$name: resumed, the rows of h5py's selection in order"
+  fi
+done
+
+# ---- a range into the HDF5 sink (rounds without a checkpoint directory, rank order with
+# one): stopped by the program at a row, resumed, every id once ----
+cat >gen.py <<'PY'
+import sys, h5py, numpy as np
+n = int(sys.argv[2])
+r = np.sort(h5py.File(sys.argv[1], "r")["rows"][()], order="id")
+assert len(r) == n, (len(r), n)
+assert np.array_equal(r["id"], np.arange(n)) and np.array_equal(r["x"], np.arange(n) / 2)
+PY
+for c in "2 30000 1" "4 10000 3"; do
+  read -r np at rank <<<"$c"
+  name="np$np range to HDF5 signal at row $at on rank $rank"
+  rm -rf ck g.h5
+  CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$rank CKPT_SLOW_US=2000 run "$np" "$COPY" gen 120000 \
+    g.h5:/rows --sl-checkpoint-dir=ck >/dev/null 2>err.txt
+  stopped "$name" $? g.h5 || continue
+  run "$np" "$COPY" gen 120000 g.h5:/rows --sl-checkpoint-dir=ck --sl-log-level=info \
+    >/dev/null 2>err.txt
+  rc=$?
+  if [ $rc -ne 0 ] || [ -e ck ] || ! grep -q "run 1: resuming from checkpoint" err.txt; then
+    fail "$name: resume: exit $rc: $(grep -v '^sluice\[' err.txt | head -c 300)"
+  elif ! "$PY" gen.py g.h5 120000 2>err.py; then
+    fail "$name: the table is not every id once: $(tail -2 err.py)"
+  else
+    ok "$name: resumed, every row once"
   fi
 done
 

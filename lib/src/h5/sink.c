@@ -798,7 +798,11 @@ int sl_flow_to_h5(sl_flow *flow, const char *spec, const sl_h5_layout *layout,
     s->comm = MPI_COMM_NULL;
     s->req = MPI_REQUEST_NULL;
     s->w = (wctx){-1, -1, -1, -1, -1, -1};
-    s->rounds = !sl__plan_ordered_output(flow);
+    /* with --sl-checkpoint-dir, rank order (rows spilled, written at the end) even where
+     * rounds would do: a checkpoint then saves the rows so far, and nothing is in the
+     * file before the end (docs/checkpoint.md); the order across ranks is not defined in
+     * rounds anyway */
+    s->rounds = !sl__plan_ordered_output(flow) && !(flow->ctx && flow->ctx->opt.checkpoint_dir[0]);
     if (opts)
       s->opts = *opts;
     s->opts.inputs = NULL;
