@@ -224,17 +224,23 @@ r = np.sort(h5py.File(sys.argv[1], "r")["rows"][()], order="id")
 assert len(r) == n, (len(r), n)
 assert np.array_equal(r["id"], np.arange(n)) and np.array_equal(r["x"], np.arange(n) / 2)
 PY
-for c in "2 30000 1" "4 10000 3"; do
+# (the last row of a rank's share: the stop comes as its partitions end, before the write
+# at the end, or after them, when the job finishes: either way the table is whole)
+for c in "2 30000 1" "4 10000 3" "3 40000 0"; do
   read -r np at rank <<<"$c"
   name="np$np range to HDF5 signal at row $at on rank $rank"
   rm -rf ck g.h5
   CKPT_SIGNAL_AT=$at CKPT_SIGNAL_RANK=$rank CKPT_SLOW_US=2000 run "$np" "$COPY" gen 120000 \
     g.h5:/rows --sl-checkpoint-dir=ck >/dev/null 2>err.txt
-  stopped "$name" $? g.h5 || continue
-  run "$np" "$COPY" gen 120000 g.h5:/rows --sl-checkpoint-dir=ck --sl-log-level=info \
-    >/dev/null 2>err.txt
   rc=$?
-  if [ $rc -ne 0 ] || [ -e ck ] || ! grep -q "run 1: resuming from checkpoint" err.txt; then
+  if [ $rc -ne 0 ] || [ $np != 3 ]; then
+    stopped "$name" $rc g.h5 || continue
+    run "$np" "$COPY" gen 120000 g.h5:/rows --sl-checkpoint-dir=ck --sl-log-level=info \
+      >/dev/null 2>err.txt
+    rc=$?
+    grep -q "run 1: resuming from checkpoint" err.txt || rc=99
+  fi
+  if [ $rc -ne 0 ] || [ -e ck ]; then
     fail "$name: resume: exit $rc: $(grep -v '^sluice\[' err.txt | head -c 300)"
   elif ! "$PY" gen.py g.h5 120000 2>err.py; then
     fail "$name: the table is not every id once: $(tail -2 err.py)"

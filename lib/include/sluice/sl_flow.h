@@ -437,7 +437,7 @@ SL_EXPORT int sl_flow_checkpoint_outcome(const sl_flow *flow, int *how);
  * accumulator of sl_flow_each_block) in every checkpoint of the runs that follow, and put
  * them back when a run resumes or is skipped (see sl_flow_checkpoint_outcome). Regions are
  * matched by the order of the calls, which must be the same in the resumed program; p NULL
- * forgets every region. Local; every rank keeps its own. */
+ * and n 0 forget every region. Local; every rank keeps its own. */
 SL_EXPORT int sl_checkpoint_keep(sl_ctx *ctx, void *p, size_t n);
 /* Print the stage graph: stages, steps, partitions and their placement on ranks. Local. */
 SL_EXPORT int sl_flow_describe(const sl_flow *flow, FILE *out);

@@ -651,6 +651,8 @@ int sl_flow_checkpoint_outcome(const sl_flow *flow, int *how) {
 int sl_checkpoint_keep(sl_ctx *ctx, void *p, size_t n) {
   if (!ctx)
     SL__FAIL(SL_ERR_INVAL, "sl_checkpoint_keep: NULL ctx");
+  if (!p && n)
+    SL__FAIL(SL_ERR_INVAL, "sl_checkpoint_keep: NULL region of %zu bytes", n);
   if (!p) {
     ctx->nkeep = 0;
     return SL_OK;
