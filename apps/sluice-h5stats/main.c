@@ -645,6 +645,8 @@ static int read_coord(app *a, const stats_args *o, job *j, const char *path) {
     return SL_ERR_NOMEM;
   }
   snprintf(spec, len, "%.*s:%s", (int)flen, o->in, path);
+  /* checkpoints: the values read so far (or, after this run, summed) */
+  (void)sl_checkpoint_keep(a->ctx, j->coord, (size_t)j->nidx * sizeof *j->coord);
   sl_h5_opts h = {0};
   h.with_index = 1;
   h.flatten = 1;
@@ -667,8 +669,12 @@ static int read_coord(app *a, const stats_args *o, job *j, const char *path) {
     (void)sl_flow_to_count(flow, &count);
     rc = app_run(a, flow, "the coordinate of --along DIM");
   }
+  /* skipped (an earlier job read it and a later run's checkpoint holds the sums): no sum */
+  int how = 0;
+  if (flow)
+    (void)sl_flow_checkpoint_outcome(flow, &how);
   sl_flow_destroy(&flow);
-  if (rc == SL_OK && !a->describe &&
+  if (rc == SL_OK && !a->describe && how != 2 &&
       MPI_Allreduce(MPI_IN_PLACE, j->coord, (int)j->nidx, MPI_DOUBLE, MPI_SUM, a->comm) !=
           MPI_SUCCESS)
     rc = SL_ERR_MPI;
@@ -890,6 +896,19 @@ static int stats_main(app *a, const stats_args *o) {
     rc = along_setup(a, o, &j);
   if (rc == SL_OK)
     rc = alloc_histograms(a, &j, a->root && o->out, &edges);
+  /* --sl-checkpoint-dir: a checkpoint keeps this rank's accumulators, histograms and ranges
+   * (pass 2's checkpoint so carries pass 1's results: a resume skips pass 1, see
+   * sl_flow_checkpoint_outcome, and merges them again) */
+  if (rc == SL_OK) {
+    size_t nacc = j.along ? (size_t)j.nidx : j.nf;
+    rc = sl_checkpoint_keep(a->ctx, j.a, nacc * sizeof *j.a);
+    if (rc == SL_OK)
+      rc = sl_checkpoint_keep(a->ctx, j.hist, j.nf * (size_t)j.bins * sizeof *j.hist);
+    if (rc == SL_OK)
+      rc = sl_checkpoint_keep(a->ctx, j.lo, j.nf * sizeof *j.lo);
+    if (rc == SL_OK)
+      rc = sl_checkpoint_keep(a->ctx, j.hi, j.nf * sizeof *j.hi);
+  }
   const char *coord = "";
   if (rc == SL_OK && j.along && sl_h5_layout_dim(j.layout, j.dim, NULL, &coord) == SL_OK &&
       coord[0])
@@ -900,6 +919,7 @@ static int stats_main(app *a, const stats_args *o) {
     print_results(&j, g);
   if (rc == SL_OK && out)
     rc = write_output(a, o, out, inputs, &j, g, edges);
+  (void)sl_checkpoint_keep(a->ctx, NULL, 0); /* the regions are freed below */
   sl_h5_file_destroy(&out);
   sl_h5_layout_destroy(&j.layout);
   free(j.f);

@@ -459,6 +459,18 @@ SL_EXPORT int sl_flow_to_callback(sl_flow *flow, sl_each_fn fn, void *arg);
 /* ---- running ---- */
 /* Execute the flow. Collective over the context's communicator. May be called once. */
 SL_EXPORT int sl_run(sl_flow *flow);
+/* How the last sl_run of this flow went with --sl-checkpoint-dir (docs/checkpoint.md): *how
+ * is 0 when it ran from the start, 1 when it resumed from a checkpoint, 2 when it was
+ * skipped: the checkpoint is of a later sl_run of the same program, so an earlier job
+ * finished this one (its outputs are there) and the regions kept with
+ * sl_checkpoint_keep hold what they held at that checkpoint. Local. */
+SL_EXPORT int sl_flow_checkpoint_outcome(const sl_flow *flow, int *how);
+/* Keep n bytes at p (state that the program's callbacks fill on this rank, such as an
+ * accumulator of sl_flow_each_block) in every checkpoint of the runs that follow, and put
+ * them back when a run resumes or is skipped (see sl_flow_checkpoint_outcome). Regions are
+ * matched by the order of the calls, which must be the same in the resumed program; p NULL
+ * and n 0 forget every region. Local; every rank keeps its own. */
+SL_EXPORT int sl_checkpoint_keep(sl_ctx *ctx, void *p, size_t n);
 /* Print the stage graph: stages, steps, partitions and their placement on ranks. Local. */
 SL_EXPORT int sl_flow_describe(const sl_flow *flow, FILE *out);
 /* Print the plan as sl_run would run it, without running it: what sl_flow_describe

@@ -175,6 +175,9 @@ static void free_trace(sl_ctx *ctx) {
   if (ctx->trace && ctx->trace_free)
     ctx->trace_free(ctx->trace);
   ctx->trace = NULL;
+  free(ctx->keep); /* sl_checkpoint_keep's list goes with the trace: both live to the end */
+  ctx->keep = NULL;
+  ctx->nkeep = ctx->capkeep = 0;
 }
 
 static void destroy(sl_ctx *ctx) {

@@ -164,6 +164,12 @@ struct sl_ctx {
                                 "auto", by sl__memory_resolve */
   uint64_t bytes_written;    /* output bytes this rank wrote (sinks count them; run records) */
   int runs;                  /* sl_run calls so far on this context */
+  /* sl_checkpoint_keep's regions, saved with every checkpoint of this rank */
+  struct sl__keep {
+    void *p;
+    size_t n;
+  } * keep;
+  int nkeep, capkeep;
   /* the trace of every run so far (--sl-trace): kept by the engine, freed at sl_finalize */
   void *trace;
   void (*trace_free)(void *trace);

@@ -24,14 +24,24 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "core/ckpt_store.h"
 #include "engine/op.h"
 
 /* TAG_INNER: a wrapper's inner operator's chunk (engine/op.h, restore); TAG_RUN: a step's
- * run-wide state (op.h, run_snapshot) */
-enum { TAG_PART = 1, TAG_SOURCE = 2, TAG_STEP = 3, TAG_SINK = 4, TAG_RUN = 5, TAG_INNER = 6 };
+ * run-wide state (op.h, run_snapshot); TAG_KEEP: a region of sl_checkpoint_keep */
+enum {
+  TAG_PART = 1,
+  TAG_SOURCE = 2,
+  TAG_STEP = 3,
+  TAG_SINK = 4,
+  TAG_RUN = 5,
+  TAG_INNER = 6,
+  TAG_KEEP = 7
+};
 
 typedef struct sl__ckpt {
   char dir[4096];
@@ -53,6 +63,13 @@ typedef struct sl__ckpt {
   MPI_Request breq;
   int bposted, bdone;
   sl__ckpt_manifest id; /* what a resume must match */
+  int skip;             /* the checkpoint is of a later sl_run: this one is not run */
+  /* tests only (SLUICE_TEST_CKPT_SIGNAL=RUN:RANK:ROWS[:SLOW_US]): raise SIGUSR1 on RANK
+   * once its HDF5 source partitions passed on ROWS rows in the program's RUN-th sl_run, and
+   * sleep SLOW_US microseconds after every block they pass on, so the run lasts */
+  int t_run, t_rank, t_fired;
+  long long t_at, t_slow;
+  uint64_t t_seen;
 } sl__ckpt;
 
 /* ---- what a checkpoint must match ---- */
@@ -106,6 +123,8 @@ static int identity(sl__run *run, sl__ckpt_manifest *m) {
       sl__ckpt_manifest_add(m, "plan", "%016llx", (unsigned long long)sl__plan_fingerprint(f)));
   SL__CHECK(sl__ckpt_manifest_add(m, "command", "%s", run->ctx->program_args));
   SL__CHECK(sl__ckpt_manifest_add(m, "ranks", "%d", run->size));
+  /* which sl_run of the program: a checkpoint of a later one skips this one (examine) */
+  SL__CHECK(sl__ckpt_manifest_add(m, "run", "%d", run->ctx->runs));
   char parts[1024];
   int n = 0;
   for (int s = 0; s < f->nstages && n < (int)sizeof parts; s++)
@@ -179,6 +198,8 @@ static void why_not_portable(const sl__run *run, char *why, size_t cap) {
   }
   if (!run->sink->ckpt_portable)
     snprintf(why, cap, "its sink (%s) saves what it holds per rank", run->sink->name);
+  else if (run->ctx->nkeep)
+    snprintf(why, cap, "the program keeps state of its own per rank (sl_checkpoint_keep)");
 }
 
 /* ---- saving ---- */
@@ -307,6 +328,10 @@ static int save_ready(sl__run *run, int *progress) {
     rc = save_run_states(run);
   if (c->w && !c->local_failed && rc == SL_OK)
     rc = run->sink->snapshot(run->sink_impl, run, c->w);
+  /* the program's kept regions: every partition here has saved and waits, so no callback
+   * changes them until the commit */
+  for (int k = 0; rc == SL_OK && c->w && !c->local_failed && k < run->ctx->nkeep; k++)
+    rc = sl__ckpt_put(c->w, TAG_KEEP, -1, k, -1, run->ctx->keep[k].p, run->ctx->keep[k].n);
   if (c->w && !c->local_failed && rc == SL_OK) {
     rc = sl__ckpt_part_finish(c->w, &bytes);
     c->w = NULL;
@@ -412,6 +437,29 @@ static int end_epoch(sl__run *run) {
   return SL_OK;
 }
 
+static void test_knob(sl__run *run) {
+  sl__ckpt *c = run->ckpt;
+  const char *e = getenv("SLUICE_TEST_CKPT_SIGNAL");
+  if (!e || sscanf(e, "%d:%d:%lld:%lld", &c->t_run, &c->t_rank, &c->t_at, &c->t_slow) < 3)
+    c->t_run = 0;
+}
+
+/* The test knob: a source passed on n more rows on this rank. */
+void sl__ckpt_test_rows(sl__run *run, uint64_t n) {
+  sl__ckpt *c = run->ckpt;
+  if (!c || !c->t_run || c->t_run != run->ctx->runs || !n)
+    return;
+  c->t_seen += n;
+  if (c->t_slow > 0) {
+    struct timespec ts = {c->t_slow / 1000000, (c->t_slow % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (!c->t_fired && run->rank == c->t_rank && (long long)c->t_seen >= c->t_at) {
+    c->t_fired = 1;
+    raise(SIGUSR1);
+  }
+}
+
 int sl__ckpt_poll(sl__run *run, int *progress) {
   sl__ckpt *c = run->ckpt;
   if (!c)
@@ -457,8 +505,10 @@ int sl__ckpt_linger(sl__run *run) {
   sl__ckpt *c = run->ckpt;
   if (!c || c->bdone)
     return 0;
-  if (run->ckpt_active || (run->rank == 0 && c->want_stop))
-    return 1; /* an epoch runs, or starts on the next turn */
+  /* an epoch runs, or starts on the next turn (never once rank 0 closed: a stop asked
+   * after that, by a late signal here or another rank's REQUEST, lets the job finish) */
+  if (run->ckpt_active || (run->rank == 0 && c->want_stop && !c->closing))
+    return 1;
   if (!c->bposted) {
     if (MPI_Ibarrier(c->bcomm, &c->breq) != MPI_SUCCESS)
       return 0;
@@ -526,6 +576,22 @@ static int apply_head(sl__run *run, sl__part *p, const part_head *h, const char 
   return SL_OK;
 }
 
+/* A kept region back in place: the k-th region of sl_checkpoint_keep. Regions kept later
+ * than this point of the program (a skipped run's) are not there yet: left alone. */
+static int restore_keep(sl__run *run, const sl__ckpt_section *s) {
+  sl_ctx *ctx = run->ctx;
+  if (s->part < 0 || s->part >= ctx->nkeep)
+    return SL_OK;
+  if (ctx->keep[s->part].n != s->len)
+    SL__FAIL(SL_ERR_FORMAT,
+             "checkpoint: region %d kept with sl_checkpoint_keep had %zu bytes, now %zu (the "
+             "program keeps other state than the run that saved it)",
+             s->part, s->len, ctx->keep[s->part].n);
+  if (s->len)
+    memcpy(ctx->keep[s->part].p, s->data, s->len);
+  return SL_OK;
+}
+
 /* One section of a local partition; TAG_PART with the senders' flags (the same ranks). */
 static int restore_section(sl__run *run, sl__part *p, const sl__ckpt_section *s) {
   if (s->tag == TAG_PART) {
@@ -546,7 +612,9 @@ static int restore_section(sl__run *run, sl__part *p, const sl__ckpt_section *s)
            s->step);
 }
 
-static int restore_rank(sl__run *run) {
+/* This rank's part of the checkpoint back into the run; keep_only: only the kept regions
+ * (a skipped run). */
+static int restore_rank(sl__run *run, int keep_only) {
   sl__ckpt *c = run->ckpt;
   sl__ckpt_reader *r = NULL;
   SL__CHECK(sl__ckpt_part_open(c->dir, (uint64_t)c->epoch, run->rank, &r));
@@ -556,6 +624,12 @@ static int restore_rank(sl__run *run) {
     rc = sl__ckpt_next(r, &s, &more);
     if (rc != SL_OK || !more)
       break;
+    if (s.tag == TAG_KEEP) {
+      rc = restore_keep(run, &s);
+      continue;
+    }
+    if (keep_only)
+      continue;
     if (s.tag == TAG_SINK) {
       rc = run->sink->restore(run->sink_impl, run, s.data, s.len);
       continue;
@@ -660,8 +734,25 @@ static int restore_remapped(sl__run *run) {
   return rc;
 }
 
-/* Rank 0: is there a checkpoint, and may this run resume from it? 1 resume, 0 start
- * afresh; an error (recorded) when it may not. */
+/* The keys of the identity that a skipped run must share with the checkpoint: the same
+ * program on the same ranks (its inputs are checked by the run the checkpoint is of). */
+static int same_program(const sl__ckpt_manifest *have, const sl__ckpt_manifest *id, char *why,
+                        size_t cap) {
+  sl__ckpt_manifest want = {0};
+  int rc = SL_OK;
+  for (size_t i = 0; rc == SL_OK && i < id->n; i++)
+    if (!strcmp(id->kv[i].key, "command") || !strcmp(id->kv[i].key, "ranks"))
+      rc = sl__ckpt_manifest_add(&want, id->kv[i].key, "%s", id->kv[i].value);
+  int differs = rc != SL_OK || sl__ckpt_manifest_diff(have, &want, why, cap);
+  if (rc != SL_OK)
+    snprintf(why, cap, "out of memory comparing the checkpoint");
+  sl__ckpt_manifest_free(&want);
+  return differs;
+}
+
+/* Rank 0: is there a checkpoint, and may this run resume from it? 1 resume, 2 skip (the
+ * checkpoint is of a later sl_run of the same program), 0 start afresh; an error
+ * (recorded) when it may not. */
 static int examine(sl__run *run, int *resume) {
   sl__ckpt *c = run->ckpt;
   sl__ckpt_manifest have = {0};
@@ -671,11 +762,13 @@ static int examine(sl__run *run, int *resume) {
   if (!found)
     return SL_OK;
   char why[1024];
+  const char *hr = sl__ckpt_manifest_get(&have, "run");
+  int later = hr && atoi(hr) > run->ctx->runs;
   const char *had_ranks = sl__ckpt_manifest_get(&have, "ranks");
   const char *had_parts = sl__ckpt_manifest_get(&have, "partitions");
   int old = had_ranks ? atoi(had_ranks) : 0;
   int rc = SL_OK;
-  if (old > 0 && old != run->size) {
+  if (!later && old > 0 && old != run->size) {
     /* another rank count: only where every partition count stays and what was saved
      * belongs to partitions (then compare the rest as if the counts matched) */
     const char *now_parts = sl__ckpt_manifest_get(&c->id, "partitions");
@@ -702,7 +795,8 @@ static int examine(sl__run *run, int *resume) {
         }
       }
   }
-  int differs = rc == SL_OK && sl__ckpt_manifest_diff(&have, &c->id, why, sizeof why);
+  int differs = rc == SL_OK && (later ? same_program(&have, &c->id, why, sizeof why)
+                                      : sl__ckpt_manifest_diff(&have, &c->id, why, sizeof why));
   c->epoch = (int64_t)have.epoch;
   c->old_ranks = old > 0 ? old : run->size;
   sl__ckpt_manifest_free(&have);
@@ -713,7 +807,7 @@ static int examine(sl__run *run, int *resume) {
              "--sl-checkpoint-dir %s holds a checkpoint of another run: %s (run the same "
              "command on the same inputs to resume, or remove the directory to start afresh)",
              c->dir, why);
-  *resume = 1;
+  *resume = later ? 2 : 1;
   return SL_OK;
 }
 
@@ -753,15 +847,53 @@ int sl__ckpt_begin(sl__run *run) {
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the checkpoint");
   if (rc == SL_OK && verdict[0] < 0)
     rc = SL_ERR_REMOTE;
-  if (rc == SL_OK && verdict[0] == 1) {
+  if (rc == SL_OK && verdict[0] >= 1) {
     c->epoch = verdict[1];
     c->old_ranks = (int)verdict[2];
-    rc = c->old_ranks == run->size ? restore_rank(run) : restore_remapped(run);
+    c->skip = verdict[0] == 2;
+    run->flow->ckpt_outcome = (int)verdict[0];
+    rc = c->old_ranks == run->size || c->skip ? restore_rank(run, c->skip) : restore_remapped(run);
     if (rc == SL_OK && run->rank == 0)
-      sl_log(run->ctx, SL_LOG_INFO, "resuming from checkpoint %lld in %s%s", (long long)c->epoch,
-             c->dir, c->old_ranks == run->size ? "" : " (taken on another number of ranks)");
+      sl_log(run->ctx, SL_LOG_INFO,
+             c->skip ? "run %d: done by an earlier job (checkpoint %lld in %s is of a later run)%s"
+                     : "run %d: resuming from checkpoint %lld in %s%s",
+             run->ctx->runs, (long long)c->epoch, c->dir,
+             c->old_ranks == run->size ? "" : " (taken on another number of ranks)");
   }
+  if (rc == SL_OK)
+    test_knob(run);
   return rc;
+}
+
+int sl__ckpt_skipped(const sl__run *run) {
+  return run->ckpt && run->ckpt->skip;
+}
+
+int sl_flow_checkpoint_outcome(const sl_flow *flow, int *how) {
+  if (!flow || !how)
+    SL__FAIL(SL_ERR_INVAL, "sl_flow_checkpoint_outcome: NULL %s", flow ? "how" : "flow");
+  *how = flow->ckpt_outcome;
+  return SL_OK;
+}
+
+int sl_checkpoint_keep(sl_ctx *ctx, void *p, size_t n) {
+  if (!ctx)
+    SL__FAIL(SL_ERR_INVAL, "sl_checkpoint_keep: NULL ctx");
+  if (!p && n)
+    SL__FAIL(SL_ERR_INVAL, "sl_checkpoint_keep: NULL region of %zu bytes", n);
+  if (!p) {
+    ctx->nkeep = 0;
+    return SL_OK;
+  }
+  if (ctx->nkeep == ctx->capkeep) {
+    int cap = ctx->capkeep ? 2 * ctx->capkeep : 8;
+    struct sl__keep *k = realloc(ctx->keep, (size_t)cap * sizeof *k);
+    SL__CHECK_ALLOC(k);
+    ctx->keep = k;
+    ctx->capkeep = cap;
+  }
+  ctx->keep[ctx->nkeep++] = (struct sl__keep){p, n};
+  return SL_OK;
 }
 
 void sl__ckpt_end(sl__run *run, int status) {
@@ -778,7 +910,8 @@ void sl__ckpt_end(sl__run *run, int status) {
   }
   if (!c)
     return;
-  if (status == SL_OK && run->rank == 0 && sl__ckpt_remove(c->dir) != SL_OK) {
+  /* a skipped run leaves the checkpoint of the later run it belongs to */
+  if (status == SL_OK && run->rank == 0 && !c->skip && sl__ckpt_remove(c->dir) != SL_OK) {
     sl_log(run->ctx, SL_LOG_WARN, "the run succeeded but its checkpoint could not be removed: %s",
            sl__error_message());
     sl__error_clear();

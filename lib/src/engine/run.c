@@ -391,7 +391,7 @@ int sl_run(sl_flow *flow) {
   }
 
   /* Phase 3: the event loop, then the drain and the outcome. */
-  rc = loop(run);
+  rc = sl__ckpt_skipped(run) ? SL_OK : loop(run); /* skipped: an earlier job ran it */
   /* Complete the collectives every rank posted in the loop (sources' and sinks' I/O
    * rounds, operators' collectives): the loop may have ended early on some ranks only.
    * No blocking collective may come first: a rank still inside a collective read waits
@@ -419,7 +419,8 @@ int sl_run(sl_flow *flow) {
     rc = frc;
   t = sl__now();
   sl__trace_span(run, SL__TRACK_LOOP, "collective: finish the exchange", t1, t);
-  int flags = rc != SL_OK, failed = 1;
+  /* a skipped run publishes nothing: its outputs are the earlier job's */
+  int flags = rc != SL_OK || sl__ckpt_skipped(run), failed = 1;
   if (MPI_Allreduce(&flags, &failed, 1, MPI_INT, MPI_MAX, run->comm) != MPI_SUCCESS && rc == SL_OK)
     rc = sl__error_set(SL_ERR_MPI, __FILE__, __LINE__, "cannot agree on the run's outcome");
   if (!failed)

@@ -85,6 +85,7 @@ struct h5_state {
   uint64_t brow0; /* global index of buf's first row */
   uint64_t blen, bpos;
   uint64_t input_bytes; /* read, not yet added to the stage's statistics */
+  uint64_t skip;        /* a restored position: records of the next block already emitted */
 };
 
 /* ---- inspection on rank 0 ---- */
@@ -1055,7 +1056,8 @@ static int read_rows(h5_state *st, h5_handle *h, uint64_t k) {
   uint64_t per = l->flat ? l->flat : 1;
   st->brow0 = st->cur * per;
   st->blen = k * per;
-  st->bpos = 0;
+  st->bpos = st->skip < st->blen ? st->skip : st->blen;
+  st->skip = 0;
   st->cur += k;
   st->input_bytes += k * per * l->row_size;
   return SL_OK;
@@ -1112,6 +1114,7 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       st->bpos += took;
       budget -= took;
       SL__CHECK(rc);
+      sl__ckpt_test_rows(part->run, took); /* tests: a stop at a chosen row */
       if (took < n)
         return SL_OK; /* blocked */
       continue;
@@ -1379,6 +1382,46 @@ static void h5_describe(const sl__source *src, FILE *out) {
           (size_t)s->layout.row_size, s->layout.n);
 }
 
+/* Checkpoints: a partition's position between two pulls is the first row of the block it
+ * is emitting (or of the next block) and how many of that block's records it emitted. A
+ * resume reads that block again from the same row and emits the rest: the blocks that
+ * follow start at the same rows as in an uninterrupted run (the same --sl-read-block-bytes
+ * given), so block-wise folds see the same blocks. Collective transfers read it in a
+ * round like any other block. */
+typedef struct h5_pos {
+  uint64_t row, skip, lo, hi;
+} h5_pos;
+
+static int h5_snapshot(void *state, sl__bytes *out) {
+  const h5_state *st = state;
+  const sl_h5_layout *l = &st->src->layout;
+  uint64_t per = l->flat ? l->flat : 1;
+  h5_pos pos = {st->cur, 0, st->lo, st->hi};
+  if (st->bpos < st->blen) {
+    pos.row = st->brow0 / per;
+    pos.skip = st->bpos;
+  }
+  return sl__bytes_append(out, &pos, sizeof pos);
+}
+
+static int h5_restore(void *state, const void *data, size_t len) {
+  h5_state *st = state;
+  h5_pos pos;
+  if (len != sizeof pos)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: an HDF5 source's position of %zu bytes", len);
+  memcpy(&pos, data, sizeof pos);
+  if (pos.lo != st->lo || pos.hi != st->hi || pos.row < st->lo || pos.row > st->hi)
+    SL__FAIL(SL_ERR_FORMAT,
+             "checkpoint: HDF5 rows %llu..%llu (at %llu) saved for a partition that now reads "
+             "rows %llu..%llu",
+             (unsigned long long)pos.lo, (unsigned long long)pos.hi, (unsigned long long)pos.row,
+             (unsigned long long)st->lo, (unsigned long long)st->hi);
+  st->cur = pos.row;
+  st->skip = pos.skip;
+  st->bpos = st->blen = 0;
+  return SL_OK;
+}
+
 static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                .prepare = h5_prepare,
                                                .reads_file = h5_reads_file,
@@ -1393,7 +1436,9 @@ static const sl__source_vt sl__h5_source_vt = {.name = "HDF5 datasets",
                                                .caps = SL__SRC_ORDERED,
                                                .inputs = h5_inputs,
                                                .collective = h5_collective,
-                                               .describe = h5_describe};
+                                               .describe = h5_describe,
+                                               .snapshot = h5_snapshot,
+                                               .restore = h5_restore};
 
 int sl__h5src_new(const char *const *specs, size_t nspecs, const sl_h5_opts *opts,
                   sl__h5src **out) {

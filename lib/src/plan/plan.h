@@ -262,6 +262,7 @@ struct sl_flow {
   sl__run *last;                   /* stats of the last run */
   void (*last_free)(sl__run *run); /* frees it (set by the engine) */
   char label[128];                 /* sl_flow_set_label: progress, record, log view, trace */
+  int ckpt_outcome;                /* sl_flow_checkpoint_outcome of the last run */
 };
 
 sl__stage *sl__flow_last_stage(sl_flow *flow);
