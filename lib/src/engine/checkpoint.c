@@ -67,7 +67,7 @@ typedef struct sl__ckpt {
   /* tests only (SLUICE_TEST_CKPT_SIGNAL=RUN:RANK:ROWS[:SLOW_US]): raise SIGUSR1 on RANK
    * once its HDF5 source partitions passed on ROWS rows in the program's RUN-th sl_run, and
    * sleep SLOW_US microseconds after every block they pass on, so the run lasts */
-  int t_run, t_rank, t_fired;
+  int t_run, t_rank, t_fired, t_sink;
   long long t_at, t_slow;
   uint64_t t_seen;
 } sl__ckpt;
@@ -440,17 +440,22 @@ static int end_epoch(sl__run *run) {
 static void test_knob(sl__run *run) {
   sl__ckpt *c = run->ckpt;
   const char *e = getenv("SLUICE_TEST_CKPT_SIGNAL");
-  if (!e || sscanf(e, "%d:%d:%lld:%lld", &c->t_run, &c->t_rank, &c->t_at, &c->t_slow) < 3)
+  char where[8] = "";
+  if (!e ||
+      sscanf(e, "%d:%d:%lld:%lld:%7s", &c->t_run, &c->t_rank, &c->t_at, &c->t_slow, where) < 3)
     c->t_run = 0;
+  c->t_sink = !strcmp(where, "sink");
 }
 
-/* The test knob: a source passed on n more rows on this rank. */
-void sl__ckpt_test_rows(sl__run *run, uint64_t n) {
+/* The test knob: a source passed on n more rows on this rank (at_sink 0), or the sink took
+ * n more (at_sink 1; slowed every 1000 rows, not every call: it is called per record). */
+void sl__ckpt_test_rows(sl__run *run, uint64_t n, int at_sink) {
   sl__ckpt *c = run->ckpt;
-  if (!c || !c->t_run || c->t_run != run->ctx->runs || !n)
+  if (!c || !c->t_run || c->t_run != run->ctx->runs || !n || at_sink != c->t_sink)
     return;
+  uint64_t before = c->t_seen;
   c->t_seen += n;
-  if (c->t_slow > 0) {
+  if (c->t_slow > 0 && (!at_sink || before / 1000 != c->t_seen / 1000)) {
     struct timespec ts = {c->t_slow / 1000000, (c->t_slow % 1000000) * 1000};
     nanosleep(&ts, NULL);
   }

@@ -164,7 +164,6 @@ static int make_room(h5_sink *s) {
 }
 
 static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
-  (void)part;
   h5_sink *s = impl;
   size_t rs = s->layout->row_size;
   if (rec->value_len != rs) {
@@ -178,6 +177,7 @@ static int h5sink_push(void *impl, sl__part *part, const sl_record *rec) {
   SL__CHECK(make_room(s));
   memcpy(s->buf + s->len, rec->value, rs);
   s->len += rs;
+  sl__ckpt_test_rows(part->run, 1, 1); /* tests: a stop while the output is written */
   return SL_OK;
 }
 
@@ -210,6 +210,7 @@ static int h5sink_push_rows(void *impl, sl__part *part, const char *rows, size_t
     done += k;
   }
   *taken = done;
+  sl__ckpt_test_rows(part->run, done, 1);
   return SL_OK;
 }
 

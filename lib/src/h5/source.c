@@ -1114,7 +1114,7 @@ static int h5_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       st->bpos += took;
       budget -= took;
       SL__CHECK(rc);
-      sl__ckpt_test_rows(part->run, took); /* tests: a stop at a chosen row */
+      sl__ckpt_test_rows(part->run, took, 0); /* tests: a stop at a chosen row */
       if (took < n)
         return SL_OK; /* blocked */
       continue;
