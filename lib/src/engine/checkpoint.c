@@ -214,6 +214,25 @@ int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n) {
   return sl__ckpt_put(w, TAG_SINK, -1, -1, -1, d, n);
 }
 
+int sl__ckpt_put_sink_spilled(struct sl__ckpt_writer *w, int spill_fd, uint64_t spilled,
+                              const char *buf, size_t len, size_t cap, const char *what) {
+  char *tmp = spilled ? malloc(cap) : NULL;
+  if (spilled)
+    SL__CHECK_ALLOC_FOR(tmp, "a checkpoint copy buffer", cap, "--sl-output-buffer-bytes");
+  int rc = SL_OK;
+  for (uint64_t done = 0; rc == SL_OK && done < spilled;) {
+    size_t want = spilled - done < cap ? (size_t)(spilled - done) : cap;
+    rc = sl__pread_all(spill_fd, tmp, want, done, what);
+    if (rc == SL_OK)
+      rc = sl__ckpt_put_sink(w, tmp, want);
+    done += want;
+  }
+  free(tmp);
+  if (rc == SL_OK && len)
+    rc = sl__ckpt_put_sink(w, buf, len);
+  return rc;
+}
+
 int sl__ckpt_put_run(struct sl__ckpt_writer *w, int stage, int step, const void *d, size_t n) {
   return sl__ckpt_put(w, TAG_RUN, stage, -1, step, d, n);
 }

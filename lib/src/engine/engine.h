@@ -384,11 +384,17 @@ int sl__ckpt_linger(sl__run *run);
 void sl__ckpt_end(sl__run *run, int status);
 /* 1 when sl__ckpt_begin found a checkpoint of a later sl_run: this run is not run. */
 int sl__ckpt_skipped(const sl__run *run);
-/* Tests only (SLUICE_TEST_CKPT_SIGNAL, engine/checkpoint.c): a source passed on n rows. */
+/* Tests only (SLUICE_TEST_CKPT_SIGNAL, engine/checkpoint.c): a source passed on n rows, or
+ * (at_sink) the sink took n rows. */
 void sl__ckpt_test_rows(sl__run *run, uint64_t n, int at_sink);
 /* A step's or the sink's chunk of state (op.h, plan.h). */
 int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d, size_t n);
 int sl__ckpt_put_sink(struct sl__ckpt_writer *w, const void *d, size_t n);
+/* A file sink's part: the first spilled bytes of spill_fd (read back in pieces of cap
+ * bytes; what names the file in errors), then len bytes of buf; restored chunk by chunk in
+ * the same order. */
+int sl__ckpt_put_sink_spilled(struct sl__ckpt_writer *w, int spill_fd, uint64_t spilled,
+                              const char *buf, size_t len, size_t cap, const char *what);
 /* A chunk of step `step` of stage `stage`'s run-wide state (op.h, run_snapshot). */
 int sl__ckpt_put_run(struct sl__ckpt_writer *w, int stage, int step, const void *d, size_t n);
 

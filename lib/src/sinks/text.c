@@ -209,21 +209,8 @@ static int text_snapshot(void *impl, sl__run *run, struct sl__ckpt_writer *w) {
   (void)run;
   if (!s->path)
     SL__FAIL(SL_ERR_UNSUPPORTED, "text output to standard output cannot be checkpointed");
-  char *tmp = s->spill_bytes ? malloc(s->cap) : NULL;
-  if (s->spill_bytes)
-    SL__CHECK_ALLOC_FOR(tmp, "a checkpoint copy buffer", s->cap, "--sl-output-buffer-bytes");
-  int rc = SL_OK;
-  for (uint64_t done = 0; rc == SL_OK && done < s->spill_bytes;) {
-    size_t want = s->spill_bytes - done < s->cap ? (size_t)(s->spill_bytes - done) : s->cap;
-    rc = sl__pread_all(s->spill_fd, tmp, want, done, "the text output's spill file");
-    if (rc == SL_OK)
-      rc = sl__ckpt_put_sink(w, tmp, want);
-    done += want;
-  }
-  free(tmp);
-  if (rc == SL_OK && s->len)
-    rc = sl__ckpt_put_sink(w, s->buf, s->len);
-  return rc;
+  return sl__ckpt_put_sink_spilled(w, s->spill_fd, s->spill_bytes, s->buf, s->len, s->cap,
+                                   "the text output's spill file");
 }
 
 static int text_restore(void *impl, sl__run *run, const void *data, size_t len) {
