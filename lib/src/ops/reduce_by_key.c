@@ -203,6 +203,78 @@ static int keyed_push_keys(sl__part *p, int i, const sl__keyref *keys, size_t n,
   return SL_OK;
 }
 
+/* One group of a batch's combined states (the reducer merging them): decoded keys with
+ * their hashes, their index slots then entries prefetched, then each merged; the misses of
+ * a group overlap instead of being waited for one record at a time. */
+static int merge_group(sl__part *p, int i, keyed *k, const sl__keyref *g, const char *const *vals,
+                       size_t m) {
+  const sl__step *s = p->steps[i].step;
+  for (size_t x = 0; x < m && x < AHEAD; x++)
+    sl__ctab_prefetch(&k->t, g[x].hash);
+  for (size_t x = 0; x < m && x < AHEAD / 2; x++)
+    sl__ctab_prefetch_entry(&k->t, g[x].hash);
+  for (size_t x = 0; x < m; x++) {
+    if (x + AHEAD < m)
+      sl__ctab_prefetch(&k->t, g[x + AHEAD].hash);
+    if (x + AHEAD / 2 < m)
+      sl__ctab_prefetch_entry(&k->t, g[x + AHEAD / 2].hash);
+    int created, rc;
+    void *st = sl__ctab_upsert(&k->t, g[x].key, g[x].len, g[x].hash, &created);
+    if (!st)
+      SL__FAIL(SL_ERR_NOMEM,
+               "out of memory in step '%s': its state holds %zu keys on this partition (a "
+               "reduce keeps one state per key: use more ranks or partitions)",
+               s->name, k->t.count);
+    if (created && (rc = s->agg.init(st, s->agg.arg)))
+      return sl__reducer_failed(p, i, rc);
+    if (s->agg.kind == SL_AGG_COUNT) { /* a count's merge, without the call */
+      uint64_t v;
+      memcpy(&v, vals[x], 8);
+      *(uint64_t *)st += v; /* slot values are 8-aligned */
+    } else if ((rc = s->agg.merge(st, vals[x], s->agg.arg))) {
+      return sl__reducer_failed(p, i, rc);
+    }
+    if (created)
+      sl__op_account(p, &k->state_bytes, sl__ctab_bytes(&k->t));
+  }
+  return SL_OK;
+}
+
+/* A whole arriving batch: a reducer merging combined states takes it in groups
+ * (merge_group); any other reduce_by_key folds its records one by one, as pushed. (Its
+ * records never leave the step while input lasts, so nothing can block in between.) */
+static int keyed_push_batch(sl__part *p, int i, const char *data, size_t len, uint32_t nrec) {
+  (void)nrec;
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  int merge = s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input;
+  sl__keyref g[CHUNK];
+  const char *vals[CHUNK];
+  size_t pos = 0, m = 0;
+  sl_record rec;
+  int r;
+  while ((r = sl__batch_next(data, len, &pos, &rec)) == 1) {
+    if (!merge) {
+      SL__CHECK(keyed_push(p, i, &rec));
+      continue;
+    }
+    if (rec.value_len != s->agg.state_size)
+      SL__FAIL(SL_ERR_INTERNAL, "combined state of %zu bytes, expected %zu", rec.value_len,
+               s->agg.state_size);
+    g[m].key = rec.key;
+    g[m].len = rec.key_len;
+    g[m].hash = sl__hash_bytes(rec.key, rec.key_len);
+    vals[m] = rec.value;
+    if (++m == CHUNK) {
+      SL__CHECK(merge_group(p, i, k, g, vals, m));
+      m = 0;
+    }
+  }
+  if (r < 0)
+    SL__FAIL(SL_ERR_INTERNAL, "malformed batch (sender %d)", p->cur_sender);
+  return m ? merge_group(p, i, k, g, vals, m) : SL_OK;
+}
+
 static int reduce_by_key_drain(sl__part *p, int i, int *finished) {
   keyed *k = p->steps[i].state;
   const sl__step *s = p->steps[i].step;
@@ -271,6 +343,7 @@ const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
                                         .destroy = keyed_destroy,
                                         .push = keyed_push,
                                         .push_keys = keyed_push_keys,
+                                        .push_batch = keyed_push_batch,
                                         .drain = reduce_by_key_drain};
 
 const sl__op_vt sl__op_combiner = {.name = "combiner",
