@@ -22,6 +22,11 @@ typedef struct keyed {
   int single;       /* one destination (SL__BOUND_SINGLE), else by key hash */
   int ndest;        /* receiving partitions */
   sl__part **local; /* per destination partition: its partition here, or NULL; NULL: none */
+  /* per destination partition, for keys in groups (count_keys): the partition whose table
+   * takes its keys (its reducer here, else this combiner) and that table's step state; an
+   * indexed load for each key, not a branch on where it goes */
+  sl__part **owner;
+  struct keyed **table;
 } keyed;
 
 static int keyed_create(sl__part *p, int i) {
@@ -44,6 +49,8 @@ static void keyed_destroy(sl__part *p, int i) {
   sl__state_add(p->run, -(int64_t)k->state_bytes);
   free(k->tmp);
   free(k->local);
+  free(k->owner);
+  free(k->table);
   free(k);
   p->steps[i].state = NULL;
 }
@@ -74,6 +81,12 @@ static void combiner_link(sl__part *p, int i, keyed *k) {
     if (q && q->index < o->ndest && q->nsteps > 0 && q->steps[0].op == &sl__op_reduce_by_key &&
         q->steps[0].state)
       k->local[q->index] = q;
+  }
+  k->owner = calloc((size_t)o->ndest, sizeof *k->owner);
+  k->table = calloc((size_t)o->ndest, sizeof *k->table);
+  for (int d = 0; k->owner && k->table && d < o->ndest; d++) {
+    k->owner[d] = k->local[d] ? k->local[d] : p;
+    k->table[d] = k->local[d] ? k->local[d]->steps[0].state : k;
   }
 }
 
@@ -144,31 +157,32 @@ static inline int push_hashed(sl__part *p, int i, const sl_record *rec, uint64_t
  * by one. */
 #define CHUNK 256
 #define AHEAD 16
-static inline const sl__ctab *count_table(const keyed *k, const sl__keyref *key, sl__part **q) {
-  *q = combiner_target(k, key->hash);
-  return *q ? &((const keyed *)(*q)->steps[0].state)->t : &k->t;
-}
-
 static int count_keys(sl__part *p, int i, keyed *k, const sl__keyref *keys, size_t n) {
   const sl__step *s = p->steps[i].step;
-  sl__part *qs[CHUNK];
+  /* where each destination's keys go: the linked tables, else all into this one */
+  sl__part *self_owner[1] = {p};
+  keyed *self_table[1] = {k};
+  int shared = k->local && k->owner && k->table;
+  sl__part *const *owner = shared ? k->owner : self_owner;
+  keyed *const *table = shared ? k->table : self_table;
+  int single = !shared || k->single, ndest = k->ndest;
   for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
     size_t m = n - j0 < CHUNK ? n - j0 : CHUNK;
     const sl__keyref *g = keys + j0;
+    int dd[CHUNK]; /* each key's destination: an index into owner and table */
+    for (size_t x = 0; x < m; x++)
+      dd[x] = single ? 0 : sl__hash_partition(g[x].hash, ndest);
     /* two stages: the index slot AHEAD keys ahead, its entry AHEAD / 2 keys ahead */
     for (size_t x = 0; x < m && x < AHEAD; x++)
-      sl__ctab_prefetch(count_table(k, &g[x], &qs[x]), g[x].hash);
+      sl__ctab_prefetch(&table[dd[x]]->t, g[x].hash);
     for (size_t x = 0; x < m && x < AHEAD / 2; x++)
-      sl__ctab_prefetch_entry(count_table(k, &g[x], &qs[x]), g[x].hash);
+      sl__ctab_prefetch_entry(&table[dd[x]]->t, g[x].hash);
     for (size_t x = 0; x < m; x++) {
       if (x + AHEAD < m)
-        sl__ctab_prefetch(count_table(k, &g[x + AHEAD], &qs[x + AHEAD]), g[x + AHEAD].hash);
-      if (x + AHEAD / 2 < m) {
-        sl__part *q2;
-        sl__ctab_prefetch_entry(count_table(k, &g[x + AHEAD / 2], &q2), g[x + AHEAD / 2].hash);
-      }
-      sl__part *q = qs[x] ? qs[x] : p;
-      keyed *kk = qs[x] ? qs[x]->steps[0].state : k;
+        sl__ctab_prefetch(&table[dd[x + AHEAD]]->t, g[x + AHEAD].hash);
+      if (x + AHEAD / 2 < m)
+        sl__ctab_prefetch_entry(&table[dd[x + AHEAD / 2]]->t, g[x + AHEAD / 2].hash);
+      keyed *kk = table[dd[x]];
       int created;
       uint64_t *st = sl__ctab_upsert(&kk->t, g[x].key, g[x].len, g[x].hash, &created);
       if (!st)
@@ -178,8 +192,8 @@ static int count_keys(sl__part *p, int i, keyed *k, const sl__keyref *keys, size
                  s->name, kk->t.count);
       ++*st; /* a new state is zeroed: the count's initial value */
       if (created) {
-        sl__op_account(q, &kk->state_bytes, sl__ctab_bytes(&kk->t));
-        if (!qs[x] && s->kind == SL__STEP_COMBINER &&
+        sl__op_account(owner[dd[x]], &kk->state_bytes, sl__ctab_bytes(&kk->t));
+        if (kk == k && s->kind == SL__STEP_COMBINER &&
             k->state_bytes > p->run->ctx->opt.combiner_bytes)
           p->flush_step = i; /* full: drain it downstream before more input */
       }
@@ -201,6 +215,78 @@ static int keyed_push_keys(sl__part *p, int i, const sl__keyref *keys, size_t n,
     SL__CHECK(push_hashed(p, i, &rec, keys[j].hash));
   }
   return SL_OK;
+}
+
+/* One group of a batch's combined states (the reducer merging them): decoded keys with
+ * their hashes, their index slots then entries prefetched, then each merged; the misses of
+ * a group overlap instead of being waited for one record at a time. */
+static int merge_group(sl__part *p, int i, keyed *k, const sl__keyref *g, const char *const *vals,
+                       size_t m) {
+  const sl__step *s = p->steps[i].step;
+  for (size_t x = 0; x < m && x < AHEAD; x++)
+    sl__ctab_prefetch(&k->t, g[x].hash);
+  for (size_t x = 0; x < m && x < AHEAD / 2; x++)
+    sl__ctab_prefetch_entry(&k->t, g[x].hash);
+  for (size_t x = 0; x < m; x++) {
+    if (x + AHEAD < m)
+      sl__ctab_prefetch(&k->t, g[x + AHEAD].hash);
+    if (x + AHEAD / 2 < m)
+      sl__ctab_prefetch_entry(&k->t, g[x + AHEAD / 2].hash);
+    int created, rc;
+    void *st = sl__ctab_upsert(&k->t, g[x].key, g[x].len, g[x].hash, &created);
+    if (!st)
+      SL__FAIL(SL_ERR_NOMEM,
+               "out of memory in step '%s': its state holds %zu keys on this partition (a "
+               "reduce keeps one state per key: use more ranks or partitions)",
+               s->name, k->t.count);
+    if (created && (rc = s->agg.init(st, s->agg.arg)))
+      return sl__reducer_failed(p, i, rc);
+    if (s->agg.kind == SL_AGG_COUNT) { /* a count's merge, without the call */
+      uint64_t v;
+      memcpy(&v, vals[x], 8);
+      *(uint64_t *)st += v; /* slot values are 8-aligned */
+    } else if ((rc = s->agg.merge(st, vals[x], s->agg.arg))) {
+      return sl__reducer_failed(p, i, rc);
+    }
+    if (created)
+      sl__op_account(p, &k->state_bytes, sl__ctab_bytes(&k->t));
+  }
+  return SL_OK;
+}
+
+/* A whole arriving batch: a reducer merging combined states takes it in groups
+ * (merge_group); any other reduce_by_key folds its records one by one, as pushed. (Its
+ * records never leave the step while input lasts, so nothing can block in between.) */
+static int keyed_push_batch(sl__part *p, int i, const char *data, size_t len, uint32_t nrec) {
+  (void)nrec;
+  keyed *k = p->steps[i].state;
+  const sl__step *s = p->steps[i].step;
+  int merge = s->kind == SL__STEP_REDUCE_BY_KEY && s->merge_input;
+  sl__keyref g[CHUNK];
+  const char *vals[CHUNK];
+  size_t pos = 0, m = 0;
+  sl_record rec;
+  int r;
+  while ((r = sl__batch_next(data, len, &pos, &rec)) == 1) {
+    if (!merge) {
+      SL__CHECK(keyed_push(p, i, &rec));
+      continue;
+    }
+    if (rec.value_len != s->agg.state_size)
+      SL__FAIL(SL_ERR_INTERNAL, "combined state of %zu bytes, expected %zu", rec.value_len,
+               s->agg.state_size);
+    g[m].key = rec.key;
+    g[m].len = rec.key_len;
+    g[m].hash = sl__hash_bytes(rec.key, rec.key_len);
+    vals[m] = rec.value;
+    if (++m == CHUNK) {
+      SL__CHECK(merge_group(p, i, k, g, vals, m));
+      m = 0;
+    }
+  }
+  if (r < 0)
+    SL__FAIL(SL_ERR_INTERNAL, "malformed batch (sender %d)", p->cur_sender);
+  return m ? merge_group(p, i, k, g, vals, m) : SL_OK;
 }
 
 static int reduce_by_key_drain(sl__part *p, int i, int *finished) {
@@ -271,6 +357,7 @@ const sl__op_vt sl__op_reduce_by_key = {.name = "reduce_by_key",
                                         .destroy = keyed_destroy,
                                         .push = keyed_push,
                                         .push_keys = keyed_push_keys,
+                                        .push_batch = keyed_push_batch,
                                         .drain = reduce_by_key_drain};
 
 const sl__op_vt sl__op_combiner = {.name = "combiner",
