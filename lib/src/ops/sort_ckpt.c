@@ -179,6 +179,8 @@ static int snap_local(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__b
     return put_mem(w, p, i, b, st->mem.p, st->mem.len, width);
   }
   if (st->phase == 1) {
+    if (st->cursor >= st->n) /* all emitted (and the memory given back) */
+      return SL_OK;
     if (st->packed)
       return put_mem(w, p, i, b, st->mem.p + st->cursor * width, (st->n - st->cursor) * width,
                      width);

@@ -233,7 +233,7 @@ void sl__sort_release_all(sort_state *st) {
   sl__sort_free_blocks(st);
   free(st->mem.p);
   st->mem = (sl__bytes){0};
-  st->n = 0;
+  st->n = st->cursor = 0; /* a checkpoint after the drain saves nothing of it */
   free(st->idx);
   st->idx = NULL;
   st->capidx = 0;
