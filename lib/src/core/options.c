@@ -90,8 +90,8 @@ const sl__opt_desc sl__option_table[] = {
      "same command resumes from the last one",
      SL__FIELD(checkpoint_dir), 0, 0, NULL, NULL},
     {"checkpoint-interval", SL__OPT_SECONDS, "0", "TIME",
-     "also save a checkpoint this often while running (with --sl-checkpoint-dir); 0: on "
-     "signals only",
+     "also save a checkpoint this long after the previous one ended (with "
+     "--sl-checkpoint-dir); 0: on signals only",
      SL__FIELD(checkpoint_interval), 0, 86400000, NULL, NULL},
     {"window-empty-limit", SL__OPT_INT, "10000", "N",
      "most empty windows emitted per jump of event time; more are skipped, with a warning",

@@ -452,6 +452,10 @@ static int end_epoch(sl__run *run) {
            (long long)c->epoch, c->dir);
   if (c->stop)
     c->stop_now = c->outcome;
+  /* the interval counts from the end of a checkpoint: one that takes longer than the
+   * interval (a sort holding GBs) is not followed at once by the next, with no work between */
+  if (c->interval > 0)
+    c->next_due = sl__now() + c->interval;
   c->outcome = 0; /* ended: once */
   return SL_OK;
 }
@@ -513,7 +517,7 @@ int sl__ckpt_poll(sl__run *run, int *progress) {
       c->want_stop = 0;
       SL__CHECK(start_epoch(run, 1));
     } else if (c->interval > 0 && now >= c->next_due) {
-      c->next_due = now + c->interval;
+      c->next_due = now + c->interval; /* and again from the epoch's end (end_epoch) */
       SL__CHECK(start_epoch(run, 0));
     } else {
       return SL_OK;
