@@ -97,19 +97,29 @@ static inline sl__part *combiner_target(const keyed *k, uint64_t h) {
   return k->local[k->single ? 0 : sl__hash_partition(h, k->ndest)];
 }
 
+/* The state of a key (hash h) in table k of step j of partition q, made and initialized with
+ * step s's aggregator when new (*created). */
+static inline int state_of(sl__part *q, int j, keyed *k, const sl__step *s, const char *key,
+                           size_t len, uint64_t h, void **st, int *created) {
+  *st = sl__ctab_upsert(&k->t, key, len, h, created);
+  if (!*st)
+    SL__FAIL(SL_ERR_NOMEM,
+             "out of memory in step '%s': its state holds %zu keys on this partition (a "
+             "reduce keeps one state per key: use more ranks or partitions)",
+             s->name, k->t.count);
+  int rc;
+  if (*created && (rc = s->agg.init(*st, s->agg.arg)))
+    return sl__reducer_failed(q, j, rc);
+  return SL_OK;
+}
+
 /* Fold rec (key hash h) into table k of step j of partition q, with step s's aggregator;
  * merge: rec's value is a partial state. */
 static int fold(sl__part *q, int j, keyed *k, const sl__step *s, const sl_record *rec, uint64_t h,
                 int merge) {
   int created, rc;
-  void *st = sl__ctab_upsert(&k->t, rec->key, rec->key_len, h, &created);
-  if (!st)
-    SL__FAIL(SL_ERR_NOMEM,
-             "out of memory in step '%s': its state holds %zu keys on this partition (a "
-             "reduce keeps one state per key: use more ranks or partitions)",
-             s->name, k->t.count);
-  if (created && (rc = s->agg.init(st, s->agg.arg)))
-    return sl__reducer_failed(q, j, rc);
+  void *st;
+  SL__CHECK(state_of(q, j, k, s, rec->key, rec->key_len, h, &st, &created));
   if (s->agg.kind == SL_AGG_COUNT && !merge) {
     ++*(uint64_t *)st; /* the hot path of every word count: no call (slot values are 8-aligned) */
     rc = SL_OK;
@@ -233,14 +243,8 @@ static int merge_group(sl__part *p, int i, keyed *k, const sl__keyref *g, const 
     if (x + AHEAD / 2 < m)
       sl__ctab_prefetch_entry(&k->t, g[x + AHEAD / 2].hash);
     int created, rc;
-    void *st = sl__ctab_upsert(&k->t, g[x].key, g[x].len, g[x].hash, &created);
-    if (!st)
-      SL__FAIL(SL_ERR_NOMEM,
-               "out of memory in step '%s': its state holds %zu keys on this partition (a "
-               "reduce keeps one state per key: use more ranks or partitions)",
-               s->name, k->t.count);
-    if (created && (rc = s->agg.init(st, s->agg.arg)))
-      return sl__reducer_failed(p, i, rc);
+    void *st;
+    SL__CHECK(state_of(p, i, k, s, g[x].key, g[x].len, g[x].hash, &st, &created));
     if (s->agg.kind == SL_AGG_COUNT) { /* a count's merge, without the call */
       uint64_t v;
       memcpy(&v, vals[x], 8);
