@@ -384,8 +384,8 @@ int sl__ckpt_linger(sl__run *run);
 void sl__ckpt_end(sl__run *run, int status);
 /* 1 when sl__ckpt_begin found a checkpoint of a later sl_run: this run is not run. */
 int sl__ckpt_skipped(const sl__run *run);
-/* Tests only (SLUICE_TEST_CKPT_SIGNAL, engine/checkpoint.c): a source passed on n rows, or
- * (at_sink) the sink took n rows. */
+/* Tests only (SLUICE_TEST_CKPT_SIGNAL, engine/checkpoint.c): a source passed on n rows (or
+ * text lines or blocks), or (at_sink) the sink took n rows or lines. */
 void sl__ckpt_test_rows(sl__run *run, uint64_t n, int at_sink);
 /* A step's or the sink's chunk of state (op.h, plan.h). */
 int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d, size_t n);

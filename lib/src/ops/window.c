@@ -684,11 +684,15 @@ static int restore_head(sl__part *p, int i, wstate *ws, const char *d, size_t le
   const sl_window *W = ws->w;
   ck_head h;
   if (len < sizeof h)
-    return SL_ERR_FORMAT;
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: a window record of %zu bytes, expected at least %zu", len,
+             sizeof h);
   memcpy(&h, d, sizeof h);
   size_t need = sizeof h + (size_t)h.nsenders * sizeof *ws->swm + (size_t)h.qlen * sizeof(ck_fire);
   if (h.nsenders != ws->nsenders || h.qlen < 0 || len < need)
-    return SL_ERR_FORMAT;
+    SL__FAIL(SL_ERR_FORMAT,
+             "checkpoint: windows of %d senders and %d queued triggers in %zu bytes, expected "
+             "%d senders and %zu bytes",
+             h.nsenders, h.qlen, len, ws->nsenders, need);
   ws->cur_id = h.cur_id;
   ws->in_window = h.in_window;
   ws->own_wm = h.own_wm;
@@ -705,7 +709,7 @@ static int restore_head(sl__part *p, int i, wstate *ws, const char *d, size_t le
     ck_fire cf;
     memcpy(&cf, d, sizeof cf);
     if (cf.name >= NTRIGGER_NAMES)
-      return SL_ERR_FORMAT;
+      SL__FAIL(SL_ERR_FORMAT, "checkpoint: a queued trigger of unknown kind %d", (int)cf.name);
     const char *name = cf.name < 0 ? W->trigger_name : trigger_names[cf.name];
     SL__CHECK(queue_fire_m(p, i, ws, cf.id, name, cf.reset, cf.close, cf.make));
   }

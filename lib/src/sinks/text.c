@@ -95,6 +95,8 @@ static int text_push(void *impl, sl__part *p, const sl_record *rec) {
   }
   memcpy(s->buf + s->len, line->p, line->len);
   s->len += line->len;
+  if (p->run->ckpt) /* tests (SLUICE_TEST_CKPT_SIGNAL): a stop while the output is written */
+    sl__ckpt_test_rows(p->run, 1, 1);
   return SL_OK;
 }
 

@@ -206,7 +206,8 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
    * long line), and 4096 of them would be the whole share with no turn of the event loop
    * (credits, progress lines, a checkpoint's start) in between */
   uint64_t bytes = 0;
-  for (int emitted = 0; emitted < SL__PULL_RECORDS && bytes < st->src->block;) {
+  int emitted = 0;
+  while (emitted < SL__PULL_RECORDS && bytes < st->src->block) {
     if (!st->seg_open || st->cur >= st->end || st->cur >= st->fsize) {
       if (st->seg_open) {
         close(st->fd);
@@ -222,12 +223,12 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
       SL__CHECK(next_segment(st, &any));
       if (!any) {
         *done = 1;
-        return SL_OK;
+        break;
       }
       continue;
     }
     if (sl__part_blocked(part))
-      return SL_OK;
+      break;
     uint64_t start = st->cur;
     if (start < st->boff || start >= st->boff + st->blen)
       SL__CHECK(fill(st, start));
@@ -301,6 +302,8 @@ static int text_pull(void *state, sl__part *part, sl_emitter *out, int *done) {
     bytes += next - start;
     SL__CHECK(sl_emit(out, NULL, 0, line, len));
   }
+  if (part->run->ckpt) /* tests (SLUICE_TEST_CKPT_SIGNAL): a stop at a chosen line or block */
+    sl__ckpt_test_rows(part->run, (uint64_t)emitted, 0);
   return SL_OK;
 }
 
