@@ -110,11 +110,16 @@ for np in 1 2 3 4; do
     --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >/dev/null 2>&1 &
   sleep 1.2
   # every rank at once, as a node failure or Slurm's kill does (mpirun's own SIGKILL would
-  # leave the ranks running)
-  pkill -KILL -f "$FLOW $MODE $N $MOD out.tsv" 2>/dev/null
-  kill -KILL $! 2>/dev/null
+  # leave the ranks running); only this job's ranks (mpirun's children): the other ckpt
+  # sections run the same command lines side by side
+  mp=$!
+  ranks=$(pgrep -P $mp)
+  # shellcheck disable=SC2086
+  [ -n "$ranks" ] && kill -KILL $ranks 2>/dev/null
+  kill -KILL $mp 2>/dev/null
   wait 2>/dev/null # (bash may still report the kill)
-  for _ in $(seq 50); do pgrep -f "$FLOW $MODE $N $MOD out.tsv" >/dev/null || break; sleep 0.1; done
+  # shellcheck disable=SC2086
+  for _ in $(seq 50); do [ -n "$ranks" ] && kill -0 $ranks 2>/dev/null || break; sleep 0.1; done
   epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
   run $np $N $MOD out.tsv --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms >o3 2>e3
   rc=$?
@@ -261,10 +266,14 @@ EOF2
     --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck --sl-checkpoint-interval=20ms \
     >/dev/null 2>&1 &
   sleep 1.5
-  pkill -KILL -f "$FLOW sort $SN $SM out.tsv" 2>/dev/null
-  kill -KILL $! 2>/dev/null
+  mp=$!
+  ranks=$(pgrep -P $mp) # only this job's ranks (other sections run side by side)
+  # shellcheck disable=SC2086
+  [ -n "$ranks" ] && kill -KILL $ranks 2>/dev/null
+  kill -KILL $mp 2>/dev/null
   wait 2>/dev/null
-  for _ in $(seq 50); do pgrep -f "$FLOW sort $SN $SM out.tsv" >/dev/null || break; sleep 0.1; done
+  # shellcheck disable=SC2086
+  for _ in $(seq 50); do [ -n "$ranks" ] && kill -0 $ranks 2>/dev/null || break; sleep 0.1; done
   epoch=$(sed -n 's/^epoch //p' ck/manifest 2>/dev/null)
   run 3 $SN $SM out.tsv --sl-sort-memory-bytes=256k --sl-checkpoint-dir=ck >o14 2>e14
   rc=$?
@@ -434,7 +443,8 @@ if [ -x "$WCAPP" ] && [ -x "$GEN" ]; then
   for np in 1 2 4; do
     name="sluice-wordcount np$np stopped while it writes its output"
     rm -rf ck wc.tsv
-    SLUICE_TEST_CKPT_SIGNAL=1:$((np - 1)):20000:2000:sink run_wc $np wc.tsv \
+    # (on rank 0: a rank whose part is done stops no more once rank 0 closed)
+    SLUICE_TEST_CKPT_SIGNAL=1:0:20000:2000:sink run_wc $np wc.tsv \
       --sl-checkpoint-dir=ck >o14 2>e14
     rc=$?
     if [ $rc -ne 3 ] || ! grep -q "checkpoint saved in ck" e14 || [ -e wc.tsv ]; then
