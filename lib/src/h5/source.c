@@ -10,6 +10,7 @@
  * MPI-IO driver on MPI_COMM_SELF (independent transfers). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <glob.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "engine/rows.h"
@@ -31,6 +33,9 @@ typedef struct h5_file {
   uint64_t chunk_rows;  /* 0: not chunked */
   uint64_t chunk_bytes; /* bytes of one chunk (for the chunk cache) */
   int filtered;         /* the chunks pass a filter (deflate, shuffle, ...) */
+  /* every byte of the dataset lies in this file (no virtual layout, no external storage,
+   * not reached through an external link): it may be opened by descriptor (open_verified) */
+  int self_contained;
   /* collective transfers: 0 when the chunk addresses could not be checked cheaply at
    * prepare (see check_storage), so this file is read with independent transfers */
   int coll;
@@ -203,6 +208,23 @@ static int check_path(hid_t fid, const char *file, const char *dset) {
     SL__FAIL(SL_ERR_FORMAT, "'%s': '%s' is a %s, expected a dataset", file, dset,
              oi.type == H5O_TYPE_GROUP ? "group" : "named datatype");
   return SL_OK;
+}
+
+/* 1 when the dataset's bytes all lie in the file opened as fid. A virtual dataset, external
+ * raw storage and a dataset reached through an external link name other files relative to
+ * this file's path, which a file opened by descriptor would not have. */
+static int self_contained(hid_t fid, hid_t did, hid_t dcpl) {
+  H5O_info_t root, ds;
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED && H5Pget_layout(dcpl) != H5D_CONTIGUOUS &&
+      H5Pget_layout(dcpl) != H5D_COMPACT)
+    return 0;
+  if (H5Pget_external_count(dcpl) != 0)
+    return 0;
+  if (H5Oget_info_by_name(fid, "/", &root, H5P_DEFAULT) < 0 || H5Oget_info(did, &ds) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return 0;
+  }
+  return root.fileno == ds.fileno;
 }
 
 static int check_filters(hid_t dcpl, const char *file, const char *dset) {
@@ -430,6 +452,8 @@ static int inspect(const sl__h5src *s, h5_file *hf, sl_h5_layout *layout, uint64
     rc = check_filters(dcpl, file, dset);
   if (rc == SL_OK)
     hf->filtered = H5Pget_nfilters(dcpl) > 0;
+  if (rc == SL_OK)
+    hf->self_contained = self_contained(fid, did, dcpl);
   if (rc == SL_OK)
     rc = check_storage(s, hf, did, dcpl, space, eoa, budget);
   int nd = 0;
@@ -712,10 +736,18 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
     h5_file *f = &s->files[i];
     SL__CHECK(bcast_str(&f->path, comm, rank));
     SL__CHECK(bcast_str(&f->dset, comm, rank));
-    uint64_t v[10] = {
-        f->rows,    f->base,       f->chunk_rows,  f->chunk_bytes, (uint64_t)f->coll,
-        f->id.size, f->id.mtime_s, f->id.mtime_ns, f->id.ino,      (uint64_t)f->filtered};
-    SL__CHECK_MPI(MPI_Bcast(v, 10, MPI_UINT64_T, 0, comm));
+    uint64_t v[11] = {f->rows,
+                      f->base,
+                      f->chunk_rows,
+                      f->chunk_bytes,
+                      (uint64_t)f->coll,
+                      f->id.size,
+                      f->id.mtime_s,
+                      f->id.mtime_ns,
+                      f->id.ino,
+                      (uint64_t)f->filtered,
+                      (uint64_t)f->self_contained};
+    SL__CHECK_MPI(MPI_Bcast(v, 11, MPI_UINT64_T, 0, comm));
     f->rows = v[0];
     f->base = v[1];
     f->chunk_rows = v[2];
@@ -726,6 +758,7 @@ int sl__h5src_prepare_comm(sl__h5src *s, sl_ctx *ctx) {
     f->id.mtime_ns = v[7];
     f->id.ino = v[8];
     f->filtered = (int)v[9];
+    f->self_contained = (int)v[10];
     if (rank != 0)
       f->id.have_dev = 0; /* a device number is this node's: set at this rank's first look */
   }
@@ -868,15 +901,47 @@ static int read_setup(const sl__h5src *s, const h5_file *f, h5_handle *h, int cx
   return SL_OK;
 }
 
+/* Open f's path without blocking (O_NONBLOCK: a FIFO put in its place opens at once),
+ * check that it is the file prepare inspected, and name that very file for HDF5 by its
+ * descriptor: a file renamed over the path after the check is not the one read, and the
+ * sec2 driver's open cannot block on a FIFO. Where /proc is missing, the path (a window
+ * of a few system calls). */
+static int open_verified(h5_file *f, int *fd, char *by_fd, size_t cap, const char **name) {
+  *fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (*fd < 0)
+    SL__FAIL(SL_ERR_IO, "input '%s' %s while the job read it: %s", f->path,
+             errno == ENOENT ? "was removed" : "cannot be opened", strerror(errno));
+  struct stat sb;
+  int rc = fstat(*fd, &sb) != 0
+               ? sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "input '%s' cannot be checked: %s",
+                               f->path, strerror(errno))
+               : sl__input_id_check(f->path, &f->id, &sb);
+  if (rc != SL_OK) {
+    close(*fd);
+    *fd = -1;
+    return rc;
+  }
+  snprintf(by_fd, cap, "/proc/self/fd/%d", *fd);
+  if (access(by_fd, R_OK) == 0)
+    *name = by_fd;
+  return SL_OK;
+}
+
 /* Open file k for reading: sec2, MPI-IO on MPI_COMM_SELF (independent transfers), or
  * MPI-IO on comm with collective transfers (then collective: every rank of comm, agreeing
  * before the file and the dataset are opened; on failure h may hold the open file). */
 static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h) {
   h5_file *f = &s->files[k];
   int coll = s->transfer == SL_H5_XFER_COLLECTIVE, rc = SL_OK;
-  /* the file prepare inspected, still a regular file (stat before HDF5 opens it: a FIFO
-   * in its place would block the open) */
-  rc = sl__input_id_check_path(f->path, &f->id);
+  /* the file prepare inspected, still a regular file (checked before HDF5 opens it: a
+   * FIFO in its place would block the open) */
+  int fd = -1;
+  char by_fd[64];
+  const char *name = f->path;
+  if (!coll && s->driver != SL_H5_READ_MPIO && f->self_contained)
+    rc = open_verified(f, &fd, by_fd, sizeof by_fd, &name);
+  else
+    rc = sl__input_id_check_path(f->path, &f->id);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   herr_t e = fapl < 0                       ? -1
              : coll                         ? H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL)
@@ -895,10 +960,12 @@ static int open_handle(const sl__h5src *s, size_t k, MPI_Comm comm, h5_handle *h
       H5Pclose(fapl);
     return rc;
   }
-  h->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
+  h->fid = H5Fopen(name, H5F_ACC_RDONLY, fapl);
   char m[512] = "";
   if (h->fid < 0)
     sl__h5_errstr(m, sizeof m);
+  if (fd >= 0)
+    close(fd); /* HDF5 holds its own descriptor of the same file */
   H5Pclose(fapl);
   if (h->fid < 0) {
     rc = sl__error_set(SL_ERR_IO, __FILE__, __LINE__, "cannot open input '%s' (dataset '%s'): %s",
