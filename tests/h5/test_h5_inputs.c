@@ -7,7 +7,9 @@
  *    transfers too (HDF5 1.10's collective read fills it with zeros): SL_ERR_FORMAT found
  *    at prepare, and with more chunks than the prepare scan checks, the independent reads
  *    the source falls back to;
- *  - a FIFO as input is refused (SL_ERR_USAGE) before anything opens it (no hang).
+ *  - a FIFO as input is refused (SL_ERR_USAGE) before anything opens it (no hang);
+ *  - a dataset reached through an external link, and a virtual one, read every row (the
+ *    files they name are found relative to the input's folder).
  * Good files read every row once (count and sum against the closed form). Small read blocks
  * give many reads per partition, so the changes land mid-read. Run under ctest's timeout.
  *   mpirun -n N test_h5_inputs DIR      the tests
@@ -213,6 +215,34 @@ static void run_case(const char *path, uint64_t rows, int transfer, int kind, in
   run_spec(path, 1, path, rows, transfer, kind, want, what);
 }
 
+/* link.h5: /v an external link to "target.h5" (a name relative to link.h5's folder);
+ * vds.h5: /v a virtual dataset of the rows of "target.h5" /v. The source opens these by
+ * path (other files are named relative to the file's own): read with independent
+ * transfers and the default driver, every row once. */
+static void write_linked(const char *d, hsize_t rows) {
+  char target[4300], link[4300], vds[4300];
+  snprintf(target, sizeof target, "%s/target.h5", d);
+  snprintf(link, sizeof link, "%s/link.h5", d);
+  snprintf(vds, sizeof vds, "%s/vds.h5", d);
+  write_file(target, rows, CHUNK);
+  hid_t fapl = h5t_fapl();
+  hid_t f = H5Fcreate(link, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5_OK(f);
+  H5_OK(H5Lcreate_external("target.h5", "/v", f, "/v", H5P_DEFAULT, H5P_DEFAULT));
+  H5_OK(H5Fclose(f));
+  f = H5Fcreate(vds, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5_OK(f);
+  hid_t sp = H5Screate_simple(1, &rows, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5_OK(H5Pset_virtual(dcpl, sp, "target.h5", "/v", sp));
+  hid_t ds = H5Dcreate2(f, "/v", H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5_OK(ds);
+  H5Dclose(ds);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
+  H5_OK(H5Fclose(f));
+  H5Pclose(fapl);
+}
+
 /* rank 0 writes (and maybe corrupts) path; every rank waits */
 static void make_input(const char *path, hsize_t rows, hsize_t chunk, long corrupt_row) {
   int ok = 1;
@@ -291,6 +321,16 @@ int main(int argc, char **argv) {
   run_case(path, MANY_ROWS, SL_H5_XFER_COLLECTIVE, NONE, SL_ERR_IO,
            "5000 chunks, one past the end");
 
+  /* datasets whose rows lie in another file, named relative to the input's folder */
+  if (rank == 0)
+    write_linked(dir, ROWS);
+  MPI_Barrier(MPI_COMM_WORLD);
+  char other[4300];
+  snprintf(other, sizeof other, "%s/link.h5", dir);
+  run_case(other, ROWS, SL_H5_XFER_INDEPENDENT, NONE, SL_OK, "an external link");
+  snprintf(other, sizeof other, "%s/vds.h5", dir);
+  run_case(other, ROWS, SL_H5_XFER_INDEPENDENT, NONE, SL_OK, "a virtual dataset");
+
   /* a FIFO given as input: refused before any open (which would block without a writer) */
   if (rank == 0) {
     unlink(path);
@@ -306,6 +346,11 @@ int main(int argc, char **argv) {
   if (rank == 0) {
     unlink(path);
     unlink(path2);
+    const char *more[] = {"target.h5", "link.h5", "vds.h5"};
+    for (int i = 0; i < 3; i++) {
+      snprintf(other, sizeof other, "%s/%s", dir, more[i]);
+      unlink(other);
+    }
     rmdir(dir);
     printf("test_h5_inputs: %d ranks, %d failure(s)\n", size, tot);
   }

@@ -16,7 +16,7 @@
 #include "core/core.h"
 
 #define MANIFEST_HEAD "sluice-checkpoint 1"
-#define PART_MAGIC "SLCKPT1\n"
+#define PART_MAGIC "SLCKPT2\n" /* 2: CRC-32C */
 #define TAG_END 0xFFFFFFFFu
 #define TRAILER_MAGIC "SLCKEND\n"
 
@@ -28,22 +28,6 @@ typedef struct trailer {
   uint32_t pad;
 } trailer;
 #define WBUF (1u << 20)
-
-uint32_t sl__crc32(uint32_t crc, const void *p, size_t n) {
-  static uint32_t table[256];
-  if (!table[1]) /* single-threaded per rank: a race can only write the same values */
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++)
-        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-  const unsigned char *b = p;
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++)
-    crc = table[(crc ^ b[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
 
 /* ---- the manifest ---- */
 
@@ -172,7 +156,7 @@ int sl__ckpt_commit(const char *dir, const sl__ckpt_manifest *m) {
       rc = sl__bytes_append(&b, "\n", 1);
   }
   if (rc == SL_OK) {
-    snprintf(line, sizeof line, "crc %08x\n", (unsigned)sl__crc32(0, b.p, b.len));
+    snprintf(line, sizeof line, "crc %08x\n", (unsigned)sl__crc32c(0, b.p, b.len));
     rc = sl__bytes_append(&b, line, strlen(line));
   }
   if (rc == SL_OK)
@@ -250,7 +234,7 @@ int sl__ckpt_load(const char *dir, sl__ckpt_manifest *m, int *found) {
                          lineno);
       break;
     }
-    crc = sl__crc32(crc, line, (size_t)n);
+    crc = sl__crc32c(crc, line, (size_t)n);
     line[n - 1] = '\0';
     if (lineno == 1) {
       if (strcmp(line, MANIFEST_HEAD))
@@ -340,7 +324,7 @@ static int wflush(sl__ckpt_writer *w) {
 }
 
 static int wput(sl__ckpt_writer *w, const void *p, size_t n) {
-  w->crc = sl__crc32(w->crc, p, n);
+  w->crc = sl__crc32c(w->crc, p, n);
   w->bytes += n;
   if (n >= WBUF) { /* a large section goes straight out */
     SL__CHECK(wflush(w));
@@ -385,7 +369,7 @@ int sl__ckpt_part_create(const char *dir, uint64_t epoch, int rank, sl__ckpt_wri
 int sl__ckpt_put(sl__ckpt_writer *w, uint32_t tag, int stage, int part, int step, const void *p,
                  size_t n) {
   sec_head h = {tag, stage, part, step, n};
-  uint32_t c = sl__crc32(sl__crc32(0, &h, sizeof h), p, n);
+  uint32_t c = sl__crc32c(sl__crc32c(0, &h, sizeof h), p, n);
   SL__CHECK(wput(w, &h, sizeof h));
   if (n)
     SL__CHECK(wput(w, p, n));
@@ -466,7 +450,7 @@ int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, sl__ckpt_reade
   for (uint64_t off = 0; rc == SL_OK && off < bytes;) {
     size_t n = bytes - off < WBUF ? (size_t)(bytes - off) : WBUF;
     rc = sl__pread_all(r->fd, chunk, n, off, r->path);
-    c = sl__crc32(c, chunk, n);
+    c = sl__crc32c(c, chunk, n);
     off += n;
   }
   if (rc == SL_OK && c != crc)
@@ -510,7 +494,7 @@ int sl__ckpt_next(sl__ckpt_reader *r, sl__ckpt_section *s, int *more) {
   SL__CHECK_ALLOC_FOR(r->data, "a checkpoint section", h.len, NULL);
   SL__CHECK(sl__pread_all(r->fd, r->data, h.len, r->off + sizeof h, r->path));
   SL__CHECK(sl__pread_all(r->fd, &c, sizeof c, r->off + sizeof h + h.len, r->path));
-  if (c != sl__crc32(sl__crc32(0, &h, sizeof h), r->data, h.len))
+  if (c != sl__crc32c(sl__crc32c(0, &h, sizeof h), r->data, h.len))
     SL__FAIL(SL_ERR_FORMAT, "checkpoint file '%s': the section at byte %llu fails its CRC", r->path,
              (unsigned long long)r->off);
   r->off += sizeof h + h.len + sizeof c;

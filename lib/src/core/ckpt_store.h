@@ -82,7 +82,9 @@ int sl__ckpt_part_open(const char *dir, uint64_t epoch, int rank, sl__ckpt_reade
 int sl__ckpt_next(sl__ckpt_reader *r, sl__ckpt_section *s, int *more);
 void sl__ckpt_part_close(sl__ckpt_reader *r);
 
-/* CRC-32 (IEEE) of n bytes, continuing from crc (0 to start). */
-uint32_t sl__crc32(uint32_t crc, const void *p, size_t n);
+/* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start): with SSE4.2 where
+ * the CPU has it (crc32c.c). sl__crc32c_sw: the portable loop, for tests. */
+uint32_t sl__crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t sl__crc32c_sw(uint32_t crc, const void *p, size_t n);
 
 #endif
