@@ -103,6 +103,7 @@ static int spill_mem(sl__part *p, sort_state *st) {
 }
 
 static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
+  st->presorted = 0; /* (no record comes after a restore in phase 1: its input had ended) */
   if (st->n == 0) {
     st->mem.len = 0;
     st->packed = packable(rec);
@@ -148,7 +149,9 @@ static int local_drain(sl__part *p, int i, int *finished) {
   *finished = 0;
   if (st->phase == 0) {
     if (st->nruns == 0) {
-      SL__CHECK(sort_mem(p, st));
+      if (!st->presorted)
+        SL__CHECK(sort_mem(p, st));
+      st->presorted = 0;
       st->phase = 1;
       st->cursor = 0;
     } else {

@@ -37,6 +37,7 @@ typedef struct ck_head {
   uint32_t tag;
   int32_t phase, passthrough, packed;
   uint32_t klen, vlen;
+  uint32_t sorted, pad; /* SORT_LOCAL: the records saved are in order (CK_MEM only) */
   uint64_t seen, rng, maxsample;
 } ck_head;
 
@@ -203,11 +204,19 @@ static int snap_local(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__b
 int sl__sort_snapshot(sl__part *p, int i, struct sl__ckpt_writer *w) {
   const sort_state *st = p->steps[i].state;
   int split = st->step->kind == SL__STEP_SORT_SPLIT;
-  /* SORT_SPLIT: whether its sample went out; SORT_LOCAL: always collecting */
-  ck_head h = {CK_HEAD,         split && st->phase > 0 ? 1 : 0,
-               st->passthrough, st->packed,
-               st->klen,        st->vlen,
-               st->seen,        st->rng,
+  /* SORT_SPLIT: whether its sample went out; SORT_LOCAL: always collecting, but after its
+   * sort (phase 1) what it saves is in order, and the resumed run need not sort it again
+   * (a radix sort of a GB takes seconds) */
+  ck_head h = {CK_HEAD,
+               split && st->phase > 0 ? 1 : 0,
+               st->passthrough,
+               st->packed,
+               st->klen,
+               st->vlen,
+               !split && (st->phase == 1 || st->presorted),
+               0,
+               st->seen,
+               st->rng,
                st->maxsample};
   sl__bytes b = {0};
   int rc = put(w, p, i, &b, &h, sizeof h, NULL, 0);
@@ -291,6 +300,7 @@ int sl__sort_restore(sl__part *p, int i, const void *data, size_t len) {
     ck_head h;
     memcpy(&h, d, sizeof h);
     st->phase = h.phase;
+    st->presorted = (int)h.sorted;
     st->passthrough = h.passthrough;
     st->packed = h.packed;
     st->klen = h.klen;

@@ -92,6 +92,9 @@ typedef struct sort_state {
   const sl__step *step;
   sl__sort_order ord; /* the step's order */
   int phase;
+  /* SORT_LOCAL: the records in memory are in order already (restored from a checkpoint
+   * taken after the sort): the drain emits them without sorting them again */
+  int presorted;
   run *runs; /* in arrival order: a run holds records that arrived after the previous run's */
   int nruns, capruns;
   int maxopen; /* spill files open at once, at most (max_open_runs; 0: not computed yet) */
