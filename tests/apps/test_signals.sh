@@ -54,6 +54,40 @@ stop() {
   elif [ -e out.tsv ] || [ "$left" -ne 0 ] || [ "$alive" -ne 0 ]; then fail "np$n $sig to $who: output $([ -e out.tsv ] && echo present), $left temporaries, $alive ranks alive"
   else ok "np$n $sig to $who: exit $rc, stopped cleanly, nothing left"; fi
 }
+# early(N): SIGTERM to every rank as soon as it handles SIGTERM at all (SigCgt in
+# /proc/PID/status): sluice takes the stop signals at the start of sl_init, before MPI_Init
+# and the binding, so the signal lands while those run (a few tenths of a second); the job
+# stops cleanly with exit 3 instead of dying by the signal
+early() {
+  n=$1
+  rm -f out.tsv
+  timeout -k 5 120 "$MPIEXEC" $NP "$n" $MPIFLAGS "$WC" big.txt -o out.tsv >log.txt 2>&1 &
+  pid=$!
+  sent=0 tries=0
+  while [ $sent -lt "$n" ] && [ $tries -lt 2000 ]; do
+    tries=$((tries + 1))
+    mp=$(pgrep -P "$pid" | head -1)
+    for r in $( [ -n "$mp" ] && pgrep -P "$mp" -f sluice-wordcount); do
+      [ -e "$WORK/sent.$r" ] && continue
+      cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$r/status" 2>/dev/null)
+      # SIGTERM is signal 15: bit 14 of the mask, in its last four hex digits
+      if [ -n "$cgt" ] && [ $((0x$(echo "$cgt" | tail -c 5) & 0x4000)) -ne 0 ]; then
+        kill -s TERM "$r" && : >"$WORK/sent.$r" && sent=$((sent + 1))
+      fi
+    done
+    sleep 0.005
+  done
+  rm -f "$WORK"/sent.*
+  wait "$pid"
+  rc=$?
+  left=$(ls -A | grep -c "sluice-tmp")
+  if [ $sent -lt "$n" ]; then fail "np$n early TERM: only $sent rank(s) seen handling SIGTERM"
+  elif [ $rc -ne 3 ]; then fail "np$n early TERM: exit $rc, expected 3: $(head -3 log.txt)"
+  elif ! grep -q "stopped by a signal" log.txt; then fail "np$n early TERM: not stopped cleanly: $(head -3 log.txt)"
+  elif [ -e out.tsv ] || [ "$left" -ne 0 ]; then fail "np$n early TERM: output or temporaries left"
+  else ok "np$n early TERM (in sl_init): exit 3, stopped cleanly, nothing left"; fi
+}
+early 2
 for n in 2 4; do
   stop $n mpirun USR1 3
   stop $n ranks TERM 3

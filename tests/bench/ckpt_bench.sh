@@ -80,7 +80,7 @@ for w in $WORKLOADS; do
   echo "== $w at $RANKS ranks: ${CMD[*]##*/} (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   cat "${CMD[@]: -1}" >/dev/null 2>&1 # warm the page cache (wc: the text)
   [ "$w" = h5sort ] && cat "$H5" >/dev/null
-  : >"$WORK/plain" && : >"$WORK/total" && : >"$WORK/ratio" && : >"$WORK/size" &&
+  : >"$WORK/plain" && : >"$WORK/total" && : >"$WORK/size" &&
     : >"$WORK/commit" && : >"$WORK/stopwait" && : >"$WORK/resumed" && : >"$WORK/ival" &&
     : >"$WORK/ivratio"
   for iv in $INTERVALS; do : >"$WORK/ival-$iv" && : >"$WORK/nckpt-$iv"; done
@@ -131,7 +131,6 @@ for w in $WORKLOADS; do
         [ -e "$CK" ] && die "$w: the checkpoint is still there after the resume"
         total=$(echo "$t2 - $t0" | bc -l)
         echo "$total" >>"$WORK/total"
-        echo "$total / $T" | bc -l >>"$WORK/ratio"
         echo "$size" >>"$WORK/size"
         echo "${commit:-nan}" >>"$WORK/commit"
         echo "$t1 - $ts" | bc -l >>"$WORK/stopwait"
@@ -159,7 +158,7 @@ for w in $WORKLOADS; do
     printf 'workload\tranks\tplain_s\tstopped_total_s\ttotal_over_plain\tckpt_MB\tckpt_commit_s\tsignal_to_exit_s\tresumed_s'
     for iv in $INTERVALS; do printf '\tinterval_%s_s\tover_plain\tcheckpoints' "$iv"; done
     printf '\n%s\t%s\t%.3f\t%.3f\t%.2f\t%.1f\t%s\t%.2f\t%.3f' "$w" "$RANKS" "$T" \
-      "$(median <"$WORK/total")" "$(median <"$WORK/ratio")" \
+      "$(median <"$WORK/total")" "$(echo "$(median <"$WORK/total") / $T" | bc -l)" \
       "$(echo "$(median <"$WORK/size") / 1000000" | bc -l)" "$(median <"$WORK/commit")" \
       "$(median <"$WORK/stopwait")" "$(median <"$WORK/resumed")"
     for iv in $INTERVALS; do

@@ -113,6 +113,7 @@ static int configure(sl_ctx *ctx, int *argc, char ***argv) {
   SL__CHECK(sl__options_check(&ctx->opt));
   SL__CHECK(check_launcher(ctx));
   if (ctx->opt.help) { /* the program is about to exit: no binding, no handlers */
+    sl__signals_drop_early();
     snprintf(ctx->binding_desc, sizeof ctx->binding_desc, "not bound (--sl-help)");
     return SL_OK;
   }
@@ -183,6 +184,7 @@ static void free_trace(sl_ctx *ctx) {
 static void destroy(sl_ctx *ctx) {
   free_trace(ctx);
   sl__signals_restore(ctx);
+  sl__signals_drop_early(); /* sl_init failed before a context took them */
   int finalized = 0;
   if (MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) {
     if (ctx->comm != MPI_COMM_NULL)
@@ -213,6 +215,8 @@ int sl_init(int *argc, char ***argv, MPI_Comm comm, sl_ctx **out) {
   if (argc != NULL && argv != NULL && *argv != NULL) {
     format_command_line(*argc, *argv, ctx->command_line, sizeof ctx->command_line);
   }
+  if (rc == SL_OK)
+    sl__signals_early(); /* before MPI_Init and the binding: see signals.c */
   if (rc == SL_OK)
     rc = start_mpi(ctx, argc, argv, comm);
   if (rc != SL_OK) {
@@ -258,6 +262,7 @@ int sl_finalize(sl_ctx **pctx) {
   int rc = SL_OK;
   free_trace(ctx);
   sl__signals_restore(ctx);
+  sl__signals_drop_early(); /* sl_init failed before a context took them */
   int finalized = 0;
   int mrc = MPI_Finalized(&finalized);
   if (mrc != MPI_SUCCESS) {

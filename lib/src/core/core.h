@@ -210,6 +210,11 @@ void sl__printable(const char *in, char *out, size_t cap);
 
 /* ---- stop signals (SIGTERM, SIGUSR1) ---- */
 int sl__signals_install(sl_ctx *ctx);
+/* The flag handlers from the start of sl_init, owned by no context until
+ * sl__signals_install takes them; sl__signals_drop_early puts the old ones back (and
+ * re-raises a signal that came meanwhile) where none is installed after all. */
+void sl__signals_early(void);
+void sl__signals_drop_early(void);
 /* Put back the handlers sl__signals_install replaced (sl_finalize). */
 void sl__signals_restore(sl_ctx *ctx);
 extern volatile int sl__stop_flag;

@@ -47,6 +47,7 @@ typedef struct sl__ckpt {
   char dir[4096];
   double interval, next_due; /* seconds; next_due on rank 0 */
   double started;            /* rank 0: when the running epoch started */
+  double seen, t_parts;      /* this rank: when START came, time saving its partitions */
   int64_t epoch;             /* the running epoch, or the last one committed or loaded */
   int old_ranks;             /* the ranks of the checkpoint resumed from (0: none) */
   int stop;                  /* the running epoch stops the run once committed */
@@ -324,7 +325,9 @@ static int save_ready(sl__run *run, int *progress) {
       sl__part *p = sr->parts[i];
       if (!p->snapped && ready(run, p)) {
         if (c->w && !c->local_failed) {
+          double t0 = sl__now();
           int rc = save_part(run, p);
+          c->t_parts += sl__now() - t0;
           if (rc != SL_OK)
             local_failure(run, rc);
         }
@@ -343,10 +346,12 @@ static int save_ready(sl__run *run, int *progress) {
     return SL_OK;
   int rc = SL_OK;
   uint64_t bytes = 0;
+  double t_all = sl__now(); /* every partition here saved */
   if (c->w && !c->local_failed)
     rc = save_run_states(run);
   if (c->w && !c->local_failed && rc == SL_OK)
     rc = run->sink->snapshot(run->sink_impl, run, c->w);
+  double t_sync = sl__now();
   /* the program's kept regions: every partition here has saved and waits, so no callback
    * changes them until the commit */
   for (int k = 0; rc == SL_OK && c->w && !c->local_failed && k < run->ctx->nkeep; k++)
@@ -355,6 +360,13 @@ static int save_ready(sl__run *run, int *progress) {
     rc = sl__ckpt_part_finish(c->w, &bytes);
     c->w = NULL;
   }
+  /* where a checkpoint's time goes, per rank (--sl-log-level=debug) */
+  double t_end = sl__now();
+  sl_log(run->ctx, SL_LOG_DEBUG,
+         "rank %d: checkpoint %lld: %.1f MB; its partitions saved in %.3f s (%.3f s of it "
+         "waiting to align), run-wide state and sink %.3f s, end and fsync %.3f s",
+         run->rank, (long long)c->epoch, (double)bytes / 1e6, t_all - c->seen,
+         t_all - c->seen - c->t_parts, t_sync - t_all, t_end - t_sync);
   if (rc != SL_OK)
     local_failure(run, rc);
   if (c->w) {
@@ -423,6 +435,8 @@ int sl__ckpt_ctrl(sl__run *run, int src, const sl__ctrlmsg *m) {
     c->stop = m->slot;
     c->written = c->local_failed = 0;
     c->outcome = 0;
+    c->seen = sl__now();
+    c->t_parts = 0;
     run->ckpt_active = 1;
     return SL_OK;
   case SL__CTRL_CKPT_DONE:
