@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice internal: the vector kernels of algo/moments.c (and sl__cpu_avx2, which
- * algo/hist.c shares). The AVX2 ones (moments_avx2.c)
+/* sluice internal: the vector kernels of algo/moments.c. The AVX2 ones (moments_avx2.c)
  * are compiled for AVX2 whatever the build's baseline and chosen at run time where the CPU
  * has it (cluster nodes differ). */
 #ifndef SLUICE_MOMENTS_H
@@ -8,6 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/core.h" /* sl__cpu_avx2 */
 
 /* A chunk's finite count, sum, min and max. */
 typedef struct sl__chunk_sums {
@@ -32,9 +33,6 @@ static inline sl__chunk_sums sl__chunk_sums_tail(const double *x, size_t i, size
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SL__HAVE_AVX2_KERNELS 1
-/* 1 when the CPU runs AVX2 and the environment variable SLUICE_SIMD is not "sse2" (asked
- * once per process). */
-int sl__cpu_avx2(void);
 /* The chunk's sums without masks, and with them only when the chunk holds a non-finite
  * value (the same bits either way). */
 sl__chunk_sums sl__chunk_sums_avx2(const double *x, size_t n);

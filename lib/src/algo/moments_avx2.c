@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The AVX2 kernels of algo/moments.c (see moments.h): the SSE2 loops there, four lanes a
- * register. Compiled with the target attribute; called only where sl__cpu_avx2() says so. */
+ * register. Compiled with the target attribute; called only where sl__cpu_avx2() (core/cpu.c) says
+ * so. */
 #include "algo/moments.h"
 
 #if defined(SL__HAVE_AVX2_KERNELS)
@@ -8,17 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int sl__cpu_avx2(void) {
-  static int have = -1;
-  if (have < 0) {
-    /* SLUICE_SIMD=sse2 forces the baseline loops (tests run both paths on an AVX2 CPU) */
-    const char *force = getenv("SLUICE_SIMD");
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx2") && !(force && !strcmp(force, "sse2")) ? 1 : 0;
-  }
-  return have;
-}
 
 __attribute__((target("avx2"))) static sl__chunk_sums chunk_sums_masked(const double *x, size_t n) {
   const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1),

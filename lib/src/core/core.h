@@ -208,6 +208,11 @@ void sl__utc_string(double wall, char *buf, size_t cap);
  * become C escapes (\n, \t, \x01), so a name cannot break the line. Truncated to fit. */
 void sl__printable(const char *in, char *out, size_t cap);
 
+/* ---- the CPU (cpu.c) ---- */
+/* 1 when the CPU runs AVX2 (SSE4.2) and SLUICE_SIMD is not "sse2"; asked once. */
+int sl__cpu_avx2(void);
+int sl__cpu_sse42(void);
+
 /* ---- stop signals (SIGTERM, SIGUSR1) ---- */
 int sl__signals_install(sl_ctx *ctx);
 /* The flag handlers from the start of sl_init, owned by no context until

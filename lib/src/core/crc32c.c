@@ -4,10 +4,10 @@
  * runs at about 0.4 GB/s, slower than the disk, while the SSE4.2 instruction computes
  * this polynomial at several GB/s. Chosen at run time (cluster nodes differ); elsewhere
  * eight tables, eight bytes a step. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/ckpt_store.h"
+#include "core/core.h"
 
 #define POLY 0x82F63B78u /* reflected Castagnoli */
 
@@ -60,19 +60,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const voi
   return ~c32;
 }
 
-static int have_hw(void) {
-  static int have = -1;
-  if (have < 0) {
-    /* SLUICE_SIMD=sse2 forces the portable loop (the tests run both on one CPU) */
-    const char *force = getenv("SLUICE_SIMD");
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("sse4.2") && !(force && !strcmp(force, "sse2")) ? 1 : 0;
-  }
-  return have;
-}
-
 uint32_t sl__crc32c(uint32_t crc, const void *p, size_t n) {
-  return have_hw() ? crc_hw(crc, p, n) : sl__crc32c_sw(crc, p, n);
+  return sl__cpu_sse42() ? crc_hw(crc, p, n) : sl__crc32c_sw(crc, p, n);
 }
 #else
 uint32_t sl__crc32c(uint32_t crc, const void *p, size_t n) {
