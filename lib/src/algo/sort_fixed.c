@@ -230,6 +230,32 @@ SL__INLINE int live_below(const radix *rx, int top) {
   return nl;
 }
 
+/* Adds every digit of the keys of records [from, to) at src to t's counts (level 0). */
+SL__INLINE void count_all(radix *rx, rtab *t, const char *src, size_t from, size_t to, size_t w) {
+  unsigned kw = rx->kw;
+  uint64_t k[SL_SORT_KEY_WORDS_MAX];
+  for (size_t i = from; i < to; i++) {
+    key_at(rx, src + i * w, k);
+    for (unsigned j = 0; j < kw; j++) {
+      uint64_t x = k[kw - 1 - j];
+      for (unsigned b = 0; b < 8; b++)
+        t->cnt[8 * j + b][(x >> (8 * b)) & (RADIX_BUCKETS - 1)]++;
+    }
+  }
+}
+
+/* From level 0's counts of all n keys: the digits below top that differ between some. */
+static void find_live(radix *rx, const rtab *t, size_t n, int top) {
+  rx->nlive = 0;
+  for (int d = 0; d < top; d++) {
+    int constant = 0;
+    for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+      constant |= t->cnt[d][b] == n;
+    if (!constant)
+      rx->live[rx->nlive++] = (unsigned char)d;
+  }
+}
+
 /* Counts the digits below top of the keys of the n records at src (the key function
  * called): all of them at level 0 (where the live digits are found), else the live ones. */
 SL__INLINE void count_keys(radix *rx, rtab *t, const char *src, size_t n, size_t w, int top) {
@@ -237,22 +263,8 @@ SL__INLINE void count_keys(radix *rx, rtab *t, const char *src, size_t n, size_t
   uint64_t k[SL_SORT_KEY_WORDS_MAX];
   if (rx->nlive < 0) { /* top is every digit */
     memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
-    for (size_t i = 0; i < n; i++) {
-      key_at(rx, src + i * w, k);
-      for (unsigned j = 0; j < kw; j++) {
-        uint64_t x = k[kw - 1 - j];
-        for (unsigned b = 0; b < 8; b++)
-          t->cnt[8 * j + b][(x >> (8 * b)) & (RADIX_BUCKETS - 1)]++;
-      }
-    }
-    rx->nlive = 0;
-    for (int d = 0; d < top; d++) {
-      int constant = 0;
-      for (unsigned b = 0; b < RADIX_BUCKETS; b++)
-        constant |= t->cnt[d][b] == n;
-      if (!constant)
-        rx->live[rx->nlive++] = (unsigned char)d;
-    }
+    count_all(rx, t, src, 0, n, w);
+    find_live(rx, t, n, top);
     return;
   }
   int nl = live_below(rx, top);
@@ -275,15 +287,14 @@ SL__INLINE void count_digit(radix *rx, rtab *t, const char *src, size_t n, size_
   }
 }
 
-/* Stable scatter of the n records at src into dst by digit d of keys taken again, into
- * the buckets starting at t->off (prefix). A key function that gives a record another
- * key than when it was counted would overrun a bucket: such records are left out and the
- * sort fails (rx->bad) instead of writing past the buffer. */
-SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n, size_t w, int d) {
-  for (unsigned b = 0; b < RADIX_BUCKETS; b++)
-    t->end[b] = t->off[b] + t->cnt[d][b];
+/* Stable scatter of records [from, to) at src into dst by digit d of keys taken again,
+ * into the buckets at t->off (advanced), each ending at t->end. A key function that gives a
+ * record another key than when it was counted would overrun a bucket: such records are left
+ * out and the sort fails (rx->bad) instead of writing past the buffer. */
+SL__INLINE void scatter_range(radix *rx, rtab *t, const char *src, char *dst, size_t from,
+                              size_t to, size_t w, int d) {
   uint64_t k[SL_SORT_KEY_WORDS_MAX];
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = from; i < to; i++) {
     const char *x = src + i * w;
     key_at(rx, x, k);
     unsigned b = digit(k, rx->kw, d);
@@ -293,6 +304,14 @@ SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n
     }
     copy_rec(dst + t->off[b]++ * w, x, w);
   }
+}
+
+/* The n records at src scattered into dst by digit d, into the buckets starting at t->off
+ * (prefix). */
+SL__INLINE void scatter(radix *rx, rtab *t, const char *src, char *dst, size_t n, size_t w, int d) {
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+    t->end[b] = t->off[b] + t->cnt[d][b];
+  scatter_range(rx, t, src, dst, 0, n, w, d);
 }
 
 /* Sorts the n <= kcap records at src by the digits below top in the cache, with dst (as
@@ -429,31 +448,184 @@ RADIX_MSD(32)
 RADIX_MSD(40)
 RADIX_MSD(48)
 
-/* The sorted records are in scratch. */
-SL__INLINE void radix_width(radix *rx, char *a, size_t n, char *scratch, size_t w) {
-  int top = (int)(rx->kw * 64 / RADIX_BITS);
+/* radix_msd for the record width w (a constant for the common widths). */
+static void msd_width(radix *rx, char *src, char *dst, size_t n, size_t w, int top, int level,
+                      int into_dst) {
   switch (w) {
   case 8:
-    radix_msd_8(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_8(rx, src, dst, n, w, top, level, into_dst);
     break;
   case 16:
-    radix_msd_16(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_16(rx, src, dst, n, w, top, level, into_dst);
     break;
   case 24:
-    radix_msd_24(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_24(rx, src, dst, n, w, top, level, into_dst);
     break;
   case 32:
-    radix_msd_32(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_32(rx, src, dst, n, w, top, level, into_dst);
     break;
   case 40:
-    radix_msd_40(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_40(rx, src, dst, n, w, top, level, into_dst);
     break;
   case 48:
-    radix_msd_48(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_48(rx, src, dst, n, w, top, level, into_dst);
     break;
   default:
-    radix_msd_0(rx, a, scratch, n, w, top, 0, 1);
+    radix_msd_0(rx, src, dst, n, w, top, level, into_dst);
   }
+}
+
+/* The radix sort in steps (sl__sort_fixed_step): level 0 as radix_msd does it (its count
+ * of every digit, then its scatter into the scratch by the most significant live one),
+ * then its buckets, each sorted whole; every part a budget of records a step. The records
+ * stay whole in a until the scatter is over, then in the scratch. */
+enum { JOB_COUNT, JOB_SCATTER, JOB_BUCKETS, JOB_DONE };
+struct sl__fixsort_job {
+  sl__fixsort fs;
+  radix rx;
+  char *a, *scratch;
+  size_t n, w;
+  int state;
+  int d; /* the digit scattered on */
+  size_t cnt[RADIX_BUCKETS];
+  unsigned next; /* JOB_BUCKETS: the bucket to sort next */
+  size_t at;     /* the next record to count, to scatter, or of bucket `next` */
+  char *sorted;
+};
+
+/* Level 0's count of records [at, at + budget); after the last, what comes next. */
+static void job_count(sl__fixsort_job *j, size_t budget) {
+  radix *rx = &j->rx;
+  int top = (int)(rx->kw * 64 / RADIX_BITS);
+  if (j->n <= rx->kcap) { /* in the cache at once */
+    radix_small(rx, j->a, j->scratch, j->n, j->w, top, 1);
+    j->sorted = j->scratch;
+    j->state = JOB_DONE;
+    return;
+  }
+  if (!rx->tab[0] && !(rx->tab[0] = rtab_new(8 * (int)rx->kw))) {
+    rx->nomem = 1;
+    j->state = JOB_DONE;
+    return;
+  }
+  rtab *t = rx->tab[0];
+  if (j->at == 0)
+    memset(t->cnt, 0, sizeof t->cnt[0] * (size_t)top);
+  size_t to = j->n - j->at < budget ? j->n : j->at + budget;
+  count_all(rx, t, j->a, j->at, to, j->w);
+  j->at = to;
+  if (to < j->n)
+    return;
+  find_live(rx, t, j->n, top);
+  int l = rx->nlive - 1;
+  while (l >= 0 && !prefix(t->cnt[rx->live[l]], j->n, t->off))
+    l--;
+  j->sorted = j->scratch;
+  if (l < 0) { /* all keys equal */
+    memcpy(j->scratch, j->a, j->n * j->w);
+    j->state = JOB_DONE;
+    return;
+  }
+  j->d = rx->live[l];
+  memcpy(j->cnt, t->cnt[j->d], sizeof j->cnt);
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+    t->end[b] = t->off[b] + j->cnt[b];
+  j->state = JOB_SCATTER;
+  j->at = 0;
+}
+
+static void job_scatter(sl__fixsort_job *j, size_t budget) {
+  size_t to = j->n - j->at < budget ? j->n : j->at + budget;
+  scatter_range(&j->rx, j->rx.tab[0], j->a, j->scratch, j->at, to, j->w, j->d);
+  j->at = to;
+  if (to < j->n)
+    return;
+  /* the buckets need sorting below d when a lower digit is live */
+  j->state = j->rx.live[0] < j->d ? JOB_BUCKETS : JOB_DONE;
+  j->next = 0;
+  j->at = 0;
+}
+
+static void job_buckets(sl__fixsort_job *j, size_t budget) {
+  for (size_t spent = 0; j->state == JOB_BUCKETS && spent < budget;) {
+    size_t m = j->cnt[j->next];
+    if (m > 1) /* sorted back into the scratch, with the same bucket of a as its scratch */
+      msd_width(&j->rx, j->scratch + j->at * j->w, j->a + j->at * j->w, m, j->w, j->d, 1, 0);
+    spent += m + 1;
+    j->at += m;
+    if (++j->next == RADIX_BUCKETS)
+      j->state = JOB_DONE;
+  }
+}
+
+int sl__sort_fixed_begin(const sl__fixsort *fs, char *a, size_t n, char *scratch,
+                         sl__fixsort_job **out) {
+  *out = NULL;
+  unsigned kw = fs->ord.words;
+  if (kw < 1 || kw > SL_SORT_KEY_WORDS_MAX)
+    SL__FAIL(SL_ERR_INTERNAL, "sort: %u key words (1 to %d)", kw, SL_SORT_KEY_WORDS_MAX);
+  sl__fixsort_job *j = calloc(1, sizeof *j);
+  SL__CHECK_ALLOC(j);
+  j->fs = *fs;
+  j->a = a;
+  j->scratch = scratch;
+  j->n = n;
+  j->w = (size_t)fs->klen + fs->vlen;
+  j->sorted = a;
+  size_t kcap = j->w ? RADIX_CACHE_BYTES / j->w : 0;
+  kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
+  radix *rx = &j->rx;
+  *rx = (radix){.fs = &j->fs, .kw = kw, .kcap = kcap, .nlive = -1};
+  if (n < 2 || j->w == 0) {
+    j->state = JOB_DONE;
+    *out = j;
+    return SL_OK;
+  }
+  rx->small = rtab_new((int)(8 * kw));
+  rx->k0 = malloc(2 * kcap * (kw * sizeof *rx->k0 + sizeof *rx->i0));
+  if (!rx->small || !rx->k0) {
+    sl__sort_fixed_job_free(j);
+    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's key arrays");
+  }
+  rx->k1 = rx->k0 + kcap * kw;
+  rx->i0 = (uint32_t *)(rx->k1 + kcap * kw);
+  rx->i1 = rx->i0 + kcap;
+  *out = j;
+  return SL_OK;
+}
+
+int sl__sort_fixed_step(sl__fixsort_job *j, size_t budget, int *done, char **sorted) {
+  radix *rx = &j->rx;
+  if (budget == 0)
+    budget = 1;
+  if (j->state == JOB_COUNT)
+    job_count(j, budget);
+  else if (j->state == JOB_SCATTER)
+    job_scatter(j, budget);
+  else if (j->state == JOB_BUCKETS)
+    job_buckets(j, budget);
+  *done = j->state == JOB_DONE;
+  *sorted = j->sorted;
+  if (rx->nomem)
+    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's count tables");
+  if (rx->bad)
+    SL__FAIL(SL_ERR_CALLBACK, "sort: the key function gave a record two different keys "
+                              "(it must give the same key each time it is called)");
+  return SL_OK;
+}
+
+const char *sl__sort_fixed_job_at(const sl__fixsort_job *j) {
+  return j->state == JOB_COUNT || j->state == JOB_SCATTER ? j->a : j->sorted;
+}
+
+void sl__sort_fixed_job_free(sl__fixsort_job *j) {
+  if (!j)
+    return;
+  free(j->rx.small);
+  free(j->rx.k0);
+  for (int l = 0; l < RADIX_DIGITS; l++)
+    free(j->rx.tab[l]);
+  free(j);
 }
 
 /* fn(..., w) with the record width a constant for the common widths, so that the body is
@@ -475,31 +647,11 @@ int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char
     *sorted = BY_WIDTH(sort_width, w, fs, a, n, scratch);
     return SL_OK;
   }
-  if (kw > SL_SORT_KEY_WORDS_MAX)
-    SL__FAIL(SL_ERR_INTERNAL, "sort: %u key words (at most %d)", kw, SL_SORT_KEY_WORDS_MAX);
-  size_t kcap = RADIX_CACHE_BYTES / w;
-  kcap = kcap < RADIX_SMALL ? RADIX_SMALL : kcap > n ? n : kcap;
-  radix rx = {.fs = fs, .kw = kw, .kcap = kcap, .nlive = -1};
-  rx.small = rtab_new((int)(8 * kw));
-  rx.k0 = malloc(2 * kcap * (kw * sizeof *rx.k0 + sizeof *rx.i0));
-  if (!rx.small || !rx.k0) {
-    free(rx.small);
-    free(rx.k0);
-    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's key arrays");
-  }
-  rx.k1 = rx.k0 + kcap * kw;
-  rx.i0 = (uint32_t *)(rx.k1 + kcap * kw);
-  rx.i1 = rx.i0 + kcap;
-  radix_width(&rx, a, n, scratch, w);
-  *sorted = scratch;
-  free(rx.small);
-  free(rx.k0);
-  for (int l = 0; l < RADIX_DIGITS; l++)
-    free(rx.tab[l]);
-  if (rx.nomem)
-    SL__FAIL(SL_ERR_NOMEM, "sort: out of memory for the radix sort's count tables");
-  if (rx.bad)
-    SL__FAIL(SL_ERR_CALLBACK, "sort: the key function gave a record two different keys "
-                              "(it must give the same key each time it is called)");
-  return SL_OK;
+  sl__fixsort_job *j;
+  SL__CHECK(sl__sort_fixed_begin(fs, a, n, scratch, &j));
+  int done = 0, rc = SL_OK;
+  while (rc == SL_OK && !done)
+    rc = sl__sort_fixed_step(j, SIZE_MAX, &done, sorted);
+  sl__sort_fixed_job_free(j);
+  return rc;
 }

@@ -72,4 +72,18 @@ typedef struct sl__fixsort {
  * the key function is not deterministic: SL_ERR_CALLBACK). */
 int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char **sorted);
 
+/* The same radix sort (by key words only) in steps, so that a long sort lets its caller
+ * turn in between (a stop signal, a checkpoint): begin, then step until *done, each step
+ * sorting about `budget` records (the first step scatters them all once). Between steps,
+ * sl__sort_fixed_job_at tells where every record is (a or scratch), in an order that keeps
+ * equal records in their arrival order: sorting them again from there gives the same
+ * result. The job holds the key arrays and count tables; free it with
+ * sl__sort_fixed_job_free (NULL is fine). */
+typedef struct sl__fixsort_job sl__fixsort_job;
+int sl__sort_fixed_begin(const sl__fixsort *fs, char *a, size_t n, char *scratch,
+                         sl__fixsort_job **job);
+int sl__sort_fixed_step(sl__fixsort_job *job, size_t budget, int *done, char **sorted);
+const char *sl__sort_fixed_job_at(const sl__fixsort_job *job);
+void sl__sort_fixed_job_free(sl__fixsort_job *job);
+
 #endif

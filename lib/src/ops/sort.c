@@ -47,37 +47,70 @@ static int qcmp(const void *a, const void *b, void *arg) {
   return (oa > ob) - (oa < ob); /* arrival order: a stable local sort */
 }
 
+/* The scratch buffer of a packed sort: as large as the records. */
+static int packed_scratch(sl__part *p, sort_state *st) {
+  if (st->capscratch >= st->mem.len)
+    return SL_OK;
+  free(st->scratch);
+  st->capscratch = 0;
+  st->scratch = malloc(st->mem.len);
+  SL__CHECK_ALLOC_FOR(st->scratch, "the sort's scratch space", st->mem.len,
+                      "--sl-sort-memory-bytes");
+  st->capscratch = st->mem.len;
+  sl__sort_account(p, st);
+  return SL_OK;
+}
+
+/* The packed records were sorted into `sorted`: when that is the scratch buffer, it
+ * becomes the records' buffer. */
+static void packed_sorted(sort_state *st, char *sorted) {
+  if (sorted != st->scratch)
+    return;
+  char *t = st->mem.p;
+  size_t tcap = st->mem.cap;
+  st->mem.p = st->scratch;
+  st->mem.cap = st->capscratch;
+  st->scratch = t;
+  st->capscratch = tcap;
+}
+
 /* Sorts the records in mem (stable). */
 static int sort_mem(sl__part *p, sort_state *st) {
   if (st->n < 2)
     return SL_OK;
   if (st->packed) {
-    if (st->capscratch < st->mem.len) {
-      free(st->scratch);
-      st->capscratch = 0;
-      st->scratch = malloc(st->mem.len);
-      SL__CHECK_ALLOC_FOR(st->scratch, "the sort's scratch space", st->mem.len,
-                          "--sl-sort-memory-bytes");
-      st->capscratch = st->mem.len;
-      sl__sort_account(p, st);
-    }
+    SL__CHECK(packed_scratch(p, st));
     sl__fixsort fs = {st->ord, st->klen, st->vlen};
     char *sorted;
     SL__CHECK(sl__sort_fixed(&fs, st->mem.p, st->n, st->scratch, &sorted));
-    if (sorted == st->scratch) {
-      /* the sorted records are in the scratch buffer: it becomes the records' buffer */
-      char *t = st->mem.p;
-      size_t tcap = st->mem.cap;
-      st->mem.p = st->scratch;
-      st->mem.cap = st->capscratch;
-      st->scratch = t;
-      st->capscratch = tcap;
-    }
+    packed_sorted(st, sorted);
     return SL_OK;
   }
   qstate = st; /* single-threaded per rank */
   qbase = st->mem.p;
   qsort_r(st->idx, st->n, sizeof *st->idx, qcmp, NULL);
+  return SL_OK;
+}
+
+/* The drain's sort of what it holds in memory: by key words, a radix sort in steps of
+ * SORT_STEP records, the loop turning in between (*done 0); else all at once. */
+#define SORT_STEP (1u << 19)
+static int sort_mem_step(sl__part *p, sort_state *st, int *done) {
+  *done = 1;
+  if (!st->packed || !st->ord.words || st->n < 2)
+    return sort_mem(p, st);
+  if (!st->job) {
+    SL__CHECK(packed_scratch(p, st));
+    sl__fixsort fs = {st->ord, st->klen, st->vlen};
+    SL__CHECK(sl__sort_fixed_begin(&fs, st->mem.p, st->n, st->scratch, &st->job));
+  }
+  char *sorted;
+  int rc = sl__sort_fixed_step(st->job, SORT_STEP, done, &sorted);
+  if (rc != SL_OK || !*done)
+    return rc;
+  sl__sort_fixed_job_free(st->job);
+  st->job = NULL;
+  packed_sorted(st, sorted);
   return SL_OK;
 }
 
@@ -149,8 +182,11 @@ static int local_drain(sl__part *p, int i, int *finished) {
   *finished = 0;
   if (st->phase == 0) {
     if (st->nruns == 0) {
+      int sorted = 1;
       if (!st->presorted)
-        SL__CHECK(sort_mem(p, st));
+        SL__CHECK(sort_mem_step(p, st, &sorted));
+      if (!sorted)
+        return SL_OK; /* more of the sort next turn */
       st->presorted = 0;
       st->phase = 1;
       st->cursor = 0;

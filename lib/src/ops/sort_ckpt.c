@@ -177,7 +177,10 @@ static int snap_local(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__b
   if (st->phase == 0) {
     for (int r = 0; r < st->nruns; r++)
       SL__CHECK(put_run(w, p, i, b, &st->runs[r], 0));
-    return put_mem(w, p, i, b, st->mem.p, st->mem.len, width);
+    /* in the middle of the drain's sort: where the records are now, in an order that a
+     * sort again from the start makes the same */
+    const char *recs = st->job ? sl__sort_fixed_job_at(st->job) : st->mem.p;
+    return put_mem(w, p, i, b, recs, st->mem.len, width);
   }
   if (st->phase == 1) {
     if (st->cursor >= st->n) /* all emitted (and the memory given back) */

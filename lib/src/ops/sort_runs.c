@@ -240,6 +240,8 @@ void sl__sort_release_all(sort_state *st) {
   free(st->scratch);
   st->scratch = NULL;
   st->capscratch = 0;
+  sl__sort_fixed_job_free(st->job);
+  st->job = NULL;
   free(st->samples.p);
   st->samples = (sl__bytes){0};
 }

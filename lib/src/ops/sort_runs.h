@@ -120,6 +120,9 @@ typedef struct sort_state {
   size_t capidx;
   char *scratch; /* packed: the merge sort's second buffer */
   size_t capscratch;
+  /* SORT_LOCAL: the drain's in-memory radix sort, done in steps (a stop signal or a
+   * checkpoint is taken between two: a GB takes seconds); NULL when none runs */
+  sl__fixsort_job *job;
   reader *rds; /* the merge: one reader per run, the last maybe over mem */
   int nrds;
   int *heap;
