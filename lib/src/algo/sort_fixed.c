@@ -477,8 +477,11 @@ static void msd_width(radix *rx, char *src, char *dst, size_t n, size_t w, int t
 
 /* The radix sort in steps (sl__sort_fixed_step): level 0 as radix_msd does it (its count
  * of every digit, then its scatter into the scratch by the most significant live one),
- * then its buckets, each sorted whole; every part a budget of records a step. The records
- * stay whole in a until the scatter is over, then in the scratch. */
+ * then its buckets, each sorted whole, or, when larger than a step's budget (a skewed top
+ * digit: doubles of one exponent), by a job of its own over the bucket (its records share
+ * every digit from d up, so sorting them by the whole key is sorting them below d); every
+ * part a budget of records a step. The records stay whole in a until the scatter is over,
+ * then in the scratch, but for a bucket whose own job runs: in that job's pieces. */
 enum { JOB_COUNT, JOB_SCATTER, JOB_BUCKETS, JOB_DONE };
 struct sl__fixsort_job {
   sl__fixsort fs;
@@ -491,6 +494,7 @@ struct sl__fixsort_job {
   unsigned next; /* JOB_BUCKETS: the bucket to sort next */
   size_t at;     /* the next record to count, to scatter, or of bucket `next` */
   char *sorted;
+  sl__fixsort_job *sub; /* bucket `next`'s own job, while it runs */
 };
 
 /* Level 0's count of records [at, at + budget); after the last, what comes next. */
@@ -546,16 +550,32 @@ static void job_scatter(sl__fixsort_job *j, size_t budget) {
   j->at = 0;
 }
 
-static void job_buckets(sl__fixsort_job *j, size_t budget) {
+static int job_buckets(sl__fixsort_job *j, size_t budget) {
   for (size_t spent = 0; j->state == JOB_BUCKETS && spent < budget;) {
-    size_t m = j->cnt[j->next];
-    if (m > 1) /* sorted back into the scratch, with the same bucket of a as its scratch */
-      msd_width(&j->rx, j->scratch + j->at * j->w, j->a + j->at * j->w, m, j->w, j->d, 1, 0);
+    size_t m = j->cnt[j->next], w = j->w;
+    char *bs = j->scratch + j->at * w, *ba = j->a + j->at * w;
+    if (!j->sub && m > budget) /* its own job: into the bucket of a, copied back */
+      SL__CHECK(sl__sort_fixed_begin(&j->fs, bs, m, ba, &j->sub));
+    if (j->sub) {
+      int done = 0;
+      char *sorted;
+      SL__CHECK(sl__sort_fixed_step(j->sub, budget, &done, &sorted));
+      if (!done)
+        return SL_OK; /* a step of the bucket's job was this step */
+      if (sorted != bs)
+        memcpy(bs, sorted, m * w);
+      sl__sort_fixed_job_free(j->sub);
+      j->sub = NULL;
+      spent = budget;
+    } else if (m > 1) { /* sorted back into the scratch, with the same bucket of a as its scratch */
+      msd_width(&j->rx, bs, ba, m, w, j->d, 1, 0);
+    }
     spent += m + 1;
     j->at += m;
     if (++j->next == RADIX_BUCKETS)
       j->state = JOB_DONE;
   }
+  return SL_OK;
 }
 
 int sl__sort_fixed_begin(const sl__fixsort *fs, char *a, size_t n, char *scratch,
@@ -603,7 +623,7 @@ int sl__sort_fixed_step(sl__fixsort_job *j, size_t budget, int *done, char **sor
   else if (j->state == JOB_SCATTER)
     job_scatter(j, budget);
   else if (j->state == JOB_BUCKETS)
-    job_buckets(j, budget);
+    SL__CHECK(job_buckets(j, budget));
   *done = j->state == JOB_DONE;
   *sorted = j->sorted;
   if (rx->nomem)
@@ -614,13 +634,23 @@ int sl__sort_fixed_step(sl__fixsort_job *j, size_t budget, int *done, char **sor
   return SL_OK;
 }
 
-const char *sl__sort_fixed_job_at(const sl__fixsort_job *j) {
-  return j->state == JOB_COUNT || j->state == JOB_SCATTER ? j->a : j->sorted;
+int sl__sort_fixed_job_pieces(const sl__fixsort_job *j,
+                              int (*fn)(void *arg, const char *p, size_t len), void *arg) {
+  size_t w = j->w;
+  if (j->state == JOB_COUNT || j->state == JOB_SCATTER)
+    return fn(arg, j->a, j->n * w);
+  if (!j->sub)
+    return fn(arg, j->sorted, j->n * w);
+  size_t m = j->cnt[j->next];
+  SL__CHECK(fn(arg, j->scratch, j->at * w));
+  SL__CHECK(sl__sort_fixed_job_pieces(j->sub, fn, arg));
+  return fn(arg, j->scratch + (j->at + m) * w, (j->n - j->at - m) * w);
 }
 
 void sl__sort_fixed_job_free(sl__fixsort_job *j) {
   if (!j)
     return;
+  sl__sort_fixed_job_free(j->sub);
   free(j->rx.small);
   free(j->rx.k0);
   for (int l = 0; l < RADIX_DIGITS; l++)

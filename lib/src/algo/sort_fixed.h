@@ -74,16 +74,17 @@ int sl__sort_fixed(const sl__fixsort *fs, char *a, size_t n, char *scratch, char
 
 /* The same radix sort (by key words only) in steps, so that a long sort lets its caller
  * turn in between (a stop signal, a checkpoint): begin, then step until *done, each step
- * sorting about `budget` records (the first step scatters them all once). Between steps,
- * sl__sort_fixed_job_at tells where every record is (a or scratch), in an order that keeps
- * equal records in their arrival order: sorting them again from there gives the same
- * result. The job holds the key arrays and count tables; free it with
- * sl__sort_fixed_job_free (NULL is fine). */
+ * doing about `budget` records' worth of work. Between steps, sl__sort_fixed_job_pieces
+ * calls fn with the pieces of a and scratch that hold every record, in an order that
+ * keeps equal records in their arrival order: sorting them again from there gives the
+ * same result (fn's nonzero return stops it and is returned). The job holds the key
+ * arrays and count tables; free it with sl__sort_fixed_job_free (NULL is fine). */
 typedef struct sl__fixsort_job sl__fixsort_job;
 int sl__sort_fixed_begin(const sl__fixsort *fs, char *a, size_t n, char *scratch,
                          sl__fixsort_job **job);
 int sl__sort_fixed_step(sl__fixsort_job *job, size_t budget, int *done, char **sorted);
-const char *sl__sort_fixed_job_at(const sl__fixsort_job *job);
+int sl__sort_fixed_job_pieces(const sl__fixsort_job *job,
+                              int (*fn)(void *arg, const char *p, size_t len), void *arg);
 void sl__sort_fixed_job_free(sl__fixsort_job *job);
 
 #endif

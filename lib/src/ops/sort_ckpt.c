@@ -120,6 +120,19 @@ static int put_mem(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__byte
   return SL_OK;
 }
 
+typedef struct put_piece_arg {
+  struct sl__ckpt_writer *w;
+  const sl__part *p;
+  int i;
+  sl__bytes *b;
+  size_t width;
+} put_piece_arg;
+
+static int put_piece(void *arg, const char *piece, size_t len) {
+  put_piece_arg *a = arg;
+  return len ? put_mem(a->w, a->p, a->i, a->b, piece, len, a->width) : SL_OK;
+}
+
 /* SORT_LOCAL in phase 1: its sorted records from the cursor on, re-encoded in order. */
 static int put_sorted_general(struct sl__ckpt_writer *w, const sl__part *p, int i,
                               const sort_state *st) {
@@ -177,10 +190,12 @@ static int snap_local(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__b
   if (st->phase == 0) {
     for (int r = 0; r < st->nruns; r++)
       SL__CHECK(put_run(w, p, i, b, &st->runs[r], 0));
+    if (!st->job)
+      return put_mem(w, p, i, b, st->mem.p, st->mem.len, width);
     /* in the middle of the drain's sort: where the records are now, in an order that a
      * sort again from the start makes the same */
-    const char *recs = st->job ? sl__sort_fixed_job_at(st->job) : st->mem.p;
-    return put_mem(w, p, i, b, recs, st->mem.len, width);
+    put_piece_arg a = {w, p, i, b, width};
+    return sl__sort_fixed_job_pieces(st->job, put_piece, &a);
   }
   if (st->phase == 1) {
     if (st->cursor >= st->n) /* all emitted (and the memory given back) */
