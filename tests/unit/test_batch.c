@@ -9,12 +9,7 @@
 /* xorshift64*: deterministic test data */
 static uint64_t rng_state = 0x853C49E6748FEA9Bull;
 static uint64_t rnd(void) {
-  uint64_t x = rng_state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  rng_state = x;
-  return x * 0x2545F4914F6CDD1Dull;
+  return sl_test_xorshift(&rng_state);
 }
 
 typedef struct rec {

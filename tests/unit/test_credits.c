@@ -507,10 +507,7 @@ static void check(const char *where) {
 /* ---- random scenarios ---- */
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void) {
-  rng ^= rng >> 12;
-  rng ^= rng << 25;
-  rng ^= rng >> 27;
-  return rng * 0x2545F4914F6CDD1Dull;
+  return sl_test_xorshift(&rng);
 }
 
 static int left[MAXR][MAXP]; /* records each sender still has for each partition */

@@ -14,12 +14,7 @@
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void) {
-  uint64_t x = rng_state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  rng_state = x;
-  return x * 0x2545F4914F6CDD1Dull;
+  return sl_test_xorshift(&rng_state);
 }
 
 /* The reference: one byte at a time, the definition spelled out. */

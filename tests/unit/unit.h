@@ -80,4 +80,14 @@ fail:
   return 2;
 }
 
+/* xorshift64*: reproducible test data; each test keeps its own state (seed) */
+static inline uint64_t sl_test_xorshift(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *state = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
 #endif
