@@ -281,12 +281,14 @@ done
 
 # ---- sluice-h5sort: stopped while it reads (the sort's first half: the knob counts the
 # source's rows) and while it writes its output (":sink": the rows the HDF5 sink took on
-# that rank, slowed every 1000 rows); the sorted table byte for byte the uninterrupted
+# that rank, slowed every 1000 rows; on rank 0, which writes first: a stop asked by another
+# rank after rank 0 closed lets the job finish, as docs/checkpoint.md says, and under ASan
+# rank 3 took its 5000th row after that); the sorted table byte for byte the uninterrupted
 # run's ----
 H=$BUILD/apps/sluice-h5sort/sluice-h5sort
 HS=(p.h5:/particles --key x)
 for c in "2 1:1:$((ROWS / 4)):4000" "3 1:0:$((ROWS / 6)):4000" \
-  "2 1:0:$((ROWS / 4)):2000:sink" "4 1:3:$((ROWS / 8)):2000:sink"; do
+  "2 1:0:$((ROWS / 4)):2000:sink" "4 1:0:$((ROWS / 8)):2000:sink"; do
   read -r np pt <<<"$c"
   name="np$np h5sort signal $pt"
   run "$np" "$H" "${HS[@]}" -o sref.h5:/sorted --force >/dev/null 2>err.txt ||
