@@ -406,7 +406,7 @@ fx_gen_text() { # NAME SIZE [sluice-gen text options...]
   local name=$1 size=$2
   shift 2
   [ -f "$W/in/$name" ] || "$GEN" text --size "$size" "$@" -o "$W/in/$name" >/dev/null 2>"$W/gen.err" ||
-    { echo "FAIL: cannot generate $name: $(head -1 "$W/gen.err")"; exit 1; }
+    { echo "FAIL: cannot generate $name (exit $?):"; sed 's/^/  | /' "$W/gen.err" | head -40; exit 1; }
 }
 fx_gen_particles() { # NAME ROWS [sluice-gen particles options...]
   local name=$1 rows=$2
