@@ -412,5 +412,5 @@ fx_gen_particles() { # NAME ROWS [sluice-gen particles options...]
   local name=$1 rows=$2
   shift 2
   [ -f "$W/in/$name" ] || "$GEN" particles --rows "$rows" "$@" -o "$W/in/$name" >/dev/null 2>"$W/gen.err" ||
-    { echo "FAIL: cannot generate $name: $(head -1 "$W/gen.err")"; exit 1; }
+    { echo "FAIL: cannot generate $name (exit $?):"; sed 's/^/  | /' "$W/gen.err" | head -40; exit 1; }
 }
