@@ -55,6 +55,7 @@ static int put_handlers(void) {
 void sl__signals_early(void) {
   if (installs > 0 || early)
     return;
+  early_sig = 0; /* a signal of an earlier context's time is not this sl_init's */
   if (put_handlers() == SL_OK)
     early = 1;
   else
