@@ -3,8 +3,10 @@
  * an oracle (qsort by key, then by arrival: a stable order), with budgets from one record
  * to all of them, record widths 8 to 56 bytes, one and two key words, keys with many
  * duplicates and keys all equal; and between any two steps, the records where
- * sl__sort_fixed_job_at says they are sort again (sl__sort_fixed) to the same result: what
- * a checkpoint taken mid-sort saves and a resumed run sorts again. */
+ * sl__sort_fixed_job_pieces says they are sort again (sl__sort_fixed) to the same result,
+ * and a job resumed from there with the frames of sl__sort_fixed_job_frames finishes the
+ * sort, to the same result, in fewer steps than a whole sort: what a checkpoint taken
+ * mid-sort saves and a resumed run does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,8 @@ static int oracle_cmp(const void *a, const void *b) {
 }
 
 static int g_skew;
+static int g_framed; /* checkpoints taken with frames (resumed from them) */
+static int g_nested; /* ... with a bucket's own job's frame too */
 static size_t piece_at;
 static int gather(void *arg, const char *p, size_t len) {
   memcpy((char *)arg + piece_at, p, len);
@@ -57,8 +61,9 @@ static int gather(void *arg, const char *p, size_t len) {
 static void one(size_t n, size_t w, unsigned words, uint64_t keymask, size_t budget) {
   size_t klen = 8 * words;
   char *a = malloc(n * w), *scratch = malloc(n * w), *want = malloc(n * w);
-  char *again = malloc(n * w), *again_scratch = malloc(n * w);
-  CU_ASSERT_FATAL(a && scratch && want && again && again_scratch);
+  char *again = malloc(n * w), *again_scratch = malloc(n * w), *resumed = malloc(n * w);
+  sl__fixsort_frame *frames = malloc(SL__FIXSORT_DIGITS * sizeof *frames);
+  CU_ASSERT_FATAL(a && scratch && want && again && again_scratch && resumed && frames);
   for (size_t i = 0; i < n; i++) {
     char *r = a + i * w;
     memset(r, (int)(i & 0xFF), w);
@@ -80,17 +85,55 @@ static void one(size_t n, size_t w, unsigned words, uint64_t keymask, size_t bud
     fs.ord.key = key1;
   else
     fs.ord.keys = key2;
+  /* the steps of a whole sort, for comparison with a resumed one */
+  int steps_all = 0;
+  {
+    memcpy(again, a, n * w);
+    sl__fixsort_job *j0 = NULL;
+    CU_ASSERT_FATAL(sl__sort_fixed_begin(&fs, again, n, again_scratch, &j0) == SL_OK);
+    for (int d0 = 0; !d0; steps_all++) {
+      char *s0;
+      CU_ASSERT_FATAL(sl__sort_fixed_step(j0, budget, &d0, &s0) == SL_OK);
+    }
+    sl__sort_fixed_job_free(j0);
+  }
   sl__fixsort_job *job = NULL;
   CU_ASSERT_FATAL(sl__sort_fixed_begin(&fs, a, n, scratch, &job) == SL_OK);
-  int done = 0, steps = 0, again_ok = 1;
+  int done = 0, steps = 0, again_ok = 1, resumed_ok = 1, framed = 0, fewer = 0, nf_was = 0;
   char *sorted = NULL;
   while (!done) {
     CU_ASSERT_FATAL(sl__sort_fixed_step(job, budget, &done, &sorted) == SL_OK);
     steps++;
-    if (!done && (steps & (steps - 1)) == 0) { /* a checkpoint (steps 1, 2, 4, 8...) */
+    /* a checkpoint at steps 1, 2, 4, 8..., and whenever the chain of frames changes (a
+     * bucket's own job starts or ends its scatter) */
+    int nf_now = done ? 0 : sl__sort_fixed_job_frames(job, frames, SL__FIXSORT_DIGITS);
+    if (!done && ((steps & (steps - 1)) == 0 || nf_now != nf_was)) {
+      nf_was = nf_now;
       piece_at = 0;
       CU_ASSERT_FATAL(sl__sort_fixed_job_pieces(job, gather, again) == SL_OK);
       CU_ASSERT_FATAL(piece_at == n * w);
+      /* what a resumed run does with a saved state: goes on from the frames (it must
+       * sort the same, in fewer steps than from the start when there are frames) */
+      int nf = sl__sort_fixed_job_frames(job, frames, SL__FIXSORT_DIGITS);
+      memcpy(resumed, again, n * w);
+      memset(again_scratch, 0xA5, n * w); /* a new run's scratch holds nothing of use */
+      sl__fixsort_job *j2 = NULL;
+      CU_ASSERT_FATAL(sl__sort_fixed_resume(&fs, resumed, n, again_scratch, frames, nf, &j2) ==
+                      SL_OK);
+      int done2 = 0, steps2 = 0;
+      char *s3 = NULL;
+      while (!done2) {
+        CU_ASSERT_FATAL(sl__sort_fixed_step(j2, budget, &done2, &s3) == SL_OK);
+        steps2++;
+      }
+      resumed_ok &= memcmp(s3, want, n * w) == 0;
+      sl__sort_fixed_job_free(j2);
+      if (nf > 1)
+        g_nested++;
+      if (nf) {
+        framed++;
+        fewer += steps2 < steps_all;
+      }
       char *s2;
       CU_ASSERT_FATAL(sl__sort_fixed(&fs, again, n, again_scratch, &s2) == SL_OK);
       again_ok &= memcmp(s2, want, n * w) == 0;
@@ -99,6 +142,9 @@ static void one(size_t n, size_t w, unsigned words, uint64_t keymask, size_t bud
   sl__sort_fixed_job_free(job);
   CU_ASSERT(memcmp(sorted, want, n * w) == 0);
   CU_ASSERT(again_ok);
+  CU_ASSERT(resumed_ok);
+  CU_ASSERT(fewer == framed);
+  g_framed += framed;
   if (budget < n && n * w > (1u << 20))
     CU_ASSERT(steps > 2); /* past the in-cache size it does go in steps */
   free(a);
@@ -106,6 +152,8 @@ static void one(size_t n, size_t w, unsigned words, uint64_t keymask, size_t bud
   free(want);
   free(again);
   free(again_scratch);
+  free(resumed);
+  free(frames);
 }
 
 static void test_widths_budgets(void) {
@@ -145,12 +193,56 @@ static void test_small(void) {
   one(5000, 16, 1, ~(uint64_t)0, 10); /* in the cache: one step */
 }
 
+/* Frames did come (the skewed inputs take checkpoints inside a bucket's own job), and
+ * frames that do not fit the records are refused. */
+static void test_frames(void) {
+  CU_ASSERT(g_framed > 0);
+  CU_ASSERT(g_nested > 0);
+  size_t n = 100000, w = 16;
+  char *a = malloc(n * w), *scratch = malloc(n * w);
+  sl__fixsort_frame *f = malloc(2 * sizeof *f);
+  CU_ASSERT_FATAL(a && scratch && f);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = rnd(), idx = i;
+    memcpy(a + i * w, &k, 8);
+    memcpy(a + i * w + 8, &idx, 8);
+  }
+  sl__fixsort fs = {{0}, 8, 8};
+  fs.ord.words = 1;
+  fs.ord.key = key1;
+  sl__fixsort_job *job = NULL;
+  CU_ASSERT_FATAL(sl__sort_fixed_begin(&fs, a, n, scratch, &job) == SL_OK);
+  int done = 0;
+  char *sorted;
+  while (!done && sl__sort_fixed_job_frames(job, f, 2) == 0)
+    CU_ASSERT_FATAL(sl__sort_fixed_step(job, 1000, &done, &sorted) == SL_OK);
+  CU_ASSERT_FATAL(!done);
+  sl__fixsort_frame good = f[0];
+  sl__fixsort_job *j2 = NULL;
+  f[0].n = n + 1; /* another record count */
+  CU_ASSERT(sl__sort_fixed_resume(&fs, scratch, n, a, f, 1, &j2) == SL_ERR_FORMAT && !j2);
+  f[0] = good;
+  f[0].cnt[0]++; /* counts that do not add up */
+  CU_ASSERT(sl__sort_fixed_resume(&fs, scratch, n, a, f, 1, &j2) == SL_ERR_FORMAT && !j2);
+  f[0] = good;
+  f[0].d = 8; /* a digit past a one-word key */
+  CU_ASSERT(sl__sort_fixed_resume(&fs, scratch, n, a, f, 1, &j2) == SL_ERR_FORMAT && !j2);
+  f[0] = good;
+  CU_ASSERT(sl__sort_fixed_resume(&fs, scratch, n, a, f, 1, &j2) == SL_OK && j2);
+  sl__sort_fixed_job_free(j2);
+  sl__sort_fixed_job_free(job);
+  free(a);
+  free(scratch);
+  free(f);
+}
+
 int main(void) {
   static const sl_test tests[] = {{"widths and budgets against qsort", test_widths_budgets},
                                   {"duplicate and equal keys", test_duplicates},
                                   {"two key words", test_two_words},
                                   {"a skewed top digit", test_skewed},
                                   {"small inputs", test_small},
+                                  {"saved frames: taken, checked", test_frames},
                                   {NULL, NULL}};
   return sl_test_main("sort_steps", tests);
 }

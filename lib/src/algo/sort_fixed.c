@@ -647,6 +647,91 @@ int sl__sort_fixed_job_pieces(const sl__fixsort_job *j,
   return fn(arg, j->scratch + (j->at + m) * w, (j->n - j->at - m) * w);
 }
 
+_Static_assert(SL__FIXSORT_DIGITS == RADIX_DIGITS && SL__FIXSORT_BUCKETS == RADIX_BUCKETS,
+               "a frame holds a job's digits and buckets");
+
+int sl__sort_fixed_job_frames(const sl__fixsort_job *j, sl__fixsort_frame *f, int max) {
+  int nf = 0;
+  for (; j && j->state == JOB_BUCKETS && nf < max; j = j->sub, nf++) {
+    sl__fixsort_frame *x = &f[nf];
+    memset(x, 0, sizeof *x);
+    x->n = j->n;
+    x->d = (uint32_t)j->d;
+    x->next = j->next;
+    x->nlive = j->rx.nlive;
+    memcpy(x->live, j->rx.live, sizeof x->live);
+    for (unsigned b = 0; b < RADIX_BUCKETS; b++)
+      x->cnt[b] = j->cnt[b];
+  }
+  return nf;
+}
+
+/* Does frame f fit a job of n records of the key words kw? */
+static int frame_fits(const sl__fixsort_frame *f, size_t n, unsigned kw) {
+  int digits = (int)(8 * kw);
+  if (f->n != n || n < 2 || f->d >= (uint32_t)digits || f->next >= RADIX_BUCKETS || f->nlive < 1 ||
+      f->nlive > digits)
+    return 0;
+  uint64_t sum = 0;
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++) {
+    if (f->cnt[b] > n - sum)
+      return 0;
+    sum += f->cnt[b];
+  }
+  int has_d = 0;
+  for (int l = 0; l < f->nlive; l++) {
+    if (f->live[l] >= digits || (l && f->live[l] <= f->live[l - 1]))
+      return 0;
+    has_d |= f->live[l] == f->d;
+  }
+  return sum == n && has_d;
+}
+
+/* The records, laid out as the pieces of a job with frames f[0..nf) (nf >= 1), are at a:
+ * frame 0's job sorts its buckets in a (its scratch), with scratch as its other buffer; the
+ * bucket it was sorting gets frame 1's job over the same places, and so on. */
+static int resume_frames(const sl__fixsort *fs, char *a, size_t n, char *scratch,
+                         const sl__fixsort_frame *f, int nf, sl__fixsort_job **out) {
+  *out = NULL;
+  if (!frame_fits(f, n, fs->ord.words))
+    SL__FAIL(SL_ERR_FORMAT, "sort: a saved state of the radix sort does not fit its %zu records",
+             n);
+  sl__fixsort_job *j;
+  SL__CHECK(sl__sort_fixed_begin(fs, scratch, n, a, &j));
+  j->state = JOB_BUCKETS;
+  j->d = (int)f->d;
+  j->next = f->next;
+  j->at = 0;
+  for (unsigned b = 0; b < RADIX_BUCKETS; b++) {
+    j->cnt[b] = (size_t)f->cnt[b];
+    if (b < f->next)
+      j->at += j->cnt[b];
+  }
+  j->rx.nlive = f->nlive;
+  memcpy(j->rx.live, f->live, sizeof j->rx.live);
+  j->sorted = j->scratch;
+  int rc = SL_OK;
+  if (nf > 1) {
+    /* the bucket's job finishes with its records where its pieces were: in place */
+    size_t m = j->cnt[j->next];
+    rc = resume_frames(fs, j->scratch + j->at * j->w, m, j->a + j->at * j->w, f + 1, nf - 1,
+                       &j->sub);
+  }
+  if (rc != SL_OK) {
+    sl__sort_fixed_job_free(j);
+    return rc;
+  }
+  *out = j;
+  return SL_OK;
+}
+
+int sl__sort_fixed_resume(const sl__fixsort *fs, char *a, size_t n, char *scratch,
+                          const sl__fixsort_frame *f, int nf, sl__fixsort_job **job) {
+  if (nf <= 0)
+    return sl__sort_fixed_begin(fs, a, n, scratch, job);
+  return resume_frames(fs, a, n, scratch, f, nf, job);
+}
+
 void sl__sort_fixed_job_free(sl__fixsort_job *j) {
   if (!j)
     return;

@@ -87,4 +87,33 @@ int sl__sort_fixed_job_pieces(const sl__fixsort_job *job,
                               int (*fn)(void *arg, const char *p, size_t len), void *arg);
 void sl__sort_fixed_job_free(sl__fixsort_job *job);
 
+/* How far a job has come, for a checkpoint taken between steps: the chain of jobs (the
+ * job, then the job of the bucket it is sorting, ...) that have scattered their records
+ * into buckets, one frame each, outermost first. With the records in the order
+ * sl__sort_fixed_job_pieces gives them, frame i's job holds n records: buckets [0, next)
+ * sorted, bucket `next` (frame i + 1's records when there is one), then the rest, each
+ * bucket's records in arrival order. A job still counting or scattering has no frame: its
+ * records are in arrival order (sorting them from the start is all there is to do). */
+enum { SL__FIXSORT_DIGITS = 8 * SL_SORT_KEY_WORDS_MAX, SL__FIXSORT_BUCKETS = 256 };
+typedef struct sl__fixsort_frame {
+  uint64_t n;
+  uint32_t d;    /* the digit its records were scattered on */
+  uint32_t next; /* buckets below it are sorted */
+  int32_t nlive; /* the digits that differ between some of its records: live[0..nlive) */
+  uint32_t pad;
+  unsigned char live[SL__FIXSORT_DIGITS];
+  uint64_t cnt[SL__FIXSORT_BUCKETS]; /* records per bucket */
+} sl__fixsort_frame;
+
+/* The frames of job (at most max; SL__FIXSORT_DIGITS always suffice) into f; returns how
+ * many. */
+int sl__sort_fixed_job_frames(const sl__fixsort_job *job, sl__fixsort_frame *f, int max);
+
+/* A job that goes on from frames f[0..nf) (sl__sort_fixed_job_frames of a job of the same
+ * order and record size) over the n records at a, laid out as that job's pieces were;
+ * scratch as in sl__sort_fixed_begin. nf 0 is sl__sort_fixed_begin. Frames that do not fit
+ * n and the key (counts that do not add up, a digit past the key) fail with SL_ERR_FORMAT. */
+int sl__sort_fixed_resume(const sl__fixsort *fs, char *a, size_t n, char *scratch,
+                          const sl__fixsort_frame *f, int nf, sl__fixsort_job **job);
+
 #endif

@@ -65,9 +65,11 @@ typedef struct sl__ckpt {
   int bposted, bdone;
   sl__ckpt_manifest id; /* what a resume must match */
   int skip;             /* the checkpoint is of a later sl_run: this one is not run */
-  /* tests only (SLUICE_TEST_CKPT_SIGNAL=RUN:RANK:ROWS[:SLOW_US]): raise SIGUSR1 on RANK
-   * once its HDF5 source partitions passed on ROWS rows in the program's RUN-th sl_run, and
-   * sleep SLOW_US microseconds after every block they pass on, so the run lasts */
+  /* tests only (SLUICE_TEST_CKPT_SIGNAL=RUN:RANK:ROWS[:SLOW_US[:WHERE]]): raise SIGUSR1 on
+   * RANK once its source partitions passed on ROWS rows in the program's RUN-th sl_run, and
+   * sleep SLOW_US microseconds after every block they pass on, so the run lasts; WHERE
+   * "sink" counts the rows its sink took instead (t_sink 1), "sort" the steps of a sort's
+   * in-memory sort (t_sink 2) */
   int t_run, t_rank, t_fired, t_sink;
   long long t_at, t_slow;
   uint64_t t_seen;
@@ -481,7 +483,7 @@ static void test_knob(sl__run *run) {
   if (!e ||
       sscanf(e, "%d:%d:%lld:%lld:%7s", &c->t_run, &c->t_rank, &c->t_at, &c->t_slow, where) < 3)
     c->t_run = 0;
-  c->t_sink = !strcmp(where, "sink");
+  c->t_sink = !strcmp(where, "sink") ? 1 : !strcmp(where, "sort") ? 2 : 0;
 }
 
 /* The test knob: a source passed on n more rows on this rank (at_sink 0), or the sink took

@@ -385,7 +385,8 @@ void sl__ckpt_end(sl__run *run, int status);
 /* 1 when sl__ckpt_begin found a checkpoint of a later sl_run: this run is not run. */
 int sl__ckpt_skipped(const sl__run *run);
 /* Tests only (SLUICE_TEST_CKPT_SIGNAL, engine/checkpoint.c): a source passed on n rows (or
- * text lines or blocks), or (at_sink) the sink took n rows or lines. */
+ * text lines or blocks; at_sink 0), the sink took n rows or lines (1), or a sort's drain
+ * made n more steps of its in-memory sort (2). */
 void sl__ckpt_test_rows(sl__run *run, uint64_t n, int at_sink);
 /* A step's or the sink's chunk of state (op.h, plan.h). */
 int sl__ckpt_put_step(struct sl__ckpt_writer *w, const sl__part *p, int i, const void *d, size_t n);

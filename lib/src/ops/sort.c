@@ -95,6 +95,19 @@ static int sort_mem(sl__part *p, sort_state *st) {
 /* The drain's sort of what it holds in memory: by key words, a radix sort in steps of
  * SORT_STEP records, the loop turning in between (*done 0); else all at once. */
 #define SORT_STEP (1u << 19)
+
+/* Records per step: SORT_STEP, or for tests SLUICE_TEST_SORT_STEP (a small table then
+ * sorts in many steps, and a checkpoint can come between any two). */
+static size_t sort_step(void) {
+  static size_t step;
+  if (!step) {
+    const char *e = getenv("SLUICE_TEST_SORT_STEP");
+    long long v = e ? atoll(e) : 0;
+    step = v > 0 ? (size_t)v : SORT_STEP;
+  }
+  return step;
+}
+
 static int sort_mem_step(sl__part *p, sort_state *st, int *done) {
   *done = 1;
   if (!st->packed || !st->ord.words || st->n < 2)
@@ -102,12 +115,28 @@ static int sort_mem_step(sl__part *p, sort_state *st, int *done) {
   if (!st->job) {
     SL__CHECK(packed_scratch(p, st));
     sl__fixsort fs = {st->ord, st->klen, st->vlen};
-    SL__CHECK(sl__sort_fixed_begin(&fs, st->mem.p, st->n, st->scratch, &st->job));
+    /* restored from a checkpoint taken during this sort: on from where it was */
+    if (st->nframes)
+      sl_log(p->run->ctx, SL_LOG_INFO,
+             "sort: step '%s' goes on with its radix sort of %zu records where the checkpoint "
+             "left it (%u of 256 buckets sorted; %d level%s of buckets)",
+             st->step->name, st->n, (unsigned)st->frames[0].next, st->nframes,
+             st->nframes > 1 ? "s" : "");
+    int rc = sl__sort_fixed_resume(&fs, st->mem.p, st->n, st->scratch, st->frames, st->nframes,
+                                   &st->job);
+    free(st->frames);
+    st->frames = NULL;
+    st->nframes = 0;
+    SL__CHECK(rc);
   }
   char *sorted;
-  int rc = sl__sort_fixed_step(st->job, SORT_STEP, done, &sorted);
-  if (rc != SL_OK || !*done)
+  int rc = sl__sort_fixed_step(st->job, sort_step(), done, &sorted);
+  if (rc != SL_OK)
     return rc;
+  if (!*done) {
+    sl__ckpt_test_rows(p->run, 1, 2); /* tests: a stop at a chosen step of the sort */
+    return SL_OK;
+  }
   sl__sort_fixed_job_free(st->job);
   st->job = NULL;
   packed_sorted(st, sorted);
@@ -136,7 +165,13 @@ static int spill_mem(sl__part *p, sort_state *st) {
 }
 
 static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
-  st->presorted = 0; /* (no record comes after a restore in phase 1: its input had ended) */
+  /* (no record comes after a restore in phase 1 or during the sort: its input had ended) */
+  st->presorted = 0;
+  if (st->nframes) {
+    free(st->frames);
+    st->frames = NULL;
+    st->nframes = 0;
+  }
   if (st->n == 0) {
     st->mem.len = 0;
     st->packed = packable(rec);

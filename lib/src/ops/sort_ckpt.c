@@ -18,7 +18,9 @@
  *     collected; the rest of each run after a part of the final merge (the in-memory run
  *     last, as in the merge, so ties keep their order); the rest of its sorted records
  *     after a part of an in-memory emit (sorted again at the drain: the sort is stable, so
- *     the order is the same).
+ *     the order is the same); during the drain's radix sort, the records where they are
+ *     with the sort's frames (CK_FRAMES: the buckets scattered and sorted so far), from
+ *     which the resumed drain goes on instead of sorting again.
  *
  * Chunks: a u32 tag, then the tag's header and bytes. */
 #define _GNU_SOURCE
@@ -31,7 +33,7 @@
 
 #define CHUNK (1u << 20)
 
-enum { CK_HEAD = 1, CK_RUN, CK_RUN_DATA, CK_BLOCK, CK_SAMPLES, CK_MEM };
+enum { CK_HEAD = 1, CK_RUN, CK_RUN_DATA, CK_BLOCK, CK_SAMPLES, CK_MEM, CK_FRAMES };
 
 typedef struct ck_head {
   uint32_t tag;
@@ -192,8 +194,16 @@ static int snap_local(struct sl__ckpt_writer *w, const sl__part *p, int i, sl__b
       SL__CHECK(put_run(w, p, i, b, &st->runs[r], 0));
     if (!st->job)
       return put_mem(w, p, i, b, st->mem.p, st->mem.len, width);
-    /* in the middle of the drain's sort: where the records are now, in an order that a
-     * sort again from the start makes the same */
+    /* in the middle of the drain's sort: how far it came (its frames: the resumed run
+     * goes on from there), then where the records are now, in an order that a sort again
+     * from the start also makes the same */
+    sl__fixsort_frame *f = malloc(SL__FIXSORT_DIGITS * sizeof *f);
+    SL__CHECK_ALLOC(f);
+    int nf = sl__sort_fixed_job_frames(st->job, f, SL__FIXSORT_DIGITS);
+    uint32_t tag = CK_FRAMES;
+    int rc = nf ? put(w, p, i, b, &tag, sizeof tag, f, (size_t)nf * sizeof *f) : SL_OK;
+    free(f);
+    SL__CHECK(rc);
     put_piece_arg a = {w, p, i, b, width};
     return sl__sort_fixed_job_pieces(st->job, put_piece, &a);
   }
@@ -345,6 +355,18 @@ int sl__sort_restore(sl__part *p, int i, const void *data, size_t len) {
       rc = sl__sort_run_done(f);
   } else if (tag == CK_SAMPLES) {
     rc = restore_samples(p, i, st, d + sizeof tag, len - sizeof tag);
+  } else if (tag == CK_FRAMES && !st->nframes && len > sizeof tag &&
+             (len - sizeof tag) % sizeof(sl__fixsort_frame) == 0 &&
+             (len - sizeof tag) / sizeof(sl__fixsort_frame) <= SL__FIXSORT_DIGITS) {
+    /* checked against the records when the drain resumes the sort (sl__sort_fixed_resume) */
+    size_t nf = (len - sizeof tag) / sizeof(sl__fixsort_frame);
+    st->frames = malloc(nf * sizeof *st->frames);
+    if (!st->frames)
+      rc = sl__error_set(SL_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
+    else {
+      memcpy(st->frames, d + sizeof tag, nf * sizeof *st->frames);
+      st->nframes = (int)nf;
+    }
   } else if (tag == CK_MEM) {
     rc = restore_mem(p, i, st, d + sizeof tag, len - sizeof tag);
   } else {

@@ -123,6 +123,10 @@ typedef struct sort_state {
   /* SORT_LOCAL: the drain's in-memory radix sort, done in steps (a stop signal or a
    * checkpoint is taken between two: a GB takes seconds); NULL when none runs */
   sl__fixsort_job *job;
+  /* SORT_LOCAL, restored from a checkpoint taken during that sort: how far it had come
+   * (sl__sort_fixed_frames), so that the drain goes on from there; nframes 0: none */
+  sl__fixsort_frame *frames;
+  int nframes;
   reader *rds; /* the merge: one reader per run, the last maybe over mem */
   int nrds;
   int *heap;
