@@ -896,7 +896,11 @@ int sl__ckpt_begin(sl__run *run) {
     c->old_ranks = (int)verdict[2];
     c->skip = verdict[0] == 2;
     run->flow->ckpt_outcome = (int)verdict[0];
+    double t0 = sl__now();
     rc = c->old_ranks == run->size || c->skip ? restore_rank(run, c->skip) : restore_remapped(run);
+    if (rc == SL_OK) /* where a resume's time goes, per rank (--sl-log-level=debug) */
+      sl_log(run->ctx, SL_LOG_DEBUG, "rank %d: checkpoint %lld restored in %.3f s", run->rank,
+             (long long)c->epoch, sl__now() - t0);
     if (rc == SL_OK && run->rank == 0)
       sl_log(run->ctx, SL_LOG_INFO,
              c->skip ? "run %d: done by an earlier job (checkpoint %lld in %s is of a later run)%s"

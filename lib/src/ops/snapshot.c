@@ -102,19 +102,53 @@ static void *h_upsert(void *t, const void *k, size_t kl, uint64_t h, int *create
 static size_t h_count(const void *t) {
   return ((const sl__htab *)t)->count;
 }
-static void *c_upsert(void *t, const void *k, size_t kl, uint64_t h, int *created) {
-  return sl__ctab_upsert(t, k, kl, h, created);
-}
-static size_t c_count(const void *t) {
-  return ((const sl__ctab *)t)->count;
-}
 
 int sl__ckpt_restore_htab(sl__part *p, int i, sl__htab *t, size_t vsize, const void *data,
                           size_t len) {
   return restore(p, i, t, vsize, data, len, h_upsert, h_count);
 }
 
+/* The compact table's entries in groups: each group's keys parsed and hashed, their index
+ * slots prefetched, then inserted in order (the table keeps the saved insertion order);
+ * the misses of a group overlap instead of being waited for one key at a time (a word
+ * count's resume restores millions). */
+enum { GROUP = 16 };
 int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const void *data,
                           size_t len) {
-  return restore(p, i, t, vsize, data, len, c_upsert, c_count);
+  const char *c = data, *end = c + len;
+  struct {
+    const char *key;
+    uint32_t kl;
+    uint64_t hash;
+  } g[GROUP];
+  for (;;) {
+    size_t m = 0;
+    while (m < GROUP && (size_t)(end - c) >= sizeof(uint32_t)) {
+      uint32_t kl;
+      memcpy(&kl, c, sizeof kl);
+      if ((size_t)(end - c) - sizeof kl < (size_t)kl + vsize)
+        break;
+      c += sizeof kl;
+      g[m].key = c;
+      g[m].kl = kl;
+      g[m].hash = sl__hash_bytes(c, kl);
+      sl__ctab_prefetch(t, g[m].hash);
+      m++;
+      c += kl + vsize;
+    }
+    if (!m)
+      break;
+    for (size_t x = 0; x < m; x++) {
+      int created;
+      void *v = sl__ctab_upsert(t, g[x].key, g[x].kl, g[x].hash, &created);
+      if (!v)
+        SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint (%zu keys)",
+                 p->steps[i].step->name, t->count);
+      if (vsize)
+        memcpy(v, g[x].key + g[x].kl, vsize);
+    }
+  }
+  if (c != end)
+    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged entry", p->steps[i].step->name);
+  return SL_OK;
 }
