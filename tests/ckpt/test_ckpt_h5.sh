@@ -82,6 +82,8 @@ assert out.dtype == want.dtype and out.shape == want.shape, (out.shape, want.sha
 assert out.tobytes() == want.tobytes()
 PY
 same_h5() { "$PY" same.py "$1" "$2" 2>err.py || { cat err.py; return 1; }; }
+# shellcheck disable=SC2317 # called through resumed
+copied() { "$PY" copied.py p.h5 out.h5 2>err.py || { tail -2 err.py; return 1; }; }
 # same_gb A B: the group-by tables: keys, counts, minima, maxima equal; sums and means to
 # 1e-12 (their floating-point sums follow the order in which the shuffle delivers the
 # values: two uninterrupted runs on 3 ranks differ in the last bit already)
@@ -95,6 +97,7 @@ for n in a.dtype.names:
     else:
         assert a[n].tobytes() == b[n].tobytes(), n
 PY
+# shellcheck disable=SC2317 # called through resumed
 same_gb() { "$PY" same_gb.py "$1" "$2" 2>err.py || { cat err.py; return 1; }; }
 
 # stopped NAME: the stopped run's exit status, line and absent output
@@ -103,6 +106,22 @@ stopped() { # NAME RC OUTFILE
     [ ! -f ck/manifest ]; then
     fail "$1: stop: exit $2, output $([ -e "$3" ] && echo present || echo absent): $(head -c 300 err.txt)"
     return 1
+  fi
+}
+# resumed NAME RC WHAT CMD...: the rerun (exit status RC, its stderr in err.txt at
+# --sl-log-level=info) resumed, exited 0 and removed the checkpoint, and CMD finds its
+# output right: then "resumed, WHAT"
+resumed() {
+  local name=$1 rc=$2 what=$3
+  shift 3
+  if ! grep -q "run 1: resuming from checkpoint" err.txt; then
+    fail "$name: the rerun did not resume: $(head -c 300 err.txt)"
+  elif [ "$rc" -ne 0 ] || [ -e ck ]; then
+    fail "$name: resume: exit $rc: $(head -c 300 err.txt)"
+  elif ! "$@"; then
+    fail "$name: the output is not $what"
+  else
+    ok "$name: resumed, $what"
   fi
 }
 
@@ -208,16 +227,7 @@ for c in "2 collective 1:1:8000" "3 independent 1:2:5000" "4 collective 1:0:2000
   stopped "$name" $? out.h5 || continue
   run "$np" "$COPY" p.h5:/particles out.h5:/rows $xfer --sl-checkpoint-dir=ck \
     --sl-log-level=info >/dev/null 2>err.txt
-  rc=$?
-  if ! grep -q "run 1: resuming from checkpoint" err.txt; then
-    fail "$name: the rerun did not resume: $(head -c 300 err.txt)"
-  elif [ $rc -ne 0 ] || [ -e ck ]; then
-    fail "$name: resume: exit $rc: $(head -c 300 err.txt)"
-  elif ! "$PY" copied.py p.h5 out.h5 2>err.py; then
-    fail "$name: the table differs from h5py's selection: $(tail -2 err.py)"
-  else
-    ok "$name: resumed, the rows of h5py's selection in order"
-  fi
+  resumed "$name" $? "the rows of h5py's selection in order" copied
 done
 
 # ---- a range into the HDF5 sink (rounds without a checkpoint directory, rank order with
@@ -268,16 +278,7 @@ for c in "2 1:1:$((ROWS / 4))" "3 1:0:$((ROWS / 6))"; do
   stopped "$name" $rc gout.h5 || continue
   run "$np" "$G" "${GB[@]}" -o gout.h5:/g --sl-checkpoint-dir=ck --sl-log-level=info \
     >/dev/null 2>err.txt
-  rc=$?
-  if ! grep -q "run 1: resuming from checkpoint" err.txt; then
-    fail "$name: the rerun did not resume: $(head -c 300 err.txt)"
-  elif [ $rc -ne 0 ] || [ -e ck ]; then
-    fail "$name: resume: exit $rc: $(head -c 300 err.txt)"
-  elif ! same_gb gout.h5 gref.h5; then
-    fail "$name: the table differs from the uninterrupted run's"
-  else
-    ok "$name: resumed, the same table"
-  fi
+  resumed "$name" $? "the uninterrupted run's table" same_gb gout.h5 gref.h5
 done
 
 # ---- sluice-h5sort: stopped while it reads (the sort's first half: the knob counts the
@@ -301,14 +302,10 @@ for c in "2 1:1:$((ROWS / 4)):4000" "3 1:0:$((ROWS / 6)):4000" \
   run "$np" "$H" "${HS[@]}" -o sout.h5:/sorted --sl-checkpoint-dir=ck --sl-tmpdir=spill \
     --sl-log-level=info >/dev/null 2>err.txt
   rc=$?
-  if ! grep -q "run 1: resuming from checkpoint" err.txt; then
-    fail "$name: the rerun did not resume: $(head -c 300 err.txt)"
-  elif [ $rc -ne 0 ] || [ -e ck ] || [ -n "$(ls -A spill)" ]; then
-    fail "$name: resume: exit $rc, leftovers: $(ls -A spill ck 2>/dev/null | head -3) $(head -c 300 err.txt)"
-  elif ! same_h5 sout.h5 sref.h5; then
-    fail "$name: the sorted table differs from the uninterrupted run's"
+  if [ -n "$(ls -A spill)" ]; then
+    fail "$name: resume left spill files: $(ls -A spill | head -3)"
   else
-    ok "$name: resumed, the same table byte for byte"
+    resumed "$name" $rc "the uninterrupted run's table byte for byte" same_h5 sout.h5 sref.h5
   fi
 done
 
@@ -333,13 +330,7 @@ if "$GEN" particles --rows 300000 --chunk 4096 --seed 11 -o big.h5 >/dev/null 2>
       --sl-checkpoint-dir=ck --sl-log-level=info >/dev/null 2>err.txt
     rc=$?
     grep -q "goes on with its radix sort" err.txt && went_on=$((went_on + 1))
-    if [ $rc -ne 0 ] || [ -e ck ]; then
-      fail "$name: resume: exit $rc: $(head -c 300 err.txt)"
-    elif ! same_h5 bout.h5 bref.h5; then
-      fail "$name: the sorted table differs from the uninterrupted run's"
-    else
-      ok "$name: resumed, the same table byte for byte"
-    fi
+    resumed "$name" $rc "the uninterrupted run's table byte for byte" same_h5 bout.h5 bref.h5
   done
   if [ $went_on -gt 0 ]; then
     ok "h5sort stopped in its sort: $went_on resumed run(s) went on from the saved buckets"
