@@ -71,50 +71,21 @@ int sl__ckpt_put_ctab(struct sl__ckpt_writer *w, const sl__part *p, int i, const
   return put_rest(w, p, i, &b, rc);
 }
 
-/* Each entry of a chunk into the table through upsert. */
-static int restore(sl__part *p, int i, void *t, size_t vsize, const void *data, size_t len,
-                   void *(*upsert)(void *t, const void *k, size_t kl, uint64_t h, int *created),
-                   size_t (*count)(const void *t)) {
-  const char *c = data, *end = c + len;
-  while ((size_t)(end - c) >= sizeof(uint32_t)) {
-    uint32_t kl;
-    memcpy(&kl, c, sizeof kl);
-    if ((size_t)(end - c) - sizeof kl < (size_t)kl + vsize)
-      break;
-    c += sizeof kl;
-    int created;
-    void *v = upsert(t, c, kl, sl__hash_bytes(c, kl), &created);
-    if (!v)
-      SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint (%zu keys)",
-               p->steps[i].step->name, count(t));
-    if (vsize)
-      memcpy(v, c + kl, vsize);
-    c += kl + vsize;
-  }
-  if (c != end)
-    SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged entry", p->steps[i].step->name);
-  return SL_OK;
-}
+/* A table as restore sees it: htab (uniq) or the compact ctab (reduce_by_key and its
+ * combiner). */
+typedef struct table_ops {
+  void *(*upsert)(void *t, const void *k, size_t kl, uint64_t h, int *created);
+  size_t (*count)(const void *t);
+  void (*prefetch)(const void *t, uint64_t h); /* NULL: none */
+} table_ops;
 
-static void *h_upsert(void *t, const void *k, size_t kl, uint64_t h, int *created) {
-  return sl__htab_upsert(t, k, kl, h, created);
-}
-static size_t h_count(const void *t) {
-  return ((const sl__htab *)t)->count;
-}
-
-int sl__ckpt_restore_htab(sl__part *p, int i, sl__htab *t, size_t vsize, const void *data,
-                          size_t len) {
-  return restore(p, i, t, vsize, data, len, h_upsert, h_count);
-}
-
-/* The compact table's entries in groups: each group's keys parsed and hashed, their index
- * slots prefetched, then inserted in order (the table keeps the saved insertion order);
- * the misses of a group overlap instead of being waited for one key at a time (a word
- * count's resume restores millions). */
+/* A chunk's entries into the table, in groups: each group's keys parsed and hashed, their
+ * index slots prefetched, then inserted in order (the table keeps the saved insertion
+ * order); the misses of a group overlap instead of being waited for one key at a time (a
+ * word count's resume restores millions). */
 enum { GROUP = 16 };
-int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const void *data,
-                          size_t len) {
+static int restore(sl__part *p, int i, void *t, size_t vsize, const void *data, size_t len,
+                   const table_ops *ops) {
   const char *c = data, *end = c + len;
   struct {
     const char *key;
@@ -132,7 +103,8 @@ int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const v
       g[m].key = c;
       g[m].kl = kl;
       g[m].hash = sl__hash_bytes(c, kl);
-      sl__ctab_prefetch(t, g[m].hash);
+      if (ops->prefetch)
+        ops->prefetch(t, g[m].hash);
       m++;
       c += kl + vsize;
     }
@@ -140,10 +112,10 @@ int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const v
       break;
     for (size_t x = 0; x < m; x++) {
       int created;
-      void *v = sl__ctab_upsert(t, g[x].key, g[x].kl, g[x].hash, &created);
+      void *v = ops->upsert(t, g[x].key, g[x].kl, g[x].hash, &created);
       if (!v)
         SL__FAIL(SL_ERR_NOMEM, "out of memory restoring step '%s' from a checkpoint (%zu keys)",
-                 p->steps[i].step->name, t->count);
+                 p->steps[i].step->name, ops->count(t));
       if (vsize)
         memcpy(v, g[x].key + g[x].kl, vsize);
     }
@@ -151,4 +123,32 @@ int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const v
   if (c != end)
     SL__FAIL(SL_ERR_FORMAT, "checkpoint: step '%s': a damaged entry", p->steps[i].step->name);
   return SL_OK;
+}
+
+static void *h_upsert(void *t, const void *k, size_t kl, uint64_t h, int *created) {
+  return sl__htab_upsert(t, k, kl, h, created);
+}
+static size_t h_count(const void *t) {
+  return ((const sl__htab *)t)->count;
+}
+static void *c_upsert(void *t, const void *k, size_t kl, uint64_t h, int *created) {
+  return sl__ctab_upsert(t, k, kl, h, created);
+}
+static size_t c_count(const void *t) {
+  return ((const sl__ctab *)t)->count;
+}
+static void c_prefetch(const void *t, uint64_t h) {
+  sl__ctab_prefetch(t, h);
+}
+
+int sl__ckpt_restore_htab(sl__part *p, int i, sl__htab *t, size_t vsize, const void *data,
+                          size_t len) {
+  static const table_ops ops = {h_upsert, h_count, NULL};
+  return restore(p, i, t, vsize, data, len, &ops);
+}
+
+int sl__ckpt_restore_ctab(sl__part *p, int i, sl__ctab *t, size_t vsize, const void *data,
+                          size_t len) {
+  static const table_ops ops = {c_upsert, c_count, c_prefetch};
+  return restore(p, i, t, vsize, data, len, &ops);
 }

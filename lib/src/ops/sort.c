@@ -124,9 +124,7 @@ static int sort_mem_step(sl__part *p, sort_state *st, int *done) {
              st->nframes > 1 ? "s" : "");
     int rc = sl__sort_fixed_resume(&fs, st->mem.p, st->n, st->scratch, st->frames, st->nframes,
                                    &st->job);
-    free(st->frames);
-    st->frames = NULL;
-    st->nframes = 0;
+    sl__sort_drop_frames(st);
     SL__CHECK(rc);
   }
   char *sorted;
@@ -167,11 +165,7 @@ static int spill_mem(sl__part *p, sort_state *st) {
 static int local_put(sl__part *p, sort_state *st, const sl_record *rec) {
   /* (no record comes after a restore in phase 1 or during the sort: its input had ended) */
   st->presorted = 0;
-  if (st->nframes) {
-    free(st->frames);
-    st->frames = NULL;
-    st->nframes = 0;
-  }
+  sl__sort_drop_frames(st);
   if (st->n == 0) {
     st->mem.len = 0;
     st->packed = packable(rec);

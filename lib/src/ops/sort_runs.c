@@ -242,9 +242,7 @@ void sl__sort_release_all(sort_state *st) {
   st->capscratch = 0;
   sl__sort_fixed_job_free(st->job);
   st->job = NULL;
-  free(st->frames);
-  st->frames = NULL;
-  st->nframes = 0;
+  sl__sort_drop_frames(st);
   free(st->samples.p);
   st->samples = (sl__bytes){0};
 }

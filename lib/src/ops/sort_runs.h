@@ -37,6 +37,7 @@
 #define SLUICE_SORT_RUNS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "algo/sort_fixed.h"
@@ -217,6 +218,12 @@ int sl__sort_merge_next(sort_state *st, reader *rd);
 void sl__sort_heap_down(sort_state *st, int i);
 block *sl__sort_block_alloc(size_t cap);
 void sl__sort_block_free(block *b);
+/* Forgets the restored progress of the drain's sort (st->frames). */
+static inline void sl__sort_drop_frames(sort_state *st) {
+  free(st->frames);
+  st->frames = NULL;
+  st->nframes = 0;
+}
 void sl__sort_free_blocks(sort_state *st);
 void sl__sort_merge_free(sort_state *st);
 /* Gives back everything the step holds (the sample's offsets stay). */
